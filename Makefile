@@ -1,0 +1,52 @@
+# The one place that knows the build tags. containers/image builds without C libraries
+# only with these: OpenPGP through go-crypto instead of gpgme, and no containers-storage,
+# docker-daemon or btrfs back ends (tmsync talks to registries only).
+TAGS := containers_image_openpgp containers_image_storage_stub containers_image_docker_daemon_stub exclude_graphdriver_btrfs
+GO ?= go
+GOTAGS := -tags "$(TAGS)"
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/tmsync/tmsync/tmsync.Version=$(VERSION)
+# Packages whose tests run in `make test`; TESTFLAGS adds flags (e.g. -run, -v).
+PKGS ?= ./...
+TESTFLAGS ?=
+
+.PHONY: all build test test-race test-unit deps lint demo bench clean fmt
+
+all: build
+
+build:
+	$(GO) build $(GOTAGS) -ldflags "$(LDFLAGS)" -o bin/tmsync ./cmd/tmsync
+
+# deps installs what the integration tests start (docker-registry, gpg, moto_server)
+# when it is missing and this user can install it.
+deps:
+	@bash scripts/deps.sh
+
+test: deps
+	$(GO) test $(GOTAGS) -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+
+# Unit tests only: no process is started (integration tests skip).
+test-unit:
+	TMSYNC_INTEGRATION=skip $(GO) test $(GOTAGS) -short -count=1 $(TESTFLAGS) $(PKGS)
+
+test-race: deps
+	$(GO) test $(GOTAGS) -race -count=1 -timeout 30m $(TESTFLAGS) $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(GOTAGS) ./...
+	@if command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest >/dev/null 2>&1; then \
+		PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(GOTAGS) ./...; \
+	else echo "staticcheck could not be installed; skipped"; fi
+
+demo:
+	$(GO) run $(GOTAGS) ./examples/quickstart
+
+bench: deps
+	@bash bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the programs the integration tests start, when they are missing and this user
+# can install them: the CNCF distribution registry, gpg, and moto_server (Python moto).
+# With TMSYNC_INTEGRATION=require a piece that cannot be installed is an error.
+set -u
+missing_pkgs=()
+command -v docker-registry >/dev/null 2>&1 || missing_pkgs+=(docker-registry)
+command -v gpg >/dev/null 2>&1 || missing_pkgs+=(gnupg)
+command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
+
+if [ ${#missing_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing ${missing_pkgs[*]}"
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null || true
+  else
+    echo "deps: missing ${missing_pkgs[*]} (install them with apt-get as root)"
+  fi
+fi
+
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "deps: moto_server missing; trying pip install 'moto[server]'"
+  python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 || true
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash >/dev/null 2>&1 || true
+fi
+
+fail=0
+for p in docker-registry gpg moto_server; do
+  if ! command -v "$p" >/dev/null 2>&1; then
+    echo "deps: $p is not available; integration tests that need it will skip"
+    fail=1
+  fi
+done
+if [ "$fail" = 1 ] && [ "${TMSYNC_INTEGRATION:-}" = require ]; then
+  echo "deps: TMSYNC_INTEGRATION=require and a piece is missing" >&2
+  exit 1
+fi
+exit 0
