@@ -1,0 +1,387 @@
+package faultproxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Config says which faults the proxy injects. The zero value injects none: the proxy
+// then only forwards.
+type Config struct {
+	// Seed makes the decisions reproducible; see the package doc.
+	Seed int64
+	// Sequential draws decisions in arrival order from one seeded source instead of
+	// keying them by request; see the package doc. Default false (keyed).
+	Sequential bool
+
+	// ErrorRate is the share of eligible requests answered with an error instead of
+	// being forwarded. Default 0.
+	ErrorRate float64
+	// Statuses are the statuses of injected errors, chosen uniformly. Default 500, 502,
+	// 503, 429.
+	Statuses []int
+	// RetryAfter is sent as Retry-After with injected 429 and 503 answers, in whole
+	// seconds, at least 1. Default 1s.
+	RetryAfter time.Duration
+
+	// CutRate is the share of forwarded eligible blob downloads
+	// (GET /v2/<name>/blobs/<alg>:<hex>) answered 200 or 206 whose body is cut: the
+	// status, the headers and between 10% and 90% of the body are sent, then the
+	// connection is closed. Default 0.
+	CutRate float64
+
+	// Latency is added to every eligible request before it is answered, plus a uniform
+	// share of LatencyJitter. Default 0.
+	Latency, LatencyJitter time.Duration
+
+	// Match says which requests are eligible for faults, latency included; nil means
+	// all. Requests not matched are forwarded untouched and do not count as attempts.
+	Match func(*http.Request) bool
+
+	// MaxFaults stops injecting errors and cuts after this many since the last
+	// New or SetConfig. Default 0: no limit.
+	MaxFaults int
+}
+
+// Stats count what the proxy did since New.
+type Stats struct {
+	// Requests is every request received, eligible or not.
+	Requests int
+	// Forwarded is the requests passed to the target (cut ones included).
+	Forwarded int
+	// Errors counts injected error answers by status.
+	Errors map[int]int
+	// Cuts is the responses cut mid-body.
+	Cuts int
+}
+
+// Faults is the number of errors and cuts injected.
+func (s Stats) Faults() int {
+	n := s.Cuts
+	for _, c := range s.Errors {
+		n += c
+	}
+	return n
+}
+
+// FaultKind names a kind of injected fault.
+type FaultKind string
+
+// The kinds of fault.
+const (
+	KindError FaultKind = "error"
+	KindCut   FaultKind = "cut"
+)
+
+// Fault records one injected fault, enough to find it again in a replay.
+type Fault struct {
+	Kind FaultKind
+	// Method and Path are the request's; Key is the normalised method and path that
+	// keys decisions, and Attempt its attempt number (from 1).
+	Method, Path, Key string
+	Attempt           int
+	// Status is the injected status (KindError) or the status of the cut response.
+	Status int
+	// Sent is how many body bytes were sent before a cut, of Size (-1 if unknown).
+	Sent, Size int64
+}
+
+// Proxy is a running fault-injecting reverse proxy.
+type Proxy struct {
+	// Host is "127.0.0.1:PORT": the proxy's name in image references.
+	Host string
+	// URL is "http://127.0.0.1:PORT".
+	URL string
+
+	target    *url.URL
+	rp        *httputil.ReverseProxy
+	transport *http.Transport
+	srv       *http.Server
+	served    chan struct{}
+
+	mu       sync.Mutex
+	cfg      Config
+	seq      *sequence // nil unless cfg.Sequential
+	attempts map[string]int
+	injected int // faults counted against MaxFaults since the last New or SetConfig
+	stats    Stats
+	faults   []Fault
+}
+
+// New starts a proxy to target on a free 127.0.0.1 port. Close stops it.
+func New(target *url.URL, cfg Config) (*Proxy, error) {
+	if target == nil || target.Host == "" {
+		return nil, fmt.Errorf("%w: target %v has no host", ErrConfig, target)
+	}
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening for the fault proxy: %w", err)
+	}
+	p := &Proxy{
+		Host:      l.Addr().String(),
+		target:    target,
+		transport: http.DefaultTransport.(*http.Transport).Clone(),
+		served:    make(chan struct{}),
+		attempts:  map[string]int{},
+		stats:     Stats{Errors: map[int]int{}},
+	}
+	p.URL = "http://" + p.Host
+	p.setConfig(cfg)
+	quiet := log.New(io.Discard, "", 0) // never log: requests carry credentials
+	p.transport.Proxy = nil             // the target is local; ignore HTTP_PROXY
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // the registry builds Location headers from Host
+		},
+		Transport:      p.transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(http.StatusBadGateway)
+		},
+		ErrorLog: quiet,
+		// Flush every write, so that the part of a cut body before the cut reaches the
+		// client before the connection is closed.
+		FlushInterval: -1,
+	}
+	p.srv = &http.Server{Handler: p, ErrorLog: quiet, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(p.served)
+		_ = p.srv.Serve(l)
+	}()
+	return p, nil
+}
+
+// Start starts a proxy to target, "HOST:PORT" or a URL, for the test and closes it at
+// cleanup.
+func Start(t testing.TB, target string, cfg Config) *Proxy {
+	t.Helper()
+	if !strings.Contains(target, "://") {
+		target = "http://" + target
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatalf("parsing fault proxy target %q: %v", target, err)
+	}
+	p, err := New(u, cfg)
+	if err != nil {
+		t.Fatalf("starting fault proxy: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// Close stops the proxy, dropping connections in flight.
+func (p *Proxy) Close() error {
+	err := p.srv.Close()
+	<-p.served
+	p.transport.CloseIdleConnections()
+	return err
+}
+
+// SetConfig replaces the faults to inject from the next request on; requests in flight
+// keep the fate they were given. Attempt numbers are kept, the MaxFaults count starts
+// again. An invalid Config is refused and the old one kept.
+func (p *Proxy) SetConfig(cfg Config) error {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return err
+	}
+	p.setConfig(cfg)
+	return nil
+}
+
+func (p *Proxy) setConfig(cfg Config) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cfg = cfg
+	p.injected = 0
+	p.seq = nil
+	if cfg.Sequential {
+		p.seq = newSequence(cfg.Seed)
+	}
+}
+
+// Stats returns a copy of the counts so far.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Errors = make(map[int]int, len(p.stats.Errors))
+	for k, v := range p.stats.Errors {
+		s.Errors[k] = v
+	}
+	return s
+}
+
+// Faults returns the faults injected so far, in the order they happened.
+func (p *Proxy) Faults() []Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.faults)
+}
+
+func withDefaults(cfg Config) (Config, error) {
+	if cfg.Statuses == nil {
+		cfg.Statuses = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusTooManyRequests}
+	}
+	cfg.Statuses = slices.Clone(cfg.Statuses) // the caller may reuse its slice
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = time.Second
+	}
+	switch {
+	case cfg.ErrorRate < 0 || cfg.ErrorRate > 1:
+		return cfg, fmt.Errorf("%w: ErrorRate %v is outside [0, 1]", ErrConfig, cfg.ErrorRate)
+	case cfg.CutRate < 0 || cfg.CutRate > 1:
+		return cfg, fmt.Errorf("%w: CutRate %v is outside [0, 1]", ErrConfig, cfg.CutRate)
+	case cfg.ErrorRate > 0 && len(cfg.Statuses) == 0:
+		return cfg, fmt.Errorf("%w: ErrorRate %v with no Statuses", ErrConfig, cfg.ErrorRate)
+	case cfg.RetryAfter < 0 || cfg.Latency < 0 || cfg.LatencyJitter < 0:
+		return cfg, fmt.Errorf("%w: negative duration", ErrConfig)
+	case cfg.MaxFaults < 0:
+		return cfg, fmt.Errorf("%w: negative MaxFaults %d", ErrConfig, cfg.MaxFaults)
+	}
+	for _, s := range cfg.Statuses {
+		if s < 400 || s > 599 {
+			return cfg, fmt.Errorf("%w: status %d is not an error", ErrConfig, s)
+		}
+	}
+	return cfg, nil
+}
+
+type fateKey struct{}
+
+// ServeHTTP decides the request's fate, waits the latency, then answers with an error or
+// forwards it.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f, retryAfter := p.decide(r)
+	if f.delay > 0 {
+		t := time.NewTimer(f.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if f.status != 0 {
+		p.answerError(w, r, f, retryAfter)
+		return
+	}
+	p.mu.Lock()
+	p.stats.Forwarded++
+	p.mu.Unlock()
+	if f.cut {
+		r = r.WithContext(context.WithValue(r.Context(), fateKey{}, &f))
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, f fate, retryAfter time.Duration) {
+	// Read what the client sends first, as a registry does, so that the client sees the
+	// answer rather than a broken pipe on a large upload.
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+	h := w.Header()
+	if f.status == http.StatusTooManyRequests || f.status == http.StatusServiceUnavailable {
+		secs := int64(retryAfter / time.Second)
+		h.Set("Retry-After", fmt.Sprint(max(secs, 1)))
+	}
+	code := "UNKNOWN"
+	switch f.status {
+	case http.StatusTooManyRequests:
+		code = "TOOMANYREQUESTS"
+	case http.StatusServiceUnavailable:
+		code = "UNAVAILABLE"
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
+	w.WriteHeader(f.status)
+	if r.Method != http.MethodHead {
+		fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"injected by faultproxy (attempt %d of %s)"}]}`+"\n",
+			code, f.attempt, f.key)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.Errors[f.status]++
+	p.faults = append(p.faults, Fault{Kind: KindError, Method: r.Method, Path: r.URL.Path, Key: f.key, Attempt: f.attempt, Status: f.status, Size: -1})
+}
+
+// modifyResponse arms the cut of a response whose fate is to be cut.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	f, _ := res.Request.Context().Value(fateKey{}).(*fate)
+	if f == nil || !f.cut {
+		return nil
+	}
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent {
+		p.release() // nothing to cut: give the fault back
+		return nil
+	}
+	size := res.ContentLength
+	var limit int64
+	if size > 1 {
+		limit = min(max(int64(float64(size)*f.cutAt), 1), size-1)
+	} else {
+		limit = 1 + int64(f.cutAt*(32<<10)) // unknown length: somewhere in the first 32 KiB
+	}
+	res.Body = &cutBody{ReadCloser: res.Body, limit: limit, onCut: func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.stats.Cuts++
+		p.faults = append(p.faults, Fault{Kind: KindCut, Method: res.Request.Method, Path: res.Request.URL.Path,
+			Key: f.key, Attempt: f.attempt, Status: res.StatusCode, Sent: limit, Size: size})
+	}, onShort: p.release}
+	return nil
+}
+
+func (p *Proxy) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.injected > 0 {
+		p.injected--
+	}
+}
+
+// cutBody yields limit bytes, then errCut, on which httputil.ReverseProxy aborts the
+// connection (panic(http.ErrAbortHandler)) after flushing what it has written.
+type cutBody struct {
+	io.ReadCloser
+	limit, read int64
+	cut         bool
+	onCut       func()
+	onShort     func() // the body ended before the limit: nothing was cut
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if b.read >= b.limit {
+		if !b.cut {
+			b.cut = true
+			b.onCut()
+		}
+		return 0, errCut
+	}
+	if rest := b.limit - b.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	if err == io.EOF && !b.cut {
+		b.cut = true // not cut, but done: onShort once
+		b.onShort()
+	}
+	return n, err
+}
