@@ -64,8 +64,16 @@ func requestKey(r *http.Request) string {
 	return key
 }
 
-func isBlobGet(r *http.Request) bool {
+// IsBlobDownload reports whether r is GET /v2/<name>/blobs/<digest>: the requests that
+// Config.CutRate cuts. As a Config.Match it confines all faults to blob downloads.
+func IsBlobDownload(r *http.Request) bool {
 	return r.Method == http.MethodGet && blobPath.MatchString(r.URL.Path)
+}
+
+// ExceptPing is a Config.Match that spares the /v2/ version check, which clients make
+// once to find the auth scheme and do not retry.
+func ExceptPing(r *http.Request) bool {
+	return r.URL.Path != "/v2/" && r.URL.Path != "/v2"
 }
 
 // decide gives r its fate and returns it with the Retry-After of the current config.
@@ -96,7 +104,7 @@ func (p *Proxy) decide(r *http.Request) (fate, time.Duration) {
 	case d.errorP < cfg.ErrorRate:
 		f.status = cfg.Statuses[min(int(d.status*float64(len(cfg.Statuses))), len(cfg.Statuses)-1)]
 		p.injected++
-	case d.cutP < cfg.CutRate && isBlobGet(r):
+	case d.cutP < cfg.CutRate && IsBlobDownload(r):
 		f.cut = true
 		f.cutAt = 0.1 + 0.8*d.cutAt
 		p.injected++

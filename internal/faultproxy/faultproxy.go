@@ -385,3 +385,12 @@ func (b *cutBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Close gives the fault back if the body was closed before the cut (the client left).
+func (b *cutBody) Close() error {
+	if !b.cut {
+		b.cut = true
+		b.onShort()
+	}
+	return b.ReadCloser.Close()
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -241,7 +242,7 @@ func TestLatencyAndMatch(t *testing.T) {
 	p := Start(t, backend(t, 16).URL, Config{
 		ErrorRate: 1,
 		Latency:   latency,
-		Match:     func(r *http.Request) bool { return r.URL.Path != "/v2/" },
+		Match:     ExceptPing,
 	})
 	c := newClient(t)
 	start := time.Now()
@@ -335,6 +336,48 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			if p != nil {
 				p.Close()
 			}
+		}
+	}
+}
+
+// A cut that cannot happen (the target answered 404) does not use up MaxFaults.
+func TestUnusedCutIsGivenBack(t *testing.T) {
+	var served atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) == 1 {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Length", "1000")
+		_, _ = w.Write(bytes.Repeat([]byte("y"), 1000))
+	}))
+	defer target.Close()
+	p := Start(t, target.URL, Config{CutRate: 1, MaxFaults: 1})
+	c := newClient(t)
+	if status, _, err := get(t, c, "GET", p.URL+"/v2/app/blobs/"+blobDigest); status != 404 || err != nil {
+		t.Fatalf("got %d, %v; want a plain 404", status, err)
+	}
+	if _, _, err := get(t, c, "GET", p.URL+"/v2/app/blobs/"+blobDigest); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("second GET: %v, want the cut", err)
+	}
+	if _, body, err := get(t, c, "GET", p.URL+"/v2/app/blobs/"+blobDigest); err != nil || len(body) != 1000 {
+		t.Fatalf("third GET after MaxFaults: %d bytes, %v", len(body), err)
+	}
+}
+
+func TestIsBlobDownload(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"GET", "/v2/a/b/blobs/" + blobDigest, true},
+		{"HEAD", "/v2/a/b/blobs/" + blobDigest, false},
+		{"GET", "/v2/a/b/manifests/" + blobDigest, false},
+		{"GET", "/v2/a/b/blobs/uploads/", false},
+	} {
+		u, _ := url.Parse(tc.path)
+		if got := IsBlobDownload(&http.Request{Method: tc.method, URL: u}); got != tc.want {
+			t.Errorf("IsBlobDownload(%s %s) = %v", tc.method, tc.path, got)
 		}
 	}
 }

@@ -3,8 +3,6 @@ package faultproxy_test
 import (
 	"errors"
 	"io"
-	"net/http"
-	"regexp"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -15,8 +13,6 @@ import (
 	"github.com/tmsync/tmsync/internal/faultproxy"
 	"github.com/tmsync/tmsync/internal/testbed"
 )
-
-var blobGet = regexp.MustCompile(`^/v2/.+/blobs/sha256:[0-9a-f]{64}$`)
 
 // A push through a clean proxy to a real registry arrives whole (Host is kept, so the
 // registry's upload Locations lead back through the proxy); a blob pulled through a
@@ -53,9 +49,7 @@ func TestRealRegistryThroughProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.SetConfig(faultproxy.Config{Seed: 9, CutRate: 1, Match: func(r *http.Request) bool {
-		return blobGet.MatchString(r.URL.Path)
-	}})
+	err = p.SetConfig(faultproxy.Config{Seed: 9, CutRate: 1, Match: faultproxy.IsBlobDownload})
 	if err != nil {
 		t.Fatal(err)
 	}
