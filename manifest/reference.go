@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"go.podman.io/image/v5/docker/reference"
 )
 
@@ -15,6 +17,13 @@ import (
 func parseSource(s string) (Source, error) {
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
+		// The reference grammar rejects a short digest as a bad format; the digest
+		// parser says what is wrong with it.
+		if i := strings.LastIndexByte(s, '@'); i >= 0 {
+			if _, derr := digest.Parse(s[i+1:]); derr != nil {
+				return Source{}, fmt.Errorf("digest %q: %w", s[i+1:], derr)
+			}
+		}
 		return Source{}, err
 	}
 	src := Source{Registry: reference.Domain(named), Repository: reference.Path(named)}
