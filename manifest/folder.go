@@ -146,7 +146,7 @@ func loadRelease(fsys fs.FS, display func(string) string, version string, vf *ve
 	slices.Sort(vf.releases)
 	slices.Sort(vf.lists)
 	var fromJSON []Image
-	hasJSON := false
+	hasJSON, jsonOK := false, false
 	for i, name := range vf.releases {
 		if i > 0 {
 			probs = append(probs, Problem{File: display(name),
@@ -156,7 +156,7 @@ func loadRelease(fsys fs.FS, display func(string) string, version string, vf *ve
 		if data, ok := read(name, KindRelease); ok {
 			r, rprobs := parseRelease(display(name), data, opts)
 			probs = append(probs, rprobs...)
-			fromJSON, hasJSON = r.Images, true
+			fromJSON, hasJSON, jsonOK = r.Images, true, len(rprobs) == 0
 		}
 	}
 	var entries []ListEntry
@@ -173,7 +173,7 @@ func loadRelease(fsys fs.FS, display func(string) string, version string, vf *ve
 	case hasJSON && len(vf.lists) == 0:
 		rel.Images = fromJSON
 	case hasJSON:
-		rel.Images, rel.Ignored = applyLists(fromJSON, entries, listNames, &probs)
+		rel.Images, rel.Ignored = applyLists(fromJSON, entries, listNames, jsonOK, &probs)
 	case len(vf.releases) == 0:
 		rel.Images = fromLists(entries, version, opts, &probs)
 	}
@@ -189,10 +189,11 @@ func loadRelease(fsys fs.FS, display func(string) string, version string, vf *ve
 }
 
 // applyLists keeps the release images whose dest the lists name. A dest the lists name
-// that the release lacks is a problem, as is an external location (second field) that
+// that the release lacks is a problem (unless the release had problems of its own, which
+// would make every such report noise), as is an external location (second field) that
 // names another image than the release's source: the release JSON, being pinned, is the
 // authority, and the list may only agree with it.
-func applyLists(images []Image, entries []ListEntry, listNames []string, probs *Errors) (kept []Image, ignored []Ignored) {
+func applyLists(images []Image, entries []ListEntry, listNames []string, releaseOK bool, probs *Errors) (kept []Image, ignored []Ignored) {
 	byDest := map[string]Image{}
 	for _, img := range images {
 		byDest[img.Dest.String()] = img
@@ -201,9 +202,11 @@ func applyLists(images []Image, entries []ListEntry, listNames []string, probs *
 	for _, e := range entries {
 		k := e.Dest.String()
 		img, ok := byDest[k]
-		if !ok {
+		if !ok && releaseOK {
 			*probs = append(*probs, Problem{File: e.Origin.File, Line: e.Origin.Line,
 				Msg: fmt.Sprintf("dest %s is not in the release JSON of this version; expected an image the release lists", k)})
+		}
+		if !ok {
 			continue
 		}
 		if e.External && !sameImage(e.Source, img.Source) {

@@ -152,6 +152,10 @@ func TestMalformed(t *testing.T) {
 			"5.0.3_release.json":  relJSON(good("a")),
 			"5.0.3_tm_images.txt": "# none\n"},
 			[]want{{file: "5.0.3_release.json", msg: "has no image to sync", noLocation: true}}},
+		{"broken release with lists: no noise from the lists", map[string]string{
+			"5.0.3_release.json":  relJSON(good("a"), ent("b", src(tmr+"/vault/b:1"), dst("vault/b:5.0.3"))),
+			"5.0.3_tm_images.txt": "vault/a:5.0.3\nvault/b:5.0.3\n"},
+			[]want{{file: "5.0.3_release.json", line: 3, path: `metadata.images["b"].source`, msg: "has no digest"}}},
 		{"two release files for a version", map[string]string{
 			"5.0.3_release.json":       relJSON(good("a")),
 			"5.0.3_other_release.json": relJSON(good("b"))},
