@@ -1,0 +1,97 @@
+package manifest
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"go.podman.io/image/v5/docker/reference"
+)
+
+// Options say how a release folder is read. The zero value reads the vendor's folders
+// as the old pipeline did.
+type Options struct {
+	// ReleasePostfix ends the name of a release JSON file. Default "release.json".
+	ReleasePostfix string
+	// ImagesPostfix ends the name of an image list. Default "images.txt".
+	ImagesPostfix string
+	// VendorRegistry is the vendor's registry host. An image whose source lies there is
+	// Image.Vendor; an image list entry without a second field is pulled from there.
+	// Default "docker.external.thoughtmachine.io".
+	VendorRegistry string
+	// Prefix is the target repository prefix; leading and trailing '/' are dropped, and
+	// "/" means no prefix. Every dest must form a valid ECR repository name below it.
+	// Default "/3rdparty/tm/".
+	Prefix string
+}
+
+// Defaults of Options.
+const (
+	DefaultReleasePostfix = "release.json"
+	DefaultImagesPostfix  = "images.txt"
+	DefaultVendorRegistry = "docker.external.thoughtmachine.io"
+	DefaultPrefix         = "/3rdparty/tm/"
+)
+
+// withDefaults fills the zero fields and trims the prefix.
+func (o Options) withDefaults() Options {
+	if o.ReleasePostfix == "" {
+		o.ReleasePostfix = DefaultReleasePostfix
+	}
+	if o.ImagesPostfix == "" {
+		o.ImagesPostfix = DefaultImagesPostfix
+	}
+	if o.VendorRegistry == "" {
+		o.VendorRegistry = DefaultVendorRegistry
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	o.Prefix = strings.Trim(o.Prefix, "/")
+	return o
+}
+
+// validate reports options no input could be read with.
+func (o Options) validate() Errors {
+	var probs Errors
+	bad := func(format string, args ...any) {
+		probs = append(probs, Problem{Msg: "options: " + fmt.Sprintf(format, args...)})
+	}
+	if o.ReleasePostfix == o.ImagesPostfix {
+		bad("release postfix and images postfix are both %q", o.ReleasePostfix)
+	}
+	// The vendor registry must be a registry host, as the reference parser reads one.
+	if named, err := reference.ParseNormalizedNamed(o.VendorRegistry + "/x"); err != nil || reference.Domain(named) != o.VendorRegistry {
+		bad("vendor registry %q is not a registry host (host[:port])", o.VendorRegistry)
+	}
+	if o.Prefix != "" && !ecrName.MatchString(o.Prefix) {
+		bad("prefix %q cannot begin an ECR repository name: expected lower-case path components separated by '/'", o.Prefix)
+	}
+	return probs
+}
+
+// Target returns the ECR repository name of d: the prefix joined with d.Repository.
+func (o Options) Target(d Dest) string { return joinPrefix(o.withDefaults().Prefix, d) }
+
+// joinPrefix joins a trimmed prefix and d's repository.
+func joinPrefix(prefix string, d Dest) string {
+	if prefix == "" {
+		return d.Repository
+	}
+	return prefix + "/" + d.Repository
+}
+
+// ecrName is ECR's rule for repository names (formats.md §4); it is not a reference
+// grammar, which is left to the reference parser.
+var ecrName = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// checkECRName says why name is not a valid ECR repository name, or "".
+func checkECRName(name string) string {
+	switch {
+	case len(name) < 2 || len(name) > 256:
+		return fmt.Sprintf("ECR repository name %q has %d characters, expected 2 to 256", name, len(name))
+	case !ecrName.MatchString(name):
+		return fmt.Sprintf("%q is not a valid ECR repository name: expected lower-case letters and digits, components separated by '/' and single '.', '_' or '-'", name)
+	}
+	return ""
+}
