@@ -19,12 +19,52 @@ import (
 // payload is a few hundred bytes.
 const maxSignedContent = 1 << 20
 
-// ReadKeyring reads an armored public key file, which may hold several keys, each with
-// subkeys. An empty keyring is an error.
+// maxKeyringBytes bounds a key file.
+const maxKeyringBytes = 16 << 20
+
+// ReadKeyring reads an attestor key file: one or more armored public key blocks (as
+// written by `gpg --export --armor`, or such files concatenated), each of which may hold
+// several keys with subkeys. A binary keyring is accepted too. An empty keyring is an error.
 func ReadKeyring(r io.Reader) (openpgp.EntityList, error) {
-	el, err := openpgp.ReadArmoredKeyRing(r)
+	data, err := io.ReadAll(io.LimitReader(r, maxKeyringBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading attestor keyring: %w", err)
+	}
+	if len(data) > maxKeyringBytes {
+		return nil, fmt.Errorf("reading attestor keyring: larger than %d bytes", maxKeyringBytes)
+	}
+	var el openpgp.EntityList
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
+		el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("reading attestor keyring: %w", err)
+		}
+	} else {
+		rest := data
+		for {
+			i := bytes.Index(rest, []byte("-----BEGIN "))
+			if i < 0 {
+				break
+			}
+			rest = rest[i:]
+			blk, err := armor.Decode(bytes.NewReader(rest))
+			if err != nil {
+				return nil, fmt.Errorf("reading attestor keyring: %w", err)
+			}
+			if blk.Type != openpgp.PublicKeyType {
+				return nil, fmt.Errorf("reading attestor keyring: armor type %q, want %q", blk.Type, openpgp.PublicKeyType)
+			}
+			part, err := openpgp.ReadKeyRing(blk.Body)
+			if err != nil {
+				return nil, fmt.Errorf("reading attestor keyring: %w", err)
+			}
+			el = append(el, part...)
+			end := bytes.Index(rest, []byte("-----END "))
+			if end < 0 {
+				break
+			}
+			rest = rest[end+len("-----END "):]
+		}
 	}
 	if len(el) == 0 {
 		return nil, errors.New("reading attestor keyring: no keys")
