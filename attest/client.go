@@ -345,7 +345,7 @@ func parseRetryAfter(v string) time.Duration {
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
