@@ -1,0 +1,114 @@
+package attest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. A *RejectedError unwraps to ErrRejected and to the sentinel of each of its
+// reasons; an *UnavailableError unwraps to its cause (ErrUnauthorized, ErrNotFound, a network
+// error, ...).
+var (
+	// ErrRejected: the attestations were checked and none vouches for the image.
+	ErrRejected = errors.New("attestation rejected")
+	// ErrNoAttestation: there is no occurrence at all for the image.
+	ErrNoAttestation = errors.New("no attestation for the image")
+
+	// ErrUnauthorized: the server answered 401 or 403 (wrong or expired token).
+	ErrUnauthorized = errors.New("attestation server refused the token (401/403)")
+	// ErrNotFound: the server answered 404 (wrong address, project or note).
+	ErrNotFound = errors.New("attestation endpoint not found (404): check the address")
+	// ErrUnexpectedStatus: any other non-2xx answer after retries.
+	ErrUnexpectedStatus = errors.New("unexpected HTTP status from attestation server")
+	// ErrBadResponse: the answer could not be decoded.
+	ErrBadResponse = errors.New("malformed answer from attestation server")
+
+	// Reasons for rejecting one occurrence or signature.
+	ErrResourceMismatch   = errors.New("occurrence is about another resource")
+	ErrMalformed          = errors.New("malformed occurrence")
+	ErrNoSignature        = errors.New("occurrence holds no signature")
+	ErrBadEncoding        = errors.New("signature is not valid base64 or armor")
+	ErrClearSigned        = errors.New("clear-signed message (an attached signed message is required)")
+	ErrDetached           = errors.New("detached signature (an attached signed message is required)")
+	ErrNotSigned          = errors.New("message is not signed")
+	ErrUnknownKey         = errors.New("signed by a key that is not in the attestor keyring")
+	ErrBadSignature       = errors.New("signature does not verify")
+	ErrKeyExpired         = errors.New("signing key expired at signing time")
+	ErrKeyRevoked         = errors.New("signing key is revoked")
+	ErrSignatureExpired   = errors.New("signature expired")
+	ErrSignedInFuture     = errors.New("signature creation time is in the future")
+	ErrTooLarge           = errors.New("signed content too large")
+	ErrPayloadMismatch    = errors.New("signed content differs from serializedPayload")
+	ErrKeyIDMismatch      = errors.New("publicKeyId/pgpKeyId does not name the signing key")
+	ErrBadPayload         = errors.New("signed payload is not valid simple-signing JSON")
+	ErrUnknownType        = errors.New("unknown critical.type in payload")
+	ErrDigestMismatch     = errors.New("payload signs another digest")
+	ErrRepositoryMismatch = errors.New("payload signs another repository")
+)
+
+// Reason is why one occurrence (or one signature of it) did not vouch for the image.
+type Reason struct {
+	Occurrence string // occurrence name, empty when there was none
+	Reason     string // human-readable reason
+	Err        error  // the sentinel (ErrDigestMismatch, ...); errors.Is works on it
+}
+
+func (r Reason) String() string {
+	if r.Occurrence == "" {
+		return r.Reason
+	}
+	return r.Occurrence + ": " + r.Reason
+}
+
+// RejectedError says the image was checked and no occurrence vouches for it.
+type RejectedError struct {
+	Subject Subject
+	Reasons []Reason
+	// NoAttestation is true when no occurrence at all was found for the subject.
+	NoAttestation bool
+}
+
+func (e *RejectedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "attestation rejected for %s", e.Subject)
+	if e.NoAttestation {
+		b.WriteString(": no attestation")
+		return b.String()
+	}
+	for i, r := range e.Reasons {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.String())
+	}
+	return b.String()
+}
+
+// Unwrap gives ErrRejected, ErrNoAttestation when there was none, and each reason's sentinel.
+func (e *RejectedError) Unwrap() []error {
+	errs := []error{ErrRejected}
+	if e.NoAttestation {
+		errs = append(errs, ErrNoAttestation)
+	}
+	for _, r := range e.Reasons {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return errs
+}
+
+// UnavailableError says the attestations could not be checked (network, server, token).
+type UnavailableError struct {
+	Op  string // what was being done: "listing occurrences", ...
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return "attestations unavailable: " + e.Op + ": " + e.Err.Error()
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
