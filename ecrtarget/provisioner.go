@@ -148,7 +148,7 @@ func (p *Provisioner) ensure(ctx context.Context, name string, s Settings, plan 
 	if repo == nil {
 		res.Created = true
 		if plan {
-			res.Changes = p.createSteps(name, s, nil).changes()
+			res.Changes = p.createSteps(name, s).changes()
 			return res, nil
 		}
 		var created *types.Repository
@@ -177,7 +177,7 @@ func (p *Provisioner) ensure(ctx context.Context, name string, s Settings, plan 
 				res.URI = aws.ToString(created.RepositoryUri)
 			}
 			p.log.Info("created ECR repository", "repository", name, "kmsKey", s.KMSKey, "scanOnPush", s.ScanOnPush, "mutability", s.mutability())
-			steps := p.createSteps(name, s, nil)
+			steps := p.createSteps(name, s)
 			res.Changes = steps[:1].changes()
 			for _, st := range steps[1:] {
 				if err := p.mutate(ctx, st.call); err != nil {
@@ -235,7 +235,7 @@ func createInput(name string, s Settings) *ecr.CreateRepositoryInput {
 }
 
 // createSteps: the create itself (its call is made by ensure), then the policies.
-func (p *Provisioner) createSteps(name string, s Settings, _ *types.Repository) steps {
+func (p *Provisioner) createSteps(name string, s Settings) steps {
 	enc := "AES256"
 	if s.KMSKey != "" {
 		enc = "KMS " + s.KMSKey
