@@ -38,7 +38,8 @@ type Option func(*Provisioner)
 
 // WithThrottle spaces mutating calls (create, tag, policies, scanning, mutability) by d,
 // measured from the end of one to the start of the next, on top of the SDK's retries
-// (--throttle_ecr_creation_ms). Default 0: no spacing.
+// (--throttle_ecr_creation_ms). While it is set, mutating calls run one at a time.
+// Spacing uses the real clock, not WithClock. Default 0: no spacing, no serialising.
 func WithThrottle(d time.Duration) Option { return func(p *Provisioner) { p.throttle = d } }
 
 // WithClock sets the clock that credential expiry is judged by. Default time.Now.
