@@ -45,8 +45,11 @@ lint:
 demo:
 	$(GO) run $(GOTAGS) ./examples/quickstart
 
+# Benchmarks against skopeo, crane and regsync (issue 8): installs the peers, builds
+# tmsync, writes docs/benchmarks.md and .json. BENCHFLAGS=-quick for a smoke run.
+BENCHFLAGS ?=
 bench: deps
-	@bash bench/run.sh
+	@bash bench/run.sh $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make bench`: installs the peers, builds tmsync, runs the benchmark.
+# Arguments go to the bench program, e.g. `bash bench/run.sh -quick` or
+# `make bench BENCHFLAGS=-quick`. Results: docs/benchmarks.md and docs/benchmarks.json
+# (bench/out/ in quick mode).
+set -eu
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+TAGS=${TAGS:-containers_image_openpgp containers_image_storage_stub containers_image_docker_daemon_stub exclude_graphdriver_btrfs}
+mkdir -p bench/out
+log=bench/out/install-peers.log
+bash bench/install-peers.sh 2>&1 | tee "$log"
+if [ -f cmd/tmsync/main.go ]; then
+  make --no-print-directory build
+fi
+$GO build -tags "$TAGS" -o bench/out/tmsync-bench ./bench/cmd/tmsync-bench
+exec bench/out/tmsync-bench -install-log "$log" "$@"
