@@ -46,6 +46,9 @@ type machine struct {
 	MemGiB string `json:"memory"`
 	Kernel string `json:"kernel"`
 	Go     string `json:"go"`
+	// Load averages (1 min) at the start and the end: other work on the machine skews figures.
+	LoadStart string `json:"loadavg_start"`
+	LoadEnd   string `json:"loadavg_end"`
 }
 
 type results struct {
@@ -112,6 +115,7 @@ func rssMB(m measure) float64 { return float64(m.MaxRSSKB) / 1024 }
 // finish computes the medians and judges the targets of issue 8.
 func (r *results) finish(d time.Duration) {
 	r.Duration = d.Round(time.Second).String()
+	r.Machine.LoadEnd = loadAvg()
 	for _, t := range append(slices.Clone(r.Tools), r.Big...) {
 		t.ColdS, t.NoopS = medianOf(t.Cold, secs), medianOf(t.Noop, secs)
 		t.RSSMB, t.NoopRSS = medianOf(t.Cold, rssMB), medianOf(t.Noop, rssMB)
@@ -300,6 +304,7 @@ func (r *results) markdown() string {
 	for _, n := range names {
 		fmt.Fprintf(&b, "- %s: %s\n", n, r.Versions[n])
 	}
+	fmt.Fprintf(&b, "- Load average (1 min) at start / end: %s / %s (other work on the machine makes figures noisy)\n", r.Machine.LoadStart, r.Machine.LoadEnd)
 	fmt.Fprintf(&b, "- Registry storage: %s\n", r.Storage)
 	for _, l := range r.Installs {
 		fmt.Fprintf(&b, "- %s\n", l)
@@ -368,6 +373,7 @@ func machineInfo() machine {
 			m.MemGiB = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 		}
 	}
+	m.LoadStart = loadAvg()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
@@ -391,4 +397,15 @@ func readInstallLog(path string) []string {
 		}
 	}
 	return out
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
