@@ -105,17 +105,27 @@ func (a *VendorAttestor) Verify(_ context.Context, s Subject) (*Attestation, err
 	case err == nil:
 		return &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt, PayloadType: v.PayloadType}, nil
 	case errors.Is(err, attest.ErrNoAttestation):
-		return nil, fmt.Errorf("%w: %w", ErrNotAttested, err)
+		return nil, &attestError{kind: ErrNotAttested, err: err}
 	case errors.Is(err, attest.ErrRejected):
-		return nil, fmt.Errorf("%w: %w", ErrAttestationRejected, err)
+		return nil, &attestError{kind: ErrAttestationRejected, err: err}
 	default:
 		var un *attest.UnavailableError
 		if errors.As(err, &un) {
-			return nil, fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
+			return nil, &attestError{kind: ErrAttestationUnavailable, err: err}
 		}
-		return nil, fmt.Errorf("%w: %w", ErrAttestationRejected, err)
+		return nil, &attestError{kind: ErrAttestationRejected, err: err}
 	}
 }
+
+// attestError files an attest error under one of the engine's sentinels without
+// repeating what the attest error already says.
+type attestError struct {
+	kind error
+	err  error
+}
+
+func (e *attestError) Error() string   { return e.err.Error() }
+func (e *attestError) Unwrap() []error { return []error{e.kind, e.err} }
 
 // Occurrences returns the occurrences the run looked at, for an offline bundle.
 func (a *VendorAttestor) Occurrences() []attest.Occurrence {

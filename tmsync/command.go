@@ -44,18 +44,18 @@ type Args struct {
 	Insecure             []string
 	PolicyPath           string
 	PolicyPathSet        bool
-	LifecyclePath             string
-	LifecyclePathSet          bool
-	TagsPath                  string
-	TagsPathSet               bool
-	KMSKey                    string
-	ScanOnPush                bool
-	TagMutability             string
-	PruneTags                 bool
-	UntaggedDeleteDays        int
-	ThrottleMS                int
-	ScanWait                  time.Duration
-	FailOnSeverity            string
+	LifecyclePath        string
+	LifecyclePathSet     bool
+	TagsPath             string
+	TagsPathSet          bool
+	KMSKey               string
+	ScanOnPush           bool
+	TagMutability        string
+	PruneTags            bool
+	UntaggedDeleteDays   int
+	ThrottleMS           int
+	ScanWait             time.Duration
+	FailOnSeverity       string
 
 	// Run.
 	ReleaseDir             string

@@ -107,7 +107,9 @@ type Summary struct {
 }
 
 // Failed reports whether any image was rejected or failed (exit status 1).
-func (r *Report) Failed() bool { return r.Summary.Rejected > 0 || r.Summary.Failed > 0 || r.Interrupted }
+func (r *Report) Failed() bool {
+	return r.Summary.Rejected > 0 || r.Summary.Failed > 0 || r.Interrupted
+}
 
 // ExitStatus is the command line's exit status for the report: 0 when every image is in
 // place (or would be, for a plan) and verified, 1 otherwise.

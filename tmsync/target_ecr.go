@@ -70,12 +70,12 @@ func (t *ECRTarget) Ensure(ctx context.Context, repo string, plan bool) (*Reposi
 	}
 	f := res.Found
 	r.State = map[string]string{
-		"encryptionType":        f.EncryptionType,
-		"kmsKey":                f.KMSKey,
-		"scanOnPush":            fmt.Sprint(f.ScanOnPush),
-		"imageTagMutability":    f.Mutability,
+		"encryptionType":         f.EncryptionType,
+		"kmsKey":                 f.KMSKey,
+		"scanOnPush":             fmt.Sprint(f.ScanOnPush),
+		"imageTagMutability":     f.Mutability,
 		"repositoryPolicySha256": f.RepositoryPolicySHA256,
-		"lifecyclePolicySha256": f.LifecyclePolicySHA256,
+		"lifecyclePolicySha256":  f.LifecyclePolicySHA256,
 	}
 	var tags []string
 	for _, tg := range f.Tags {

@@ -83,9 +83,9 @@ func (b *bed) push(images []releasetest.Image, seed int64, attestThem bool) {
 	}
 }
 
-func (b *bed) attest(repo, dgst string) {
+func (b *bed) attest(repo, dgst string, opts ...attesttest.OccurrenceOption) {
 	b.t.Helper()
-	occ, err := b.signer.Occurrence(attest.Subject{Repository: b.vendor.Host + "/" + repo, Digest: digest.Digest(dgst)})
+	occ, err := b.signer.Occurrence(attest.Subject{Repository: b.vendor.Host + "/" + repo, Digest: digest.Digest(dgst)}, opts...)
 	must(b.t, err)
 	b.att.Add(occ)
 }
@@ -262,7 +262,8 @@ func TestSyncEndToEndECR(t *testing.T) {
 	}
 	b.push(next, 500, false)
 	b.attest(next[0].Repository, next[0].Digest)
-	b.attest(next[1].Repository, images[0].Digest) // signs vault/core's digest, not this one's
+	// Filed under this image, but the signed payload names vault/core's digest.
+	b.attest(next[1].Repository, next[1].Digest, attesttest.SignDigest(digest.Digest(images[0].Digest)))
 	rel2 := filepath.Join(b.dir, "release2")
 	must(t, os.Mkdir(rel2, 0o755))
 	writeRelease(t, rel2, "5.0.4", b.vendor.Host, next, nil)
@@ -271,7 +272,8 @@ func TestSyncEndToEndECR(t *testing.T) {
 		t.Fatalf("tampered release: exit %d, want 1", code)
 	}
 	lines := strings.Split(strings.TrimSpace(b.errorLog()), "\n")
-	if len(lines) != 1 || !strings.Contains(lines[0], "vault/accounts:5.0.4") || !strings.HasPrefix(lines[0], "ERROR: attestation failed: ") {
+	if len(lines) != 1 || !strings.Contains(lines[0], "vault/accounts:5.0.4") || !strings.HasPrefix(lines[0], "ERROR: attestation failed: ") ||
+		!strings.Contains(lines[0], images[0].Digest) {
 		t.Fatalf("error log %q, want one ERROR line naming vault/accounts:5.0.4", lines)
 	}
 	if got := b.targetDigest("3rdparty/tm/vault/ledger", "5.0.4"); got != next[0].Digest {
