@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync"
+)
+
+// defaultAttestationAddress is the vendor's Grafeas occurrences endpoint.
+const defaultAttestationAddress = "https://attestations.external.thoughtmachine.io/v1beta1/projects/tm-attestations-project/notes/tm-release-attestor-note/occurrences"
+
+// syncFlags are the flags of sync, plan and verify: every flag of the old pipeline, with
+// its name and meaning, then tmsync's own.
+func syncFlags() []cli.Flag {
+	return []cli.Flag{
+		// The old pipeline's flags.
+		&cli.StringFlag{Name: "srcusr", Value: "_tm", Usage: "user to log in to the source registry"},
+		&cli.StringFlag{Name: "srcpasswd", Usage: "vendor token (visible to other users in the process list: prefer the TM_TOKEN environment variable or the Secrets Manager secret)"},
+		&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "source (vendor) registry"},
+		&cli.StringFlag{Name: "trgprefix", Value: manifest.DefaultPrefix, Usage: "prefix of the target repositories"},
+		&cli.StringFlag{Name: "trgregion", EnvVars: []string{"AWS_REGION"}, Usage: "AWS region of the target ECR"},
+		&cli.StringFlag{Name: "src_packages_postfix", Value: manifest.DefaultImagesPostfix, Usage: "postfix of the image list files"},
+		&cli.StringFlag{Name: "src_release_postfix", Aliases: []string{"src_release"}, Value: manifest.DefaultReleasePostfix, Usage: "postfix of the release JSON files"},
+		&cli.StringFlag{Name: "trg_ecr_policy_file_path", Value: "ecr_policy.json", Usage: "repository policy: a policy JSON document, or AWS account ids one a line"},
+		&cli.StringFlag{Name: "trg_ecr_lifecycle_file_path", Value: "ecr_lifecycle_policy.json", Usage: "lifecycle policy JSON (absent default file: expire untagged images)"},
+		&cli.StringFlag{Name: "trg_resource_tags_file_path", Value: "resource_tags.txt", Usage: `resource tags: a JSON list of {"Key":..,"Value":..}`},
+		&cli.StringFlag{Name: "trg_kms_key_alias", EnvVars: []string{"ECR_KMS_ARN"}, Usage: "KMS key for new repositories: alias, ARN or key id (none: AES256)"},
+		&cli.BoolFlag{Name: "trg_dst_security_scan_enabled", Usage: "scan images on push"},
+		&cli.IntFlag{Name: "throttle_ecr_creation_ms", Value: 100, Usage: "spacing of ECR repository changes, in milliseconds"},
+		&cli.StringFlag{Name: "src_attestions_address", Value: defaultAttestationAddress, Usage: "Grafeas occurrences endpoint of the vendor's attestations"},
+		&cli.StringFlag{Name: "gnupgdir", Usage: "ignored: tmsync needs no GPG home"},
+		&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor"},
+		// tmsync's own.
+		&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
+		&cli.StringFlag{Name: "src-token-secret", Value: "tm-sync-token", Usage: `Secrets Manager secret holding {"TM_TOKEN":"..."}`},
+		&cli.StringFlag{Name: "target", Value: "ecr", Usage: "ecr, or registry (push to --trg-registry, no AWS call)"},
+		&cli.StringFlag{Name: "trg-registry", Usage: "push to this registry HOST[:PORT] instead of the one ECR names"},
+		&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
+		&cli.StringFlag{Name: "authfile", Usage: "auth.json for upstream (BYO) registries (default: the usual locations)"},
+		&cli.StringFlag{Name: "release-dir", Value: ".", Usage: "release folder"},
+		&cli.StringFlag{Name: "error-log", Value: "sync-error.log", Usage: "error log: empty when every image is in place"},
+		&cli.StringFlag{Name: "report", Usage: "write the JSON report here"},
+		&cli.StringFlag{Name: "junit", Usage: "write a JUnit XML report here (one test case per image)"},
+		&cli.IntFlag{Name: "concurrency", Value: 4, Usage: "images copied at once"},
+		&cli.IntFlag{Name: "retries", Value: 3, Usage: "tries again of an image copy that failed for a transient reason"},
+		&cli.StringFlag{Name: "byo-policy", Value: tmsync.BYOPinned, Usage: "upstream images without attestation: pinned (copy by the pinned digest, warn) or attested (refuse)"},
+		&cli.StringFlag{Name: "trg-tag-mutability", Value: "IMMUTABLE", Usage: "IMMUTABLE or MUTABLE tags on the repositories"},
+		&cli.IntFlag{Name: "trg_ecr_image_untagged_delete_days", Value: 2, Usage: "days after which the default lifecycle rule expires untagged images"},
+		&cli.BoolFlag{Name: "prune-tags", Usage: "remove resource tags not in the tags file"},
+		&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
+		&cli.StringFlag{Name: "save-attestation-bundle", Usage: "write the attestations the run used to this file"},
+		&cli.BoolFlag{Name: "attestation-per-image", Usage: "ask the attestation server image by image instead of listing the note once"},
+		&cli.DurationFlag{Name: "scan-wait", Usage: "wait up to this long for each image's ECR scan"},
+		&cli.StringFlag{Name: "fail-on-severity", Usage: "with --scan-wait: fail images with findings at or above CRITICAL, HIGH, MEDIUM, LOW or INFORMATIONAL"},
+		&cli.IntFlag{Name: "shard-index", Usage: "this run's shard, from 0"},
+		&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards the release is split into, by repository"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "plan only: change nothing"},
+	}
+}
+
+func argsFromFlags(c *cli.Context, stderr io.Writer) (tmsync.Args, error) {
+	if c.IsSet("gnupgdir") {
+		fmt.Fprintln(stderr, "INFO: --gnupgdir is ignored: tmsync verifies attestations itself and needs no GPG home")
+	}
+	if c.IsSet("srcpasswd") {
+		fmt.Fprintln(stderr, "WARNING: --srcpasswd puts the token in the process list; prefer TM_TOKEN or the Secrets Manager secret")
+	}
+	a := tmsync.Args{
+		SrcUser: c.String("srcusr"), SrcPassword: c.String("srcpasswd"), SrcDomain: c.String("srcdomain"),
+		SrcTokenSecret:  c.String("src-token-secret"),
+		PackagesPostfix: c.String("src_packages_postfix"), ReleasePostfix: c.String("src_release_postfix"),
+		AttestationAddress: c.String("src_attestions_address"), AttestorKeyFile: c.String("src_attestor"),
+		AttestorFingerprints: c.StringSlice("src-attestor-fingerprint"),
+		AttestationBundle:    c.String("attestation-bundle"), SaveAttestationBundle: c.String("save-attestation-bundle"),
+		AttestationPerImage: c.Bool("attestation-per-image"), AuthFile: c.String("authfile"),
+		Target: c.String("target"), TrgPrefix: c.String("trgprefix"), TrgRegion: c.String("trgregion"),
+		TrgRegistry: c.String("trg-registry"), Insecure: c.StringSlice("insecure-registry"),
+		PolicyPath: c.String("trg_ecr_policy_file_path"), PolicyPathSet: c.IsSet("trg_ecr_policy_file_path"),
+		LifecyclePath: c.String("trg_ecr_lifecycle_file_path"), LifecyclePathSet: c.IsSet("trg_ecr_lifecycle_file_path"),
+		TagsPath: c.String("trg_resource_tags_file_path"), TagsPathSet: c.IsSet("trg_resource_tags_file_path"),
+		KMSKey: c.String("trg_kms_key_alias"), ScanOnPush: c.Bool("trg_dst_security_scan_enabled"),
+		TagMutability: c.String("trg-tag-mutability"), PruneTags: c.Bool("prune-tags"),
+		UntaggedDeleteDays: c.Int("trg_ecr_image_untagged_delete_days"), ThrottleMS: c.Int("throttle_ecr_creation_ms"),
+		ScanWait: c.Duration("scan-wait"), FailOnSeverity: c.String("fail-on-severity"),
+		ReleaseDir: c.String("release-dir"), ErrorLog: c.String("error-log"), Report: c.String("report"), JUnit: c.String("junit"),
+		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
+		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
+	}
+	if a.Retries == 0 {
+		a.Retries = -1 // --retries 0 means never; the engine's zero means its default
+	}
+	if a.ThrottleMS < 0 || a.Concurrency < 1 || a.UntaggedDeleteDays < 1 {
+		return a, fmt.Errorf("--throttle_ecr_creation_ms must be >= 0, --concurrency and --trg_ecr_image_untagged_delete_days >= 1")
+	}
+	if a.ScanWait < 0 {
+		return a, fmt.Errorf("--scan-wait must be positive")
+	}
+	_ = time.Second
+	return a, nil
+}

@@ -1,0 +1,139 @@
+package tmsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tmsync/tmsync/attest"
+)
+
+// VendorAttestor is the Attestor of the vendor's Grafeas attestations: it fetches them
+// (the whole note in a few pages, per image, or from an offline bundle) and verifies each
+// with the attestor's keys, bound to the image's digest and repository.
+type VendorAttestor struct {
+	client   *attest.Client
+	verifier *attest.Verifier
+	perImage bool
+	offline  *attest.Bundle
+
+	mu    sync.Mutex
+	index *attest.Index
+	used  map[string]attest.Occurrence // by name: what the release needed, for a bundle
+}
+
+// AttestorOptions configure NewAttestor.
+type AttestorOptions struct {
+	// PerImage asks the server for each image's occurrences with a filter, instead of
+	// listing the note's occurrences once (the default: a release then costs a few
+	// requests).
+	PerImage bool
+	// Bundle, when set, is the only source of occurrences: no network (air-gapped runs,
+	// audits, reruns).
+	Bundle *attest.Bundle
+}
+
+// NewAttestor returns an Attestor. client may be nil when opts.Bundle is set.
+func NewAttestor(client *attest.Client, verifier *attest.Verifier, opts AttestorOptions) (*VendorAttestor, error) {
+	if verifier == nil {
+		return nil, errors.New("attestor: no verifier")
+	}
+	if client == nil && opts.Bundle == nil {
+		return nil, errors.New("attestor: neither an attestation server nor a bundle")
+	}
+	return &VendorAttestor{client: client, verifier: verifier, perImage: opts.PerImage, offline: opts.Bundle,
+		used: map[string]attest.Occurrence{}}, nil
+}
+
+// Prepare implements Attestor.
+func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error {
+	var occs []attest.Occurrence
+	switch {
+	case a.offline != nil:
+		occs = a.offline.Occurrences
+	case a.perImage:
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(4)
+		for _, s := range subjects {
+			g.Go(func() error {
+				got, err := a.client.ForImage(gctx, attest.Subject{Repository: s.Repository, Digest: s.Digest})
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				occs = append(occs, got...)
+				mu.Unlock()
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
+		}
+	default:
+		var err error
+		if occs, err = a.client.List(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
+		}
+	}
+	a.mu.Lock()
+	a.index = attest.NewIndex(occs)
+	a.mu.Unlock()
+	return nil
+}
+
+// Verify implements Attestor.
+func (a *VendorAttestor) Verify(_ context.Context, s Subject) (*Attestation, error) {
+	sub := attest.Subject{Repository: s.Repository, Digest: s.Digest}
+	a.mu.Lock()
+	idx := a.index
+	a.mu.Unlock()
+	if idx == nil {
+		return nil, fmt.Errorf("%w: attestations were not fetched", ErrAttestationUnavailable)
+	}
+	occs := idx.For(sub)
+	a.mu.Lock()
+	for _, o := range occs {
+		a.used[o.Name] = o
+	}
+	a.mu.Unlock()
+	v, err := a.verifier.Verify(sub, occs)
+	switch {
+	case err == nil:
+		return &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt, PayloadType: v.PayloadType}, nil
+	case errors.Is(err, attest.ErrNoAttestation):
+		return nil, &attestError{kind: ErrNotAttested, err: err}
+	case errors.Is(err, attest.ErrRejected):
+		return nil, &attestError{kind: ErrAttestationRejected, err: err}
+	default:
+		var un *attest.UnavailableError
+		if errors.As(err, &un) {
+			return nil, &attestError{kind: ErrAttestationUnavailable, err: err}
+		}
+		return nil, &attestError{kind: ErrAttestationRejected, err: err}
+	}
+}
+
+// attestError files an attest error under one of the engine's sentinels without
+// repeating what the attest error already says.
+type attestError struct {
+	kind error
+	err  error
+}
+
+func (e *attestError) Error() string   { return e.err.Error() }
+func (e *attestError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// Occurrences returns the occurrences the run looked at, for an offline bundle.
+func (a *VendorAttestor) Occurrences() []attest.Occurrence {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]attest.Occurrence, 0, len(a.used))
+	for _, o := range a.used {
+		out = append(out, o)
+	}
+	return out
+}

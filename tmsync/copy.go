@@ -1,0 +1,270 @@
+package tmsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	imgmanifest "go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/signature"
+	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/manifest"
+)
+
+// copyAll copies every image still on its way, Concurrency at a time, each with its own
+// policy context (they are not safe to share) and all sharing one blob semaphore.
+func (e *Engine) copyAll(ctx context.Context, items []*item, _ *Report) error {
+	todo := pending(items)
+	if len(todo) == 0 {
+		return nil
+	}
+	policies := make(chan *signature.PolicyContext, e.opts.Concurrency)
+	for range e.opts.Concurrency {
+		pc, err := newPolicyContext()
+		if err != nil {
+			return startErr("creating signature policy", err)
+		}
+		defer pc.Destroy()
+		policies <- pc
+	}
+	forEach(ctx, todo, e.opts.Concurrency, func(ctx context.Context, it *item) {
+		pc := <-policies
+		defer func() { policies <- pc }()
+		e.copyWithRetry(ctx, pc, it)
+	})
+	return nil
+}
+
+// newPolicyContext accepts any image: the vendor's attestation was verified by tmsync
+// before the copy, and the copy is by that digest, so the bytes that move are the bytes
+// that were verified. containers/image's own signature policy has nothing left to check.
+func newPolicyContext() (*signature.PolicyContext, error) {
+	return signature.NewPolicyContext(&signature.Policy{
+		Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()},
+	})
+}
+
+func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it *item) {
+	start := e.opts.Clock()
+	e.event("start", it, "START: "+it.img.Dest.String())
+	backoff := e.opts.RetryBackoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		it.rec.Attempts = attempt
+		var n int64
+		n, err = e.copyImage(ctx, pc, it)
+		it.rec.Bytes += n
+		if err == nil {
+			it.rec.Outcome = OutcomeCopied
+			it.rec.Seconds = since(start, e.opts.Clock)
+			it.done = true
+			e.event("done", it, fmt.Sprintf("DONE: %s %s (%s)", it.img.Dest.String(), it.dgst, humanBytes(it.rec.Bytes)))
+			return
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
+			break
+		}
+		if attempt > e.opts.Retries || !transient(err) {
+			break
+		}
+		if inv, ok := e.opts.Target.(CredentialInvalidator); ok && unauthorized(err) {
+			inv.InvalidateCredentials()
+		}
+		e.event("retry", it, fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+	it.rec.Seconds = since(start, e.opts.Clock)
+	it.fail("copy", OutcomeFailed, err)
+	e.event("fail", it, it.rec.Reason)
+}
+
+// CredentialInvalidator is implemented by targets whose credentials expire (ECR): after a
+// copy fails as unauthorized, the engine asks for fresh ones before the next try.
+type CredentialInvalidator interface {
+	InvalidateCredentials()
+}
+
+// copyImage copies one image by digest, keeping its manifest bytes, and checks that what
+// landed is the digest the release names. It returns the bytes moved.
+func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it *item) (int64, error) {
+	src, err := sourceReference(it.img.Source, it.dgst)
+	if err != nil {
+		return 0, err
+	}
+	dst, dstSys, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag)
+	if err != nil {
+		return 0, err
+	}
+	it.rec.Destination = dst.DockerReference().String()
+	var moved atomic.Int64
+	progress := make(chan types.ProgressProperties, 16)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for p := range progress {
+			if p.Event == types.ProgressEventDone {
+				moved.Add(int64(p.Offset))
+			}
+		}
+	}()
+	man, err := copy.Image(ctx, pc, dst, src, &copy.Options{
+		SourceCtx:                     e.sourceSys(it.img.Source.Registry),
+		DestinationCtx:                dstSys,
+		ImageListSelection:            copy.CopyAllImages, // an index keeps every platform and its digest
+		PreserveDigests:               true,               // fail rather than re-encode anything
+		ConcurrentBlobCopiesSemaphore: e.blobs,
+		// The target is looked up before the copy; this lets a retried copy skip the
+		// blobs that already arrived.
+		OptimizeDestinationImageAlreadyExists: true,
+		Progress:                              progress,
+		ProgressInterval:                      time.Second,
+		ReportWriter:                          io.Discard,
+	})
+	close(progress)
+	<-drained
+	if err != nil {
+		return moved.Load(), err
+	}
+	got := it.dgst.Algorithm().FromBytes(man)
+	if got != it.dgst {
+		return moved.Load(), &permanentError{fmt.Errorf("%w: pushed manifest is %s, the release says %s", ErrDigestMismatch, got, it.dgst)}
+	}
+	if imgmanifest.MIMETypeIsMultiImage(imgmanifest.GuessMIMEType(man)) {
+		if list, err := imgmanifest.ListFromBlob(man, imgmanifest.GuessMIMEType(man)); err == nil {
+			it.rec.Children = nil
+			for _, d := range list.Instances() {
+				it.rec.Children = append(it.rec.Children, d.String())
+			}
+		}
+	}
+	return moved.Load(), nil
+}
+
+// sourceReference is the containers/image reference of a source image by digest.
+func sourceReference(s manifest.Source, d digest.Digest) (types.ImageReference, error) {
+	named, err := reference.ParseNormalizedNamed(s.Name())
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.Name(), err)
+	}
+	canonical, err := reference.WithDigest(reference.TrimNamed(named), d)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.Name(), err)
+	}
+	return docker.NewReference(canonical)
+}
+
+// sourceDigest resolves an unpinned source by its tag.
+func (e *Engine) sourceDigest(ctx context.Context, s manifest.Source) (digest.Digest, error) {
+	named, err := reference.ParseNormalizedNamed(s.Name())
+	if err != nil {
+		return "", err
+	}
+	tagged, err := reference.WithTag(reference.TrimNamed(named), s.Tag)
+	if err != nil {
+		return "", err
+	}
+	ref, err := docker.NewReference(tagged)
+	if err != nil {
+		return "", err
+	}
+	return docker.GetDigest(ctx, e.sourceSys(s.Registry), ref)
+}
+
+// sourceSys is the system context to pull from host: the vendor token for the vendor's
+// registry only; the usual auth files for upstream registries.
+func (e *Engine) sourceSys(host string) *types.SystemContext {
+	sys := &types.SystemContext{
+		DockerRegistryUserAgent: "tmsync/" + Version,
+		AuthFilePath:            e.opts.Source.AuthFile,
+	}
+	if host == e.opts.Source.Registry && e.opts.Source.Username != "" {
+		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: e.opts.Source.Username, Password: e.opts.Source.Password}
+	}
+	if hostIn(host, e.opts.Insecure) {
+		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+	}
+	return sys
+}
+
+func hostIn(host string, hosts []string) bool {
+	for _, h := range hosts {
+		if strings.EqualFold(strings.TrimSpace(h), host) {
+			return true
+		}
+	}
+	return false
+}
+
+// permanentError marks an error that another try cannot fix.
+type permanentError struct{ err error }
+
+func (p *permanentError) Error() string { return p.err.Error() }
+func (p *permanentError) Unwrap() error { return p.err }
+
+// transient reports whether another try of a failed copy may succeed: network faults,
+// 5xx and 429 may pass; an unknown manifest, a refused credential, a digest mismatch or
+// an invalid tag will not.
+func transient(err error) bool {
+	var perm *permanentError
+	if errors.As(err, &perm) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) {
+		return false
+	}
+	var unauth docker.ErrUnauthorizedForCredentials
+	if errors.As(err, &unauth) {
+		return true // an expired token: the target is asked for fresh credentials first
+	}
+	var ec errcode.Error
+	if errors.As(err, &ec) {
+		switch ec.Code.Descriptor().Value {
+		case "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "DENIED", "TAG_INVALID",
+			"MANIFEST_INVALID", "NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID", "UNSUPPORTED":
+			return false
+		case "UNAUTHORIZED":
+			return true
+		}
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"manifest unknown", "StatusCode: 404", "not found", "unauthorized: ", "denied"} {
+		if strings.Contains(msg, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func unauthorized(err error) bool {
+	var unauth docker.ErrUnauthorizedForCredentials
+	if errors.As(err, &unauth) {
+		return true
+	}
+	var ec errcode.Error
+	return errors.As(err, &ec) && ec.Code.Descriptor().Value == "UNAUTHORIZED"
+}
+
+func digestOf(man []byte) digest.Digest { return digest.FromBytes(man) }

@@ -1,0 +1,383 @@
+package tmsync
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ReportSchemaVersion is the version of the JSON report's schema (docs/report-schema.json).
+// It changes when a field changes meaning or goes away; new fields do not change it.
+const ReportSchemaVersion = 1
+
+// Outcomes of an image.
+const (
+	OutcomeCopied   = "copied"   // copied in this run
+	OutcomePresent  = "present"  // already in the target with the right digest
+	OutcomePlanned  = "planned"  // plan: would be copied
+	OutcomeIgnored  = "ignored"  // in the release but not named by its image lists
+	OutcomeRejected = "rejected" // its attestation was checked and rejected
+	OutcomeFailed   = "failed"   // something else failed
+)
+
+// Report is the record of one run: what was read, verified and done, image by image.
+// It holds no secret.
+type Report struct {
+	SchemaVersion int       `json:"schemaVersion"`
+	Tool          string    `json:"tool"`
+	Version       string    `json:"version"`
+	Mode          string    `json:"mode"`
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+	// Caller is the AWS identity the run used (STS GetCallerIdentity ARN), if known.
+	Caller       string          `json:"caller,omitempty"`
+	Target       string          `json:"target"`
+	Shard        *Shard          `json:"shard,omitempty"`
+	Releases     []ReleaseRecord `json:"releases"`
+	Repositories []Repository    `json:"repositories,omitempty"`
+	Images       []ImageRecord   `json:"images"`
+	Summary      Summary         `json:"summary"`
+	Interrupted  bool            `json:"interrupted,omitempty"`
+}
+
+// Shard is the part of the release a sharded run owned.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// ReleaseRecord is one release read from the folder.
+type ReleaseRecord struct {
+	Version string       `json:"version"`
+	Files   []FileRecord `json:"files"`
+}
+
+// FileRecord is one file read, with its content hash.
+type FileRecord struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// ImageRecord is what happened to one image.
+type ImageRecord struct {
+	// Dest is "repository:tag" relative to the prefix, as the release names it.
+	Dest string `json:"dest"`
+	// Destination is the full destination reference.
+	Destination string `json:"destination,omitempty"`
+	// Source is the source reference as the release gives it.
+	Source  string `json:"source"`
+	Version string `json:"version"`
+	Origin  string `json:"origin"`
+	Vendor  bool   `json:"vendor"`
+	// Digest is the manifest (or index) digest; Children the digests an index names.
+	Digest   string   `json:"digest,omitempty"`
+	Children []string `json:"children,omitempty"`
+	Outcome  string   `json:"outcome"`
+	// Step is the step that failed, for rejected and failed images.
+	Step   string `json:"step,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Attestation is what verified the image; AttestationNote says why none did when
+	// the image passed without one (BYO policy "pinned").
+	Attestation     *Attestation   `json:"attestation,omitempty"`
+	AttestationNote string         `json:"attestationNote,omitempty"`
+	Repository      string         `json:"repository,omitempty"`
+	Bytes           int64          `json:"bytes,omitempty"`
+	Seconds         float64        `json:"seconds,omitempty"`
+	Attempts        int            `json:"attempts,omitempty"`
+	Scan            map[string]int `json:"scan,omitempty"`
+}
+
+// Summary counts images by outcome.
+type Summary struct {
+	Images      int   `json:"images"`
+	Copied      int   `json:"copied"`
+	Present     int   `json:"present"`
+	Planned     int   `json:"planned"`
+	Ignored     int   `json:"ignored"`
+	Rejected    int   `json:"rejected"`
+	Failed      int   `json:"failed"`
+	NotAttested int   `json:"notAttested"`
+	Bytes       int64 `json:"bytes"`
+}
+
+// Failed reports whether any image was rejected or failed (exit status 1).
+func (r *Report) Failed() bool {
+	return r.Summary.Rejected > 0 || r.Summary.Failed > 0 || r.Interrupted
+}
+
+// ExitStatus is the command line's exit status for the report: 0 when every image is in
+// place (or would be, for a plan) and verified, 1 otherwise.
+func (r *Report) ExitStatus() int {
+	if r.Failed() {
+		return 1
+	}
+	return 0
+}
+
+func (r *Report) summarize() {
+	s := Summary{Images: len(r.Images)}
+	for _, im := range r.Images {
+		switch im.Outcome {
+		case OutcomeCopied:
+			s.Copied++
+		case OutcomePresent:
+			s.Present++
+		case OutcomePlanned:
+			s.Planned++
+		case OutcomeIgnored:
+			s.Ignored++
+		case OutcomeRejected:
+			s.Rejected++
+		case OutcomeFailed:
+			s.Failed++
+		}
+		if im.AttestationNote != "" && im.Attestation == nil && (im.Outcome == OutcomeCopied || im.Outcome == OutcomePresent || im.Outcome == OutcomePlanned) {
+			s.NotAttested++
+		}
+		s.Bytes += im.Bytes
+	}
+	r.Summary = s
+}
+
+// ErrorLines are the lines of the error log: one per failure,
+// "ERROR: <what failed>: <image>: <why>". None when every image is in place.
+func (r *Report) ErrorLines() []string {
+	var lines []string
+	for _, im := range r.Images {
+		if im.Outcome != OutcomeRejected && im.Outcome != OutcomeFailed {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("ERROR: %s failed: %s: %s", im.Step, im.Dest, oneLine(im.Reason)))
+	}
+	if r.Interrupted {
+		lines = append(lines, "ERROR: run interrupted: the images not listed as copied or present were not synced")
+	}
+	return lines
+}
+
+// WriteErrorLog writes the error log to path: empty exactly when the run succeeded.
+func (r *Report) WriteErrorLog(path string) error {
+	var b strings.Builder
+	for _, l := range r.ErrorLines() {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return writeFileAtomic(path, []byte(b.String()))
+}
+
+// WriteJSON writes the report as indented JSON to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// ReadReport reads a report written by WriteJSON.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("reading report %s: %w", path, err)
+	}
+	if r.SchemaVersion != ReportSchemaVersion {
+		return nil, fmt.Errorf("reading report %s: schema version %d, this tmsync reads %d", path, r.SchemaVersion, ReportSchemaVersion)
+	}
+	return &r, nil
+}
+
+// MergeReports joins the reports of the shards of one run into one.
+func MergeReports(reports ...*Report) *Report {
+	if len(reports) == 0 {
+		return &Report{SchemaVersion: ReportSchemaVersion, Tool: "tmsync"}
+	}
+	m := *reports[0]
+	m.Shard = nil
+	m.Repositories, m.Images = nil, nil
+	seen := map[string]bool{}
+	for _, r := range reports {
+		if r.Started.Before(m.Started) {
+			m.Started = r.Started
+		}
+		if r.Finished.After(m.Finished) {
+			m.Finished = r.Finished
+		}
+		m.Interrupted = m.Interrupted || r.Interrupted
+		m.Repositories = append(m.Repositories, r.Repositories...)
+		for _, im := range r.Images {
+			// Images outside a shard are not in its report, but ignored ones are in every
+			// shard's: keep one of each.
+			k := im.Dest + "\x00" + im.Outcome
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			m.Images = append(m.Images, im)
+		}
+	}
+	sort.SliceStable(m.Images, func(i, j int) bool { return m.Images[i].Dest < m.Images[j].Dest })
+	sort.SliceStable(m.Repositories, func(i, j int) bool { return m.Repositories[i].Name < m.Repositories[j].Name })
+	m.summarize()
+	return &m
+}
+
+// WriteJUnit writes the report as JUnit XML: one test case per image, so that CodeBuild's
+// test reports show the run.
+func (r *Report) WriteJUnit(path string) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type skipped struct {
+		Message string `xml:"message,attr"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+		Skipped   *skipped `xml:"skipped,omitempty"`
+		SystemOut string   `xml:"system-out,omitempty"`
+	}
+	type testsuite struct {
+		XMLName   xml.Name   `xml:"testsuite"`
+		Name      string     `xml:"name,attr"`
+		Tests     int        `xml:"tests,attr"`
+		Failures  int        `xml:"failures,attr"`
+		Skipped   int        `xml:"skipped,attr"`
+		Time      string     `xml:"time,attr"`
+		Timestamp string     `xml:"timestamp,attr"`
+		Cases     []testcase `xml:"testcase"`
+	}
+	ts := testsuite{Name: "tmsync " + r.Mode, Timestamp: r.Started.UTC().Format(time.RFC3339),
+		Time: fmt.Sprintf("%.3f", r.Finished.Sub(r.Started).Seconds())}
+	for _, im := range r.Images {
+		tc := testcase{Name: im.Dest, Classname: "tmsync." + im.Version, Time: fmt.Sprintf("%.3f", im.Seconds)}
+		out := fmt.Sprintf("outcome: %s\nsource: %s\ndigest: %s\n", im.Outcome, im.Source, im.Digest)
+		if im.Attestation != nil {
+			out += fmt.Sprintf("attestation: %s by %s\n", im.Attestation.Occurrence, im.Attestation.Fingerprint)
+		} else if im.AttestationNote != "" {
+			out += "attestation: " + im.AttestationNote + "\n"
+		}
+		tc.SystemOut = out
+		switch im.Outcome {
+		case OutcomeRejected, OutcomeFailed:
+			tc.Failure = &failure{Message: oneLine(im.Reason), Type: im.Step, Text: im.Reason}
+			ts.Failures++
+		case OutcomeIgnored:
+			tc.Skipped = &skipped{Message: oneLine(im.Reason)}
+			ts.Skipped++
+		}
+		ts.Cases = append(ts.Cases, tc)
+	}
+	ts.Tests = len(ts.Cases)
+	b, err := xml.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append([]byte(xml.Header), append(b, '\n')...))
+}
+
+// WriteSummary prints a report for people: what was copied, skipped, rejected, and why.
+func (r *Report) WriteSummary(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tmsync %s %s, %s to %s (%s)\n", r.Mode, r.Version,
+		r.Started.UTC().Format(time.RFC3339), r.Finished.UTC().Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Millisecond))
+	fmt.Fprintf(&b, "target: %s\n", r.Target)
+	if r.Caller != "" {
+		fmt.Fprintf(&b, "caller: %s\n", r.Caller)
+	}
+	for _, rel := range r.Releases {
+		fmt.Fprintf(&b, "release %s:", rel.Version)
+		for _, f := range rel.Files {
+			fmt.Fprintf(&b, " %s", filepath.Base(f.Path))
+		}
+		b.WriteByte('\n')
+	}
+	s := r.Summary
+	fmt.Fprintf(&b, "images: %d: %d copied, %d present, %d planned, %d ignored, %d rejected, %d failed (%d passed without attestation); %s moved\n",
+		s.Images, s.Copied, s.Present, s.Planned, s.Ignored, s.Rejected, s.Failed, s.NotAttested, humanBytes(s.Bytes))
+	for _, outcome := range []string{OutcomeRejected, OutcomeFailed, OutcomeCopied, OutcomePresent, OutcomePlanned, OutcomeIgnored} {
+		for _, im := range r.Images {
+			if im.Outcome != outcome {
+				continue
+			}
+			line := fmt.Sprintf("  %-8s %s", outcome, im.Dest)
+			if im.Digest != "" {
+				line += " " + im.Digest
+			}
+			switch {
+			case im.Reason != "":
+				line += ": " + oneLine(im.Reason)
+			case im.Attestation != nil:
+				line += " (attested by " + shortFingerprint(im.Attestation.Fingerprint) + ")"
+			case im.AttestationNote != "":
+				line += " (" + im.AttestationNote + ")"
+			}
+			b.WriteString(line + "\n")
+		}
+	}
+	for _, repo := range r.Repositories {
+		if len(repo.Drift) > 0 {
+			fmt.Fprintf(&b, "  drift    %s: %s\n", repo.Name, strings.Join(repo.Drift, "; "))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func shortFingerprint(f string) string {
+	if len(f) > 16 {
+		return f[len(f)-16:]
+	}
+	return f
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// writeFileAtomic writes through a temporary file and a rename, so a reader never sees a
+// half-written log or report.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,141 @@
+package tmsync
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/ecrtarget"
+)
+
+// ECRTarget is Amazon ECR: repositories under a prefix, created and reconciled with the
+// asked settings by ecrtarget, and pushed to with GetAuthorizationToken's credentials.
+type ECRTarget struct {
+	prov     *ecrtarget.Provisioner
+	prefix   string
+	settings ecrtarget.Settings
+	opts     ECRTargetOptions
+}
+
+// ECRTargetOptions configure NewECRTarget.
+type ECRTargetOptions struct {
+	// RegistryHost pushes to this host instead of the one GetAuthorizationToken names
+	// (VPC endpoints, proxies, tests).
+	RegistryHost string
+	// Insecure talks plain HTTP (or HTTPS without verification) to the registry host.
+	Insecure bool
+}
+
+// NewECRTarget returns a target of ECR repositories under prefix with settings.
+func NewECRTarget(prov *ecrtarget.Provisioner, prefix string, settings ecrtarget.Settings, opts ECRTargetOptions) *ECRTarget {
+	return &ECRTarget{prov: prov, prefix: prefix, settings: settings, opts: opts}
+}
+
+func (t *ECRTarget) String() string {
+	s := "ecr " + strings.Trim(t.prefix, "/")
+	if t.opts.RegistryHost != "" {
+		s += " via " + t.opts.RegistryHost
+	}
+	return s
+}
+
+// RepositoryName implements Target.
+func (t *ECRTarget) RepositoryName(dest string) (string, error) {
+	return ecrtarget.RepositoryName(t.prefix, dest)
+}
+
+// Ensure implements Target.
+func (t *ECRTarget) Ensure(ctx context.Context, repo string, plan bool) (*Repository, error) {
+	var res *ecrtarget.Result
+	var err error
+	if plan {
+		res, err = t.prov.Plan(ctx, repo, t.settings)
+	} else {
+		res, err = t.prov.Ensure(ctx, repo, t.settings)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Repository{Name: repo, Created: res.Created}
+	for _, c := range res.Changes {
+		r.Changes = append(r.Changes, fmt.Sprintf("%s: %s -> %s", c.Field, orNone(c.From), orNone(c.To)))
+	}
+	for _, d := range res.Drift {
+		r.Drift = append(r.Drift, fmt.Sprintf("%s is %s, want %s", d.Field, orNone(d.Have), orNone(d.Want)))
+	}
+	f := res.Found
+	r.State = map[string]string{
+		"encryptionType":         f.EncryptionType,
+		"kmsKey":                 f.KMSKey,
+		"scanOnPush":             fmt.Sprint(f.ScanOnPush),
+		"imageTagMutability":     f.Mutability,
+		"repositoryPolicySha256": f.RepositoryPolicySHA256,
+		"lifecyclePolicySha256":  f.LifecyclePolicySHA256,
+	}
+	var tags []string
+	for _, tg := range f.Tags {
+		tags = append(tags, tg.Key+"="+tg.Value)
+	}
+	sort.Strings(tags)
+	r.State["tags"] = strings.Join(tags, ",")
+	for k, v := range r.State {
+		if v == "" {
+			delete(r.State, k)
+		}
+	}
+	return r, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// Existing implements Target.
+func (t *ECRTarget) Existing(ctx context.Context, repo string, tags []string) (map[string]digest.Digest, error) {
+	return t.prov.Existing(ctx, repo, tags)
+}
+
+// Reference implements Target. Credentials come from the provisioner's cache, which
+// renews them before they expire.
+func (t *ECRTarget) Reference(ctx context.Context, repo, tag string) (types.ImageReference, *types.SystemContext, error) {
+	creds, err := t.prov.Credentials(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	host := creds.Registry
+	if t.opts.RegistryHost != "" {
+		host = t.opts.RegistryHost
+	}
+	ref, err := tagReference(host+"/"+repo, tag)
+	if err != nil {
+		return nil, nil, err
+	}
+	sys := &types.SystemContext{
+		DockerRegistryUserAgent: "tmsync/" + Version,
+		DockerAuthConfig:        &types.DockerAuthConfig{Username: creds.Username, Password: creds.Password},
+	}
+	if t.opts.Insecure {
+		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+	}
+	return ref, sys, nil
+}
+
+// InvalidateCredentials implements CredentialInvalidator.
+func (t *ECRTarget) InvalidateCredentials() { t.prov.Invalidate() }
+
+// ScanFindings waits up to wait for the scan of repo@d and returns the counts by severity.
+func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error) {
+	f, err := t.prov.ScanFindings(ctx, repo, d, wait)
+	if err != nil {
+		return nil, "", err
+	}
+	return f.Counts, f.Status, nil
+}

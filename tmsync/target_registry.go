@@ -1,0 +1,152 @@
+package tmsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/types"
+)
+
+// RegistryTarget is a plain OCI registry (Harbor, Artifactory, a distribution registry):
+// images go to HOST/PREFIX/REPOSITORY:TAG. It provisions nothing: such registries create
+// repositories on push.
+type RegistryTarget struct {
+	host, prefix string
+	sys          *types.SystemContext
+}
+
+// RegistryTargetOptions configure NewRegistryTarget.
+type RegistryTargetOptions struct {
+	// Username and Password log in to the registry; empty uses the usual auth files.
+	Username, Password string
+	// AuthFile is an auth.json; "" uses the usual locations.
+	AuthFile string
+	// Insecure talks plain HTTP (or HTTPS without verification) to the registry.
+	Insecure bool
+}
+
+// NewRegistryTarget returns a target for location "host[:port][/prefix]".
+func NewRegistryTarget(location string, opts RegistryTargetOptions) (*RegistryTarget, error) {
+	host, prefix, _ := strings.Cut(strings.TrimSuffix(location, "/"), "/")
+	if host == "" || strings.ContainsAny(host, " \t@") {
+		return nil, fmt.Errorf("registry target %q: want host[:port][/prefix]", location)
+	}
+	prefix = strings.Trim(prefix, "/")
+	t := &RegistryTarget{host: host, prefix: prefix, sys: &types.SystemContext{
+		DockerRegistryUserAgent: "tmsync/" + Version,
+		AuthFilePath:            opts.AuthFile,
+	}}
+	if opts.Username != "" {
+		t.sys.DockerAuthConfig = &types.DockerAuthConfig{Username: opts.Username, Password: opts.Password}
+	}
+	if opts.Insecure {
+		t.sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+	}
+	if _, err := t.RepositoryName("probe"); err != nil {
+		return nil, fmt.Errorf("registry target %q: %w", location, err)
+	}
+	return t, nil
+}
+
+func (t *RegistryTarget) String() string {
+	if t.prefix == "" {
+		return "registry " + t.host
+	}
+	return "registry " + t.host + "/" + t.prefix
+}
+
+// repoNameRE is the OCI distribution rule for repository names (lower case).
+var repoNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
+
+// RepositoryName implements Target.
+func (t *RegistryTarget) RepositoryName(dest string) (string, error) {
+	name := strings.Trim(dest, "/")
+	if t.prefix != "" {
+		name = t.prefix + "/" + name
+	}
+	if !repoNameRE.MatchString(name) || len(t.host)+1+len(name) > 255 {
+		return "", fmt.Errorf("repository name %q is not valid in a registry (lower case letters, digits and separators; at most 255 characters with the host)", name)
+	}
+	return name, nil
+}
+
+// Ensure implements Target: a plain registry creates repositories on push.
+func (t *RegistryTarget) Ensure(_ context.Context, repo string, _ bool) (*Repository, error) {
+	return &Repository{Name: repo}, nil
+}
+
+// Existing implements Target with one manifest HEAD per tag.
+func (t *RegistryTarget) Existing(ctx context.Context, repo string, tags []string) (map[string]digest.Digest, error) {
+	out := map[string]digest.Digest{}
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, tag := range tags {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ref, _, err := t.Reference(ctx, repo, tag)
+			var d digest.Digest
+			if err == nil {
+				d, err = docker.GetDigest(ctx, t.sys, ref)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				out[tag] = d
+			case notFound(err):
+			case firstErr == nil:
+				firstErr = err
+			}
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+// notFound reports whether a registry error says the manifest or repository is absent.
+// A HEAD has no body, so containers/image can only give the status in the message.
+func notFound(err error) bool {
+	var ec errcode.Error
+	if errors.As(err, &ec) {
+		switch ec.Code.Descriptor().Value {
+		case "MANIFEST_UNKNOWN", "NAME_UNKNOWN":
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "StatusCode: 404") || strings.Contains(err.Error(), "manifest unknown")
+}
+
+// Reference implements Target.
+func (t *RegistryTarget) Reference(_ context.Context, repo, tag string) (types.ImageReference, *types.SystemContext, error) {
+	ref, err := tagReference(t.host+"/"+repo, tag)
+	if err != nil {
+		return nil, nil, err
+	}
+	sys := *t.sys
+	return ref, &sys, nil
+}
+
+func tagReference(name, tag string) (types.ImageReference, error) {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", name, err)
+	}
+	tagged, err := reference.WithTag(named, tag)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s:%s: %w", name, tag, err)
+	}
+	return docker.NewReference(tagged)
+}
