@@ -154,8 +154,11 @@ func runTmsync(ctx context.Context, j job) (measure, error) {
 	cmd := exec.CommandContext(ctx, e.tmsyncBin, args...)
 	cmd.Dir = j.workDir
 	env := baseEnv("TM_TOKEN=" + j.src.Password)
-	if p := os.Getenv("TMSYNC_CPUPROFILE"); p != "" {
-		env = append(env, "TMSYNC_CPUPROFILE="+filepath.Join(j.workDir, "cpu.prof"))
+	if os.Getenv("TMSYNC_CPUPROFILE") != "" { // profiles of every run into its folder (tmsync-prof)
+		env = append(env, "TMSYNC_CPUPROFILE="+filepath.Join(j.workDir, "cpu.prof"),
+			"TMSYNC_MEMPROFILE="+filepath.Join(j.workDir, "mem.prof"),
+			"TMSYNC_TRACE="+filepath.Join(j.workDir, "trace.out"),
+			"TMSYNC_BLOCKPROFILE="+filepath.Join(j.workDir, "block.prof"))
 	}
 	cmd.Env = env
 	before := e.attest.Requests()
