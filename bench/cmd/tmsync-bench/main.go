@@ -203,8 +203,14 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 		res.note("attestation test server (attest/attesttest) not available in this build: tmsync skipped")
 	default:
 		avail[toolTmsync] = toolVersion(env.tmsyncBin)
+		avail[toolTmsyncMemCache] = avail[toolTmsync] + ", blob info cache on tmpfs"
 	}
-	res.Versions = avail
+	res.Versions = map[string]string{}
+	for _, t := range append(append([]string{}, tools...), bigTools...) {
+		if v, ok := avail[t]; ok {
+			res.Versions[t] = v
+		}
+	}
 
 	token := randomToken()
 	logf(log, "starting the source registry")
