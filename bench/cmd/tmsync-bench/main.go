@@ -48,7 +48,7 @@ type options struct {
 
 func defaultOptions(quick bool) options {
 	o := options{Runs: 3, Images: 40, MinLayerMB: 1, MaxLayerMB: 20, BigMiB: 1024, Jobs: 4,
-		Tools: "tmsync,skopeo,crane,regsync,raw", BigTools: "tmsync,raw,skopeo,crane,regsync",
+		Tools: "tmsync,skopeo,crane,regsync,raw," + toolTmsyncMemCache, BigTools: "tmsync,raw,skopeo,crane,regsync",
 		Out: "docs", Tmsync: "bin/tmsync", Seed: 1}
 	if quick {
 		o.Quick, o.Runs, o.Images, o.MinLayerMB, o.MaxLayerMB, o.BigMiB = true, 1, 8, 0.25, 2, 64
@@ -203,7 +203,9 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 		res.note("attestation test server (attest/attesttest) not available in this build: tmsync skipped")
 	default:
 		avail[toolTmsync] = toolVersion(env.tmsyncBin)
-		avail[toolTmsyncMemCache] = avail[toolTmsync] + ", blob info cache on tmpfs"
+		if _, err := exec.LookPath("unshare"); err == nil && os.Geteuid() == 0 {
+			avail[toolTmsyncMemCache] = avail[toolTmsync] + ", blob info cache on tmpfs (experiment)"
+		}
 	}
 	res.Versions = map[string]string{}
 	for _, t := range append(append([]string{}, tools...), bigTools...) {

@@ -130,6 +130,38 @@ func (c *regClient) finishUpload(ctx context.Context, loc, dgst string, size int
 	return resp.Body.Close()
 }
 
+// streamBlobUpload uploads size bytes of body as blob dgst into repo as the tools do: POST,
+// one PATCH carrying the whole body, then a PUT with the digest and no body.
+func (c *regClient) streamBlobUpload(ctx context.Context, repo, dgst string, size int64, body io.Reader) error {
+	loc, err := c.startUpload(ctx, repo, dgst, "")
+	if err != nil {
+		return err
+	}
+	return c.patchAndFinish(ctx, loc, dgst, size, body)
+}
+
+func (c *regClient) patchAndFinish(ctx context.Context, loc, dgst string, size int64, body io.Reader) error {
+	r, err := c.req(ctx, http.MethodPatch, loc, io.NopCloser(body))
+	if err != nil {
+		return err
+	}
+	r.ContentLength = size
+	r.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.do(r, http.StatusAccepted, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	next := resp.Header.Get("Location")
+	if next == "" {
+		next = loc
+	} else if !strings.HasPrefix(next, "http") {
+		next = "http://" + c.host + next
+	}
+	return c.finishUpload(ctx, next, dgst, 0, http.NoBody)
+}
+
 // mountBlob mounts dgst into repo from repository from; it falls back to nothing and
 // reports false when the registry opened an upload instead.
 func (c *regClient) mountBlob(ctx context.Context, repo, dgst, from string) (bool, string, error) {

@@ -325,8 +325,11 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "- **crane**: one `crane copy SRC@digest DST:tag` per image, %d processes at a time (as `xargs -P %d`); peak RSS is the largest process.\n", r.Options.Jobs, r.Options.Jobs)
 	fmt.Fprintf(&b, "- **regsync**: `regsync once` with `parallel: %d`, sources pinned by digest, `tls: disabled`.\n", r.Options.Jobs)
 	fmt.Fprintf(&b, "- **raw**: the physical reference, in-process Go: each distinct blob streamed once (GET from the source piped\n"+
-		"  into one monolithic PUT on the target), %d at a time, shared blobs mounted across repositories, then the manifests\n"+
+		"  into one streamed upload on the target: POST, one PATCH with the body, PUT), %d at a time, shared blobs mounted across repositories, then the manifests\n"+
 		"  put. No existence checks, retries, verification or attestation.\n", r.Options.Jobs)
+	b.WriteString("- **tmsync-tmpfs-cache** (experiment, root only): tmsync with containers/image's blob info cache\n" +
+		"  (`/var/lib/containers/cache/blob-info-cache-v1.sqlite`, one fsync per transaction under an exclusive lock) on a\n" +
+		"  tmpfs mounted in a private mount namespace (`unshare -m`); it shows what the fix proposed below gains.\n")
 	b.WriteString("\nCold: into an empty target. No-op: the same command again right after, into the now full target.\n" +
 		"After every cold run the bench checks that each tag in the target has the source's digest and that every\n" +
 		"blob is in place. Wall time is from process start to exit; peak RSS is the child's `ru_maxrss`.\n" +

@@ -270,7 +270,7 @@ func runRegsync(ctx context.Context, j job) (measure, error) {
 }
 
 // rawCopy is the physical reference: every distinct blob streamed once from the source into
-// the target (GET → one monolithic PUT, the body passed straight through), shared blobs
+// the target (GET piped into the upload: POST, one PATCH with the whole body, PUT), shared blobs
 // mounted into the other repositories that need them, then the manifests put, with
 // parallel blobs in flight. No tool logic: no retries, no checks, no existence probes.
 func rawCopy(ctx context.Context, src, dst *regClient, imgs []*benchImage, parallel int) error {
@@ -312,7 +312,7 @@ func rawCopy(ctx context.Context, src, dst *regClient, imgs []*benchImage, paral
 					if err != nil {
 						return err
 					}
-					err = dst.finishUpload(gctx, loc, m.dgst, size, rc)
+					err = dst.patchAndFinish(gctx, loc, m.dgst, size, rc)
 					rc.Close()
 					if err != nil {
 						return err
@@ -336,7 +336,7 @@ func streamBlob(ctx context.Context, src, dst *regClient, repo, dgst string) err
 		return err
 	}
 	defer rc.Close()
-	if err := dst.putBlob(ctx, repo, dgst, size, rc); err != nil {
+	if err := dst.streamBlobUpload(ctx, repo, dgst, size, rc); err != nil {
 		return err
 	}
 	_, _ = io.Copy(io.Discard, rc)
