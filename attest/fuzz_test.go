@@ -118,3 +118,18 @@ func FuzzVerifyMessage(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseSubject(f *testing.F) {
+	f.Add(repo + ":5.0.3@" + string(dgA))
+	f.Add("localhost:5000/a/b@" + string(dgB))
+	f.Fuzz(func(t *testing.T, ref string) {
+		s, err := attest.ParseSubject(ref)
+		if err != nil {
+			return
+		}
+		again, err := attest.ParseSubject(s.String())
+		if err != nil || again != s {
+			t.Fatalf("round trip of %q: %+v, %v", ref, again, err)
+		}
+	})
+}
