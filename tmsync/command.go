@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -292,8 +293,17 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		if err != nil {
 			return nil, nil, startErr("reading repository settings", err)
 		}
+		kmsClient := kms.NewFromConfig(awsCfg)
 		prov := ecrtarget.New(ecrtarget.NewClient(awsCfg),
-			ecrtarget.WithThrottle(time.Duration(a.ThrottleMS)*time.Millisecond), ecrtarget.WithLogger(logger))
+			ecrtarget.WithThrottle(time.Duration(a.ThrottleMS)*time.Millisecond), ecrtarget.WithLogger(logger),
+			// An alias is compared with an existing repository's key ARN through KMS.
+			ecrtarget.WithKeyResolver(func(ctx context.Context, key string) (string, error) {
+				out, err := kmsClient.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
+				if err != nil {
+					return "", err
+				}
+				return aws.ToString(out.KeyMetadata.Arn), nil
+			}))
 		et := NewECRTarget(prov, a.TrgPrefix, settings, ECRTargetOptions{RegistryHost: a.TrgRegistry,
 			Insecure: a.TrgRegistry != "" && hostIn(a.TrgRegistry, a.Insecure)})
 		target = et

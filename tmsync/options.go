@@ -69,11 +69,14 @@ type Target interface {
 
 // Repository is what Ensure found and did.
 type Repository struct {
-	Name    string            `json:"name"`
-	Created bool              `json:"created,omitempty"`
-	Changes []string          `json:"changes,omitempty"`
-	Drift   []string          `json:"drift,omitempty"`
-	State   map[string]string `json:"state,omitempty"`
+	Name    string   `json:"name"`
+	Created bool     `json:"created,omitempty"`
+	Changes []string `json:"changes,omitempty"`
+	Drift   []string `json:"drift,omitempty"`
+	// Unverified names settings that could not be compared (a KMS alias that KMS could
+	// not resolve).
+	Unverified []string          `json:"unverified,omitempty"`
+	State      map[string]string `json:"state,omitempty"`
 }
 
 // Source says how to reach the source registries.
