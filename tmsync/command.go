@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"golang.org/x/term"
+
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/ecrtarget"
 	"github.com/tmsync/tmsync/manifest"
@@ -68,22 +70,34 @@ type Args struct {
 	DryRun                 bool
 }
 
-// Console writes the old pipeline's "LEVEL: message" lines.
+// Console writes the old pipeline's "LEVEL: message" lines. On a terminal it also keeps
+// a status line at the bottom (images done, in flight); in CodeBuild (not a terminal) it
+// writes plain lines only.
 type Console struct {
-	W     io.Writer
-	total int
-	done  int
+	W io.Writer
+	// Terminal turns the status line on.
+	Terminal bool
+	total    int
+	done     int
+	running  int
 }
 
-// Event implements Observer.
+// Event implements Observer. It is not safe for concurrent use; Main serializes events.
 func (c *Console) Event(e Event) {
+	if c.Terminal {
+		fmt.Fprint(c.W, "\r\x1b[K") // clear the status line before a log line
+	}
 	switch e.Kind {
 	case "begin":
 		c.total = e.Total
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case "start":
+		c.running++
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case "done", "skip":
+		if e.Kind == "done" {
+			c.running--
+		}
 		c.done++
 		msg := e.Message
 		if e.Kind == "skip" {
@@ -91,6 +105,9 @@ func (c *Console) Event(e Event) {
 		}
 		fmt.Fprintf(c.W, "INFO: [%d/%d] %s\n", c.done, c.total, msg)
 	case "fail":
+		if e.Running {
+			c.running--
+		}
 		c.done++
 		fmt.Fprintf(c.W, "ERROR: [%d/%d] %s: %s\n", c.done, c.total, e.Image, e.Message)
 	case "warn", "retry":
@@ -102,13 +119,24 @@ func (c *Console) Event(e Event) {
 			fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 		}
 	}
+	if c.Terminal && c.total > 0 {
+		fmt.Fprintf(c.W, "tmsync: %d/%d images done, %d copying", c.done, c.total, max(c.running, 0))
+	}
+}
+
+// finish ends the status line.
+func (c *Console) finish() {
+	if c.Terminal {
+		fmt.Fprint(c.W, "\r\x1b[K")
+	}
 }
 
 // Main runs one mode ("plan", "sync", "verify") from args, writes the error log, the
 // report and the JUnit file, prints to stdout, and returns the exit status: 0 all in
 // place, 1 some images failed, 2 the run could not start.
 func Main(ctx context.Context, mode string, a Args, stdout io.Writer) int {
-	console := &Console{W: stdout}
+	console := &Console{W: stdout, Terminal: isTerminal(stdout)}
+	defer console.finish()
 	errorLog := a.ErrorLog
 	if errorLog == "" {
 		errorLog = "sync-error.log"
@@ -399,4 +427,9 @@ func (o *syncObserver) Event(e Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.c.Event(e)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -92,7 +92,8 @@ func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext,
 	}
 	it.rec.Seconds = since(start, e.opts.Clock)
 	it.fail("copy", OutcomeFailed, err)
-	e.event("fail", it, it.rec.Reason)
+	e.opts.Observer.Event(Event{Kind: "fail", Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true})
+	e.opts.Logger.Error(it.rec.Reason, "image", it.img.Dest.String())
 }
 
 // CredentialInvalidator is implemented by targets whose credentials expire (ECR): after a

@@ -138,7 +138,8 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// Observer is told what happens to each image, for progress displays.
+// Observer is told what happens to each image, for progress displays. Events of
+// different images may come from different goroutines at once.
 type Observer interface {
 	Event(Event)
 }
@@ -155,6 +156,8 @@ type Event struct {
 	Kind string
 	// Total is the number of images the run will handle, on "begin".
 	Total int
+	// Running is set on a "fail" of an image whose copy had started.
+	Running bool
 	// Image is the destination "repository:tag", or "" for run-level events.
 	Image   string
 	Message string
