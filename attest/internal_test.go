@@ -91,3 +91,22 @@ func TestNamesKeyNormalisation(t *testing.T) {
 		t.Error("normHex/isHex")
 	}
 }
+
+func TestParseSubject(t *testing.T) {
+	d := digest.FromString("x")
+	for ref, want := range map[string]string{
+		"docker.external.thoughtmachine.io/vault/xpl/xpl_payees:5.0.3@" + string(d): "docker.external.thoughtmachine.io/vault/xpl/xpl_payees",
+		"localhost:5000/a/b@" + string(d):                                           "localhost:5000/a/b",
+		"docker.io/grafana/grafana@" + string(d):                                    "docker.io/grafana/grafana",
+	} {
+		s, err := ParseSubject(ref)
+		if err != nil || s.Repository != want || s.Digest != d {
+			t.Errorf("ParseSubject(%q) = %+v, %v", ref, s, err)
+		}
+	}
+	for _, ref := range []string{"", "h/r:tag", "h/r@sha256:abc", "@" + string(d), "r@" + string(d), "h/r:bad tag@" + string(d)} {
+		if _, err := ParseSubject(ref); err == nil {
+			t.Errorf("ParseSubject(%q) accepted", ref)
+		}
+	}
+}

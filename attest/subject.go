@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -64,3 +65,25 @@ func stripTag(name string) string {
 }
 
 func (s Subject) key() string { return resourceKey(s.ResourceURL()) }
+
+// ParseSubject reads a pinned reference "host/repo[:tag]@sha256:<hex>" (the form of a
+// release.json source) into a Subject: the tag is dropped, the digest must be valid.
+func ParseSubject(ref string) (Subject, error) {
+	at := strings.LastIndexByte(ref, '@')
+	if at <= 0 {
+		return Subject{}, fmt.Errorf("reference %q is not pinned by digest", ref)
+	}
+	d := digest.Digest(ref[at+1:])
+	if err := d.Validate(); err != nil {
+		return Subject{}, fmt.Errorf("reference %q: %w", ref, err)
+	}
+	repo, err := repositoryOf(ref[:at], d)
+	if err != nil {
+		return Subject{}, fmt.Errorf("reference %q: %w", ref, err)
+	}
+	s := Subject{Repository: repo, Digest: d}
+	if s.key() == "" {
+		return Subject{}, fmt.Errorf("reference %q: want host/repository@digest", ref)
+	}
+	return s, nil
+}

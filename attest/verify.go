@@ -395,8 +395,8 @@ func checkFirstPacket(bin []byte) error {
 	return nil
 }
 
-// namesKey reports whether id (full fingerprint or 16-digit key id, any case, spaces or
-// "0x" ignored) names the signing (sub)key or its primary key.
+// namesKey reports whether id (full fingerprint or 16-digit key id, any case, spaces,
+// "0x" or "openpgp4fpr:" ignored) names the signing (sub)key or its primary key.
 func namesKey(id string, k *openpgp.Key) bool {
 	n := normHex(id)
 	if !isHex(n) {
@@ -420,8 +420,11 @@ func namesKey(id string, k *openpgp.Key) bool {
 
 func fingerprintHex(b []byte) string { return fmt.Sprintf("%X", b) }
 
+// normHex normalises a fingerprint or key id: white space removed, upper case, and a
+// "0x" or "openpgp4fpr:" prefix (Grafeas' documented form of publicKeyId) dropped.
 func normHex(s string) string {
 	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
+	s = strings.TrimPrefix(s, "OPENPGP4FPR:")
 	return strings.TrimPrefix(s, "0X")
 }
 

@@ -91,6 +91,7 @@ func TestVerifyAccepts(t *testing.T) {
 		{"reference with digest", vendor, []attesttest.OccurrenceOption{attesttest.SignDockerReference(repo + "@" + string(dgA))}},
 		{"host case", vendor, []attesttest.OccurrenceOption{attesttest.SignDockerReference(strings.ToUpper("docker.external.thoughtmachine.io") + "/vault/xpl/xpl_payees")}},
 		{"key id as long key id", vendor, []attesttest.OccurrenceOption{attesttest.KeyIDField(strings.ToLower(vendor.KeyID()))}},
+		{"key id as openpgp4fpr URI", vendor, []attesttest.OccurrenceOption{attesttest.KeyIDField("openpgp4fpr:" + vendor.Fingerprint())}},
 		{"no key id", vendor, []attesttest.OccurrenceOption{attesttest.KeyIDField("")}},
 		{"resource uri with tag and upper hex", vendor, []attesttest.OccurrenceOption{attesttest.ResourceURI("https://" + repo + ":5.0.3@sha256:" + strings.ToUpper(dgA.Encoded()))}},
 		{"resource uri without scheme", vendor, []attesttest.OccurrenceOption{attesttest.ResourceURI(repo + "@" + string(dgA))}},

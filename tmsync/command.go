@@ -14,8 +14,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"golang.org/x/term"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/ecrtarget"
@@ -67,22 +70,34 @@ type Args struct {
 	DryRun                 bool
 }
 
-// Console writes the old pipeline's "LEVEL: message" lines.
+// Console writes the old pipeline's "LEVEL: message" lines. On a terminal it also keeps
+// a status line at the bottom (images done, in flight); in CodeBuild (not a terminal) it
+// writes plain lines only.
 type Console struct {
-	W     io.Writer
-	total int
-	done  int
+	W io.Writer
+	// Terminal turns the status line on.
+	Terminal bool
+	total    int
+	done     int
+	running  int
 }
 
-// Event implements Observer.
+// Event implements Observer. It is not safe for concurrent use; Main serializes events.
 func (c *Console) Event(e Event) {
+	if c.Terminal {
+		fmt.Fprint(c.W, "\r\x1b[K") // clear the status line before a log line
+	}
 	switch e.Kind {
 	case "begin":
 		c.total = e.Total
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case "start":
+		c.running++
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case "done", "skip":
+		if e.Kind == "done" {
+			c.running--
+		}
 		c.done++
 		msg := e.Message
 		if e.Kind == "skip" {
@@ -90,6 +105,9 @@ func (c *Console) Event(e Event) {
 		}
 		fmt.Fprintf(c.W, "INFO: [%d/%d] %s\n", c.done, c.total, msg)
 	case "fail":
+		if e.Running {
+			c.running--
+		}
 		c.done++
 		fmt.Fprintf(c.W, "ERROR: [%d/%d] %s: %s\n", c.done, c.total, e.Image, e.Message)
 	case "warn", "retry":
@@ -101,13 +119,24 @@ func (c *Console) Event(e Event) {
 			fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 		}
 	}
+	if c.Terminal && c.total > 0 {
+		fmt.Fprintf(c.W, "tmsync: %d/%d images done, %d copying", c.done, c.total, max(c.running, 0))
+	}
+}
+
+// finish ends the status line.
+func (c *Console) finish() {
+	if c.Terminal {
+		fmt.Fprint(c.W, "\r\x1b[K")
+	}
 }
 
 // Main runs one mode ("plan", "sync", "verify") from args, writes the error log, the
 // report and the JUnit file, prints to stdout, and returns the exit status: 0 all in
 // place, 1 some images failed, 2 the run could not start.
 func Main(ctx context.Context, mode string, a Args, stdout io.Writer) int {
-	console := &Console{W: stdout}
+	console := &Console{W: stdout, Terminal: isTerminal(stdout)}
+	defer console.finish()
 	errorLog := a.ErrorLog
 	if errorLog == "" {
 		errorLog = "sync-error.log"
@@ -292,8 +321,17 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		if err != nil {
 			return nil, nil, startErr("reading repository settings", err)
 		}
+		kmsClient := kms.NewFromConfig(awsCfg)
 		prov := ecrtarget.New(ecrtarget.NewClient(awsCfg),
-			ecrtarget.WithThrottle(time.Duration(a.ThrottleMS)*time.Millisecond), ecrtarget.WithLogger(logger))
+			ecrtarget.WithThrottle(time.Duration(a.ThrottleMS)*time.Millisecond), ecrtarget.WithLogger(logger),
+			// An alias is compared with an existing repository's key ARN through KMS.
+			ecrtarget.WithKeyResolver(func(ctx context.Context, key string) (string, error) {
+				out, err := kmsClient.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
+				if err != nil {
+					return "", err
+				}
+				return aws.ToString(out.KeyMetadata.Arn), nil
+			}))
 		et := NewECRTarget(prov, a.TrgPrefix, settings, ECRTargetOptions{RegistryHost: a.TrgRegistry,
 			Insecure: a.TrgRegistry != "" && hostIn(a.TrgRegistry, a.Insecure)})
 		target = et
@@ -389,4 +427,9 @@ func (o *syncObserver) Event(e Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.c.Event(e)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -69,11 +69,14 @@ type Target interface {
 
 // Repository is what Ensure found and did.
 type Repository struct {
-	Name    string            `json:"name"`
-	Created bool              `json:"created,omitempty"`
-	Changes []string          `json:"changes,omitempty"`
-	Drift   []string          `json:"drift,omitempty"`
-	State   map[string]string `json:"state,omitempty"`
+	Name    string   `json:"name"`
+	Created bool     `json:"created,omitempty"`
+	Changes []string `json:"changes,omitempty"`
+	Drift   []string `json:"drift,omitempty"`
+	// Unverified names settings that could not be compared (a KMS alias that KMS could
+	// not resolve).
+	Unverified []string          `json:"unverified,omitempty"`
+	State      map[string]string `json:"state,omitempty"`
 }
 
 // Source says how to reach the source registries.
@@ -135,7 +138,8 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// Observer is told what happens to each image, for progress displays.
+// Observer is told what happens to each image, for progress displays. Events of
+// different images may come from different goroutines at once.
 type Observer interface {
 	Event(Event)
 }
@@ -152,6 +156,8 @@ type Event struct {
 	Kind string
 	// Total is the number of images the run will handle, on "begin".
 	Total int
+	// Running is set on a "fail" of an image whose copy had started.
+	Running bool
 	// Image is the destination "repository:tag", or "" for run-level events.
 	Image   string
 	Message string

@@ -61,7 +61,7 @@ func (t *ECRTarget) Ensure(ctx context.Context, repo string, plan bool) (*Reposi
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{Name: repo, Created: res.Created}
+	r := &Repository{Name: repo, Created: res.Created, Unverified: res.Unverified}
 	for _, c := range res.Changes {
 		r.Changes = append(r.Changes, fmt.Sprintf("%s: %s -> %s", c.Field, orNone(c.From), orNone(c.To)))
 	}

@@ -162,7 +162,7 @@ func SignDigest(d digest.Digest) OccurrenceOption { return func(o *occOptions) {
 func SignRepository(r string) OccurrenceOption { return func(o *occOptions) { o.repository = r } }
 
 // SignDockerReference sets critical.identity.docker-reference verbatim. Default: the
-// repository followed by ":latest"-free name (no tag).
+// signed repository, without tag.
 func SignDockerReference(ref string) OccurrenceOption {
 	return func(o *occOptions) { o.dockerRef = ref }
 }

@@ -24,6 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// Layer is a layer of an image (go-containerregistry's v1.Layer).
+type Layer = v1.Layer
+
 // Image is one image of a synthetic release.
 type Image struct {
 	// Repository is the path in the source registry and the dest below the prefix.

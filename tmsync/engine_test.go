@@ -1,0 +1,229 @@
+package tmsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	v2 "github.com/docker/distribution/registry/api/v2"
+	"go.podman.io/image/v5/docker"
+
+	"github.com/tmsync/tmsync/internal/releasetest"
+)
+
+func TestSyncCopiesThenSkips(t *testing.T) {
+	w := newWorld(t)
+	images := w.push([]releasetest.Image{small("vault/a", "1.0"), small("vault/b", "1.0"),
+		{Repository: "vault/idx", Tag: "1.0", Layers: 1, LayerSize: 512, Index: true}}, 1, true)
+	e := w.engine(w.release("1.0", images), nil)
+	rep, err := e.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExitStatus() != 0 || rep.Summary.Copied != 3 {
+		t.Fatalf("first sync: %+v\n%v", rep.Summary, rep.ErrorLines())
+	}
+	for _, im := range images {
+		if got := w.targetDigest(im.Repository, im.Tag); got != im.Digest {
+			t.Errorf("%s: target has %q, want %s", im.Repository, got, im.Digest)
+		}
+	}
+	rep, err = e.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Present != 3 || rep.Summary.Copied != 0 || rep.Summary.Bytes != 0 {
+		t.Fatalf("second sync: %+v", rep.Summary)
+	}
+}
+
+func TestPlanChangesNothing(t *testing.T) {
+	w := newWorld(t)
+	images := w.push([]releasetest.Image{small("vault/a", "1.0")}, 1, true)
+	rep, err := w.engine(w.release("1.0", images), nil).Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Planned != 1 || rep.ExitStatus() != 0 {
+		t.Fatalf("plan: %+v", rep.Summary)
+	}
+	if d := w.targetDigest("vault/a", "1.0"); d != "" {
+		t.Fatalf("plan pushed %s", d)
+	}
+}
+
+func TestBYOPolicy(t *testing.T) {
+	w := newWorld(t)
+	vendor := w.push([]releasetest.Image{small("vault/a", "1.0")}, 1, true)
+	// An upstream image: its source lies outside the vendor registry (the release names
+	// the vendor registry as another host), with no attestation.
+	up := newWorld(t)
+	byo := up.push([]releasetest.Image{small("grafana/grafana", "10.0")}, 50, false)
+	dir := w.release("1.0", vendor)
+	writeBYO(t, dir, "1.0", vendor, w.src, up.src+"/grafana/grafana@"+byo[0].Digest, "restricted/grafana:vault-1.0")
+
+	for _, tc := range []struct {
+		policy       string
+		wantCopied   int
+		wantRejected int
+	}{{BYOPinned, 2, 0}, {BYOAttested, 1, 1}} {
+		t.Run(tc.policy, func(t *testing.T) {
+			e := w.engine(dir, func(o *Options) { o.BYOPolicy = tc.policy; o.Insecure = append(o.Insecure, up.src) })
+			rep, err := e.Sync(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := rep.Summary
+			if s.Copied+s.Present != tc.wantCopied || s.Rejected != tc.wantRejected {
+				t.Fatalf("policy %s: %+v %v", tc.policy, s, rep.ErrorLines())
+			}
+		})
+	}
+}
+
+// writeBYO rewrites the release JSON with an extra upstream image.
+func writeBYO(t *testing.T, dir, version string, images []releasetest.Image, host, source, dest string) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"version":%q,"metadata":{"images":{`, version)
+	for _, im := range images {
+		fmt.Fprintf(&b, `%q:{"source":"%s/%s:%s@%s","dest":"%s:%s"},`, im.Repository, host, im.Repository, im.Tag, im.Digest, im.Repository, im.Tag)
+	}
+	fmt.Fprintf(&b, `"byo":{"source":%q,"dest":%q}}}}`, source, dest)
+	if err := os.WriteFile(filepath.Join(dir, version+"_release.json"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTagConflictFailsOnlyThatImage(t *testing.T) {
+	w := newWorld(t)
+	images := w.push([]releasetest.Image{small("vault/a", "1.0"), small("vault/b", "1.0")}, 1, true)
+	// Someone pushed another image under vault/a:1.0 in the target.
+	other := releasetest.Image{Repository: "tm/vault/a", Tag: "1.0", Layers: 1, LayerSize: 99}
+	if err := releasetest.Push(context.Background(), releasetest.Registry{Host: w.dst}, &other, 999); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := w.engine(w.release("1.0", images), nil).Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExitStatus() != 1 || rep.Summary.Failed != 1 || rep.Summary.Copied != 1 {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+	lines := rep.ErrorLines()
+	if len(lines) != 1 || !strings.Contains(lines[0], "vault/a:1.0") || !strings.Contains(lines[0], "another digest") {
+		t.Fatalf("error lines %q", lines)
+	}
+	if got := w.targetDigest("vault/a", "1.0"); got != other.Digest {
+		t.Fatalf("the conflicting tag was overwritten: %s", got)
+	}
+}
+
+func TestRejectedAttestationCopiesNothingOfThatImage(t *testing.T) {
+	w := newWorld(t)
+	images := w.push([]releasetest.Image{small("vault/a", "1.0"), small("vault/b", "1.0")}, 1, false)
+	w.attest("vault/a", images[0].Digest)
+	w.attest("vault/b", images[0].Digest) // resource is vault/b@a's digest: no occurrence for b
+	rep, err := w.engine(w.release("1.0", images), nil).Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Rejected != 1 || rep.Summary.Copied != 1 {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+	if d := w.targetDigest("vault/b", "1.0"); d != "" {
+		t.Fatal("an image without a valid attestation was copied")
+	}
+}
+
+func TestBadDestinationStartsNothing(t *testing.T) {
+	w := newWorld(t)
+	images := w.push([]releasetest.Image{small("vault/a", "1.0")}, 1, true)
+	dir := w.release("1.0", images)
+	target, _ := NewRegistryTarget(w.dst+"/UPPER", RegistryTargetOptions{Insecure: true})
+	_, err := NewRegistryTarget(w.dst+"/UPPER", RegistryTargetOptions{})
+	if err == nil || target != nil {
+		t.Fatalf("an invalid registry prefix was accepted")
+	}
+	// A release folder that does not parse is a StartError naming the file.
+	bad := filepath.Join(w.dir, "bad")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "1.0_release.json"), []byte(`{"metadata":{"images":{"x":{"dest":"x:1"}}}}`), 0o644)
+	_, err = w.engine(bad, nil).Sync(context.Background())
+	var se *StartError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "1.0_release.json") {
+		t.Fatalf("bad release: got %v, want a StartError naming the file", err)
+	}
+	_ = dir
+}
+
+func TestShardsPartitionTheRelease(t *testing.T) {
+	w := newWorld(t)
+	var images []releasetest.Image
+	for i := range 12 {
+		images = append(images, small(fmt.Sprintf("vault/svc%02d", i), "1.0"))
+	}
+	images = w.push(images, 1, true)
+	dir := w.release("1.0", images)
+	const n = 3
+	owner := map[string]int{}
+	copied := 0
+	for i := range n {
+		rep, err := w.engine(dir, func(o *Options) { o.ShardIndex, o.ShardCount = i, n }).Sync(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.ExitStatus() != 0 {
+			t.Fatalf("shard %d: %v", i, rep.ErrorLines())
+		}
+		for _, im := range rep.Images {
+			if prev, ok := owner[im.Repository]; ok && prev != i {
+				t.Errorf("repository %s touched by shards %d and %d", im.Repository, prev, i)
+			}
+			owner[im.Repository] = i
+			if im.Outcome == OutcomeCopied {
+				copied++
+			}
+		}
+	}
+	if copied != len(images) {
+		t.Fatalf("%d shards copied %d images, want each of %d once", n, copied, len(images))
+	}
+	for _, im := range images {
+		if w.targetDigest(im.Repository, im.Tag) != im.Digest {
+			t.Errorf("%s missing after all shards", im.Repository)
+		}
+	}
+}
+
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"reset", &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, true},
+		{"eof", fmt.Errorf("reading blob: %w", io.ErrUnexpectedEOF), true},
+		{"503", errcode.ErrorCodeUnavailable, true},
+		{"429", errcode.ErrorCodeTooManyRequests.WithMessage("slow down"), true},
+		{"manifest unknown", fmt.Errorf("reading manifest: %w", v2.ErrorCodeManifestUnknown.WithMessage("manifest unknown")), false},
+		{"denied", errcode.ErrorCodeDenied, false},
+		{"unauthorized creds", docker.ErrUnauthorizedForCredentials{Err: errors.New("401")}, true},
+		{"digest mismatch", fmt.Errorf("x: %w", ErrDigestMismatch), false},
+		{"canceled", context.Canceled, false},
+		{"permanent", &permanentError{errors.New("x")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := transient(tc.err); got != tc.want {
+				t.Fatalf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
