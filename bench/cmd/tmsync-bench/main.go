@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -40,15 +41,17 @@ type options struct {
 	BigTools   string  `json:"big_tools"`
 	Out        string  `json:"-"`
 	Tmsync     string  `json:"-"`
+	TmsyncAlt  string  `json:"tmsync_alt,omitempty"`
 	Work       string  `json:"-"`
 	Keep       bool    `json:"-"`
 	InstallLog string  `json:"-"`
 	Seed       uint64  `json:"seed"`
+	Render     bool    `json:"-"`
 }
 
 func defaultOptions(quick bool) options {
 	o := options{Runs: 3, Images: 40, MinLayerMB: 1, MaxLayerMB: 20, BigMiB: 1024, Jobs: 4,
-		Tools: "tmsync,skopeo,crane,regsync,raw," + toolTmsyncMemCache, BigTools: "tmsync,raw,skopeo,crane,regsync",
+		Tools: "tmsync,skopeo,crane,regsync,raw", BigTools: "tmsync,raw,skopeo,crane,regsync",
 		Out: "docs", Tmsync: "bin/tmsync", Seed: 1}
 	if quick {
 		o.Quick, o.Runs, o.Images, o.MinLayerMB, o.MaxLayerMB, o.BigMiB = true, 1, 8, 0.25, 2, 64
@@ -78,10 +81,12 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.BigTools, "big-tools", o.BigTools, "tools timed on the large layer")
 	fs.StringVar(&o.Out, "out", o.Out, "folder for benchmarks.md and benchmarks.json")
 	fs.StringVar(&o.Tmsync, "tmsync", o.Tmsync, "tmsync binary")
+	fs.StringVar(&o.TmsyncAlt, "tmsync-alt", "", "another tmsync binary (a candidate fix) timed as tmsync-alt on the release")
 	fs.StringVar(&o.Work, "work", "", "working folder (default: a new temporary folder)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the working folder")
 	fs.StringVar(&o.InstallLog, "install-log", "", "output of bench/install-peers.sh, for the install times")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the synthetic release")
+	fs.BoolVar(&o.Render, "render", false, "only rewrite OUT/benchmarks.md from OUT/benchmarks.json and bench/analysis.md")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -110,6 +115,7 @@ var newAttestations func(dir, token string, subs []subject) (*attestInfo, error)
 type benchEnv struct {
 	opts      options
 	tmsyncBin string
+	tmsyncAlt string
 	attest    *attestInfo
 	work      string
 }
@@ -120,6 +126,21 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if o.Render {
+		// Rewrite benchmarks.md from benchmarks.json (after editing bench/analysis.md).
+		b, err := os.ReadFile(filepath.Join(o.Out, "benchmarks.json"))
+		if err == nil {
+			var res results
+			if err = json.Unmarshal(b, &res); err == nil {
+				err = os.WriteFile(filepath.Join(o.Out, "benchmarks.md"), []byte(res.markdown()), 0o644)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tmsync-bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -203,8 +224,16 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 		res.note("attestation test server (attest/attesttest) not available in this build: tmsync skipped")
 	default:
 		avail[toolTmsync] = toolVersion(env.tmsyncBin)
-		if _, err := exec.LookPath("unshare"); err == nil && os.Geteuid() == 0 {
-			avail[toolTmsyncMemCache] = avail[toolTmsync] + ", blob info cache on tmpfs (experiment)"
+		if o.TmsyncAlt != "" {
+			if bin, err := filepath.Abs(o.TmsyncAlt); err == nil {
+				if _, err := os.Stat(bin); err == nil {
+					env.tmsyncAlt = bin
+					avail[toolTmsyncAlt] = toolVersion(bin) + " (" + o.TmsyncAlt + ", experiment)"
+					if !strings.Contains(","+o.Tools+",", ","+toolTmsyncAlt+",") {
+						tools = append(tools, toolTmsyncAlt)
+					}
+				}
+			}
 		}
 	}
 	res.Versions = map[string]string{}

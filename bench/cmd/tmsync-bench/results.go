@@ -327,9 +327,9 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "- **raw**: the physical reference, in-process Go: each distinct blob streamed once (GET from the source piped\n"+
 		"  into one streamed upload on the target: POST, one PATCH with the body, PUT), %d at a time, shared blobs mounted across repositories, then the manifests\n"+
 		"  put. No existence checks, retries, verification or attestation.\n", r.Options.Jobs)
-	b.WriteString("- **tmsync-tmpfs-cache** (experiment, root only): tmsync with containers/image's blob info cache\n" +
-		"  (`/var/lib/containers/cache/blob-info-cache-v1.sqlite`, one fsync per transaction under an exclusive lock) on a\n" +
-		"  tmpfs mounted in a private mount namespace (`unshare -m`); it shows what the fix proposed below gains.\n")
+	if r.Options.TmsyncAlt != "" {
+		b.WriteString("- **tmsync-alt** (experiment): another tmsync build, with a candidate fix (see the analysis below).\n")
+	}
 	b.WriteString("\nCold: into an empty target. No-op: the same command again right after, into the now full target.\n" +
 		"After every cold run the bench checks that each tag in the target has the source's digest and that every\n" +
 		"blob is in place. Wall time is from process start to exit; peak RSS is the child's `ru_maxrss`.\n" +

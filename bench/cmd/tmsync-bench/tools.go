@@ -26,10 +26,9 @@ const (
 	toolCrane   = "crane"
 	toolRegsync = "regsync"
 	toolRaw     = "raw"
-	// toolTmsyncMemCache is tmsync with containers/image's blob info cache
-	// (/var/lib/containers/cache, SQLite, fsync per transaction) on a tmpfs mounted in a
-	// private mount namespace: an experiment (root, unshare), not in the default list.
-	toolTmsyncMemCache = "tmsync-tmpfs-cache"
+	// toolTmsyncAlt is another tmsync binary (-tmsync-alt), e.g. with a candidate fix, timed
+	// beside bin/tmsync; the targets are judged on toolTmsync only.
+	toolTmsyncAlt = "tmsync-alt"
 )
 
 // measure is one timed run of a tool.
@@ -121,8 +120,10 @@ func runTool(ctx context.Context, tool string, j job) (measure, error) {
 		return measure{}, err
 	}
 	switch tool {
-	case toolTmsync, toolTmsyncMemCache:
-		return runTmsync(ctx, j, tool == toolTmsyncMemCache)
+	case toolTmsync:
+		return runTmsync(ctx, j, j.env.tmsyncBin)
+	case toolTmsyncAlt:
+		return runTmsync(ctx, j, j.env.tmsyncAlt)
 	case toolSkopeo:
 		return runSkopeo(ctx, j)
 	case toolCrane:
@@ -137,7 +138,7 @@ func runTool(ctx context.Context, tool string, j job) (measure, error) {
 	return measure{}, fmt.Errorf("unknown tool %q", tool)
 }
 
-func runTmsync(ctx context.Context, j job, tmpfsCache bool) (measure, error) {
+func runTmsync(ctx context.Context, j job, bin string) (measure, error) {
 	e := j.env
 	report := filepath.Join(j.workDir, "report.json")
 	args := []string{"sync",
@@ -155,11 +156,7 @@ func runTmsync(ctx context.Context, j job, tmpfsCache bool) (measure, error) {
 		"--report", report,
 		"--concurrency", fmt.Sprint(e.opts.Jobs),
 	}
-	cmd := exec.CommandContext(ctx, e.tmsyncBin, args...)
-	if tmpfsCache {
-		cmd = exec.CommandContext(ctx, "unshare", append([]string{"-m", "--", "sh", "-c",
-			`mount -t tmpfs tmpfs /var/lib/containers/cache && exec "$@"`, "sh", e.tmsyncBin}, args...)...)
-	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = j.workDir
 	env := baseEnv("TM_TOKEN=" + j.src.Password)
 	if os.Getenv("TMSYNC_CPUPROFILE") != "" { // profiles of every run into its folder (tmsync-prof)
