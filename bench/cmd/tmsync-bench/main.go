@@ -410,7 +410,12 @@ func toolVersion(bin string) string {
 					return strings.Join(strings.Fields(l), " ")
 				}
 			}
-			return strings.TrimSpace(lines[0])
+			for _, l := range lines { // regsync: "VCSTag:  v0.11.7"
+				if f := strings.Fields(l); len(f) == 2 && strings.EqualFold(f[0], "VCSTag:") {
+					return f[1]
+				}
+			}
+			return strings.Join(strings.Fields(lines[0]), " ")
 		}
 	}
 	return "unknown version"
