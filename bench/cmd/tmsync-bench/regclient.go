@@ -235,19 +235,3 @@ func (c *regClient) manifestDigest(ctx context.Context, repo, ref string) (strin
 	}
 	return resp.Header.Get("Docker-Content-Digest"), nil
 }
-
-// getManifest returns the bytes and media type of repo:ref.
-func (c *regClient) getManifest(ctx context.Context, repo, ref string) ([]byte, string, error) {
-	r, err := c.req(ctx, http.MethodGet, "/v2/"+repo+"/manifests/"+ref, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	r.Header.Set("Accept", acceptAll)
-	resp, err := c.do(r, http.StatusOK)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return b, resp.Header.Get("Content-Type"), err
-}
