@@ -217,7 +217,15 @@ func forEach(ctx context.Context, items []*item, limit int, fn func(context.Cont
 		if ctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { fn(ctx, it); return nil })
+		g.Go(func() error {
+			// Go waits for a free slot: the run may have been cancelled meanwhile. An
+			// image not started is left to be reported as interrupted.
+			if ctx.Err() != nil {
+				return nil
+			}
+			fn(ctx, it)
+			return nil
+		})
 	}
 	_ = g.Wait()
 }
