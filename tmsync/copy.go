@@ -61,6 +61,7 @@ func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext,
 	e.event("start", it, "START: "+it.img.Dest.String())
 	backoff := e.opts.RetryBackoff
 	var err error
+	renewed := false
 	for attempt := 1; ; attempt++ {
 		it.rec.Attempts = attempt
 		var n int64
@@ -77,11 +78,21 @@ func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext,
 			err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
 			break
 		}
-		if attempt > e.opts.Retries || !transient(err) {
+		if attempt > e.opts.Retries {
 			break
 		}
-		if inv, ok := e.opts.Target.(CredentialInvalidator); ok && unauthorized(err) {
+		if unauthorized(err) {
+			// A refused credential is permanent (a wrong vendor token stays wrong), except
+			// that a target whose credentials expire (ECR) is given one more try with
+			// fresh ones. Which side refused is not told apart: it costs one try.
+			inv, ok := e.opts.Target.(CredentialInvalidator)
+			if !ok || renewed {
+				break
+			}
 			inv.InvalidateCredentials()
+			renewed = true
+		} else if !transient(err) {
+			break
 		}
 		e.event("retry", it, fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err))
 		select {
@@ -220,7 +231,7 @@ func (p *permanentError) Unwrap() error { return p.err }
 
 // transient reports whether another try of a failed copy may succeed: network faults,
 // 5xx and 429 may pass; an unknown manifest, a refused credential, a digest mismatch or
-// an invalid tag will not.
+// an invalid tag will not. (copyWithRetry renews expiring credentials once on a 401.)
 func transient(err error) bool {
 	var perm *permanentError
 	if errors.As(err, &perm) || errors.Is(err, context.Canceled) {
@@ -229,9 +240,8 @@ func transient(err error) bool {
 	if errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) {
 		return false
 	}
-	var unauth docker.ErrUnauthorizedForCredentials
-	if errors.As(err, &unauth) {
-		return true // an expired token: the target is asked for fresh credentials first
+	if unauthorized(err) {
+		return false
 	}
 	var ec errcode.Error
 	if errors.As(err, &ec) {
@@ -239,8 +249,6 @@ func transient(err error) bool {
 		case "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "DENIED", "TAG_INVALID",
 			"MANIFEST_INVALID", "NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID", "UNSUPPORTED":
 			return false
-		case "UNAUTHORIZED":
-			return true
 		}
 		return true
 	}
