@@ -95,6 +95,9 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 	}
 	for _, step := range steps {
 		if err := step(withMode(ctx, mode), items, rep); err != nil {
+			if ctx.Err() != nil {
+				break // interrupted, not a failure to start: report what was done
+			}
 			return nil, err
 		}
 	}
@@ -102,10 +105,14 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 		if it.done {
 			continue
 		}
-		switch mode {
-		case ModePlan:
+		switch {
+		case ctx.Err() != nil && mode == ModeSync:
+			it.fail("copy", OutcomeFailed, ErrInterrupted)
+		case ctx.Err() != nil:
+			it.fail(mode, OutcomeFailed, ErrInterrupted)
+		case mode == ModePlan:
 			it.rec.Outcome = OutcomePlanned
-		case ModeVerify:
+		case mode == ModeVerify:
 			it.fail("verify", OutcomeFailed, fmt.Errorf("tag %s is missing from the target", it.img.Dest.Tag))
 		default:
 			it.fail("copy", OutcomeFailed, ErrInterrupted)
