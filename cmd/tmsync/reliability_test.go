@@ -8,7 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	digest "github.com/opencontainers/go-digest"
 
@@ -466,4 +472,135 @@ func (r *relBed) runProcess(args []string, termAfter int) (int, string) {
 	r.t.Logf("tmsync (process) %s: exit %d\n%s", args[1], code, console)
 	r.noSecrets(console)
 	return code, console
+}
+
+// throttler is a reverse proxy in front of moto that answers a seeded share of the
+// mutating ECR calls with ThrottlingException, as ECR does under its rate limits.
+type throttler struct {
+	URL  string
+	rate float64
+
+	mu        sync.Mutex
+	rng       *rand.Rand
+	throttled map[string]int // operation -> calls throttled
+	passed    map[string]int // operation -> calls that reached moto
+}
+
+var mutatingECR = map[string]bool{
+	"CreateRepository": true, "TagResource": true, "UntagResource": true, "SetRepositoryPolicy": true,
+	"PutLifecyclePolicy": true, "PutImageScanningConfiguration": true, "PutImageTagMutability": true,
+	"DeleteRepository": true, "DeleteRepositoryPolicy": true, "DeleteLifecyclePolicy": true,
+}
+
+func startThrottler(t *testing.T, motoURL string, rate float64, seed uint64) *throttler {
+	t.Helper()
+	target, err := url.Parse(motoURL)
+	must(t, err)
+	th := &throttler{rate: rate, rng: rand.New(rand.NewPCG(seed, seed)), throttled: map[string]int{}, passed: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("X-Amz-Target")
+		op := h[strings.LastIndex(h, ".")+1:]
+		th.mu.Lock()
+		throttle := mutatingECR[op] && th.rng.Float64() < th.rate
+		if throttle {
+			th.throttled[op]++
+		} else if mutatingECR[op] {
+			th.passed[op]++
+		}
+		th.mu.Unlock()
+		if throttle {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	th.URL = srv.URL
+	return th
+}
+
+func (th *throttler) counts() (throttled, passed int) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	for _, n := range th.throttled {
+		throttled += n
+	}
+	for _, n := range th.passed {
+		passed += n
+	}
+	return throttled, passed
+}
+
+// TestReliabilityECRThrottled: 30% of the mutating ECR calls of a sync are throttled;
+// every repository still gets every setting, every image arrives, exit 0.
+func TestReliabilityECRThrottled(t *testing.T) {
+	b := newBed(t)
+	th := startThrottler(t, b.ecr.Moto.URL, 0.30, 20261128)
+	t.Setenv("AWS_ENDPOINT_URL", th.URL) // tmsync's AWS calls go through the throttler
+	t.Setenv("TM_TOKEN", b.token)
+	var images []releasetest.Image
+	for i := range 5 {
+		images = append(images, releasetest.Image{Repository: fmt.Sprintf("vault/svc-%02d", i), Tag: "5.0.3", Layers: 1, LayerSize: 8 << 10})
+	}
+	b.push(images, 40, true)
+	rel := filepath.Join(b.dir, "release")
+	must(t, os.Mkdir(rel, 0o755))
+	writeRelease(t, rel, "5.0.3", b.vendor.Host, images, nil)
+	tags := filepath.Join(b.dir, "resource_tags.json")
+	must(t, os.WriteFile(tags, []byte(`[{"Key":"owner","Value":"platform"},{"Key":"app","Value":"vault"}]`), 0o644))
+	accounts := filepath.Join(b.dir, "awsaccounts_read_binaries.txt")
+	must(t, os.WriteFile(accounts, []byte("111122223333\n444455556666\n"), 0o644))
+
+	start := time.Now()
+	code, _ := b.run(b.args(rel, "--trg_resource_tags_file_path", tags, "--trg_ecr_policy_file_path", accounts,
+		"--trg_dst_security_scan_enabled=true"))
+	throttled, passed := th.counts()
+	t.Logf("FIGURES ecr throttled: exit %d in %s; %d mutating calls throttled %v, %d reached moto %v",
+		code, time.Since(start).Round(time.Millisecond), throttled, th.throttled, passed, th.passed)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; error log:\n%s", code, b.errorLog())
+	}
+	if throttled == 0 {
+		t.Error("nothing was throttled")
+	}
+	ctx := context.Background()
+	ecrc := ecr.NewFromConfig(b.ecr.Moto.Config())
+	for _, im := range images {
+		full := "3rdparty/tm/" + im.Repository
+		d, err := ecrc.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{full}})
+		if err != nil {
+			t.Errorf("repository %s: %v", full, err)
+			continue
+		}
+		r := d.Repositories[0]
+		if r.EncryptionConfiguration == nil || string(r.EncryptionConfiguration.EncryptionType) != "KMS" {
+			t.Errorf("%s: encryption %+v, want KMS", full, r.EncryptionConfiguration)
+		}
+		if r.ImageScanningConfiguration == nil || !r.ImageScanningConfiguration.ScanOnPush {
+			t.Errorf("%s: scan on push off", full)
+		}
+		if string(r.ImageTagMutability) != "IMMUTABLE" {
+			t.Errorf("%s: mutability %s", full, r.ImageTagMutability)
+		}
+		tl, err := ecrc.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: r.RepositoryArn})
+		if err != nil || len(tl.Tags) != 2 {
+			t.Errorf("%s: tags %+v %v, want owner and app", full, tl, err)
+		}
+		pol, err := ecrc.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String(full)})
+		if err != nil || !strings.Contains(aws.ToString(pol.PolicyText), "444455556666") {
+			t.Errorf("%s: repository policy %v", full, err)
+		}
+		lc, err := ecrc.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String(full)})
+		if err != nil || !strings.Contains(aws.ToString(lc.LifecyclePolicyText), "untagged") {
+			t.Errorf("%s: lifecycle policy %v", full, err)
+		}
+		if got := b.targetDigest(full, im.Tag); got != im.Digest {
+			t.Errorf("%s:%s is %s, release says %s", full, im.Tag, got, im.Digest)
+		}
+	}
+	assertNoSecrets(t, b.dir, b.token, b.ecr.Password)
 }
