@@ -287,7 +287,7 @@ func TestReliabilityFaultySource(t *testing.T) {
 		Match: faultproxy.ExceptPing})
 	rel, images := r.release(20, 1)
 	start := time.Now()
-	code, _ := r.run(r.args(rel, "--retries", "4"))
+	code, _ := r.run(r.args(rel, "--retries", "4", "--concurrency", "8"))
 	elapsed := time.Since(start)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; error log:\n%s", code, r.errorLog())
