@@ -247,6 +247,19 @@ func (e *Engine) resolve(ctx context.Context, items []*item, _ *Report) error {
 	}
 	forEach(ctx, unpinned, e.opts.Concurrency, func(ctx context.Context, it *item) {
 		d, err := e.sourceDigest(ctx, it.img.Source)
+		// A lookup that failed for a transient reason is tried again as a copy would be.
+		for attempt, backoff := 1, e.opts.RetryBackoff; err != nil && attempt <= e.opts.Retries && transient(err); attempt++ {
+			e.event("retry", it, fmt.Sprintf("resolving failed, retrying in %s: %v", backoff, err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			d, err = e.sourceDigest(ctx, it.img.Source)
+			backoff *= 2
+		}
 		if err != nil {
 			it.fail("resolve", OutcomeFailed, fmt.Errorf("resolving %s: %w", it.img.Source.Pullable(), err))
 			return

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/types"
 
+	"github.com/tmsync/tmsync/internal/faultproxy"
 	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/internal/testbed"
 	"github.com/tmsync/tmsync/manifest"
@@ -170,4 +174,36 @@ func TestCopyUnauthorizedIsPermanent(t *testing.T) {
 				rec.Outcome, rec.Attempts, x.invalidations, rec.Reason)
 		}
 	})
+}
+
+// TestResolveRetriesTransientErrors: an unpinned source (a v4 image list) is resolved by
+// tag; a 503 on that lookup is retried like a
+// copy, not the end of the image.
+func TestResolveRetriesTransientErrors(t *testing.T) {
+	reg, im := unitBed(t)
+	tagPath := "/v2/" + im.Repository + "/manifests/" + im.Tag
+	fp := faultproxy.Start(t, reg.Host, faultproxy.Config{ErrorRate: 1, Statuses: []int{503}, MaxFaults: 1,
+		Match: func(r *http.Request) bool { return r.URL.Path == tagPath }})
+	dir := t.TempDir()
+	// A v4 list: pulled from the vendor registry by tag.
+	if err := os.WriteFile(filepath.Join(dir, "1.0.0_tm_registry_images.txt"), []byte(im.Repository+":"+im.Tag+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: fp.Host, Prefix: "/"},
+		Source: Source{Registry: fp.Host, Username: "push", Password: unitPassword}, Target: registryTarget(t, reg),
+		Attestor: acceptAll{}, Insecure: []string{reg.Host, fp.Host}, Concurrency: 1, RetryBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := rep.Images[0]
+	if s := fp.Stats(); s.Errors[503] != 1 {
+		t.Fatalf("the proxy injected %v, want one 503", s.Errors)
+	}
+	if rec.Outcome != OutcomeCopied || rec.Digest != im.Digest {
+		t.Errorf("outcome %s at %s (%s), digest %s; want copied with %s", rec.Outcome, rec.Step, rec.Reason, rec.Digest, im.Digest)
+	}
 }
