@@ -56,6 +56,12 @@ func newPolicyContext() (*signature.PolicyContext, error) {
 	})
 }
 
+// copyWithRetry copies an image, trying again as a whole on a transient error.
+// containers/image (v5.42) retries by itself only a 429 on a request without a body (5
+// tries, waiting Retry-After or 2s doubling, at most 60s; package constants, not options)
+// and resumes a blob download cut mid-way with a Range request (the first cut of each
+// read always, later ones after 1 MiB or 60s of progress). Everything else, 5xx and
+// resets and a 429 on an upload, surfaces here.
 func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it *item) {
 	start := e.opts.Clock()
 	e.event("start", it, "START: "+it.img.Dest.String())
