@@ -246,20 +246,11 @@ func (e *Engine) resolve(ctx context.Context, items []*item, _ *Report) error {
 		}
 	}
 	forEach(ctx, unpinned, e.opts.Concurrency, func(ctx context.Context, it *item) {
-		d, err := e.sourceDigest(ctx, it.img.Source)
-		// A lookup that failed for a transient reason is tried again as a copy would be.
-		for attempt, backoff := 1, e.opts.RetryBackoff; err != nil && attempt <= e.opts.Retries && transient(err); attempt++ {
-			e.event("retry", it, fmt.Sprintf("resolving failed, retrying in %s: %v", backoff, err))
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			if ctx.Err() != nil {
-				break
-			}
+		var d digest.Digest
+		err := e.again(ctx, it, "resolving "+it.img.Source.Pullable(), func() (err error) {
 			d, err = e.sourceDigest(ctx, it.img.Source)
-			backoff *= 2
-		}
+			return err
+		})
 		if err != nil {
 			it.fail("resolve", OutcomeFailed, fmt.Errorf("resolving %s: %w", it.img.Source.Pullable(), err))
 			return
@@ -374,7 +365,11 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 			for i, it := range its {
 				tags[i] = it.img.Dest.Tag
 			}
-			found, err := e.opts.Target.Existing(gctx, repo, tags)
+			var found map[string]digest.Digest
+			err := e.again(gctx, nil, "looking up tags in "+repo, func() (err error) {
+				found, err = e.opts.Target.Existing(gctx, repo, tags)
+				return err
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			for _, it := range its {
@@ -400,6 +395,24 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 	}
 	_ = g.Wait()
 	return nil
+}
+
+// again runs a lookup, and runs it again while it fails for a transient reason, with the
+// retries and backoff of a copy: a registry's passing 5xx must not fail an image before
+// its copy even starts.
+func (e *Engine) again(ctx context.Context, it *item, what string, lookup func() error) error {
+	err := lookup()
+	for attempt, backoff := 1, e.opts.RetryBackoff; err != nil && attempt <= e.opts.Retries && transient(err) && ctx.Err() == nil; attempt++ {
+		e.event("retry", it, fmt.Sprintf("%s failed, retrying in %s: %v", what, backoff, err))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		err = lookup()
+		backoff *= 2
+	}
+	return err
 }
 
 func (e *Engine) event(kind string, it *item, msg string) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -205,5 +206,29 @@ func TestResolveRetriesTransientErrors(t *testing.T) {
 	}
 	if rec.Outcome != OutcomeCopied || rec.Digest != im.Digest {
 		t.Errorf("outcome %s at %s (%s), digest %s; want copied with %s", rec.Outcome, rec.Step, rec.Reason, rec.Digest, im.Digest)
+	}
+}
+
+// TestExistingRetriesTransientErrors: the lookup of the tags already in the target is
+// retried on a 503, not the end of every image of the repository.
+func TestExistingRetriesTransientErrors(t *testing.T) {
+	reg, im := unitBed(t)
+	fp := faultproxy.Start(t, reg.Host, faultproxy.Config{ErrorRate: 1, Statuses: []int{503}, MaxFaults: 1,
+		Match: func(r *http.Request) bool {
+			return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/")
+		}})
+	rt, err := NewRegistryTarget(fp.Host+"/mirror", RegistryTargetOptions{Username: "push", Password: unitPassword, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := unitEngine(t, reg, im, unitPassword, rt).Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fp.Stats(); s.Errors[503] != 1 {
+		t.Fatalf("the proxy injected %v, want one 503", s.Errors)
+	}
+	if rec := rep.Images[0]; rec.Outcome != OutcomeCopied {
+		t.Errorf("outcome %s at %s (%s), want copied", rec.Outcome, rec.Step, rec.Reason)
 	}
 }
