@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
@@ -248,6 +249,16 @@ func transient(err error) bool {
 	}
 	if unauthorized(err) {
 		return false
+	}
+	// An AWS error (ECR credentials, tag lookups) comes after the SDK's own retries: a
+	// client fault (access denied, a bad parameter) is permanent unless it is throttling.
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException":
+			return true
+		}
+		return api.ErrorFault() != smithy.FaultClient
 	}
 	var ec errcode.Error
 	if errors.As(err, &ec) {

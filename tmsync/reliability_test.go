@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/docker/distribution/registry/api/errcode"
 	v2 "github.com/docker/distribution/registry/api/v2"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -45,6 +46,10 @@ func TestTransient(t *testing.T) {
 		{"digest mismatch", &permanentError{fmt.Errorf("%w: pushed x", ErrDigestMismatch)}, false},
 		{"tag conflict", fmt.Errorf("%w: a", ErrTagConflict), false},
 		{"canceled", fmt.Errorf("copying: %w", context.Canceled), false},
+		{"aws access denied", fmt.Errorf("ECR BatchGetImage: %w", &smithy.GenericAPIError{Code: "AccessDeniedException",
+			Message: "User: arn:aws:iam::1:user/x is not authorized to perform: ecr:BatchGetImage", Fault: smithy.FaultClient}), false},
+		{"aws throttling", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}), true},
+		{"aws server fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "ServerException", Message: "internal", Fault: smithy.FaultServer}), true},
 		// 401 is not transient: copyWithRetry renews a target's credentials once instead.
 		{"401 for credentials", fmt.Errorf("x: %w", docker.ErrUnauthorizedForCredentials{Err: errors.New("401")}), false},
 		{"unauthorized code", fmt.Errorf("x: %w", errcode.ErrorCodeUnauthorized.WithMessage("authentication required")), false},
