@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
@@ -56,11 +57,18 @@ func newPolicyContext() (*signature.PolicyContext, error) {
 	})
 }
 
+// copyWithRetry copies an image, trying again as a whole on a transient error.
+// containers/image (v5.42) retries by itself only a 429 on a request without a body (5
+// tries, waiting Retry-After or 2s doubling, at most 60s; package constants, not options)
+// and resumes a blob download cut mid-way with a Range request (the first cut of each
+// read always, later ones after 1 MiB or 60s of progress). Everything else, 5xx and
+// resets and a 429 on an upload, surfaces here.
 func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it *item) {
 	start := e.opts.Clock()
 	e.event("start", it, "START: "+it.img.Dest.String())
 	backoff := e.opts.RetryBackoff
 	var err error
+	renewed := false
 	for attempt := 1; ; attempt++ {
 		it.rec.Attempts = attempt
 		var n int64
@@ -77,11 +85,21 @@ func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext,
 			err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
 			break
 		}
-		if attempt > e.opts.Retries || !transient(err) {
+		if attempt > e.opts.Retries {
 			break
 		}
-		if inv, ok := e.opts.Target.(CredentialInvalidator); ok && unauthorized(err) {
+		if unauthorized(err) {
+			// A refused credential is permanent (a wrong vendor token stays wrong), except
+			// that a target whose credentials expire (ECR) is given one more try with
+			// fresh ones. Which side refused is not told apart: it costs one try.
+			inv, ok := e.opts.Target.(CredentialInvalidator)
+			if !ok || renewed {
+				break
+			}
 			inv.InvalidateCredentials()
+			renewed = true
+		} else if !transient(err) {
+			break
 		}
 		e.event("retry", it, fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err))
 		select {
@@ -222,7 +240,7 @@ func (p *permanentError) Unwrap() error { return p.err }
 
 // transient reports whether another try of a failed copy may succeed: network faults,
 // 5xx and 429 may pass; an unknown manifest, a refused credential, a digest mismatch or
-// an invalid tag will not.
+// an invalid tag will not. (copyWithRetry renews expiring credentials once on a 401.)
 func transient(err error) bool {
 	var perm *permanentError
 	if errors.As(err, &perm) || errors.Is(err, context.Canceled) {
@@ -231,9 +249,18 @@ func transient(err error) bool {
 	if errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) {
 		return false
 	}
-	var unauth docker.ErrUnauthorizedForCredentials
-	if errors.As(err, &unauth) {
-		return true // an expired token: the target is asked for fresh credentials first
+	if unauthorized(err) {
+		return false
+	}
+	// An AWS error (ECR credentials, tag lookups) comes after the SDK's own retries: a
+	// client fault (access denied, a bad parameter) is permanent unless it is throttling.
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException":
+			return true
+		}
+		return api.ErrorFault() != smithy.FaultClient
 	}
 	var ec errcode.Error
 	if errors.As(err, &ec) {
@@ -241,8 +268,6 @@ func transient(err error) bool {
 		case "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "DENIED", "TAG_INVALID",
 			"MANIFEST_INVALID", "NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID", "UNSUPPORTED":
 			return false
-		case "UNAUTHORIZED":
-			return true
 		}
 		return true
 	}
