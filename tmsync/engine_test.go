@@ -4,16 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/docker/distribution/registry/api/errcode"
-	v2 "github.com/docker/distribution/registry/api/v2"
-	"go.podman.io/image/v5/docker"
 
 	"github.com/tmsync/tmsync/internal/releasetest"
 )
@@ -200,30 +195,5 @@ func TestShardsPartitionTheRelease(t *testing.T) {
 		if w.targetDigest(im.Repository, im.Tag) != im.Digest {
 			t.Errorf("%s missing after all shards", im.Repository)
 		}
-	}
-}
-
-func TestTransient(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"reset", &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, true},
-		{"eof", fmt.Errorf("reading blob: %w", io.ErrUnexpectedEOF), true},
-		{"503", errcode.ErrorCodeUnavailable, true},
-		{"429", errcode.ErrorCodeTooManyRequests.WithMessage("slow down"), true},
-		{"manifest unknown", fmt.Errorf("reading manifest: %w", v2.ErrorCodeManifestUnknown.WithMessage("manifest unknown")), false},
-		{"denied", errcode.ErrorCodeDenied, false},
-		{"unauthorized creds", docker.ErrUnauthorizedForCredentials{Err: errors.New("401")}, true},
-		{"digest mismatch", fmt.Errorf("x: %w", ErrDigestMismatch), false},
-		{"canceled", context.Canceled, false},
-		{"permanent", &permanentError{errors.New("x")}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := transient(tc.err); got != tc.want {
-				t.Fatalf("transient(%v) = %v, want %v", tc.err, got, tc.want)
-			}
-		})
 	}
 }
