@@ -15,9 +15,10 @@ variable "deletion_window_in_days" {
 }
 
 variable "rotation_period_in_days" {
-  description = "Automatic rotation period (90-2560 days)."
+  description = "Automatic rotation period (90-2560 days); null leaves the AWS default (365)."
   type        = number
   default     = 365
+  nullable    = true
 }
 
 variable "key_admin_arns" {

@@ -101,13 +101,14 @@ resource "aws_security_group" "codebuild" {
   tags        = merge(var.tags, { Name = "${var.name}-codebuild" })
 }
 
-resource "aws_vpc_security_group_egress_rule" "codebuild_https" {
+resource "aws_security_group_rule" "codebuild_https" {
+  type              = "egress"
   security_group_id = aws_security_group.codebuild.id
   description       = "HTTPS to the vendor registry (NAT) and AWS APIs (endpoints)"
-  ip_protocol       = "tcp"
+  protocol          = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = "0.0.0.0/0"
+  cidr_blocks       = ["0.0.0.0/0"]
 }
 
 resource "aws_security_group" "endpoints" {
@@ -117,13 +118,14 @@ resource "aws_security_group" "endpoints" {
   tags        = merge(var.tags, { Name = "${var.name}-endpoints" })
 }
 
-resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
-  security_group_id            = aws_security_group.endpoints.id
-  description                  = "HTTPS from the CodeBuild security group"
-  ip_protocol                  = "tcp"
-  from_port                    = 443
-  to_port                      = 443
-  referenced_security_group_id = aws_security_group.codebuild.id
+resource "aws_security_group_rule" "endpoints_https" {
+  type                     = "ingress"
+  security_group_id        = aws_security_group.endpoints.id
+  description              = "HTTPS from the CodeBuild security group"
+  protocol                 = "tcp"
+  from_port                = 443
+  to_port                  = 443
+  source_security_group_id = aws_security_group.codebuild.id
 }
 
 resource "aws_vpc_endpoint" "interface" {
