@@ -11,35 +11,6 @@ terraform {
   }
 }
 
-variable "endpoint" {
-  description = "URL of the moto_server."
-  type        = string
-}
-
-variable "include_network" {
-  description = "Apply the network module."
-  type        = bool
-  default     = true
-}
-
-variable "include_codebuild" {
-  description = "Apply the CodeBuild projects (moto 5.2: CreateProject wants a source location even for CODEPIPELINE)."
-  type        = bool
-  default     = false
-}
-
-variable "include_codecommit" {
-  description = "Apply the CodeCommit repository (moto 5.2 answers CreationDate as a string the SDK refuses)."
-  type        = bool
-  default     = false
-}
-
-variable "include_pipeline" {
-  description = "Apply the CodePipeline and its EventBridge rule (moto 5.2 answers timestamps as strings the SDK refuses)."
-  type        = bool
-  default     = false
-}
-
 provider "aws" {
   region                      = "us-east-1"
   access_key                  = "testing"
@@ -229,18 +200,3 @@ module "pipeline" {
   events_role_arn            = module.iam.events_role_arn
 }
 
-output "artifacts_bucket" {
-  value = module.artifacts.bucket_name
-}
-
-output "ecr_repository_url" {
-  value = aws_ecr_repository.sample.repository_url
-}
-
-output "ecr_actions" {
-  value = module.iam.ecr_actions
-}
-
-output "verify_ecr_actions" {
-  value = module.iam.verify_ecr_actions
-}
