@@ -1,3 +1,13 @@
+locals {
+  # The execution ID names this run's files in the artifacts bucket (runs/<id>/), shared by
+  # the sync shards, the fan-in and verify.
+  run_env = jsonencode([{
+    name  = "PIPELINE_EXECUTION_ID"
+    value = "#{codepipeline.PipelineExecutionId}"
+    type  = "PLAINTEXT"
+  }])
+}
+
 resource "aws_codepipeline" "this" {
   name          = var.name
   role_arn      = var.role_arn
@@ -42,8 +52,11 @@ resource "aws_codepipeline" "this" {
       input_artifacts  = ["source"]
       output_artifacts = ["sync"]
       configuration = merge(
-        { ProjectName = var.sync_project_name },
-        var.sync_batch ? { BatchEnabled = "true", CombineArtifacts = "false" } : {},
+        {
+          ProjectName          = var.sync_project_name
+          EnvironmentVariables = local.run_env
+        },
+        var.sync_batch ? { BatchEnabled = "true", CombineArtifacts = "true" } : {},
       )
     }
   }
@@ -60,8 +73,9 @@ resource "aws_codepipeline" "this" {
       version         = "1"
       input_artifacts = ["source", "sync"]
       configuration = {
-        ProjectName   = var.verify_project_name
-        PrimarySource = "source"
+        ProjectName          = var.verify_project_name
+        PrimarySource        = "source"
+        EnvironmentVariables = local.run_env
       }
     }
   }
