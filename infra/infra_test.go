@@ -327,4 +327,38 @@ func TestMotoApply(t *testing.T) {
 	if bucket != "tm-artifacts-"+testbed.MotoAccount+"-sync-pipeline-s3" {
 		t.Errorf("artifacts bucket %q", bucket)
 	}
+
+	// The real root, planned (not applied) against the same moto with an override file for
+	// the provider, in its sharded form: the whole graph evaluates with real values.
+	root := filepath.Dir(filepath.Dir(work))
+	override := fmt.Sprintf(`provider "aws" {
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+  endpoints {
+    sts = %q
+    iam = %q
+  }
+}
+`, m.URL, m.URL)
+	if err := os.WriteFile(filepath.Join(root, "moto_override.tf"), []byte(override), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.must(t, root, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
+	out = f.must(t, root, 4*time.Minute, "plan", "-input=false", "-no-color", "-refresh=false", "-var=sync_sharded=true")
+	for _, want := range []string{
+		"module.codebuild_sync.aws_codebuild_project.this will be created",
+		"module.pipeline.aws_codepipeline.this will be created",
+		`"tm-artifacts-` + testbed.MotoAccount + `-sync-pipeline-s3"`,
+		`"build/buildspec_build_sharded.yaml"`,
+		"build_batch_config",
+		`"arn:aws:ecr:eu-central-1:` + testbed.MotoAccount + `:repository/3rdparty/tm/*"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan of the real root: %q not found\n%s", want, out)
+		}
+	}
 }
