@@ -236,3 +236,57 @@ func TestSyncStageExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyStage runs the verify stage's command with fake aws and tmsync: it finds the
+// sync log in the sync artifact (single build or sharded fanin/ layout) or the bucket, and
+// gates on it and on tmsync verify.
+func TestVerifyStage(t *testing.T) {
+	t.Parallel()
+	script := buildspecCommand(t, "buildspec_verify.yaml")
+	cases := []struct {
+		name     string
+		layout   string // where sync-error.log is: "root", "fanin", "s3", "none"
+		syncLog  string
+		verifyRC int
+		want     int
+	}{
+		{"clean", "root", "", 0, 0},
+		{"sync errors", "root", "ERROR: copy: a:1: x\n", 0, 1},
+		{"sharded clean", "fanin", "", 0, 0},
+		{"sharded errors", "fanin", "ERROR: copy: a:1: x\n", 0, 1},
+		{"from bucket", "s3", "", 0, 0},
+		{"no log", "none", "", 0, 1},
+		{"verify fails", "root", "", 1, 1},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		env := fakeTools(t, dir)
+		os.MkdirAll(filepath.Join(dir, "build"), 0o755)
+		for _, s := range []string{"gate.sh", "find-sync-log.sh"} {
+			b, err := os.ReadFile(filepath.Join("..", "build", s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "build", s), b, 0o644) // no x bit: a zip may lose it
+		}
+		os.WriteFile(filepath.Join(dir, "bin", "tmsync"), []byte("#!/usr/bin/env bash\ntouch verify-error.log\nexit "+string(rune('0'+c.verifyRC))+"\n"), 0o755)
+		syncDir := filepath.Join(dir, "syncart")
+		switch c.layout {
+		case "root":
+			os.MkdirAll(syncDir, 0o755)
+			os.WriteFile(filepath.Join(syncDir, "sync-error.log"), []byte(c.syncLog), 0o644)
+		case "fanin":
+			os.MkdirAll(filepath.Join(syncDir, "fanin"), 0o755)
+			os.WriteFile(filepath.Join(syncDir, "fanin", "sync-error.log"), []byte(c.syncLog), 0o644)
+		case "s3":
+			os.MkdirAll(filepath.Join(dir, "s3", "bkt", "runs", "exec-1"), 0o755)
+			os.WriteFile(filepath.Join(dir, "s3", "bkt", "runs", "exec-1", "sync-error.log"), []byte(c.syncLog), 0o644)
+		}
+		env = append(env, "CODEBUILD_SRC_DIR_sync="+syncDir, "ARTIFACTS_BUCKET=bkt", "PIPELINE_EXECUTION_ID=exec-1",
+			"AWS_REGION=eu-central-1", "ECR_KMS_ARN=k")
+		out, code := runScript(t, dir, env, script)
+		if code != c.want {
+			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.want, out)
+		}
+	}
+}
