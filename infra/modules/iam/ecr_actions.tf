@@ -1,0 +1,28 @@
+# The ECR actions tmsync calls: keep this list equal to ecrtarget.IAMActions() in the Go
+# code (the one place to update when tmsync starts calling a new API). The sync role gets all
+# of them; the verify role the read-only ones (see read_only_ecr_actions in main.tf).
+locals {
+  tmsync_ecr_actions = [
+    "ecr:GetAuthorizationToken",
+    "ecr:DescribeRepositories",
+    "ecr:CreateRepository",
+    "ecr:TagResource",
+    "ecr:UntagResource",
+    "ecr:ListTagsForResource",
+    "ecr:PutImageScanningConfiguration",
+    "ecr:PutImageTagMutability",
+    "ecr:SetRepositoryPolicy",
+    "ecr:GetRepositoryPolicy",
+    "ecr:PutLifecyclePolicy",
+    "ecr:GetLifecyclePolicy",
+    "ecr:BatchGetImage",
+    "ecr:DescribeImages",
+    "ecr:DescribeImageScanFindings",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:GetDownloadUrlForLayer",
+  ]
+}
