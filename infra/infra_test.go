@@ -17,21 +17,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tmsync/tmsync/ecrtarget"
 	"github.com/tmsync/tmsync/internal/testbed"
 )
 
-// The ECR actions tmsync calls (issue 10). When ecrtarget.IAMActions() lands, compare
-// modules/iam/ecr_actions.tf with it instead of this copy.
-var wantECRActions = []string{
-	"ecr:GetAuthorizationToken", "ecr:DescribeRepositories", "ecr:CreateRepository",
-	"ecr:TagResource", "ecr:UntagResource", "ecr:ListTagsForResource",
-	"ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability",
-	"ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy", "ecr:PutLifecyclePolicy",
-	"ecr:GetLifecyclePolicy", "ecr:BatchGetImage", "ecr:DescribeImages",
-	"ecr:DescribeImageScanFindings", "ecr:BatchCheckLayerAvailability",
-	"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-	"ecr:PutImage", "ecr:GetDownloadUrlForLayer",
-}
+// The ECR actions tmsync calls, from the one list the Go code keeps: what ecrtarget
+// calls, and what the engine's pushes through the registry protocol need.
+var wantECRActions = func() []string {
+	a := slices.Concat(ecrtarget.IAMActions(), ecrtarget.PushActions())
+	slices.Sort(a)
+	return slices.Compact(a)
+}()
 
 // need skips the test with msg, or fails it when integration is required (CI).
 func need(t *testing.T, msg string) {
@@ -248,7 +244,7 @@ func TestTFLint(t *testing.T) {
 		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
 		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "tflint")
 		if _, err := os.Stat(p); err != nil {
-			t.Skip("tflint is not installed (scripts/install-tflint.sh builds it with go install)")
+			need(t, "tflint is not installed (make deps-tflint builds it with go install)")
 		}
 		bin = p
 	}

@@ -1,5 +1,6 @@
-# The ECR actions tmsync calls: keep this list equal to ecrtarget.IAMActions() in the Go
-# code (the one place to update when tmsync starts calling a new API). The sync role gets all
+# The ECR actions tmsync calls: keep this list equal to ecrtarget.IAMActions() plus
+# ecrtarget.PushActions() in the Go code, the one place to update when tmsync starts calling
+# a new API (infra_test.go TestECRActions checks it). The sync role gets all
 # of them; the verify role the read-only ones (see read_only_ecr_actions in main.tf).
 locals {
   tmsync_ecr_actions = [
@@ -16,7 +17,6 @@ locals {
     "ecr:PutLifecyclePolicy",
     "ecr:GetLifecyclePolicy",
     "ecr:BatchGetImage",
-    "ecr:DescribeImages",
     "ecr:DescribeImageScanFindings",
     "ecr:BatchCheckLayerAvailability",
     "ecr:InitiateLayerUpload",
