@@ -336,6 +336,11 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 	byRepo := map[string][]*item{}
 	for _, it := range pending(items) {
 		byRepo[it.repo] = append(byRepo[it.repo], it)
+		// The report names the destination of every image that got this far, not only of
+		// those copied: a present image is evidence too.
+		if ref, _, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag); err == nil {
+			it.rec.Destination = ref.DockerReference().String()
+		}
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
