@@ -106,7 +106,8 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 		case ModePlan:
 			it.rec.Outcome = OutcomePlanned
 		case ModeVerify:
-			it.fail("verify", OutcomeFailed, fmt.Errorf("tag %s is missing from the target", it.img.Dest.Tag))
+			it.fail("verify", OutcomeFailed, fmt.Errorf("%s:%s is missing from the target", it.repo, it.img.Dest.Tag))
+			e.event("fail", it, it.rec.Reason)
 		default:
 			it.fail("copy", OutcomeFailed, ErrInterrupted)
 		}

@@ -124,7 +124,7 @@ func TestVerifyECR(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(b.errorLog()), "\n")
 	want := map[string][]string{
-		"vault/core:5.0.4":   {"ERROR: verify failed: vault/core:5.0.4: ", "missing from the target"},
+		"vault/core:5.0.4":   {"ERROR: verify failed: vault/core:5.0.4: ", "3rdparty/tm/vault/core:5.0.4 is missing from the target"},
 		"vault/ledger:5.0.4": {"ERROR: lookup failed: vault/ledger:5.0.4: ", "points to another digest", wrong.Digest, next[1].Digest},
 		"vault/nokms:5.0.4":  {"ERROR: repository failed: vault/nokms:5.0.4: ", "encryption", "AES256", "KMS"},
 	}
@@ -146,8 +146,8 @@ func TestVerifyECR(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no line starting %q in the error log:\n%s", img, parts[0], strings.Join(lines, "\n"))
 		}
-		if !strings.Contains(out, img) {
-			t.Errorf("%s: not named on the console", img)
+		if !strings.Contains(out, "] "+img+": ") {
+			t.Errorf("%s: no progress line on the console", img)
 		}
 	}
 	rep = b.report()
