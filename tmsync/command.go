@@ -92,6 +92,9 @@ func (c *Console) Event(e Event) {
 	case "fail":
 		c.done++
 		fmt.Fprintf(c.W, "ERROR: [%d/%d] %s: %s\n", c.done, c.total, e.Image, e.Message)
+	case "error":
+		// After the image's progress line: an error found later (the scan gate).
+		fmt.Fprintf(c.W, "ERROR: %s: %s\n", e.Image, e.Message)
 	case "warn", "retry":
 		fmt.Fprintf(c.W, "WARNING: %s: %s\n", e.Image, e.Message)
 	default:
@@ -193,6 +196,9 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 	}
 	if a.ScanWait > 0 && a.Target != "ecr" {
 		return nil, nil, startErr("checking flags", errors.New("--scan-wait needs --target ecr"))
+	}
+	if a.FailOnSeverity != "" && a.ScanWait <= 0 {
+		return nil, nil, startErr("checking flags", errors.New("--fail-on-severity needs --scan-wait: without waiting for the scans there are no findings to gate on"))
 	}
 	if a.FailOnSeverity != "" {
 		if _, ok := severityRank[strings.ToUpper(a.FailOnSeverity)]; !ok {

@@ -32,6 +32,7 @@ func TestReportValidatesAgainstSchema(t *testing.T) {
 	w := runAllOutcomes(t)
 	w.report.Shard = &tmsync.Shard{Index: 0, Count: 2}
 	w.report.Images[len(w.report.Images)-1].Scan = map[string]int{"HIGH": 1}
+	w.report.Images[len(w.report.Images)-1].ScanStatus = "COMPLETE"
 	path := filepath.Join(t.TempDir(), "report.json")
 	must(t, w.report.WriteJSON(path))
 	data, err := os.ReadFile(path)

@@ -23,12 +23,21 @@ func scanGate(ctx context.Context, t *ECRTarget, rep *Report, wait time.Duration
 			continue
 		}
 		counts, status, err := t.ScanFindings(ctx, im.Repository, digest.Digest(im.Digest), wait)
+		im.ScanStatus = status
 		if err != nil {
 			im.Outcome, im.Step, im.Reason = OutcomeFailed, "scan", fmt.Sprintf("waiting for the scan: %v", err)
+			console.Event(Event{Kind: "error", Image: im.Dest, Message: im.Reason})
 			continue
 		}
 		im.Scan = counts
 		if limit == 0 {
+			continue
+		}
+		if counts == nil {
+			// FAILED, UNSUPPORTED_IMAGE, ...: a gate that cannot see the findings does not pass.
+			im.Outcome, im.Step = OutcomeFailed, "scan"
+			im.Reason = fmt.Sprintf("scan status %s: no findings to check against the gate (%s and above)", status, strings.ToUpper(failOn))
+			console.Event(Event{Kind: "error", Image: im.Dest, Message: im.Reason})
 			continue
 		}
 		var over []string
@@ -40,8 +49,8 @@ func scanGate(ctx context.Context, t *ECRTarget, rep *Report, wait time.Duration
 		sort.Strings(over)
 		if len(over) > 0 {
 			im.Outcome, im.Step = OutcomeFailed, "scan"
-			im.Reason = fmt.Sprintf("scan %s found %s (gate: %s and above)", strings.ToLower(status), strings.Join(over, ", "), strings.ToUpper(failOn))
-			console.Event(Event{Kind: "warn", Image: im.Dest, Message: im.Reason})
+			im.Reason = fmt.Sprintf("scan %s: %s found (gate: %s and above)", strings.ToLower(status), strings.Join(over, ", "), strings.ToUpper(failOn))
+			console.Event(Event{Kind: "error", Image: im.Dest, Message: im.Reason})
 		}
 	}
 }
