@@ -377,6 +377,7 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 		})
 	}
 	_ = g.Wait()
+	e.recordChildren(ctx, items)
 	return nil
 }
 

@@ -67,6 +67,9 @@ func TestVerifyECR(t *testing.T) {
 		if im.Attestation == nil || im.Destination == "" {
 			t.Errorf("%s: attestation %v, destination %q: want both", im.Dest, im.Attestation, im.Destination)
 		}
+		if wantChildren := map[bool]int{true: 2}[im.Dest == "vault/postings:5.0.3"]; len(im.Children) != wantChildren {
+			t.Errorf("%s: children %v, want %d", im.Dest, im.Children, wantChildren)
+		}
 	}
 	for _, r := range rep.Repositories {
 		if r.State["encryptionType"] != "KMS" || r.State["kmsKey"] == "" || r.State["imageTagMutability"] != "IMMUTABLE" || r.State["lifecyclePolicySha256"] == "" {
