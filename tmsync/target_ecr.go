@@ -70,6 +70,16 @@ func (t *ECRTarget) Ensure(ctx context.Context, repo string, plan bool) (*Reposi
 		r.Drift = append(r.Drift, fmt.Sprintf("%s is %s, want %s", d.Field, orNone(d.Have), orNone(d.Want)))
 	}
 	f := res.Found
+	if !plan && (res.Created || len(res.Changes) > 0) {
+		// Found is the state before the changes: read back what the repository has now,
+		// so that the report holds the settings applied, as ECR has them.
+		now, err := t.prov.Plan(ctx, repo, t.settings)
+		if err != nil {
+			r.Changes = append(r.Changes, "(state not read back: "+err.Error()+")")
+			return r, nil
+		}
+		f = now.Found
+	}
 	r.State = map[string]string{
 		"encryptionType":         f.EncryptionType,
 		"kmsKey":                 f.KMSKey,

@@ -46,6 +46,20 @@ func TestVerifyECR(t *testing.T) {
 	if code, _ := b.run(b.args(rel, "--save-attestation-bundle", bundle)); code != 0 {
 		t.Fatalf("sync: exit %d; error log:\n%s", code, b.errorLog())
 	}
+	// The sync's report holds the settings the repositories were created with.
+	checkState := func(mode string, reps []tmsync.Repository) {
+		t.Helper()
+		if len(reps) != 3 {
+			t.Errorf("%s: %d repositories in the report, want 3", mode, len(reps))
+		}
+		for _, r := range reps {
+			if r.State["encryptionType"] != "KMS" || r.State["kmsKey"] == "" || r.State["imageTagMutability"] != "IMMUTABLE" ||
+				r.State["scanOnPush"] != "false" || r.State["lifecyclePolicySha256"] == "" {
+				t.Errorf("%s: repository %s: state %v, want KMS, a key, IMMUTABLE, no scan and a lifecycle hash", mode, r.Name, r.State)
+			}
+		}
+	}
+	checkState("sync", b.report().Repositories)
 
 	// A good target: verify passes, with the same report, and pushes nothing.
 	pushes := b.ecr.ManifestPushes()
@@ -71,11 +85,7 @@ func TestVerifyECR(t *testing.T) {
 			t.Errorf("%s: children %v, want %d", im.Dest, im.Children, wantChildren)
 		}
 	}
-	for _, r := range rep.Repositories {
-		if r.State["encryptionType"] != "KMS" || r.State["kmsKey"] == "" || r.State["imageTagMutability"] != "IMMUTABLE" || r.State["lifecyclePolicySha256"] == "" {
-			t.Errorf("repository %s: state %v, want KMS, a key, IMMUTABLE and a lifecycle hash", r.Name, r.State)
-		}
-	}
+	checkState("verify", rep.Repositories)
 	if _, err := os.Stat(junit); err != nil {
 		t.Errorf("verify wrote no JUnit file: %v", err)
 	}
