@@ -228,14 +228,21 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		}
 		awsCfg = cfg
 	}
+	// With an offline attestation bundle the token is only needed to pull from the vendor's
+	// registry, which verify and an already-synced release never do: an audit account
+	// without the token can still verify.
+	offline := a.AttestationBundle != ""
 	if token == "" && a.Target == "ecr" {
 		t, err := tokenFromSecret(ctx, awsCfg, a.SrcTokenSecret)
-		if err != nil {
+		switch {
+		case err != nil && !offline:
 			return nil, nil, startErr("reading the vendor token", err)
+		case err != nil:
+			console.Event(Event{Kind: "info", Message: "no vendor token (" + oneLine(err.Error()) + "): attestations from the bundle only, the vendor registry unreachable"})
 		}
 		token = t
 	}
-	if token == "" {
+	if token == "" && !offline {
 		return nil, nil, startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or (with --target ecr) the Secrets Manager secret --src-token-secret"))
 	}
 

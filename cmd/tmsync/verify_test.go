@@ -93,8 +93,10 @@ func TestVerifyECR(t *testing.T) {
 		t.Errorf("console has no verify summary:\n%s", out)
 	}
 
-	// Offline: the bundle the sync saved, and an attestation server that does not answer.
-	offline := b.args(rel, "--attestation-bundle", bundle)
+	// Offline: the bundle the sync saved, an attestation server that does not answer, and
+	// no vendor token (an audit account has none).
+	t.Setenv("TM_TOKEN", "")
+	offline := b.args(rel, "--attestation-bundle", bundle, "--src-token-secret", "no-such-secret")
 	for i, a := range offline {
 		if a == "--src_attestions_address" {
 			offline[i+1] = "http://127.0.0.1:1/unreachable"
@@ -106,6 +108,16 @@ func TestVerifyECR(t *testing.T) {
 	if rep := b.report(); rep.Summary.Present != 3 || rep.Images[0].Attestation == nil {
 		t.Errorf("offline verify: summary %+v, attestation %v", rep.Summary, rep.Images[0].Attestation)
 	}
+	// A bundle that lacks the release's attestations does not pass.
+	empty := filepath.Join(b.dir, "empty-bundle.json")
+	must(t, os.WriteFile(empty, []byte(`{"version":1,"occurrences":[]}`), 0o644))
+	offlineEmpty := b.args(rel, "--attestation-bundle", empty, "--src-token-secret", "no-such-secret")
+	if code, _ := b.run(withMode(offlineEmpty, "verify")); code != 1 {
+		t.Errorf("verify from a bundle without the attestations: exit %d, want 1", code)
+	} else if log := b.errorLog(); strings.Count(log, "ERROR: attestation failed: ") != 3 {
+		t.Errorf("verify from an empty bundle: error log %q, want an attestation failure per image", log)
+	}
+	t.Setenv("TM_TOKEN", b.token)
 
 	// A broken target. The next release names:
 	//   vault/core:5.0.4    attested, never copied: its tag is missing;
