@@ -216,3 +216,24 @@ func hasType(doc any, typ string) bool {
 	}
 	return false
 }
+
+// TestReportDocExample keeps the example in docs/report.md a valid report.
+func TestReportDocExample(t *testing.T) {
+	data, err := os.ReadFile("../docs/report.md")
+	must(t, err)
+	_, rest, ok := strings.Cut(string(data), "```json\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/report.md has no ```json example")
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(example), &doc); err != nil {
+		t.Fatalf("the example is not JSON: %v", err)
+	}
+	schema := loadSchema(t)
+	if errs := (&validator{root: schema}).validate(schema, doc, "$"); len(errs) > 0 {
+		t.Fatalf("the example does not validate:\n  %s", strings.Join(errs, "\n  "))
+	}
+	var r tmsync.Report
+	must(t, json.Unmarshal([]byte(example), &r))
+}
