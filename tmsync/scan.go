@@ -13,9 +13,14 @@ import (
 // severityRank orders ECR finding severities; a gate at one level fails on it and above.
 var severityRank = map[string]int{"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
 
+// scanReader reads an image's scan findings (*ECRTarget).
+type scanReader interface {
+	ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error)
+}
+
 // scanGate waits for the scan of every image copied or present, records the counts, and
 // fails images with findings at or above failOn.
-func scanGate(ctx context.Context, t *ECRTarget, rep *Report, wait time.Duration, failOn string, console *Console) {
+func scanGate(ctx context.Context, t scanReader, rep *Report, wait time.Duration, failOn string, console *Console) {
 	limit := severityRank[strings.ToUpper(failOn)]
 	for i := range rep.Images {
 		im := &rep.Images[i]
