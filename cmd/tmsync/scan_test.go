@@ -61,7 +61,7 @@ func TestScanGateECR(t *testing.T) {
 	}
 
 	// verify with a CRITICAL gate: the scans are done, HIGH is below the gate.
-	code, out = b.run(withMode(b.args(rel, gate("CRITICAL")...), "verify"))
+	code, _ = b.run(withMode(b.args(rel, gate("CRITICAL")...), "verify"))
 	if code != 0 {
 		t.Fatalf("verify with a CRITICAL gate: exit %d, want 0; error log:\n%s", code, b.errorLog())
 	}

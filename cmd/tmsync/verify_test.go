@@ -70,6 +70,9 @@ func TestVerifyECR(t *testing.T) {
 	if log := b.errorLog(); log != "" {
 		t.Errorf("verify of a good target: error log %q, want empty", log)
 	}
+	if n := b.ecr.ManifestPushes(); n != pushes {
+		t.Errorf("verify of a good target pushed %d manifests", n-pushes)
+	}
 	rep := b.report()
 	if rep.Mode != tmsync.ModeVerify || rep.Summary.Present != 3 || rep.Summary.Images != 3 {
 		t.Errorf("verify report: mode %s, summary %+v; want verify, 3 present", rep.Mode, rep.Summary)
