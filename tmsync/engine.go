@@ -113,7 +113,8 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 		case mode == ModePlan:
 			it.rec.Outcome = OutcomePlanned
 		case mode == ModeVerify:
-			it.fail("verify", OutcomeFailed, fmt.Errorf("tag %s is missing from the target", it.img.Dest.Tag))
+			it.fail("verify", OutcomeFailed, fmt.Errorf("%s:%s is missing from the target", it.repo, it.img.Dest.Tag))
+			e.event("fail", it, it.rec.Reason)
 		default:
 			it.fail("copy", OutcomeFailed, ErrInterrupted)
 		}
@@ -355,6 +356,11 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 	byRepo := map[string][]*item{}
 	for _, it := range pending(items) {
 		byRepo[it.repo] = append(byRepo[it.repo], it)
+		// The report names the destination of every image that got this far, not only of
+		// those copied: a present image is evidence too.
+		if ref, _, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag); err == nil {
+			it.rec.Destination = ref.DockerReference().String()
+		}
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -394,6 +400,11 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 		})
 	}
 	_ = g.Wait()
+	if modeOf(ctx) == ModeVerify {
+		// One manifest read per present image: worth it for the audit of a verify, not
+		// on every re-sync, which must stay a few requests per image.
+		e.recordChildren(ctx, items)
+	}
 	return nil
 }
 
