@@ -356,11 +356,6 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 	byRepo := map[string][]*item{}
 	for _, it := range pending(items) {
 		byRepo[it.repo] = append(byRepo[it.repo], it)
-		// The report names the destination of every image that got this far, not only of
-		// those copied: a present image is evidence too.
-		if ref, _, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag); err == nil {
-			it.rec.Destination = ref.DockerReference().String()
-		}
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -384,11 +379,19 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 					continue
 				}
 				have, ok := found[it.img.Dest.Tag]
+				if ok {
+					// The report names the destination of an image found in the target
+					// (a copied one gets it from its copy): it is evidence too.
+					if ref, _, err := e.opts.Target.Reference(gctx, it.repo, it.img.Dest.Tag); err == nil {
+						it.rec.Destination = ref.DockerReference().String()
+					}
+				}
 				switch {
 				case !ok:
 				case have == it.dgst:
 					it.rec.Outcome = OutcomePresent
 					it.done = true
+
 					e.event("skip", it, "already present with digest "+have.String())
 				default:
 					it.fail("lookup", OutcomeFailed, fmt.Errorf("%w: %s:%s is %s in the target, the release says %s",
