@@ -18,6 +18,7 @@ locals {
     "ecr:GetLifecyclePolicy",
     "ecr:BatchGetImage",
     "ecr:DescribeImageScanFindings",
+    "ecr:StartImageScan",
     "ecr:BatchCheckLayerAvailability",
     "ecr:InitiateLayerUpload",
     "ecr:UploadLayerPart",
