@@ -17,12 +17,14 @@ import (
 	"github.com/tmsync/tmsync/manifest"
 )
 
-// Engine is the Syncer: one release folder, one target.
+// Engine is the Syncer: one release folder, one target. It runs one job at a time.
 type Engine struct {
 	opts Options
 	// blobs is shared by every copy of the run: it bounds the blobs moving at once across
 	// all images, so that parallel images share the bandwidth instead of multiplying it.
 	blobs *semaphore.Weighted
+	// cacheDir is the blob info cache of the run in progress (see newRunCache).
+	cacheDir string
 }
 
 var _ Syncer = (*Engine)(nil)
