@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/tmsync/tmsync/tmsync.Version=$(VERSION)
 PKGS ?= ./...
 TESTFLAGS ?=
 
-.PHONY: all build test test-race test-unit deps lint demo bench clean fmt
+.PHONY: all build test test-race test-unit test-infra deps deps-tflint lint demo bench clean fmt
 
 all: build
 
@@ -28,6 +28,15 @@ test: deps
 # Unit tests only: no process is started (integration tests skip).
 test-unit:
 	TMSYNC_INTEGRATION=skip $(GO) test $(GOTAGS) -short -count=1 $(TESTFLAGS) $(PKGS)
+
+# The pipeline's Terraform and buildspecs (infra/): fmt, init+validate, tflint when
+# installed, apply + empty plan against moto_server. Also part of `make test`.
+test-infra: deps
+	$(GO) test $(GOTAGS) -count=1 -timeout 15m $(TESTFLAGS) ./infra/...
+
+# tflint for TestTFLint (go install; minutes). Not in deps by default: it is slow to build.
+deps-tflint:
+	@bash scripts/install-tflint.sh
 
 test-race: deps
 	$(GO) test $(GOTAGS) -race -count=1 -timeout 30m $(TESTFLAGS) $(PKGS)

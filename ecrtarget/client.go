@@ -29,6 +29,7 @@ type API interface {
 	BatchGetImage(ctx context.Context, in *ecr.BatchGetImageInput, optFns ...func(*ecr.Options)) (*ecr.BatchGetImageOutput, error)
 	GetAuthorizationToken(ctx context.Context, in *ecr.GetAuthorizationTokenInput, optFns ...func(*ecr.Options)) (*ecr.GetAuthorizationTokenOutput, error)
 	DescribeImageScanFindings(ctx context.Context, in *ecr.DescribeImageScanFindingsInput, optFns ...func(*ecr.Options)) (*ecr.DescribeImageScanFindingsOutput, error)
+	StartImageScan(ctx context.Context, in *ecr.StartImageScanInput, optFns ...func(*ecr.Options)) (*ecr.StartImageScanOutput, error)
 }
 
 var _ API = (*ecr.Client)(nil)
@@ -51,6 +52,7 @@ func IAMActions() []string {
 		"ecr:PutImageTagMutability",
 		"ecr:PutLifecyclePolicy",
 		"ecr:SetRepositoryPolicy",
+		"ecr:StartImageScan",
 		"ecr:TagResource",
 		"ecr:UntagResource",
 	}

@@ -39,6 +39,7 @@ func ExampleIAMActions() {
 	// ecr:PutImageTagMutability
 	// ecr:PutLifecyclePolicy
 	// ecr:SetRepositoryPolicy
+	// ecr:StartImageScan
 	// ecr:TagResource
 	// ecr:UntagResource
 }

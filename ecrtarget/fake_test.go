@@ -21,6 +21,7 @@ type fakeAPI struct {
 	errs      map[string]error
 	batch     func(in *ecr.BatchGetImageInput) (*ecr.BatchGetImageOutput, error)
 	scan      func(n int) (*ecr.DescribeImageScanFindingsOutput, error)
+	startScan error // what StartImageScan returns; nil: it starts
 	token     func() (*ecr.GetAuthorizationTokenOutput, error)
 	scans     int
 }
@@ -153,4 +154,14 @@ func (f *fakeAPI) DescribeImageScanFindings(context.Context, *ecr.DescribeImageS
 		return f.scan(n)
 	}
 	return nil, &types.ScanNotFoundException{Message: aws.String("no scan")}
+}
+
+func (f *fakeAPI) StartImageScan(context.Context, *ecr.StartImageScanInput, ...func(*ecr.Options)) (*ecr.StartImageScanOutput, error) {
+	if err := f.record("StartImageScan"); err != nil {
+		return nil, err
+	}
+	if f.startScan != nil {
+		return nil, f.startScan
+	}
+	return &ecr.StartImageScanOutput{}, nil
 }

@@ -72,3 +72,19 @@ func (p *Provisioner) ScanFindings(ctx context.Context, repo string, d digest.Di
 		}
 	}
 }
+
+// StartScan asks ECR to scan image d in repo now (StartImageScan). Scan on push does not
+// cover an image pushed before scanning was turned on, nor one already in place that a
+// verify run looks at; and ECR's basic scanning allows one scan per image a day. So a
+// scan ECR refuses as over that limit (LimitExceededException: the image was scanned
+// already, its findings are there to read) is not an error.
+func (p *Provisioner) StartScan(ctx context.Context, repo string, d digest.Digest) error {
+	_, err := p.api.StartImageScan(ctx, &ecr.StartImageScanInput{
+		RepositoryName: aws.String(repo), ImageId: &types.ImageIdentifier{ImageDigest: aws.String(d.String())},
+	})
+	var limit *types.LimitExceededException
+	if err == nil || errors.As(err, &limit) {
+		return nil
+	}
+	return opError("StartImageScan", repo, err)
+}

@@ -110,6 +110,9 @@ func (c *Console) Event(e Event) {
 		}
 		c.done++
 		fmt.Fprintf(c.W, "ERROR: [%d/%d] %s: %s\n", c.done, c.total, e.Image, e.Message)
+	case "error":
+		// After the image's progress line: an error found later (the scan gate).
+		fmt.Fprintf(c.W, "ERROR: %s: %s\n", e.Image, e.Message)
 	case "warn", "retry":
 		fmt.Fprintf(c.W, "WARNING: %s: %s\n", e.Image, e.Message)
 	default:
@@ -223,6 +226,9 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 	if a.ScanWait > 0 && a.Target != "ecr" {
 		return nil, nil, startErr("checking flags", errors.New("--scan-wait needs --target ecr"))
 	}
+	if a.FailOnSeverity != "" && a.ScanWait <= 0 {
+		return nil, nil, startErr("checking flags", errors.New("--fail-on-severity needs --scan-wait: without waiting for the scans there are no findings to gate on"))
+	}
 	if a.FailOnSeverity != "" {
 		if _, ok := severityRank[strings.ToUpper(a.FailOnSeverity)]; !ok {
 			return nil, nil, startErr("checking flags", fmt.Errorf("--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", a.FailOnSeverity))
@@ -251,14 +257,21 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		}
 		awsCfg = cfg
 	}
+	// With an offline attestation bundle the token is only needed to pull from the vendor's
+	// registry, which verify and an already-synced release never do: an audit account
+	// without the token can still verify.
+	offline := a.AttestationBundle != ""
 	if token == "" && a.Target == "ecr" {
 		t, err := tokenFromSecret(ctx, awsCfg, a.SrcTokenSecret)
-		if err != nil {
+		switch {
+		case err != nil && !offline:
 			return nil, nil, startErr("reading the vendor token", err)
+		case err != nil:
+			console.Event(Event{Kind: "info", Message: "no vendor token (" + oneLine(err.Error()) + "): attestations from the bundle only, the vendor registry unreachable"})
 		}
 		token = t
 	}
-	if token == "" {
+	if token == "" && !offline {
 		return nil, nil, startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or (with --target ecr) the Secrets Manager secret --src-token-secret"))
 	}
 

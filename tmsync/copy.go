@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
@@ -30,6 +32,9 @@ func (e *Engine) copyAll(ctx context.Context, items []*item, _ *Report) error {
 	if len(todo) == 0 {
 		return nil
 	}
+	var cleanup func()
+	e.cacheDir, cleanup = newRunCache()
+	defer cleanup()
 	policies := make(chan *signature.PolicyContext, e.opts.Concurrency)
 	for range e.opts.Concurrency {
 		pc, err := newPolicyContext()
@@ -56,11 +61,18 @@ func newPolicyContext() (*signature.PolicyContext, error) {
 	})
 }
 
+// copyWithRetry copies an image, trying again as a whole on a transient error.
+// containers/image (v5.42) retries by itself only a 429 on a request without a body (5
+// tries, waiting Retry-After or 2s doubling, at most 60s; package constants, not options)
+// and resumes a blob download cut mid-way with a Range request (the first cut of each
+// read always, later ones after 1 MiB or 60s of progress). Everything else, 5xx and
+// resets and a 429 on an upload, surfaces here.
 func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it *item) {
 	start := e.opts.Clock()
 	e.event("start", it, "START: "+it.img.Dest.String())
 	backoff := e.opts.RetryBackoff
 	var err error
+	renewed := false
 	for attempt := 1; ; attempt++ {
 		it.rec.Attempts = attempt
 		var n int64
@@ -77,11 +89,21 @@ func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext,
 			err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
 			break
 		}
-		if attempt > e.opts.Retries || !transient(err) {
+		if attempt > e.opts.Retries {
 			break
 		}
-		if inv, ok := e.opts.Target.(CredentialInvalidator); ok && unauthorized(err) {
+		if unauthorized(err) {
+			// A refused credential is permanent (a wrong vendor token stays wrong), except
+			// that a target whose credentials expire (ECR) is given one more try with
+			// fresh ones. Which side refused is not told apart: it costs one try.
+			inv, ok := e.opts.Target.(CredentialInvalidator)
+			if !ok || renewed {
+				break
+			}
 			inv.InvalidateCredentials()
+			renewed = true
+		} else if !transient(err) {
+			break
 		}
 		e.event("retry", it, fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err))
 		select {
@@ -114,7 +136,7 @@ func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it 
 		return 0, err
 	}
 	it.rec.Destination = dst.DockerReference().String()
-	dstSys = withMemoryBlobInfoCache(dstSys)
+	dstSys = withBlobInfoCache(dstSys, e.cacheDir)
 	var moved atomic.Int64
 	progress := make(chan types.ProgressProperties, 16)
 	drained := make(chan struct{})
@@ -222,7 +244,7 @@ func (p *permanentError) Unwrap() error { return p.err }
 
 // transient reports whether another try of a failed copy may succeed: network faults,
 // 5xx and 429 may pass; an unknown manifest, a refused credential, a digest mismatch or
-// an invalid tag will not.
+// an invalid tag will not. (copyWithRetry renews expiring credentials once on a 401.)
 func transient(err error) bool {
 	var perm *permanentError
 	if errors.As(err, &perm) || errors.Is(err, context.Canceled) {
@@ -231,9 +253,18 @@ func transient(err error) bool {
 	if errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) {
 		return false
 	}
-	var unauth docker.ErrUnauthorizedForCredentials
-	if errors.As(err, &unauth) {
-		return true // an expired token: the target is asked for fresh credentials first
+	if unauthorized(err) {
+		return false
+	}
+	// An AWS error (ECR credentials, tag lookups) comes after the SDK's own retries: a
+	// client fault (access denied, a bad parameter) is permanent unless it is throttling.
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException":
+			return true
+		}
+		return api.ErrorFault() != smithy.FaultClient
 	}
 	var ec errcode.Error
 	if errors.As(err, &ec) {
@@ -241,8 +272,6 @@ func transient(err error) bool {
 		case "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "DENIED", "TAG_INVALID",
 			"MANIFEST_INVALID", "NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID", "UNSUPPORTED":
 			return false
-		case "UNAUTHORIZED":
-			return true
 		}
 		return true
 	}
@@ -271,18 +300,37 @@ func unauthorized(err error) bool {
 
 func digestOf(man []byte) digest.Digest { return digest.FromBytes(man) }
 
-// memoryOnlyCacheDir makes containers/image keep its blob info cache in memory.
-// containers/image picks its cache from the destination's system context: a SQLite file
-// under /var/lib/containers/cache, written with a transaction per blob, which made
-// copies of small images several times slower here (profiled: most of a cold sync was
-// spent in sqlite3_exec). When the cache folder cannot be created it falls back to its
-// in-memory cache, which is what a one-shot run wants: it still records, within the run,
-// where each blob already is, so a layer shared by several images is mounted, not sent
-// again. A path below /dev/null can never be created.
+// memoryOnlyCacheDir makes containers/image keep its blob info cache in memory: when the
+// cache folder cannot be created it falls back to a memory cache, and a path below
+// /dev/null can never be created. Used where no run-wide cache folder could be made.
 const memoryOnlyCacheDir = "/dev/null/tmsync-blob-info-cache"
 
-func withMemoryBlobInfoCache(sys *types.SystemContext) *types.SystemContext {
+// newRunCache makes the folder of the run's blob info cache, shared by every copy of the
+// run, and returns it with a function that removes it.
+//
+// containers/image picks its blob info cache from the destination's system context: by
+// default a SQLite file under /var/lib/containers/cache, opened with synchronous=FULL and
+// exclusive transactions, so every blob lookup and record is an fsync serialised across
+// all parallel copies (measured: 2,207 fsyncs, 9.6 s of a 15 s cold sync). A memory-only
+// cache avoids that but is new for every copy.Image call, so image N no longer knows that
+// image 1 already pushed the shared base layers and sends them again to every repository
+// instead of mounting them (measured: 2,325 MB moved for 1,257 MB of distinct blobs). One
+// SQLite file per run on a tmpfs has neither cost: fsync is free there, and every copy of
+// the run shares what the others recorded.
+func newRunCache() (string, func()) {
+	for _, base := range []string{os.Getenv("XDG_RUNTIME_DIR"), "/dev/shm", os.TempDir()} {
+		if base == "" {
+			continue
+		}
+		if dir, err := os.MkdirTemp(base, "tmsync-blob-info-"); err == nil {
+			return dir, func() { _ = os.RemoveAll(dir) }
+		}
+	}
+	return memoryOnlyCacheDir, func() {}
+}
+
+func withBlobInfoCache(sys *types.SystemContext, dir string) *types.SystemContext {
 	c := *sys
-	c.BlobInfoCacheDir = memoryOnlyCacheDir
+	c.BlobInfoCacheDir = dir
 	return &c
 }

@@ -45,7 +45,7 @@ func CopyOne(ctx context.Context, src, dest string, o CopyOneOptions) (string, e
 	}
 	defer pc.Destroy()
 	man, err := copy.Image(ctx, pc, dstRef, srcRef, &copy.Options{
-		SourceCtx: sys(srcHost), DestinationCtx: withMemoryBlobInfoCache(sys(dstHost)),
+		SourceCtx: sys(srcHost), DestinationCtx: withBlobInfoCache(sys(dstHost), memoryOnlyCacheDir),
 		ImageListSelection: copy.CopyAllImages, PreserveDigests: true,
 	})
 	if err != nil {

@@ -17,12 +17,14 @@ import (
 	"github.com/tmsync/tmsync/manifest"
 )
 
-// Engine is the Syncer: one release folder, one target.
+// Engine is the Syncer: one release folder, one target. It runs one job at a time.
 type Engine struct {
 	opts Options
 	// blobs is shared by every copy of the run: it bounds the blobs moving at once across
 	// all images, so that parallel images share the bandwidth instead of multiplying it.
 	blobs *semaphore.Weighted
+	// cacheDir is the blob info cache of the run in progress (see newRunCache).
+	cacheDir string
 }
 
 var _ Syncer = (*Engine)(nil)
@@ -95,6 +97,9 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 	}
 	for _, step := range steps {
 		if err := step(withMode(ctx, mode), items, rep); err != nil {
+			if ctx.Err() != nil {
+				break // interrupted, not a failure to start: report what was done
+			}
 			return nil, err
 		}
 	}
@@ -102,11 +107,16 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 		if it.done {
 			continue
 		}
-		switch mode {
-		case ModePlan:
+		switch {
+		case ctx.Err() != nil && mode == ModeSync:
+			it.fail("copy", OutcomeFailed, ErrInterrupted)
+		case ctx.Err() != nil:
+			it.fail(mode, OutcomeFailed, ErrInterrupted)
+		case mode == ModePlan:
 			it.rec.Outcome = OutcomePlanned
-		case ModeVerify:
-			it.fail("verify", OutcomeFailed, fmt.Errorf("tag %s is missing from the target", it.img.Dest.Tag))
+		case mode == ModeVerify:
+			it.fail("verify", OutcomeFailed, fmt.Errorf("%s:%s is missing from the target", it.repo, it.img.Dest.Tag))
+			e.event("fail", it, it.rec.Reason)
 		default:
 			it.fail("copy", OutcomeFailed, ErrInterrupted)
 		}
@@ -217,7 +227,15 @@ func forEach(ctx context.Context, items []*item, limit int, fn func(context.Cont
 		if ctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { fn(ctx, it); return nil })
+		g.Go(func() error {
+			// Go waits for a free slot: the run may have been cancelled meanwhile. An
+			// image not started is left to be reported as interrupted.
+			if ctx.Err() != nil {
+				return nil
+			}
+			fn(ctx, it)
+			return nil
+		})
 	}
 	_ = g.Wait()
 }
@@ -231,7 +249,11 @@ func (e *Engine) resolve(ctx context.Context, items []*item, _ *Report) error {
 		}
 	}
 	forEach(ctx, unpinned, e.opts.Concurrency, func(ctx context.Context, it *item) {
-		d, err := e.sourceDigest(ctx, it.img.Source)
+		var d digest.Digest
+		err := e.again(ctx, it, "resolving "+it.img.Source.Pullable(), func() (err error) {
+			d, err = e.sourceDigest(ctx, it.img.Source)
+			return err
+		})
 		if err != nil {
 			it.fail("resolve", OutcomeFailed, fmt.Errorf("resolving %s: %w", it.img.Source.Pullable(), err))
 			return
@@ -346,7 +368,11 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 			for i, it := range its {
 				tags[i] = it.img.Dest.Tag
 			}
-			found, err := e.opts.Target.Existing(gctx, repo, tags)
+			var found map[string]digest.Digest
+			err := e.again(gctx, nil, "looking up tags in "+repo, func() (err error) {
+				found, err = e.opts.Target.Existing(gctx, repo, tags)
+				return err
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			for _, it := range its {
@@ -355,11 +381,19 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 					continue
 				}
 				have, ok := found[it.img.Dest.Tag]
+				if ok {
+					// The report names the destination of an image found in the target
+					// (a copied one gets it from its copy): it is evidence too.
+					if ref, _, err := e.opts.Target.Reference(gctx, it.repo, it.img.Dest.Tag); err == nil {
+						it.rec.Destination = ref.DockerReference().String()
+					}
+				}
 				switch {
 				case !ok:
 				case have == it.dgst:
 					it.rec.Outcome = OutcomePresent
 					it.done = true
+
 					e.event("skip", it, "already present with digest "+have.String())
 				default:
 					it.fail("lookup", OutcomeFailed, fmt.Errorf("%w: %s:%s is %s in the target, the release says %s",
@@ -371,7 +405,30 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 		})
 	}
 	_ = g.Wait()
+	if modeOf(ctx) == ModeVerify {
+		// One manifest read per present image: worth it for the audit of a verify, not
+		// on every re-sync, which must stay a few requests per image.
+		e.recordChildren(ctx, items)
+	}
 	return nil
+}
+
+// again runs a lookup, and runs it again while it fails for a transient reason, with the
+// retries and backoff of a copy: a registry's passing 5xx must not fail an image before
+// its copy even starts.
+func (e *Engine) again(ctx context.Context, it *item, what string, lookup func() error) error {
+	err := lookup()
+	for attempt, backoff := 1, e.opts.RetryBackoff; err != nil && attempt <= e.opts.Retries && transient(err) && ctx.Err() == nil; attempt++ {
+		e.event("retry", it, fmt.Sprintf("%s failed, retrying in %s: %v", what, backoff, err))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		err = lookup()
+		backoff *= 2
+	}
+	return err
 }
 
 func (e *Engine) event(kind string, it *item, msg string) {

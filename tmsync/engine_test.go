@@ -4,18 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/docker/distribution/registry/api/errcode"
-	v2 "github.com/docker/distribution/registry/api/v2"
-	"go.podman.io/image/v5/docker"
-
 	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/internal/testbed"
 )
 
 func TestSyncCopiesThenSkips(t *testing.T) {
@@ -203,27 +198,29 @@ func TestShardsPartitionTheRelease(t *testing.T) {
 	}
 }
 
-func TestTransient(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"reset", &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, true},
-		{"eof", fmt.Errorf("reading blob: %w", io.ErrUnexpectedEOF), true},
-		{"503", errcode.ErrorCodeUnavailable, true},
-		{"429", errcode.ErrorCodeTooManyRequests.WithMessage("slow down"), true},
-		{"manifest unknown", fmt.Errorf("reading manifest: %w", v2.ErrorCodeManifestUnknown.WithMessage("manifest unknown")), false},
-		{"denied", errcode.ErrorCodeDenied, false},
-		{"unauthorized creds", docker.ErrUnauthorizedForCredentials{Err: errors.New("401")}, true},
-		{"digest mismatch", fmt.Errorf("x: %w", ErrDigestMismatch), false},
-		{"canceled", context.Canceled, false},
-		{"permanent", &permanentError{errors.New("x")}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := transient(tc.err); got != tc.want {
-				t.Fatalf("transient(%v) = %v, want %v", tc.err, got, tc.want)
-			}
-		})
+// TestSharedLayersMoveOnce: a base layer shared by several images is sent once and then
+// mounted, because every copy of a run shares one blob info cache. The target is a real
+// distribution registry: like ECR, it links blobs per repository, so a blob pushed to one
+// repository must be mounted into the next (go-containerregistry's in-process registry
+// keeps blobs global and would hide the difference).
+func TestSharedLayersMoveOnce(t *testing.T) {
+	w := newWorld(t)
+	w.dst = testbed.StartRegistry(t, testbed.RegistryOptions{}).Host
+	base, err := releasetest.RandomLayer(42, 256<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var images []releasetest.Image
+	for i := range 4 {
+		images = append(images, releasetest.Image{Repository: fmt.Sprintf("vault/svc%d", i), Tag: "1.0",
+			Layers: 1, LayerSize: 1024, Base: []releasetest.Layer{base}})
+	}
+	images = w.push(images, 1, true)
+	rep, err := w.engine(w.release("1.0", images), func(o *Options) { o.Concurrency = 1 }).Sync(context.Background())
+	if err != nil || rep.Summary.Copied != 4 {
+		t.Fatalf("sync: %v %+v", err, rep.Summary)
+	}
+	if rep.Summary.Bytes > 2*256<<10 {
+		t.Fatalf("moved %d bytes for a 256 KiB base shared by 4 images: the base was sent again instead of mounted", rep.Summary.Bytes)
 	}
 }

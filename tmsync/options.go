@@ -152,7 +152,8 @@ func (f ObserverFunc) Event(e Event) { f(e) }
 
 // Event is one step of one image.
 type Event struct {
-	// Kind is "begin" (with Total), "start", "skip", "done", "fail", "warn", "retry" or "info".
+	// Kind is "begin" (with Total), "start", "skip", "done", "fail", "warn", "retry",
+	// "info", or "error" (a failure found after the image's progress line, by the scan gate).
 	Kind string
 	// Total is the number of images the run will handle, on "begin".
 	Total int

@@ -84,13 +84,16 @@ type ImageRecord struct {
 	Reason string `json:"reason,omitempty"`
 	// Attestation is what verified the image; AttestationNote says why none did when
 	// the image passed without one (BYO policy "pinned").
-	Attestation     *Attestation   `json:"attestation,omitempty"`
-	AttestationNote string         `json:"attestationNote,omitempty"`
-	Repository      string         `json:"repository,omitempty"`
-	Bytes           int64          `json:"bytes,omitempty"`
-	Seconds         float64        `json:"seconds,omitempty"`
-	Attempts        int            `json:"attempts,omitempty"`
-	Scan            map[string]int `json:"scan,omitempty"`
+	Attestation     *Attestation `json:"attestation,omitempty"`
+	AttestationNote string       `json:"attestationNote,omitempty"`
+	Repository      string       `json:"repository,omitempty"`
+	Bytes           int64        `json:"bytes,omitempty"`
+	Seconds         float64      `json:"seconds,omitempty"`
+	Attempts        int          `json:"attempts,omitempty"`
+	// Scan are the ECR scan findings by severity and ScanStatus ECR's scan status, with
+	// --scan-wait.
+	Scan       map[string]int `json:"scan,omitempty"`
+	ScanStatus string         `json:"scanStatus,omitempty"`
 }
 
 // Summary counts images by outcome.
@@ -317,6 +320,9 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			if im.Digest != "" {
 				line += " " + im.Digest
 			}
+			if im.Scan != nil {
+				line += " [scan " + strings.ToLower(im.ScanStatus) + ": " + scanCounts(im.Scan) + "]"
+			}
 			switch {
 			case im.Reason != "":
 				line += ": " + oneLine(im.Reason)
@@ -335,6 +341,20 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// scanCounts says "1 HIGH, 3 LOW" from the most severe down, or "no findings".
+func scanCounts(counts map[string]int) string {
+	var parts []string
+	for _, sev := range []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"} {
+		if n := counts[sev]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	if len(parts) == 0 {
+		return "no findings"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func shortFingerprint(f string) string {

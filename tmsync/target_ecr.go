@@ -2,6 +2,7 @@ package tmsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -69,6 +70,16 @@ func (t *ECRTarget) Ensure(ctx context.Context, repo string, plan bool) (*Reposi
 		r.Drift = append(r.Drift, fmt.Sprintf("%s is %s, want %s", d.Field, orNone(d.Have), orNone(d.Want)))
 	}
 	f := res.Found
+	if !plan && (res.Created || len(res.Changes) > 0) {
+		// Found is the state before the changes: read back what the repository has now,
+		// so that the report holds the settings applied, as ECR has them.
+		now, err := t.prov.Plan(ctx, repo, t.settings)
+		if err != nil {
+			r.Changes = append(r.Changes, "(state not read back: "+err.Error()+")")
+			return r, nil
+		}
+		f = now.Found
+	}
 	r.State = map[string]string{
 		"encryptionType":         f.EncryptionType,
 		"kmsKey":                 f.KMSKey,
@@ -131,11 +142,29 @@ func (t *ECRTarget) Reference(ctx context.Context, repo, tag string) (types.Imag
 // InvalidateCredentials implements CredentialInvalidator.
 func (t *ECRTarget) InvalidateCredentials() { t.prov.Invalidate() }
 
-// ScanFindings waits up to wait for the scan of repo@d and returns the counts by severity.
+// ScanFindings waits up to wait for the scan of repo@d and returns the counts by severity
+// and ECR's scan status. When ECR has no scan of the image at all, it starts one: scan on
+// push does not cover images pushed before scanning was on, nor images already in place
+// (verify, a second sync), and some ECR-compatible services (moto) never scan on push.
+// A scan that ECR refuses because the image was scanned already today is read as it is.
 func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error) {
-	f, err := t.prov.ScanFindings(ctx, repo, d, wait)
+	f, err := t.prov.ScanFindings(ctx, repo, d, 0) // one look
+	if errors.Is(err, ecrtarget.ErrScanNotComplete) {
+		var startErr error
+		if f.Status == "NOT_STARTED" {
+			startErr = t.prov.StartScan(ctx, repo, d)
+		}
+		f, err = t.prov.ScanFindings(ctx, repo, d, wait)
+		if err != nil && startErr != nil {
+			err = fmt.Errorf("%w (starting a scan: %v)", err, startErr)
+		}
+	}
 	if err != nil {
-		return nil, "", err
+		status := ""
+		if f != nil {
+			status = f.Status
+		}
+		return nil, status, err
 	}
 	return f.Counts, f.Status, nil
 }

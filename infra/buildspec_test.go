@@ -1,0 +1,292 @@
+package infra_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var buildspecs = []string{"buildspec_build.yaml", "buildspec_verify.yaml", "buildspec_build_sharded.yaml"}
+
+func readBuild(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "build", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestBuildspecsStatic checks what must hold in every buildspec: the token comes from
+// Secrets Manager and is never printed, and the old flags are passed.
+func TestBuildspecsStatic(t *testing.T) {
+	t.Parallel()
+	tokenUse := regexp.MustCompile(`\$\{?TM_TOKEN`)
+	for _, name := range buildspecs {
+		s := readBuild(t, name)
+		if !strings.Contains(s, "secrets-manager:\n    TM_TOKEN: tm-sync-token:TM_TOKEN") {
+			t.Errorf("%s: no secrets-manager TM_TOKEN: tm-sync-token:TM_TOKEN", name)
+		}
+		if regexp.MustCompile(`(?m)^\s*(-\s*)?set\s+-[a-z]*x`).MatchString(s) {
+			t.Errorf("%s: set -x would print the commands (and could print the token)", name)
+		}
+		if tokenUse.MatchString(s) {
+			t.Errorf("%s: uses $TM_TOKEN on a command line or in an echo; tmsync reads it from the environment", name)
+		}
+		for _, flag := range []string{
+			"--trgprefix=/3rdparty/tm/", `--trgregion="$AWS_REGION"`, "--src_packages_postfix=images.txt",
+			"--src_release=release.json", `--trg_kms_key_alias="$ECR_KMS_ARN"`,
+			"--throttle_ecr_creation_ms=1000", "--release-dir releases",
+		} {
+			if !strings.Contains(s, flag) {
+				t.Errorf("%s: missing %s", name, flag)
+			}
+		}
+	}
+	if s := readBuild(t, "buildspec_build_sharded.yaml"); !strings.Contains(s, `--shard-index "$SHARD_INDEX" --shard-count "$SHARD_COUNT"`) ||
+		!strings.Contains(s, "tmsync report merge --output sync-report.json") {
+		t.Error("buildspec_build_sharded.yaml: shard flags or report merge missing")
+	}
+}
+
+// buildspecCommand parses a buildspec with python3's yaml (no YAML module in go.mod) and
+// returns its first build command; it skips when python3 or PyYAML is missing.
+func buildspecCommand(t *testing.T, name string) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed: buildspec YAML not parsed")
+	}
+	script := `import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+assert d["version"] == 0.2, "version"
+cmds = d["phases"]["build"]["commands"]
+sys.stdout.write(cmds[0])`
+	out, err := exec.Command(py, "-c", script, filepath.Join("..", "build", name)).CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "No module named 'yaml'") {
+			t.Skip("PyYAML not installed: buildspec YAML not parsed")
+		}
+		t.Fatalf("%s: %v\n%s", name, err, out)
+	}
+	return string(out)
+}
+
+func TestBuildspecsParse(t *testing.T) {
+	t.Parallel()
+	for _, name := range buildspecs {
+		if c := buildspecCommand(t, name); !strings.Contains(c, "./bin/tmsync") {
+			t.Errorf("%s: build command does not run ./bin/tmsync", name)
+		}
+	}
+}
+
+func runScript(t *testing.T, dir string, env []string, script string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{"-c", script, "bash"}, args...)...) // $1.. = args
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// TestGate checks the verify stage's decision (build/gate.sh).
+func TestGate(t *testing.T) {
+	t.Parallel()
+	gate, _ := filepath.Abs("../build/gate.sh")
+	cases := []struct {
+		name          string
+		sync, verify  *string
+		verifyRC      string
+		wantExit      int
+		wantSubstring string
+	}{
+		{"clean", ptr(""), ptr(""), "0", 0, "GATE: PASS"},
+		{"sync errors", ptr("ERROR: copy: vault/x:1: boom\n"), ptr(""), "0", 1, "is not empty"},
+		{"sync log missing", nil, ptr(""), "0", 1, "is missing"},
+		{"verify failed", ptr(""), ptr(""), "1", 1, "tmsync verify exited 1"},
+		{"verify log", ptr(""), ptr("ERROR: verify: vault/x:1: missing\n"), "0", 1, "verify-error.log is not empty"},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		if c.sync != nil {
+			os.WriteFile(filepath.Join(dir, "sync-error.log"), []byte(*c.sync), 0o644)
+		}
+		if c.verify != nil {
+			os.WriteFile(filepath.Join(dir, "verify-error.log"), []byte(*c.verify), 0o644)
+		}
+		out, code := runScript(t, dir, nil, `"$@"`, gate, "sync-error.log", "verify-error.log", c.verifyRC)
+		if code != c.wantExit || !strings.Contains(out, c.wantSubstring) {
+			t.Errorf("%s: exit %d, output %q; want exit %d with %q", c.name, code, out, c.wantExit, c.wantSubstring)
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// fakeTools puts an `aws` that maps s3://BUCKET/KEY to files under dir/s3/, and a
+// bin/tmsync that records its arguments, into dir.
+func fakeTools(t *testing.T, dir string) []string {
+	t.Helper()
+	bin := filepath.Join(dir, "fakebin")
+	os.MkdirAll(bin, 0o755)
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	aws := `#!/usr/bin/env bash
+# fake aws: only "s3 cp [--only-show-errors] SRC DST"
+[ "$1 $2" = "s3 cp" ] || exit 3
+shift 2; [ "$1" = --only-show-errors ] && shift
+map() { case "$1" in s3://*) echo "` + dir + `/s3/${1#s3://}";; *) echo "$1";; esac; }
+src=$(map "$1"); dst=$(map "$2")
+[ -f "$src" ] || { echo "fatal error: (404) $1" >&2; exit 1; }
+mkdir -p "$(dirname "$dst")"; cp "$src" "$dst"
+`
+	tmsync := `#!/usr/bin/env bash
+echo "$*" >> tmsync-calls
+if [ "$1 $2" = "report merge" ]; then shift 2; [ "$1" = --output ] && { out=$2; shift 2; }; cat "$@" > "$out"; fi
+`
+	os.WriteFile(filepath.Join(bin, "aws"), []byte(aws), 0o755)
+	os.WriteFile(filepath.Join(dir, "bin", "tmsync"), []byte(tmsync), 0o755)
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+}
+
+// TestShardedFanIn runs the fan-in of buildspec_build_sharded.yaml with fake aws and
+// tmsync: the shard logs are concatenated, a missing shard is an error line, and the
+// reports are merged with tmsync report merge.
+func TestShardedFanIn(t *testing.T) {
+	t.Parallel()
+	script := buildspecCommand(t, "buildspec_build_sharded.yaml")
+	dir := t.TempDir()
+	env := fakeTools(t, dir)
+	run := filepath.Join(dir, "s3", "bkt", "runs", "exec-1")
+	os.MkdirAll(run, 0o755)
+	os.WriteFile(filepath.Join(run, "sync-error-0.log"), []byte(""), 0o644)
+	os.WriteFile(filepath.Join(run, "sync-error-1.log"), []byte("ERROR: copy: a:1: x\n"), 0o644)
+	os.WriteFile(filepath.Join(run, "sync-error-3.log"), []byte("ERROR: copy: c:1: y\n"), 0o644)
+	for _, i := range []string{"0", "1", "3"} {
+		os.WriteFile(filepath.Join(run, "sync-report-"+i+".json"), []byte(`{"shard":`+i+"}\n"), 0o644)
+	}
+	env = append(env, "ROLE=fanin", "SHARD_COUNT=4", "ARTIFACTS_BUCKET=bkt", "PIPELINE_EXECUTION_ID=exec-1")
+	out, code := runScript(t, dir, env, script)
+	if code != 0 {
+		t.Fatalf("fan-in: exit %d\n%s", code, out)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "sync-error.log"))
+	want := "ERROR: copy: a:1: x\nERROR: shard 2: no error log"
+	if !strings.HasPrefix(string(log), want) || !strings.Contains(string(log), "ERROR: copy: c:1: y\n") {
+		t.Errorf("merged sync-error.log:\n%s", log)
+	}
+	calls, _ := os.ReadFile(filepath.Join(dir, "tmsync-calls"))
+	if strings.TrimSpace(string(calls)) != "report merge --output sync-report.json sync-report-0.json sync-report-1.json sync-report-3.json" {
+		t.Errorf("tmsync calls: %q", calls)
+	}
+	for _, f := range []string{"sync-error.log", "sync-report.json", "runs/exec-1/sync-error.log"} {
+		if _, err := os.Stat(filepath.Join(dir, "s3", "bkt", f)); err != nil {
+			t.Errorf("fan-in did not upload %s: %v", f, err)
+		}
+	}
+}
+
+// TestShardRun runs one shard's command with a fake tmsync: it passes the shard flags
+// and uploads its own log and report.
+func TestShardRun(t *testing.T) {
+	t.Parallel()
+	script := buildspecCommand(t, "buildspec_build_sharded.yaml")
+	dir := t.TempDir()
+	env := append(fakeTools(t, dir), "ROLE=shard", "SHARD_INDEX=2", "SHARD_COUNT=4", "ARTIFACTS_BUCKET=bkt",
+		"PIPELINE_EXECUTION_ID=exec-1", "AWS_REGION=eu-central-1", "ECR_KMS_ARN=arn:aws:kms:eu-central-1:1:key/k")
+	os.WriteFile(filepath.Join(dir, "sync-report-2.json"), []byte("{}"), 0o644)
+	out, code := runScript(t, dir, env, script)
+	if code != 0 {
+		t.Fatalf("shard: exit %d\n%s", code, out)
+	}
+	calls, _ := os.ReadFile(filepath.Join(dir, "tmsync-calls"))
+	for _, want := range []string{"sync ", "--shard-index 2 --shard-count 4", "--error-log sync-error-2.log", "--report sync-report-2.json", "--trg_kms_key_alias=arn:aws:kms:eu-central-1:1:key/k"} {
+		if !strings.Contains(string(calls), want) {
+			t.Errorf("tmsync called with %q, want %q in it", calls, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s3", "bkt", "runs", "exec-1", "sync-error-2.log")); err != nil {
+		t.Errorf("shard did not upload its error log: %v", err)
+	}
+}
+
+// TestSyncStageExitStatus: exit 1 of tmsync (some images failed) lets the sync stage pass
+// so verify gates on the log; exit 2 fails it.
+func TestSyncStageExitStatus(t *testing.T) {
+	t.Parallel()
+	script := buildspecCommand(t, "buildspec_build.yaml")
+	for _, c := range []struct{ rc, want int }{{0, 0}, {1, 0}, {2, 2}} {
+		dir := t.TempDir()
+		env := fakeTools(t, dir)
+		os.WriteFile(filepath.Join(dir, "bin", "tmsync"), []byte("#!/usr/bin/env bash\necho \"$*\" > tmsync-calls\nexit "+string(rune('0'+c.rc))+"\n"), 0o755)
+		out, code := runScript(t, dir, append(env, "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k"), script)
+		if code != c.want {
+			t.Errorf("tmsync exit %d: stage exit %d, want %d\n%s", c.rc, code, c.want, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "sync-error.log")); err != nil {
+			t.Errorf("tmsync exit %d: sync-error.log not created", c.rc)
+		}
+	}
+}
+
+// TestVerifyStage runs the verify stage's command with fake aws and tmsync: it finds the
+// sync log in the sync artifact (single build or sharded fanin/ layout) or the bucket, and
+// gates on it and on tmsync verify.
+func TestVerifyStage(t *testing.T) {
+	t.Parallel()
+	script := buildspecCommand(t, "buildspec_verify.yaml")
+	cases := []struct {
+		name     string
+		layout   string // where sync-error.log is: "root", "fanin", "s3", "none"
+		syncLog  string
+		verifyRC int
+		want     int
+	}{
+		{"clean", "root", "", 0, 0},
+		{"sync errors", "root", "ERROR: copy: a:1: x\n", 0, 1},
+		{"sharded clean", "fanin", "", 0, 0},
+		{"sharded errors", "fanin", "ERROR: copy: a:1: x\n", 0, 1},
+		{"from bucket", "s3", "", 0, 0},
+		{"no log", "none", "", 0, 1},
+		{"verify fails", "root", "", 1, 1},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		env := fakeTools(t, dir)
+		os.MkdirAll(filepath.Join(dir, "build"), 0o755)
+		for _, s := range []string{"gate.sh", "find-sync-log.sh"} {
+			b, err := os.ReadFile(filepath.Join("..", "build", s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "build", s), b, 0o644) // no x bit: a zip may lose it
+		}
+		os.WriteFile(filepath.Join(dir, "bin", "tmsync"), []byte("#!/usr/bin/env bash\ntouch verify-error.log\nexit "+string(rune('0'+c.verifyRC))+"\n"), 0o755)
+		syncDir := filepath.Join(dir, "syncart")
+		switch c.layout {
+		case "root":
+			os.MkdirAll(syncDir, 0o755)
+			os.WriteFile(filepath.Join(syncDir, "sync-error.log"), []byte(c.syncLog), 0o644)
+		case "fanin":
+			os.MkdirAll(filepath.Join(syncDir, "fanin"), 0o755)
+			os.WriteFile(filepath.Join(syncDir, "fanin", "sync-error.log"), []byte(c.syncLog), 0o644)
+		case "s3":
+			os.MkdirAll(filepath.Join(dir, "s3", "bkt", "runs", "exec-1"), 0o755)
+			os.WriteFile(filepath.Join(dir, "s3", "bkt", "runs", "exec-1", "sync-error.log"), []byte(c.syncLog), 0o644)
+		}
+		env = append(env, "CODEBUILD_SRC_DIR_sync="+syncDir, "ARTIFACTS_BUCKET=bkt", "PIPELINE_EXECUTION_ID=exec-1",
+			"AWS_REGION=eu-central-1", "ECR_KMS_ARN=k")
+		out, code := runScript(t, dir, env, script)
+		if code != c.want {
+			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.want, out)
+		}
+	}
+}

@@ -1,0 +1,360 @@
+package infra_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tmsync/tmsync/ecrtarget"
+	"github.com/tmsync/tmsync/internal/testbed"
+)
+
+// The ECR actions tmsync calls, from the one list the Go code keeps: what ecrtarget
+// calls, and what the engine's pushes through the registry protocol need.
+var wantECRActions = func() []string {
+	a := slices.Concat(ecrtarget.IAMActions(), ecrtarget.PushActions())
+	slices.Sort(a)
+	return slices.Compact(a)
+}()
+
+// need skips the test with msg, or fails it when integration is required (CI).
+func need(t *testing.T, msg string) {
+	t.Helper()
+	if testbed.Required() {
+		t.Fatalf("integration required (%s=require): %s", testbed.EnvIntegration, msg)
+	}
+	t.Skip(msg)
+}
+
+func integrationOn(t *testing.T) {
+	t.Helper()
+	if os.Getenv(testbed.EnvIntegration) == "skip" {
+		t.Skipf("integration tests are off (%s=skip)", testbed.EnvIntegration)
+	}
+}
+
+func terraformBin(t *testing.T) string {
+	t.Helper()
+	integrationOn(t)
+	if p, err := exec.LookPath("terraform"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/local/bin/terraform"); err == nil {
+		return "/usr/local/bin/terraform"
+	}
+	need(t, "terraform is not installed (https://developer.hashicorp.com/terraform/install)")
+	return ""
+}
+
+// providerMirror finds a filesystem mirror that holds hashicorp/aws for this platform:
+// $TMSYNC_TF_PROVIDER_MIRROR, or one of the usual places.
+func providerMirror(t *testing.T) string {
+	t.Helper()
+	home, _ := os.UserHomeDir()
+	candidates := []string{
+		os.Getenv("TMSYNC_TF_PROVIDER_MIRROR"),
+		"/opt/tf-plugins",
+		filepath.Join(home, ".terraform.d", "plugins"),
+		filepath.Join(home, ".local", "share", "terraform", "plugins"),
+		"/usr/local/share/terraform/plugins",
+		"/usr/share/terraform/plugins",
+	}
+	platform := runtime.GOOS + "_" + runtime.GOARCH
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		// Unpacked layout: HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/; packed: .../terraform-provider-aws_V_OS_ARCH.zip
+		if m, _ := filepath.Glob(filepath.Join(c, "registry.terraform.io", "hashicorp", "aws", "5.*", platform)); len(m) > 0 {
+			return c
+		}
+		if m, _ := filepath.Glob(filepath.Join(c, "registry.terraform.io", "hashicorp", "aws", "terraform-provider-aws_5.*_"+platform+".zip")); len(m) > 0 {
+			return c
+		}
+	}
+	need(t, "no filesystem mirror of the hashicorp/aws 5.x provider found (set TMSYNC_TF_PROVIDER_MIRROR); the Terraform registry is not used by the tests")
+	return ""
+}
+
+// tf runs terraform with a test-only CLI configuration that installs hashicorp/aws from
+// the mirror and nothing from the network.
+type tf struct {
+	bin string
+	env []string
+}
+
+func newTF(t *testing.T) *tf {
+	t.Helper()
+	bin := terraformBin(t)
+	mirror := providerMirror(t)
+	cfg := filepath.Join(t.TempDir(), "terraform.tfrc")
+	text := fmt.Sprintf(`provider_installation {
+  filesystem_mirror {
+    path    = %q
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/hashicorp/aws"]
+  }
+}
+`, mirror)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(),
+		"TF_CLI_CONFIG_FILE="+cfg,
+		"TF_IN_AUTOMATION=1",
+		"TF_INPUT=0",
+		"CHECKPOINT_DISABLE=1",
+		"TF_PLUGIN_CACHE_DIR=",
+		// Keep real credentials of the developer's shell away from the tests.
+		"AWS_PROFILE=", "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
+		"AWS_EC2_METADATA_DISABLED=true",
+	)
+	return &tf{bin: bin, env: env}
+}
+
+// run runs terraform in dir and returns its combined output and exit code.
+func (f *tf) run(t *testing.T, dir string, timeout time.Duration, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, f.bin, args...)
+	cmd.Dir = dir
+	cmd.Env = f.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("terraform %s (in %s): %s", strings.Join(args, " "), filepath.Base(dir), time.Since(start).Round(100*time.Millisecond))
+	if ctx.Err() != nil {
+		t.Fatalf("terraform %s: timed out after %s\n%s", strings.Join(args, " "), timeout, out.String())
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), 0
+}
+
+func (f *tf) must(t *testing.T, dir string, timeout time.Duration, args ...string) string {
+	t.Helper()
+	out, code := f.run(t, dir, timeout, args...)
+	if code != 0 {
+		t.Fatalf("terraform %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// copyInfra copies the Terraform sources (no .terraform, state or lock files) to a temp
+// dir, so that init never writes into the repository.
+func copyInfra(t *testing.T) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "infra")
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == ".terraform" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, p), 0o755)
+		}
+		if !strings.HasSuffix(name, ".tf") && !strings.HasSuffix(name, ".example") && name != ".tflint.hcl" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, p), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// terraformDirs lists the root, every module and the moto test root (relative paths).
+func terraformDirs(t *testing.T) []string {
+	t.Helper()
+	dirs := []string{".", "test/moto"}
+	mods, err := filepath.Glob("modules/*/main.tf")
+	if err != nil || len(mods) == 0 {
+		t.Fatalf("no modules found: %v", err)
+	}
+	for _, m := range mods {
+		dirs = append(dirs, filepath.Dir(m))
+	}
+	return dirs
+}
+
+func TestTerraformFmt(t *testing.T) {
+	t.Parallel()
+	bin := terraformBin(t)
+	f := &tf{bin: bin, env: append(os.Environ(), "CHECKPOINT_DISABLE=1")}
+	if out, code := f.run(t, ".", time.Minute, "fmt", "-check", "-recursive", "-diff"); code != 0 {
+		t.Fatalf("terraform fmt -check: files need formatting (run terraform fmt -recursive infra)\n%s", out)
+	}
+}
+
+// TestTerraformValidate runs init (providers from the mirror, no backend) and validate on
+// the root, the moto root and each module on its own.
+func TestTerraformValidate(t *testing.T) {
+	t.Parallel()
+	f := newTF(t)
+	for _, dir := range terraformDirs(t) {
+		t.Run(strings.ReplaceAll(dir, "/", "_"), func(t *testing.T) {
+			t.Parallel()
+			work := filepath.Join(copyInfra(t), dir)
+			f.must(t, work, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
+			out := f.must(t, work, 3*time.Minute, "validate", "-no-color")
+			if strings.Contains(out, "Warning:") {
+				t.Errorf("terraform validate warns:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestTFLint runs tflint with its bundled terraform ruleset (the AWS ruleset is a plugin
+// downloaded from GitHub, which these machines cannot reach). scripts/install-tflint.sh
+// installs it; without it the test skips.
+func TestTFLint(t *testing.T) {
+	t.Parallel()
+	integrationOn(t)
+	bin, err := exec.LookPath("tflint")
+	if err != nil {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "tflint")
+		if _, err := os.Stat(p); err != nil {
+			need(t, "tflint is not installed (make deps-tflint builds it with go install)")
+		}
+		bin = p
+	}
+	cfg, err := filepath.Abs(".tflint.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--recursive", "--config="+cfg, "--format=compact")
+	cmd.Dir = copyInfra(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tflint: %v\n%s", err, out)
+	}
+}
+
+// TestECRActions checks the IAM module grants exactly the ECR actions tmsync calls.
+func TestECRActions(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("modules/iam/ecr_actions.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`"(ecr:[A-Za-z]+)"`).FindAllStringSubmatch(string(b), -1) {
+		got = append(got, m[1])
+	}
+	a, w := slices.Clone(got), slices.Clone(wantECRActions)
+	slices.Sort(a)
+	slices.Sort(w)
+	if !slices.Equal(a, w) {
+		t.Errorf("ecr_actions.tf lists\n%v\nwant\n%v", a, w)
+	}
+}
+
+// TestMotoApply applies test/moto (the modules with moto-friendly inputs) against a
+// moto_server, then checks a second plan shows no change.
+func TestMotoApply(t *testing.T) {
+	t.Parallel()
+	f := newTF(t)
+	m := testbed.StartMoto(t)
+	work := filepath.Join(copyInfra(t), "test", "moto")
+	endpoint := "-var=endpoint=" + m.URL
+	f.must(t, work, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
+	f.must(t, work, 6*time.Minute, "apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20", endpoint)
+
+	out, code := f.run(t, work, 4*time.Minute, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20", endpoint)
+	if code != 0 {
+		t.Fatalf("plan after apply: exit %d (2 = changes: the modules do not converge against moto)\n%s", code, out)
+	}
+
+	var outputs map[string]struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(f.must(t, work, time.Minute, "output", "-json")), &outputs); err != nil {
+		t.Fatal(err)
+	}
+	var sync, verify []string
+	if err := json.Unmarshal(outputs["ecr_actions"].Value, &sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(outputs["verify_ecr_actions"].Value, &verify); err != nil {
+		t.Fatal(err)
+	}
+	if len(sync) != len(wantECRActions) {
+		t.Errorf("sync role ECR actions: %v", sync)
+	}
+	for _, a := range verify {
+		if !regexp.MustCompile(`^ecr:(Get|Describe|List|BatchGet|BatchCheck)`).MatchString(a) {
+			t.Errorf("verify role gets a write action %s", a)
+		}
+	}
+	var bucket string
+	_ = json.Unmarshal(outputs["artifacts_bucket"].Value, &bucket)
+	if bucket != "tm-artifacts-"+testbed.MotoAccount+"-sync-pipeline-s3" {
+		t.Errorf("artifacts bucket %q", bucket)
+	}
+
+	// The real root, planned (not applied) against the same moto with an override file for
+	// the provider, in its sharded form: the whole graph evaluates with real values.
+	root := filepath.Dir(filepath.Dir(work))
+	override := fmt.Sprintf(`provider "aws" {
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+  endpoints {
+    sts = %q
+    iam = %q
+  }
+}
+`, m.URL, m.URL)
+	if err := os.WriteFile(filepath.Join(root, "moto_override.tf"), []byte(override), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.must(t, root, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
+	out = f.must(t, root, 4*time.Minute, "plan", "-input=false", "-no-color", "-refresh=false", "-var=sync_sharded=true")
+	for _, want := range []string{
+		"module.codebuild_sync.aws_codebuild_project.this will be created",
+		"module.pipeline.aws_codepipeline.this will be created",
+		`"tm-artifacts-` + testbed.MotoAccount + `-sync-pipeline-s3"`,
+		`"build/buildspec_build_sharded.yaml"`,
+		"build_batch_config",
+		`"arn:aws:ecr:eu-central-1:` + testbed.MotoAccount + `:repository/3rdparty/tm/*"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan of the real root: %q not found\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,14 @@
+output "name" {
+  description = "Name of the pipeline."
+  value       = aws_codepipeline.this.name
+}
+
+output "arn" {
+  description = "ARN of the pipeline."
+  value       = aws_codepipeline.this.arn
+}
+
+output "event_rule_arn" {
+  description = "ARN of the push event rule."
+  value       = aws_cloudwatch_event_rule.push.arn
+}

@@ -1,0 +1,239 @@
+package tmsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/smithy-go"
+	"github.com/docker/distribution/registry/api/errcode"
+	v2 "github.com/docker/distribution/registry/api/v2"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/internal/faultproxy"
+	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/internal/testbed"
+	"github.com/tmsync/tmsync/manifest"
+)
+
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"503", fmt.Errorf("reading blob: %w", docker.UnexpectedHTTPStatusError{StatusCode: 503}), true},
+		{"toomanyrequests", fmt.Errorf("reading manifest: %w", errcode.ErrorCodeTooManyRequests.WithMessage("slow down")), true},
+		{"unknown 500", fmt.Errorf("x: %w", errcode.ErrorCodeUnknown.WithMessage("boom")), true},
+		{"unexpected EOF", fmt.Errorf("reading blob: %w", io.ErrUnexpectedEOF), true},
+		{"connection reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
+		{"manifest unknown", fmt.Errorf("reading manifest: %w", errcode.Error{Code: v2.ErrorCodeManifestUnknown, Message: "manifest unknown"}), false},
+		{"name unknown", fmt.Errorf("x: %w", errcode.Error{Code: v2.ErrorCodeNameUnknown, Message: "repository name not known to registry"}), false},
+		{"blob unknown", fmt.Errorf("x: %w", errcode.Error{Code: v2.ErrorCodeBlobUnknown, Message: "blob unknown to registry"}), false},
+		{"denied", fmt.Errorf("x: %w", errcode.ErrorCodeDenied.WithMessage("requested access to the resource is denied")), false},
+		{"digest mismatch", &permanentError{fmt.Errorf("%w: pushed x", ErrDigestMismatch)}, false},
+		{"tag conflict", fmt.Errorf("%w: a", ErrTagConflict), false},
+		{"canceled", fmt.Errorf("copying: %w", context.Canceled), false},
+		{"aws access denied", fmt.Errorf("ECR BatchGetImage: %w", &smithy.GenericAPIError{Code: "AccessDeniedException",
+			Message: "User: arn:aws:iam::1:user/x is not authorized to perform: ecr:BatchGetImage", Fault: smithy.FaultClient}), false},
+		{"aws throttling", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}), true},
+		{"aws server fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "ServerException", Message: "internal", Fault: smithy.FaultServer}), true},
+		// 401 is not transient: copyWithRetry renews a target's credentials once instead.
+		{"401 for credentials", fmt.Errorf("x: %w", docker.ErrUnauthorizedForCredentials{Err: errors.New("401")}), false},
+		{"unauthorized code", fmt.Errorf("x: %w", errcode.ErrorCodeUnauthorized.WithMessage("authentication required")), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := transient(tc.err); got != tc.want {
+				t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+// acceptAll is an Attestor that accepts every image.
+type acceptAll struct{}
+
+func (acceptAll) Prepare(context.Context, []Subject) error { return nil }
+func (acceptAll) Verify(context.Context, Subject) (*Attestation, error) {
+	return &Attestation{Fingerprint: "test"}, nil
+}
+
+// expiringTarget is a RegistryTarget whose credentials have expired until they are
+// invalidated, as ECR's token does in a long run: it records the calls.
+type expiringTarget struct {
+	*RegistryTarget
+	mu            sync.Mutex
+	expired       bool
+	invalidations int
+	references    int
+}
+
+func (x *expiringTarget) Reference(ctx context.Context, repo, tag string) (types.ImageReference, *types.SystemContext, error) {
+	ref, sys, err := x.RegistryTarget.Reference(ctx, repo, tag)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.references++
+	if err == nil && x.expired {
+		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: "push", Password: "expired-token"}
+	}
+	return ref, sys, err
+}
+
+func (x *expiringTarget) InvalidateCredentials() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.expired = false
+	x.invalidations++
+}
+
+const unitPassword = "unit-registry-pass-4f0d"
+
+// unitBed is one registry with basic auth holding a source image under vendor/ and
+// taking copies under mirror/.
+func unitBed(t *testing.T) (*testbed.Registry, releasetest.Image) {
+	t.Helper()
+	reg := testbed.StartRegistry(t, testbed.RegistryOptions{Username: "push", Password: unitPassword})
+	im := releasetest.Image{Repository: "vendor/core", Tag: "1.0.0", Layers: 1, LayerSize: 4 << 10}
+	if err := releasetest.Push(context.Background(), releasetest.Registry{Host: reg.Host,
+		Auth: &authn.Basic{Username: "push", Password: unitPassword}}, &im, 7); err != nil {
+		t.Fatal(err)
+	}
+	return reg, im
+}
+
+func unitEngine(t *testing.T, reg *testbed.Registry, im releasetest.Image, srcPassword string, target Target) *Engine {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := releasetest.WriteRelease(dir, "1.0.0", reg.Host, []releasetest.Image{im}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: reg.Host, Prefix: "/"},
+		Source: Source{Registry: reg.Host, Username: "push", Password: srcPassword}, Target: target, Attestor: acceptAll{},
+		Insecure: []string{reg.Host}, Concurrency: 1, RetryBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func registryTarget(t *testing.T, reg *testbed.Registry) *RegistryTarget {
+	t.Helper()
+	rt, err := NewRegistryTarget(reg.Host+"/mirror", RegistryTargetOptions{Username: "push", Password: unitPassword, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// TestCopyRenewsExpiredCredentials: the target's credentials expire during the run; the
+// copy is refused with 401, the engine asks the target to renew them, and the next try
+// succeeds.
+func TestCopyRenewsExpiredCredentials(t *testing.T) {
+	reg, im := unitBed(t)
+	x := &expiringTarget{RegistryTarget: registryTarget(t, reg), expired: true}
+	rep, err := unitEngine(t, reg, im, unitPassword, x).Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := rep.Images[0]
+	t.Logf("outcome %s after %d attempts, %d invalidations, %d references: %s", rec.Outcome, rec.Attempts, x.invalidations, x.references, rec.Reason)
+	if rec.Outcome != OutcomeCopied || rec.Attempts != 2 || x.invalidations != 1 || x.references != 2 {
+		t.Errorf("outcome %s, %d attempts, %d invalidations, %d references; want copied on the 2nd attempt after 1 invalidation",
+			rec.Outcome, rec.Attempts, x.invalidations, x.references)
+	}
+}
+
+// TestCopyUnauthorizedIsPermanent: a refused source credential (a wrong vendor token) is
+// not retried with backoff: a plain registry target fails at once; a target that can
+// renew its credentials is given one more try after renewing, then fails.
+func TestCopyUnauthorizedIsPermanent(t *testing.T) {
+	reg, im := unitBed(t)
+	t.Run("plain target", func(t *testing.T) {
+		rep, err := unitEngine(t, reg, im, "wrong-token", registryTarget(t, reg)).Sync(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := rep.Images[0]; rec.Outcome != OutcomeFailed || rec.Attempts != 1 {
+			t.Errorf("outcome %s after %d attempts (%s), want failed after 1", rec.Outcome, rec.Attempts, rec.Reason)
+		}
+	})
+	t.Run("renewing target", func(t *testing.T) {
+		x := &expiringTarget{RegistryTarget: registryTarget(t, reg)}
+		rep, err := unitEngine(t, reg, im, "wrong-token", x).Sync(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := rep.Images[0]; rec.Outcome != OutcomeFailed || rec.Attempts != 2 || x.invalidations != 1 {
+			t.Errorf("outcome %s after %d attempts, %d invalidations (%s), want failed after 2 with 1 invalidation",
+				rec.Outcome, rec.Attempts, x.invalidations, rec.Reason)
+		}
+	})
+}
+
+// TestResolveRetriesTransientErrors: an unpinned source (a v4 image list) is resolved by
+// tag; a 503 on that lookup is retried like a
+// copy, not the end of the image.
+func TestResolveRetriesTransientErrors(t *testing.T) {
+	reg, im := unitBed(t)
+	tagPath := "/v2/" + im.Repository + "/manifests/" + im.Tag
+	fp := faultproxy.Start(t, reg.Host, faultproxy.Config{ErrorRate: 1, Statuses: []int{503}, MaxFaults: 1,
+		Match: func(r *http.Request) bool { return r.URL.Path == tagPath }})
+	dir := t.TempDir()
+	// A v4 list: pulled from the vendor registry by tag.
+	if err := os.WriteFile(filepath.Join(dir, "1.0.0_tm_registry_images.txt"), []byte(im.Repository+":"+im.Tag+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: fp.Host, Prefix: "/"},
+		Source: Source{Registry: fp.Host, Username: "push", Password: unitPassword}, Target: registryTarget(t, reg),
+		Attestor: acceptAll{}, Insecure: []string{reg.Host, fp.Host}, Concurrency: 1, RetryBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := rep.Images[0]
+	if s := fp.Stats(); s.Errors[503] != 1 {
+		t.Fatalf("the proxy injected %v, want one 503", s.Errors)
+	}
+	if rec.Outcome != OutcomeCopied || rec.Digest != im.Digest {
+		t.Errorf("outcome %s at %s (%s), digest %s; want copied with %s", rec.Outcome, rec.Step, rec.Reason, rec.Digest, im.Digest)
+	}
+}
+
+// TestExistingRetriesTransientErrors: the lookup of the tags already in the target is
+// retried on a 503, not the end of every image of the repository.
+func TestExistingRetriesTransientErrors(t *testing.T) {
+	reg, im := unitBed(t)
+	fp := faultproxy.Start(t, reg.Host, faultproxy.Config{ErrorRate: 1, Statuses: []int{503}, MaxFaults: 1,
+		Match: func(r *http.Request) bool {
+			return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/")
+		}})
+	rt, err := NewRegistryTarget(fp.Host+"/mirror", RegistryTargetOptions{Username: "push", Password: unitPassword, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := unitEngine(t, reg, im, unitPassword, rt).Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fp.Stats(); s.Errors[503] != 1 {
+		t.Fatalf("the proxy injected %v, want one 503", s.Errors)
+	}
+	if rec := rep.Images[0]; rec.Outcome != OutcomeCopied {
+		t.Errorf("outcome %s at %s (%s), want copied", rec.Outcome, rec.Step, rec.Reason)
+	}
+}
