@@ -21,6 +21,7 @@ import (
 type RegistryTarget struct {
 	host, prefix string
 	sys          *types.SystemContext
+	lookup       *tagLookup
 }
 
 // RegistryTargetOptions configure NewRegistryTarget.
@@ -50,6 +51,7 @@ func NewRegistryTarget(location string, opts RegistryTargetOptions) (*RegistryTa
 	if opts.Insecure {
 		t.sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
+	t.lookup = newTagLookup(host, t.sys, opts.Insecure)
 	if _, err := t.RepositoryName("probe"); err != nil {
 		return nil, fmt.Errorf("registry target %q: %w", location, err)
 	}
@@ -83,7 +85,7 @@ func (t *RegistryTarget) Ensure(_ context.Context, repo string, _ bool) (*Reposi
 	return &Repository{Name: repo}, nil
 }
 
-// Existing implements Target with one manifest HEAD per tag.
+// Existing implements Target with one manifest HEAD per tag, on one connection pool.
 func (t *RegistryTarget) Existing(ctx context.Context, repo string, tags []string) (map[string]digest.Digest, error) {
 	out := map[string]digest.Digest{}
 	var mu sync.Mutex
@@ -96,16 +98,21 @@ func (t *RegistryTarget) Existing(ctx context.Context, repo string, tags []strin
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ref, _, err := t.Reference(ctx, repo, tag)
-			var d digest.Digest
-			if err == nil {
-				d, err = docker.GetDigest(ctx, t.sys, ref)
+			d, found, err := t.lookup.digest(ctx, repo, tag)
+			if errors.Is(err, errUnsupported) {
+				// What the light client cannot answer, containers/image can.
+				var ref types.ImageReference
+				if ref, _, err = t.Reference(ctx, repo, tag); err == nil {
+					d, err = docker.GetDigest(ctx, t.sys, ref)
+					found = err == nil
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case err == nil:
+			case err == nil && found:
 				out[tag] = d
+			case err == nil:
 			case notFound(err):
 			case firstErr == nil:
 				firstErr = err

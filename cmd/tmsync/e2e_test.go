@@ -190,34 +190,7 @@ func TestSyncEndToEndECR(t *testing.T) {
 	// Every repository, with every setting, in moto.
 	ecrc := ecr.NewFromConfig(cfg)
 	for _, repo := range []string{"vault/core", "vault/xpl/xpl_payees", "vault/postings", "restricted/third_party/docker.io/grafana/grafana"} {
-		full := "3rdparty/tm/" + repo
-		d, err := ecrc.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{full}})
-		if err != nil {
-			t.Fatalf("repository %s: %v", full, err)
-		}
-		r := d.Repositories[0]
-		if r.EncryptionConfiguration == nil || string(r.EncryptionConfiguration.EncryptionType) != "KMS" || aws.ToString(r.EncryptionConfiguration.KmsKey) == "" {
-			t.Errorf("%s: encryption %+v, want KMS", full, r.EncryptionConfiguration)
-		}
-		if r.ImageScanningConfiguration == nil || !r.ImageScanningConfiguration.ScanOnPush {
-			t.Errorf("%s: scan on push off", full)
-		}
-		if string(r.ImageTagMutability) != "IMMUTABLE" {
-			t.Errorf("%s: mutability %s", full, r.ImageTagMutability)
-		}
-		tl, err := ecrc.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: r.RepositoryArn})
-		must(t, err)
-		if len(tl.Tags) != 2 {
-			t.Errorf("%s: tags %+v, want owner and app", full, tl.Tags)
-		}
-		pol, err := ecrc.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String(full)})
-		if err != nil || !strings.Contains(aws.ToString(pol.PolicyText), "444455556666") {
-			t.Errorf("%s: repository policy %v %v", full, err, pol)
-		}
-		lc, err := ecrc.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String(full)})
-		if err != nil || !strings.Contains(aws.ToString(lc.LifecyclePolicyText), "untagged") {
-			t.Errorf("%s: lifecycle policy %v %v", full, err, lc)
-		}
+		assertRepositorySettings(t, ecrc, "3rdparty/tm/"+repo)
 	}
 	// Every tag with the release's digest, the index among them.
 	for _, im := range images {
@@ -324,4 +297,39 @@ func assertNoSecrets(t *testing.T, dir string, secrets ...string) {
 		}
 		return nil
 	})
+}
+
+// assertRepositorySettings checks, in moto, that a repository carries every setting the
+// end-to-end runs ask for: KMS, scan on push, IMMUTABLE, two resource tags, the
+// cross-account policy of the test's account list, and the default lifecycle rule.
+func assertRepositorySettings(t *testing.T, ecrc *ecr.Client, full string) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := ecrc.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{full}})
+	if err != nil {
+		t.Errorf("repository %s: %v", full, err)
+		return
+	}
+	r := d.Repositories[0]
+	if r.EncryptionConfiguration == nil || string(r.EncryptionConfiguration.EncryptionType) != "KMS" || aws.ToString(r.EncryptionConfiguration.KmsKey) == "" {
+		t.Errorf("%s: encryption %+v, want KMS", full, r.EncryptionConfiguration)
+	}
+	if r.ImageScanningConfiguration == nil || !r.ImageScanningConfiguration.ScanOnPush {
+		t.Errorf("%s: scan on push off", full)
+	}
+	if string(r.ImageTagMutability) != "IMMUTABLE" {
+		t.Errorf("%s: mutability %s", full, r.ImageTagMutability)
+	}
+	tl, err := ecrc.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: r.RepositoryArn})
+	if err != nil || len(tl.Tags) != 2 {
+		t.Errorf("%s: tags %+v %v, want owner and app", full, tl, err)
+	}
+	pol, err := ecrc.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String(full)})
+	if err != nil || !strings.Contains(aws.ToString(pol.PolicyText), "444455556666") {
+		t.Errorf("%s: repository policy %v", full, err)
+	}
+	lc, err := ecrc.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String(full)})
+	if err != nil || !strings.Contains(aws.ToString(lc.LifecyclePolicyText), "untagged") {
+		t.Errorf("%s: lifecycle policy %v", full, err)
+	}
 }

@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	digest "github.com/opencontainers/go-digest"
@@ -577,37 +576,10 @@ func TestReliabilityECRThrottled(t *testing.T) {
 	if throttled == 0 {
 		t.Error("nothing was throttled")
 	}
-	ctx := context.Background()
 	ecrc := ecr.NewFromConfig(b.ecr.Moto.Config())
 	for _, im := range images {
 		full := "3rdparty/tm/" + im.Repository
-		d, err := ecrc.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{full}})
-		if err != nil {
-			t.Errorf("repository %s: %v", full, err)
-			continue
-		}
-		r := d.Repositories[0]
-		if r.EncryptionConfiguration == nil || string(r.EncryptionConfiguration.EncryptionType) != "KMS" {
-			t.Errorf("%s: encryption %+v, want KMS", full, r.EncryptionConfiguration)
-		}
-		if r.ImageScanningConfiguration == nil || !r.ImageScanningConfiguration.ScanOnPush {
-			t.Errorf("%s: scan on push off", full)
-		}
-		if string(r.ImageTagMutability) != "IMMUTABLE" {
-			t.Errorf("%s: mutability %s", full, r.ImageTagMutability)
-		}
-		tl, err := ecrc.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: r.RepositoryArn})
-		if err != nil || len(tl.Tags) != 2 {
-			t.Errorf("%s: tags %+v %v, want owner and app", full, tl, err)
-		}
-		pol, err := ecrc.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String(full)})
-		if err != nil || !strings.Contains(aws.ToString(pol.PolicyText), "444455556666") {
-			t.Errorf("%s: repository policy %v", full, err)
-		}
-		lc, err := ecrc.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String(full)})
-		if err != nil || !strings.Contains(aws.ToString(lc.LifecyclePolicyText), "untagged") {
-			t.Errorf("%s: lifecycle policy %v", full, err)
-		}
+		assertRepositorySettings(t, ecrc, full)
 		if got := b.targetDigest(full, im.Tag); got != im.Digest {
 			t.Errorf("%s:%s is %s, release says %s", full, im.Tag, got, im.Digest)
 		}
