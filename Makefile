@@ -58,7 +58,7 @@ demo:
 # tmsync, writes docs/benchmarks.md and .json. BENCHFLAGS=-quick for a smoke run.
 BENCHFLAGS ?=
 bench: deps
-	@bash bench/run.sh $(BENCHFLAGS)
+	@TAGS="$(TAGS)" bash bench/run.sh $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

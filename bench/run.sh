@@ -6,7 +6,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
-TAGS=${TAGS:-containers_image_openpgp containers_image_storage_stub containers_image_docker_daemon_stub exclude_graphdriver_btrfs}
+# The build tags come from the Makefile, the one place that keeps them.
+TAGS=${TAGS:?run this through make bench, which passes the build tags}
 mkdir -p bench/out
 log=bench/out/install-peers.log
 bash bench/install-peers.sh 2>&1 | tee "$log"
