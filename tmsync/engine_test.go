@@ -138,25 +138,29 @@ func TestRejectedAttestationCopiesNothingOfThatImage(t *testing.T) {
 	}
 }
 
-func TestBadDestinationStartsNothing(t *testing.T) {
+func TestBadInputStartsNothing(t *testing.T) {
 	w := newWorld(t)
-	images := w.push([]releasetest.Image{small("vault/a", "1.0")}, 1, true)
-	dir := w.release("1.0", images)
-	target, _ := NewRegistryTarget(w.dst+"/UPPER", RegistryTargetOptions{Insecure: true})
-	_, err := NewRegistryTarget(w.dst+"/UPPER", RegistryTargetOptions{})
-	if err == nil || target != nil {
-		t.Fatalf("an invalid registry prefix was accepted")
+	// A registry prefix that cannot form repository names is refused up front.
+	if _, err := NewRegistryTarget(w.dst+"/UPPER", RegistryTargetOptions{}); err == nil {
+		t.Fatal("an invalid registry prefix was accepted")
 	}
-	// A release folder that does not parse is a StartError naming the file.
+	// A release folder that does not parse is a StartError naming the file, and the
+	// target is left untouched.
 	bad := filepath.Join(w.dir, "bad")
-	os.MkdirAll(bad, 0o755)
-	os.WriteFile(filepath.Join(bad, "1.0_release.json"), []byte(`{"metadata":{"images":{"x":{"dest":"x:1"}}}}`), 0o644)
-	_, err = w.engine(bad, nil).Sync(context.Background())
+	if err := os.MkdirAll(bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "1.0_release.json"), []byte(`{"metadata":{"images":{"x":{"dest":"x:1"}}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.engine(bad, nil).Sync(context.Background())
 	var se *StartError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "1.0_release.json") {
 		t.Fatalf("bad release: got %v, want a StartError naming the file", err)
 	}
-	_ = dir
+	if d := w.targetDigest("x", "1"); d != "" {
+		t.Fatal("a bad release pushed something")
+	}
 }
 
 func TestShardsPartitionTheRelease(t *testing.T) {
