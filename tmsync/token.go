@@ -3,6 +3,7 @@ package tmsync
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -19,3 +20,19 @@ func parseTokenSecret(name, plaintext string) (string, error) {
 	}
 	return strings.TrimSpace(t), nil
 }
+
+// String prints Args without the vendor token, so that a log line or an error that
+// formats them never carries it.
+func (a Args) String() string {
+	if a.SrcPassword != "" {
+		a.SrcPassword = "REDACTED"
+	}
+	type plain Args // no String method: no recursion
+	return fmt.Sprintf("%+v", plain(a))
+}
+
+// GoString is String for %#v.
+func (a Args) GoString() string { return a.String() }
+
+// LogValue keeps the token out of slog records.
+func (a Args) LogValue() slog.Value { return slog.StringValue(a.String()) }
