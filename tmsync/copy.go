@@ -131,6 +131,9 @@ func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it 
 	if err != nil {
 		return 0, err
 	}
+	if err := checkDeclaredLayers(ctx, src, e.sourceSys(it.img.Source.Registry), it.dgst, it.img.Layers); err != nil {
+		return 0, err
+	}
 	dst, dstSys, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag)
 	if err != nil {
 		return 0, err

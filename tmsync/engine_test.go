@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/internal/testbed"
 )
@@ -226,5 +229,60 @@ func TestSharedLayersMoveOnce(t *testing.T) {
 	}
 	if rep.Summary.Bytes > 2*256<<10 {
 		t.Fatalf("moved %d bytes for a 256 KiB base shared by 4 images: the base was sent again instead of mounted", rep.Summary.Bytes)
+	}
+}
+
+// TestDeclaredLayersAreChecked: a release that declares an image's layers is held to
+// them before anything is pushed; the right list passes.
+func TestDeclaredLayersAreChecked(t *testing.T) {
+	w := newWorld(t)
+	images := w.push([]releasetest.Image{small("vault/a", "1.0"), small("vault/b", "1.0")}, 1, true)
+	layersOf := func(im releasetest.Image) []string {
+		ref, _ := name.ParseReference(w.src+"/"+im.Repository+"@"+im.Digest, name.Insecure)
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, _ := img.Layers()
+		var out []string
+		for _, l := range ls {
+			d, _ := l.Digest()
+			out = append(out, d.String())
+		}
+		return out
+	}
+	entry := func(im releasetest.Image, layers []string) string {
+		var ls []string
+		for _, l := range layers {
+			ls = append(ls, fmt.Sprintf(`{"digest":%q}`, l))
+		}
+		return fmt.Sprintf(`%q:{"source":"%s/%s:%s@%s","dest":"%s:%s","layers":[%s]}`, im.Repository, w.src, im.Repository, im.Tag, im.Digest,
+			im.Repository, im.Tag, strings.Join(ls, ","))
+	}
+	dir := filepath.Join(w.dir, "layers")
+	os.MkdirAll(dir, 0o755)
+	other := "sha256:" + strings.Repeat("ab", 32)
+	doc := `{"metadata":{"images":{` + entry(images[0], layersOf(images[0])) + "," + entry(images[1], []string{other}) + `}}}`
+	if err := os.WriteFile(filepath.Join(dir, "1.0_release.json"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := w.engine(dir, nil).Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range rep.Images {
+		switch im.Dest {
+		case "vault/a:1.0":
+			if im.Outcome != OutcomeCopied {
+				t.Errorf("%s with the right layers: %s %s", im.Dest, im.Outcome, im.Reason)
+			}
+		case "vault/b:1.0":
+			if im.Outcome != OutcomeFailed || im.Attempts != 1 || !strings.Contains(im.Reason, "declares 1 layers") {
+				t.Errorf("%s with wrong layers: %s after %d attempts: %s", im.Dest, im.Outcome, im.Attempts, im.Reason)
+			}
+		}
+	}
+	if d := w.targetDigest("vault/b", "1.0"); d != "" {
+		t.Error("an image whose declared layers differ was pushed")
 	}
 }
