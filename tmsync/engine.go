@@ -316,7 +316,7 @@ func (e *Engine) repositories(ctx context.Context, items []*item, rep *Report) e
 	results := make([]*Repository, len(names))
 	errs := make([]error, len(names))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.opts.Concurrency)
+	g.SetLimit(e.opts.LookupConcurrency)
 	for i, name := range names {
 		g.Go(func() error {
 			results[i], errs[i] = e.opts.Target.Ensure(gctx, name, mode != ModeSync)
@@ -361,7 +361,7 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.opts.Concurrency)
+	g.SetLimit(e.opts.LookupConcurrency)
 	for repo, its := range byRepo {
 		g.Go(func() error {
 			tags := make([]string, len(its))

@@ -115,6 +115,10 @@ type Options struct {
 	Concurrency int
 	// BlobConcurrency is how many blobs move at once across all images. Default 2×Concurrency.
 	BlobConcurrency int
+	// LookupConcurrency is how many repositories are ensured and looked up at once: small
+	// control-plane calls, several per repository, that a no-op re-sync of a large release
+	// is made of. Mutating calls are still spaced by the target (ECR's throttle). Default 16.
+	LookupConcurrency int
 	// BYOPolicy is BYOPinned (default) or BYOAttested.
 	BYOPolicy string
 	// Insecure lists registry hosts ("host:port") spoken to over plain HTTP or
@@ -174,6 +178,9 @@ func (o *Options) defaults() error {
 	if o.BlobConcurrency == 0 {
 		o.BlobConcurrency = 2 * o.Concurrency
 	}
+	if o.LookupConcurrency == 0 {
+		o.LookupConcurrency = 16
+	}
 	if o.BYOPolicy == "" {
 		o.BYOPolicy = BYOPinned
 	}
@@ -204,7 +211,7 @@ func (o *Options) defaults() error {
 	if o.Attestor == nil {
 		errs = append(errs, errors.New("no attestor: every image must be verified"))
 	}
-	if o.Concurrency < 1 || o.BlobConcurrency < 1 {
+	if o.Concurrency < 1 || o.BlobConcurrency < 1 || o.LookupConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency must be at least 1"))
 	}
 	if o.BYOPolicy != BYOPinned && o.BYOPolicy != BYOAttested {
