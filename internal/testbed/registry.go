@@ -54,25 +54,7 @@ func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
 	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken between probe and bind
 		port := FreePort(t)
 		r.Host = "127.0.0.1:" + portString(port)
-		cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: %s
-  secret: %s
-%s`, filepath.Join(dir, "data"), r.Host, hex.EncodeToString(secret), auth)
+		cfg := RegistryConfig(filepath.Join(dir, "data"), r.Host, hex.EncodeToString(secret), auth)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -91,3 +73,28 @@ http:
 
 // Ref returns "HOST/repo" for a repository in this registry.
 func (r *Registry) Ref(repo string) string { return r.Host + "/" + repo }
+
+// RegistryConfig is the configuration of a distribution registry serving plain HTTP on
+// addr with filesystem storage in root; auth is an "auth:" section or "". The bench uses
+// it too, so that what is measured is what is tested.
+func RegistryConfig(root, addr, secret, auth string) string {
+	return fmt.Sprintf(`version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: %s
+  secret: %s
+%s`, root, addr, secret, auth)
+}

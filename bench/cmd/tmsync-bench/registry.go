@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tmsync/tmsync/internal/testbed"
 )
 
 // registry is a CNCF distribution registry (docker-registry) on 127.0.0.1 with
@@ -63,25 +65,7 @@ func startRegistry(ctx context.Context, parent, name, user, password string) (*r
 			return nil, err
 		}
 		r.Host = "127.0.0.1:" + strconv.Itoa(port)
-		cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: %s
-  secret: %s
-%s`, filepath.Join(dir, "data"), r.Host, hex.EncodeToString(secret), auth)
+		cfg := testbed.RegistryConfig(filepath.Join(dir, "data"), r.Host, hex.EncodeToString(secret), auth)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			return nil, err
