@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -100,6 +99,5 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (tmsync.Args, error) {
 	if a.ScanWait < 0 {
 		return a, fmt.Errorf("--scan-wait must be positive")
 	}
-	_ = time.Second
 	return a, nil
 }
