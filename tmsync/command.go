@@ -238,15 +238,11 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		VendorRegistry: a.SrcDomain, Prefix: a.TrgPrefix}
 
 	var awsCfg aws.Config
-	needAWS := a.Target == "ecr"
 	token := a.SrcPassword
 	if token == "" {
 		token = os.Getenv("TM_TOKEN")
 	}
-	if token == "" && a.Target == "ecr" && a.AttestationBundle == "" {
-		needAWS = true
-	}
-	if needAWS {
+	if a.Target == "ecr" {
 		var opts []func(*config.LoadOptions) error
 		if a.TrgRegion != "" {
 			opts = append(opts, config.WithRegion(a.TrgRegion))

@@ -283,8 +283,11 @@ func transient(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}
+	if notFound(err) {
+		return false
+	}
 	msg := err.Error()
-	for _, s := range []string{"manifest unknown", "StatusCode: 404", "not found", "unauthorized: ", "denied"} {
+	for _, s := range []string{"not found", "unauthorized: ", "denied"} {
 		if strings.Contains(msg, s) {
 			return false
 		}
