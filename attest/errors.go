@@ -25,16 +25,22 @@ var (
 	ErrBadResponse = errors.New("malformed answer from attestation server")
 
 	// Reasons for rejecting one occurrence or signature.
-	ErrResourceMismatch   = errors.New("occurrence is about another resource")
-	ErrMalformed          = errors.New("malformed occurrence")
-	ErrNoSignature        = errors.New("occurrence holds no signature")
-	ErrBadEncoding        = errors.New("signature is not valid base64 or armor")
-	ErrClearSigned        = errors.New("clear-signed message (an attached signed message is required)")
-	ErrDetached           = errors.New("detached signature (an attached signed message is required)")
-	ErrNotSigned          = errors.New("message is not signed")
-	ErrUnknownKey         = errors.New("signed by a key that is not in the attestor keyring")
-	ErrBadSignature       = errors.New("signature does not verify")
-	ErrKeyExpired         = errors.New("signing key expired at signing time")
+	ErrResourceMismatch = errors.New("occurrence is about another resource")
+	ErrMalformed        = errors.New("malformed occurrence")
+	ErrNoSignature      = errors.New("occurrence holds no signature")
+	ErrBadEncoding      = errors.New("signature is not valid base64 or armor")
+	ErrClearSigned      = errors.New("clear-signed message (an attached signed message is required)")
+	ErrDetached         = errors.New("detached signature (an attached signed message is required)")
+	ErrNotSigned        = errors.New("message is not signed")
+	ErrUnknownKey       = errors.New("signed by a key that is not in the attestor keyring")
+	ErrBadSignature     = errors.New("signature does not verify")
+	ErrKeyExpired       = errors.New("signing key expired at signing time")
+	// ErrKeyExpiredSinceSigning: the signature is dated inside the key's validity but the
+	// key has expired since; refused only with WithStrictKeyExpiry.
+	ErrKeyExpiredSinceSigning = errors.New("signing key has expired since the signature's date (strict key expiry)")
+	// ErrWeakHash: the message signature (or the binding of the signing subkey) uses a hash
+	// other than SHA-2 or SHA-3: SHA-1, MD5, RIPEMD-160 or an unknown one.
+	ErrWeakHash           = errors.New("signature uses a hash that is not accepted (only SHA-2 and SHA-3)")
 	ErrKeyRevoked         = errors.New("signing key is revoked")
 	ErrSignatureExpired   = errors.New("signature expired")
 	ErrSignedInFuture     = errors.New("signature creation time is in the future")
@@ -48,6 +54,7 @@ var (
 )
 
 // Reason is why one occurrence (or one signature of it) did not vouch for the image.
+// Occurrence and Reason hold remote text with control characters escaped ([Sanitize]).
 type Reason struct {
 	Occurrence string // occurrence name, empty when there was none
 	Reason     string // human-readable reason
@@ -56,9 +63,9 @@ type Reason struct {
 
 func (r Reason) String() string {
 	if r.Occurrence == "" {
-		return r.Reason
+		return Sanitize(r.Reason)
 	}
-	return r.Occurrence + ": " + r.Reason
+	return Sanitize(r.Occurrence) + ": " + Sanitize(r.Reason)
 }
 
 // RejectedError says the image was checked and no occurrence vouches for it.
@@ -71,7 +78,7 @@ type RejectedError struct {
 
 func (e *RejectedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "attestation rejected for %s", e.Subject)
+	fmt.Fprintf(&b, "attestation rejected for %s", Sanitize(e.Subject.String()))
 	if e.NoAttestation {
 		b.WriteString(": no attestation")
 		return b.String()
@@ -107,8 +114,9 @@ type UnavailableError struct {
 	Err error
 }
 
+// Error escapes control characters of remote text ([Sanitize]).
 func (e *UnavailableError) Error() string {
-	return "attestations unavailable: " + e.Op + ": " + e.Err.Error()
+	return Sanitize("attestations unavailable: " + e.Op + ": " + e.Err.Error())
 }
 
 func (e *UnavailableError) Unwrap() error { return e.Err }
