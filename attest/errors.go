@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. A *RejectedError unwraps to ErrRejected and to the sentinel of each of its
@@ -23,6 +24,12 @@ var (
 	ErrUnexpectedStatus = errors.New("unexpected HTTP status from attestation server")
 	// ErrBadResponse: the answer could not be decoded.
 	ErrBadResponse = errors.New("malformed answer from attestation server")
+	// ErrListingLimit: the server sent more than a listing limit allows (ListLimits); the
+	// error is a *LimitError.
+	ErrListingLimit = errors.New("attestation server sent more than the listing limits allow")
+	// ErrInsecureRedirect: the server redirected an https request to http (or another
+	// scheme); the redirect is not followed.
+	ErrInsecureRedirect = errors.New("attestation server redirected from https to an insecure URL; not followed")
 
 	// Reasons for rejecting one occurrence or signature.
 	ErrResourceMismatch = errors.New("occurrence is about another resource")
@@ -107,6 +114,23 @@ func (e *RejectedError) Unwrap() []error {
 	}
 	return errs
 }
+
+// LimitError says a listing was stopped at one of its limits.
+type LimitError struct {
+	Limit string // the ListLimits field: "MaxOccurrences", "MaxBytes", "MaxPageBytes", "MaxPages", "Timeout"
+	What  string // what was counted: "occurrences", "bytes in one page", ...
+	Max   int64  // the limit (a time.Duration for Timeout)
+}
+
+func (e *LimitError) Error() string {
+	if e.Limit == "Timeout" {
+		return fmt.Sprintf("attestation server sent more than a listing may take: not done within %s (listing limit %s)", time.Duration(e.Max), e.Limit)
+	}
+	return fmt.Sprintf("attestation server sent more than %d %s (listing limit %s)", e.Max, e.What, e.Limit)
+}
+
+// Unwrap gives ErrListingLimit.
+func (e *LimitError) Unwrap() error { return ErrListingLimit }
 
 // UnavailableError says the attestations could not be checked (network, server, token).
 type UnavailableError struct {
