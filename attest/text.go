@@ -55,9 +55,10 @@ const minRedactLen = 6
 
 // Redact replaces secret in s by "REDACTED": raw, URL-escaped (query and path escaping),
 // and base64-encoded (standard and URL alphabets) at any offset, as in the base64 of
-// "user:secret" of a Basic Authorization header. Around a base64 occurrence up to two
-// characters that also depend on the neighbouring bytes may remain. An empty secret
-// changes nothing.
+// "user:secret" of a Basic Authorization header. At each end of a base64 occurrence up to
+// four characters that also depend on the neighbouring bytes may remain (a few bits of the
+// secret's first and last bytes). Secrets shorter than 6 bytes are looked for raw and
+// URL-escaped only. An empty secret changes nothing.
 func Redact(s, secret string) string {
 	if secret == "" {
 		return s
