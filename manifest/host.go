@@ -94,18 +94,18 @@ func parseRegistryHost(s string) (registryHost, error) {
 	case len(s) > maxHostLen:
 		return bad("%d bytes; a host name has at most 253", len(s))
 	}
+	switch {
+	case strings.IndexFunc(s, func(r rune) bool { return r >= 0x80 }) >= 0:
+		return bad("has non-ASCII characters; expected an ASCII host name (an internationalized name in its xn-- form)")
+	case strings.ContainsAny(s, "/?#"):
+		return bad("is a URL or a reference, not a host; expected host[:port]")
+	case strings.Contains(s, "@"):
+		return bad("has a userinfo (user@); expected host[:port]")
+	case strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return bad("has white space or a control character; expected host[:port]")
+	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 0x80:
-			return bad("has non-ASCII characters; expected an ASCII host name (an internationalized name in its xn-- form)")
-		case c == '/' || c == '?' || c == '#':
-			return bad("is a URL or a reference, not a host; expected host[:port]")
-		case c == '@':
-			return bad("has a userinfo (user@); expected host[:port]")
-		case c <= ' ' || c == 0x7f:
-			return bad("has white space or a control character; expected host[:port]")
-		case !isHostByte(c):
+		if c := s[i]; !isHostByte(c) {
 			return bad("has the character %q, which a host does not have; expected host[:port]", c)
 		}
 	}

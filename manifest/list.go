@@ -137,7 +137,7 @@ func IsBYOList(name string, opts Options) bool {
 	opts = opts.withDefaults()
 	base := path.Base(filepath.ToSlash(name))
 	_, rest, found := strings.Cut(base, "_")
-	if !found {
+	if !found || !strings.HasSuffix(rest, opts.ImagesPostfix) {
 		return false
 	}
 	rest = strings.TrimSuffix(rest, opts.ImagesPostfix)

@@ -143,7 +143,7 @@ func TestMalformed(t *testing.T) {
 			"5.0.3_byo_images.txt": "vault/a:5.0.3 docker.io/other/a@" + dg1 + "\n"},
 			[]want{{file: "5.0.3_byo_images.txt", line: 1, msg: "disagrees with the release's source"}}},
 		{"v4 lists give two sources", map[string]string{
-			"3.3.11_byo_images.txt":  "vault/a:1 docker.io/x/a:1\n",
+			"3.3.11_byo_images.txt":      "vault/a:1 docker.io/x/a:1\n",
 			"3.3.11_more_byo_images.txt": "vault/a:1 docker.io/y/a:1\n"},
 			[]want{{file: "3.3.11_more_byo_images.txt", line: 1, msg: "expected one source per dest"}}},
 		{"v4 lists are empty", map[string]string{"3.3.11_images.txt": "# nothing yet\n\n"},
