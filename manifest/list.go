@@ -67,9 +67,12 @@ func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors
 	data = bytes.TrimPrefix(data, bom)
 	byo := IsBYOList(name, opts)
 	var entries []ListEntry
-	for i, line := range strings.Split(string(data), "\n") {
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
 		lineNo := i + 1
-		line = strings.TrimSuffix(line, "\r")
+		if i < len(lines)-1 { // a CR ends a line only before LF
+			line = strings.TrimSuffix(line, "\r")
+		}
 		if col, msg := badRune(line); msg != "" {
 			probs = append(probs, Problem{File: name, Line: lineNo, Column: col, Msg: msg})
 			continue

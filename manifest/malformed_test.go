@@ -168,6 +168,8 @@ func TestMalformed(t *testing.T) {
 			[]want{{file: "3.3.11_byo_images.txt", line: 1, col: 10, msg: "carriage return"}}},
 		{"list with a bare CR after CRLF lines", map[string]string{"3.3.11_images.txt": "vault/a:1\r\nvault/b:1\rx\r\n\r\n"},
 			[]want{{file: "3.3.11_images.txt", line: 2, col: 10, msg: "carriage return"}}},
+		{"list ending with a bare CR", map[string]string{"3.3.11_images.txt": "vault/a:1\r\nvault/b:1\r"},
+			[]want{{file: "3.3.11_images.txt", line: 2, col: 10, msg: "carriage return"}}},
 		{"list with CR CR LF", map[string]string{"3.3.11_images.txt": "vault/a:1\r\r\n"},
 			[]want{{file: "3.3.11_images.txt", line: 1, col: 10, msg: "carriage return"}}},
 		{"list with a NUL", map[string]string{"3.3.11_images.txt": "vault/a:1\nvault/b:1\x00\n"},
