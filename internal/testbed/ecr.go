@@ -28,7 +28,20 @@ import (
 //   - a tag pushed again on an IMMUTABLE repository is refused with TAG_INVALID, even with
 //     the same digest, as real ECR does;
 //   - every manifest pushed is recorded in moto with PutImage (repository, tag, manifest,
-//     media type, digest), so BatchGetImage and DescribeImages see it.
+//     media type, digest), so BatchGetImage and DescribeImages see it;
+//   - cross-repository blob mounts follow ECR's rules (see MountRules): with the
+//     account setting BLOB_MOUNTING off, or from a repository where no committed
+//     manifest references the blob, or across encryption settings, a mount request
+//     starts an ordinary upload session (202) instead.
+//
+// The proxy counts what a sync costs the target: blob upload bytes by repository and
+// mounts asked and done (Traffic).
+//
+// BLOB_MOUNTING: moto (5.2.1 on the machines this was written on) implements neither
+// GetAccountSetting nor PutAccountSetting, so the test bed owns the setting. APIURL is
+// moto's API behind a second proxy that answers those two calls for BLOB_MOUNTING and
+// forwards everything else to moto; Config, Env and Client use it. Tests may also flip
+// the setting with SetBlobMounting. It starts DISABLED, as in a new AWS account.
 //
 // Refusals are also recorded as violations; unless AllowViolations is called, a violation
 // fails the test at its end, because a tool that pushes what ECR refuses is wrong.
@@ -39,6 +52,9 @@ type ECR struct {
 	// Username and Password are the registry credentials that moto's
 	// GetAuthorizationToken hands out ("AWS" and moto's fixed token).
 	Username, Password string
+	// APIURL is the ECR API endpoint, "http://127.0.0.1:PORT": moto, with the account
+	// settings answered by the test bed.
+	APIURL string
 
 	client  *ecr.Client
 	backend *Registry
@@ -48,6 +64,9 @@ type ECR struct {
 	violations []string
 	allow      bool
 	pushes     int
+	mounting   bool
+	committed  map[string]map[string]bool // repository -> blobs its committed manifests reference
+	traffic    Traffic
 }
 
 // StartECR starts a registry paired with m (a fresh SharedMoto(t) when m is nil) and the
@@ -70,7 +89,10 @@ func StartECR(t testing.TB, m *Moto) *ECR {
 	if !ok {
 		t.Fatalf("moto's ECR token is not user:password")
 	}
-	e := &ECR{Moto: m, Username: user, Password: pass, client: client}
+	e := &ECR{Moto: m, Username: user, Password: pass, committed: map[string]map[string]bool{}}
+	e.traffic = newTraffic()
+	e.APIURL = e.startAPI(t)
+	e.client = ecr.NewFromConfig(e.Config())
 	e.backend = StartRegistry(t, RegistryOptions{Username: user, Password: pass})
 	target := &url.URL{Scheme: "http", Host: e.backend.Host}
 	e.proxy = &httputil.ReverseProxy{
@@ -119,8 +141,22 @@ func (e *ECR) ManifestPushes() int {
 	return e.pushes
 }
 
-// Client returns an ECR API client for moto.
+// Client returns an ECR API client for APIURL.
 func (e *ECR) Client() *ecr.Client { return e.client }
+
+// Config returns an AWS configuration for APIURL with test credentials.
+func (e *ECR) Config() aws.Config {
+	cfg := e.Moto.Config()
+	cfg.BaseEndpoint = aws.String(e.APIURL)
+	return cfg
+}
+
+// Env points the AWS SDK's default configuration chain at APIURL for the rest of the
+// test, as Moto.Env does at moto.
+func (e *ECR) Env(t testing.TB) {
+	e.Moto.Env(t)
+	t.Setenv("AWS_ENDPOINT_URL", e.APIURL)
+}
 
 func (e *ECR) violate(format string, a ...any) {
 	e.mu.Lock()
@@ -155,6 +191,10 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		registryError(w, http.StatusInternalServerError, "UNKNOWN", "describing repository: "+err.Error())
+		return
+	}
+	if kind == "blobs" && (ref == "uploads" || strings.HasPrefix(ref, "uploads/")) {
+		e.serveUpload(w, r, repo, desc.Repositories[0])
 		return
 	}
 	if kind != "manifests" || r.Method != http.MethodPut {
@@ -199,8 +239,15 @@ func (e *ECR) recordPush(resp *http.Response) error {
 	if !strings.Contains(info.ref, ":") {
 		in.ImageTag = aws.String(info.ref)
 	}
+	blobs := referencedBlobs(info.body)
 	e.mu.Lock()
 	e.pushes++
+	if e.committed[info.repo] == nil {
+		e.committed[info.repo] = map[string]bool{}
+	}
+	for _, b := range blobs {
+		e.committed[info.repo][b] = true
+	}
 	e.mu.Unlock()
 	if _, err := e.client.PutImage(resp.Request.Context(), in); err != nil {
 		var exists *ecrtypes.ImageAlreadyExistsException
