@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -57,6 +58,7 @@ type ECR struct {
 	APIURL string
 
 	client  *ecr.Client
+	moto    *ecr.Client // straight to moto, for the proxy's own calls
 	backend *Registry
 	proxy   *httputil.ReverseProxy
 
@@ -66,6 +68,7 @@ type ECR struct {
 	pushes     int
 	mounting   bool
 	committed  map[string]map[string]bool // repository -> blobs its committed manifests reference
+	described  map[string]described       // recent DescribeRepositories answers, for blob requests
 	traffic    Traffic
 }
 
@@ -93,6 +96,8 @@ func StartECR(t testing.TB, m *Moto) *ECR {
 	e.traffic = newTraffic()
 	e.APIURL = e.startAPI(t)
 	e.client = ecr.NewFromConfig(e.Config())
+	e.moto = client
+	e.described = map[string]described{}
 	e.backend = StartRegistry(t, RegistryOptions{Username: user, Password: pass})
 	target := &url.URL{Scheme: "http", Host: e.backend.Host}
 	e.proxy = &httputil.ReverseProxy{
@@ -179,7 +184,9 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	desc, err := e.client.DescribeRepositories(r.Context(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{repo}})
+	// Blob requests, the bulk of a push, may use a description a moment old: they need
+	// only existence and encryption, which ECR cannot change on a repository.
+	desc, err := e.describe(r.Context(), repo, kind == "blobs")
 	var nf *ecrtypes.RepositoryNotFoundException
 	switch {
 	case errors.As(err, &nf):
@@ -194,7 +201,7 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if kind == "blobs" && (ref == "uploads" || strings.HasPrefix(ref, "uploads/")) {
-		e.serveUpload(w, r, repo, desc.Repositories[0])
+		e.serveUpload(w, r, repo, desc)
 		return
 	}
 	if kind != "manifests" || r.Method != http.MethodPut {
@@ -207,8 +214,8 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isTag := !strings.Contains(ref, ":")
-	if isTag && desc.Repositories[0].ImageTagMutability == ecrtypes.ImageTagMutabilityImmutable {
-		got, err := e.client.BatchGetImage(r.Context(), &ecr.BatchGetImageInput{
+	if isTag && desc.ImageTagMutability == ecrtypes.ImageTagMutabilityImmutable {
+		got, err := e.moto.BatchGetImage(r.Context(), &ecr.BatchGetImageInput{
 			RepositoryName: aws.String(repo), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String(ref)}},
 		})
 		if err == nil && len(got.Images) > 0 {
@@ -222,6 +229,39 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.ContentLength = int64(len(body))
 	info := &pushInfo{repo: repo, ref: ref, mediaType: r.Header.Get("Content-Type"), body: body}
 	e.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), pushKey{}, info)))
+}
+
+type described struct {
+	repo ecrtypes.Repository
+	at   time.Time
+}
+
+// describeTTL is how long a repository's description serves blob requests.
+const describeTTL = 2 * time.Second
+
+// describe returns repo as DescribeRepositories does; with recent set, an answer up to
+// describeTTL old will do. Only found repositories are remembered: a repository created
+// right after a NAME_UNKNOWN is seen at once.
+func (e *ECR) describe(ctx context.Context, repo string, recent bool) (ecrtypes.Repository, error) {
+	if recent {
+		e.mu.Lock()
+		d, ok := e.described[repo]
+		e.mu.Unlock()
+		if ok && time.Since(d.at) < describeTTL {
+			return d.repo, nil
+		}
+	}
+	out, err := e.moto.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{repo}})
+	if err != nil {
+		return ecrtypes.Repository{}, err
+	}
+	if len(out.Repositories) == 0 {
+		return ecrtypes.Repository{}, &ecrtypes.RepositoryNotFoundException{Message: aws.String(repo)}
+	}
+	e.mu.Lock()
+	e.described[repo] = described{repo: out.Repositories[0], at: time.Now()}
+	e.mu.Unlock()
+	return out.Repositories[0], nil
 }
 
 // recordPush tells moto about a manifest the registry accepted.
@@ -249,7 +289,7 @@ func (e *ECR) recordPush(resp *http.Response) error {
 		e.committed[info.repo][b] = true
 	}
 	e.mu.Unlock()
-	if _, err := e.client.PutImage(resp.Request.Context(), in); err != nil {
+	if _, err := e.moto.PutImage(resp.Request.Context(), in); err != nil {
 		var exists *ecrtypes.ImageAlreadyExistsException
 		if errors.As(err, &exists) {
 			return nil // the same manifest pushed again by digest: ECR accepts it

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 )
 
@@ -140,11 +139,11 @@ func (e *ECR) mountRule(r *http.Request, target ecrtypes.Repository, from, blob 
 	if from == "" {
 		return MountNoSource
 	}
-	out, err := e.client.DescribeRepositories(r.Context(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{from}})
-	if err != nil || len(out.Repositories) == 0 {
+	src, err := e.describe(r.Context(), from, true)
+	if err != nil {
 		return MountNoSource
 	}
-	if encryption(out.Repositories[0]) != encryption(target) {
+	if encryption(src) != encryption(target) {
 		return MountOtherEncrypt
 	}
 	if !e.Committed(from, blob) {
