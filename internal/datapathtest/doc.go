@@ -4,7 +4,7 @@
 // a sync into the ECR stand-in with BLOB_MOUNTING off and on, as multiples of the
 // distinct bytes, and the failure rate of seeded runs against a flaky vendor.
 //
-// The measurement (TestBaseline) takes about a minute, so it runs only when
+// The measurement (TestBaseline) takes about five minutes, so it runs only when
 // TMSYNC_BASELINE=1 is set:
 //
 //	TMSYNC_BASELINE=1 TMSYNC_INTEGRATION=require make test PKGS=./internal/datapathtest/ TESTFLAGS='-v -run Baseline'

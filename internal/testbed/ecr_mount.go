@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
@@ -165,12 +166,13 @@ func encryption(r ecrtypes.Repository) string {
 
 // forwardCounting forwards r and adds the body bytes the registry read to Traffic.
 func (e *ECR) forwardCounting(w http.ResponseWriter, r *http.Request, repo string) {
-	var n int64
+	// Atomic: the transport may still be reading the body when the answer comes.
+	var counted atomic.Int64
 	if r.Body != nil && r.Body != http.NoBody {
-		cr := &countingReader{ReadCloser: r.Body, n: &n}
-		r.Body = cr
+		r.Body = &countingReader{ReadCloser: r.Body, n: &counted}
 	}
 	defer func() {
+		n := counted.Load()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.traffic.UploadedBytes += n
@@ -183,12 +185,12 @@ func (e *ECR) forwardCounting(w http.ResponseWriter, r *http.Request, repo strin
 
 type countingReader struct {
 	io.ReadCloser
-	n *int64
+	n *atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	k, err := c.ReadCloser.Read(p)
-	*c.n += int64(k)
+	c.n.Add(int64(k))
 	return k, err
 }
 
