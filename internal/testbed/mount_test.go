@@ -280,3 +280,28 @@ func TestTrafficCounters(t *testing.T) {
 		}
 	}
 }
+
+// A fault proxy in front of the ECR stand-in (target-side faults) keeps Host, so upload
+// Locations lead back through it; what it lets through is counted by the stand-in once.
+func TestFaultProxyInFrontOfECR(t *testing.T) {
+	b := ecrBed{t: t, e: testbed.StartECR(t, nil)}
+	b.create("vault/a", nil)
+	p := faultproxy.Start(t, b.e.Host, faultproxy.Config{Seed: 1, ErrorRate: 1, MaxFaults: 1,
+		Match: func(r *http.Request) bool { return r.Method == http.MethodPatch || r.Method == http.MethodPut }})
+	img, _ := random.Image(50_000, 2)
+	size, _ := blobSizes(t, img)
+	ref, _ := name.ParseReference(p.Host+"/vault/a:1.0", name.Insecure)
+	// go-containerregistry retries the failed upload request itself.
+	if err := remote.Write(ref, img, b.auth()); err != nil {
+		t.Fatalf("push through the fault proxy: %v", err)
+	}
+	if st := p.Stats(); st.Faults() != 1 {
+		t.Fatalf("faults %+v", p.Faults())
+	}
+	if got := b.e.Traffic().UploadedBytes; got != size {
+		t.Fatalf("uploaded %d, want %d: the failed request never reached the stand-in", got, size)
+	}
+	if !b.e.Committed("vault/a", firstLayer(t, img).String()) {
+		t.Fatal("not committed")
+	}
+}
