@@ -139,6 +139,9 @@ func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it 
 		return 0, err
 	}
 	it.rec.Destination = dst.DockerReference().String()
+	if dstSys.DockerAuthConfig != nil {
+		e.opts.Redactor.Add(dstSys.DockerAuthConfig.Password) // ECR's short-lived password too
+	}
 	dstSys = withBlobInfoCache(dstSys, e.cacheDir)
 	var moved atomic.Int64
 	progress := make(chan types.ProgressProperties, 16)

@@ -45,18 +45,28 @@ const (
 )
 
 // Plan implements Syncer.
-func (e *Engine) Plan(ctx context.Context) (*Report, error) { return e.run(ctx, ModePlan) }
+func (e *Engine) Plan(ctx context.Context) (*Report, error) { return e.cleanRun(ctx, ModePlan) }
 
 // Sync implements Syncer.
 func (e *Engine) Sync(ctx context.Context) (*Report, error) {
 	if e.opts.DryRun {
-		return e.run(ctx, ModePlan)
+		return e.cleanRun(ctx, ModePlan)
 	}
-	return e.run(ctx, ModeSync)
+	return e.cleanRun(ctx, ModeSync)
 }
 
 // Verify implements Syncer.
-func (e *Engine) Verify(ctx context.Context) (*Report, error) { return e.run(ctx, ModeVerify) }
+func (e *Engine) Verify(ctx context.Context) (*Report, error) { return e.cleanRun(ctx, ModeVerify) }
+
+// cleanRun is run with its report and its error passed through the Redactor: whatever a
+// registry or the attestation server put in an error, the caller gets it cleaned.
+func (e *Engine) cleanRun(ctx context.Context, mode string) (*Report, error) {
+	rep, err := e.run(ctx, mode)
+	if rep != nil {
+		rep.Clean(e.opts.Redactor)
+	}
+	return rep, e.opts.Redactor.CleanError(err)
+}
 
 // item is one image on its way through a run.
 type item struct {

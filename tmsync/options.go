@@ -140,6 +140,11 @@ type Options struct {
 	Observer Observer
 	// Clock returns the time. Default time.Now.
 	Clock func() time.Time
+	// Redactor removes secrets from every event, log record, failure reason and report
+	// field of the run. Default: a new one. New adds Source.Password and Secrets to it.
+	Redactor *Redactor
+	// Secrets are more secrets to redact (registry passwords tmsync was given).
+	Secrets []string
 }
 
 // Observer is told what happens to each image, for progress displays. Events of
@@ -204,6 +209,14 @@ func (o *Options) defaults() error {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.Redactor == nil {
+		o.Redactor = NewRedactor()
+	}
+	o.Redactor.Add(o.Source.Password)
+	o.Redactor.Add(o.Secrets...)
+	// Every output of the engine goes through the Redactor, whoever wrote its text.
+	o.Observer = cleanObserver{next: o.Observer, red: o.Redactor}
+	o.Logger = slog.New(cleanHandler{next: o.Logger.Handler(), red: o.Redactor})
 	var errs []error
 	if o.Target == nil {
 		errs = append(errs, errors.New("no target"))

@@ -3,14 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tmsync/tmsync/tmsync"
 )
 
-func copyCommand(stdout, stderr io.Writer) *cli.Command {
+func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 	return &cli.Command{
 		Name:      "copy",
 		Usage:     "copy one image, keeping its digest (the manual fallback for a single image)",
@@ -31,7 +30,7 @@ func copyCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			res, err := tmsync.CopyOne(c.Context, c.Args().Get(0), c.Args().Get(1), tmsync.CopyOneOptions{
 				AuthFile: c.String("authfile"), Insecure: c.StringSlice("insecure-registry"),
-				VendorRegistry: c.String("srcdomain"), VendorUser: c.String("srcusr"), VendorToken: os.Getenv("TM_TOKEN"),
+				VendorRegistry: c.String("srcdomain"), VendorUser: c.String("srcusr"), VendorToken: token,
 			})
 			if err != nil {
 				fmt.Fprintf(stderr, "ERROR: copy %s to %s: %v\n", c.Args().Get(0), c.Args().Get(1), err)
