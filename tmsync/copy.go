@@ -220,15 +220,10 @@ func (e *Engine) sourceDigest(ctx context.Context, s manifest.Source) (digest.Di
 // sourceSys is the system context to pull from host: the vendor token for the vendor's
 // registry only; the usual auth files for upstream registries.
 func (e *Engine) sourceSys(host string) *types.SystemContext {
-	sys := &types.SystemContext{
-		DockerRegistryUserAgent: "tmsync/" + Version,
-		AuthFilePath:            e.opts.Source.AuthFile,
-	}
+	sys := newSystemContext(host, e.opts.Insecure)
+	sys.AuthFilePath = e.opts.Source.AuthFile
 	if host == e.opts.Source.Registry && e.opts.Source.Username != "" {
 		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: e.opts.Source.Username, Password: e.opts.Source.Password}
-	}
-	if hostIn(host, e.opts.Insecure) {
-		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
 	return sys
 }

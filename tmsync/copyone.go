@@ -30,10 +30,8 @@ func CopyOne(ctx context.Context, src, dest string, o CopyOneOptions) (string, e
 		return "", fmt.Errorf("destination: %w", err)
 	}
 	sys := func(host string) *types.SystemContext {
-		s := &types.SystemContext{DockerRegistryUserAgent: "tmsync/" + Version, AuthFilePath: o.AuthFile}
-		if hostIn(host, o.Insecure) {
-			s.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
-		}
+		s := newSystemContext(host, o.Insecure)
+		s.AuthFilePath = o.AuthFile
 		if host == o.VendorRegistry && o.VendorToken != "" {
 			s.DockerAuthConfig = &types.DockerAuthConfig{Username: o.VendorUser, Password: o.VendorToken}
 		}

@@ -98,6 +98,7 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 		return nil, err
 	}
 	o.Logger.Info("release read", "dir", o.ReleaseDir, "images", len(items), "mode", mode)
+	e.warnSystemOverrides(items)
 	o.Observer.Event(Event{Kind: "begin", Total: len(items),
 		Message: fmt.Sprintf("%s: %d images from %s to %s", mode, len(items), o.ReleaseDir, o.Target)})
 
