@@ -168,3 +168,7 @@ func (e *Engine) warnSystemOverrides(items []*item) {
 		e.event("warn", nil, msg)
 	}
 }
+
+// sameRegistry reports whether two registry hosts name the same registry.
+// TODO(class 1): manifest.SameRegistry, once the manifest hardening is merged.
+func sameRegistry(a, b string) bool { return a != "" && strings.EqualFold(a, b) }
