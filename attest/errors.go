@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. A *RejectedError unwraps to ErrRejected and to the sentinel of each of its
@@ -23,18 +24,30 @@ var (
 	ErrUnexpectedStatus = errors.New("unexpected HTTP status from attestation server")
 	// ErrBadResponse: the answer could not be decoded.
 	ErrBadResponse = errors.New("malformed answer from attestation server")
+	// ErrListingLimit: the server sent more than a listing limit allows (ListLimits); the
+	// error is a *LimitError.
+	ErrListingLimit = errors.New("attestation server sent more than the listing limits allow")
+	// ErrInsecureRedirect: the server redirected an https request to http (or another
+	// scheme); the redirect is not followed.
+	ErrInsecureRedirect = errors.New("attestation server redirected from https to an insecure URL; not followed")
 
 	// Reasons for rejecting one occurrence or signature.
-	ErrResourceMismatch   = errors.New("occurrence is about another resource")
-	ErrMalformed          = errors.New("malformed occurrence")
-	ErrNoSignature        = errors.New("occurrence holds no signature")
-	ErrBadEncoding        = errors.New("signature is not valid base64 or armor")
-	ErrClearSigned        = errors.New("clear-signed message (an attached signed message is required)")
-	ErrDetached           = errors.New("detached signature (an attached signed message is required)")
-	ErrNotSigned          = errors.New("message is not signed")
-	ErrUnknownKey         = errors.New("signed by a key that is not in the attestor keyring")
-	ErrBadSignature       = errors.New("signature does not verify")
-	ErrKeyExpired         = errors.New("signing key expired at signing time")
+	ErrResourceMismatch = errors.New("occurrence is about another resource")
+	ErrMalformed        = errors.New("malformed occurrence")
+	ErrNoSignature      = errors.New("occurrence holds no signature")
+	ErrBadEncoding      = errors.New("signature is not valid base64 or armor")
+	ErrClearSigned      = errors.New("clear-signed message (an attached signed message is required)")
+	ErrDetached         = errors.New("detached signature (an attached signed message is required)")
+	ErrNotSigned        = errors.New("message is not signed")
+	ErrUnknownKey       = errors.New("signed by a key that is not in the attestor keyring")
+	ErrBadSignature     = errors.New("signature does not verify")
+	ErrKeyExpired       = errors.New("signing key expired at signing time")
+	// ErrKeyExpiredSinceSigning: the signature is dated inside the key's validity but the
+	// key has expired since; refused only with WithStrictKeyExpiry.
+	ErrKeyExpiredSinceSigning = errors.New("signing key has expired since the signature's date (strict key expiry)")
+	// ErrWeakHash: the message signature (or the binding of the signing subkey) uses a hash
+	// other than SHA-2 or SHA-3: SHA-1, MD5, RIPEMD-160 or an unknown one.
+	ErrWeakHash           = errors.New("signature uses a hash that is not accepted (only SHA-2 and SHA-3)")
 	ErrKeyRevoked         = errors.New("signing key is revoked")
 	ErrSignatureExpired   = errors.New("signature expired")
 	ErrSignedInFuture     = errors.New("signature creation time is in the future")
@@ -48,6 +61,7 @@ var (
 )
 
 // Reason is why one occurrence (or one signature of it) did not vouch for the image.
+// Occurrence and Reason hold remote text with control characters escaped ([Sanitize]).
 type Reason struct {
 	Occurrence string // occurrence name, empty when there was none
 	Reason     string // human-readable reason
@@ -56,9 +70,9 @@ type Reason struct {
 
 func (r Reason) String() string {
 	if r.Occurrence == "" {
-		return r.Reason
+		return Sanitize(r.Reason)
 	}
-	return r.Occurrence + ": " + r.Reason
+	return Sanitize(r.Occurrence) + ": " + Sanitize(r.Reason)
 }
 
 // RejectedError says the image was checked and no occurrence vouches for it.
@@ -71,7 +85,7 @@ type RejectedError struct {
 
 func (e *RejectedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "attestation rejected for %s", e.Subject)
+	fmt.Fprintf(&b, "attestation rejected for %s", Sanitize(e.Subject.String()))
 	if e.NoAttestation {
 		b.WriteString(": no attestation")
 		return b.String()
@@ -101,14 +115,32 @@ func (e *RejectedError) Unwrap() []error {
 	return errs
 }
 
+// LimitError says a listing was stopped at one of its limits.
+type LimitError struct {
+	Limit string // the ListLimits field: "MaxOccurrences", "MaxBytes", "MaxPageBytes", "MaxPages", "Timeout"
+	What  string // what was counted: "occurrences", "bytes in one page", ...
+	Max   int64  // the limit (a time.Duration for Timeout)
+}
+
+func (e *LimitError) Error() string {
+	if e.Limit == "Timeout" {
+		return fmt.Sprintf("attestation server sent more than a listing may take: not done within %s (listing limit %s)", time.Duration(e.Max), e.Limit)
+	}
+	return fmt.Sprintf("attestation server sent more than %d %s (listing limit %s)", e.Max, e.What, e.Limit)
+}
+
+// Unwrap gives ErrListingLimit.
+func (e *LimitError) Unwrap() error { return ErrListingLimit }
+
 // UnavailableError says the attestations could not be checked (network, server, token).
 type UnavailableError struct {
 	Op  string // what was being done: "listing occurrences", ...
 	Err error
 }
 
+// Error escapes control characters of remote text ([Sanitize]).
 func (e *UnavailableError) Error() string {
-	return "attestations unavailable: " + e.Op + ": " + e.Err.Error()
+	return Sanitize("attestations unavailable: " + e.Op + ": " + e.Err.Error())
 }
 
 func (e *UnavailableError) Unwrap() error { return e.Err }

@@ -204,3 +204,70 @@ func TestGPGRevokedKey(t *testing.T) {
 		t.Fatalf("error = %v, want ErrKeyRevoked", err)
 	}
 }
+
+// Class 2 interop: gpg signatures made with a weak digest are refused, SHA-2 ones accepted,
+// for a primary key and a signing subkey.
+func TestGPGDigestAlgorithms(t *testing.T) {
+	g := newGnuPG(t)
+	fprRSA := g.genKey("Vendor RSA <rsa@vendor.invalid>", "rsa2048", "sign", "never")
+	fprSub := g.genKey("Vendor Sub <sub@vendor.invalid>", "rsa2048", "cert", "never")
+	g.run(nil, "--quick-add-key", fprSub, "rsa2048", "sign", "never")
+	kr, err := attest.ReadKeyring(bytes.NewReader(g.run(nil, "--armor", "--export")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := mustVerifier(t, kr)
+	payload := attesttest.Payload(attest.TypeAtomic, dgA, repo, "gpg", 1700000000)
+	weakSigned := 0
+	for _, k := range []struct{ uid, fpr string }{{"rsa@vendor.invalid", fprRSA}, {"sub@vendor.invalid", fprSub}} {
+		for _, algo := range []string{"SHA256", "SHA512", "SHA224", "SHA1", "MD5", "RIPEMD160"} {
+			for _, armored := range []bool{true, false} {
+				flags := []string{"--digest-algo", algo, "--sign"}
+				if armored {
+					flags = append(flags, "--armor")
+				}
+				sig, ok := g.trySign(k.uid, payload, flags...)
+				if !ok {
+					t.Logf("gpg refuses to sign with %s; covered by the go-crypto tests", algo)
+					continue
+				}
+				_, err := v.Verify(subA, []attest.Occurrence{genericOccurrence(t, subA, sig, payload, k.fpr)})
+				weak := algo == "SHA1" || algo == "MD5" || algo == "RIPEMD160"
+				if weak {
+					weakSigned++
+				}
+				switch {
+				case weak && !errors.Is(err, attest.ErrWeakHash):
+					t.Errorf("%s %s armored=%v: error = %v, want ErrWeakHash", k.uid, algo, armored, err)
+				case !weak && err != nil:
+					t.Errorf("%s %s armored=%v: %v", k.uid, algo, armored, err)
+				}
+			}
+		}
+	}
+	if weakSigned == 0 {
+		t.Error("gpg made no weak-digest signature: the interop test checked nothing")
+	}
+}
+
+// trySign is sign that reports gpg's refusal instead of failing the test.
+func (g *gnupg) trySign(uid string, payload []byte, flags ...string) ([]byte, bool) {
+	dir := g.t.TempDir()
+	in := filepath.Join(dir, "payload.json")
+	if err := os.WriteFile(in, payload, 0o600); err != nil {
+		g.t.Fatal(err)
+	}
+	outFile := filepath.Join(dir, "out")
+	cmd := exec.Command("gpg", append(append([]string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "",
+		"--local-user", uid, "--output", outFile}, flags...), in)...)
+	cmd.Env = append(os.Environ(), "GNUPGHOME="+g.home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		g.t.Logf("gpg %s: %v: %s", strings.Join(flags, " "), err, out)
+		return nil, false
+	}
+	b, err := os.ReadFile(outFile)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return b, true
+}

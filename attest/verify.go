@@ -74,9 +74,10 @@ func ReadKeyring(r io.Reader) (openpgp.EntityList, error) {
 
 // Verifier checks attestations against an attestor keyring. It is safe for concurrent use.
 type Verifier struct {
-	keyring openpgp.EntityList
-	now     func() time.Time
-	log     *slog.Logger
+	keyring      openpgp.EntityList
+	now          func() time.Time
+	log          *slog.Logger
+	strictExpiry bool
 }
 
 // VerifierOption configures a Verifier.
@@ -86,6 +87,26 @@ type verifierOptions struct {
 	fingerprints []string
 	now          func() time.Time
 	log          *slog.Logger
+	strictExpiry bool
+}
+
+// WithStrictKeyExpiry refuses a signature whose key (primary key or signing subkey) has
+// expired by now, even when the signature is dated inside the key's validity. The refusal
+// is a *RejectedError matching ErrKeyExpiredSinceSigning.
+//
+// Default (without this option): such a signature is accepted, because a key's expiry
+// limits when it may sign, not how long its signatures count; but the signing time is the
+// signer's own claim, so a holder of an expired key could backdate. The acceptance is
+// therefore reported: [Verification.KeyExpired] is true and [Verification.KeyExpiresAt]
+// says when. A signature dated outside the key's validity (before its creation or after its
+// expiry) is always refused (ErrKeyExpired), and so is a signature from a revoked key or
+// subkey whatever the dates (ErrKeyRevoked): a revocation may be for compromise, after
+// which a signing time proves nothing.
+func WithStrictKeyExpiry() VerifierOption {
+	return func(o *verifierOptions) error {
+		o.strictExpiry = true
+		return nil
+	}
 }
 
 // WithFingerprints pins the verifier to these primary-key fingerprints (hex; case, spaces
@@ -154,17 +175,26 @@ func NewVerifier(keyring openpgp.EntityList, opts ...VerifierOption) (*Verifier,
 	if len(kr) == 0 {
 		return nil, errors.New("attestor keyring is empty")
 	}
-	return &Verifier{keyring: kr, now: o.now, log: o.log}, nil
+	return &Verifier{keyring: kr, now: o.now, log: o.log, strictExpiry: o.strictExpiry}, nil
 }
 
 // Verification is the proof that an image is vouched for.
 type Verification struct {
-	Occurrence  string    // name of the occurrence that verified
+	Occurrence  string    // name of the occurrence that verified (control characters escaped)
 	Fingerprint string    // primary-key fingerprint, upper-case hex
 	KeyID       string    // key id of the (sub)key that signed, upper-case hex
 	SignedAt    time.Time // signature creation time
 	PayloadType string    // critical.type
-	Creator     string    // optional.creator, may be empty
+	Creator     string    // optional.creator, may be empty (control characters escaped)
+	Hash        string    // message-signature hash: "SHA-256", "SHA-512", "SHA3-256", ...
+
+	// KeyExpiresAt is when the signing key stops being valid: the earlier of the primary
+	// key's and the signing subkey's expiry. Zero when neither expires.
+	KeyExpiresAt time.Time
+	// KeyExpired is true when that time has passed (by the verifier's clock): the signature
+	// is dated inside the key's validity and was accepted on that claim. Report it; with
+	// WithStrictKeyExpiry such a signature is refused instead.
+	KeyExpired bool
 }
 
 // Verify checks that at least one of occs is a valid attestation for s. Occurrences about
@@ -198,10 +228,10 @@ func (v *Verifier) Verify(s Subject, occs []Occurrence) (*Verification, error) {
 func (v *Verifier) verifyOccurrence(s Subject, o Occurrence) (*Verification, []Reason) {
 	reject := func(err error) []Reason {
 		v.log.Debug("attestation rejected", "occurrence", o.Name, "subject", s.String(), "reason", err.Error())
-		return []Reason{{Occurrence: o.Name, Reason: err.Error(), Err: sentinelOf(err)}}
+		return []Reason{{Occurrence: Sanitize(o.Name), Reason: Sanitize(err.Error()), Err: sentinelOf(err)}}
 	}
 	if resourceKey(o.ResourceURI) != s.key() {
-		return nil, reject(fmt.Errorf("%w: %s", ErrResourceMismatch, o.ResourceURI))
+		return nil, reject(fmt.Errorf("%w: %q", ErrResourceMismatch, o.ResourceURI))
 	}
 	msgs, err := o.signedMessages()
 	if err != nil {
@@ -218,7 +248,7 @@ func (v *Verifier) verifyOccurrence(s Subject, o Occurrence) (*Verification, []R
 			reasons = append(reasons, reject(err)...)
 			continue
 		}
-		ver.Occurrence = o.Name
+		ver.Occurrence = Sanitize(o.Name)
 		return ver, nil
 	}
 	return nil, reasons
@@ -228,6 +258,9 @@ func (v *Verifier) verifyOccurrence(s Subject, o Occurrence) (*Verification, []R
 func (v *Verifier) verifyMessage(s Subject, m signedMessage) (*Verification, error) {
 	bin, err := dearmor(m.message)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkMessageHashes(bin); err != nil {
 		return nil, err
 	}
 	if err := checkFirstPacket(bin); err != nil {
@@ -255,6 +288,12 @@ func (v *Verifier) verifyMessage(s Subject, m signedMessage) (*Verification, err
 	}
 	sig := md.Signature
 	signer := md.SignedBy
+	expiresAt := keyExpiry(signer)
+	expired := !expiresAt.IsZero() && !now.Before(expiresAt)
+	if expired && v.strictExpiry {
+		return nil, fmt.Errorf("%w: expired %s, signed %s", ErrKeyExpiredSinceSigning,
+			expiresAt.UTC().Format(time.RFC3339), sig.CreationTime.UTC().Format(time.RFC3339))
+	}
 	if m.keyID != "" && !namesKey(m.keyID, signer) {
 		return nil, fmt.Errorf("%w: %q, signed by %s", ErrKeyIDMismatch, m.keyID, fingerprintHex(signer.PublicKey.Fingerprint))
 	}
@@ -280,12 +319,38 @@ func (v *Verifier) verifyMessage(s Subject, m signedMessage) (*Verification, err
 		return nil, fmt.Errorf("%w: signed %q, image is %q", ErrRepositoryMismatch, repo, s.Repository)
 	}
 	return &Verification{
-		Fingerprint: fingerprintHex(signer.Entity.PrimaryKey.Fingerprint),
-		KeyID:       fmt.Sprintf("%016X", signer.PublicKey.KeyId),
-		SignedAt:    sig.CreationTime,
-		PayloadType: p.Type,
-		Creator:     p.Creator,
+		Fingerprint:  fingerprintHex(signer.Entity.PrimaryKey.Fingerprint),
+		KeyID:        fmt.Sprintf("%016X", signer.PublicKey.KeyId),
+		SignedAt:     sig.CreationTime,
+		PayloadType:  p.Type,
+		Creator:      Sanitize(p.Creator),
+		Hash:         hashName(hashIDOf(sig.Hash)),
+		KeyExpiresAt: expiresAt,
+		KeyExpired:   expired,
 	}, nil
+}
+
+// keyExpiry is the earlier of the primary key's and the signing subkey's expiry; zero when
+// neither expires.
+func keyExpiry(k *openpgp.Key) time.Time {
+	var out time.Time
+	add := func(created time.Time, sig *packet.Signature) {
+		if sig == nil || sig.KeyLifetimeSecs == nil || *sig.KeyLifetimeSecs == 0 {
+			return
+		}
+		t := created.Add(time.Duration(*sig.KeyLifetimeSecs) * time.Second)
+		if out.IsZero() || t.Before(out) {
+			out = t
+		}
+	}
+	if k.Entity != nil && k.Entity.PrimaryKey != nil {
+		self, _ := k.Entity.PrimarySelfSignature()
+		add(k.Entity.PrimaryKey.CreationTime, self)
+	}
+	if k.Entity != nil && k.PublicKey != k.Entity.PrimaryKey {
+		add(k.PublicKey.CreationTime, k.SelfSignature)
+	}
+	return out
 }
 
 // readSigned reads a signed message with the clock at t and returns its content once the
@@ -305,6 +370,9 @@ func (v *Verifier) readSigned(bin []byte, t time.Time) ([]byte, *openpgp.Message
 	if md.SignedBy == nil {
 		return nil, nil, fmt.Errorf("%w: key id %016X", ErrUnknownKey, md.SignedByKeyId)
 	}
+	if err := checkBindingHashes(md.SignedBy); err != nil {
+		return nil, nil, err
+	}
 	// Read the whole body: the signature is checked only at its end.
 	content, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxSignedContent+1))
 	if err != nil {
@@ -312,6 +380,13 @@ func (v *Verifier) readSigned(bin []byte, t time.Time) ([]byte, *openpgp.Message
 	}
 	if len(content) > maxSignedContent {
 		return nil, nil, ErrTooLarge
+	}
+	if md.Signature != nil {
+		// The hash of the signature packet that was verified, whatever the one-pass
+		// signature announced.
+		if err := hashAllowed(hashIDOf(md.Signature.Hash), "signature"); err != nil {
+			return nil, nil, err
+		}
 	}
 	if md.SignatureError != nil {
 		return nil, md, classify(md.SignatureError)
@@ -446,7 +521,8 @@ func sentinelOf(err error) error {
 		ErrResourceMismatch, ErrMalformed, ErrNoSignature, ErrBadEncoding, ErrClearSigned,
 		ErrDetached, ErrNotSigned, ErrUnknownKey, ErrBadSignature, ErrKeyExpired, ErrKeyRevoked,
 		ErrSignatureExpired, ErrSignedInFuture, ErrTooLarge, ErrPayloadMismatch, ErrKeyIDMismatch,
-		ErrBadPayload, ErrUnknownType, ErrDigestMismatch, ErrRepositoryMismatch,
+		ErrBadPayload, ErrUnknownType, ErrDigestMismatch, ErrRepositoryMismatch, ErrWeakHash,
+		ErrKeyExpiredSinceSigning,
 	} {
 		if errors.Is(err, s) {
 			return s

@@ -27,4 +27,19 @@
 //   - A "version" field in a release JSON must equal the version of its file name, and a
 //     version has at most one release JSON.
 //   - A field starting with '#' begins a comment; hidden files and subfolders are not read.
+//   - Vendor-ness is decided on canonical hosts (CanonicalRegistry, SameRegistry): case, a
+//     trailing dot, an explicit :443 and the loopback spellings (localhost, 127.0.0.1,
+//     ::1, 0.0.0.0, ::) do not make another registry; another port does. A source whose
+//     registry is not a valid host (numeric hosts other than dotted decimal IPv4 such as
+//     "127.1", an empty host) is refused.
+//   - Only a byo list (a list whose name has the word "byo": IsBYOList) may give a second
+//     field; in any other list a second field is a problem, not a pull location.
+//   - Lists are UTF-8 text with LF or CRLF line endings; a leading UTF-8 byte order mark
+//     is skipped. A bare CR, a NUL, other control characters but tab, Unicode line and
+//     paragraph separators, format characters (bidi overrides, zero-width spaces, a byte
+//     order mark after the start) and non-ASCII spaces are problems of their line, in
+//     comments too. Fields are separated by spaces and tabs.
+//   - A release JSON must be UTF-8 (a leading UTF-8 byte order mark is skipped) without
+//     NUL, raw or escaped (\u0000), and without escapes of lone UTF-16 surrogates, which
+//     encoding/json would silently turn into U+FFFD.
 package manifest

@@ -229,7 +229,7 @@ func applyLists(images []Image, entries []ListEntry, listNames []string, release
 // sameImage reports whether a list's external location can be the release's pinned
 // source: same repository, and the same digest and tag where the list gives them.
 func sameImage(list, release Source) bool {
-	return list.Name() == release.Name() &&
+	return SameRegistry(list.Registry, release.Registry) && list.Repository == release.Repository &&
 		(list.Digest == "" || list.Digest == release.Digest) &&
 		(list.Tag == "" || release.Tag == "" || list.Tag == release.Tag)
 }

@@ -3,6 +3,8 @@ package manifest
 import (
 	"bytes"
 	"fmt"
+	"path"
+	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -27,16 +29,21 @@ func (e ListEntry) image(version string, opts Options) Image {
 	return Image{
 		Source:  e.Source,
 		Dest:    e.Dest,
-		Vendor:  e.Source.Registry == opts.VendorRegistry,
+		Vendor:  SameRegistry(e.Source.Registry, opts.VendorRegistry),
 		Version: version,
 		Origin:  e.Origin,
 	}
 }
 
 // ParseImageList reads one image list (v4 *images.txt): one record a line, fields
-// separated by white space; blank lines, lines starting with '#' and anything from a
-// field starting with '#' are skipped. name is the file's path, used in problems. The
-// error, if any, is *Errors, and the entries are then those that could be read.
+// separated by spaces or tabs; blank lines, lines starting with '#' and anything from a
+// field starting with '#' are skipped. name is the file's path, used in problems; it
+// also says whether the list is a byo list (IsBYOList), the only kind whose records may
+// carry a second field. Lines end with LF or CRLF; a bare CR, a NUL, any other control
+// character but tab, a Unicode line separator or format character (such as a bidi
+// override), a non-ASCII space and bytes that are not UTF-8 are problems of their line.
+// A UTF-8 byte order mark at the start is skipped. The error, if any, is *Errors, and the
+// entries are then those that could be read.
 func ParseImageList(name string, data []byte, opts Options) ([]ListEntry, error) {
 	opts = opts.withDefaults()
 	if probs := opts.validate(); len(probs) > 0 {
@@ -48,6 +55,9 @@ func ParseImageList(name string, data []byte, opts Options) ([]ListEntry, error)
 
 func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors) {
 	var probs Errors
+	if msg := utf16BOM(data); msg != "" {
+		return nil, Errors{{File: name, Line: 1, Column: 1, Msg: msg + "; expected a UTF-8 text file of image references"}}
+	}
 	if !utf8.Valid(data) {
 		at := invalidUTF8(data)
 		line, col := lineCol(data, at)
@@ -55,9 +65,18 @@ func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors
 			Msg: fmt.Sprintf("not UTF-8 text (byte 0x%02x); expected a text file of image references", data[at])}}
 	}
 	data = bytes.TrimPrefix(data, bom)
+	byo := IsBYOList(name, opts)
 	var entries []ListEntry
-	for i, line := range strings.Split(string(data), "\n") {
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
 		lineNo := i + 1
+		if i < len(lines)-1 { // a CR ends a line only before LF
+			line = strings.TrimSuffix(line, "\r")
+		}
+		if col, msg := badRune(line); msg != "" {
+			probs = append(probs, Problem{File: name, Line: lineNo, Column: col, Msg: msg})
+			continue
+		}
 		fields, cols := splitFields(line)
 		if len(fields) == 0 {
 			continue
@@ -67,6 +86,10 @@ func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors
 		}
 		if len(fields) > 2 {
 			bad(2, "%d fields; expected the image reference, and in a byo list the external location, separated by white space", len(fields))
+			continue
+		}
+		if len(fields) == 2 && !byo {
+			bad(1, "a second field (%q) in a list of vendor images: only a byo list (<version>_byo_%s) names where an image is pulled from; expected one image reference a line", fields[1], opts.ImagesPostfix)
 			continue
 		}
 		d, msg := parseDest(fields[0], opts)
@@ -96,6 +119,10 @@ func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors
 				bad(1, "external location %q has neither tag nor digest; %s", fields[1], want)
 				continue
 			}
+			if _, err := parseRegistryHost(src.Registry); err != nil {
+				bad(1, "external location %q: %v; %s", fields[1], err, want)
+				continue
+			}
 			e.Source, e.External = src, true
 		}
 		entries = append(entries, e)
@@ -103,13 +130,82 @@ func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors
 	return entries, probs
 }
 
-// splitFields splits a line into white-space separated fields up to a field starting
-// with '#', and returns each field's 1-based character column.
+// IsBYOList reports whether the image list named name is a byo ("bring your own") list,
+// whose records may carry a second field, the location the image is pulled from: its
+// base name, between the version's '_' and the images postfix, has the word "byo" in any
+// case, words being separated by '_', '-' or '.' ("3.3.12_byo_images.txt",
+// "4.0_extra-BYO_images.txt"). Every other list (such as "3.3.12_tm_registry_images.txt")
+// lists vendor images only.
+func IsBYOList(name string, opts Options) bool {
+	opts = opts.withDefaults()
+	base := path.Base(filepath.ToSlash(name))
+	_, rest, found := strings.Cut(base, "_")
+	if !found || !strings.HasSuffix(rest, opts.ImagesPostfix) {
+		return false
+	}
+	rest = strings.TrimSuffix(rest, opts.ImagesPostfix)
+	for _, w := range strings.FieldsFunc(rest, func(r rune) bool { return r == '_' || r == '-' || r == '.' }) {
+		if strings.EqualFold(w, "byo") {
+			return true
+		}
+	}
+	return false
+}
+
+// badRune returns the 1-based column and a message for the first character of a line
+// (without its line ending) that has no place in a list, or "". Such characters are
+// refused rather than read as white space or as part of a field: a bare CR (a file with
+// CR-only line endings would otherwise be one line whose fields are several images), a
+// NUL, control characters, Unicode line and paragraph separators (which some readers
+// show as a line break), format characters such as bidi overrides and zero-width spaces
+// (which make a line show other than it reads), and non-ASCII spaces. They are refused in
+// comments too, where they could hide a record from a reviewer.
+func badRune(line string) (int, string) {
+	col := 0
+	for _, r := range line {
+		col++
+		var what string
+		switch {
+		case r == '\t' || (r >= ' ' && r < 0x7f):
+			continue
+		case r == '\r':
+			what = "a carriage return (CR) not followed by a line feed; expected LF or CRLF line endings"
+		case r == 0:
+			what = "a NUL byte; expected text"
+		case r < ' ' || (r >= 0x7f && r < 0xa0):
+			what = fmt.Sprintf("the control character %U; expected printable text, fields separated by spaces or tabs", r)
+		case unicode.In(r, unicode.Zl, unicode.Zp):
+			what = fmt.Sprintf("the line or paragraph separator %U; expected LF or CRLF line endings", r)
+		case unicode.Is(unicode.Cf, r):
+			what = fmt.Sprintf("the invisible format character %U (such as a bidi override or a byte order mark); expected printable text", r)
+		case unicode.IsSpace(r):
+			what = fmt.Sprintf("the non-ASCII space %U; expected fields separated by spaces or tabs", r)
+		default:
+			continue
+		}
+		return col, "the line has " + what
+	}
+	return 0, ""
+}
+
+// utf16BOM describes a UTF-16 or UTF-32 byte order mark at the start of data, or "".
+func utf16BOM(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe, 0, 0}), bytes.HasPrefix(data, []byte{0, 0, 0xfe, 0xff}):
+		return "a UTF-32 byte order mark: the file is UTF-32"
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}), bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		return "a UTF-16 byte order mark: the file is UTF-16"
+	}
+	return ""
+}
+
+// splitFields splits a line into fields separated by spaces and tabs, up to a field
+// starting with '#', and returns each field's 1-based character column.
 func splitFields(line string) (fields []string, cols []int) {
 	col, start, startCol := 0, -1, 0
 	for i, r := range line + " " {
 		col++
-		if unicode.IsSpace(r) {
+		if r == ' ' || r == '\t' {
 			if start >= 0 {
 				fields, cols = append(fields, line[start:i]), append(cols, startCol)
 				start = -1

@@ -107,7 +107,7 @@ func checkImage(t testing.TB, img Image, opts Options) {
 	if d, msg := parseDest(img.Dest.String(), opts); msg != "" || d != img.Dest {
 		t.Fatalf("dest %#v reads back as %#v: %s", img.Dest, d, msg)
 	}
-	if img.Vendor != (img.Source.Registry == opts.VendorRegistry) {
+	if img.Vendor != SameRegistry(img.Source.Registry, opts.VendorRegistry) {
 		t.Fatalf("image %s: Vendor %v for registry %s", img.Dest, img.Vendor, img.Source.Registry)
 	}
 }

@@ -16,8 +16,10 @@ type Options struct {
 	// ImagesPostfix ends the name of an image list. Default "images.txt".
 	ImagesPostfix string
 	// VendorRegistry is the vendor's registry host. An image whose source lies there is
-	// Image.Vendor; an image list entry without a second field is pulled from there.
-	// Default "docker.external.thoughtmachine.io".
+	// Image.Vendor (compared as SameRegistry: case, a trailing dot, an explicit :443 and
+	// loopback spellings do not make another registry); an image list entry without a
+	// second field is pulled from there, spelled in lower case without trailing dot or
+	// :443. Default "docker.external.thoughtmachine.io".
 	VendorRegistry string
 	// Prefix is the target repository prefix; leading and trailing '/' are dropped, and
 	// "/" means no prefix. Every dest must form a valid ECR repository name below it.
@@ -44,6 +46,11 @@ func (o Options) withDefaults() Options {
 	if o.VendorRegistry == "" {
 		o.VendorRegistry = DefaultVendorRegistry
 	}
+	// Pull from the host as the operator named it, in canonical case, without a trailing
+	// dot or the default port; validate reports a host that does not parse.
+	if h, err := parseRegistryHost(o.VendorRegistry); err == nil {
+		o.VendorRegistry = h.tidy()
+	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
@@ -60,9 +67,12 @@ func (o Options) validate() Errors {
 	if o.ReleasePostfix == o.ImagesPostfix {
 		bad("release postfix and images postfix are both %q", o.ReleasePostfix)
 	}
-	// The vendor registry must be a registry host, as the reference parser reads one.
-	if named, err := reference.ParseNormalizedNamed(o.VendorRegistry + "/x"); err != nil || reference.Domain(named) != o.VendorRegistry {
-		bad("vendor registry %q is not a registry host (host[:port])", o.VendorRegistry)
+	// The vendor registry must be a registry host, and one that the reference parser
+	// reads as the domain of a reference (which excludes IPv6 addresses).
+	if _, err := parseRegistryHost(o.VendorRegistry); err != nil {
+		bad("vendor registry: %v", err)
+	} else if named, err := reference.ParseNormalizedNamed(o.VendorRegistry + "/x"); err != nil || reference.Domain(named) != o.VendorRegistry {
+		bad("vendor registry %q is not a registry host that references can name (host[:port])", o.VendorRegistry)
 	}
 	if o.Prefix != "" && !ecrName.MatchString(o.Prefix) {
 		bad("prefix %q cannot begin an ECR repository name: expected lower-case path components separated by '/'", o.Prefix)

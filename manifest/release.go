@@ -133,6 +133,9 @@ func (p *jsonFile) image(entry []byte, entryAt int, path string, opts Options) (
 		p.at(entryAt, path, "missing source; %s", wantSource)
 	default:
 		src, err := parseSource(source)
+		if err == nil {
+			_, err = parseRegistryHost(src.Registry)
+		}
 		switch {
 		case err != nil:
 			p.at(sourceAt, path+".source", "%q: %v; %s", source, err, wantSource)
@@ -140,7 +143,7 @@ func (p *jsonFile) image(entry []byte, entryAt int, path string, opts Options) (
 			p.at(sourceAt, path+".source", "%q has no digest; a release pins every image: %s", source, wantSource)
 		default:
 			img.Source = src
-			img.Vendor = src.Registry == opts.VendorRegistry
+			img.Vendor = SameRegistry(src.Registry, opts.VendorRegistry)
 		}
 	}
 	if hasDigest && img.Source.Digest != "" {
@@ -197,8 +200,20 @@ type jsonFile struct {
 	probs Errors
 }
 
-// text checks that the file is UTF-8 JSON and returns it without its byte order mark.
+// text checks that the file is UTF-8 JSON without NUL, in raw bytes or escaped, and
+// without escapes of lone UTF-16 surrogates (which encoding/json would silently read as
+// U+FFFD), and returns it without its byte order mark. A UTF-8 byte order mark at the
+// start is accepted; a UTF-16 or UTF-32 one is a problem.
 func (p *jsonFile) text() ([]byte, bool) {
+	if msg := utf16BOM(p.data); msg != "" {
+		p.probs = append(p.probs, Problem{File: p.file, Line: 1, Column: 1, Msg: msg + "; expected a UTF-8 JSON document"})
+		return nil, false
+	}
+	if at := bytes.IndexByte(p.data, 0); at >= 0 {
+		line, col := lineCol(p.data, at)
+		p.probs = append(p.probs, Problem{File: p.file, Line: line, Column: col, Msg: "a NUL byte; expected a UTF-8 JSON document"})
+		return nil, false
+	}
 	if !utf8.Valid(p.data) {
 		at := invalidUTF8(p.data)
 		line, col := lineCol(p.data, at)
@@ -224,7 +239,64 @@ func (p *jsonFile) text() ([]byte, bool) {
 			Msg: fmt.Sprintf("invalid JSON: %v; expected a release document {\"metadata\": {\"images\": {...}}}", err)})
 		return nil, false
 	}
+	if at, msg := badEscape(body); msg != "" {
+		line, col := lineCol(p.data, p.bom+at)
+		p.probs = append(p.probs, Problem{File: p.file, Line: line, Column: col, Msg: msg})
+		return nil, false
+	}
 	return body, true
+}
+
+// badEscape finds, in valid JSON, the first \u escape that is not a character tmsync
+// accepts: \u0000 (NUL), or half of a UTF-16 surrogate pair without its other half.
+// It returns the escape's offset and what is wrong, or "".
+func badEscape(b []byte) (int, string) {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			if b[i+1] != 'u' {
+				i++
+				continue
+			}
+			r := hex4(b[i+2 : i+6])
+			switch {
+			case r == 0:
+				return i, "the escape \\u0000 (NUL) in a string; expected text"
+			case r >= 0xd800 && r < 0xdc00:
+				if i+12 <= len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+					if lo := hex4(b[i+8 : i+12]); lo >= 0xdc00 && lo < 0xe000 {
+						i += 11
+						continue
+					}
+				}
+				return i, fmt.Sprintf("the escape \\u%s is half of a UTF-16 surrogate pair without its low half: not a character; expected text", b[i+2:i+6])
+			case r >= 0xdc00 && r < 0xe000:
+				return i, fmt.Sprintf("the escape \\u%s is the low half of a UTF-16 surrogate pair without its high half: not a character; expected text", b[i+2:i+6])
+			}
+			i += 5
+		}
+	}
+	return 0, ""
+}
+
+// hex4 reads 4 hex digits, which valid JSON guarantees after \u.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case isDigit(c):
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
 }
 
 // at records a problem at the value starting at byte at of the file.

@@ -74,8 +74,14 @@ func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error 
 			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
 		}
 	default:
+		// Only the release's occurrences are kept while the note is paged through: an
+		// attestation server is not trusted to keep its listing small.
+		want := make([]attest.Subject, len(subjects))
+		for i, s := range subjects {
+			want[i] = attest.Subject{Repository: s.Repository, Digest: s.Digest}
+		}
 		var err error
-		if occs, err = a.client.List(ctx); err != nil {
+		if occs, err = a.client.ListFor(ctx, want); err != nil {
 			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
 		}
 	}
@@ -103,7 +109,13 @@ func (a *VendorAttestor) Verify(_ context.Context, s Subject) (*Attestation, err
 	v, err := a.verifier.Verify(sub, occs)
 	switch {
 	case err == nil:
-		return &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt, PayloadType: v.PayloadType}, nil
+		att := &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt,
+			PayloadType: v.PayloadType, Hash: v.Hash, KeyExpired: v.KeyExpired}
+		if !v.KeyExpiresAt.IsZero() {
+			t := v.KeyExpiresAt.UTC()
+			att.KeyExpiresAt = &t
+		}
+		return att, nil
 	case errors.Is(err, attest.ErrNoAttestation):
 		return nil, &attestError{kind: ErrNotAttested, err: err}
 	case errors.Is(err, attest.ErrRejected):

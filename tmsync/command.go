@@ -38,6 +38,7 @@ type Args struct {
 	AttestationBundle               string // read occurrences from this file instead of the server
 	SaveAttestationBundle           string // write the occurrences the run used to this file
 	AttestationPerImage             bool
+	StrictKeyExpiry                 bool // refuse a signature whose key has expired since
 	AuthFile                        string
 
 	// Target.
@@ -297,6 +298,9 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 	var vopts []attest.VerifierOption
 	if len(a.AttestorFingerprints) > 0 {
 		vopts = append(vopts, attest.WithFingerprints(a.AttestorFingerprints...))
+	}
+	if a.StrictKeyExpiry {
+		vopts = append(vopts, attest.WithStrictKeyExpiry())
 	}
 	verifier, err := attest.NewVerifier(keyring, vopts...)
 	if err != nil {

@@ -39,6 +39,14 @@ type Attestation struct {
 	Fingerprint string    `json:"fingerprint"`
 	SignedAt    time.Time `json:"signedAt"`
 	PayloadType string    `json:"payloadType,omitempty"`
+	// Hash is the message-signature hash ("SHA-256"); only SHA-2 and SHA-3 verify.
+	Hash string `json:"hash,omitempty"`
+	// KeyExpiresAt is when the signing key (or subkey) stops being valid, if it expires.
+	KeyExpiresAt *time.Time `json:"keyExpiresAt,omitempty"`
+	// KeyExpired says that the key has expired since it signed: the signature is dated
+	// inside the key's validity, a date the signer claims. Accepted and reported by
+	// default; refused with a strict key expiry (attest.WithStrictKeyExpiry).
+	KeyExpired bool `json:"keyExpired,omitempty"`
 }
 
 // Attestor verifies the vendor's attestations. Errors wrap ErrNotAttested,

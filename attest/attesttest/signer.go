@@ -22,16 +22,32 @@ import (
 // Signer holds a throwaway OpenPGP key (ed25519) with its private part.
 type Signer struct {
 	Entity *openpgp.Entity
+	// subkey, when set, is the signing subkey messages are signed with.
+	subkey *openpgp.Subkey
 }
 
 // SignerOption configures NewSignerWith.
 type SignerOption func(*signerOptions)
 
 type signerOptions struct {
-	created  time.Time
-	lifetime time.Duration
-	rsa      bool
+	created     time.Time
+	lifetime    time.Duration
+	rsa         bool
+	subkey      bool
+	subLifetime time.Duration
+	selfHash    crypto.Hash
 }
+
+// SigningSubkey adds a signing subkey, created with the key, that expires lifetime after
+// its creation (0: never); messages are then signed with the subkey.
+func SigningSubkey(lifetime time.Duration) SignerOption {
+	return func(o *signerOptions) { o.subkey, o.subLifetime = true, lifetime }
+}
+
+// SelfSignatureHash re-makes the key's self-signatures (user id certification and subkey
+// binding, with its embedded back signature) with hash h, e.g. crypto.SHA1 as old GnuPG
+// versions did.
+func SelfSignatureHash(h crypto.Hash) SignerOption { return func(o *signerOptions) { o.selfHash = h } }
 
 // KeyCreatedAt sets the key's creation time. Default: now minus one hour (so signatures
 // made "now" by a test clock slightly behind are still after key creation).
@@ -67,7 +83,60 @@ func NewSignerWith(name string, opts ...SignerOption) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generating key for %q: %w", name, err)
 	}
-	return &Signer{Entity: e}, nil
+	s := &Signer{Entity: e}
+	if o.subkey {
+		scfg := *cfg
+		scfg.KeyLifetimeSecs = uint32(o.subLifetime / time.Second)
+		if err := e.AddSigningSubkey(&scfg); err != nil {
+			return nil, fmt.Errorf("adding a signing subkey for %q: %w", name, err)
+		}
+		s.subkey = &e.Subkeys[len(e.Subkeys)-1]
+	}
+	if o.selfHash != 0 {
+		hcfg := *cfg
+		if _, err := packet.SaltLengthForHash(o.selfHash); err != nil {
+			hcfg.NonDeterministicSignaturesViaNotation = new(bool)
+		}
+		for uid, id := range e.Identities {
+			id.SelfSignature.Hash = o.selfHash
+			if err := id.SelfSignature.SignUserId(uid, e.PrimaryKey, e.PrivateKey, &hcfg); err != nil {
+				return nil, fmt.Errorf("re-signing user id with %v: %w", o.selfHash, err)
+			}
+			id.Signatures = []*packet.Signature{id.SelfSignature}
+		}
+		for i := range e.Subkeys {
+			sk := &e.Subkeys[i]
+			sk.Sig.Hash = o.selfHash
+			if emb := sk.Sig.EmbeddedSignature; emb != nil {
+				emb.Hash = o.selfHash
+				if err := emb.CrossSignKey(sk.PublicKey, e.PrimaryKey, sk.PrivateKey, &hcfg); err != nil {
+					return nil, fmt.Errorf("re-signing back signature with %v: %w", o.selfHash, err)
+				}
+			}
+			if err := sk.Sig.SignKey(sk.PublicKey, e.PrivateKey, &hcfg); err != nil {
+				return nil, fmt.Errorf("re-signing subkey binding with %v: %w", o.selfHash, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// SigningKeyID is the key id of the key messages are signed with (the signing subkey when
+// there is one), 16 upper-case hex digits.
+func (s *Signer) SigningKeyID() string {
+	if s.subkey != nil {
+		return fmt.Sprintf("%016X", s.subkey.PublicKey.KeyId)
+	}
+	return s.KeyID()
+}
+
+// RevokeSigningSubkey adds a revocation of the signing subkey (reason: key compromised)
+// made at t.
+func (s *Signer) RevokeSigningSubkey(t time.Time) error {
+	if s.subkey == nil {
+		return errors.New("attesttest: the signer has no signing subkey")
+	}
+	return s.Entity.RevokeSubkey(s.subkey, packet.KeyCompromised, "attesttest", &packet.Config{Time: func() time.Time { return t }})
 }
 
 // Fingerprint is the primary key's fingerprint, upper-case hex.
@@ -147,7 +216,17 @@ type occOptions struct {
 	signature     *string
 	creator       string
 	truncate      bool
+	hash          crypto.Hash
+	hashID        byte
 }
+
+// SignHash signs with hash h instead of SHA-256 (e.g. crypto.SHA1 for attack tests).
+func SignHash(h crypto.Hash) OccurrenceOption { return func(o *occOptions) { o.hash = h } }
+
+// SignHashID signs with SHA-256, then overwrites the hash algorithm id in the one-pass
+// signature and signature packets with id (RFC 9580 §9.5: 1 MD5, 2 SHA-1, 3 RIPEMD-160),
+// for hashes go-crypto cannot sign with. The signature then does not verify either.
+func SignHashID(id byte) OccurrenceOption { return func(o *occOptions) { o.hashID = id } }
 
 // Generic makes a genericSignedAttestation occurrence.
 func Generic() OccurrenceOption { return func(o *occOptions) { o.form = GenericForm } }
@@ -247,7 +326,7 @@ func (s *Signer) Occurrence(sub attest.Subject, opts ...OccurrenceOption) (json.
 		sig = []byte(*o.signature)
 	} else {
 		var err error
-		sig, err = s.Sign(payload, o.enc, o.signedAt)
+		sig, err = s.sign(payload, o.enc, o.signedAt, o.hash, o.hashID)
 		if err != nil {
 			return nil, err
 		}
@@ -307,12 +386,31 @@ func (s *Signer) Occurrence(sub attest.Subject, opts ...OccurrenceOption) (json.
 // packet so that it can sign with an expired or revoked key (go-crypto's openpgp.Sign
 // refuses), which attack tests need.
 func (s *Signer) Sign(payload []byte, enc Encoding, t time.Time) ([]byte, error) {
+	return s.sign(payload, enc, t, 0, 0)
+}
+
+// SignHashed is Sign with message hash h (0: SHA-256).
+func (s *Signer) SignHashed(payload []byte, enc Encoding, t time.Time, h crypto.Hash) ([]byte, error) {
+	return s.sign(payload, enc, t, h, 0)
+}
+
+func (s *Signer) sign(payload []byte, enc Encoding, t time.Time, hash crypto.Hash, patchID byte) ([]byte, error) {
+	if hash == 0 {
+		hash = crypto.SHA256
+	}
 	priv := s.Entity.PrivateKey
-	cfg := &packet.Config{DefaultHash: crypto.SHA256, Time: func() time.Time { return t }}
+	if s.subkey != nil {
+		priv = s.subkey.PrivateKey
+	}
+	cfg := &packet.Config{DefaultHash: hash, Time: func() time.Time { return t }}
+	if _, err := packet.SaltLengthForHash(hash); err != nil {
+		// go-crypto's salt notation exists for SHA-2/SHA-3 only.
+		cfg.NonDeterministicSignaturesViaNotation = new(bool)
+	}
 	newSig := func(typ packet.SignatureType) *packet.Signature {
 		return &packet.Signature{
 			Version: priv.PublicKey.Version, SigType: typ, PubKeyAlgo: priv.PublicKey.PubKeyAlgo,
-			Hash: crypto.SHA256, CreationTime: t, IssuerKeyId: &priv.KeyId,
+			Hash: hash, CreationTime: t, IssuerKeyId: &priv.KeyId,
 			IssuerFingerprint: priv.PublicKey.Fingerprint,
 		}
 	}
@@ -340,10 +438,14 @@ func (s *Signer) Sign(payload []byte, enc Encoding, t time.Time) ([]byte, error)
 		return nil, err
 	}
 	var bin bytes.Buffer
-	ops := &packet.OnePassSignature{Version: 3, SigType: packet.SigTypeBinary, Hash: crypto.SHA256,
+	ops := &packet.OnePassSignature{Version: 3, SigType: packet.SigTypeBinary, Hash: hash,
 		PubKeyAlgo: priv.PublicKey.PubKeyAlgo, KeyId: priv.KeyId, IsLast: true}
 	if err := ops.Serialize(&bin); err != nil {
 		return nil, err
+	}
+	if patchID != 0 {
+		// A one-pass signature packet is short: 2-byte header, then version, type, hash.
+		bin.Bytes()[2+2] = patchID
 	}
 	lw, err := packet.SerializeLiteral(nopCloser{&bin}, true, "payload.json", uint32(t.Unix()))
 	if err != nil {
@@ -359,9 +461,24 @@ func (s *Signer) Sign(payload []byte, enc Encoding, t time.Time) ([]byte, error)
 	if err := sig.Sign(h, priv, cfg); err != nil {
 		return nil, err
 	}
-	if err := sig.Serialize(&bin); err != nil {
+	var sigBuf bytes.Buffer
+	if err := sig.Serialize(&sigBuf); err != nil {
 		return nil, err
 	}
+	if patchID != 0 {
+		// New-format header (1 tag byte + 1, 2 or 5 length bytes), then version 4, type,
+		// public-key algorithm, hash algorithm.
+		b := sigBuf.Bytes()
+		hdr := 2
+		switch {
+		case b[1] >= 192 && b[1] < 224:
+			hdr = 3
+		case b[1] == 255:
+			hdr = 6
+		}
+		b[hdr+3] = patchID
+	}
+	bin.Write(sigBuf.Bytes())
 	if enc == Binary {
 		return bin.Bytes(), nil
 	}
