@@ -20,6 +20,8 @@ type AttestorConfig struct {
 	Bundle string
 	// PerImage asks the server image by image.
 	PerImage bool
+	// StrictKeyExpiry refuses a signature whose key has expired since it signed.
+	StrictKeyExpiry bool
 }
 
 // NewAttestorFromConfig reads the key (and the bundle) and returns the attestor.
@@ -37,6 +39,9 @@ func NewAttestorFromConfig(c AttestorConfig) (*VendorAttestor, error) {
 	var vopts []attest.VerifierOption
 	if len(c.Fingerprints) > 0 {
 		vopts = append(vopts, attest.WithFingerprints(c.Fingerprints...))
+	}
+	if c.StrictKeyExpiry {
+		vopts = append(vopts, attest.WithStrictKeyExpiry())
 	}
 	verifier, err := attest.NewVerifier(keyring, vopts...)
 	if err != nil {

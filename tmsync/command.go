@@ -155,8 +155,13 @@ func Main(ctx context.Context, mode string, a Args, stdout io.Writer) int {
 		errorLog = "sync-error.log"
 	}
 	fail := func(err error) int {
-		console.Printf("ERROR: %v", err)
-		line := "ERROR: could not start: " + oneLine(console.Redactor.Redact(err.Error())) + "\n"
+		// One ERROR line per line of the error (errors.Join lists problems a line
+		// each): every line starts with ERROR, and remote text in it is escaped.
+		parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
+		for _, p := range parts {
+			console.Printf("ERROR: %s", p)
+		}
+		line := "ERROR: could not start: " + oneLine(strings.Join(parts, "; ")) + "\n"
 		if werr := writeFileAtomic(errorLog, []byte(line)); werr != nil {
 			console.Printf("ERROR: writing %s: %v", errorLog, werr)
 		}

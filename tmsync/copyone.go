@@ -50,6 +50,15 @@ func CopyOne(ctx context.Context, src, dest string, o CopyOneOptions) (string, e
 		return "", fmt.Errorf("destination: %w", err)
 	}
 	vendor := sameRegistry(srcHost, o.VendorRegistry)
+	if vendor {
+		// Pulled from, logged in to and attested as the vendor registry as --srcdomain
+		// spells it: the spelling of SRC decides nothing.
+		o.VendorRegistry = tidyHost(o.VendorRegistry)
+		if srcRef, err = onHost(srcRef, o.VendorRegistry); err != nil {
+			return "", fmt.Errorf("source: %w", err)
+		}
+		srcHost = o.VendorRegistry
+	}
 	sys := func(host string) *types.SystemContext {
 		s := newSystemContext(host, o.Insecure)
 		s.AuthFilePath = o.AuthFile
@@ -126,4 +135,24 @@ func dockerRef(s string) (types.ImageReference, string, error) {
 		return nil, "", err
 	}
 	return ref, reference.Domain(named), nil
+}
+
+// onHost is ref on another registry host, same path, tag and digest.
+func onHost(ref types.ImageReference, host string) (types.ImageReference, error) {
+	old := ref.DockerReference()
+	named, err := reference.ParseNormalizedNamed(host + "/" + reference.Path(old))
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := old.(reference.Tagged); ok {
+		if named, err = reference.WithTag(named, t.Tag()); err != nil {
+			return nil, err
+		}
+	}
+	if d, ok := old.(reference.Digested); ok {
+		if named, err = reference.WithDigest(named, d.Digest()); err != nil {
+			return nil, err
+		}
+	}
+	return docker.NewReference(named)
 }

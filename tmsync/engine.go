@@ -70,7 +70,11 @@ func (e *Engine) cleanRun(ctx context.Context, mode string) (*Report, error) {
 
 // item is one image on its way through a run.
 type item struct {
-	img  manifest.Image
+	img manifest.Image
+	// src is where the image is pulled from and what its attestation names: the
+	// release's source, but on the vendor registry as --srcdomain spells it (see
+	// vendorSource).
+	src  manifest.Source
 	repo string        // target repository name
 	dgst digest.Digest // the digest to copy: pinned, or resolved from the tag
 	rec  *ImageRecord
@@ -178,7 +182,8 @@ func (e *Engine) items(folder *manifest.Folder, rep *Report) ([]*item, error) {
 			if !e.inShard(repo) {
 				continue
 			}
-			items = append(items, &item{img: img, repo: repo, dgst: img.Source.Digest, rec: newRecord(img)})
+			img, src := e.vendorSource(img)
+			items = append(items, &item{img: img, src: src, repo: repo, dgst: img.Source.Digest, rec: newRecord(img)})
 		}
 	}
 	if len(bad) > 0 {
@@ -262,7 +267,7 @@ func (e *Engine) resolve(ctx context.Context, items []*item, _ *Report) error {
 	forEach(ctx, unpinned, e.opts.Concurrency, func(ctx context.Context, it *item) {
 		var d digest.Digest
 		err := e.again(ctx, it, "resolving "+it.img.Source.Pullable(), func() (err error) {
-			d, err = e.sourceDigest(ctx, it.img.Source)
+			d, err = e.sourceDigest(ctx, it.src)
 			return err
 		})
 		if err != nil {
@@ -284,7 +289,7 @@ func (e *Engine) attest(ctx context.Context, items []*item, _ *Report) error {
 	}
 	subjects := make([]Subject, 0, len(todo))
 	for _, it := range todo {
-		subjects = append(subjects, Subject{Repository: it.img.Source.Name(), Digest: it.dgst})
+		subjects = append(subjects, Subject{Repository: it.src.Name(), Digest: it.dgst})
 	}
 	if err := e.opts.Attestor.Prepare(ctx, subjects); err != nil {
 		return startErr("fetching attestations", err)

@@ -217,6 +217,7 @@ func (o *Options) defaults() error {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	o.Source.Registry = tidyHost(o.Source.Registry)
 	if o.Redactor == nil {
 		o.Redactor = NewRedactor()
 	}

@@ -13,6 +13,8 @@ import (
 
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/manifest"
 )
 
 // The system's containers configuration and tmsync.
@@ -159,7 +161,7 @@ func (t *ECRTarget) registryHost() string      { return t.opts.RegistryHost }
 func (e *Engine) warnSystemOverrides(items []*item) {
 	var hosts []string
 	for _, it := range items {
-		hosts = append(hosts, it.img.Source.Registry)
+		hosts = append(hosts, it.src.Registry)
 	}
 	if h, ok := e.opts.Target.(registryHoster); ok {
 		hosts = append(hosts, h.registryHost())
@@ -170,5 +172,4 @@ func (e *Engine) warnSystemOverrides(items []*item) {
 }
 
 // sameRegistry reports whether two registry hosts name the same registry.
-// TODO(class 1): manifest.SameRegistry, once the manifest hardening is merged.
-func sameRegistry(a, b string) bool { return a != "" && strings.EqualFold(a, b) }
+func sameRegistry(a, b string) bool { return manifest.SameRegistry(a, b) }

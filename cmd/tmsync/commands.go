@@ -30,6 +30,7 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor"},
 			&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
 			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
+			&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
 			&cli.BoolFlag{Name: "insecure-skip-attestation", Usage: "copy a vendor image WITHOUT verifying its attestation (printed as a warning)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -46,7 +47,7 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 					return tmsync.NewAttestorFromConfig(tmsync.AttestorConfig{
 						KeyFile: c.String("src_attestor"), Fingerprints: c.StringSlice("src-attestor-fingerprint"),
 						Address: c.String("src_attestions_address"), Token: token,
-						Bundle: c.String("attestation-bundle"), PerImage: true,
+						Bundle: c.String("attestation-bundle"), PerImage: true, StrictKeyExpiry: c.Bool("strict-key-expiry"),
 					})
 				},
 				SkipAttestation: c.Bool("insecure-skip-attestation"),
