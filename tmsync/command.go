@@ -69,6 +69,8 @@ type Args struct {
 	BYOPolicy              string
 	ShardIndex, ShardCount int
 	DryRun                 bool
+	// ReleaseSHA256 pins the release folder (Options.ReleaseSHA256).
+	ReleaseSHA256 string
 }
 
 // Console writes the old pipeline's "LEVEL: message" lines. On a terminal it also keeps
@@ -381,7 +383,7 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		Target:      target,
 		Attestor:    attestor,
 		Concurrency: a.Concurrency, Retries: a.Retries, BYOPolicy: a.BYOPolicy, Insecure: a.Insecure,
-		ShardIndex: a.ShardIndex, ShardCount: a.ShardCount, DryRun: a.DryRun,
+		ShardIndex: a.ShardIndex, ShardCount: a.ShardCount, DryRun: a.DryRun, ReleaseSHA256: a.ReleaseSHA256,
 		Logger: logger, Observer: &syncObserver{c: console}, Redactor: console.Redactor,
 	})
 	if err != nil {

@@ -103,6 +103,9 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 	}
 	o.Logger.Info("release read", "dir", o.ReleaseDir, "images", len(items), "mode", mode)
 	e.warnSystemOverrides(items)
+	if err := e.checkReleasePin(rep); err != nil {
+		return nil, err
+	}
 	o.Observer.Event(Event{Kind: "begin", Total: len(items),
 		Message: fmt.Sprintf("%s: %d images from %s to %s", mode, len(items), o.ReleaseDir, o.Target)})
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -153,6 +154,9 @@ type Options struct {
 	Redactor *Redactor
 	// Secrets are more secrets to redact (registry passwords tmsync was given).
 	Secrets []string
+	// ReleaseSHA256, when set, is the ReleaseDigest the release folder must have: a run of
+	// another folder does not start. Default: not checked (the digest is still reported).
+	ReleaseSHA256 string
 }
 
 // Observer is told what happens to each image, for progress displays. Events of
@@ -217,6 +221,13 @@ func (o *Options) defaults() error {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.Source.Registry == "" {
+		// The registry the manifest package tells vendor images by.
+		o.Source.Registry = o.Release.VendorRegistry
+		if o.Source.Registry == "" {
+			o.Source.Registry = manifest.DefaultVendorRegistry
+		}
+	}
 	o.Source.Registry = tidyHost(o.Source.Registry)
 	if o.Redactor == nil {
 		o.Redactor = NewRedactor()
@@ -238,6 +249,9 @@ func (o *Options) defaults() error {
 	}
 	if o.BYOPolicy != BYOPinned && o.BYOPolicy != BYOAttested {
 		errs = append(errs, fmt.Errorf("byo policy %q: want %q or %q", o.BYOPolicy, BYOPinned, BYOAttested))
+	}
+	if pin := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(o.ReleaseSHA256)), "sha256:"); pin != "" && !sha256HexRE.MatchString(pin) {
+		errs = append(errs, fmt.Errorf("--release-sha256 %q: want 64 hex digits", o.ReleaseSHA256))
 	}
 	if o.ShardCount < 1 || o.ShardIndex < 0 || o.ShardIndex >= o.ShardCount {
 		errs = append(errs, fmt.Errorf("shard %d of %d: want 0 <= index < count", o.ShardIndex, o.ShardCount))

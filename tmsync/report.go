@@ -37,14 +37,17 @@ type Report struct {
 	Started       time.Time `json:"started"`
 	Finished      time.Time `json:"finished"`
 	// Caller is the AWS identity the run used (STS GetCallerIdentity ARN), if known.
-	Caller       string          `json:"caller,omitempty"`
-	Target       string          `json:"target"`
-	Shard        *Shard          `json:"shard,omitempty"`
-	Releases     []ReleaseRecord `json:"releases"`
-	Repositories []Repository    `json:"repositories,omitempty"`
-	Images       []ImageRecord   `json:"images"`
-	Summary      Summary         `json:"summary"`
-	Interrupted  bool            `json:"interrupted,omitempty"`
+	Caller   string          `json:"caller,omitempty"`
+	Target   string          `json:"target"`
+	Shard    *Shard          `json:"shard,omitempty"`
+	Releases []ReleaseRecord `json:"releases"`
+	// ReleaseSHA256 is one digest over the files read from the release folder
+	// (ReleaseDigest): what --release-sha256 pins.
+	ReleaseSHA256 string        `json:"releaseSha256,omitempty"`
+	Repositories  []Repository  `json:"repositories,omitempty"`
+	Images        []ImageRecord `json:"images"`
+	Summary       Summary       `json:"summary"`
+	Interrupted   bool          `json:"interrupted,omitempty"`
 }
 
 // Shard is the part of the release a sharded run owned.
