@@ -287,6 +287,8 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		token = t
 	}
 	console.Redactor.Add(token)
+	console.Redactor.AddAuthFile(a.AuthFile)
+	console.Redactor.AddAuthFile(os.Getenv("REGISTRY_AUTH_FILE"))
 	if token == "" && !offline {
 		return nil, nil, startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or (with --target ecr) the Secrets Manager secret --src-token-secret"))
 	}

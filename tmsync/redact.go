@@ -280,3 +280,34 @@ func dropAWSSecretEnv() {
 		os.Unsetenv(k)
 	}
 }
+
+// AddAuthFile adds the passwords and identity tokens of an auth.json (the "auths"
+// entries; credential helpers are not run) to the Redactor: an upstream registry that
+// echoes its credential must not put it in tmsync's output either. A file that cannot be
+// read adds nothing.
+func (r *Redactor) AddAuthFile(path string) {
+	if r == nil || path == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var f struct {
+		Auths map[string]struct {
+			Auth          string `json:"auth"`
+			IdentityToken string `json:"identitytoken"`
+		} `json:"auths"`
+	}
+	if json.Unmarshal(data, &f) != nil {
+		return
+	}
+	for _, a := range f.Auths {
+		r.Add(a.IdentityToken)
+		if dec, err := base64.StdEncoding.DecodeString(a.Auth); err == nil {
+			if _, pass, ok := strings.Cut(string(dec), ":"); ok {
+				r.Add(pass)
+			}
+		}
+	}
+}

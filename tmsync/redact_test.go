@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/tmsync/tmsync/manifest"
 )
 
 const redactToken = "tm-tok/en+5f2a=9c81&d7e3"
@@ -175,3 +178,29 @@ func TestReportCleanEveryField(t *testing.T) {
 
 type fakeTargetForRedact struct{ Target }
 type fakeAttestorForRedact struct{ Attestor }
+
+func TestRedactorAuthFile(t *testing.T) {
+	p := t.TempDir() + "/auth.json"
+	auth := base64.StdEncoding.EncodeToString([]byte("puller:upstream-pass-77"))
+	if err := os.WriteFile(p, []byte(`{"auths":{"r.example":{"auth":"`+auth+`","identitytoken":"id-token-99"}},"credHelpers":{"x":"y"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedactor()
+	r.AddAuthFile(p)
+	r.AddAuthFile(p + ".missing")
+	if got := r.Redact("a upstream-pass-77 b id-token-99 c " + auth); strings.Contains(got, "upstream-pass-77") || strings.Contains(got, "id-token-99") || strings.Contains(got, auth) {
+		t.Errorf("auth file secrets left: %q", got)
+	}
+}
+
+func FuzzTidyHost(f *testing.F) {
+	for _, h := range []string{"Docker.External.io.:443", "127.0.0.1:05000", "[::1]:443", "LOCALHOST", "a..b", ""} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		got := tidyHost(h)
+		if _, err := manifest.CanonicalRegistry(h); err == nil && !manifest.SameRegistry(h, got) {
+			t.Fatalf("tidyHost(%q) = %q is another registry", h, got)
+		}
+	})
+}

@@ -40,6 +40,7 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			}
 			src, dest := c.Args().Get(0), c.Args().Get(1)
 			console := &tmsync.Console{W: stdout, Redactor: tmsync.NewRedactor(token)}
+			console.Redactor.AddAuthFile(c.String("authfile"))
 			res, err := tmsync.CopyOne(c.Context, src, dest, tmsync.CopyOneOptions{
 				AuthFile: c.String("authfile"), Insecure: c.StringSlice("insecure-registry"),
 				VendorRegistry: c.String("srcdomain"), VendorUser: c.String("srcusr"), VendorToken: token,
