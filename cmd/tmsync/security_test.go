@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -156,6 +157,13 @@ func TestSecurityTokenAndRemoteTextInEveryOutput(t *testing.T) {
 			t.Errorf("%s holds an escape sequence", f)
 		}
 	}
+	// The summary of the saved report, for people.
+	var summary bytes.Buffer
+	if code := run(ctx, []string{"tmsync", "report", filepath.Join(b.dir, "report.json")}, &summary, &summary); code != 1 ||
+		!strings.Contains(summary.String(), `\nINFO: [9/9] DONE`) {
+		t.Errorf("tmsync report: exit %d, want 1 and the forged text escaped:\n%s", code, summary.String())
+	}
+	b.assertClean("tmsync report", summary.String())
 	// The helper ran (so the check below can fail) and saw no secret.
 	seen, err := os.ReadFile(record)
 	if err != nil || !strings.Contains(string(seen), "ARGV: ") {
