@@ -69,6 +69,8 @@ type Args struct {
 	BYOPolicy              string
 	ShardIndex, ShardCount int
 	DryRun                 bool
+	// ReleaseSHA256 pins the release folder (Options.ReleaseSHA256).
+	ReleaseSHA256 string
 }
 
 // Console writes the old pipeline's "LEVEL: message" lines. On a terminal it also keeps
@@ -78,6 +80,9 @@ type Console struct {
 	W io.Writer
 	// Terminal turns the status line on.
 	Terminal bool
+	// Redactor cleans every line (secrets removed, control characters escaped). Nil:
+	// control characters are still escaped.
+	Redactor *Redactor
 	total    int
 	done     int
 	running  int
@@ -88,6 +93,7 @@ func (c *Console) Event(e Event) {
 	if c.Terminal {
 		fmt.Fprint(c.W, "\r\x1b[K") // clear the status line before a log line
 	}
+	e.Image, e.Message = c.Redactor.Clean(e.Image), c.Redactor.Clean(e.Message)
 	switch e.Kind {
 	case "begin":
 		c.total = e.Total
@@ -128,6 +134,11 @@ func (c *Console) Event(e Event) {
 	}
 }
 
+// Printf writes one line (format has no newline) cleaned like an event's.
+func (c *Console) Printf(format string, args ...any) {
+	fmt.Fprintln(c.W, c.Redactor.Clean(fmt.Sprintf(format, args...)))
+}
+
 // finish ends the status line.
 func (c *Console) finish() {
 	if c.Terminal {
@@ -139,17 +150,22 @@ func (c *Console) finish() {
 // report and the JUnit file, prints to stdout, and returns the exit status: 0 all in
 // place, 1 some images failed, 2 the run could not start.
 func Main(ctx context.Context, mode string, a Args, stdout io.Writer) int {
-	console := &Console{W: stdout, Terminal: isTerminal(stdout)}
+	console := &Console{W: stdout, Terminal: isTerminal(stdout), Redactor: NewRedactor(a.SrcPassword)}
 	defer console.finish()
 	errorLog := a.ErrorLog
 	if errorLog == "" {
 		errorLog = "sync-error.log"
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stdout, "ERROR: %v\n", err)
-		line := "ERROR: could not start: " + oneLine(err.Error()) + "\n"
+		// One ERROR line per line of the error (errors.Join lists problems a line
+		// each): every line starts with ERROR, and remote text in it is escaped.
+		parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
+		for _, p := range parts {
+			console.Printf("ERROR: %s", p)
+		}
+		line := "ERROR: could not start: " + oneLine(strings.Join(parts, "; ")) + "\n"
 		if werr := writeFileAtomic(errorLog, []byte(line)); werr != nil {
-			fmt.Fprintf(stdout, "ERROR: writing %s: %v\n", errorLog, werr)
+			console.Printf("ERROR: writing %s: %v", errorLog, werr)
 		}
 		return 2
 	}
@@ -174,25 +190,26 @@ func Main(ctx context.Context, mode string, a Args, stdout io.Writer) int {
 		extra.scan(ctx, rep)
 		rep.summarize()
 	}
+	rep.Clean(console.Redactor) // the scan gate and the caller added to it
 	if a.SaveAttestationBundle != "" && extra.attestor != nil {
 		if err := saveBundle(a.SaveAttestationBundle, a.AttestationAddress, extra.attestor.Occurrences()); err != nil {
-			fmt.Fprintf(stdout, "ERROR: writing attestation bundle: %v\n", err)
+			console.Printf("ERROR: writing attestation bundle: %v", err)
 		}
 	}
 	status := rep.ExitStatus()
 	if err := rep.WriteErrorLog(errorLog); err != nil {
-		fmt.Fprintf(stdout, "ERROR: writing %s: %v\n", errorLog, err)
+		console.Printf("ERROR: writing %s: %v", errorLog, err)
 		status = max(status, 1)
 	}
 	if a.Report != "" {
 		if err := rep.WriteJSON(a.Report); err != nil {
-			fmt.Fprintf(stdout, "ERROR: writing %s: %v\n", a.Report, err)
+			console.Printf("ERROR: writing %s: %v", a.Report, err)
 			status = max(status, 1)
 		}
 	}
 	if a.JUnit != "" {
 		if err := rep.WriteJUnit(a.JUnit); err != nil {
-			fmt.Fprintf(stdout, "ERROR: writing %s: %v\n", a.JUnit, err)
+			console.Printf("ERROR: writing %s: %v", a.JUnit, err)
 			status = max(status, 1)
 		}
 	}
@@ -200,7 +217,7 @@ func Main(ctx context.Context, mode string, a Args, stdout io.Writer) int {
 	fmt.Fprintf(stdout, "INFO: %s finished: %d images: %d copied, %d present, %d planned, %d ignored, %d rejected, %d failed; %s moved in %s\n",
 		mode, s.Images, s.Copied, s.Present, s.Planned, s.Ignored, s.Rejected, s.Failed, humanBytes(s.Bytes), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
 	for _, l := range rep.ErrorLines() {
-		fmt.Fprintln(stdout, l)
+		console.Printf("%s", l)
 	}
 	return status
 }
@@ -253,6 +270,7 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 			return nil, nil, startErr("loading AWS configuration", err)
 		}
 		awsCfg = cfg
+		dropAWSSecretEnv()
 	}
 	// With an offline attestation bundle the token is only needed to pull from the vendor's
 	// registry, which verify and an already-synced release never do: an audit account
@@ -268,6 +286,9 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		}
 		token = t
 	}
+	console.Redactor.Add(token)
+	console.Redactor.AddAuthFile(a.AuthFile)
+	console.Redactor.AddAuthFile(os.Getenv("REGISTRY_AUTH_FILE"))
 	if token == "" && !offline {
 		return nil, nil, startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or (with --target ecr) the Secrets Manager secret --src-token-secret"))
 	}
@@ -364,8 +385,8 @@ func Setup(ctx context.Context, a Args, console *Console) (*Engine, *setupExtra,
 		Target:      target,
 		Attestor:    attestor,
 		Concurrency: a.Concurrency, Retries: a.Retries, BYOPolicy: a.BYOPolicy, Insecure: a.Insecure,
-		ShardIndex: a.ShardIndex, ShardCount: a.ShardCount, DryRun: a.DryRun,
-		Logger: logger, Observer: &syncObserver{c: console},
+		ShardIndex: a.ShardIndex, ShardCount: a.ShardCount, DryRun: a.DryRun, ReleaseSHA256: a.ReleaseSHA256,
+		Logger: logger, Observer: &syncObserver{c: console}, Redactor: console.Redactor,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -127,11 +127,11 @@ type CredentialInvalidator interface {
 // copyImage copies one image by digest, keeping its manifest bytes, and checks that what
 // landed is the digest the release names. It returns the bytes moved.
 func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it *item) (int64, error) {
-	src, err := sourceReference(it.img.Source, it.dgst)
+	src, err := sourceReference(it.src, it.dgst)
 	if err != nil {
 		return 0, err
 	}
-	if err := checkDeclaredLayers(ctx, src, e.sourceSys(it.img.Source.Registry), it.dgst, it.img.Layers); err != nil {
+	if err := checkDeclaredLayers(ctx, src, e.sourceSys(it.src.Registry), it.dgst, it.img.Layers); err != nil {
 		return 0, err
 	}
 	dst, dstSys, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag)
@@ -139,6 +139,9 @@ func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it 
 		return 0, err
 	}
 	it.rec.Destination = dst.DockerReference().String()
+	if dstSys.DockerAuthConfig != nil {
+		e.opts.Redactor.Add(dstSys.DockerAuthConfig.Password) // ECR's short-lived password too
+	}
 	dstSys = withBlobInfoCache(dstSys, e.cacheDir)
 	var moved atomic.Int64
 	progress := make(chan types.ProgressProperties, 16)
@@ -152,7 +155,7 @@ func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it 
 		}
 	}()
 	man, err := copy.Image(ctx, pc, dst, src, &copy.Options{
-		SourceCtx:                     e.sourceSys(it.img.Source.Registry),
+		SourceCtx:                     e.sourceSys(it.src.Registry),
 		DestinationCtx:                dstSys,
 		ImageListSelection:            copy.CopyAllImages, // an index keeps every platform and its digest
 		PreserveDigests:               true,               // fail rather than re-encode anything
@@ -217,22 +220,18 @@ func (e *Engine) sourceDigest(ctx context.Context, s manifest.Source) (digest.Di
 // sourceSys is the system context to pull from host: the vendor token for the vendor's
 // registry only; the usual auth files for upstream registries.
 func (e *Engine) sourceSys(host string) *types.SystemContext {
-	sys := &types.SystemContext{
-		DockerRegistryUserAgent: "tmsync/" + Version,
-		AuthFilePath:            e.opts.Source.AuthFile,
-	}
-	if host == e.opts.Source.Registry && e.opts.Source.Username != "" {
+	sys := newSystemContext(host, e.opts.Insecure)
+	sys.AuthFilePath = e.opts.Source.AuthFile
+	if manifest.SameRegistry(host, e.opts.Source.Registry) && e.opts.Source.Username != "" {
 		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: e.opts.Source.Username, Password: e.opts.Source.Password}
-	}
-	if hostIn(host, e.opts.Insecure) {
-		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
 	return sys
 }
 
 func hostIn(host string, hosts []string) bool {
 	for _, h := range hosts {
-		if strings.EqualFold(strings.TrimSpace(h), host) {
+		h = strings.TrimSpace(h)
+		if manifest.SameRegistry(h, host) || strings.EqualFold(h, host) {
 			return true
 		}
 	}

@@ -45,22 +45,36 @@ const (
 )
 
 // Plan implements Syncer.
-func (e *Engine) Plan(ctx context.Context) (*Report, error) { return e.run(ctx, ModePlan) }
+func (e *Engine) Plan(ctx context.Context) (*Report, error) { return e.cleanRun(ctx, ModePlan) }
 
 // Sync implements Syncer.
 func (e *Engine) Sync(ctx context.Context) (*Report, error) {
 	if e.opts.DryRun {
-		return e.run(ctx, ModePlan)
+		return e.cleanRun(ctx, ModePlan)
 	}
-	return e.run(ctx, ModeSync)
+	return e.cleanRun(ctx, ModeSync)
 }
 
 // Verify implements Syncer.
-func (e *Engine) Verify(ctx context.Context) (*Report, error) { return e.run(ctx, ModeVerify) }
+func (e *Engine) Verify(ctx context.Context) (*Report, error) { return e.cleanRun(ctx, ModeVerify) }
+
+// cleanRun is run with its report and its error passed through the Redactor: whatever a
+// registry or the attestation server put in an error, the caller gets it cleaned.
+func (e *Engine) cleanRun(ctx context.Context, mode string) (*Report, error) {
+	rep, err := e.run(ctx, mode)
+	if rep != nil {
+		rep.Clean(e.opts.Redactor)
+	}
+	return rep, e.opts.Redactor.CleanError(err)
+}
 
 // item is one image on its way through a run.
 type item struct {
-	img  manifest.Image
+	img manifest.Image
+	// src is where the image is pulled from and what its attestation names: the
+	// release's source, but on the vendor registry as --srcdomain spells it (see
+	// vendorSource).
+	src  manifest.Source
 	repo string        // target repository name
 	dgst digest.Digest // the digest to copy: pinned, or resolved from the tag
 	rec  *ImageRecord
@@ -88,6 +102,10 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 		return nil, err
 	}
 	o.Logger.Info("release read", "dir", o.ReleaseDir, "images", len(items), "mode", mode)
+	e.warnSystemOverrides(items)
+	if err := e.checkReleasePin(rep); err != nil {
+		return nil, err
+	}
 	o.Observer.Event(Event{Kind: "begin", Total: len(items),
 		Message: fmt.Sprintf("%s: %d images from %s to %s", mode, len(items), o.ReleaseDir, o.Target)})
 
@@ -167,7 +185,8 @@ func (e *Engine) items(folder *manifest.Folder, rep *Report) ([]*item, error) {
 			if !e.inShard(repo) {
 				continue
 			}
-			items = append(items, &item{img: img, repo: repo, dgst: img.Source.Digest, rec: newRecord(img)})
+			img, src := e.vendorSource(img)
+			items = append(items, &item{img: img, src: src, repo: repo, dgst: img.Source.Digest, rec: newRecord(img)})
 		}
 	}
 	if len(bad) > 0 {
@@ -251,7 +270,7 @@ func (e *Engine) resolve(ctx context.Context, items []*item, _ *Report) error {
 	forEach(ctx, unpinned, e.opts.Concurrency, func(ctx context.Context, it *item) {
 		var d digest.Digest
 		err := e.again(ctx, it, "resolving "+it.img.Source.Pullable(), func() (err error) {
-			d, err = e.sourceDigest(ctx, it.img.Source)
+			d, err = e.sourceDigest(ctx, it.src)
 			return err
 		})
 		if err != nil {
@@ -273,7 +292,7 @@ func (e *Engine) attest(ctx context.Context, items []*item, _ *Report) error {
 	}
 	subjects := make([]Subject, 0, len(todo))
 	for _, it := range todo {
-		subjects = append(subjects, Subject{Repository: it.img.Source.Name(), Digest: it.dgst})
+		subjects = append(subjects, Subject{Repository: it.src.Name(), Digest: it.dgst})
 	}
 	if err := e.opts.Attestor.Prepare(ctx, subjects); err != nil {
 		return startErr("fetching attestations", err)

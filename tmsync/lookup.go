@@ -49,7 +49,7 @@ type authChallenge struct {
 
 func newTagLookup(host string, sys *types.SystemContext, insecure bool) *tagLookup {
 	l := &tagLookup{host: host, scheme: "https", tokens: map[string]string{},
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: refuseDowngrade, Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}}
 	if insecure {
 		l.scheme = "http"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -148,6 +149,14 @@ type Options struct {
 	Observer Observer
 	// Clock returns the time. Default time.Now.
 	Clock func() time.Time
+	// Redactor removes secrets from every event, log record, failure reason and report
+	// field of the run. Default: a new one. New adds Source.Password and Secrets to it.
+	Redactor *Redactor
+	// Secrets are more secrets to redact (registry passwords tmsync was given).
+	Secrets []string
+	// ReleaseSHA256, when set, is the ReleaseDigest the release folder must have: a run of
+	// another folder does not start. Default: not checked (the digest is still reported).
+	ReleaseSHA256 string
 }
 
 // Observer is told what happens to each image, for progress displays. Events of
@@ -212,6 +221,22 @@ func (o *Options) defaults() error {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.Source.Registry == "" {
+		// The registry the manifest package tells vendor images by.
+		o.Source.Registry = o.Release.VendorRegistry
+		if o.Source.Registry == "" {
+			o.Source.Registry = manifest.DefaultVendorRegistry
+		}
+	}
+	o.Source.Registry = tidyHost(o.Source.Registry)
+	if o.Redactor == nil {
+		o.Redactor = NewRedactor()
+	}
+	o.Redactor.Add(o.Source.Password)
+	o.Redactor.Add(o.Secrets...)
+	// Every output of the engine goes through the Redactor, whoever wrote its text.
+	o.Observer = cleanObserver{next: o.Observer, red: o.Redactor}
+	o.Logger = slog.New(cleanHandler{next: o.Logger.Handler(), red: o.Redactor})
 	var errs []error
 	if o.Target == nil {
 		errs = append(errs, errors.New("no target"))
@@ -224,6 +249,9 @@ func (o *Options) defaults() error {
 	}
 	if o.BYOPolicy != BYOPinned && o.BYOPolicy != BYOAttested {
 		errs = append(errs, fmt.Errorf("byo policy %q: want %q or %q", o.BYOPolicy, BYOPinned, BYOAttested))
+	}
+	if pin := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(o.ReleaseSHA256)), "sha256:"); pin != "" && !sha256HexRE.MatchString(pin) {
+		errs = append(errs, fmt.Errorf("--release-sha256 %q: want 64 hex digits", o.ReleaseSHA256))
 	}
 	if o.ShardCount < 1 || o.ShardIndex < 0 || o.ShardIndex >= o.ShardCount {
 		errs = append(errs, fmt.Errorf("shard %d of %d: want 0 <= index < count", o.ShardIndex, o.ShardCount))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -36,14 +37,17 @@ type Report struct {
 	Started       time.Time `json:"started"`
 	Finished      time.Time `json:"finished"`
 	// Caller is the AWS identity the run used (STS GetCallerIdentity ARN), if known.
-	Caller       string          `json:"caller,omitempty"`
-	Target       string          `json:"target"`
-	Shard        *Shard          `json:"shard,omitempty"`
-	Releases     []ReleaseRecord `json:"releases"`
-	Repositories []Repository    `json:"repositories,omitempty"`
-	Images       []ImageRecord   `json:"images"`
-	Summary      Summary         `json:"summary"`
-	Interrupted  bool            `json:"interrupted,omitempty"`
+	Caller   string          `json:"caller,omitempty"`
+	Target   string          `json:"target"`
+	Shard    *Shard          `json:"shard,omitempty"`
+	Releases []ReleaseRecord `json:"releases"`
+	// ReleaseSHA256 is one digest over the files read from the release folder
+	// (ReleaseDigest): what --release-sha256 pins.
+	ReleaseSHA256 string        `json:"releaseSha256,omitempty"`
+	Repositories  []Repository  `json:"repositories,omitempty"`
+	Images        []ImageRecord `json:"images"`
+	Summary       Summary       `json:"summary"`
+	Interrupted   bool          `json:"interrupted,omitempty"`
 }
 
 // Shard is the part of the release a sharded run owned.
@@ -151,6 +155,7 @@ func (r *Report) summarize() {
 // ErrorLines are the lines of the error log: one per failure,
 // "ERROR: <what failed>: <image>: <why>". None when every image is in place.
 func (r *Report) ErrorLines() []string {
+	r = r.sanitized()
 	var lines []string
 	for _, im := range r.Images {
 		if im.Outcome != OutcomeRejected && im.Outcome != OutcomeFailed {
@@ -263,6 +268,7 @@ func (r *Report) WriteJUnit(path string) error {
 		Timestamp string     `xml:"timestamp,attr"`
 		Cases     []testcase `xml:"testcase"`
 	}
+	r = r.sanitized()
 	ts := testsuite{Name: "tmsync " + r.Mode, Timestamp: r.Started.UTC().Format(time.RFC3339),
 		Time: fmt.Sprintf("%.3f", r.Finished.Sub(r.Started).Seconds())}
 	for _, im := range r.Images {
@@ -294,6 +300,7 @@ func (r *Report) WriteJUnit(path string) error {
 
 // WriteSummary prints a report for people: what was copied, skipped, rejected, and why.
 func (r *Report) WriteSummary(w io.Writer) error {
+	r = r.sanitized()
 	var b strings.Builder
 	fmt.Fprintf(&b, "tmsync %s %s, %s to %s (%s)\n", r.Mode, r.Version,
 		r.Started.UTC().Format(time.RFC3339), r.Finished.UTC().Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Millisecond))
@@ -376,7 +383,24 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine is s on one line: runs of spaces collapsed, control characters escaped.
+func oneLine(s string) string {
+	return Sanitize(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " "))
+}
+
+// sanitized is a copy of the report with every string sanitized: a report read from a
+// file is text tmsync may not have written, and is printed as such.
+func (r *Report) sanitized() *Report {
+	c := *r
+	if b, err := json.Marshal(r); err == nil {
+		c = Report{}
+		if json.Unmarshal(b, &c) != nil {
+			c = *r
+		}
+	}
+	cleanStrings(reflect.ValueOf(&c), Sanitize)
+	return &c
+}
 
 // writeFileAtomic writes through a temporary file and a rename, so a reader never sees a
 // half-written log or report.

@@ -175,7 +175,7 @@ func must(t *testing.T, err error) {
 }
 
 var (
-	sha256Field = regexp.MustCompile(`("sha256": ")[0-9a-f]{64}(")`)
+	sha256Field = regexp.MustCompile(`("(?:sha256|releaseSha256)": ")[0-9a-f]{64}(")`)
 	secondsAttr = regexp.MustCompile(`("seconds": )[0-9.e-]+`)
 	timeAttr    = regexp.MustCompile(`time="[0-9.]+"`)
 )

@@ -129,13 +129,12 @@ func (t *ECRTarget) Reference(ctx context.Context, repo, tag string) (types.Imag
 	if err != nil {
 		return nil, nil, err
 	}
-	sys := &types.SystemContext{
-		DockerRegistryUserAgent: "tmsync/" + Version,
-		DockerAuthConfig:        &types.DockerAuthConfig{Username: creds.Username, Password: creds.Password},
-	}
+	var insecure []string
 	if t.opts.Insecure {
-		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+		insecure = []string{host}
 	}
+	sys := newSystemContext(host, insecure)
+	sys.DockerAuthConfig = &types.DockerAuthConfig{Username: creds.Username, Password: creds.Password}
 	return ref, sys, nil
 }
 

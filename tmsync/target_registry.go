@@ -41,15 +41,14 @@ func NewRegistryTarget(location string, opts RegistryTargetOptions) (*RegistryTa
 		return nil, fmt.Errorf("registry target %q: want host[:port][/prefix]", location)
 	}
 	prefix = strings.Trim(prefix, "/")
-	t := &RegistryTarget{host: host, prefix: prefix, sys: &types.SystemContext{
-		DockerRegistryUserAgent: "tmsync/" + Version,
-		AuthFilePath:            opts.AuthFile,
-	}}
+	var insecure []string
+	if opts.Insecure {
+		insecure = []string{host}
+	}
+	t := &RegistryTarget{host: host, prefix: prefix, sys: newSystemContext(host, insecure)}
+	t.sys.AuthFilePath = opts.AuthFile
 	if opts.Username != "" {
 		t.sys.DockerAuthConfig = &types.DockerAuthConfig{Username: opts.Username, Password: opts.Password}
-	}
-	if opts.Insecure {
-		t.sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
 	t.lookup = newTagLookup(host, t.sys, opts.Insecure)
 	if _, err := t.RepositoryName("probe"); err != nil {

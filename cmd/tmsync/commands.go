@@ -3,41 +3,63 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
 
-func copyCommand(stdout, stderr io.Writer) *cli.Command {
+func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 	return &cli.Command{
 		Name:      "copy",
 		Usage:     "copy one image, keeping its digest (the manual fallback for a single image)",
 		ArgsUsage: "SRC DEST",
 		Description: "SRC and DEST are registry references (host/repo:tag or host/repo@sha256:...).\n" +
 			"Credentials come from auth.json (--authfile or the usual locations); for the vendor\n" +
-			"registry from --srcusr and TM_TOKEN.",
+			"registry from --srcusr and TM_TOKEN.\n" +
+			"A SRC on the vendor registry (--srcdomain) is verified like sync does: its tag resolved to a\n" +
+			"digest, the vendor's attestation of that digest checked, and the image copied by that digest.\n" +
+			"--insecure-skip-attestation copies it unverified, with a warning.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "authfile", Usage: "auth.json with registry credentials"},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
 			&cli.StringFlag{Name: "srcusr", Value: "_tm", Usage: "user for the vendor registry"},
-			&cli.StringFlag{Name: "srcdomain", Value: "docker.external.thoughtmachine.io", Usage: "the vendor registry, logged in to with TM_TOKEN"},
+			&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "the vendor registry, logged in to with TM_TOKEN"},
+			&cli.StringFlag{Name: "src_attestions_address", Value: defaultAttestationAddress, Usage: "Grafeas occurrences endpoint of the vendor's attestations"},
+			&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor"},
+			&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
+			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
+			&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
+			&cli.BoolFlag{Name: "insecure-skip-attestation", Usage: "copy a vendor image WITHOUT verifying its attestation (printed as a warning)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				fmt.Fprintln(stderr, "ERROR: copy takes SRC and DEST")
 				return exitCode(2)
 			}
-			res, err := tmsync.CopyOne(c.Context, c.Args().Get(0), c.Args().Get(1), tmsync.CopyOneOptions{
+			src, dest := c.Args().Get(0), c.Args().Get(1)
+			console := &tmsync.Console{W: stdout, Redactor: tmsync.NewRedactor(token)}
+			console.Redactor.AddAuthFile(c.String("authfile"))
+			res, err := tmsync.CopyOne(c.Context, src, dest, tmsync.CopyOneOptions{
 				AuthFile: c.String("authfile"), Insecure: c.StringSlice("insecure-registry"),
-				VendorRegistry: c.String("srcdomain"), VendorUser: c.String("srcusr"), VendorToken: os.Getenv("TM_TOKEN"),
+				VendorRegistry: c.String("srcdomain"), VendorUser: c.String("srcusr"), VendorToken: token,
+				NewAttestor: func() (tmsync.Attestor, error) {
+					return tmsync.NewAttestorFromConfig(tmsync.AttestorConfig{
+						KeyFile: c.String("src_attestor"), Fingerprints: c.StringSlice("src-attestor-fingerprint"),
+						Address: c.String("src_attestions_address"), Token: token,
+						Bundle: c.String("attestation-bundle"), PerImage: true, StrictKeyExpiry: c.Bool("strict-key-expiry"),
+					})
+				},
+				SkipAttestation: c.Bool("insecure-skip-attestation"),
+				Observer:        console,
 			})
 			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: copy %s to %s: %v\n", c.Args().Get(0), c.Args().Get(1), err)
+				console.W = stderr
+				console.Printf("ERROR: copy %s to %s: %v", src, dest, err)
 				return exitCode(1)
 			}
-			fmt.Fprintf(stdout, "INFO: copied %s to %s: %s\n", c.Args().Get(0), c.Args().Get(1), res)
+			console.Printf("INFO: copied %s to %s: %s", src, dest, res)
 			return nil
 		},
 	}

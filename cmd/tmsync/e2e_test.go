@@ -110,8 +110,8 @@ func (b *bed) run(args []string) (int, string) {
 	var out bytes.Buffer
 	code := run(context.Background(), args, &out, &out)
 	b.t.Logf("tmsync %s: exit %d\n%s", args[1], code, out.String())
-	for _, s := range []string{b.token, b.ecr.Password} {
-		if strings.Contains(out.String(), s) {
+	for _, s := range b.secretForms() {
+		if s != "" && strings.Contains(out.String(), s) {
 			b.t.Errorf("tmsync printed a secret")
 		}
 	}

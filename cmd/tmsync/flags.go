@@ -60,6 +60,7 @@ func syncFlags() []cli.Flag {
 		&cli.IntFlag{Name: "shard-index", Usage: "this run's shard, from 0"},
 		&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards the release is split into, by repository"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "plan only: change nothing"},
+		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
 
@@ -90,6 +91,7 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (tmsync.Args, error) {
 		ReleaseDir: c.String("release-dir"), ErrorLog: c.String("error-log"), Report: c.String("report"), JUnit: c.String("junit"),
 		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
+		ReleaseSHA256: c.String("release-sha256"),
 	}
 	if a.Retries == 0 {
 		a.Retries = -1 // --retries 0 means never; the engine's zero means its default

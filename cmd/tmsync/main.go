@@ -32,7 +32,9 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 
 // run is main without os.Exit, so that tests can call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
+	token, restore := takeSecretEnv()
+	defer restore()
+	app := newApp(stdout, stderr, token)
 	err := app.RunContext(ctx, args)
 	if code, ok := err.(exitCode); ok {
 		return int(code)
@@ -44,7 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+// newApp is the command line; token is the vendor token read from TM_TOKEN, which is no
+// longer in the environment.
+func newApp(stdout, stderr io.Writer, token string) *cli.App {
 	return &cli.App{
 		Name:    "tmsync",
 		Usage:   "put a Thought Machine Vault release into Amazon ECR, verified and byte for byte",
@@ -54,10 +58,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"creates or reconciles the ECR repositories, and copies every image keeping its digest.\n" +
 			"Exit status: 0 every image in place and verified; 1 some images failed; 2 the run could not start.",
 		Commands: []*cli.Command{
-			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, stderr),
-			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, stderr),
-			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, stderr),
-			copyCommand(stdout, stderr),
+			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, stderr, token),
+			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, stderr, token),
+			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, stderr, token),
+			copyCommand(stdout, stderr, token),
 			reportCommand(stdout),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -68,7 +72,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 }
 
-func modeCommand(mode, usage string, stdout, stderr io.Writer) *cli.Command {
+func modeCommand(mode, usage string, stdout, stderr io.Writer, token string) *cli.Command {
 	return &cli.Command{
 		Name:  mode,
 		Usage: usage,
@@ -83,6 +87,9 @@ func modeCommand(mode, usage string, stdout, stderr io.Writer) *cli.Command {
 				return exitCode(2)
 			}
 			a, err := argsFromFlags(c, stderr)
+			if a.SrcPassword == "" {
+				a.SrcPassword = token
+			}
 			if err != nil {
 				fmt.Fprintf(stderr, "ERROR: %v\n", err)
 				return exitCode(2)

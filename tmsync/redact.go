@@ -1,0 +1,313 @@
+package tmsync
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Redacted replaces a secret in any text tmsync prints, logs or writes.
+const Redacted = "[REDACTED]"
+
+// minSecretLen is the shortest secret that is redacted: replacing every occurrence of a
+// one- or two-letter password would garble every line and hide nothing.
+const minSecretLen = 4
+
+// Redactor removes secrets (the vendor token, registry passwords) from text that tmsync
+// did not write: a registry or the attestation server can echo the credential it was sent
+// in an error body, which then reaches an error message. Every output of a run goes
+// through one Redactor: the console, the log records, the report's fields, the error log
+// and the JUnit file.
+//
+// For each secret it removes the secret as it is, URL-escaped (query and path), JSON-
+// escaped, and base64 in the standard and URL alphabets at each of the three byte
+// alignments: so "Basic base64(user:token)", base64 of the token alone and the token
+// inside a larger base64 blob (an auth.json entry) are all caught. A Redactor is safe
+// for concurrent use; its zero value redacts nothing until Add is called.
+type Redactor struct {
+	mu       sync.RWMutex
+	secrets  map[string]bool
+	patterns []string // longest first, so that a longer form is replaced before its parts
+	replacer *strings.Replacer
+}
+
+// NewRedactor returns a Redactor of secrets.
+func NewRedactor(secrets ...string) *Redactor {
+	r := &Redactor{}
+	r.Add(secrets...)
+	return r
+}
+
+// Add adds secrets. Empty and very short ones (under four bytes) are ignored.
+func (r *Redactor) Add(secrets ...string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secrets == nil {
+		r.secrets = map[string]bool{}
+	}
+	changed := false
+	for _, s := range secrets {
+		if len(s) < minSecretLen || r.secrets[s] {
+			continue
+		}
+		r.secrets[s] = true
+		changed = true
+	}
+	if !changed {
+		return
+	}
+	seen := map[string]bool{}
+	r.patterns = r.patterns[:0]
+	for s := range r.secrets {
+		for _, p := range secretForms(s) {
+			if len(p) >= minSecretLen && !seen[p] {
+				seen[p] = true
+				r.patterns = append(r.patterns, p)
+			}
+		}
+	}
+	sort.Slice(r.patterns, func(i, j int) bool {
+		if len(r.patterns[i]) != len(r.patterns[j]) {
+			return len(r.patterns[i]) > len(r.patterns[j])
+		}
+		return r.patterns[i] < r.patterns[j]
+	})
+	pairs := make([]string, 0, 2*len(r.patterns))
+	for _, p := range r.patterns {
+		pairs = append(pairs, p, Redacted)
+	}
+	r.replacer = strings.NewReplacer(pairs...)
+}
+
+// secretForms are the spellings of s that may appear in text: raw, escaped, and base64.
+func secretForms(s string) []string {
+	forms := []string{s, url.QueryEscape(s), url.PathEscape(s)}
+	if j, err := json.Marshal(s); err == nil {
+		forms = append(forms, strings.Trim(string(j), `"`))
+	}
+	// The escaped forms go into base64 too: a JSON document with the token in it, then
+	// encoded, holds its JSON escape.
+	for _, f := range append([]string(nil), forms...) {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			forms = append(forms, base64Cores(enc, f)...)
+		}
+	}
+	return forms
+}
+
+// base64Cores returns, for each of the three byte offsets s can start at inside a base64
+// stream, the run of characters that depend on the bytes of s alone: whatever bytes
+// surround s ("user:" before the token, the rest of a JSON document after it), its
+// encoding contains one of them.
+func base64Cores(enc *base64.Encoding, s string) []string {
+	var out []string
+	n := len(s)
+	for k := 0; k < 3; k++ {
+		b := make([]byte, k+n)
+		copy(b[k:], s)
+		e := enc.EncodeToString(b)
+		first := (8*k + 5) / 6    // first character whose 6 bits all come from s
+		last := (8*(k+n) - 6) / 6 // last such character
+		if last >= first && last < len(e) {
+			out = append(out, e[first:last+1])
+		}
+	}
+	return out
+}
+
+// Redact returns s with every form of every secret replaced by [REDACTED].
+func (r *Redactor) Redact(s string) string {
+	if r == nil {
+		return s
+	}
+	r.mu.RLock()
+	rep := r.replacer
+	r.mu.RUnlock()
+	if rep == nil {
+		return s
+	}
+	return rep.Replace(s)
+}
+
+// Clean is Redact then Sanitize: what every remote string goes through before it is
+// printed, logged or written to a report.
+func (r *Redactor) Clean(s string) string { return Sanitize(r.Redact(s)) }
+
+// cleanError keeps an error's chain for errors.Is and errors.As but prints it cleaned.
+type cleanError struct {
+	msg string
+	err error
+}
+
+func (e *cleanError) Error() string { return e.msg }
+func (e *cleanError) Unwrap() error { return e.err }
+
+// CleanError returns err with its message cleaned (Clean), still unwrapping to err. A
+// *StartError stays a *StartError.
+func (r *Redactor) CleanError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *StartError
+	if errors.As(err, &se) && se == err {
+		return &StartError{Op: r.Clean(se.Op), Err: &cleanError{msg: r.Clean(se.Err.Error()), err: se.Err}}
+	}
+	msg := r.Clean(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &cleanError{msg: msg, err: err}
+}
+
+// cleanStrings replaces, in place, every string reachable from v (a pointer) by clean of
+// it: struct fields, slices, maps and pointers. The report is cleaned with it, so that a
+// field added later cannot be forgotten.
+func cleanStrings(v reflect.Value, clean func(string) string) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			cleanStrings(v.Elem(), clean)
+		}
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(clean(v.String()))
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				cleanStrings(v.Field(i), clean)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			cleanStrings(v.Index(i), clean)
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		for _, k := range v.MapKeys() {
+			val := v.MapIndex(k)
+			if val.Kind() == reflect.String {
+				v.SetMapIndex(k, reflect.ValueOf(clean(val.String())).Convert(val.Type()))
+			}
+		}
+	}
+}
+
+// Clean redacts and sanitizes every string field of the report (reasons, sources,
+// occurrence names, repository changes...). The engine cleans the report it returns; the
+// command line cleans it again after adding to it, before writing it.
+func (r *Report) Clean(red *Redactor) {
+	cleanStrings(reflect.ValueOf(r), red.Clean)
+}
+
+// cleanObserver passes every event through the run's Redactor.
+type cleanObserver struct {
+	next Observer
+	red  *Redactor
+}
+
+func (o cleanObserver) Event(e Event) {
+	e.Image, e.Message = o.red.Clean(e.Image), o.red.Clean(e.Message)
+	o.next.Event(e)
+}
+
+// cleanHandler is a slog.Handler that cleans a record's message and every attribute's
+// value before the next handler sees it.
+type cleanHandler struct {
+	next slog.Handler
+	red  *Redactor
+}
+
+func (h cleanHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h cleanHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, h.red.Clean(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(h.attr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h cleanHandler) attr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(h.red.Clean(a.Key), h.red.Clean(v.String()))
+	case slog.KindGroup:
+		var as []any
+		for _, g := range v.Group() {
+			as = append(as, h.attr(g))
+		}
+		return slog.Group(h.red.Clean(a.Key), as...)
+	case slog.KindAny:
+		// errors, Stringers and anything else: as the text a handler would print.
+		return slog.String(h.red.Clean(a.Key), h.red.Clean(v.String()))
+	}
+	return slog.Attr{Key: h.red.Clean(a.Key), Value: v}
+}
+
+func (h cleanHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	cleaned := make([]slog.Attr, len(as))
+	for i, a := range as {
+		cleaned[i] = h.attr(a)
+	}
+	return cleanHandler{next: h.next.WithAttrs(cleaned), red: h.red}
+}
+
+func (h cleanHandler) WithGroup(name string) slog.Handler {
+	return cleanHandler{next: h.next.WithGroup(h.red.Clean(name)), red: h.red}
+}
+
+// dropAWSSecretEnv removes the AWS static keys from the environment once the SDK has read
+// them (config.LoadDefaultConfig reads the environment once): a credential helper that
+// containers/image starts must not inherit them.
+func dropAWSSecretEnv() {
+	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"} {
+		os.Unsetenv(k)
+	}
+}
+
+// AddAuthFile adds the passwords and identity tokens of an auth.json (the "auths"
+// entries; credential helpers are not run) to the Redactor: an upstream registry that
+// echoes its credential must not put it in tmsync's output either. A file that cannot be
+// read adds nothing.
+func (r *Redactor) AddAuthFile(path string) {
+	if r == nil || path == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var f struct {
+		Auths map[string]struct {
+			Auth          string `json:"auth"`
+			IdentityToken string `json:"identitytoken"`
+		} `json:"auths"`
+	}
+	if json.Unmarshal(data, &f) != nil {
+		return
+	}
+	for _, a := range f.Auths {
+		r.Add(a.IdentityToken)
+		if dec, err := base64.StdEncoding.DecodeString(a.Auth); err == nil {
+			if _, pass, ok := strings.Cut(string(dec), ":"); ok {
+				r.Add(pass)
+			}
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package tmsync
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tmsync/tmsync/manifest"
+)
+
+const redactToken = "tm-tok/en+5f2a=9c81&d7e3"
+
+func TestRedactorForms(t *testing.T) {
+	r := NewRedactor(redactToken, "", "ab") // empty and short secrets are ignored
+	b64 := func(enc *base64.Encoding, s string) string { return enc.EncodeToString([]byte(s)) }
+	authJSON, _ := json.Marshal(map[string]any{"username": "_tm", "password": redactToken, "serveraddress": "h"})
+	for name, text := range map[string]string{
+		"raw":                "denied: " + redactToken + " is wrong",
+		"query escaped":      "GET /token?password=" + url.QueryEscape(redactToken),
+		"path escaped":       "GET /v2/" + url.PathEscape(redactToken) + "/manifests",
+		"json escaped":       string(must1(json.Marshal("x" + redactToken))),
+		"basic user:token":   "Authorization: Basic " + b64(base64.StdEncoding, "_tm:"+redactToken),
+		"basic url alphabet": b64(base64.URLEncoding, "_tm:"+redactToken),
+		"raw url no padding": b64(base64.RawURLEncoding, "u:"+redactToken),
+		"token alone base64": b64(base64.StdEncoding, redactToken),
+		"other user":         b64(base64.StdEncoding, "someone-else:"+redactToken),
+		"inside json in b64": b64(base64.StdEncoding, string(authJSON)),
+		"twice":              redactToken + redactToken,
+	} {
+		got := r.Redact(text)
+		if strings.Contains(got, redactToken) {
+			t.Errorf("%s: token left in %q", name, got)
+		}
+		if !strings.Contains(got, Redacted) {
+			t.Errorf("%s: nothing redacted in %q (from %q)", name, got, text)
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			if dec, err := enc.DecodeString(strings.TrimSpace(got)); err == nil && bytes.Contains(dec, []byte(redactToken)) {
+				t.Errorf("%s: the token survives in base64 %q", name, got)
+			}
+		}
+	}
+	if got := r.Redact("ab cd no secret here"); got != "ab cd no secret here" {
+		t.Errorf("text without a secret changed: %q", got)
+	}
+	var nilR *Redactor
+	if nilR.Redact("x") != "x" || nilR.Clean("a\nb") != `a\nb` {
+		t.Error("a nil Redactor must pass text through, sanitized by Clean")
+	}
+}
+
+func must1[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestSanitize(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text: ok \\n stays":         "plain text: ok \\n stays",
+		"a\nINFO: DONE":                    `a\nINFO: DONE`,
+		"a\r\nb":                           `a\r\nb`,
+		"\x1b[2J\x1b]0;title\x07":          `\x1b[2J\x1b]0;title\x07`,
+		"nul\x00del\x7f":                   `nul\x00del\x7f`,
+		"c1 \u009b31m csi":                 `c1 \u009b31m csi`,
+		"bidi \u202egnp.exe \u2066x\u2069": `bidi \u202egnp.exe \u2066x\u2069`,
+		"sep\u2028line":                    `sep\u2028line`,
+		"bad utf8 \xff\xfe":                `bad utf8 \xff\xfe`,
+		"unicode ok: é 漢字 ✓":               "unicode ok: é 漢字 ✓",
+		"tab\there":                        `tab\there`,
+	} {
+		got := Sanitize(in)
+		if got != want {
+			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
+		}
+		if strings.ContainsAny(got, "\n\r\x1b\u202e") {
+			t.Errorf("Sanitize(%q) kept a control character: %q", in, got)
+		}
+	}
+}
+
+func FuzzSanitize(f *testing.F) {
+	for _, s := range []string{"a\nb", "\x1b[2J", "\u202e", "\xff", "ok"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Sanitize(s)
+		for i, r := range got {
+			if unsafeRune(r, len(string(r))) && !(r == 0xfffd && got[i:i+3] == "\uFFFD") {
+				t.Fatalf("Sanitize(%q) = %q keeps %U", s, got, r)
+			}
+		}
+		if Sanitize(got) != got {
+			t.Fatalf("Sanitize is not idempotent on %q", s)
+		}
+	})
+}
+
+func FuzzRedact(f *testing.F) {
+	f.Add("tm-token-1234", "prefix ", " suffix")
+	f.Add("p@ss:w/rd", "Basic ", "")
+	f.Fuzz(func(t *testing.T, secret, before, after string) {
+		if len(secret) < minSecretLen {
+			return
+		}
+		r := NewRedactor(secret)
+		for _, text := range []string{
+			before + secret + after,
+			before + base64.StdEncoding.EncodeToString([]byte(before+secret+after)) + after,
+			before + url.QueryEscape(secret) + after,
+		} {
+			if got := r.Redact(text); strings.Contains(got, secret) && !strings.Contains(Redacted, secret) {
+				t.Fatalf("secret %q left in %q", secret, got)
+			}
+		}
+	})
+}
+
+func TestCleanHandlerAndObserver(t *testing.T) {
+	var logs bytes.Buffer
+	var events []Event
+	red := NewRedactor(redactToken)
+	opts := Options{Target: fakeTargetForRedact{}, Attestor: fakeAttestorForRedact{}, Redactor: red,
+		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+		Observer: ObserverFunc(func(e Event) { events = append(events, e) })}
+	if err := opts.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	evil := "denied " + redactToken + "\nINFO: DONE \x1b[2J"
+	opts.Logger.Error(evil, "err", errors.New(evil), "image", evil, slog.Group("g", "k", evil))
+	opts.Logger.With("attr", evil).Info("x")
+	opts.Observer.Event(Event{Kind: "fail", Image: "a\nb", Message: evil})
+	out := logs.String() + fmt.Sprint(events)
+	if strings.Contains(out, redactToken) || strings.Contains(out, "\x1b") || strings.Contains(out, `\u001b`) {
+		t.Errorf("log or event not cleaned:\n%s", out)
+	}
+	if events[0].Message != `denied [REDACTED]\nINFO: DONE \x1b[2J` || events[0].Image != `a\nb` {
+		t.Errorf("event %+v", events[0])
+	}
+	se := red.CleanError(startErr("reading", errors.New(evil)))
+	var got *StartError
+	if !errors.As(se, &got) || strings.Contains(se.Error(), redactToken) || strings.Contains(se.Error(), "\n") {
+		t.Errorf("start error %q (%T)", se, se)
+	}
+}
+
+func TestReportCleanEveryField(t *testing.T) {
+	evil := redactToken + "\n\x1b[2J"
+	r := &Report{Caller: evil, Target: evil, Images: []ImageRecord{{Dest: evil, Source: evil, Reason: evil,
+		Attestation: &Attestation{Occurrence: evil}, Scan: map[string]int{"HIGH": 1}}},
+		Repositories: []Repository{{Name: evil, Changes: []string{evil}, State: map[string]string{"k": evil}}}}
+	r.Clean(NewRedactor(redactToken))
+	b, _ := json.Marshal(r)
+	if bytes.Contains(b, []byte(redactToken)) || bytes.Contains(b, []byte(`\u001b`)) || bytes.Contains(b, []byte(`\n`)) && !bytes.Contains(b, []byte(`\\n`)) {
+		t.Errorf("report not cleaned: %s", b)
+	}
+	// A report read from a file is printed sanitized even if it was never cleaned.
+	raw := &Report{Images: []ImageRecord{{Dest: "x\nINFO: DONE", Outcome: OutcomeFailed, Step: "copy", Reason: "y\x1b[2J"}}}
+	var sum bytes.Buffer
+	_ = raw.WriteSummary(&sum)
+	for _, l := range append(raw.ErrorLines(), strings.Split(sum.String(), "\n")...) {
+		if strings.HasPrefix(l, "INFO: DONE") || strings.Contains(l, "\x1b") {
+			t.Errorf("forged line: %q", l)
+		}
+	}
+	if raw.Images[0].Dest != "x\nINFO: DONE" {
+		t.Error("printing a report changed it")
+	}
+}
+
+type fakeTargetForRedact struct{ Target }
+type fakeAttestorForRedact struct{ Attestor }
+
+func TestRedactorAuthFile(t *testing.T) {
+	p := t.TempDir() + "/auth.json"
+	auth := base64.StdEncoding.EncodeToString([]byte("puller:upstream-pass-77"))
+	if err := os.WriteFile(p, []byte(`{"auths":{"r.example":{"auth":"`+auth+`","identitytoken":"id-token-99"}},"credHelpers":{"x":"y"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedactor()
+	r.AddAuthFile(p)
+	r.AddAuthFile(p + ".missing")
+	if got := r.Redact("a upstream-pass-77 b id-token-99 c " + auth); strings.Contains(got, "upstream-pass-77") || strings.Contains(got, "id-token-99") || strings.Contains(got, auth) {
+		t.Errorf("auth file secrets left: %q", got)
+	}
+}
+
+func FuzzTidyHost(f *testing.F) {
+	for _, h := range []string{"Docker.External.io.:443", "127.0.0.1:05000", "[::1]:443", "LOCALHOST", "a..b", ""} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		got := tidyHost(h)
+		if _, err := manifest.CanonicalRegistry(h); err == nil && !manifest.SameRegistry(h, got) {
+			t.Fatalf("tidyHost(%q) = %q is another registry", h, got)
+		}
+	})
+}
