@@ -248,14 +248,14 @@ type blobReader struct {
 	cache types.BlobInfoCache
 	tee   *blobstore.Writer // nil: not kept
 
-	body     io.ReadCloser
-	cancel   context.CancelFunc
-	idle     *time.Timer
-	fired    atomic.Bool
-	size     int64
-	offset   int64 // bytes delivered to the consumer
-	fails    int   // body failures in a row without new bytes
-	done     bool
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	idle   *time.Timer
+	fired  atomic.Bool
+	size   int64
+	offset int64 // bytes delivered to the consumer
+	fails  int   // body failures in a row without new bytes
+	done   bool
 }
 
 // open fetches the blob (again), with retries, and skips the delivered prefix.
