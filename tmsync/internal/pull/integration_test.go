@@ -150,7 +150,7 @@ type bed struct {
 	proxy          *faultproxy.Proxy
 	images         []releasetest.Image
 	plan           []schedule.Image
-	prefix         string // target repositories are prefix/<vendor repository>
+	prefix         string                  // target repositories are prefix/<vendor repository>
 	blobs          map[digest.Digest]int64 // every distinct blob of the release
 }
 
