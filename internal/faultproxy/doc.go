@@ -7,7 +7,15 @@
 //     and 503, a registry-style JSON error body);
 //   - a blob download cut mid-way: status, headers and part of the body are sent, then the
 //     connection is closed, so the client sees an unexpected EOF;
+//   - a connection reset (TCP RST) instead of any answer;
+//   - a stall: a blob download stops sending for Config.Stall after part of its body,
+//     any other request before its status line, then goes on (idle-timeout tests);
 //   - latency added to responses.
+//
+// It also counts what it forwards: response body bytes, and blob downloads by repository
+// and digest (Stats.Blobs), so that a test can compare the source egress of a sync with
+// the distinct bytes of the release. internal/testbed.StartVendor puts one in front of a
+// vendor registry.
 //
 // # Replay
 //

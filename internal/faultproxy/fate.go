@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -14,19 +15,22 @@ type fate struct {
 	key     string // normalised "METHOD path"
 	attempt int    // 1 for the first request with key
 	delay   time.Duration
-	status  int     // non-zero: answer with this error instead of forwarding
-	cut     bool    // cut the response body ...
-	cutAt   float64 // ... after this share of it, in [0.1, 0.9)
+	status  int           // non-zero: answer with this error instead of forwarding
+	reset   bool          // reset the connection instead of answering
+	cut     bool          // cut the response body ...
+	cutAt   float64       // ... after this share of it, in [0.1, 0.9)
+	stall   time.Duration // send nothing for this long: mid-body (at cutAt) for a blob download, before the headers otherwise
 }
 
 // draws are the random numbers behind one fate. Every request takes all of them, so that
 // in sequential mode a request's fate does not shift the next one's draws.
+// New draws go at the end, so that a seed keeps giving the faults it gave before them.
 type draws struct {
-	errorP, status, cutP, cutAt, jitter float64
+	errorP, status, cutP, cutAt, jitter, resetP, stallP float64
 }
 
 func drawFrom(r *rand.Rand) draws {
-	return draws{r.Float64(), r.Float64(), r.Float64(), r.Float64(), r.Float64()}
+	return draws{r.Float64(), r.Float64(), r.Float64(), r.Float64(), r.Float64(), r.Float64(), r.Float64()}
 }
 
 // sequence is the arrival-order source of Config.Sequential; Proxy.mu guards it.
@@ -62,6 +66,16 @@ func requestKey(r *http.Request) string {
 		key += "?digest=" + d
 	}
 	return key
+}
+
+// blobOf returns the repository and digest of GET /v2/<name>/blobs/<digest>, or ok false.
+func blobOf(r *http.Request) (repo, digest string, ok bool) {
+	if !IsBlobDownload(r) {
+		return "", "", false
+	}
+	rest := strings.TrimPrefix(r.URL.Path, "/v2/")
+	i := strings.LastIndex(rest, "/blobs/")
+	return rest[:i], rest[i+len("/blobs/"):], true
 }
 
 // IsBlobDownload reports whether r is GET /v2/<name>/blobs/<digest>: the requests that
@@ -104,8 +118,15 @@ func (p *Proxy) decide(r *http.Request) (fate, time.Duration) {
 	case d.errorP < cfg.ErrorRate:
 		f.status = cfg.Statuses[min(int(d.status*float64(len(cfg.Statuses))), len(cfg.Statuses)-1)]
 		p.injected++
+	case d.resetP < cfg.ResetRate:
+		f.reset = true
+		p.injected++
 	case d.cutP < cfg.CutRate && IsBlobDownload(r):
 		f.cut = true
+		f.cutAt = 0.1 + 0.8*d.cutAt
+		p.injected++
+	case d.stallP < cfg.StallRate:
+		f.stall = cfg.Stall
 		f.cutAt = 0.1 + 0.8*d.cutAt
 		p.injected++
 	}

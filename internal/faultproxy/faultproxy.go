@@ -41,6 +41,20 @@ type Config struct {
 	// connection is closed. Default 0.
 	CutRate float64
 
+	// ResetRate is the share of eligible requests not matched by ErrorRate that are
+	// answered by resetting the connection (TCP RST, no response at all), as a
+	// middlebox or an overloaded front end does. Default 0.
+	ResetRate float64
+
+	// StallRate is the share of eligible requests, not already failed, reset or cut,
+	// whose answer stops for Stall: a blob download after 10% to 90% of its body (the
+	// part before is flushed), any other request before its status line. The answer
+	// then goes on whole, so a client without an idle timeout only sees a slow
+	// transfer. Default 0.
+	StallRate float64
+	// Stall is how long a stalled answer sends nothing. Required when StallRate > 0.
+	Stall time.Duration
+
 	// Latency is added to every eligible request before it is answered, plus a uniform
 	// share of LatencyJitter. Default 0.
 	Latency, LatencyJitter time.Duration
@@ -64,11 +78,54 @@ type Stats struct {
 	Errors map[int]int
 	// Cuts is the responses cut mid-body.
 	Cuts int
+	// Resets is the connections reset instead of answering.
+	Resets int
+	// Stalls is the answers stalled.
+	Stalls int
+
+	// BodyBytes is every response body byte forwarded to clients (injected error
+	// bodies are not counted).
+	BodyBytes int64
+	// Blobs is what blob downloads (GET /v2/<name>/blobs/<digest> answered 200 or 206)
+	// sent to clients, by repository and digest: the source egress of a sync. A cut
+	// body counts the bytes sent before the cut.
+	Blobs map[BlobKey]BlobCount
+}
+
+// BlobKey names a blob in a repository.
+type BlobKey struct {
+	Repository, Digest string
+}
+
+// BlobCount is what was sent of one blob.
+type BlobCount struct {
+	// Gets is the downloads answered 200 or 206, cut ones included.
+	Gets int
+	// Bytes is the body bytes sent.
+	Bytes int64
+}
+
+// BlobBytes is the sum of Blobs: every blob body byte sent.
+func (s Stats) BlobBytes() int64 {
+	var n int64
+	for _, c := range s.Blobs {
+		n += c.Bytes
+	}
+	return n
+}
+
+// BlobBytesByDigest sums Blobs over repositories: what each distinct blob cost.
+func (s Stats) BlobBytesByDigest() map[string]int64 {
+	out := map[string]int64{}
+	for k, c := range s.Blobs {
+		out[k.Digest] += c.Bytes
+	}
+	return out
 }
 
 // Faults is the number of errors and cuts injected.
 func (s Stats) Faults() int {
-	n := s.Cuts
+	n := s.Cuts + s.Resets + s.Stalls
 	for _, c := range s.Errors {
 		n += c
 	}
@@ -82,6 +139,8 @@ type FaultKind string
 const (
 	KindError FaultKind = "error"
 	KindCut   FaultKind = "cut"
+	KindReset FaultKind = "reset"
+	KindStall FaultKind = "stall"
 )
 
 // Fault records one injected fault, enough to find it again in a replay.
@@ -91,9 +150,11 @@ type Fault struct {
 	// keys decisions, and Attempt its attempt number (from 1).
 	Method, Path, Key string
 	Attempt           int
-	// Status is the injected status (KindError) or the status of the cut response.
+	// Status is the injected status (KindError) or the status of the cut or stalled
+	// response (0 for a reset, or a stall before the status line).
 	Status int
-	// Sent is how many body bytes were sent before a cut, of Size (-1 if unknown).
+	// Sent is how many body bytes were sent before a cut or a stall, of Size (-1 if
+	// unknown).
 	Sent, Size int64
 }
 
@@ -138,7 +199,7 @@ func New(target *url.URL, cfg Config) (*Proxy, error) {
 		transport: http.DefaultTransport.(*http.Transport).Clone(),
 		served:    make(chan struct{}),
 		attempts:  map[string]int{},
-		stats:     Stats{Errors: map[int]int{}},
+		stats:     Stats{Errors: map[int]int{}, Blobs: map[BlobKey]BlobCount{}},
 	}
 	p.URL = "http://" + p.Host
 	p.setConfig(cfg)
@@ -226,7 +287,26 @@ func (p *Proxy) Stats() Stats {
 	for k, v := range p.stats.Errors {
 		s.Errors[k] = v
 	}
+	s.Blobs = make(map[BlobKey]BlobCount, len(p.stats.Blobs))
+	for k, v := range p.stats.Blobs {
+		s.Blobs[k] = v
+	}
 	return s
+}
+
+// ResetCounts forgets the stats, the faults and the attempt numbers, as a new proxy on
+// the same port would: for a series of seeded runs against one source whose host is
+// written in a release. The config stays.
+func (p *Proxy) ResetCounts() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats = Stats{Errors: map[int]int{}, Blobs: map[BlobKey]BlobCount{}}
+	p.faults = nil
+	p.attempts = map[string]int{}
+	p.injected = 0
+	if p.cfg.Sequential {
+		p.seq = newSequence(p.cfg.Seed)
+	}
 }
 
 // Faults returns the faults injected so far, in the order they happened.
@@ -249,9 +329,15 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, fmt.Errorf("%w: ErrorRate %v is outside [0, 1]", ErrConfig, cfg.ErrorRate)
 	case cfg.CutRate < 0 || cfg.CutRate > 1:
 		return cfg, fmt.Errorf("%w: CutRate %v is outside [0, 1]", ErrConfig, cfg.CutRate)
+	case cfg.ResetRate < 0 || cfg.ResetRate > 1:
+		return cfg, fmt.Errorf("%w: ResetRate %v is outside [0, 1]", ErrConfig, cfg.ResetRate)
+	case cfg.StallRate < 0 || cfg.StallRate > 1:
+		return cfg, fmt.Errorf("%w: StallRate %v is outside [0, 1]", ErrConfig, cfg.StallRate)
+	case cfg.StallRate > 0 && cfg.Stall <= 0:
+		return cfg, fmt.Errorf("%w: StallRate %v with no Stall duration", ErrConfig, cfg.StallRate)
 	case cfg.ErrorRate > 0 && len(cfg.Statuses) == 0:
 		return cfg, fmt.Errorf("%w: ErrorRate %v with no Statuses", ErrConfig, cfg.ErrorRate)
-	case cfg.RetryAfter < 0 || cfg.Latency < 0 || cfg.LatencyJitter < 0:
+	case cfg.RetryAfter < 0 || cfg.Latency < 0 || cfg.LatencyJitter < 0 || cfg.Stall < 0:
 		return cfg, fmt.Errorf("%w: negative duration", ErrConfig)
 	case cfg.MaxFaults < 0:
 		return cfg, fmt.Errorf("%w: negative MaxFaults %d", ErrConfig, cfg.MaxFaults)
@@ -279,18 +365,112 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.status != 0 {
+	switch {
+	case f.status != 0:
 		p.answerError(w, r, f, retryAfter)
 		return
+	case f.reset:
+		p.reset(w, r, f)
+		return
+	case f.stall > 0 && !IsBlobDownload(r):
+		p.record(Fault{Kind: KindStall, Method: r.Method, Path: r.URL.Path, Key: f.key, Attempt: f.attempt, Size: -1})
+		if !sleep(r.Context(), f.stall) {
+			return
+		}
 	}
 	p.mu.Lock()
 	p.stats.Forwarded++
 	p.mu.Unlock()
-	if f.cut {
+	cw := &countingWriter{ResponseWriter: w}
+	repo, dgst, isBlob := blobOf(r)
+	if isBlob {
+		cw.blob = &BlobKey{Repository: repo, Digest: dgst}
+	}
+	if f.cut || (f.stall > 0 && isBlob) {
 		r = r.WithContext(context.WithValue(r.Context(), fateKey{}, &f))
 	}
-	p.rp.ServeHTTP(w, r)
+	defer p.count(cw) // deferred: a cut aborts the handler with a panic
+	p.rp.ServeHTTP(cw, r)
 }
+
+// count adds what cw sent to the stats.
+func (p *Proxy) count(cw *countingWriter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.BodyBytes += cw.n
+	if cw.blob != nil && (cw.status == http.StatusOK || cw.status == http.StatusPartialContent) {
+		c := p.stats.Blobs[*cw.blob]
+		c.Gets++
+		c.Bytes += cw.n
+		p.stats.Blobs[*cw.blob] = c
+	}
+}
+
+// sleep waits d or until ctx ends, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (p *Proxy) record(f Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch f.Kind {
+	case KindCut:
+		p.stats.Cuts++
+	case KindReset:
+		p.stats.Resets++
+	case KindStall:
+		p.stats.Stalls++
+	}
+	p.faults = append(p.faults, f)
+}
+
+// reset closes the client's connection with a TCP RST and no answer.
+func (p *Proxy) reset(w http.ResponseWriter, r *http.Request, f fate) {
+	p.record(Fault{Kind: KindReset, Method: r.Method, Path: r.URL.Path, Key: f.key, Attempt: f.attempt, Size: -1})
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // cannot hijack: abort, which closes the connection
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // close sends RST, not FIN
+	}
+	_ = conn.Close()
+}
+
+// countingWriter counts the body bytes written and keeps the status.
+type countingWriter struct {
+	http.ResponseWriter
+	blob   *BlobKey
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush of the underlying writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, f fate, retryAfter time.Duration) {
 	// Read what the client sends first, as a registry does, so that the client sees the
@@ -324,7 +504,7 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, f fate, retr
 // modifyResponse arms the cut of a response whose fate is to be cut.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	f, _ := res.Request.Context().Value(fateKey{}).(*fate)
-	if f == nil || !f.cut {
+	if f == nil || (!f.cut && f.stall == 0) {
 		return nil
 	}
 	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent {
@@ -338,13 +518,17 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	} else {
 		limit = 1 + int64(f.cutAt*(32<<10)) // unknown length: somewhere in the first 32 KiB
 	}
-	res.Body = &cutBody{ReadCloser: res.Body, limit: limit, onCut: func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.stats.Cuts++
-		p.faults = append(p.faults, Fault{Kind: KindCut, Method: res.Request.Method, Path: res.Request.URL.Path,
-			Key: f.key, Attempt: f.attempt, Status: res.StatusCode, Sent: limit, Size: size})
-	}, onShort: p.release}
+	fault := Fault{Kind: KindCut, Method: res.Request.Method, Path: res.Request.URL.Path,
+		Key: f.key, Attempt: f.attempt, Status: res.StatusCode, Sent: limit, Size: size}
+	if f.stall > 0 {
+		fault.Kind = KindStall
+		ctx := res.Request.Context()
+		res.Body = &cutBody{ReadCloser: res.Body, limit: limit, onCut: func() {
+			p.record(fault)
+		}, onShort: p.release, stall: func() bool { return sleep(ctx, f.stall) }}
+		return nil
+	}
+	res.Body = &cutBody{ReadCloser: res.Body, limit: limit, onCut: func() { p.record(fault) }, onShort: p.release}
 	return nil
 }
 
@@ -357,20 +541,34 @@ func (p *Proxy) release() {
 }
 
 // cutBody yields limit bytes, then errCut, on which httputil.ReverseProxy aborts the
-// connection (panic(http.ErrAbortHandler)) after flushing what it has written.
+// connection (panic(http.ErrAbortHandler)) after flushing what it has written. With
+// stall set it waits there instead (stall reports false when the client left), then
+// yields the rest.
 type cutBody struct {
 	io.ReadCloser
 	limit, read int64
 	cut         bool
 	onCut       func()
 	onShort     func() // the body ended before the limit: nothing was cut
+	stall       func() bool
+	stalled     bool
 }
 
 func (b *cutBody) Read(p []byte) (int, error) {
+	if b.stalled {
+		return b.ReadCloser.Read(p)
+	}
 	if b.read >= b.limit {
 		if !b.cut {
 			b.cut = true
 			b.onCut()
+		}
+		if b.stall != nil {
+			b.stalled = true
+			if !b.stall() {
+				return 0, errCut
+			}
+			return b.ReadCloser.Read(p)
 		}
 		return 0, errCut
 	}

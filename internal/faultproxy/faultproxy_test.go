@@ -330,7 +330,8 @@ func TestRequestKey(t *testing.T) {
 
 func TestNewRefusesBadConfig(t *testing.T) {
 	u, _ := url.Parse("http://127.0.0.1:1")
-	for _, cfg := range []Config{{CutRate: -0.1}, {Statuses: []int{200}}, {Latency: -1}, {MaxFaults: -1}, {ErrorRate: 0.5, Statuses: []int{}}} {
+	for _, cfg := range []Config{{CutRate: -0.1}, {Statuses: []int{200}}, {Latency: -1}, {MaxFaults: -1}, {ErrorRate: 0.5, Statuses: []int{}},
+		{ResetRate: 1.5}, {StallRate: 0.1}, {StallRate: -1, Stall: time.Second}, {Stall: -time.Second}} {
 		if p, err := New(u, cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("New(%+v): got %v, want ErrConfig", cfg, err)
 			if p != nil {

@@ -7,7 +7,15 @@
 // registry, fronted by a proxy of this package, is the data plane. The proxy refuses what
 // real ECR refuses (a push to a repository that does not exist, a tag pushed again on an
 // IMMUTABLE repository) and records every manifest pushed with PutImage, so that ECR API
-// reads (BatchGetImage, DescribeImages) see what the registry holds.
+// reads (BatchGetImage, DescribeImages) see what the registry holds. It applies ECR's
+// cross-repository mount rules (the account setting BLOB_MOUNTING, which the test bed
+// answers on ECR.APIURL because moto does not model it; a mount only from a repository
+// whose committed manifest references the blob; same encryption), and counts the blob
+// bytes uploaded and the mounts asked and done (ECR.Traffic).
+//
+// StartVendor puts a vendor registry behind internal/faultproxy, which counts the blob
+// bytes it serves by repository and digest (the source egress of a sync) and injects
+// the faults a registry across the internet shows.
 //
 // A missing program skips the test with a message that says what to install, unless
 // TMSYNC_INTEGRATION=require is set (CI sets it): then it fails the test.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -28,7 +29,20 @@ import (
 //   - a tag pushed again on an IMMUTABLE repository is refused with TAG_INVALID, even with
 //     the same digest, as real ECR does;
 //   - every manifest pushed is recorded in moto with PutImage (repository, tag, manifest,
-//     media type, digest), so BatchGetImage and DescribeImages see it.
+//     media type, digest), so BatchGetImage and DescribeImages see it;
+//   - cross-repository blob mounts follow ECR's rules (see MountRules): with the
+//     account setting BLOB_MOUNTING off, or from a repository where no committed
+//     manifest references the blob, or across encryption settings, a mount request
+//     starts an ordinary upload session (202) instead.
+//
+// The proxy counts what a sync costs the target: blob upload bytes by repository and
+// mounts asked and done (Traffic).
+//
+// BLOB_MOUNTING: moto (5.2.1 on the machines this was written on) implements neither
+// GetAccountSetting nor PutAccountSetting, so the test bed owns the setting. APIURL is
+// moto's API behind a second proxy that answers those two calls for BLOB_MOUNTING and
+// forwards everything else to moto; Config, Env and Client use it. Tests may also flip
+// the setting with SetBlobMounting. It starts DISABLED, as in a new AWS account.
 //
 // Refusals are also recorded as violations; unless AllowViolations is called, a violation
 // fails the test at its end, because a tool that pushes what ECR refuses is wrong.
@@ -39,8 +53,12 @@ type ECR struct {
 	// Username and Password are the registry credentials that moto's
 	// GetAuthorizationToken hands out ("AWS" and moto's fixed token).
 	Username, Password string
+	// APIURL is the ECR API endpoint, "http://127.0.0.1:PORT": moto, with the account
+	// settings answered by the test bed.
+	APIURL string
 
 	client  *ecr.Client
+	moto    *ecr.Client // straight to moto, for the proxy's own calls
 	backend *Registry
 	proxy   *httputil.ReverseProxy
 
@@ -48,6 +66,10 @@ type ECR struct {
 	violations []string
 	allow      bool
 	pushes     int
+	mounting   bool
+	committed  map[string]map[string]bool // repository -> blobs its committed manifests reference
+	described  map[string]described       // recent DescribeRepositories answers, for blob requests
+	traffic    Traffic
 }
 
 // StartECR starts a registry paired with m (a fresh SharedMoto(t) when m is nil) and the
@@ -70,7 +92,12 @@ func StartECR(t testing.TB, m *Moto) *ECR {
 	if !ok {
 		t.Fatalf("moto's ECR token is not user:password")
 	}
-	e := &ECR{Moto: m, Username: user, Password: pass, client: client}
+	e := &ECR{Moto: m, Username: user, Password: pass, committed: map[string]map[string]bool{}}
+	e.traffic = newTraffic()
+	e.APIURL = e.startAPI(t)
+	e.client = ecr.NewFromConfig(e.Config())
+	e.moto = client
+	e.described = map[string]described{}
 	e.backend = StartRegistry(t, RegistryOptions{Username: user, Password: pass})
 	target := &url.URL{Scheme: "http", Host: e.backend.Host}
 	e.proxy = &httputil.ReverseProxy{
@@ -119,8 +146,22 @@ func (e *ECR) ManifestPushes() int {
 	return e.pushes
 }
 
-// Client returns an ECR API client for moto.
+// Client returns an ECR API client for APIURL.
 func (e *ECR) Client() *ecr.Client { return e.client }
+
+// Config returns an AWS configuration for APIURL with test credentials.
+func (e *ECR) Config() aws.Config {
+	cfg := e.Moto.Config()
+	cfg.BaseEndpoint = aws.String(e.APIURL)
+	return cfg
+}
+
+// Env points the AWS SDK's default configuration chain at APIURL for the rest of the
+// test, as Moto.Env does at moto.
+func (e *ECR) Env(t testing.TB) {
+	e.Moto.Env(t)
+	t.Setenv("AWS_ENDPOINT_URL", e.APIURL)
+}
 
 func (e *ECR) violate(format string, a ...any) {
 	e.mu.Lock()
@@ -143,7 +184,9 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	desc, err := e.client.DescribeRepositories(r.Context(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{repo}})
+	// Blob requests, the bulk of a push, may use a description a moment old: they need
+	// only existence and encryption, which ECR cannot change on a repository.
+	desc, err := e.describe(r.Context(), repo, kind == "blobs")
 	var nf *ecrtypes.RepositoryNotFoundException
 	switch {
 	case errors.As(err, &nf):
@@ -157,6 +200,10 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		registryError(w, http.StatusInternalServerError, "UNKNOWN", "describing repository: "+err.Error())
 		return
 	}
+	if kind == "blobs" && (ref == "uploads" || strings.HasPrefix(ref, "uploads/")) {
+		e.serveUpload(w, r, repo, desc)
+		return
+	}
 	if kind != "manifests" || r.Method != http.MethodPut {
 		e.proxy.ServeHTTP(w, r)
 		return
@@ -167,8 +214,8 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isTag := !strings.Contains(ref, ":")
-	if isTag && desc.Repositories[0].ImageTagMutability == ecrtypes.ImageTagMutabilityImmutable {
-		got, err := e.client.BatchGetImage(r.Context(), &ecr.BatchGetImageInput{
+	if isTag && desc.ImageTagMutability == ecrtypes.ImageTagMutabilityImmutable {
+		got, err := e.moto.BatchGetImage(r.Context(), &ecr.BatchGetImageInput{
 			RepositoryName: aws.String(repo), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String(ref)}},
 		})
 		if err == nil && len(got.Images) > 0 {
@@ -182,6 +229,39 @@ func (e *ECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.ContentLength = int64(len(body))
 	info := &pushInfo{repo: repo, ref: ref, mediaType: r.Header.Get("Content-Type"), body: body}
 	e.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), pushKey{}, info)))
+}
+
+type described struct {
+	repo ecrtypes.Repository
+	at   time.Time
+}
+
+// describeTTL is how long a repository's description serves blob requests.
+const describeTTL = 2 * time.Second
+
+// describe returns repo as DescribeRepositories does; with recent set, an answer up to
+// describeTTL old will do. Only found repositories are remembered: a repository created
+// right after a NAME_UNKNOWN is seen at once.
+func (e *ECR) describe(ctx context.Context, repo string, recent bool) (ecrtypes.Repository, error) {
+	if recent {
+		e.mu.Lock()
+		d, ok := e.described[repo]
+		e.mu.Unlock()
+		if ok && time.Since(d.at) < describeTTL {
+			return d.repo, nil
+		}
+	}
+	out, err := e.moto.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{repo}})
+	if err != nil {
+		return ecrtypes.Repository{}, err
+	}
+	if len(out.Repositories) == 0 {
+		return ecrtypes.Repository{}, &ecrtypes.RepositoryNotFoundException{Message: aws.String(repo)}
+	}
+	e.mu.Lock()
+	e.described[repo] = described{repo: out.Repositories[0], at: time.Now()}
+	e.mu.Unlock()
+	return out.Repositories[0], nil
 }
 
 // recordPush tells moto about a manifest the registry accepted.
@@ -199,10 +279,17 @@ func (e *ECR) recordPush(resp *http.Response) error {
 	if !strings.Contains(info.ref, ":") {
 		in.ImageTag = aws.String(info.ref)
 	}
+	blobs := referencedBlobs(info.body)
 	e.mu.Lock()
 	e.pushes++
+	if e.committed[info.repo] == nil {
+		e.committed[info.repo] = map[string]bool{}
+	}
+	for _, b := range blobs {
+		e.committed[info.repo][b] = true
+	}
 	e.mu.Unlock()
-	if _, err := e.client.PutImage(resp.Request.Context(), in); err != nil {
+	if _, err := e.moto.PutImage(resp.Request.Context(), in); err != nil {
 		var exists *ecrtypes.ImageAlreadyExistsException
 		if errors.As(err, &exists) {
 			return nil // the same manifest pushed again by digest: ECR accepts it
