@@ -494,3 +494,52 @@ func TestStalledBlobIsCut(t *testing.T) {
 	}
 	t.Logf("stalled blob cut and refetched: %s, %+v", took.Round(time.Millisecond), p.Stats())
 }
+
+// The vendor also resets connections and stalls answers (a blob body half-way, other
+// requests before their headers) for far longer than the idle timeout: every image
+// still arrives, each stall is cut within the idle timeout, and the vendor's egress is
+// the distinct bytes plus only the prefixes the wrapper refetched.
+func TestVendorResetsAndStalls(t *testing.T) {
+	integration(t)
+	b := newBed(t, 8, faultproxy.Config{})
+	const stall = 20 * time.Second
+	if err := b.proxy.SetConfig(faultproxy.Config{Seed: 15, ErrorRate: 0.05, CutRate: 0.02, ResetRate: 0.05,
+		StallRate: 0.15, Stall: stall, Match: faultproxy.ExceptPing}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plan := schedule.Make(b.plan)
+	p, err := pull.New(pull.Options{Store: st, Keep: plan.Shared, Backoff: 20 * time.Millisecond,
+		MaxBackoff: 200 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, Retries: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, err := range b.syncAll(t, p, &plan, 4) {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	took := time.Since(start)
+	b.checkTarget(t)
+	stats, ps := b.proxy.Stats(), p.Stats()
+	if stats.Stalls == 0 || stats.Resets == 0 {
+		t.Fatalf("the proxy stalled %d and reset %d: the seed proves nothing", stats.Stalls, stats.Resets)
+	}
+	if ps.IdleCuts == 0 {
+		t.Errorf("%d stalls, no idle cut", stats.Stalls)
+	}
+	if took >= stall {
+		t.Errorf("took %s: a stall of %s was waited out", took, stall)
+	}
+	egress := stats.BlobBytes()
+	if limit := b.distinctBytes() + ps.RefetchedBytes + b.distinctBytes()/20; egress > limit {
+		t.Errorf("vendor egress %d bytes, more than distinct %d + refetched %d + 5%%", egress, b.distinctBytes(), ps.RefetchedBytes)
+	}
+	t.Logf("%s; vendor egress %.3f× distinct; proxy: %d stalls, %d resets, %d cuts, errors %v; wrapper %+v",
+		took.Round(time.Millisecond), float64(egress)/float64(b.distinctBytes()), stats.Stalls, stats.Resets, stats.Cuts, stats.Errors, ps)
+}
