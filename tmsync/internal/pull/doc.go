@@ -36,6 +36,25 @@
 // The idle timer runs only while the wrapper waits on the vendor: a slow consumer (the
 // target upload) does not count as a stall.
 //
+// # Wiring into a copy engine
+//
+// Once per run:
+//
+//	store, err := blobstore.Open(blobstore.Options{Dir: cacheDir, MaxBytes: bound}) // Dir "": temporary
+//	defer store.Close()
+//	puller, err := pull.New(pull.Options{Store: store})
+//	// the blobs of each image (retried, manifests kept), then the order:
+//	infos, err := puller.ImageBlobs(ctx, srcRef, srcSys)   // per image -> schedule.Image
+//	plan := schedule.Make(images)
+//	puller, err = pull.New(pull.Options{Store: store, Keep: plan.Shared, OnRetry: log})
+//	// start image i when every image in plan.After[i] has ended (done or failed)
+//
+// Per image, in place of the source reference given to copy.Image:
+//
+//	src = puller.Wrap(src)
+//
+// and, for the air-gap bundle, store.AddImage(desc, destName, annotations) after it.
+//
 // The package knows the containers/image interfaces and blobstore, nothing of tmsync's
 // engine.
 package pull

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"regexp"
 	"sync"
 	"testing"
@@ -183,6 +185,25 @@ func newBed(t *testing.T, n int, cfg faultproxy.Config) *bed {
 	for _, p := range b.plan {
 		for _, bl := range p.Blobs {
 			b.blobs[bl.Digest] = bl.Size
+		}
+	}
+	// Puller.ImageBlobs, through the proxy, finds the same blobs.
+	p, _ := pull.New(pull.Options{})
+	for i, im := range b.images {
+		infos, err := p.ImageBlobs(ctx, ref(t, b.proxy.Host+"/"+im.Repository+"@"+im.Digest), b.sourceSys())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[digest.Digest]int64{}
+		for _, bl := range b.plan[i].Blobs {
+			want[bl.Digest] = bl.Size
+		}
+		got := map[digest.Digest]int64{}
+		for _, in := range infos {
+			got[in.Digest] = in.Size
+		}
+		if len(infos) != len(got) || !maps.Equal(got, want) {
+			t.Fatalf("ImageBlobs(%s): %v, want %v", im.Repository, got, want)
 		}
 	}
 	return b
@@ -542,4 +563,57 @@ func TestVendorResetsAndStalls(t *testing.T) {
 	}
 	t.Logf("%s; vendor egress %.3f× distinct; proxy: %d stalls, %d resets, %d cuts, errors %v; wrapper %+v",
 		took.Round(time.Millisecond), float64(egress)/float64(b.distinctBytes()), stats.Stalls, stats.Resets, stats.Cuts, stats.Errors, ps)
+}
+
+// A kept store (--cache-dir) serves a rerun: the second run (a new process after a crash,
+// say) fetches no blob from the vendor, and a blob damaged on disk in between is
+// fetched again rather than pushed.
+func TestKeptStoreServesRerun(t *testing.T) {
+	integration(t)
+	b := newBed(t, 4, faultproxy.Config{})
+	dir := t.TempDir() + "/cache"
+	keepAll := func(digest.Digest) bool { return true }
+	runOnce := func(prefix string) pull.Stats {
+		st, err := blobstore.Open(blobstore.Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		p, err := pull.New(pull.Options{Store: st, Keep: keepAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.prefix = prefix
+		b.counter.reset()
+		for _, err := range b.syncAll(t, p, nil, 2) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.checkTarget(t)
+		return p.Stats()
+	}
+	first := runOnce("first")
+	if full, _, _ := b.counter.snapshot(); sumInts(full) != len(b.blobs) || first.Kept != int64(len(b.blobs)) {
+		t.Fatalf("first run: %d fetches, %d kept, for %d blobs", sumInts(full), first.Kept, len(b.blobs))
+	}
+	second := runOnce("second")
+	if full, _, _ := b.counter.snapshot(); sumInts(full) != 0 || second.StoreHits < int64(len(b.blobs)) {
+		t.Fatalf("rerun: %d vendor fetches, %d store hits; want 0 and at least %d", sumInts(full), second.StoreHits, len(b.blobs))
+	}
+	// Damage one blob on disk: the third run fetches that one again, and only it.
+	var victim digest.Digest
+	for d := range b.blobs {
+		victim = d
+		break
+	}
+	path := dir + "/blobs/sha256/" + victim.Encoded()
+	if err := os.WriteFile(path, []byte("torn"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runOnce("third")
+	full, _, _ := b.counter.snapshot()
+	if sumInts(full) != 1 || full[victim] != 1 {
+		t.Fatalf("after damage: fetches %v, want only %s", full, victim)
+	}
 }

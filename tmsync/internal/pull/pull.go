@@ -18,6 +18,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
 	imgmanifest "go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
@@ -530,4 +531,54 @@ func retryable(ctx context.Context, err error) bool {
 		return true
 	}
 	return false
+}
+
+// ImageBlobs lists the blobs an image copy pushes: the config and layers of the image,
+// or of every instance of an index, each once, in order. It reads the manifests
+// through the Puller (retried, and kept in the store when the reference names a
+// digest), for the copy schedule.
+func (p *Puller) ImageBlobs(ctx context.Context, ref types.ImageReference, sys *types.SystemContext) ([]types.BlobInfo, error) {
+	src, err := p.Wrap(ref).NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	top, mime, err := src.GetManifest(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	mans := [][]byte{top}
+	if imgmanifest.MIMETypeIsMultiImage(mime) {
+		list, err := imgmanifest.ListFromBlob(top, mime)
+		if err != nil {
+			return nil, fmt.Errorf("reading the index of %s: %w", transports.ImageName(ref), err)
+		}
+		mans = nil
+		for _, d := range list.Instances() {
+			m, _, err := src.GetManifest(ctx, &d)
+			if err != nil {
+				return nil, err
+			}
+			mans = append(mans, m)
+		}
+	}
+	var out []types.BlobInfo
+	seen := map[digest.Digest]bool{}
+	for _, m := range mans {
+		parsed, err := imgmanifest.FromBlob(m, imgmanifest.GuessMIMEType(m))
+		if err != nil {
+			return nil, fmt.Errorf("reading a manifest of %s: %w", transports.ImageName(ref), err)
+		}
+		blobs := []types.BlobInfo{parsed.ConfigInfo()}
+		for _, l := range parsed.LayerInfos() {
+			blobs = append(blobs, l.BlobInfo)
+		}
+		for _, b := range blobs {
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				out = append(out, b)
+			}
+		}
+	}
+	return out, nil
 }
