@@ -42,12 +42,12 @@
 //
 //	store, err := blobstore.Open(blobstore.Options{Dir: cacheDir, MaxBytes: bound}) // Dir "": temporary
 //	defer store.Close()
-//	puller, err := pull.New(pull.Options{Store: store})
-//	// the blobs of each image (retried, manifests kept), then the order:
-//	infos, err := puller.ImageBlobs(ctx, srcRef, srcSys)   // per image -> schedule.Image
-//	plan := schedule.Make(images)
-//	puller, err = pull.New(pull.Options{Store: store, Keep: plan.Shared, OnRetry: log})
-//	// start image i when every image in plan.After[i] has ended (done or failed)
+//	var plan schedule.Plan
+//	puller, err := pull.New(pull.Options{Store: store, OnRetry: logRetry,
+//		Keep: func(d digest.Digest) bool { return plan.Shared(d) }})
+//	for each image: infos, err := puller.ImageBlobs(ctx, srcRef, srcSys) // -> schedule.Image
+//	plan = schedule.Make(images) // before any copy starts
+//	start image i when every image in plan.After[i] has ended (copied or failed)
 //
 // Per image, in place of the source reference given to copy.Image:
 //
