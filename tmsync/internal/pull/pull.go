@@ -1,0 +1,584 @@
+package pull
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/image"
+	imgmanifest "go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/transports"
+	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
+)
+
+// Options configure a Puller. The zero value retries with the defaults below and keeps
+// nothing.
+type Options struct {
+	// Store holds the blobs fetched in this run. Default nil: every blob is streamed.
+	Store *blobstore.Store
+	// Keep says which blobs to keep in Store as they stream: those needed by more than
+	// one image. Default nil: none (blobs already in Store are still served from it).
+	Keep func(digest.Digest) bool
+	// Retries is how many times one request is tried again. Default 6.
+	Retries int
+	// Backoff is the first wait before a retry, doubled each time with ±25% jitter, up
+	// to MaxBackoff. Defaults 1 s and 30 s.
+	Backoff, MaxBackoff time.Duration
+	// IdleTimeout cuts a request that receives no byte for this long, and retries it.
+	// Default 60 s.
+	IdleTimeout time.Duration
+	// OnRetry, if set, is called before each retry (for logging; it must not block).
+	OnRetry func(Retry)
+}
+
+// Retry describes a failed request about to be tried again.
+type Retry struct {
+	Op      string        // "open", "manifest" or "blob"
+	Digest  digest.Digest // the blob or manifest, when known
+	Attempt int           // the attempt that failed, from 1
+	Wait    time.Duration
+	Err     error
+}
+
+// Stats count what a Puller did.
+type Stats struct {
+	// VendorGets is the blob requests made to the wrapped source (retries included),
+	// VendorBytes the blob bytes read from it (skipped prefixes included).
+	VendorGets  int64
+	VendorBytes int64
+	// StoreHits is the blobs served from the store, StoreBytes their bytes.
+	StoreHits  int64
+	StoreBytes int64
+	// Kept is the blobs written into the store while streaming.
+	Kept int64
+	// Retries is every request retried; IdleCuts the ones cut by IdleTimeout;
+	// RefetchedBytes the prefixes fetched again to resume a blob.
+	Retries        int64
+	IdleCuts       int64
+	RefetchedBytes int64
+}
+
+// Puller wraps source references. One Puller serves a whole run; it is safe for
+// concurrent use.
+type Puller struct {
+	opts Options
+
+	vendorGets, vendorBytes, storeHits, storeBytes, kept atomic.Int64
+	retries, idleCuts, refetched                         atomic.Int64
+}
+
+// New returns a Puller with opts, defaults applied.
+func New(opts Options) (*Puller, error) {
+	if opts.Retries == 0 {
+		opts.Retries = 6
+	}
+	if opts.Backoff == 0 {
+		opts.Backoff = time.Second
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = 60 * time.Second
+	}
+	if opts.Keep == nil {
+		opts.Keep = func(digest.Digest) bool { return false }
+	}
+	if opts.Retries < 0 || opts.Backoff < 0 || opts.MaxBackoff < opts.Backoff || opts.IdleTimeout < 0 {
+		return nil, fmt.Errorf("pull: invalid options (retries %d, backoff %s..%s, idle %s)",
+			opts.Retries, opts.Backoff, opts.MaxBackoff, opts.IdleTimeout)
+	}
+	return &Puller{opts: opts}, nil
+}
+
+// Stats returns the counts so far.
+func (p *Puller) Stats() Stats {
+	return Stats{
+		VendorGets: p.vendorGets.Load(), VendorBytes: p.vendorBytes.Load(),
+		StoreHits: p.storeHits.Load(), StoreBytes: p.storeBytes.Load(), Kept: p.kept.Load(),
+		Retries: p.retries.Load(), IdleCuts: p.idleCuts.Load(), RefetchedBytes: p.refetched.Load(),
+	}
+}
+
+// Wrap returns ref with the Puller's behaviour. Give the result to copy.Image as the
+// source.
+func (p *Puller) Wrap(ref types.ImageReference) types.ImageReference {
+	return &wrappedRef{ImageReference: ref, p: p}
+}
+
+type wrappedRef struct {
+	types.ImageReference
+	p *Puller
+}
+
+func (r *wrappedRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
+	var src types.ImageSource
+	err := r.p.retry(ctx, "open", r.digest(), func(ctx context.Context) error {
+		var err error
+		src, err = r.ImageReference.NewImageSource(ctx, sys)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wrappedSource{ImageSource: src, ref: r, p: r.p}, nil
+}
+
+func (r *wrappedRef) NewImage(ctx context.Context, sys *types.SystemContext) (types.ImageCloser, error) {
+	src, err := r.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	img, err := image.FromSource(ctx, sys, src)
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	return img, nil
+}
+
+// digest is the reference's digest when it names one.
+func (r *wrappedRef) digest() digest.Digest {
+	if c, ok := r.DockerReference().(reference.Canonical); ok {
+		return c.Digest()
+	}
+	return ""
+}
+
+type wrappedSource struct {
+	types.ImageSource
+	ref *wrappedRef
+	p   *Puller
+}
+
+func (s *wrappedSource) Reference() types.ImageReference { return s.ref }
+
+func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.Digest) ([]byte, string, error) {
+	want := s.ref.digest()
+	if instanceDigest != nil {
+		want = *instanceDigest
+	}
+	st := s.p.opts.Store
+	if st != nil && want != "" {
+		if b, ok := readSmall(st, want); ok {
+			return b, imgmanifest.GuessMIMEType(b), nil
+		}
+	}
+	var man []byte
+	var mime string
+	err := s.p.retry(ctx, "manifest", want, func(ctx context.Context) error {
+		var err error
+		man, mime, err = s.ImageSource.GetManifest(ctx, instanceDigest)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	// Keep it only when it is what was asked for; copy.Image checks the digest itself.
+	if st != nil && want != "" && want.Validate() == nil && want.Algorithm().FromBytes(man) == want {
+		_ = st.Put(ctx, want, int64(len(man)), bytes.NewReader(man)) // a full store only loses the shortcut
+	}
+	return man, mime, nil
+}
+
+// readSmall reads a manifest from the store.
+func readSmall(st *blobstore.Store, d digest.Digest) ([]byte, bool) {
+	rc, _, err := st.Open(d)
+	if err != nil {
+		return nil, false
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 4<<20))
+	return b, err == nil
+}
+
+func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	st := s.p.opts.Store
+	var w *blobstore.Writer
+	if st != nil && info.Digest.Validate() == nil {
+		for try := 0; try < 3; try++ {
+			if rc, size, err := st.Open(info.Digest); err == nil {
+				s.p.storeHits.Add(1)
+				s.p.storeBytes.Add(size)
+				return rc, size, nil
+			}
+			if !s.p.opts.Keep(info.Digest) {
+				break
+			}
+			var err error
+			w, err = st.Begin(ctx, info.Digest, info.Size)
+			if errors.Is(err, blobstore.ErrExists) {
+				continue // another image just stored it: read it from the store
+			}
+			if ctx.Err() != nil {
+				return nil, 0, ctx.Err()
+			}
+			if err != nil {
+				w = nil // over the bound, or no size known: stream without keeping
+			}
+			break
+		}
+	}
+	b := &blobReader{ctx: ctx, src: s, info: info, cache: cache, tee: w, size: -1}
+	if err := b.open(); err != nil {
+		b.dropTee()
+		return nil, 0, err
+	}
+	return b, b.size, nil
+}
+
+// blobReader reads one blob from the source, resuming it after a failure by fetching
+// it again and skipping what was already delivered.
+type blobReader struct {
+	ctx   context.Context
+	src   *wrappedSource
+	info  types.BlobInfo
+	cache types.BlobInfoCache
+	tee   *blobstore.Writer // nil: not kept
+
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	idle   *time.Timer
+	fired  atomic.Bool
+	size   int64
+	offset int64 // bytes delivered to the consumer
+	fails  int   // body failures in a row without new bytes
+	done   bool
+}
+
+// open fetches the blob (again), with retries, and skips the delivered prefix.
+func (b *blobReader) open() error {
+	p := b.src.p
+	return p.retry(b.ctx, "blob", b.info.Digest, func(ctx context.Context) error {
+		actx, cancel := context.WithCancel(ctx)
+		b.fired.Store(false)
+		idle := time.AfterFunc(p.opts.IdleTimeout, func() { b.fired.Store(true); cancel() })
+		p.vendorGets.Add(1)
+		rc, size, err := b.src.ImageSource.GetBlob(actx, b.info, b.cache)
+		if err != nil {
+			idle.Stop()
+			cancel()
+			return b.idleErr(err)
+		}
+		if b.offset > 0 {
+			if size >= 0 && b.size >= 0 && size != b.size {
+				idle.Stop()
+				rc.Close()
+				cancel()
+				return fmt.Errorf("blob %s changed size on resume: %d, then %d", b.info.Digest, b.size, size)
+			}
+			idle.Reset(p.opts.IdleTimeout)
+			n, err := io.CopyN(io.Discard, &idleReader{r: rc, t: idle, d: p.opts.IdleTimeout}, b.offset)
+			p.vendorBytes.Add(n)
+			p.refetched.Add(n)
+			if err != nil {
+				idle.Stop()
+				rc.Close()
+				cancel()
+				return b.idleErr(err)
+			}
+		}
+		idle.Stop()
+		if b.size < 0 {
+			b.size = size
+		}
+		b.body, b.cancel, b.idle = rc, cancel, idle
+		return nil
+	})
+}
+
+// idleErr marks an error caused by the idle timer.
+func (b *blobReader) idleErr(err error) error {
+	if b.fired.Load() && b.ctx.Err() == nil {
+		b.src.p.idleCuts.Add(1)
+		return &idleError{timeout: b.src.p.opts.IdleTimeout, err: err}
+	}
+	return err
+}
+
+func (b *blobReader) Read(buf []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	p := b.src.p
+	for {
+		if b.body == nil {
+			if b.fails > 1 { // the first resume is immediate: containers/image already waited 1 s
+				if err := b.wait(b.fails - 1); err != nil {
+					b.dropTee()
+					return 0, err
+				}
+			}
+			if err := b.open(); err != nil {
+				b.dropTee()
+				return 0, err
+			}
+		}
+		b.idle.Reset(p.opts.IdleTimeout)
+		n, err := b.body.Read(buf)
+		b.idle.Stop()
+		if n > 0 {
+			b.fails = 0
+			p.vendorBytes.Add(int64(n))
+			b.offset += int64(n)
+			if b.tee != nil {
+				if _, werr := b.tee.Write(buf[:n]); werr != nil {
+					b.dropTee() // the store can't take it (e.g. more bytes than announced): stream on
+				}
+			}
+		}
+		switch {
+		case err == nil:
+			return n, nil
+		case errors.Is(err, io.EOF):
+			b.done = true
+			b.closeBody()
+			if b.tee != nil {
+				if b.tee.Commit() == nil {
+					p.kept.Add(1)
+				}
+				b.tee = nil
+			}
+			return n, io.EOF
+		}
+		err = b.idleErr(err)
+		b.closeBody()
+		b.fails++
+		if !retryable(b.ctx, err) || b.fails > p.opts.Retries {
+			b.dropTee()
+			if b.fails > 1 {
+				err = fmt.Errorf("blob %s at byte %d: %d failures in a row: %w", b.info.Digest, b.offset, b.fails, err)
+			}
+			return n, err
+		}
+		p.retries.Add(1)
+		if p.opts.OnRetry != nil {
+			p.opts.OnRetry(Retry{Op: "blob", Digest: b.info.Digest, Attempt: b.fails, Err: err})
+		}
+		if n > 0 {
+			return n, nil // hand over what arrived; the next Read resumes
+		}
+	}
+}
+
+// wait sleeps the backoff of the k-th retry in a row (k from 1).
+func (b *blobReader) wait(k int) error {
+	p := b.src.p
+	d := p.opts.Backoff
+	for i := 1; i < k && d < p.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	t := time.NewTimer(jitter(min(d, p.opts.MaxBackoff)))
+	defer t.Stop()
+	select {
+	case <-b.ctx.Done():
+		return b.ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (b *blobReader) closeBody() {
+	if b.body != nil {
+		b.body.Close()
+		b.cancel()
+		b.body = nil
+	}
+}
+
+func (b *blobReader) dropTee() {
+	if b.tee != nil {
+		b.tee.Abort()
+		b.tee = nil
+	}
+}
+
+// Close stops reading. A kept blob not read to its end is dropped from the store.
+func (b *blobReader) Close() error {
+	b.closeBody()
+	b.dropTee()
+	b.done = true
+	return nil
+}
+
+// idleReader resets an idle timer while bytes arrive.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	i.t.Reset(i.d)
+	return i.r.Read(p)
+}
+
+type idleError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *idleError) Error() string {
+	return fmt.Sprintf("no byte received for %s (idle timeout): %v", e.timeout, e.err)
+}
+func (e *idleError) Unwrap() error { return e.err }
+
+// retry runs op until it succeeds, fails for good, or the retries are spent. Each
+// attempt gets its own context, cut after IdleTimeout unless op arms its own timer
+// (the blob fetch does).
+func (p *Puller) retry(ctx context.Context, op string, d digest.Digest, f func(ctx context.Context) error) error {
+	wait := p.opts.Backoff
+	for attempt := 1; ; attempt++ {
+		var err error
+		if op == "blob" {
+			err = f(ctx)
+		} else {
+			actx, cancel := context.WithCancelCause(ctx)
+			t := time.AfterFunc(p.opts.IdleTimeout, func() { cancel(errIdle) })
+			err = f(actx)
+			t.Stop()
+			if errors.Is(context.Cause(actx), errIdle) && ctx.Err() == nil {
+				p.idleCuts.Add(1)
+				err = &idleError{timeout: p.opts.IdleTimeout, err: err}
+			}
+			cancel(nil)
+		}
+		if err == nil {
+			return nil
+		}
+		if attempt > p.opts.Retries || !retryable(ctx, err) {
+			if attempt > 1 {
+				return fmt.Errorf("%s %s: %d attempts: %w", op, d, attempt, err)
+			}
+			return err
+		}
+		sleep := jitter(wait)
+		p.retries.Add(1)
+		if p.opts.OnRetry != nil {
+			p.opts.OnRetry(Retry{Op: op, Digest: d, Attempt: attempt, Wait: sleep, Err: err})
+		}
+		t := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (while retrying after: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(wait*2, p.opts.MaxBackoff)
+	}
+}
+
+var errIdle = errors.New("idle timeout")
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d*3/4 + rand.N(d/2+1)
+}
+
+// retryable reports whether a failed request may succeed when made again: network
+// faults, stalls, 5xx and 429; not a refused credential, an unknown name or digest, or
+// the caller's own cancellation.
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var idle *idleError
+	if errors.As(err, &idle) {
+		return true
+	}
+	var unauth docker.ErrUnauthorizedForCredentials
+	if errors.As(err, &unauth) {
+		return false
+	}
+	if errors.Is(err, docker.ErrTooManyRequests) {
+		return true
+	}
+	var status docker.UnexpectedHTTPStatusError
+	if errors.As(err, &status) {
+		return status.StatusCode >= 500 || status.StatusCode == 429 || status.StatusCode == 408
+	}
+	var ec errcode.Error
+	if errors.As(err, &ec) {
+		switch ec.Code.Descriptor().Value {
+		case "TOOMANYREQUESTS", "UNAVAILABLE", "UNKNOWN":
+			return true
+		}
+		return false
+	}
+	var ecs errcode.Errors
+	if errors.As(err, &ecs) && len(ecs) > 0 {
+		return retryable(ctx, ecs[0])
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED) {
+		return true
+	}
+	return false
+}
+
+// ImageBlobs lists the blobs an image copy pushes: the config and layers of the image,
+// or of every instance of an index, each once, in order. It reads the manifests
+// through the Puller (retried, and kept in the store when the reference names a
+// digest), for the copy schedule.
+func (p *Puller) ImageBlobs(ctx context.Context, ref types.ImageReference, sys *types.SystemContext) ([]types.BlobInfo, error) {
+	src, err := p.Wrap(ref).NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	top, mime, err := src.GetManifest(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	mans := [][]byte{top}
+	if imgmanifest.MIMETypeIsMultiImage(mime) {
+		list, err := imgmanifest.ListFromBlob(top, mime)
+		if err != nil {
+			return nil, fmt.Errorf("reading the index of %s: %w", transports.ImageName(ref), err)
+		}
+		mans = nil
+		for _, d := range list.Instances() {
+			m, _, err := src.GetManifest(ctx, &d)
+			if err != nil {
+				return nil, err
+			}
+			mans = append(mans, m)
+		}
+	}
+	var out []types.BlobInfo
+	seen := map[digest.Digest]bool{}
+	for _, m := range mans {
+		parsed, err := imgmanifest.FromBlob(m, imgmanifest.GuessMIMEType(m))
+		if err != nil {
+			return nil, fmt.Errorf("reading a manifest of %s: %w", transports.ImageName(ref), err)
+		}
+		blobs := []types.BlobInfo{parsed.ConfigInfo()}
+		for _, l := range parsed.LayerInfos() {
+			blobs = append(blobs, l.BlobInfo)
+		}
+		for _, b := range blobs {
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				out = append(out, b)
+			}
+		}
+	}
+	return out, nil
+}

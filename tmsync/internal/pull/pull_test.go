@@ -1,0 +1,359 @@
+package pull
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
+)
+
+// fakeSource is a narrow ImageSource whose GetBlob answers follow a script: each call
+// takes the next step (an error before the body, or a body that fails after some bytes
+// or stalls), then serves whole bodies.
+type fakeSource struct {
+	types.ImageSource // nil: only the methods below are used
+	ref               types.ImageReference
+	blobs             map[digest.Digest][]byte
+
+	mu    sync.Mutex
+	steps []step
+	gets  map[digest.Digest]int
+}
+
+type step struct {
+	err     error         // returned by GetBlob
+	failAt  int64         // body fails with failErr after this many bytes (when failErr set)
+	failErr error         //
+	stall   time.Duration // body stops after failAt bytes for this long (when set)
+}
+
+func (f *fakeSource) Reference() types.ImageReference { return f.ref }
+func (f *fakeSource) Close() error                    { return nil }
+func (f *fakeSource) HasThreadSafeGetBlob() bool      { return true }
+
+func (f *fakeSource) GetBlob(ctx context.Context, info types.BlobInfo, _ types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	f.mu.Lock()
+	f.gets[info.Digest]++
+	var s step
+	if len(f.steps) > 0 {
+		s, f.steps = f.steps[0], f.steps[1:]
+	}
+	f.mu.Unlock()
+	if s.err != nil {
+		return nil, 0, s.err
+	}
+	b, ok := f.blobs[info.Digest]
+	if !ok {
+		return nil, 0, docker.UnexpectedHTTPStatusError{StatusCode: 404}
+	}
+	return &fakeBody{ctx: ctx, b: b, s: s}, int64(len(b)), nil
+}
+
+type fakeBody struct {
+	ctx context.Context
+	b   []byte
+	off int64
+	s   step
+}
+
+func (r *fakeBody) Read(p []byte) (int, error) {
+	if r.ctx.Err() != nil {
+		return 0, r.ctx.Err()
+	}
+	if (r.s.failErr != nil || r.s.stall > 0) && r.off >= r.s.failAt {
+		if r.s.stall > 0 {
+			select {
+			case <-time.After(r.s.stall):
+				r.s.stall = 0
+			case <-r.ctx.Done():
+				return 0, r.ctx.Err()
+			}
+		} else {
+			return 0, r.s.failErr
+		}
+	}
+	if r.off >= int64(len(r.b)) {
+		return 0, io.EOF
+	}
+	end := int64(len(r.b))
+	if (r.s.failErr != nil || r.s.stall > 0) && r.s.failAt > r.off {
+		end = min(end, r.s.failAt)
+	}
+	end = min(end, r.off+int64(len(p)), r.off+32768)
+	n := copy(p, r.b[r.off:end])
+	r.off += int64(n)
+	return n, nil
+}
+func (r *fakeBody) Close() error { return nil }
+
+type fakeRef struct {
+	types.ImageReference
+	src *fakeSource
+}
+
+func (r fakeRef) NewImageSource(context.Context, *types.SystemContext) (types.ImageSource, error) {
+	return r.src, nil
+}
+func (r fakeRef) DockerReference() reference.Named {
+	n, _ := reference.ParseNormalizedNamed("vendor.example/app")
+	return n
+}
+
+func newFakeSeeded(t *testing.T, seed uint64, steps ...step) (*fakeSource, types.BlobInfo, []byte) {
+	t.Helper()
+	b := make([]byte, 100_000)
+	r := rand.New(rand.NewPCG(seed, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	d := digest.FromBytes(b)
+	f := &fakeSource{blobs: map[digest.Digest][]byte{d: b}, steps: steps, gets: map[digest.Digest]int{}}
+	return f, types.BlobInfo{Digest: d, Size: int64(len(b))}, b
+}
+
+func newFake(t *testing.T, steps ...step) (*fakeSource, types.BlobInfo, []byte) {
+	return newFakeSeeded(t, 1, steps...)
+}
+
+func fastOptions(o Options) Options {
+	o.Backoff, o.MaxBackoff = time.Millisecond, 4*time.Millisecond
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 200 * time.Millisecond
+	}
+	return o
+}
+
+func pullBlob(t *testing.T, p *Puller, f *fakeSource, info types.BlobInfo) ([]byte, error) {
+	t.Helper()
+	src, err := p.Wrap(fakeRef{src: f}).NewImageSource(context.Background(), nil)
+	if err != nil {
+		return nil, err
+	}
+	rc, _, err := src.GetBlob(context.Background(), info, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+var (
+	err503   = docker.UnexpectedHTTPStatusError{StatusCode: 503}
+	errReset = fmt.Errorf("read tcp: %w", syscall.ECONNRESET)
+)
+
+func TestBlobRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		steps   []step
+		wantErr bool
+		gets    int
+	}{
+		{"clean", nil, false, 1},
+		{"503 then ok", []step{{err: err503}}, false, 2},
+		{"429 errcode", []step{{err: errcode.Errors{errcode.Error{Code: errcode.ErrorCodeTooManyRequests}}}}, false, 2},
+		{"too many requests", []step{{err: fmt.Errorf("fetching blob: %w", docker.ErrTooManyRequests)}}, false, 2},
+		{"reset before answer", []step{{err: errReset}}, false, 2},
+		{"cut mid-body", []step{{failAt: 40_000, failErr: io.ErrUnexpectedEOF}}, false, 2},
+		{"cut at byte 0", []step{{failAt: 0, failErr: io.ErrUnexpectedEOF}}, false, 2},
+		{"cut at the last byte", []step{{failAt: 99_999, failErr: errReset}}, false, 2},
+		{"cut, then 503 on resume, then cut", []step{{failAt: 10_000, failErr: io.ErrUnexpectedEOF}, {err: err503}, {failAt: 70_000, failErr: io.ErrUnexpectedEOF}}, false, 4},
+		{"stall", []step{{failAt: 50_000, stall: 5 * time.Second}}, false, 2},
+		{"stall before any byte", []step{{failAt: 0, stall: 5 * time.Second}}, false, 2},
+		{"404 is not retried", []step{{err: docker.UnexpectedHTTPStatusError{StatusCode: 404}}}, true, 1},
+		{"401 is not retried", []step{{err: docker.ErrUnauthorizedForCredentials{Err: errors.New("no")}}}, true, 1},
+		{"denied is not retried", []step{{err: errcode.Error{Code: errcode.ErrorCodeDenied}}}, true, 1},
+		{"a failure that persists", []step{{err: err503}, {err: err503}, {err: err503}, {err: err503}}, true, 4},
+		{"cuts without progress give up", []step{{failAt: 0, failErr: errReset}, {failAt: 0, failErr: errReset}, {failAt: 0, failErr: errReset}, {failAt: 0, failErr: errReset}}, true, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, info, want := newFake(t, tc.steps...)
+			p, _ := New(fastOptions(Options{Retries: 3}))
+			start := time.Now()
+			got, err := pullBlob(t, p, f, info)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("got %d bytes, not the blob", len(got))
+				}
+			}
+			if f.gets[info.Digest] != tc.gets {
+				t.Fatalf("%d GetBlob calls, want %d", f.gets[info.Digest], tc.gets)
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("took %s: a stall was not cut", time.Since(start))
+			}
+		})
+	}
+}
+
+func TestIdleTimerIgnoresSlowConsumer(t *testing.T) {
+	f, info, want := newFake(t)
+	p, _ := New(fastOptions(Options{IdleTimeout: 50 * time.Millisecond}))
+	src, _ := p.Wrap(fakeRef{src: f}).NewImageSource(context.Background(), nil)
+	rc, _, err := src.GetBlob(context.Background(), info, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 30_000)
+	for {
+		time.Sleep(120 * time.Millisecond) // the target is slow: not a stall of the vendor
+		n, err := rc.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, want) || f.gets[info.Digest] != 1 || p.Stats().IdleCuts != 0 {
+		t.Fatalf("slow consumer: %d gets, %d idle cuts", f.gets[info.Digest], p.Stats().IdleCuts)
+	}
+}
+
+func TestCallerCancelIsNotRetried(t *testing.T) {
+	f, info, _ := newFake(t, step{failAt: 10, stall: time.Hour})
+	p, _ := New(fastOptions(Options{IdleTimeout: time.Hour}))
+	src, _ := p.Wrap(fakeRef{src: f}).NewImageSource(context.Background(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	rc, _, err := src.GetBlob(ctx, info, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	if !errors.Is(err, context.DeadlineExceeded) || f.gets[info.Digest] != 1 {
+		t.Fatalf("err %v after %d gets", err, f.gets[info.Digest])
+	}
+}
+
+func TestKeepTeesIntoStore(t *testing.T) {
+	st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// A kept blob, cut once on the way: stored whole, then served from the store.
+	f, info, want := newFake(t, step{failAt: 30_000, failErr: io.ErrUnexpectedEOF})
+	p, _ := New(fastOptions(Options{Store: st, Keep: func(d digest.Digest) bool { return d == info.Digest }}))
+	for i := range 3 {
+		got, err := pullBlob(t, p, f, info)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("pull %d: %v", i, err)
+		}
+	}
+	if f.gets[info.Digest] != 2 { // the first fetch and its resume; then the store
+		t.Fatalf("%d vendor gets, want 2", f.gets[info.Digest])
+	}
+	if s := p.Stats(); s.StoreHits != 2 || s.Kept != 1 || s.RefetchedBytes != 30_000 {
+		t.Fatalf("stats %+v", s)
+	}
+
+	// A blob not kept is streamed, not stored.
+	g, ginfo, _ := newFakeSeeded(t, 2)
+	q, _ := New(fastOptions(Options{Store: st}))
+	for range 2 {
+		if _, err := pullBlob(t, q, g, ginfo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g.gets[ginfo.Digest] != 2 {
+		t.Fatalf("a blob not kept was fetched %d times, want 2 (streamed each time)", g.gets[ginfo.Digest])
+	}
+
+	// A reader closed half-way leaves nothing in the store.
+	st2, _ := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	defer st2.Close()
+	h, hinfo, _ := newFake(t)
+	r, _ := New(fastOptions(Options{Store: st2, Keep: func(digest.Digest) bool { return true }}))
+	src, _ := r.Wrap(fakeRef{src: h}).NewImageSource(context.Background(), nil)
+	rc, _, _ := src.GetBlob(context.Background(), hinfo, nil)
+	_, _ = rc.Read(make([]byte, 1000))
+	rc.Close()
+	if _, ok := st2.Has(hinfo.Digest); ok {
+		t.Fatal("a half-read blob was stored")
+	}
+
+	// Wrong bytes from the vendor are not stored (the store verifies).
+	bad, binfo, _ := newFake(t)
+	bad.blobs[binfo.Digest] = append([]byte{0}, bad.blobs[binfo.Digest][1:]...)
+	if _, err := pullBlob(t, r, bad, binfo); err != nil {
+		t.Fatal(err) // the wrapper streams what it gets; copy.Image's own digest check refuses it
+	}
+	if _, ok := st2.Has(binfo.Digest); ok {
+		t.Fatal("a blob with the wrong digest was stored")
+	}
+}
+
+func TestConcurrentPullsCoalesce(t *testing.T) {
+	st, _ := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	defer st.Close()
+	f, info, want := newFake(t)
+	p, _ := New(fastOptions(Options{Store: st, Keep: func(digest.Digest) bool { return true }}))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := pullBlob(t, p, f, info)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("pull: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if f.gets[info.Digest] != 1 {
+		t.Fatalf("%d vendor gets for 8 concurrent pulls of one kept blob", f.gets[info.Digest])
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{docker.UnexpectedHTTPStatusError{StatusCode: 500}, true},
+		{fmt.Errorf("fetching blob: %w", docker.UnexpectedHTTPStatusError{StatusCode: 502}), true},
+		{docker.UnexpectedHTTPStatusError{StatusCode: 429}, true},
+		{docker.UnexpectedHTTPStatusError{StatusCode: 403}, false},
+		{errcode.Error{Code: errcode.ErrorCodeUnavailable}, true},
+		{errcode.Error{Code: errcode.ErrorCodeUnknown}, true},
+		{errcode.Error{Code: errcode.ErrorCodeUnauthorized}, false},
+		{io.ErrUnexpectedEOF, true},
+		{fmt.Errorf("x: %w", syscall.ECONNREFUSED), true},
+		{errors.New("manifest unknown"), false},
+		{context.Canceled, false},
+	} {
+		if got := retryable(ctx, tc.err); got != tc.want {
+			t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if retryable(cancelled, io.ErrUnexpectedEOF) {
+		t.Error("retried after the caller cancelled")
+	}
+}
