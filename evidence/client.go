@@ -44,7 +44,7 @@ type Client struct {
 	version   string
 	now       func() time.Time
 
-	limiter   Limiter
+	limiter Limiter
 
 	mu        sync.Mutex
 	referrers map[string]bool // registry host -> referrers API answered

@@ -101,4 +101,3 @@ func (o *op) copyOne(src, dst name.Digest, d v1.Descriptor) (string, error) {
 	}
 	return "copied", nil
 }
-

@@ -183,4 +183,3 @@ func (o *op) pushSignature(ref name.Digest, base v1.Image, signer Signer) error 
 	}
 	return nil
 }
-
