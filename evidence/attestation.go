@@ -290,10 +290,27 @@ func (o *op) occurrenceOf(ref name.Digest, m *v1.Manifest) (attest.Occurrence, e
 }
 
 // pushAttestation pushes the artifact for att about ref. It returns the scheme used.
-func (o *op) pushAttestation(ref name.Digest, subject v1.Descriptor, att VendorAttestation) (Scheme, v1.Hash, error) {
+func (o *op) pushAttestation(ref name.Digest, subject v1.Descriptor, att VendorAttestation, immutable bool) (Scheme, v1.Hash, error) {
 	api, err := o.referrersAPI(ref)
 	if err != nil {
 		return "", v1.Hash{}, err
+	}
+	host := ref.Context().RegistryStr()
+	o.c.mu.Lock()
+	skipSubject := api && subject.MediaType.IsIndex() && o.c.indexSubject405[host]
+	o.c.mu.Unlock()
+	if !api || skipSubject {
+		// The referrers tag will be written: on an immutable repository it must not
+		// exist yet.
+		if immutable {
+			idx, err := o.referrersTagIndex(ref)
+			if err != nil {
+				return "", v1.Hash{}, err
+			}
+			if idx != nil {
+				return SchemeReferrersTag, v1.Hash{}, fmt.Errorf("%w: %s exists without this attestation; not rewritten", ErrTagImmutable, ReferrersTag(ref).TagStr())
+			}
+		}
 	}
 	m, cfg, occ, err := o.c.attestationManifest(att, &subject, ref.DigestStr())
 	if err != nil {
@@ -304,30 +321,46 @@ func (o *op) pushAttestation(ref name.Digest, subject v1.Descriptor, att VendorA
 			return "", v1.Hash{}, fmt.Errorf("pushing the attestation of %s: %w", ref, err)
 		}
 	}
-	h, err := o.putManifest(ref, m)
-	if err == nil {
-		// go-containerregistry updated the referrers tag itself when the registry has no
-		// referrers API.
-		if api {
-			return SchemeReferrersAPI, h, nil
+	if !skipSubject {
+		h, err := o.putManifest(ref, m)
+		if err == nil {
+			// go-containerregistry updated the referrers tag itself when the registry
+			// has no referrers API.
+			if api {
+				return SchemeReferrersAPI, h, nil
+			}
+			return SchemeReferrersTag, h, nil
 		}
-		return SchemeReferrersTag, h, nil
+		if isTagRefused(err) {
+			return SchemeReferrersTag, h, fmt.Errorf("%w: %s: %v", ErrTagImmutable, ReferrersTag(ref), err)
+		}
+		if statusOf(err) != http.StatusMethodNotAllowed {
+			return "", v1.Hash{}, fmt.Errorf("pushing the attestation of %s: %w", ref, err)
+		}
+		// ECR can refuse a manifest whose subject is an index (405,
+		// aws/containers-roadmap#2783). Remembered per host, so the next index costs no
+		// refused PutImage.
+		o.c.log.Debug("subject refused, falling back to the referrers tag", "image", ref.String(), "err", err)
+		if subject.MediaType.IsIndex() {
+			o.c.mu.Lock()
+			o.c.indexSubject405[host] = true
+			o.c.mu.Unlock()
+		}
+		if immutable {
+			if idx, err := o.referrersTagIndex(ref); err != nil {
+				return "", v1.Hash{}, err
+			} else if idx != nil {
+				return SchemeReferrersTag, v1.Hash{}, fmt.Errorf("%w: %s exists without this attestation; not rewritten", ErrTagImmutable, ReferrersTag(ref).TagStr())
+			}
+		}
 	}
-	if isTagRefused(err) {
-		return SchemeReferrersTag, h, fmt.Errorf("%w: %s: %v", ErrTagImmutable, ReferrersTag(ref), err)
-	}
-	if statusOf(err) != http.StatusMethodNotAllowed {
-		return "", v1.Hash{}, fmt.Errorf("pushing the attestation of %s: %w", ref, err)
-	}
-	// ECR can refuse a manifest whose subject is an index (405,
-	// aws/containers-roadmap#2783): push the artifact without a subject, bound by an
-	// annotation, and list it under the referrers tag.
-	o.c.log.Debug("subject refused, falling back to the referrers tag", "image", ref.String(), "err", err)
+	// The artifact without a subject, bound by an annotation, listed under the referrers
+	// tag.
 	m, _, _, err = o.c.attestationManifest(att, nil, ref.DigestStr())
 	if err != nil {
 		return "", v1.Hash{}, err
 	}
-	h, err = o.putManifest(ref, m)
+	h, err := o.putManifest(ref, m)
 	if err != nil {
 		return "", v1.Hash{}, fmt.Errorf("pushing the attestation of %s without subject: %w", ref, err)
 	}

@@ -30,6 +30,10 @@ type Image struct {
 	// registry is asked (one HEAD).
 	MediaType string
 	Size      int64
+	// ImmutableTags says the repository refuses to overwrite tags (ECR IMMUTABLE). Ensure
+	// then never tries to rewrite an existing fallback tag: it reports StatusBlocked
+	// without spending a PutImage that ECR would refuse.
+	ImmutableTags bool
 }
 
 // String is "host/repo@sha256:<hex>".
@@ -48,6 +52,8 @@ type Client struct {
 
 	mu        sync.Mutex
 	referrers map[string]bool // registry host -> referrers API answered
+	// indexSubject405 holds the hosts that refused a referrer whose subject is an index.
+	indexSubject405 map[string]bool
 }
 
 // Option configures a Client.
@@ -149,6 +155,8 @@ func NewClient(opts ...Option) (*Client, error) {
 		version:   "dev",
 		now:       time.Now,
 		referrers: map[string]bool{},
+
+		indexSubject405: map[string]bool{},
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {

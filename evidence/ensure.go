@@ -40,12 +40,12 @@ func (c *Client) Ensure(ctx context.Context, img Image, ev Evidence) (Record, er
 	}
 	var errs []error
 	if ev.Attestation != nil {
-		r, err := o.ensureAttestation(ref, subject, *ev.Attestation)
+		r, err := o.ensureAttestation(ref, subject, *ev.Attestation, img.ImmutableTags)
 		rec.Attestation = r
 		errs = append(errs, err)
 	}
 	if ev.Signer != nil {
-		r, err := o.ensureSignature(ref, ev.Signer)
+		r, err := o.ensureSignature(ref, ev.Signer, img.ImmutableTags)
 		rec.Signature = r
 		errs = append(errs, err)
 	}
@@ -53,7 +53,7 @@ func (c *Client) Ensure(ctx context.Context, img Image, ev Evidence) (Record, er
 	return rec, errors.Join(errs...)
 }
 
-func (o *op) ensureAttestation(ref name.Digest, subject v1.Descriptor, att VendorAttestation) (*AttestationRecord, error) {
+func (o *op) ensureAttestation(ref name.Digest, subject v1.Descriptor, att VendorAttestation, immutable bool) (*AttestationRecord, error) {
 	at := att.VerifiedAt
 	if at.IsZero() {
 		at = o.c.now()
@@ -86,7 +86,7 @@ func (o *op) ensureAttestation(ref name.Digest, subject v1.Descriptor, att Vendo
 		r.Problems = append(r.Problems, fmt.Sprintf("%d attestation artifact(s) of another occurrence kept", len(found)))
 	}
 	r.Scheme = scheme
-	s, h, err := o.pushAttestation(ref, subject, att)
+	s, h, err := o.pushAttestation(ref, subject, att, immutable)
 	if s != "" {
 		r.Scheme = s
 	}
@@ -106,7 +106,7 @@ func (o *op) ensureAttestation(ref name.Digest, subject v1.Descriptor, att Vendo
 	return r, nil
 }
 
-func (o *op) ensureSignature(ref name.Digest, signer Signer) (*SignatureRecord, error) {
+func (o *op) ensureSignature(ref name.Digest, signer Signer, immutable bool) (*SignatureRecord, error) {
 	r := &SignatureRecord{Scheme: SchemeCosignTag, Tag: SignatureTag(ref).TagStr(), Key: KeyFingerprint(signer.PublicKey())}
 	sigs, err := o.bankSignatures(ref)
 	if err != nil {
@@ -125,7 +125,7 @@ func (o *op) ensureSignature(ref name.Digest, signer Signer) (*SignatureRecord, 
 	if sigs != nil {
 		r.Problems = reasons
 	}
-	if err := o.pushSignature(ref, sigs, signer); err != nil {
+	if err := o.pushSignature(ref, sigs, signer, immutable); err != nil {
 		if errors.Is(err, ErrTagImmutable) {
 			r.Status = StatusBlocked
 			r.Problems = append(r.Problems, err.Error())

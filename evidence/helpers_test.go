@@ -53,7 +53,7 @@ var registries = []registryKind{
 }
 
 // pushImage pushes a random image (or a two-platform index) and returns it.
-func pushImage(t *testing.T, repo string, index bool) evidence.Image {
+func pushImage(t *testing.T, repo string, index bool, opts ...remote.Option) evidence.Image {
 	t.Helper()
 	r, err := name.NewRepository(repo)
 	if err != nil {
@@ -71,7 +71,7 @@ func pushImage(t *testing.T, repo string, index bool) evidence.Image {
 		d, _ = idx.Digest()
 		m, _ := idx.MediaType()
 		mt = string(m)
-		if err := remote.WriteIndex(r.Digest(d.String()), idx); err != nil {
+		if err := remote.WriteIndex(r.Digest(d.String()), idx, opts...); err != nil {
 			t.Fatal(err)
 		}
 	} else {
@@ -82,7 +82,7 @@ func pushImage(t *testing.T, repo string, index bool) evidence.Image {
 		d, _ = img.Digest()
 		m, _ := img.MediaType()
 		mt = string(m)
-		if err := remote.Write(r.Digest(d.String()), img); err != nil {
+		if err := remote.Write(r.Digest(d.String()), img, opts...); err != nil {
 			t.Fatal(err)
 		}
 	}

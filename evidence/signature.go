@@ -161,7 +161,10 @@ func sameRepository(signed string, repo name.Repository) bool {
 
 // pushSignature adds a bank signature for ref to cosign's signature manifest (created when
 // absent, appended to otherwise: nothing is removed).
-func (o *op) pushSignature(ref name.Digest, base v1.Image, signer Signer) error {
+func (o *op) pushSignature(ref name.Digest, base v1.Image, signer Signer, immutable bool) error {
+	if base != nil && immutable {
+		return fmt.Errorf("%w: %s exists without a valid bank signature; not rewritten", ErrTagImmutable, SignatureTag(ref).TagStr())
+	}
 	pl, err := cosignPayload(ref)
 	if err != nil {
 		return fmt.Errorf("making the signature payload of %s: %w", ref, err)
