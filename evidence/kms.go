@@ -49,7 +49,7 @@ const maxRawMessage = 4096
 type KMSSigner struct {
 	api       KMSAPI
 	keyID     string // as given: key id, ARN, alias name or alias ARN
-	keyARN    string
+	kmsKeyID  string
 	algorithm kmstypes.SigningAlgorithmSpec
 	pub       crypto.PublicKey
 }
@@ -68,9 +68,18 @@ func NewKMSSigner(ctx context.Context, api KMSAPI, keyID string) (*KMSSigner, er
 	if out.KeyUsage != kmstypes.KeyUsageTypeSignVerify {
 		return nil, fmt.Errorf("%w: KMS key %q has usage %s, want SIGN_VERIFY", ErrUnsupportedKey, keyID, out.KeyUsage)
 	}
+	spec := string(out.KeySpec)
+	if spec == "" { // moto answers only the deprecated field
+		spec = string(out.CustomerMasterKeySpec)
+	}
+	switch kmstypes.KeySpec(spec) {
+	case kmstypes.KeySpecEccNistP256, kmstypes.KeySpecRsa2048, kmstypes.KeySpecRsa3072, kmstypes.KeySpecRsa4096, "":
+	default:
+		return nil, fmt.Errorf("%w: KMS key %q has key spec %s; cosign verifies ECC_NIST_P256 or RSA_* with SHA-256", ErrUnsupportedKey, keyID, spec)
+	}
 	pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("KMS key %q: parsing its public key: %w", keyID, err)
+		return nil, fmt.Errorf("%w: KMS key %q: parsing its public key: %v", ErrUnsupportedKey, keyID, err)
 	}
 	var alg kmstypes.SigningAlgorithmSpec
 	switch k := pub.(type) {
@@ -82,7 +91,7 @@ func NewKMSSigner(ctx context.Context, api KMSAPI, keyID string) (*KMSSigner, er
 	case *rsa.PublicKey:
 		alg = kmstypes.SigningAlgorithmSpecRsassaPkcs1V15Sha256
 	default:
-		return nil, fmt.Errorf("%w: KMS key %q has key spec %s", ErrUnsupportedKey, keyID, out.KeySpec)
+		return nil, fmt.Errorf("%w: KMS key %q has key spec %s", ErrUnsupportedKey, keyID, spec)
 	}
 	offered := false
 	for _, a := range out.SigningAlgorithms {
@@ -91,7 +100,7 @@ func NewKMSSigner(ctx context.Context, api KMSAPI, keyID string) (*KMSSigner, er
 	if !offered {
 		return nil, fmt.Errorf("%w: KMS key %q does not offer %s", ErrUnsupportedKey, keyID, alg)
 	}
-	return &KMSSigner{api: api, keyID: keyID, keyARN: aws.ToString(out.KeyId), algorithm: alg, pub: pub}, nil
+	return &KMSSigner{api: api, keyID: keyID, kmsKeyID: aws.ToString(out.KeyId), algorithm: alg, pub: pub}, nil
 }
 
 // SignPayload signs payload with kms:Sign.
@@ -114,8 +123,9 @@ func (s *KMSSigner) SignPayload(ctx context.Context, payload []byte) ([]byte, er
 // PublicKey returns the KMS key's public key.
 func (s *KMSSigner) PublicKey() crypto.PublicKey { return s.pub }
 
-// KeyARN is the key's ARN as KMS reported it.
-func (s *KMSSigner) KeyARN() string { return s.keyARN }
+// KMSKeyID is the key as GetPublicKey named it: its ARN on AWS (moto answers the bare
+// id). Use it in the report and in `cosign verify --key awskms:///<it>`.
+func (s *KMSSigner) KMSKeyID() string { return s.kmsKeyID }
 
 // PublicKeyPEM returns the public key as PEM ("PUBLIC KEY"), the file `cosign verify
 // --key` reads.
