@@ -15,6 +15,11 @@ import (
 type Evidence struct {
 	Attestation *VendorAttestation
 	Signer      Signer
+	// Vendor, when set, also accepts an existing attestation artifact whose occurrence
+	// differs in bytes from Attestation's (the vendor's server re-serialised it, or
+	// re-attested) but verifies under the vendor key for the same source and digest.
+	// Without it, only the same bytes count.
+	Vendor *attest.Verifier
 }
 
 // Ensure makes img carry its evidence: it first reads what is there, keeps what is valid
@@ -40,7 +45,7 @@ func (c *Client) Ensure(ctx context.Context, img Image, ev Evidence) (Record, er
 	}
 	var errs []error
 	if ev.Attestation != nil {
-		r, err := o.ensureAttestation(ref, subject, *ev.Attestation, img.ImmutableTags)
+		r, err := o.ensureAttestation(ref, subject, *ev.Attestation, ev.Vendor, img.ImmutableTags)
 		rec.Attestation = r
 		errs = append(errs, err)
 	}
@@ -53,7 +58,7 @@ func (c *Client) Ensure(ctx context.Context, img Image, ev Evidence) (Record, er
 	return rec, errors.Join(errs...)
 }
 
-func (o *op) ensureAttestation(ref name.Digest, subject v1.Descriptor, att VendorAttestation, immutable bool) (*AttestationRecord, error) {
+func (o *op) ensureAttestation(ref name.Digest, subject v1.Descriptor, att VendorAttestation, vendor *attest.Verifier, immutable bool) (*AttestationRecord, error) {
 	at := att.VerifiedAt
 	if at.IsZero() {
 		at = o.c.now()
@@ -80,6 +85,23 @@ func (o *op) ensureAttestation(ref name.Digest, subject v1.Descriptor, att Vendo
 			r.Status, r.Scheme, r.Artifact = StatusValid, a.via, a.digest.String()
 			r.VerifiedAt = parseTime(a.manifest.Annotations[AnnotationVerifiedAt])
 			return r, nil
+		}
+	}
+	if vendor != nil {
+		for _, a := range found {
+			if a.manifest.Annotations[AnnotationSource] != att.Source.Repository {
+				continue
+			}
+			occ, err := o.occurrenceOf(ref.Context().Digest(a.digest.String()), a.manifest)
+			if err != nil {
+				continue
+			}
+			if ver, err := vendor.Verify(att.Source, []attest.Occurrence{occ}); err == nil {
+				r.Status, r.Scheme, r.Artifact = StatusValid, a.via, a.digest.String()
+				r.Occurrence, r.Fingerprint, r.SignedAt = ver.Occurrence, ver.Fingerprint, ver.SignedAt
+				r.VerifiedAt = parseTime(a.manifest.Annotations[AnnotationVerifiedAt])
+				return r, nil
+			}
 		}
 	}
 	if len(found) > 0 {

@@ -122,3 +122,47 @@ func js(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
 }
+
+// TestReattested: the vendor's server hands out another occurrence for the same image (new
+// bytes). With the vendor verifier, Ensure accepts the stored one and pushes nothing;
+// without it, only the same bytes count and a second artifact is added, the first kept.
+func TestReattested(t *testing.T) {
+	m := testbed.SharedMoto(t)
+	bank, err := kmsKey(t, m, kmstypes.KeySpecEccNistP256, "alias/bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVendor(t)
+	ctx := context.Background()
+	host := referrersRegistry(t)
+	img := pushImage(t, host+"/bank/app", false)
+	c := newClient(t)
+	if _, err := c.Ensure(ctx, img, evidence.Evidence{Attestation: v.attestation(t, img.Digest), Signer: bank}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := c.Ensure(ctx, img, evidence.Evidence{Attestation: v.attestation(t, img.Digest), Signer: bank, Vendor: v.verifier})
+	if err != nil || rec.ManifestPushes != 0 || rec.Attestation.Status != evidence.StatusValid {
+		t.Fatalf("re-attested, with the verifier: %v %s", err, js(rec))
+	}
+	// An impostor's artifact does not satisfy the verifier.
+	impostor := newVendor(t)
+	img2 := pushImage(t, host+"/bank/app", false)
+	if _, err := c.Ensure(ctx, img2, evidence.Evidence{Attestation: impostor.attestation(t, img2.Digest)}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err = c.Ensure(ctx, img2, evidence.Evidence{Attestation: v.attestation(t, img2.Digest), Vendor: v.verifier})
+	if err != nil || rec.Attestation.Status != evidence.StatusAdded || rec.ManifestPushes != 1 {
+		t.Fatalf("impostor's artifact counted: %v %s", err, js(rec))
+	}
+	rec, err = c.Ensure(ctx, img, evidence.Evidence{Attestation: v.attestation(t, img.Digest)})
+	if err != nil || rec.Attestation.Status != evidence.StatusAdded || len(rec.Attestation.Problems) != 1 {
+		t.Fatalf("re-attested, without the verifier: %v %s", err, js(rec))
+	}
+	idx, err := remote.Referrers(mustDigest(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im, _ := idx.IndexManifest(); len(im.Manifests) != 2 {
+		t.Errorf("%d referrers, want both artifacts", len(im.Manifests))
+	}
+}

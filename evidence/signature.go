@@ -33,6 +33,9 @@ const (
 	CosignSignatureAnnotation = "dev.cosignproject.cosign/signature"
 	cosignTagSuffix           = ".sig"
 	maxPayloadBytes           = 64 << 10
+	// maxSignatureLayers bounds the signatures read from one .sig manifest (each is a
+	// blob fetch); cosign appends one per signing.
+	maxSignatureLayers = 100
 )
 
 // SignatureTag is cosign's tag for the signatures of d: "sha256-<hex>.sig".
@@ -87,7 +90,13 @@ func findBankSignature(sigs v1.Image, ref name.Digest, pub crypto.PublicKey) (in
 		return -1, nil, fmt.Errorf("reading %s: %w", SignatureTag(ref), err)
 	}
 	var reasons []string
+	if len(m.Layers) > maxSignatureLayers {
+		reasons = append(reasons, fmt.Sprintf("%d signature layers; only the first %d read", len(m.Layers), maxSignatureLayers))
+	}
 	for i, l := range m.Layers {
+		if i >= maxSignatureLayers {
+			break
+		}
 		if l.MediaType != CosignSignatureMediaType {
 			continue
 		}

@@ -1,0 +1,117 @@
+package evidence_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/tmsync/tmsync/evidence"
+	"github.com/tmsync/tmsync/internal/testbed"
+)
+
+// findCosign looks for cosign on PATH, then in $(go env GOPATH)/bin, where
+// scripts/install-cosign.sh puts it. COSIGN_REQUIRED=1 turns its absence into a failure.
+func findCosign(t *testing.T) string {
+	t.Helper()
+	if os.Getenv(testbed.EnvIntegration) == "skip" {
+		t.Skip("integration tests are off")
+	}
+	if p, err := exec.LookPath("cosign"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "cosign")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	msg := "cosign is not installed (scripts/install-cosign.sh; it takes minutes)"
+	if os.Getenv("COSIGN_REQUIRED") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// cosignVerify runs `cosign verify` offline against a loopback registry.
+func cosignVerify(t *testing.T, cosign, key, image string, env ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cosign, "verify", "--key", key, "--insecure-ignore-tlog=true",
+		"--allow-insecure-registry", "--allow-http-registry", image)
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "TUF_ROOT="+filepath.Join(home, "tuf"), "DOCKER_CONFIG="+home)
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestCosignVerify: the real cosign accepts the bank's signature with the exported public
+// key and with the KMS key itself (awskms:///alias/..., moto), on a registry with the
+// referrers API and on distribution 2.8, for an image and an index; and refuses it under
+// another key.
+func TestCosignVerify(t *testing.T) {
+	cosign := findCosign(t)
+	m := testbed.SharedMoto(t)
+	bank, err := kmsKey(t, m, kmstypes.KeySpecEccNistP256, "alias/bank-cosign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := kmsKey(t, m, kmstypes.KeySpecEccNistP256, "alias/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writePEM := func(name string, s *evidence.KMSSigner) string {
+		b, err := evidence.PublicKeyPEM(s.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bankPEM, otherPEM := writePEM("bank.pem", bank), writePEM("other.pem", other)
+	v := newVendor(t)
+	ctx := context.Background()
+	for _, rk := range registries {
+		host := rk.start(t)
+		for _, index := range []bool{false, true} {
+			img := pushImage(t, host+"/bank/app", index)
+			if rec, err := newClient(t).Ensure(ctx, img, evidence.Evidence{Attestation: v.attestation(t, img.Digest), Signer: bank}); err != nil || !rec.OK() {
+				t.Fatalf("Ensure: %v %s", err, js(rec))
+			}
+			out, err := cosignVerify(t, cosign, bankPEM, img.String())
+			if err != nil {
+				t.Fatalf("%s: cosign verify --key bank.pem %s: %v\n%s", rk.name, img, err, out)
+			}
+			if !strings.Contains(out, string(img.Digest)) {
+				t.Errorf("cosign verify output does not name the digest:\n%s", out)
+			}
+			if out, err := cosignVerify(t, cosign, otherPEM, img.String()); err == nil {
+				t.Errorf("%s: cosign verify accepted the signature under another key:\n%s", rk.name, out)
+			}
+		}
+	}
+	// The KMS key itself, as a Kyverno or cosign user names it.
+	host := referrersRegistry(t)
+	img := pushImage(t, host+"/bank/kms", false)
+	if _, err := newClient(t).Ensure(ctx, img, evidence.Evidence{Signer: bank}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cosignVerify(t, cosign, "awskms:///alias/bank-cosign", img.String(),
+		"AWS_ENDPOINT_URL="+m.URL, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_REGION="+testbed.MotoRegion, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull)
+	if err != nil {
+		t.Fatalf("cosign verify --key awskms:///alias/bank-cosign: %v\n%s", err, out)
+	}
+}
