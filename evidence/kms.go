@@ -68,10 +68,9 @@ func NewKMSSigner(ctx context.Context, api KMSAPI, keyID string) (*KMSSigner, er
 	if out.KeyUsage != kmstypes.KeyUsageTypeSignVerify {
 		return nil, fmt.Errorf("%w: KMS key %q has usage %s, want SIGN_VERIFY", ErrUnsupportedKey, keyID, out.KeyUsage)
 	}
+	// moto leaves KeySpec empty (it answers only the deprecated CustomerMasterKeySpec):
+	// then the public key itself decides below.
 	spec := string(out.KeySpec)
-	if spec == "" { // moto answers only the deprecated field
-		spec = string(out.CustomerMasterKeySpec)
-	}
 	switch kmstypes.KeySpec(spec) {
 	case kmstypes.KeySpecEccNistP256, kmstypes.KeySpecRsa2048, kmstypes.KeySpecRsa3072, kmstypes.KeySpecRsa4096, "":
 	default:
