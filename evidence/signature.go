@@ -49,11 +49,17 @@ func cosignPayload(ref name.Digest) ([]byte, error) {
 	return payload.Cosign{Image: ref}.MarshalJSON()
 }
 
+// emptySignatures is cosign's empty signature image (pkg/oci/empty.Signatures): OCI
+// manifest and config media types.
+func emptySignatures() v1.Image {
+	return mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+}
+
 // signatureImage is the cosign signature manifest with the layers of base (nil: none) and
 // one more layer for (payload, sig). Existing layers are kept: cosign appends too.
 func signatureImage(base v1.Image, pl, sig []byte) (v1.Image, error) {
 	if base == nil {
-		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+		base = emptySignatures()
 	}
 	return mutate.Append(base, mutate.Addendum{
 		Layer:       static.NewLayer(pl, CosignSignatureMediaType),
