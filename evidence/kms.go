@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	signatureoptions "github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // Signer makes the bank's signatures. The signature is over the payload's bytes with
@@ -147,4 +150,24 @@ func KeyFingerprint(pub crypto.PublicKey) string {
 	}
 	h := sha256.Sum256(der)
 	return hex.EncodeToString(h[:])
+}
+
+// SigstoreSigner adapts any sigstore signer (a local key from
+// signature.LoadECDSASignerVerifier, or sigstore's own KMS signers) to Signer.
+type SigstoreSigner struct {
+	SignerVerifier signature.SignerVerifier
+}
+
+// SignPayload signs payload with the sigstore signer.
+func (s SigstoreSigner) SignPayload(ctx context.Context, payload []byte) ([]byte, error) {
+	return s.SignerVerifier.SignMessage(bytes.NewReader(payload), signatureoptions.WithContext(ctx))
+}
+
+// PublicKey returns the signer's public key, nil when it cannot say.
+func (s SigstoreSigner) PublicKey() crypto.PublicKey {
+	pk, err := s.SignerVerifier.PublicKey()
+	if err != nil {
+		return nil
+	}
+	return pk
 }
