@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -278,7 +279,12 @@ func (o *op) referrersAPI(ref name.Digest) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("probing the referrers API of %s: %w", host, err)
 	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound && strings.Contains(string(body), string(transport.NameUnknownErrorCode)) {
+		// The repository is unknown: that says nothing about the API; not remembered.
+		return false, nil
+	}
 	// The spec: 200 with an image index. A registry without the API answers 404 (an unknown
 	// route) or 400/405; anything else (401, 5xx) says nothing and is not remembered.
 	switch {

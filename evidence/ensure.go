@@ -211,7 +211,8 @@ func (c *Client) Verify(ctx context.Context, img Image, chk Checks) (Record, err
 func (e *EvidenceError) add(s Status, what string, problems []string) {
 	msg := what
 	if len(problems) > 0 {
-		msg += " (" + joinShort(problems) + ")"
+		// Problems quote registry content: escape control characters.
+		msg += " (" + attest.Sanitize(joinShort(problems)) + ")"
 	}
 	e.Problems = append(e.Problems, msg)
 	if s == StatusMissing {

@@ -166,3 +166,27 @@ func TestReattested(t *testing.T) {
 		t.Errorf("%d referrers, want both artifacts", len(im.Manifests))
 	}
 }
+
+// TestProbeUnknownRepository: a Verify against a repository that does not exist (404
+// NAME_UNKNOWN on the referrers endpoint) must not make the client believe the registry
+// has no referrers API.
+func TestProbeUnknownRepository(t *testing.T) {
+	m := testbed.SharedMoto(t)
+	bank, err := kmsKey(t, m, kmstypes.KeySpecEccNistP256, "alias/bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVendor(t)
+	host := referrersRegistry(t)
+	c := newClient(t)
+	ctx := context.Background()
+	img := pushImage(t, host+"/bank/app", false)
+	ghost := evidence.Image{Repository: host + "/bank/never-pushed", Digest: img.Digest}
+	if _, err := c.Verify(ctx, ghost, evidence.Checks{Vendor: v.verifier, BankKey: bank.PublicKey()}); !errors.Is(err, evidence.ErrMissing) {
+		t.Fatalf("Verify of a missing repository: %v", err)
+	}
+	rec, err := c.Ensure(ctx, img, evidence.Evidence{Attestation: v.attestation(t, img.Digest)})
+	if err != nil || rec.Attestation.Scheme != evidence.SchemeReferrersAPI {
+		t.Fatalf("after probing a missing repository: %v %s", err, js(rec))
+	}
+}
