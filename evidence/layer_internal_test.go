@@ -22,7 +22,7 @@ func (s localSigner) SignPayload(_ context.Context, p []byte) ([]byte, error) {
 }
 func (s localSigner) PublicKey() crypto.PublicKey { pk, _ := s.sv.PublicKey(); return pk }
 
-func newLocalSigner(t *testing.T) localSigner {
+func newLocalSigner(t testing.TB) localSigner {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
