@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -246,7 +247,7 @@ func (o *op) referrersTagIndex(ref name.Digest) (v1.ImageIndex, error) {
 
 // ReferrersTag is the OCI 1.1 referrers tag of d: "sha256-<hex>".
 func ReferrersTag(d name.Digest) name.Tag {
-	return d.Context().Tag(SignatureTag(d).TagStr()[:len(SignatureTag(d).TagStr())-len(cosignTagSuffix)])
+	return d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
 }
 
 func (o *op) manifest(ref name.Digest) (*v1.Manifest, error) {
