@@ -14,6 +14,8 @@ import (
 type CopiedReferrer struct {
 	Digest       string `json:"digest"`
 	ArtifactType string `json:"artifactType,omitempty"`
+	// Subject is the digest it refers to: the image's, or another referrer's.
+	Subject string `json:"subject"`
 	// Status: "present" (already at the destination), "copied", "skipped" (not an OCI or
 	// Docker manifest or index), "error".
 	Status string `json:"status"`
@@ -31,10 +33,13 @@ type ReferrersCopy struct {
 // CopyReferrers copies the referrers of src (signatures, SBOMs the vendor attached; found
 // through the referrers API or the referrers tag) to the image with the same digest in
 // dstRepository, byte for byte, so their digests are preserved and their subject still
-// names the image. Referrers already at the destination are not pushed again. The
-// destination gets them through its referrers API or, without one, its referrers tag
-// (go-containerregistry updates it, keeping what it lists). One level only: referrers of
-// referrers are not followed.
+// names the image. Referrers of referrers (a signature of an SBOM) follow, up to three
+// levels. Referrers already at the destination are not pushed again. The destination
+// gets them through its referrers API or, without one, its referrers tag
+// (go-containerregistry updates it, keeping what it lists; not safe against a concurrent
+// writer of the same tag, so copy an image's referrers before its Ensure, not beside it).
+// Only OCI 1.1 referrers are copied: the vendor's cosign-style tags (sha256-<hex>.sig,
+// .att, .sbom) are not, since the bank's signature lives in the .sig tag.
 func (c *Client) CopyReferrers(ctx context.Context, src Image, dstRepository string) (ReferrersCopy, error) {
 	o := c.newOp(ctx)
 	out := ReferrersCopy{Source: src.String(), Destination: dstRepository + "@" + string(src.Digest)}
@@ -46,23 +51,53 @@ func (c *Client) CopyReferrers(ctx context.Context, src Image, dstRepository str
 	if err != nil {
 		return out, err
 	}
-	descs, err := o.referrerDescriptors(srcRef)
-	if err != nil {
-		return out, err
+	// Breadth first from the image: its referrers, then theirs (a signature of an SBOM),
+	// to maxReferrerDepth levels and maxReferrers in all.
+	type node struct {
+		digest string
+		depth  int
 	}
+	queue := []node{{string(src.Digest), 0}}
+	seen := map[string]bool{string(src.Digest): true}
 	var errs []error
-	for _, d := range descs {
-		cr := CopiedReferrer{Digest: d.Digest.String(), ArtifactType: d.ArtifactType}
-		cr.Status, err = o.copyOne(srcRef.Context().Digest(d.Digest.String()), dstRepo.Digest(d.Digest.String()), d)
-		if err != nil {
-			cr.Status, cr.Error = "error", err.Error()
-			errs = append(errs, err)
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if n.depth >= maxReferrerDepth {
+			continue
 		}
-		out.Referrers = append(out.Referrers, cr)
+		descs, err := o.referrerDescriptors(srcRef.Context().Digest(n.digest))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, d := range descs {
+			if seen[d.Digest.String()] {
+				continue
+			}
+			seen[d.Digest.String()] = true
+			if len(seen) > maxReferrers {
+				errs = append(errs, fmt.Errorf("copying the referrers of %s: more than %d", src, maxReferrers))
+				queue = nil
+				break
+			}
+			cr := CopiedReferrer{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Subject: n.digest}
+			cr.Status, err = o.copyOne(srcRef.Context().Digest(d.Digest.String()), dstRepo.Digest(d.Digest.String()), d)
+			if err != nil {
+				cr.Status, cr.Error = "error", err.Error()
+				errs = append(errs, err)
+			} else {
+				queue = append(queue, node{d.Digest.String(), n.depth + 1})
+			}
+			out.Referrers = append(out.Referrers, cr)
+		}
 	}
 	out.ManifestPushes = int(o.pushes.Load())
 	return out, errors.Join(errs...)
 }
+
+// maxReferrerDepth bounds how far referrers of referrers are followed.
+const maxReferrerDepth = 3
 
 func (o *op) copyOne(src, dst name.Digest, d v1.Descriptor) (string, error) {
 	if got, err := remote.Head(dst, o.opts...); err == nil && got.Digest == d.Digest {

@@ -13,7 +13,7 @@ import (
 	"github.com/tmsync/tmsync/evidence"
 )
 
-// TestCopyReferrers copies a vendor SBOM referrer from a registry with the referrers API
+// TestCopyReferrers copies a vendor SBOM referrer and the vendor's signature of it from a registry with the referrers API
 // to one with (digest preserved, listed by the API) and one without (listed in the
 // referrers tag), and a re-run pushes nothing.
 func TestCopyReferrers(t *testing.T) {
@@ -37,6 +37,22 @@ func TestCopyReferrers(t *testing.T) {
 	if err := remote.Write(ref.Context().Digest(sd.String()), sbom); err != nil {
 		t.Fatal(err)
 	}
+	// The vendor's signature of the SBOM: a referrer of a referrer.
+	sbomDesc, err := remote.Head(ref.Context().Digest(sd.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	sig = mutate.ConfigMediaType(sig, "application/vnd.cncf.notary.signature")
+	sig, err = mutate.AppendLayers(sig, static.NewLayer([]byte("not really a JWS"), "application/jose+json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig = mutate.Subject(sig, *sbomDesc).(v1.Image)
+	sigd, _ := sig.Digest()
+	if err := remote.Write(ref.Context().Digest(sigd.String()), sig); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, rk := range registries {
 		t.Run(rk.name, func(t *testing.T) {
@@ -52,11 +68,21 @@ func TestCopyReferrers(t *testing.T) {
 			}
 			c := newClient(t)
 			out, err := c.CopyReferrers(ctx, img, dstImg.Repository)
-			if err != nil || len(out.Referrers) != 1 || out.Referrers[0].Status != "copied" || out.Referrers[0].Digest != sd.String() {
+			if err != nil || len(out.Referrers) != 2 || out.Referrers[0].Status != "copied" || out.Referrers[0].Digest != sd.String() ||
+				out.Referrers[1].Status != "copied" || out.Referrers[1].Digest != sigd.String() || out.Referrers[1].Subject != sd.String() {
 				t.Fatalf("CopyReferrers: %v %s", err, js(out))
 			}
-			if _, err := remote.Head(mustDigest(t, dstImg).Context().Digest(sd.String())); err != nil {
-				t.Fatalf("the SBOM is not at the destination under its digest: %v", err)
+			for _, d := range []string{sd.String(), sigd.String()} {
+				if _, err := remote.Head(mustDigest(t, dstImg).Context().Digest(d)); err != nil {
+					t.Fatalf("%s is not at the destination under its digest: %v", d, err)
+				}
+			}
+			nested, err := remote.Referrers(mustDigest(t, dstImg).Context().Digest(sd.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if im, _ := nested.IndexManifest(); len(im.Manifests) != 1 || im.Manifests[0].Digest != sigd {
+				t.Fatalf("referrers of the SBOM at the destination: %s", js(im))
 			}
 			idx, err := remote.Referrers(mustDigest(t, dstImg))
 			if err != nil {
@@ -67,7 +93,7 @@ func TestCopyReferrers(t *testing.T) {
 				t.Fatalf("destination referrers: %s", js(im))
 			}
 			again, err := c.CopyReferrers(ctx, img, dstImg.Repository)
-			if err != nil || again.ManifestPushes != 0 || again.Referrers[0].Status != "present" {
+			if err != nil || again.ManifestPushes != 0 || len(again.Referrers) != 2 || again.Referrers[0].Status != "present" || again.Referrers[1].Status != "present" {
 				t.Fatalf("re-run: %v %s", err, js(again))
 			}
 		})
