@@ -2,6 +2,8 @@ package evidence_test
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/tmsync/tmsync/evidence"
 	"github.com/tmsync/tmsync/internal/testbed"
 )
@@ -38,14 +45,24 @@ func findCosign(t *testing.T) string {
 	return ""
 }
 
-// cosignVerify runs `cosign verify` offline against a loopback registry.
+// cosignVerify runs `cosign verify` offline against a loopback registry. auth, when set,
+// is a docker config.json for the registry's credentials (never argv).
 func cosignVerify(t *testing.T, cosign, key, image string, env ...string) (string, error) {
+	return cosignVerifyAuth(t, cosign, key, image, "", env...)
+}
+
+func cosignVerifyAuth(t *testing.T, cosign, key, image, auth string, env ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cosign, "verify", "--key", key, "--insecure-ignore-tlog=true",
 		"--allow-insecure-registry", "--allow-http-registry", image)
 	home := t.TempDir()
+	if auth != "" {
+		if err := os.WriteFile(filepath.Join(home, "config.json"), []byte(auth), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd.Env = append(os.Environ(), "HOME="+home, "TUF_ROOT="+filepath.Join(home, "tuf"), "DOCKER_CONFIG="+home,
 		// cosign tries to refresh its TUF root from the internet even with --key; send
 		// everything that is not loopback to a closed loopback port so that nothing
@@ -59,8 +76,8 @@ func cosignVerify(t *testing.T, cosign, key, image string, env ...string) (strin
 
 // TestCosignVerify: the real cosign accepts the bank's signature with the exported public
 // key and with the KMS key itself (awskms:///alias/..., moto), on a registry with the
-// referrers API and on distribution 2.8, for an image and an index; and refuses it under
-// another key.
+// referrers API, on distribution 2.8 and on the test bed's IMMUTABLE ECR, for an image and
+// an index; and refuses it under another key.
 func TestCosignVerify(t *testing.T) {
 	cosign := findCosign(t)
 	m := testbed.SharedMoto(t)
@@ -106,6 +123,24 @@ func TestCosignVerify(t *testing.T) {
 			}
 		}
 	}
+	// The test bed's ECR (IMMUTABLE, basic auth), credentials from a docker config file.
+	e := testbed.StartECR(t, m)
+	if _, err := e.Client().CreateRepository(ctx, &ecr.CreateRepositoryInput{
+		RepositoryName: aws.String("bank/app"), ImageTagMutability: ecrtypes.ImageTagMutabilityImmutable,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ecrImg := pushImage(t, e.Host+"/bank/app", true, remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: e.Username, Password: e.Password})))
+	ecrImg.ImmutableTags = true
+	c := newClient(t, evidence.WithCredentials(e.Host, e.Username, e.Password))
+	if rec, err := c.Ensure(ctx, ecrImg, evidence.Evidence{Attestation: v.attestation(t, ecrImg.Digest), Signer: bank}); err != nil || !rec.OK() {
+		t.Fatalf("Ensure on the test-bed ECR: %v %s", err, js(rec))
+	}
+	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, e.Host, base64.StdEncoding.EncodeToString([]byte(e.Username+":"+e.Password)))
+	if out, err := cosignVerifyAuth(t, cosign, bankPEM, ecrImg.String(), cfg); err != nil {
+		t.Fatalf("cosign verify on the test-bed ECR: %v\n%s", err, out)
+	}
+
 	// The KMS key itself, as a Kyverno or cosign user names it.
 	host := referrersRegistry(t)
 	img := pushImage(t, host+"/bank/kms", false)
