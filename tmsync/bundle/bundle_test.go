@@ -222,6 +222,9 @@ func TestBundle(t *testing.T) {
 		}
 	})
 
+	t.Run("attacks", func(t *testing.T) { attacks(t, fx, op) })
+	t.Run("tar-attacks", func(t *testing.T) { tarAttacks(t, fx, op) })
+
 	t.Run("tar", func(t *testing.T) {
 		dir := t.TempDir()
 		one := filepath.Join(dir, "bundle.tar")

@@ -43,7 +43,7 @@ type Bundle struct {
 	warnings []string
 	imgProbs map[string][]string
 	needs    map[string][]digest.Digest // image -> blobs found from its manifests
-	results  map[string]*ImageResult   // from the last Verify
+	results  map[string]*ImageResult    // from the last Verify
 }
 
 type fileState struct {
