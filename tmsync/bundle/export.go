@@ -259,17 +259,21 @@ func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
 		if err != nil {
 			return rec, fmt.Errorf("reading a manifest: %w", err)
 		}
+		// Layers the previous release carried are left out. Manifests and configs never
+		// are: they are small, and copy.Image reads both from the source even when the
+		// target holds them.
 		cfg := parsed.ConfigInfo()
 		if err := x.blob(ctx, src, cfg); err != nil {
 			return rec, err
 		}
 		add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType})
 		for _, l := range parsed.LayerInfos() {
-			b := Blob{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType}
-			if x.opts.Since != nil && x.opts.Since.has(l.Digest) {
+			info := l.BlobInfo
+			b := Blob{Digest: info.Digest, Size: info.Size, MediaType: info.MediaType}
+			if x.opts.Since != nil && x.opts.Since.has(info.Digest) {
 				b.External = true
 				x.countExternal(b)
-			} else if err := x.blob(ctx, src, l.BlobInfo); err != nil {
+			} else if err := x.blob(ctx, src, info); err != nil {
 				return rec, err
 			}
 			add(b)

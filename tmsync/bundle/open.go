@@ -430,12 +430,12 @@ func (b *Bundle) checkImage(im ImageRecord, index map[string]ocispec.Descriptor)
 	}
 	found := map[digest.Digest]bool{}
 	var order []digest.Digest
-	need := func(d digest.Digest, layer bool) bool {
+	need := func(d digest.Digest, mayBeExternal bool) bool {
 		if !found[d] {
 			found[d] = true
 			order = append(order, d)
 		}
-		if layer && declared[d].External {
+		if mayBeExternal && declared[d].External {
 			return true
 		}
 		if p := b.blobProblem(d); p != "" {
