@@ -407,6 +407,9 @@ func (x *exporter) finish(dir string, images []Image, records []ImageRecord) (*M
 		return nil, err
 	}
 	for _, p := range []string{ocispec.ImageLayoutFile, "index.json", AttestationsFile} {
+		if err := os.Chmod(filepath.Join(dir, p), 0o644); err != nil {
+			return nil, err
+		}
 		rec, err := hashFile(dir, p)
 		if err != nil {
 			return nil, err
@@ -468,6 +471,9 @@ func (x *exporter) prune(dir string, need map[string]bool, files map[string]File
 		}
 		info, err := d.Info()
 		if err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o644); err != nil { // the store writes 0600; a bundle is read by others
 			return err
 		}
 		files[rel] = FileRecord{Path: rel, Size: info.Size(), SHA256: filepath.Base(p)}
@@ -568,6 +574,9 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
