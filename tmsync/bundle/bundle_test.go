@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -296,6 +294,3 @@ func sumOf(t testing.TB, p string) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
-
-var _ = json.Marshal
-var _ = errors.Is

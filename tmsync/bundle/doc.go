@@ -51,6 +51,28 @@
 // CheckExternal asks the target (Has) or earlier bundles for them before anything is
 // pushed, and ImageReference reads them from earlier bundles when given.
 //
+// # Wiring into the engine and CLI
+//
+// export (after verifying every image's attestation as sync does; BYO images with
+// Attested false):
+//
+//	prev, _ := bundle.ReadPrevious(since) // or bundle.PreviousFromImages for a release folder
+//	m, stats, err := bundle.Export(ctx, dir, images, bundle.ExportOptions{ReleaseDir: ..., ReleaseFiles: ...,
+//		Releases: ..., ReleaseSHA256: ..., Attestations: attest.Bundle{Occurrences: used}, Fingerprints: ...,
+//		ToolVersion: tmsync.Version, Since: prev, SystemContext: srcSys})
+//	if toTar { parts, err := bundle.PackFile(ctx, dir, tarPath, splitSize) } // dir: a temporary folder
+//
+// bundle verify and sync --from-bundle:
+//
+//	b, err := bundle.Open(ctx, path, bundle.OpenOptions{})  // err: bundle.ExitCode(err) == 2
+//	defer b.Close()
+//	sum := b.Verify(ctx, verifier, bundle.VerifyOptions{AllowUnattested: byoPolicy})
+//	missing, err := b.CheckExternal(ctx, target, earlier...) // before any push; non-empty: stop
+//	release folder: manifest.Load(b.ReleaseDir(), opts)
+//	per image: res, _ := b.Result(dest.String()); if !res.OK → refused (res.Err), else
+//	src, _ := b.ImageReference(dest.String(), earlier...) → copy.Image source
+//	exit status: sum.ExitCode() (0/1), or 2 from Open
+//
 // It does not own: attestation fetching and policy (the engine verifies before Export,
 // and passes its BYO policy to Verify), reading release folders (package manifest),
 // pushing (the engine copies from ImageReference), or any flag.

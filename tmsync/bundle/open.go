@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -500,5 +499,3 @@ func (b *Bundle) checkImage(im ImageRecord, index map[string]ocispec.Descriptor)
 	slices.Sort(probs)
 	return slices.Compact(probs)
 }
-
-var _ = fs.ErrNotExist

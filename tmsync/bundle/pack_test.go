@@ -54,3 +54,28 @@ func TestPartWriterAndParts(t *testing.T) {
 		t.Errorf("no such bundle: %v", err)
 	}
 }
+
+func TestPrepareDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := prepareDir(dir, []string{"5.0.3"}); err != nil {
+		t.Fatal(err)
+	}
+	m := &Manifest{Format: FormatVersion, Releases: []string{"5.0.3"}}
+	b, _ := encodeManifest(m)
+	os.WriteFile(filepath.Join(dir, ManifestFile), b, 0o644)
+	os.WriteFile(filepath.Join(dir, SumsFile), nil, 0o644)
+	if err := prepareDir(dir, []string{"5.1.0"}); !errors.Is(err, ErrExists) {
+		t.Errorf("a bundle of another release: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err != nil {
+		t.Errorf("a refused export touched the bundle: %v", err)
+	}
+	if err := prepareDir(dir, []string{"5.0.3"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{ManifestFile, SumsFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("a resumed export keeps %s while it writes", f)
+		}
+	}
+}
