@@ -1,0 +1,591 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	imgspecs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	imgmanifest "go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
+	"go.podman.io/image/v5/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
+	"github.com/tmsync/tmsync/tmsync/internal/pull"
+)
+
+// Image is an image to export: already verified by the caller (its attestation checked
+// as sync checks it), pinned by digest.
+type Image struct {
+	// Name is the destination "repository:tag" (below the target prefix): the layout's
+	// org.opencontainers.image.ref.name.
+	Name string
+	// Source is the source reference as the release gives it (AnnotationSource).
+	Source string
+	// Digest is the manifest or index digest the attestation vouches for.
+	Digest digest.Digest
+	// Ref is where the image is read from (a docker reference to the vendor registry).
+	Ref types.ImageReference
+	// Attested is true when an attestation in ExportOptions.Attestations verified it.
+	Attested bool
+}
+
+// ExportOptions configure Export. The zero value of each field is its documented default.
+type ExportOptions struct {
+	// ReleaseDir is the release folder; its files are copied byte for byte under
+	// release/. Default "": no release folder (the import then has none to read).
+	ReleaseDir string
+	// ReleaseFiles are the files tmsync read from ReleaseDir (manifest.Release.Files);
+	// each is checked against its SHA256 while copied. Default nil: every regular,
+	// non-hidden file at the top of ReleaseDir.
+	ReleaseFiles []manifest.File
+	// Releases are the release versions, for bundle.json.
+	Releases []string
+	// ReleaseSHA256 is the release folder's digest (tmsync.ReleaseDigest), if known.
+	ReleaseSHA256 string
+	// Attestations are the occurrences that verified the images, written with
+	// attest.WriteBundle; Fingerprints the attestor keys that verified them.
+	Attestations attest.Bundle
+	Fingerprints []string
+	// ToolVersion is written to bundle.json. Default "dev".
+	ToolVersion string
+	// Since makes an incremental bundle: layers the previous release carried are left
+	// out and recorded as external. Default nil: a full bundle.
+	Since *Previous
+	// SystemContext is used to open the image references.
+	SystemContext *types.SystemContext
+	// Jobs is how many images are fetched at once. Default 4.
+	Jobs int
+	// Retries and IdleTimeout configure the resilient pull (internal/pull). Defaults
+	// those of pull.Options (6 retries, 60 s).
+	Retries     int
+	IdleTimeout time.Duration
+	// Now is the clock for bundle.json's created time. Default time.Now.
+	Now func() time.Time
+}
+
+// ExportStats count what Export did.
+type ExportStats struct {
+	// Fetched is the blobs read from the source in this run, FetchedBytes their bytes.
+	Fetched      int
+	FetchedBytes int64
+	// Reused is the blobs found in the folder from an interrupted earlier run and kept.
+	Reused int
+	// External is the layers left out (incremental), ExternalBytes their bytes.
+	External      int
+	ExternalBytes int64
+}
+
+// Export writes a bundle of images into dir (created if missing) and returns its
+// bundle.json. A rerun into the same folder after an interruption keeps the blobs
+// already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
+// written last, when every image is in: a folder without them is not a bundle.
+// Per-image failures are joined into the error; no bundle.json is then written.
+func Export(ctx context.Context, dir string, images []Image, opts ExportOptions) (*Manifest, ExportStats, error) {
+	if opts.Jobs <= 0 {
+		opts.Jobs = 4
+	}
+	if opts.ToolVersion == "" {
+		opts.ToolVersion = "dev"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := checkImages(images); err != nil {
+		return nil, ExportStats{}, err
+	}
+	if err := prepareDir(dir, opts.Releases); err != nil {
+		return nil, ExportStats{}, err
+	}
+	store, err := blobstore.Open(blobstore.Options{Dir: dir})
+	if err != nil {
+		return nil, ExportStats{}, err
+	}
+	defer store.Close()
+	puller, err := pull.New(pull.Options{Store: store, Retries: opts.Retries, IdleTimeout: opts.IdleTimeout})
+	if err != nil {
+		return nil, ExportStats{}, err
+	}
+	x := &exporter{opts: opts, store: store, puller: puller, seen: map[digest.Digest]bool{}}
+	records := make([]ImageRecord, len(images))
+	errs := make([]error, len(images))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Jobs)
+	for i, im := range images {
+		g.Go(func() error {
+			rec, err := x.image(gctx, im)
+			if err != nil {
+				errs[i] = fmt.Errorf("exporting %s (%s): %w", im.Name, im.Source, err)
+			}
+			records[i] = rec
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return nil, x.stats, err
+	}
+	st := store.Stats()
+	x.stats.Reused = st.Reused - st.Evicted
+	if err := store.Close(); err != nil {
+		return nil, x.stats, err
+	}
+	m, err := x.finish(dir, images, records)
+	return m, x.stats, err
+}
+
+func checkImages(images []Image) error {
+	names := map[string]bool{}
+	for _, im := range images {
+		switch {
+		case names[im.Name]:
+			return fmt.Errorf("bundle: image %s given twice", im.Name)
+		case im.Ref == nil:
+			return fmt.Errorf("bundle: image %s has no reference to read it from", im.Name)
+		}
+		if _, err := refNameOK(im.Name); err != nil {
+			return err
+		}
+		if err := im.Digest.Validate(); err != nil {
+			return fmt.Errorf("bundle: image %s: %w", im.Name, err)
+		}
+		names[im.Name] = true
+	}
+	return nil
+}
+
+// prepareDir makes dir ready for an export: a complete bundle of the same releases is
+// resumed (its markers removed first), one of other releases is refused.
+func prepareDir(dir string, releases []string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the bundle folder: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err == nil {
+		old, perr := parseManifest(b)
+		if perr != nil || !slices.Equal(old.Releases, releases) {
+			return fmt.Errorf("%w: %s holds a bundle of releases %v; export into an empty folder", ErrExists, dir, releasesOf(old))
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	for _, f := range []string{ManifestFile, SumsFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func releasesOf(m *Manifest) []string {
+	if m == nil {
+		return nil
+	}
+	return m.Releases
+}
+
+type exporter struct {
+	opts   ExportOptions
+	store  *blobstore.Store
+	puller *pull.Puller
+
+	mu    sync.Mutex
+	stats ExportStats
+	seen  map[digest.Digest]bool // external blobs counted
+}
+
+// image copies one image's blobs into the store.
+func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
+	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.SystemContext)
+	if err != nil {
+		return ImageRecord{}, err
+	}
+	defer src.Close()
+	rec := ImageRecord{Name: im.Name, Source: im.Source, Digest: im.Digest, Attested: im.Attested}
+	have := map[digest.Digest]bool{}
+	add := func(b Blob) {
+		if !have[b.Digest] {
+			have[b.Digest] = true
+			rec.Blobs = append(rec.Blobs, b)
+			rec.Bytes += b.Size
+		}
+	}
+	top, mime, err := x.manifest(ctx, src, nil, im.Digest)
+	if err != nil {
+		return rec, err
+	}
+	rec.MediaType, rec.Size = mime, int64(len(top))
+	add(Blob{Digest: im.Digest, Size: rec.Size, MediaType: mime})
+	type man struct {
+		b    []byte
+		mime string
+	}
+	mans := []man{{top, mime}}
+	if imgmanifest.MIMETypeIsMultiImage(mime) {
+		list, err := imgmanifest.ListFromBlob(top, mime)
+		if err != nil {
+			return rec, fmt.Errorf("reading the index: %w", err)
+		}
+		mans = nil
+		for _, d := range list.Instances() {
+			b, mt, err := x.manifest(ctx, src, &d, d)
+			if err != nil {
+				return rec, err
+			}
+			add(Blob{Digest: d, Size: int64(len(b)), MediaType: mt})
+			mans = append(mans, man{b, mt})
+		}
+	}
+	rec.Platforms = len(mans)
+	for _, m := range mans {
+		parsed, err := imgmanifest.FromBlob(m.b, m.mime)
+		if err != nil {
+			return rec, fmt.Errorf("reading a manifest: %w", err)
+		}
+		// Layers the previous release carried are left out. Manifests and configs never
+		// are: they are small, and copy.Image reads both from the source even when the
+		// target holds them.
+		cfg := parsed.ConfigInfo()
+		if err := x.blob(ctx, src, cfg); err != nil {
+			return rec, err
+		}
+		add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType})
+		for _, l := range parsed.LayerInfos() {
+			info := l.BlobInfo
+			b := Blob{Digest: info.Digest, Size: info.Size, MediaType: info.MediaType}
+			if x.opts.Since != nil && x.opts.Since.has(info.Digest) {
+				b.External = true
+				x.countExternal(b)
+			} else if err := x.blob(ctx, src, info); err != nil {
+				return rec, err
+			}
+			add(b)
+		}
+	}
+	return rec, nil
+}
+
+// manifest reads a manifest, checks it is the one asked for and stores it.
+func (x *exporter) manifest(ctx context.Context, src types.ImageSource, instance *digest.Digest, want digest.Digest) ([]byte, string, error) {
+	b, mime, err := src.GetManifest(ctx, instance)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading manifest %s: %w", want, err)
+	}
+	if got := want.Algorithm().FromBytes(b); got != want {
+		return nil, "", fmt.Errorf("manifest %s: the source served %s", want, got)
+	}
+	if mime == "" {
+		mime = imgmanifest.GuessMIMEType(b)
+	}
+	if err := x.store.Put(ctx, want, int64(len(b)), bytes.NewReader(b)); err != nil {
+		return nil, "", err
+	}
+	return b, mime, nil
+}
+
+// blob makes sure the store holds a verified copy of info.
+func (x *exporter) blob(ctx context.Context, src types.ImageSource, info types.BlobInfo) error {
+	if err := info.Digest.Validate(); err != nil {
+		return fmt.Errorf("blob %q: %w", info.Digest, err)
+	}
+	if rc, _, err := x.store.Open(info.Digest); err == nil { // a reused blob is hashed once here
+		rc.Close()
+		return nil
+	}
+	// Begin before fetching: a blob another image is fetching is waited for, not fetched twice.
+	w, err := x.store.Begin(ctx, info.Digest, info.Size)
+	if errors.Is(err, blobstore.ErrExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("storing blob %s: %w", info.Digest, err)
+	}
+	rc, size, err := src.GetBlob(ctx, info, none.NoCache)
+	if err != nil {
+		w.Abort()
+		return fmt.Errorf("reading blob %s: %w", info.Digest, err)
+	}
+	_, err = io.Copy(w, rc)
+	rc.Close()
+	if err != nil {
+		w.Abort()
+		return fmt.Errorf("reading blob %s: %w", info.Digest, err)
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	if size < 0 {
+		size = info.Size
+	}
+	x.mu.Lock()
+	x.stats.Fetched++
+	x.stats.FetchedBytes += size
+	x.mu.Unlock()
+	return nil
+}
+
+func (x *exporter) countExternal(b Blob) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.seen[b.Digest] {
+		x.seen[b.Digest] = true
+		x.stats.External++
+		x.stats.ExternalBytes += b.Size
+	}
+}
+
+// finish writes index.json, the release folder, the attestations, removes what the
+// bundle does not need, and writes bundle.json and SHA256SUMS.
+func (x *exporter) finish(dir string, images []Image, records []ImageRecord) (*Manifest, error) {
+	idx := ocispec.Index{Versioned: imgspecs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
+	need := map[string]bool{}
+	var external []Blob
+	extSeen := map[digest.Digest]bool{}
+	for i, rec := range records {
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{
+			MediaType: rec.MediaType, Digest: rec.Digest, Size: rec.Size,
+			Annotations: map[string]string{ocispec.AnnotationRefName: images[i].Name, AnnotationSource: images[i].Source},
+		})
+		for _, b := range rec.Blobs {
+			if b.External {
+				if !extSeen[b.Digest] {
+					extSeen[b.Digest] = true
+					external = append(external, b)
+				}
+				continue
+			}
+			need[blobPath(b.Digest)] = true
+		}
+	}
+	slices.SortFunc(idx.Manifests, func(a, b ocispec.Descriptor) int {
+		return strings.Compare(a.Annotations[ocispec.AnnotationRefName], b.Annotations[ocispec.AnnotationRefName])
+	})
+	if idx.Manifests == nil {
+		idx.Manifests = []ocispec.Descriptor{}
+	}
+	ib, err := json.Marshal(idx)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "index.json"), ib); err != nil {
+		return nil, err
+	}
+	files := map[string]FileRecord{}
+	// Blobs were verified by the store in this run: their names are their sha256.
+	if err := x.prune(dir, need, files); err != nil {
+		return nil, err
+	}
+	if err := x.copyRelease(dir, files); err != nil {
+		return nil, err
+	}
+	att := x.opts.Attestations
+	if att.Created.IsZero() {
+		att.Created = x.opts.Now()
+	}
+	var ab bytes.Buffer
+	if err := attest.WriteBundle(&ab, att); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, AttestationsFile), ab.Bytes()); err != nil {
+		return nil, err
+	}
+	for _, p := range []string{ocispec.ImageLayoutFile, "index.json", AttestationsFile} {
+		if err := os.Chmod(filepath.Join(dir, p), 0o644); err != nil {
+			return nil, err
+		}
+		rec, err := hashFile(dir, p)
+		if err != nil {
+			return nil, err
+		}
+		files[p] = rec
+	}
+	m := &Manifest{
+		Format: FormatVersion, Tool: "tmsync", ToolVersion: x.opts.ToolVersion, Created: x.opts.Now().UTC().Truncate(time.Second),
+		Releases: x.opts.Releases, ReleaseSHA256: x.opts.ReleaseSHA256,
+		Attestations: &AttestationRecord{File: AttestationsFile, Occurrences: len(att.Occurrences),
+			Fingerprints: x.opts.Fingerprints, Address: att.Address},
+		Images: records, External: external,
+	}
+	if m.Releases == nil {
+		m.Releases = []string{}
+	}
+	if s := x.opts.Since; s != nil {
+		m.Since = &SinceRecord{Releases: s.Releases, ReleaseSHA256: s.ReleaseSHA256, Bundle: s.BundleSHA256}
+	}
+	for _, f := range files {
+		m.Files = append(m.Files, f)
+	}
+	mb, err := encodeManifest(m)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]string{}
+	for p, f := range files {
+		sums[p] = f.SHA256
+	}
+	sb := sha256.Sum256(mb)
+	sums[ManifestFile] = hex.EncodeToString(sb[:])
+	var sbuf bytes.Buffer
+	if err := writeSums(&sbuf, sums); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ManifestFile), mb); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, SumsFile), sbuf.Bytes()); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// prune removes the blobs the bundle does not need (left by an earlier export into the
+// folder) and the store's ingest folder, and records the blobs kept.
+func (x *exporter) prune(dir string, need map[string]bool, files map[string]FileRecord) error {
+	_ = os.RemoveAll(filepath.Join(dir, "ingest"))
+	blobs := filepath.Join(dir, ocispec.ImageBlobsDir)
+	return filepath.WalkDir(blobs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if !need[rel] {
+			return os.Remove(p)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o644); err != nil { // the store writes 0600; a bundle is read by others
+			return err
+		}
+		files[rel] = FileRecord{Path: rel, Size: info.Size(), SHA256: filepath.Base(p)}
+		return nil
+	})
+}
+
+// copyRelease copies the release folder's files under release/, checking each against
+// the hash tmsync read.
+func (x *exporter) copyRelease(dir string, files map[string]FileRecord) error {
+	if x.opts.ReleaseDir == "" {
+		return nil
+	}
+	dst := filepath.Join(dir, ReleaseDir)
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	type item struct{ rel, src, want string }
+	var items []item
+	if x.opts.ReleaseFiles != nil {
+		for _, f := range x.opts.ReleaseFiles {
+			p := f.Path
+			if !filepath.IsAbs(p) && !strings.HasPrefix(filepath.Clean(p)+string(filepath.Separator), filepath.Clean(x.opts.ReleaseDir)+string(filepath.Separator)) {
+				p = filepath.Join(x.opts.ReleaseDir, p)
+			}
+			rel, err := filepath.Rel(x.opts.ReleaseDir, p)
+			if err != nil || !filepath.IsLocal(rel) || strings.ContainsRune(rel, filepath.Separator) {
+				return fmt.Errorf("release file %s is not at the top of %s", f.Path, x.opts.ReleaseDir)
+			}
+			items = append(items, item{rel, p, f.SHA256})
+		}
+	} else {
+		ents, err := os.ReadDir(x.opts.ReleaseDir)
+		if err != nil {
+			return fmt.Errorf("reading the release folder: %w", err)
+		}
+		for _, e := range ents {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				items = append(items, item{e.Name(), filepath.Join(x.opts.ReleaseDir, e.Name()), ""})
+			}
+		}
+	}
+	for _, it := range items {
+		rec, err := copyHashed(it.src, filepath.Join(dst, it.rel))
+		if err != nil {
+			return fmt.Errorf("copying release file %s: %w", it.src, err)
+		}
+		if it.want != "" && rec.SHA256 != it.want {
+			return fmt.Errorf("release file %s changed since it was read (sha256 %s, read as %s)", it.src, rec.SHA256, it.want)
+		}
+		rec.Path = ReleaseDir + "/" + filepath.ToSlash(it.rel)
+		files[rec.Path] = rec
+	}
+	return nil
+}
+
+func copyHashed(src, dst string) (FileRecord, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return FileRecord{}, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return FileRecord{}, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return FileRecord{}, err
+	}
+	return FileRecord{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func hashFile(dir, rel string) (FileRecord, error) {
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return FileRecord{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return FileRecord{}, fmt.Errorf("reading %s: %w", rel, err)
+	}
+	return FileRecord{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
