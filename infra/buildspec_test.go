@@ -1,8 +1,6 @@
 package infra_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -339,11 +337,6 @@ func noGoPath(t *testing.T, fakebin string) string {
 		}
 	}
 	return path
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // TestBuildspecInstall runs every buildspec's install, build and post_build commands, in

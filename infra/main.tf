@@ -1,11 +1,16 @@
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
-  account        = data.aws_caller_identity.current.account_id
-  bucket_name    = "tm-artifacts-${local.account}-sync-pipeline-s3"
-  sync_project   = "${var.name}-sync"
-  verify_project = "${var.name}-verify"
-  log_group_name = "/aws/codebuild/${var.name}"
+  account     = data.aws_caller_identity.current.account_id
+  bucket_name = "tm-artifacts-${local.account}-sync-pipeline-s3"
+  # Names and ARNs known at plan time (the pipeline's source configuration shows in a plan).
+  source_bucket_name = "tm-source-${local.account}-sync-pipeline-s3"
+  codecommit_arn     = "arn:${data.aws_partition.current.partition}:codecommit:${data.aws_region.current.name}:${local.account}:${var.codecommit_repository_name}"
+  sync_project       = "${var.name}-sync"
+  verify_project     = "${var.name}-verify"
+  log_group_name     = "/aws/codebuild/${var.name}"
   kms_keys = {
     ecr     = "ECR repositories of the Thought Machine images"
     s3      = "Pipeline artifacts bucket"
@@ -75,7 +80,7 @@ module "source_bucket" {
   source = "./modules/artifacts"
   count  = var.source_provider == "s3" ? 1 : 0
 
-  bucket_name               = "tm-source-${local.account}-sync-pipeline-s3"
+  bucket_name               = local.source_bucket_name
   kms_key_arn               = module.kms["s3"].key_arn
   eventbridge_notifications = true
 }
@@ -177,7 +182,7 @@ module "codebuild_sync" {
   report_groups         = ["sync-junit"]
   reports_bucket_name   = module.artifacts.bucket_name
   batch_enabled         = var.sync_sharded
-  cache_bucket_name     = var.tmsync_install == "source" ? module.artifacts.bucket_name : null
+  cache_bucket_name     = var.tmsync_install == "source" ? local.bucket_name : null
 }
 
 module "codebuild_verify" {
@@ -198,7 +203,7 @@ module "codebuild_verify" {
   security_group_ids    = [module.network.codebuild_security_group_id]
   report_groups         = ["verify-junit"]
   reports_bucket_name   = module.artifacts.bucket_name
-  cache_bucket_name     = var.tmsync_install == "source" ? module.artifacts.bucket_name : null
+  cache_bucket_name     = var.tmsync_install == "source" ? local.bucket_name : null
 }
 
 module "pipeline" {
@@ -209,9 +214,9 @@ module "pipeline" {
   artifacts_bucket_name      = module.artifacts.bucket_name
   artifacts_kms_key_arn      = module.kms["s3"].key_arn
   source_provider            = var.source_provider
-  codecommit_repository_name = one(module.codecommit[*].name)
-  codecommit_repository_arn  = one(module.codecommit[*].arn)
-  source_bucket_name         = one(module.source_bucket[*].bucket_name)
+  codecommit_repository_name = var.source_provider == "codecommit" ? var.codecommit_repository_name : null
+  codecommit_repository_arn  = var.source_provider == "codecommit" ? local.codecommit_arn : null
+  source_bucket_name         = var.source_provider == "s3" ? local.source_bucket_name : null
   source_object_key          = var.source_object_key
   codestar_connection_arn    = local.codestar_connection_arn
   codestar_repository_id     = var.codestar_repository_id
@@ -220,4 +225,7 @@ module "pipeline" {
   sync_batch                 = var.sync_sharded
   verify_project_name        = module.codebuild_verify.name
   events_role_arn            = module.iam.events_role_arn
+
+  # The names above are strings known at plan time; the source must exist first.
+  depends_on = [module.codecommit, module.source_bucket]
 }
