@@ -455,7 +455,7 @@ func TestMotoApply(t *testing.T) {
 			[]string{`provider = "CodeStarSourceConnection"`, `"FullRepositoryId" = "bank/tm-releases"`, `"ConnectionArn" = "` + connArn + `"`, `"DetectChanges" = "true"`, "codestar-connections:UseConnection", "codeconnections:UseConnection"},
 			[]string{"module.source_bucket", "aws_codecommit_repository", "aws_cloudwatch_event_rule", "aws_codestarconnections_connection"}},
 		{"source build", []string{"-var=tmsync_install=source", `-var=source_build_env={GOPROXY="https://goproxy.bank.example",GOTOOLCHAIN="local"}`},
-			[]string{`value = "https://goproxy.bank.example"`, `value = "-mod=readonly -buildvcs=false"` },
+			[]string{`value = "https://goproxy.bank.example"`, `value = "-mod=readonly -buildvcs=false"`},
 			[]string{"module.tools", `name = "TOOLS_SHA256SUMS"`}},
 		{"egress allow-list and proxy", []string{binVar, `-var=https_egress_cidrs=["203.0.113.0/24"]`, "-var=https_proxy=http://proxy.bank.example:3128", `-var=https_proxy_cidrs=["10.9.0.10/32"]`, "-var=nat_gateway=false"},
 			[]string{`"203.0.113.0/24"`, "module.network.aws_security_group_rule.codebuild_https_vpc[0] will be created", "module.network.aws_security_group_rule.codebuild_https_s3[0] will be created", "from_port                = 3128", `value = "http://proxy.bank.example:3128"`},
