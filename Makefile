@@ -27,8 +27,10 @@ dist:
 # Docker engine (internal/dist): an OCI layout in $(DIST)/image; IMAGE_PUSH=host/repo:tag
 # also pushes it.
 IMAGE_PUSH ?=
+# File and config times of the image: the commit's time, so a rebuild gives the same digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 image: dist
-	$(GO) run ./internal/dist/mkimage -dist $(DIST) -version "$(VERSION)" \
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./internal/dist/mkimage -dist $(DIST) -version "$(VERSION)" \
 		-revision "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" -out $(DIST)/image $(if $(IMAGE_PUSH),-push $(IMAGE_PUSH))
 
 # deps installs what the integration tests start (docker-registry, gpg, moto_server)
