@@ -10,12 +10,28 @@ LDFLAGS := -X github.com/tmsync/tmsync/tmsync.Version=$(VERSION)
 PKGS ?= ./...
 TESTFLAGS ?=
 
-.PHONY: all build test test-race test-unit test-infra deps deps-tflint lint demo bench clean fmt
+.PHONY: all build dist image test test-race test-unit test-infra deps deps-tflint lint demo bench clean fmt
 
 all: build
 
 build:
 	$(GO) build $(GOTAGS) -ldflags "$(LDFLAGS)" -o bin/tmsync ./cmd/tmsync
+
+# The release artifact: static reproducible binaries for linux/amd64 and linux/arm64, a
+# CycloneDX SBOM of each, SHA256SUMS, in $(DIST)/ (scripts/dist.sh says how).
+DIST ?= dist
+dist:
+	@TAGS="$(TAGS)" VERSION="$(VERSION)" LDFLAGS="$(LDFLAGS)" GO="$(GO)" DIST="$(DIST)" bash scripts/dist.sh
+
+# The container image (multi-arch OCI index) from the dist binaries, built in Go without a
+# Docker engine (internal/dist): an OCI layout in $(DIST)/image; IMAGE_PUSH=host/repo:tag
+# also pushes it.
+IMAGE_PUSH ?=
+# File and config times of the image: the commit's time, so a rebuild gives the same digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image: dist
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./internal/dist/mkimage -dist $(DIST) -version "$(VERSION)" \
+		-revision "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" -out $(DIST)/image $(if $(IMAGE_PUSH),-push $(IMAGE_PUSH))
 
 # deps installs what the integration tests start (docker-registry, gpg, moto_server)
 # when it is missing and this user can install it.
@@ -61,4 +77,4 @@ bench: deps
 	@TAGS="$(TAGS)" bash bench/run.sh $(BENCHFLAGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

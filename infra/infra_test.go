@@ -3,6 +3,8 @@ package infra_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,6 +191,24 @@ func copyInfra(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The root inlines the buildspecs and uploads the stage scripts: ../build, next to it.
+	build := filepath.Join(filepath.Dir(dst), "build")
+	if err := os.MkdirAll(build, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Join("..", "build"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("..", "build", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(build, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dst
 }
 
@@ -288,11 +308,18 @@ func TestMotoApply(t *testing.T) {
 	f := newTF(t)
 	m := testbed.StartMoto(t)
 	work := filepath.Join(copyInfra(t), "test", "moto")
+	// A stand-in for the tmsync binary: the tools module uploads it with the stage scripts.
+	bin := filepath.Join(t.TempDir(), "tmsync_linux_amd64")
+	if err := os.WriteFile(bin, []byte("not really tmsync\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	binSum := sha256Hex([]byte("not really tmsync\n"))
 	endpoint := "-var=endpoint=" + m.URL
+	binVar := "-var=tmsync_binary_file=" + bin
 	f.must(t, work, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
-	f.must(t, work, 6*time.Minute, "apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20", endpoint)
+	f.must(t, work, 6*time.Minute, "apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20", endpoint, binVar)
 
-	out, code := f.run(t, work, 4*time.Minute, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20", endpoint)
+	out, code := f.run(t, work, 4*time.Minute, "plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20", endpoint, binVar)
 	if code != 0 {
 		t.Fatalf("plan after apply: exit %d (2 = changes: the modules do not converge against moto)\n%s", code, out)
 	}
@@ -323,6 +350,19 @@ func TestMotoApply(t *testing.T) {
 	if bucket != "tm-artifacts-"+testbed.MotoAccount+"-sync-pipeline-s3" {
 		t.Errorf("artifacts bucket %q", bucket)
 	}
+	var sums, uri, policy string
+	_ = json.Unmarshal(outputs["tools_sha256sums"].Value, &sums)
+	_ = json.Unmarshal(outputs["tmsync_s3_uri"].Value, &uri)
+	_ = json.Unmarshal(outputs["source_policy"].Value, &policy)
+	if !strings.HasPrefix(sums, binSum+"  bin/tmsync\n") || !strings.Contains(sums, "  build/gate.sh") || !strings.Contains(sums, "  build/find-sync-log.sh") {
+		t.Errorf("TOOLS_SHA256SUMS:\n%s", sums)
+	}
+	if uri != "s3://tm-tools-"+testbed.MotoAccount+"-moto/tools/tmsync-"+binSum[:16]+"/tmsync" {
+		t.Errorf("tmsync S3 URI %q", uri)
+	}
+	if !strings.Contains(policy, "arn:aws:s3:::tm-source-"+testbed.MotoAccount+"-sync-pipeline-s3/*") || strings.Contains(policy, "codecommit:") {
+		t.Errorf("pipeline policy with the s3 source:\n%s", policy)
+	}
 
 	// The real root, planned (not applied) against the same moto with an override file for
 	// the provider, in its sharded form: the whole graph evaluates with real values.
@@ -344,17 +384,121 @@ func TestMotoApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.must(t, root, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
-	out = f.must(t, root, 4*time.Minute, "plan", "-input=false", "-no-color", "-refresh=false", "-var=sync_sharded=true")
+	// Plans are compared with runs of white space made one space (terraform aligns the "=").
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	plan := func(vars ...string) (string, int) {
+		out, code := f.run(t, root, 4*time.Minute, append([]string{"plan", "-input=false", "-no-color", "-refresh=false"}, vars...)...)
+		return norm(out), code
+	}
+	out, code = plan("-var=sync_sharded=true", binVar)
+	if code != 0 {
+		t.Fatalf("plan of the real root (s3 source, sharded): exit %d\n%s", code, out)
+	}
 	for _, want := range []string{
 		"module.codebuild_sync.aws_codebuild_project.this will be created",
 		"module.pipeline.aws_codepipeline.this will be created",
 		`"tm-artifacts-` + testbed.MotoAccount + `-sync-pipeline-s3"`,
-		`"build/buildspec_build_sharded.yaml"`,
+		"buildspec_build_sharded.yaml: the sharded buildspec's text is inlined", // see below
 		"build_batch_config",
 		`"arn:aws:ecr:eu-central-1:` + testbed.MotoAccount + `:repository/3rdparty/tm/*"`,
+		// s3 source (the default): the bucket, its EventBridge notifications, the rule.
+		`module.source_bucket[0].aws_s3_bucket.this will be created`,
+		`"tm-source-` + testbed.MotoAccount + `-sync-pipeline-s3"`,
+		`module.source_bucket[0].aws_s3_bucket_notification.this[0] will be created`,
+		`provider         = "S3"`,
+		`"S3ObjectKey" = "release.zip"`,
+		`"Object Created"`,
+		// The binary and scripts uploaded, and pinned in the builds' environment.
+		`module.tools[0].aws_s3_object.tmsync[0] will be created`,
+		`"tools/tmsync-` + binSum[:16] + `/tmsync"`,
+		`name  = "TOOLS_SHA256SUMS"`,
+		binSum + "  bin/tmsync",
+		`name  = "TMSYNC_INSTALL"`,
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan of the real root: %q not found\n%s", want, out)
+		if want == "buildspec_build_sharded.yaml: the sharded buildspec's text is inlined" {
+			want = "ROLE: shard" // a line of build/buildspec_build_sharded.yaml, not its path
+		}
+		if !strings.Contains(out, norm(want)) {
+			t.Errorf("plan of the real root: %q not found", want)
 		}
 	}
+	for _, bad := range []string{"aws_codecommit_repository", "aws_codestarconnections_connection", `name = "GOPROXY"`} {
+		if strings.Contains(out, norm(bad)) {
+			t.Errorf("plan of the real root (s3, artifact): %q should not be there", bad)
+		}
+	}
+	// The S3 cache only when building from source.
+	s3Cache := regexp.MustCompile(`cache \{ [^}]*type = "S3"`)
+	if s3Cache.MatchString(out) {
+		t.Error("plan of the real root (artifact): a CodeBuild S3 cache")
+	}
+	if t.Failed() {
+		t.Logf("plan:\n%s", out)
+	}
+
+	// The other sources, building from source, and a restricted egress: plan only (moto
+	// cannot apply CodeCommit, CodeStar connections, CodeBuild or CodePipeline).
+	connArn := "arn:aws:codeconnections:eu-central-1:" + testbed.MotoAccount + ":connection/0b1c2d3e"
+	variants := []struct {
+		name  string
+		vars  []string
+		want  []string
+		avoid []string
+	}{
+		{"codecommit", []string{"-var=source_provider=codecommit", binVar},
+			[]string{"module.codecommit[0].aws_codecommit_repository.this will be created", `provider         = "CodeCommit"`, `"aws.codecommit"`, "codecommit:GetBranch", "codecommit:UploadArchive"},
+			[]string{"module.source_bucket", "aws_codestarconnections_connection"}},
+		{"codestar-connections, new connection", []string{"-var=source_provider=codestar-connections", "-var=codestar_repository_id=bank/tm-releases", "-var=codestar_provider_type=GitLab", binVar},
+			[]string{"aws_codestarconnections_connection.source[0] will be created", `provider_type = "GitLab"`, `provider = "CodeStarSourceConnection"`},
+			[]string{"module.source_bucket", "aws_codecommit_repository", "aws_cloudwatch_event_rule"}},
+		{"codestar-connections, given connection", []string{"-var=source_provider=codestar-connections", "-var=codestar_repository_id=bank/tm-releases", "-var=codestar_connection_arn=" + connArn, binVar},
+			[]string{`provider = "CodeStarSourceConnection"`, `"FullRepositoryId" = "bank/tm-releases"`, `"ConnectionArn" = "` + connArn + `"`, `"DetectChanges" = "true"`, "codestar-connections:UseConnection", "codeconnections:UseConnection"},
+			[]string{"module.source_bucket", "aws_codecommit_repository", "aws_cloudwatch_event_rule", "aws_codestarconnections_connection"}},
+		{"source build", []string{"-var=tmsync_install=source", `-var=source_build_env={GOPROXY="https://goproxy.bank.example",GOTOOLCHAIN="local"}`},
+			[]string{`value = "https://goproxy.bank.example"`, `value = "-mod=readonly -buildvcs=false"`},
+			[]string{"module.tools", `name = "TOOLS_SHA256SUMS"`}},
+		{"egress allow-list and proxy", []string{binVar, `-var=https_egress_cidrs=["203.0.113.0/24"]`, "-var=https_proxy=http://proxy.bank.example:3128", `-var=https_proxy_cidrs=["10.9.0.10/32"]`, "-var=nat_gateway=false"},
+			[]string{`"203.0.113.0/24"`, "module.network.aws_security_group_rule.codebuild_https_vpc[0] will be created", "module.network.aws_security_group_rule.codebuild_https_s3[0] will be created", "from_port                = 3128", `value = "http://proxy.bank.example:3128"`},
+			[]string{"aws_nat_gateway", `"0.0.0.0/0"`}},
+	}
+	for _, v := range variants {
+		out, code := plan(v.vars...)
+		if code != 0 {
+			t.Errorf("%s: plan exit %d\n%s", v.name, code, out)
+			continue
+		}
+		if got, want := len(s3Cache.FindAllString(out, -1)), map[bool]int{true: 2, false: 0}[v.name == "source build"]; got != want {
+			t.Errorf("%s: %d CodeBuild S3 caches, want %d", v.name, got, want)
+		}
+		for _, w := range v.want {
+			if !strings.Contains(out, norm(w)) {
+				t.Errorf("%s: plan lacks %q", v.name, w)
+			}
+		}
+		for _, a := range v.avoid {
+			if strings.Contains(out, norm(a)) {
+				t.Errorf("%s: plan has %q", v.name, a)
+			}
+		}
+	}
+
+	// Bad install inputs stop the plan with the reason, before anything is created.
+	for _, c := range []struct {
+		vars []string
+		want string
+	}{
+		{nil, "Set exactly one of tmsync_binary_file"},
+		{[]string{binVar, "-var=tmsync_sha256=" + strings.Repeat("0", 64)}, "does not match tmsync_sha256"},
+		{[]string{"-var=tmsync_s3_uri=s3://bank-tools/tmsync/v1/tmsync_linux_amd64"}, "tmsync_s3_uri needs tmsync_sha256"},
+	} {
+		out, code := plan(c.vars...)
+		if code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("plan %v: exit %d, want failure with %q\n%s", c.vars, code, c.want, out)
+		}
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -14,8 +14,33 @@ output "token_secret_arn" {
 }
 
 output "codecommit_clone_url_http" {
-  description = "Clone URL of the CodeCommit repository (push to main to run the pipeline)."
-  value       = module.codecommit.clone_url_http
+  description = "codecommit source: clone URL of the repository (push to the branch to run the pipeline)."
+  value       = one(module.codecommit[*].clone_url_http)
+}
+
+output "source_bucket" {
+  description = "s3 source: bucket to upload the release zip to (as source_object_key)."
+  value       = one(module.source_bucket[*].bucket_name)
+}
+
+output "source_upload_uri" {
+  description = "s3 source: where the release zip goes (aws s3 cp release.zip <this>)."
+  value       = var.source_provider == "s3" ? "s3://${module.source_bucket[0].bucket_name}/${var.source_object_key}" : null
+}
+
+output "codestar_connection_arn" {
+  description = "codestar-connections source: the connection (complete it in the console if Terraform made it)."
+  value       = local.codestar_connection_arn
+}
+
+output "tmsync_s3_uri" {
+  description = "artifact install: the binary every build fetches."
+  value       = one(module.tools[*].tmsync_s3_uri)
+}
+
+output "tmsync_sha256" {
+  description = "artifact install: the sha256 the builds accept."
+  value       = one(module.tools[*].tmsync_sha256)
 }
 
 output "pipeline_name" {

@@ -16,8 +16,112 @@ variable "ecr_repository_prefix" {
   default     = "/3rdparty/tm/"
 }
 
+variable "source_provider" {
+  description = "Where releases come from: s3 (a release zip uploaded to a versioned bucket; works in any account), codecommit (closed to accounts new since July 2024), or codestar-connections (GitHub, GitLab, Bitbucket)."
+  type        = string
+  default     = "s3"
+  validation {
+    condition     = contains(["s3", "codecommit", "codestar-connections"], var.source_provider)
+    error_message = "source_provider must be s3, codecommit or codestar-connections."
+  }
+}
+
+variable "source_object_key" {
+  description = "s3 source: key of the release zip in the source bucket (each upload is a new version and starts the pipeline)."
+  type        = string
+  default     = "release.zip"
+}
+
+variable "codestar_connection_arn" {
+  description = "codestar-connections source: an existing connection's ARN; null creates one (PENDING until completed in the console)."
+  type        = string
+  default     = null
+}
+
+variable "codestar_provider_type" {
+  description = "codestar-connections source, when Terraform creates the connection: GitHub, GitLab or Bitbucket."
+  type        = string
+  default     = "GitHub"
+  validation {
+    condition     = contains(["GitHub", "GitLab", "Bitbucket"], var.codestar_provider_type)
+    error_message = "codestar_provider_type must be GitHub, GitLab or Bitbucket."
+  }
+}
+
+variable "codestar_repository_id" {
+  description = "codestar-connections source: owner/repository holding the release files."
+  type        = string
+  default     = null
+}
+
+variable "tmsync_install" {
+  description = "artifact: every build fetches the tmsync binary from S3 and checks its sha256 (no Go, no module download). source: every build runs make build (Go in the build image, modules through source_build_env's GOPROXY, an S3 cache)."
+  type        = string
+  default     = "artifact"
+  validation {
+    condition     = contains(["artifact", "source"], var.tmsync_install)
+    error_message = "tmsync_install must be artifact or source."
+  }
+}
+
+variable "tmsync_binary_file" {
+  description = "artifact: local path of the binary from make dist (dist/tmsync_linux_amd64 for the x86_64 build image); Terraform uploads it to the artifacts bucket."
+  type        = string
+  default     = null
+}
+
+variable "tmsync_s3_uri" {
+  description = "artifact, instead of tmsync_binary_file: s3://bucket/key of the binary already in S3 (same region, so the S3 gateway endpoint serves it). Needs tmsync_sha256."
+  type        = string
+  default     = null
+}
+
+variable "tmsync_sha256" {
+  description = "artifact: the binary's line of SHA256SUMS. Required with tmsync_s3_uri; with tmsync_binary_file the file must match it."
+  type        = string
+  default     = null
+}
+
+variable "source_build_env" {
+  description = "source: environment of make build (GOFLAGS is always -mod=readonly -buildvcs=false). Point GOPROXY at the bank's module mirror; GOTOOLCHAIN=auto fetches the go.mod toolchain through it."
+  type        = map(string)
+  default = {
+    GOPROXY     = "https://proxy.golang.org"
+    GOSUMDB     = "sum.golang.org"
+    GOTOOLCHAIN = "auto"
+  }
+}
+
+variable "nat_gateway" {
+  description = "NAT gateway(s) for the builds' way out to the vendor; false when they go through https_proxy instead."
+  type        = bool
+  default     = true
+}
+
+variable "https_egress_cidrs" {
+  description = "Destinations of the builds' HTTPS egress: [\"0.0.0.0/0\"] (default) or the vendor registry's and attestation server's CIDRs (the VPC endpoints and S3 stay allowed); [] with https_proxy: the proxy only. infra/README.md lists the hosts."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "https_proxy" {
+  description = "The bank's HTTPS proxy for the vendor registry and attestation server, http://host:port (builds get HTTPS_PROXY, with AWS APIs excluded); null: none."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.https_proxy == null || can(regex("^https?://[^/]+:[0-9]+/?$", coalesce(var.https_proxy, "-")))
+    error_message = "https_proxy must be http://host:port."
+  }
+}
+
+variable "https_proxy_cidrs" {
+  description = "Addresses of https_proxy (the security group lets the builds reach its port there)."
+  type        = list(string)
+  default     = []
+}
+
 variable "codecommit_repository_name" {
-  description = "CodeCommit repository holding this project and the release files."
+  description = "codecommit source: repository holding the release files."
   type        = string
   default     = "sync-tm-docker-repo"
 }
@@ -83,7 +187,7 @@ variable "permissions_boundary_arn" {
 }
 
 variable "build_image" {
-  description = "CodeBuild image (needs Go >= the go.mod version, make, git, AWS CLI)."
+  description = "CodeBuild image: bash, sha256sum and the AWS CLI (artifact install); plus Go, make, git to build from source. Its architecture must match the binary (x86_64: tmsync_linux_amd64)."
   type        = string
   default     = "aws/codebuild/amazonlinux2-x86_64-standard:5.0"
 }

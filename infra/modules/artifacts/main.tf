@@ -81,3 +81,10 @@ resource "aws_s3_bucket_policy" "this" {
   # A policy before the public access block could be judged public and refused.
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
+
+# The S3 source bucket: object events go to EventBridge, whose rule starts the pipeline.
+resource "aws_s3_bucket_notification" "this" {
+  count       = var.eventbridge_notifications ? 1 : 0
+  bucket      = aws_s3_bucket.this.id
+  eventbridge = true
+}

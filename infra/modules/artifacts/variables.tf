@@ -25,3 +25,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "eventbridge_notifications" {
+  description = "Send the bucket's object events to EventBridge (the S3 source bucket: an upload starts the pipeline)."
+  type        = bool
+  default     = false
+}

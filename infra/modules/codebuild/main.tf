@@ -34,6 +34,16 @@ resource "aws_codebuild_project" "this" {
     }
   }
 
+  # Only the build-from-source path has something to cache (Go modules and build cache);
+  # an installed binary needs none.
+  dynamic "cache" {
+    for_each = var.cache_bucket_name == null ? [] : [1]
+    content {
+      type     = "S3"
+      location = "${var.cache_bucket_name}/codebuild-cache/${var.name}"
+    }
+  }
+
   logs_config {
     cloudwatch_logs {
       status      = "ENABLED"

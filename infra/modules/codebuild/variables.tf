@@ -112,3 +112,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "cache_bucket_name" {
+  description = "Bucket of the CodeBuild S3 cache (the buildspec's cache paths: Go modules and build cache, when building from source); null: no cache."
+  type        = string
+  default     = null
+}

@@ -73,6 +73,15 @@ data "aws_iam_policy_document" "codebuild_common" {
     resources = [var.s3_kms_key_arn]
   }
 
+  dynamic "statement" {
+    for_each = length(var.tools_object_arns) > 0 ? [1] : []
+    content {
+      sid       = "ToolsObjects"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = var.tools_object_arns
+    }
+  }
+
   statement {
     sid       = "TokenSecret"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -243,13 +252,44 @@ data "aws_iam_policy_document" "pipeline" {
     resources = [var.s3_kms_key_arn]
   }
 
-  statement {
-    sid = "Source"
-    actions = [
-      "codecommit:GetBranch", "codecommit:GetCommit", "codecommit:GetRepository",
-      "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus", "codecommit:CancelUploadArchive",
-    ]
-    resources = [var.codecommit_repository_arn]
+  # The source stage: only what the chosen provider needs.
+  dynamic "statement" {
+    for_each = var.source_provider == "codecommit" ? [1] : []
+    content {
+      sid = "SourceCodeCommit"
+      actions = [
+        "codecommit:GetBranch", "codecommit:GetCommit", "codecommit:GetRepository",
+        "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus", "codecommit:CancelUploadArchive",
+      ]
+      resources = [var.codecommit_repository_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.source_provider == "s3" ? [1] : []
+    content {
+      sid       = "SourceBucket"
+      actions   = ["s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:ListBucket"]
+      resources = [var.source_bucket_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.source_provider == "s3" ? [1] : []
+    content {
+      sid       = "SourceObject"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = ["${var.source_bucket_arn}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.source_provider == "codestar-connections" ? [1] : []
+    content {
+      sid       = "SourceConnection"
+      actions   = ["codestar-connections:UseConnection", "codeconnections:UseConnection"]
+      resources = [var.codestar_connection_arn]
+    }
   }
 
   statement {

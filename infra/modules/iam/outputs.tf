@@ -32,3 +32,8 @@ output "ecr_repository_arns" {
   description = "Repository ARN patterns the roles may touch."
   value       = local.ecr_repository_arns
 }
+
+output "pipeline_policy_json" {
+  description = "The pipeline role's policy document (what its source stage may read)."
+  value       = data.aws_iam_policy_document.pipeline.json
+}

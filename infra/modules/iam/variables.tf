@@ -44,9 +44,38 @@ variable "log_group_arn" {
   type        = string
 }
 
-variable "codecommit_repository_arn" {
-  description = "ARN of the CodeCommit repository the pipeline reads."
+variable "source_provider" {
+  description = "Source of the pipeline: codecommit, s3 or codestar-connections (the pipeline role gets only that one)."
   type        = string
+  default     = "codecommit"
+  validation {
+    condition     = contains(["codecommit", "s3", "codestar-connections"], var.source_provider)
+    error_message = "source_provider must be codecommit, s3 or codestar-connections."
+  }
+}
+
+variable "codecommit_repository_arn" {
+  description = "ARN of the CodeCommit repository the pipeline reads (source_provider = codecommit)."
+  type        = string
+  default     = null
+}
+
+variable "source_bucket_arn" {
+  description = "ARN of the versioned bucket holding the release zip (source_provider = s3)."
+  type        = string
+  default     = null
+}
+
+variable "codestar_connection_arn" {
+  description = "ARN of the CodeStar/CodeConnections connection (source_provider = codestar-connections)."
+  type        = string
+  default     = null
+}
+
+variable "tools_object_arns" {
+  description = "S3 object ARNs outside the artifacts bucket the builds read tmsync from (a given tmsync_s3_uri)."
+  type        = list(string)
+  default     = []
 }
 
 variable "sync_project_name" {

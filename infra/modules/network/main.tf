@@ -92,8 +92,14 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private[count.index].id
 }
 
-# CodeBuild: no inbound; outbound HTTPS only (vendor registry through NAT, AWS through
-# the endpoints) and DNS inside the VPC.
+# CodeBuild: no inbound; outbound HTTPS only (vendor registry through NAT or a proxy, AWS
+# through the endpoints) and DNS inside the VPC (the Amazon resolver is not filtered by
+# security groups). https_egress_cidrs narrows HTTPS to given destinations; the interface
+# endpoints (in the VPC) and the S3 gateway endpoint (its prefix list) stay allowed.
+locals {
+  egress_anywhere = contains(var.https_egress_cidrs, "0.0.0.0/0")
+}
+
 resource "aws_security_group" "codebuild" {
   name        = "${var.name}-codebuild"
   description = "CodeBuild projects of the sync pipeline: HTTPS out only"
@@ -102,13 +108,47 @@ resource "aws_security_group" "codebuild" {
 }
 
 resource "aws_security_group_rule" "codebuild_https" {
+  count             = length(var.https_egress_cidrs) > 0 ? 1 : 0
   type              = "egress"
   security_group_id = aws_security_group.codebuild.id
-  description       = "HTTPS to the vendor registry (NAT) and AWS APIs (endpoints)"
+  description       = local.egress_anywhere ? "HTTPS to the vendor registry (NAT) and AWS APIs (endpoints)" : "HTTPS to the allowed destinations (vendor registry, attestation server or the proxy)"
   protocol          = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_blocks       = ["0.0.0.0/0"]
+  cidr_blocks       = var.https_egress_cidrs
+}
+
+resource "aws_security_group_rule" "codebuild_https_vpc" {
+  count             = local.egress_anywhere ? 0 : 1
+  type              = "egress"
+  security_group_id = aws_security_group.codebuild.id
+  description       = "HTTPS to the interface endpoints in the VPC"
+  protocol          = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_blocks       = [aws_vpc.this.cidr_block]
+}
+
+resource "aws_security_group_rule" "codebuild_https_s3" {
+  count             = !local.egress_anywhere && var.enable_s3_gateway_endpoint ? 1 : 0
+  type              = "egress"
+  security_group_id = aws_security_group.codebuild.id
+  description       = "HTTPS to S3 through the gateway endpoint (artifacts, tools, ECR layers)"
+  protocol          = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_ids   = [aws_vpc_endpoint.s3[0].prefix_list_id]
+}
+
+resource "aws_security_group_rule" "codebuild_proxy" {
+  count             = var.proxy_port == null ? 0 : 1
+  type              = "egress"
+  security_group_id = aws_security_group.codebuild.id
+  description       = "The HTTPS proxy (CONNECT) of the bank"
+  protocol          = "tcp"
+  from_port         = var.proxy_port
+  to_port           = var.proxy_port
+  cidr_blocks       = var.proxy_cidrs
 }
 
 resource "aws_security_group" "endpoints" {

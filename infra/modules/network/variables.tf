@@ -37,9 +37,9 @@ variable "single_nat_gateway" {
 }
 
 variable "interface_endpoints" {
-  description = "AWS services reached through interface VPC endpoints (short names, e.g. ecr.api)."
+  description = "AWS services reached through interface VPC endpoints (short names, e.g. ecr.api): ECR API and registry, the token secret, logs, tmsync's sts and kms (DescribeKey of the ECR key) calls, codebuild (test reports)."
   type        = list(string)
-  default     = ["ecr.api", "ecr.dkr", "secretsmanager", "logs", "sts"]
+  default     = ["ecr.api", "ecr.dkr", "secretsmanager", "logs", "sts", "kms", "codebuild"]
 }
 
 variable "enable_s3_gateway_endpoint" {
@@ -64,4 +64,22 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "https_egress_cidrs" {
+  description = "Destinations of the CodeBuild security group's HTTPS (443) egress. [\"0.0.0.0/0\"]: anywhere (through the NAT). Anything else restricts it to these CIDRs (the vendor registry's and attestation server's addresses, or the proxy's) plus the VPC (interface endpoints) and the S3 prefix list; [] with a proxy_port: the proxy only."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "proxy_port" {
+  description = "Port of the bank's HTTPS proxy, if the builds go through one (another egress rule, to proxy_cidrs)."
+  type        = number
+  default     = null
+}
+
+variable "proxy_cidrs" {
+  description = "Addresses of the HTTPS proxy (with proxy_port)."
+  type        = list(string)
+  default     = []
 }

@@ -23,20 +23,61 @@ resource "aws_codepipeline" "this" {
     }
   }
 
+  # One source action, of the chosen provider; each outputs the artifact "source".
   stage {
     name = "Source"
-    action {
-      name             = "CodeCommit"
-      category         = "Source"
-      owner            = "AWS"
-      provider         = "CodeCommit"
-      version          = "1"
-      output_artifacts = ["source"]
-      configuration = {
-        RepositoryName       = var.codecommit_repository_name
-        BranchName           = var.branch
-        PollForSourceChanges = "false" # the EventBridge rule below starts the pipeline
-        OutputArtifactFormat = "CODE_ZIP"
+
+    dynamic "action" {
+      for_each = var.source_provider == "codecommit" ? [1] : []
+      content {
+        name             = "CodeCommit"
+        category         = "Source"
+        owner            = "AWS"
+        provider         = "CodeCommit"
+        version          = "1"
+        output_artifacts = ["source"]
+        configuration = {
+          RepositoryName       = var.codecommit_repository_name
+          BranchName           = var.branch
+          PollForSourceChanges = "false" # the EventBridge rule below starts the pipeline
+          OutputArtifactFormat = "CODE_ZIP"
+        }
+      }
+    }
+
+    dynamic "action" {
+      for_each = var.source_provider == "s3" ? [1] : []
+      content {
+        name             = "S3"
+        category         = "Source"
+        owner            = "AWS"
+        provider         = "S3"
+        version          = "1"
+        output_artifacts = ["source"]
+        configuration = {
+          S3Bucket             = var.source_bucket_name
+          S3ObjectKey          = var.source_object_key
+          PollForSourceChanges = "false" # the EventBridge rule below starts the pipeline
+        }
+      }
+    }
+
+    dynamic "action" {
+      for_each = var.source_provider == "codestar-connections" ? [1] : []
+      content {
+        name             = "Repository"
+        category         = "Source"
+        owner            = "AWS"
+        provider         = "CodeStarSourceConnection"
+        version          = "1"
+        output_artifacts = ["source"]
+        configuration = {
+          ConnectionArn        = var.codestar_connection_arn
+          FullRepositoryId     = var.codestar_repository_id
+          BranchName           = var.branch
+          DetectChanges        = "true" # the connection's webhook starts the pipeline
+          OutputArtifactFormat = "CODE_ZIP"
+        }
       }
     }
   }
@@ -81,24 +122,46 @@ resource "aws_codepipeline" "this" {
   }
 }
 
-resource "aws_cloudwatch_event_rule" "push" {
-  name        = "${var.name}-on-push"
-  description = "Start ${var.name} on a push to ${var.branch} of ${var.codecommit_repository_name}"
-  tags        = var.tags
-  event_pattern = jsonencode({
-    source        = ["aws.codecommit"]
-    "detail-type" = ["CodeCommit Repository State Change"]
-    resources     = [var.codecommit_repository_arn]
-    detail = {
-      event         = ["referenceCreated", "referenceUpdated"]
-      referenceType = ["branch"]
-      referenceName = [var.branch]
+locals {
+  # CodeCommit: a push to the branch; S3: a new version of the release zip (the bucket sends
+  # its events to EventBridge). A connection starts the pipeline itself.
+  event_patterns = {
+    codecommit = {
+      source        = ["aws.codecommit"]
+      "detail-type" = ["CodeCommit Repository State Change"]
+      resources     = [var.codecommit_repository_arn]
+      detail = {
+        event         = ["referenceCreated", "referenceUpdated"]
+        referenceType = ["branch"]
+        referenceName = [var.branch]
+      }
     }
-  })
+    s3 = {
+      source        = ["aws.s3"]
+      "detail-type" = ["Object Created"]
+      detail = {
+        bucket = { name = [var.source_bucket_name] }
+        object = { key = [var.source_object_key] }
+      }
+    }
+  }
+  event_description = {
+    codecommit = "a push to ${var.branch} of ${coalesce(var.codecommit_repository_name, "-")}"
+    s3         = "an upload of s3://${coalesce(var.source_bucket_name, "-")}/${var.source_object_key}"
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "push" {
+  count         = var.source_provider == "codestar-connections" ? 0 : 1
+  name          = "${var.name}-on-push"
+  description   = "Start ${var.name} on ${local.event_description[var.source_provider]}"
+  tags          = var.tags
+  event_pattern = jsonencode(local.event_patterns[var.source_provider])
 }
 
 resource "aws_cloudwatch_event_target" "pipeline" {
-  rule     = aws_cloudwatch_event_rule.push.name
+  count    = length(aws_cloudwatch_event_rule.push)
+  rule     = aws_cloudwatch_event_rule.push[0].name
   arn      = aws_codepipeline.this.arn
   role_arn = var.events_role_arn
 }

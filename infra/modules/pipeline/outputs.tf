@@ -9,6 +9,6 @@ output "arn" {
 }
 
 output "event_rule_arn" {
-  description = "ARN of the push event rule."
-  value       = aws_cloudwatch_event_rule.push.arn
+  description = "ARN of the event rule that starts the pipeline (null with a connection: it starts the pipeline itself)."
+  value       = one(aws_cloudwatch_event_rule.push[*].arn)
 }

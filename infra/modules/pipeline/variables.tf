@@ -18,14 +18,50 @@ variable "artifacts_kms_key_arn" {
   type        = string
 }
 
-variable "codecommit_repository_name" {
-  description = "Source repository."
+variable "source_provider" {
+  description = "codecommit, s3 (a release zip in a versioned bucket) or codestar-connections (GitHub, GitLab, Bitbucket)."
   type        = string
+  default     = "codecommit"
+  validation {
+    condition     = contains(["codecommit", "s3", "codestar-connections"], var.source_provider)
+    error_message = "source_provider must be codecommit, s3 or codestar-connections."
+  }
+}
+
+variable "codecommit_repository_name" {
+  description = "Source repository (codecommit)."
+  type        = string
+  default     = null
 }
 
 variable "codecommit_repository_arn" {
-  description = "ARN of the source repository (the push event's resource)."
+  description = "ARN of the source repository, the push event's resource (codecommit)."
   type        = string
+  default     = null
+}
+
+variable "source_bucket_name" {
+  description = "Versioned bucket of the release zip (s3)."
+  type        = string
+  default     = null
+}
+
+variable "source_object_key" {
+  description = "Key of the release zip in source_bucket_name (s3)."
+  type        = string
+  default     = "release.zip"
+}
+
+variable "codestar_connection_arn" {
+  description = "Connection to GitHub, GitLab or Bitbucket (codestar-connections)."
+  type        = string
+  default     = null
+}
+
+variable "codestar_repository_id" {
+  description = "owner/repository at the connection's provider (codestar-connections)."
+  type        = string
+  default     = null
 }
 
 variable "branch" {

@@ -77,6 +77,39 @@ module "artifacts" {
   noncurrent_version_expiration_days = 0
 }
 
+# The s3 source: a versioned bucket. Its EventBridge notifications are left to the plan of
+# the real root: moto does not return them, so every plan would want to set them again.
+module "source_bucket" {
+  source = "../../modules/artifacts"
+
+  bucket_name                        = "tm-source-${data.aws_caller_identity.current.account_id}-sync-pipeline-s3"
+  kms_key_arn                        = module.kms["s3"].key_arn
+  force_destroy                      = true
+  noncurrent_version_expiration_days = 0
+  eventbridge_notifications          = false
+}
+
+# What the builds install: the binary (a stand-in file from the test) and the stage scripts.
+# moto enforces bucket policies, and the artifacts bucket's TLS-only policy refuses the
+# test's plain-HTTP endpoint, so here they go to a bucket of their own.
+resource "aws_s3_bucket" "tools" {
+  bucket        = "tm-tools-${data.aws_caller_identity.current.account_id}-moto"
+  force_destroy = true
+}
+
+module "tools" {
+  source = "../../modules/tools"
+  count  = var.tmsync_binary_file == null ? 0 : 1
+
+  bucket_name        = aws_s3_bucket.tools.id
+  kms_key_arn        = module.kms["s3"].key_arn
+  tmsync_binary_file = var.tmsync_binary_file
+  scripts = {
+    "gate.sh"          = "${path.module}/../../../build/gate.sh"
+    "find-sync-log.sh" = "${path.module}/../../../build/find-sync-log.sh"
+  }
+}
+
 module "logs" {
   source = "../../modules/logs"
 
@@ -110,20 +143,21 @@ locals {
 module "iam" {
   source = "../../modules/iam"
 
-  name                      = local.name
-  ecr_repository_prefix     = local.prefix
-  ecr_kms_key_arn           = module.kms["ecr"].key_arn
-  s3_kms_key_arn            = module.kms["s3"].key_arn
-  secrets_kms_key_arn       = module.kms["secrets"].key_arn
-  artifacts_bucket_arn      = module.artifacts.bucket_arn
-  token_secret_arn          = module.secret.arn
-  log_group_arn             = module.logs.arn
-  codecommit_repository_arn = local.codecommit_arn
-  sync_project_name         = "${local.name}-sync"
-  verify_project_name       = "${local.name}-verify"
-  pipeline_name             = local.name
-  vpc_id                    = var.include_network ? module.network[0].vpc_id : null
-  private_subnet_ids        = var.include_network ? module.network[0].private_subnet_ids : []
+  name                  = local.name
+  ecr_repository_prefix = local.prefix
+  ecr_kms_key_arn       = module.kms["ecr"].key_arn
+  s3_kms_key_arn        = module.kms["s3"].key_arn
+  secrets_kms_key_arn   = module.kms["secrets"].key_arn
+  artifacts_bucket_arn  = module.artifacts.bucket_arn
+  token_secret_arn      = module.secret.arn
+  log_group_arn         = module.logs.arn
+  source_provider       = "s3"
+  source_bucket_arn     = module.source_bucket.bucket_arn
+  sync_project_name     = "${local.name}-sync"
+  verify_project_name   = "${local.name}-verify"
+  pipeline_name         = local.name
+  vpc_id                = var.include_network ? module.network[0].vpc_id : null
+  private_subnet_ids    = var.include_network ? module.network[0].private_subnet_ids : []
 }
 
 # A repository as tmsync creates it (KMS, immutable tags, scan on push, lifecycle), to show

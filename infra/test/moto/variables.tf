@@ -26,3 +26,9 @@ variable "include_pipeline" {
   type        = bool
   default     = false
 }
+
+variable "tmsync_binary_file" {
+  description = "A file standing in for the tmsync binary: the tools module uploads it with the stage scripts."
+  type        = string
+  default     = null
+}
