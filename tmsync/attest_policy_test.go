@@ -49,7 +49,7 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 		name    string
 		strict  bool
 		sign    []attesttest.OccurrenceOption
-		outcome string
+		outcome Outcome
 		expired bool
 	}{
 		{"expired since signing, default", false, []attesttest.OccurrenceOption{attesttest.SignedAt(now.Add(-36 * time.Hour))}, OutcomeCopied, true},
@@ -62,7 +62,7 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 			w.signer = expiring
 			images := w.push([]releasetest.Image{small("vault/a", "1.0")}, 1, false)
 			w.attest(images[0].Repository, images[0].Digest, tc.sign...)
-			e := w.engine(w.release("1.0", images), func(o *Options) { o.Attestor = attestorWith(w, tc.strict) })
+			e := w.engine(w.release("1.0", images), func(c *testConfig) { c.attestor = attestorWith(w, tc.strict) })
 			rep, err := e.Sync(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -107,7 +107,7 @@ func TestAttestationListingLimitStopsTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := NewAttestor(c, v, AttestorOptions{})
-	e := w.engine(w.release("1.0", images), func(o *Options) { o.Attestor = a })
+	e := w.engine(w.release("1.0", images), func(c *testConfig) { c.attestor = a })
 	_, err = e.Sync(context.Background())
 	var se *StartError
 	if !errors.As(err, &se) || !errors.Is(err, attest.ErrListingLimit) {

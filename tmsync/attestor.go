@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -13,16 +14,20 @@ import (
 
 // VendorAttestor is the Attestor of the vendor's Grafeas attestations: it fetches them
 // (the whole note in a few pages, per image, or from an offline bundle) and verifies each
-// with the attestor's keys, bound to the image's digest and repository.
+// with the attestor's keys, bound to the image's digest and repository. It is safe for
+// concurrent use, by several runs at once.
 type VendorAttestor struct {
 	client   *attest.Client
 	verifier *attest.Verifier
 	perImage bool
 	offline  *attest.Bundle
 
-	mu    sync.Mutex
-	index *attest.Index
-	used  map[string]attest.Occurrence // by name: what the release needed, for a bundle
+	mu sync.Mutex
+	// fetched are the occurrences Prepare found, by subject: each Prepare replaces those of
+	// its own subjects only, so that runs of several releases at once do not see each
+	// other's, and a later run of a release sees what the server says then.
+	fetched map[string][]attest.Occurrence
+	used    map[string]attest.Occurrence // by name: what the releases needed, for a bundle
 }
 
 // AttestorOptions configure NewAttestor.
@@ -45,11 +50,11 @@ func NewAttestor(client *attest.Client, verifier *attest.Verifier, opts Attestor
 		return nil, errors.New("attestor: neither an attestation server nor a bundle")
 	}
 	return &VendorAttestor{client: client, verifier: verifier, perImage: opts.PerImage, offline: opts.Bundle,
-		used: map[string]attest.Occurrence{}}, nil
+		fetched: map[string][]attest.Occurrence{}, used: map[string]attest.Occurrence{}}, nil
 }
 
 // Prepare implements Attestor.
-func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error {
+func (a *VendorAttestor) Prepare(ctx context.Context, subjects []attest.Subject) error {
 	var occs []attest.Occurrence
 	switch {
 	case a.offline != nil:
@@ -60,7 +65,7 @@ func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error 
 		g.SetLimit(4)
 		for _, s := range subjects {
 			g.Go(func() error {
-				got, err := a.client.ForImage(gctx, attest.Subject{Repository: s.Repository, Digest: s.Digest})
+				got, err := a.client.ForImage(gctx, s)
 				if err != nil {
 					return err
 				}
@@ -76,31 +81,28 @@ func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error 
 	default:
 		// Only the release's occurrences are kept while the note is paged through: an
 		// attestation server is not trusted to keep its listing small.
-		want := make([]attest.Subject, len(subjects))
-		for i, s := range subjects {
-			want[i] = attest.Subject{Repository: s.Repository, Digest: s.Digest}
-		}
 		var err error
-		if occs, err = a.client.ListFor(ctx, want); err != nil {
+		if occs, err = a.client.ListFor(ctx, subjects); err != nil {
 			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
 		}
 	}
+	idx := attest.NewIndex(occs)
 	a.mu.Lock()
-	a.index = attest.NewIndex(occs)
+	for _, s := range subjects {
+		a.fetched[s.String()] = idx.For(s)
+	}
 	a.mu.Unlock()
 	return nil
 }
 
 // Verify implements Attestor.
-func (a *VendorAttestor) Verify(_ context.Context, s Subject) (*Attestation, error) {
-	sub := attest.Subject{Repository: s.Repository, Digest: s.Digest}
+func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attestation, error) {
 	a.mu.Lock()
-	idx := a.index
+	occs, ok := a.fetched[sub.String()]
 	a.mu.Unlock()
-	if idx == nil {
-		return nil, fmt.Errorf("%w: attestations were not fetched", ErrAttestationUnavailable)
+	if !ok {
+		return nil, fmt.Errorf("%w: attestations of %s were not fetched", ErrAttestationUnavailable, sub)
 	}
-	occs := idx.For(sub)
 	a.mu.Lock()
 	for _, o := range occs {
 		a.used[o.Name] = o
@@ -148,4 +150,11 @@ func (a *VendorAttestor) Occurrences() []attest.Occurrence {
 		out = append(out, o)
 	}
 	return out
+}
+
+// Bundle returns the occurrences the runs so far looked at as an offline bundle
+// (attest.WriteBundle), for a later run without the attestation server
+// (AttestorOptions.Bundle). address names the server they came from.
+func (a *VendorAttestor) Bundle(address string, created time.Time) attest.Bundle {
+	return attest.Bundle{Version: 1, Address: address, Created: created.UTC(), Occurrences: a.Occurrences()}
 }

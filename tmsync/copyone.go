@@ -10,6 +10,8 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/attest"
 )
 
 // CopyOneOptions configure CopyOne.
@@ -87,8 +89,8 @@ func CopyOne(ctx context.Context, src, dest string, o CopyOneOptions) (string, e
 				return "", fmt.Errorf("resolving %s: %w", src, err)
 			}
 		}
-		s := Subject{Repository: reference.TrimNamed(srcRef.DockerReference()).String(), Digest: want}
-		if err := att.Prepare(ctx, []Subject{s}); err != nil {
+		s := attest.Subject{Repository: reference.TrimNamed(srcRef.DockerReference()).String(), Digest: want}
+		if err := att.Prepare(ctx, []attest.Subject{s}); err != nil {
 			return "", fmt.Errorf("fetching attestations: %w", err)
 		}
 		a, err := att.Verify(ctx, s)

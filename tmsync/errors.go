@@ -1,9 +1,6 @@
 package tmsync
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Sentinel errors. Attestor implementations wrap their errors so that errors.Is finds one
 // of the first three; the engine branches on them.
@@ -34,15 +31,3 @@ func (e *StartError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
 func startErr(op string, err error) error { return &StartError{Op: op, Err: err} }
-
-// ImageError is the failure of one image in one step.
-type ImageError struct {
-	// Step is what failed: "resolve", "attestation", "repository", "lookup", "copy", "verify".
-	Step string
-	// Image is the destination "repository:tag" relative to the prefix.
-	Image string
-	Err   error
-}
-
-func (e *ImageError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Step, e.Image, e.Err) }
-func (e *ImageError) Unwrap() error { return e.Err }

@@ -48,19 +48,14 @@ func Example() {
 	attestor, _ := tmsync.NewAttestor(client, verifier, tmsync.AttestorOptions{})
 	dst, _ := tmsync.NewRegistryTarget(targetHost+"/3rdparty/tm", tmsync.RegistryTargetOptions{Insecure: true})
 
-	eng, err := tmsync.New(tmsync.Options{
-		ReleaseDir: dir,
-		Release:    manifest.Options{VendorRegistry: vendorHost},
-		Target:     dst,
-		Attestor:   attestor,
-		Insecure:   []string{vendorHost, targetHost},
-	})
+	eng, err := tmsync.New(dst, attestor, tmsync.WithInsecure(vendorHost, targetHost))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	release := tmsync.ReleaseDir(dir, manifest.Options{VendorRegistry: vendorHost})
 	for range 2 {
-		rep, err := eng.Sync(ctx)
+		rep, err := eng.Sync(ctx, release)
 		if err != nil {
 			fmt.Println(err)
 			return

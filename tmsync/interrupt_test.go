@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/manifest"
 )
@@ -31,12 +32,12 @@ func TestForEachStartsNothingAfterCancel(t *testing.T) {
 // cancellingAttestor is interrupted while it fetches the attestations.
 type cancellingAttestor struct{ cancel context.CancelFunc }
 
-func (a cancellingAttestor) Prepare(ctx context.Context, _ []Subject) error {
+func (a cancellingAttestor) Prepare(ctx context.Context, _ []attest.Subject) error {
 	a.cancel()
 	return fmt.Errorf("%w: listing occurrences: %w", ErrAttestationUnavailable, ctx.Err())
 }
 
-func (cancellingAttestor) Verify(context.Context, Subject) (*Attestation, error) {
+func (cancellingAttestor) Verify(context.Context, attest.Subject) (*Attestation, error) {
 	return nil, ErrAttestationUnavailable
 }
 
@@ -56,16 +57,15 @@ func TestInterruptedBeforeCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []string{ModeSync, ModePlan, ModeVerify} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []Mode{ModeSync, ModePlan, ModeVerify} {
+		t.Run(string(mode), func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: "127.0.0.1:1", Prefix: "/"},
-				Target: target, Attestor: cancellingAttestor{cancel}})
+			e, err := New(target, cancellingAttestor{cancel})
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := e.run(ctx, mode)
+			rep, err := e.Run(ctx, mode, ReleaseDir(dir, manifest.Options{VendorRegistry: "127.0.0.1:1", Prefix: "/"}))
 			if err != nil {
 				t.Fatalf("run returned %v, want a report of an interrupted run", err)
 			}

@@ -22,6 +22,7 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/types"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/internal/faultproxy"
 	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/internal/testbed"
@@ -65,8 +66,8 @@ func TestTransient(t *testing.T) {
 // acceptAll is an Attestor that accepts every image.
 type acceptAll struct{}
 
-func (acceptAll) Prepare(context.Context, []Subject) error { return nil }
-func (acceptAll) Verify(context.Context, Subject) (*Attestation, error) {
+func (acceptAll) Prepare(context.Context, []attest.Subject) error { return nil }
+func (acceptAll) Verify(context.Context, attest.Subject) (*Attestation, error) {
 	return &Attestation{Fingerprint: "test"}, nil
 }
 
@@ -113,19 +114,18 @@ func unitBed(t *testing.T) (*testbed.Registry, releasetest.Image) {
 	return reg, im
 }
 
-func unitEngine(t *testing.T, reg *testbed.Registry, im releasetest.Image, srcPassword string, target Target) *Engine {
+func unitEngine(t *testing.T, reg *testbed.Registry, im releasetest.Image, srcPassword string, target Target) testEngine {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := releasetest.WriteRelease(dir, "1.0.0", reg.Host, []releasetest.Image{im}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: reg.Host, Prefix: "/"},
-		Source: Source{Registry: reg.Host, Username: "push", Password: srcPassword}, Target: target, Attestor: acceptAll{},
-		Insecure: []string{reg.Host}, Concurrency: 1, RetryBackoff: 10 * time.Millisecond})
+	e, err := New(target, acceptAll{}, WithSource(Source{Registry: reg.Host, Username: "push", Password: srcPassword}),
+		WithInsecure(reg.Host), WithConcurrency(1), WithRetryBackoff(10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return testEngine{Engine: e, rel: ReleaseDir(dir, manifest.Options{VendorRegistry: reg.Host, Prefix: "/"})}
 }
 
 func registryTarget(t *testing.T, reg *testbed.Registry) *RegistryTarget {
@@ -195,13 +195,12 @@ func TestResolveRetriesTransientErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "1.0.0_tm_registry_images.txt"), []byte(im.Repository+":"+im.Tag+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: fp.Host, Prefix: "/"},
-		Source: Source{Registry: fp.Host, Username: "push", Password: unitPassword}, Target: registryTarget(t, reg),
-		Attestor: acceptAll{}, Insecure: []string{reg.Host, fp.Host}, Concurrency: 1, RetryBackoff: 10 * time.Millisecond})
+	e, err := New(registryTarget(t, reg), acceptAll{}, WithSource(Source{Registry: fp.Host, Username: "push", Password: unitPassword}),
+		WithInsecure(reg.Host, fp.Host), WithConcurrency(1), WithRetryBackoff(10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.Sync(context.Background())
+	rep, err := e.Sync(context.Background(), ReleaseDir(dir, manifest.Options{VendorRegistry: fp.Host, Prefix: "/"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
 // Command quickstart runs tmsync's real sync on a small synthetic release, with nothing
 // but Go and this repository: an in-process source registry (as the vendor's, with a
 // token), a signed attestation server, and an in-process target registry, all on
-// 127.0.0.1. It runs the same code path as `tmsync sync --target registry`, then runs it
-// again to show that a re-sync copies nothing, and prints the report.
+// 127.0.0.1. It uses the library as a Go program would (the same engine as `tmsync sync
+// --target registry`), syncs the release, syncs it again to show that a re-sync copies
+// nothing, and prints the report.
 //
 //	make demo
 package main
@@ -25,6 +26,7 @@ import (
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/attest/attesttest"
 	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
 
@@ -90,43 +92,59 @@ func run(ctx context.Context) error {
 		}
 		attestations.Add(occ)
 	}
-	pub, err := signer.ArmoredPublicKey()
+	// The bank's side: the attestor's public key (src_attestor.pgp in a pipeline), the
+	// attestation client, the target, and an engine that joins them.
+	keyring, err := signer.Keyring()
 	if err != nil {
 		return err
 	}
-	keyFile := filepath.Join(dir, "src_attestor.pgp")
-	if err := os.WriteFile(keyFile, pub, 0o644); err != nil {
+	verifier, err := attest.NewVerifier(keyring)
+	if err != nil {
 		return err
 	}
-
-	// tmsync reads the token from the environment, as in CodeBuild.
-	os.Setenv("TM_TOKEN", token)
-	args := tmsync.Args{
-		SrcUser: "_tm", SrcDomain: srcHost,
-		AttestationAddress: attestations.URL, AttestorKeyFile: keyFile,
-		Target: "registry", TrgRegistry: dstHost, TrgPrefix: "/3rdparty/tm/",
-		Insecure:   []string{srcHost, dstHost},
-		ReleaseDir: releaseDir,
-		ErrorLog:   filepath.Join(dir, "sync-error.log"), Report: filepath.Join(dir, "report.json"),
+	client, err := attest.NewClient(attestations.URL, attest.WithToken(token))
+	if err != nil {
+		return err
 	}
-	fmt.Printf("== tmsync sync: %d images from %s (vendor) to %s (target), attestations at %s\n\n", len(images), srcHost, dstHost, attestations.URL)
-	if code := tmsync.Main(ctx, tmsync.ModeSync, args, os.Stdout); code != 0 {
-		return fmt.Errorf("sync exited %d", code)
+	attestor, err := tmsync.NewAttestor(client, verifier, tmsync.AttestorOptions{})
+	if err != nil {
+		return err
+	}
+	target, err := tmsync.NewRegistryTarget(dstHost+"/3rdparty/tm", tmsync.RegistryTargetOptions{Insecure: true})
+	if err != nil {
+		return err
+	}
+	eng, err := tmsync.New(target, attestor,
+		tmsync.WithSource(tmsync.Source{Registry: srcHost, Username: "_tm", Password: token}),
+		tmsync.WithInsecure(srcHost, dstHost),
+		tmsync.WithObserver(tmsync.ObserverFunc(func(e tmsync.Event) {
+			if e.Kind != tmsync.EventInfo {
+				fmt.Printf("%-5s %s %s\n", e.Kind, e.Image, e.Message)
+			}
+		})))
+	if err != nil {
+		return err
+	}
+	release := tmsync.ReleaseDir(releaseDir, manifest.Options{VendorRegistry: srcHost})
+
+	fmt.Printf("== sync: %d images from %s (vendor) to %s (target), attestations at %s\n\n", len(images), srcHost, dstHost, attestations.URL)
+	if rep, err := eng.Sync(ctx, release); err != nil || rep.ExitStatus() != 0 {
+		return fmt.Errorf("sync: %v (exit status %d)", err, exitStatus(rep))
 	}
 	fmt.Printf("\n== the same sync again: every image is already there\n\n")
-	if code := tmsync.Main(ctx, tmsync.ModeSync, args, os.Stdout); code != 0 {
-		return fmt.Errorf("second sync exited %d", code)
+	rep, err := eng.Sync(ctx, release)
+	if err != nil || rep.ExitStatus() != 0 {
+		return fmt.Errorf("second sync: %v (exit status %d)", err, exitStatus(rep))
 	}
-	log, err := os.ReadFile(args.ErrorLog)
-	if err != nil {
-		return err
+	fmt.Printf("\n== the report (what `tmsync report report.json` prints):\n\n")
+	return rep.EncodeSummary(os.Stdout)
+}
+
+func exitStatus(rep *tmsync.Report) int {
+	if rep == nil {
+		return 2
 	}
-	fmt.Printf("\n== sync-error.log is %d bytes (empty: all good)\n\n== the report (tmsync report report.json):\n\n", len(log))
-	rep, err := tmsync.ReadReport(args.Report)
-	if err != nil {
-		return err
-	}
-	return rep.WriteSummary(os.Stdout)
+	return rep.ExitStatus()
 }
 
 func basicAuth(user, pass string, next http.Handler) http.Handler {
