@@ -71,6 +71,14 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 			if rec.Outcome != tc.outcome {
 				t.Fatalf("outcome %s (%s), want %s", rec.Outcome, rec.Reason, tc.outcome)
 			}
+			// The cause stays reachable through the report: attest's own sentinels.
+			if (rec.Outcome == OutcomeRejected) != errors.Is(rec.Err(), attest.ErrRejected) {
+				t.Errorf("outcome %s, Err() %v: errors.Is(attest.ErrRejected) %v", rec.Outcome, rec.Err(), errors.Is(rec.Err(), attest.ErrRejected))
+			}
+			var rejected *attest.RejectedError
+			if rec.Outcome == OutcomeRejected && (!errors.As(rec.Err(), &rejected) || rejected.Subject.Digest.String() != images[0].Digest) {
+				t.Errorf("Err() %v is not the *attest.RejectedError of the image", rec.Err())
+			}
 			got := w.targetDigest("vault/a", "1.0")
 			if tc.outcome != OutcomeCopied {
 				if got != "" {

@@ -3,7 +3,6 @@ package tmsync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -76,14 +75,14 @@ func (a *VendorAttestor) Prepare(ctx context.Context, subjects []attest.Subject)
 			})
 		}
 		if err := g.Wait(); err != nil {
-			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
+			return unavailable("fetching attestations image by image", err)
 		}
 	default:
 		// Only the release's occurrences are kept while the note is paged through: an
 		// attestation server is not trusted to keep its listing small.
 		var err error
 		if occs, err = a.client.ListFor(ctx, subjects); err != nil {
-			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
+			return unavailable("listing occurrences", err)
 		}
 	}
 	idx := attest.NewIndex(occs)
@@ -101,7 +100,7 @@ func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attesta
 	occs, ok := a.fetched[sub.String()]
 	a.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("%w: attestations of %s were not fetched", ErrAttestationUnavailable, sub)
+		return nil, &attest.UnavailableError{Op: "verifying " + sub.String(), Err: errors.New("its attestations were not fetched (Prepare)")}
 	}
 	a.mu.Lock()
 	for _, o := range occs {
@@ -109,37 +108,28 @@ func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attesta
 	}
 	a.mu.Unlock()
 	v, err := a.verifier.Verify(sub, occs)
-	switch {
-	case err == nil:
-		att := &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt,
-			PayloadType: v.PayloadType, Hash: v.Hash, KeyExpired: v.KeyExpired}
-		if !v.KeyExpiresAt.IsZero() {
-			t := v.KeyExpiresAt.UTC()
-			att.KeyExpiresAt = &t
-		}
-		return att, nil
-	case errors.Is(err, attest.ErrNoAttestation):
-		return nil, &attestError{kind: ErrNotAttested, err: err}
-	case errors.Is(err, attest.ErrRejected):
-		return nil, &attestError{kind: ErrAttestationRejected, err: err}
-	default:
-		var un *attest.UnavailableError
-		if errors.As(err, &un) {
-			return nil, &attestError{kind: ErrAttestationUnavailable, err: err}
-		}
-		return nil, &attestError{kind: ErrAttestationRejected, err: err}
+	if err != nil {
+		// attest's errors as they are: *attest.RejectedError (ErrRejected, and
+		// ErrNoAttestation when there was none) or *attest.UnavailableError.
+		return nil, err
 	}
+	att := &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt,
+		PayloadType: v.PayloadType, Hash: v.Hash, KeyExpired: v.KeyExpired}
+	if !v.KeyExpiresAt.IsZero() {
+		t := v.KeyExpiresAt.UTC()
+		att.KeyExpiresAt = &t
+	}
+	return att, nil
 }
 
-// attestError files an attest error under one of the engine's sentinels without
-// repeating what the attest error already says.
-type attestError struct {
-	kind error
-	err  error
+// unavailable is err as an *attest.UnavailableError, unless it is one already.
+func unavailable(op string, err error) error {
+	var un *attest.UnavailableError
+	if errors.As(err, &un) {
+		return err
+	}
+	return &attest.UnavailableError{Op: op, Err: err}
 }
-
-func (e *attestError) Error() string   { return e.err.Error() }
-func (e *attestError) Unwrap() []error { return []error{e.kind, e.err} }
 
 // Occurrences returns the occurrences the run looked at, for an offline bundle.
 func (a *VendorAttestor) Occurrences() []attest.Occurrence {

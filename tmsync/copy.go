@@ -2,18 +2,13 @@ package tmsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/aws/smithy-go"
-	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
@@ -215,71 +210,6 @@ func hostIn(host string, hosts []string) bool {
 		}
 	}
 	return false
-}
-
-// permanentError marks an error that another try cannot fix.
-type permanentError struct{ err error }
-
-func (p *permanentError) Error() string { return p.err.Error() }
-func (p *permanentError) Unwrap() error { return p.err }
-
-// transient reports whether another try of a failed copy may succeed: network faults,
-// 5xx and 429 may pass; an unknown manifest, a refused credential, a digest mismatch or
-// an invalid tag will not. (copyWithRetry renews expiring credentials once on a 401.)
-func transient(err error) bool {
-	var perm *permanentError
-	if errors.As(err, &perm) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) {
-		return false
-	}
-	if unauthorized(err) {
-		return false
-	}
-	// An AWS error (ECR credentials, tag lookups) comes after the SDK's own retries: a
-	// client fault (access denied, a bad parameter) is permanent unless it is throttling.
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException":
-			return true
-		}
-		return api.ErrorFault() != smithy.FaultClient
-	}
-	var ec errcode.Error
-	if errors.As(err, &ec) {
-		switch ec.Code.Descriptor().Value {
-		case "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "DENIED", "TAG_INVALID",
-			"MANIFEST_INVALID", "NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID", "UNSUPPORTED":
-			return false
-		}
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	if notFound(err) {
-		return false
-	}
-	msg := err.Error()
-	for _, s := range []string{"not found", "unauthorized: ", "denied"} {
-		if strings.Contains(msg, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func unauthorized(err error) bool {
-	var unauth docker.ErrUnauthorizedForCredentials
-	if errors.As(err, &unauth) {
-		return true
-	}
-	var ec errcode.Error
-	return errors.As(err, &ec) && ec.Code.Descriptor().Value == "UNAUTHORIZED"
 }
 
 func digestOf(man []byte) digest.Digest { return digest.FromBytes(man) }

@@ -70,6 +70,9 @@ func (e *Engine) Run(ctx context.Context, mode Mode, rel Release) (*Report, erro
 	rep, err := r.run(ctx)
 	if rep != nil {
 		rep.Clean(e.opts.redactor)
+		for i := range rep.Images {
+			rep.Images[i].err = e.opts.redactor.CleanError(rep.Images[i].err)
+		}
 	}
 	return rep, e.opts.redactor.CleanError(err)
 }
@@ -102,7 +105,7 @@ type item struct {
 }
 
 func (it *item) fail(step string, outcome Outcome, err error) {
-	it.rec.Outcome, it.rec.Step, it.rec.Reason = outcome, step, err.Error()
+	it.rec.Outcome, it.rec.Step, it.rec.Reason, it.rec.err = outcome, step, err.Error(), err
 	it.done = true
 }
 
@@ -336,12 +339,12 @@ func (r *run) attest(ctx context.Context) error {
 		switch {
 		case err == nil:
 			it.rec.Attestation = att
-		case errors.Is(err, ErrNotAttested) && !it.img.Vendor && r.o.byoPolicy == BYOPinned && it.img.Pinned():
+		case errors.Is(err, attest.ErrNoAttestation) && !it.img.Vendor && r.o.byoPolicy == BYOPinned && it.img.Pinned():
 			// An upstream image the vendor does not attest: the release pins its digest,
 			// and the copy is by that digest, so what arrives is what the release names.
 			it.rec.AttestationNote = "not attested: upstream image copied by the digest the release pins (--byo-policy=pinned)"
 			r.event(EventWarn, it, it.rec.AttestationNote)
-		case errors.Is(err, ErrAttestationUnavailable):
+		case errors.As(err, new(*attest.UnavailableError)):
 			it.fail("attestation", OutcomeFailed, err)
 		default:
 			it.fail("attestation", OutcomeRejected, err)
@@ -485,7 +488,7 @@ func (r *run) retry(ctx context.Context, it *item, what string, op func(attempt 
 			}
 			inv.InvalidateCredentials()
 			renewed = true
-		} else if !transient(err) {
+		} else if !Retryable(err) {
 			return err
 		}
 		step := what

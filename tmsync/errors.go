@@ -2,16 +2,9 @@ package tmsync
 
 import "errors"
 
-// Sentinel errors. Attestor implementations wrap their errors so that errors.Is finds one
-// of the first three; the engine branches on them.
+// Sentinel errors of the engine. An Attestor's errors are attest's: attest.ErrNoAttestation,
+// attest.ErrRejected and *attest.UnavailableError (see Attestor).
 var (
-	// ErrNotAttested: no attestation exists for the image at all.
-	ErrNotAttested = errors.New("no attestation for this image")
-	// ErrAttestationRejected: attestations exist and were checked, and none holds.
-	ErrAttestationRejected = errors.New("attestation rejected")
-	// ErrAttestationUnavailable: the attestations could not be checked (network, auth).
-	ErrAttestationUnavailable = errors.New("attestation could not be checked")
-
 	// ErrTagConflict: the destination tag exists and points to another digest.
 	ErrTagConflict = errors.New("destination tag points to another digest")
 	// ErrDigestMismatch: what was pushed (or found) is not the digest the release pins.

@@ -2,7 +2,6 @@ package tmsync
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -34,11 +33,11 @@ type cancellingAttestor struct{ cancel context.CancelFunc }
 
 func (a cancellingAttestor) Prepare(ctx context.Context, _ []attest.Subject) error {
 	a.cancel()
-	return fmt.Errorf("%w: listing occurrences: %w", ErrAttestationUnavailable, ctx.Err())
+	return &attest.UnavailableError{Op: "listing occurrences", Err: ctx.Err()}
 }
 
-func (cancellingAttestor) Verify(context.Context, attest.Subject) (*Attestation, error) {
-	return nil, ErrAttestationUnavailable
+func (cancellingAttestor) Verify(ctx context.Context, _ attest.Subject) (*Attestation, error) {
+	return nil, &attest.UnavailableError{Op: "verifying", Err: ctx.Err()}
 }
 
 // TestInterruptedBeforeCopy: SIGTERM while the attestations are fetched is an

@@ -31,10 +31,12 @@ type Attestation struct {
 	KeyExpired bool `json:"keyExpired,omitempty"`
 }
 
-// Attestor verifies the vendor's attestations. Its errors wrap ErrNotAttested (no
-// attestation exists), ErrAttestationUnavailable (they could not be checked) or
-// ErrAttestationRejected (checked, and none holds); any other error counts as a
-// rejection. [VendorAttestor] is the vendor's; wrap it to add a check of your own.
+// Attestor verifies the vendor's attestations. Its errors are package attest's: an error
+// that wraps attest.ErrNoAttestation says no attestation exists (an upstream image may
+// then pass by its pinned digest, BYOPinned); an *attest.UnavailableError says they could
+// not be checked (the image fails); any other error is a rejection (by convention it
+// wraps attest.ErrRejected). [VendorAttestor] is the vendor's; wrap it to add a check of
+// your own.
 type Attestor interface {
 	// Prepare fetches what Verify needs for these subjects, in as few requests as it can.
 	// A run calls it once, before any Verify.

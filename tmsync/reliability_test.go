@@ -2,11 +2,13 @@ package tmsync
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +31,7 @@ import (
 	"github.com/tmsync/tmsync/manifest"
 )
 
-func TestTransient(t *testing.T) {
+func TestRetryable(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -54,10 +56,26 @@ func TestTransient(t *testing.T) {
 		// 401 is not transient: copyWithRetry renews a target's credentials once instead.
 		{"401 for credentials", fmt.Errorf("x: %w", docker.ErrUnauthorizedForCredentials{Err: errors.New("401")}), false},
 		{"unauthorized code", fmt.Errorf("x: %w", errcode.ErrorCodeUnauthorized.WithMessage("authentication required")), false},
+		// By structure, never by text: an unknown error is not retried whatever it says.
+		{"unknown error", errors.New("boom"), false},
+		{"text of a reset, no structure", errors.New("read tcp: connection reset by peer (503 Service Unavailable)"), false},
+		{"text of a 404, no structure", errors.New("manifest unknown: not found"), false},
+		{"408", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 408}), true},
+		{"429 status", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 429}), true},
+		{"404 status", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 404}), false},
+		{"403 status", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 403}), false},
+		{"too many requests", fmt.Errorf("x: %w", docker.ErrTooManyRequests), true},
+		{"reset inside a url.Error", fmt.Errorf("writing blob: %w", &url.Error{Op: "Patch", URL: "https://r/v2/", Err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}), true},
+		{"broken pipe", fmt.Errorf("x: %w", syscall.EPIPE), true},
+		{"unknown CA", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.UnknownAuthorityError{}}), false},
+		{"wrong host in cert", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.HostnameError{Host: "r"}}), false},
+		{"aws client fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "RepositoryNotFoundException", Fault: smithy.FaultClient}), false},
+		{"aws unknown fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "SomethingNew"}), false},
+		{"nil", nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := transient(tc.err); got != tc.want {
-				t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+			if got := Retryable(tc.err); got != tc.want {
+				t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
 	}

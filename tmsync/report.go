@@ -88,7 +88,16 @@ type ImageRecord struct {
 	// --scan-wait.
 	Scan       map[string]int `json:"scan,omitempty"`
 	ScanStatus string         `json:"scanStatus,omitempty"`
+
+	// err is the failure Reason says, for Err; not in the JSON.
+	err error
 }
+
+// Err returns the error the image failed with, cleaned like Reason but with its causes
+// reachable with errors.Is and errors.As (attest.ErrRejected, *attest.UnavailableError,
+// ErrTagConflict, a registry's errcode.Error, ...). It is nil for an image that did not
+// fail, and for a report read from a file.
+func (r ImageRecord) Err() error { return r.err }
 
 // Summary counts images by outcome.
 type Summary struct {

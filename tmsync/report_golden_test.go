@@ -145,8 +145,8 @@ func runAllOutcomes(t *testing.T) *allOutcomes {
 	rt, err := tmsync.NewRegistryTarget(w.target+"/mirror", tmsync.RegistryTargetOptions{Insecure: true})
 	must(t, err)
 	att := &fakeAttestor{verdicts: map[digest.Digest]error{
-		digest.Digest(accounts.Digest): fmt.Errorf("%w: the signed payload names sha256:%s, not this image", tmsync.ErrAttestationRejected, strings.Repeat("0", 64)),
-		digest.Digest(byo.Digest):      fmt.Errorf("%w: %s", tmsync.ErrNotAttested, "no occurrence for "+w.upstream+"/grafana/grafana"),
+		digest.Digest(accounts.Digest): fmt.Errorf("%w: the signed payload names sha256:%s, not this image", attest.ErrRejected, strings.Repeat("0", 64)),
+		digest.Digest(byo.Digest):      fmt.Errorf("%w: %s", attest.ErrNoAttestation, "no occurrence for "+w.upstream+"/grafana/grafana"),
 	}}
 	clock := &tick{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)}
 	eng, err := tmsync.New(reportedTarget{rt}, att,

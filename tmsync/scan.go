@@ -2,6 +2,7 @@ package tmsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -22,8 +23,8 @@ func (r *run) scanGate(ctx context.Context) {
 	t := r.target.(scanReader) // New checked it
 	failOn := r.o.scanFailOn
 	limit := failOn.rank()
-	fail := func(im *ImageRecord, reason string) {
-		im.Outcome, im.Step, im.Reason = OutcomeFailed, "scan", reason
+	fail := func(im *ImageRecord, reason string, err error) {
+		im.Outcome, im.Step, im.Reason, im.err = OutcomeFailed, "scan", reason, err
 		r.o.observer.Event(Event{Kind: EventError, Image: im.Dest, Message: im.Reason})
 		r.o.logger.Error(im.Reason, "image", im.Dest)
 	}
@@ -35,7 +36,8 @@ func (r *run) scanGate(ctx context.Context) {
 		counts, status, err := t.ScanFindings(ctx, im.Repository, digest.Digest(im.Digest), r.o.scanWait)
 		im.ScanStatus = status
 		if err != nil {
-			fail(im, fmt.Sprintf("waiting for the scan: %v", err))
+			err = fmt.Errorf("waiting for the scan: %w", err)
+			fail(im, err.Error(), err)
 			continue
 		}
 		im.Scan = counts
@@ -44,7 +46,8 @@ func (r *run) scanGate(ctx context.Context) {
 		}
 		if counts == nil {
 			// FAILED, UNSUPPORTED_IMAGE, ...: a gate that cannot see the findings does not pass.
-			fail(im, fmt.Sprintf("scan status %s: no findings to check against the gate (%s and above)", status, strings.ToUpper(string(failOn))))
+			reason := fmt.Sprintf("scan status %s: no findings to check against the gate (%s and above)", status, strings.ToUpper(string(failOn)))
+			fail(im, reason, errors.New(reason))
 			continue
 		}
 		var over []string
@@ -55,7 +58,8 @@ func (r *run) scanGate(ctx context.Context) {
 		}
 		sort.Strings(over)
 		if len(over) > 0 {
-			fail(im, fmt.Sprintf("scan %s: %s found (gate: %s and above)", strings.ToLower(status), strings.Join(over, ", "), strings.ToUpper(string(failOn))))
+			reason := fmt.Sprintf("scan %s: %s found (gate: %s and above)", strings.ToLower(status), strings.Join(over, ", "), strings.ToUpper(string(failOn)))
+			fail(im, reason, errors.New(reason))
 		}
 	}
 }
