@@ -39,7 +39,7 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := NewAttestor(c, v, AttestorOptions{})
+		a, err := NewAttestor(c, v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestAttestationListingLimitStopsTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := NewAttestor(c, v, AttestorOptions{})
+	a, _ := NewAttestor(c, v)
 	e := w.engine(w.release("1.0", images), func(c *testConfig) { c.attestor = a })
 	_, err = e.Sync(context.Background())
 	var se *StartError

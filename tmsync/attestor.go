@@ -3,6 +3,7 @@ package tmsync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -29,26 +30,52 @@ type VendorAttestor struct {
 	used    map[string]attest.Occurrence // by name: what the releases needed, for a bundle
 }
 
-// AttestorOptions configure NewAttestor.
-type AttestorOptions struct {
-	// PerImage asks the server for each image's occurrences with a filter, instead of
-	// listing the note's occurrences once (the default: a release then costs a few
-	// requests).
-	PerImage bool
-	// Bundle, when set, is the only source of occurrences: no network (air-gapped runs,
-	// audits, reruns).
-	Bundle *attest.Bundle
+// AttestorOption configures NewAttestor.
+type AttestorOption func(*attestorOptions) error
+
+type attestorOptions struct {
+	perImage bool
+	bundle   *attest.Bundle
 }
 
-// NewAttestor returns an Attestor. client may be nil when opts.Bundle is set.
-func NewAttestor(client *attest.Client, verifier *attest.Verifier, opts AttestorOptions) (*VendorAttestor, error) {
+// WithPerImage asks the server for each image's occurrences with a filter. Default: the
+// note's occurrences are listed once, and a release costs a few requests.
+func WithPerImage() AttestorOption {
+	return func(o *attestorOptions) error { o.perImage = true; return nil }
+}
+
+// WithBundle makes b the only source of occurrences: no network (air-gapped runs, audits,
+// reruns). Default: the attestation server.
+func WithBundle(b *attest.Bundle) AttestorOption {
+	return func(o *attestorOptions) error {
+		if b == nil {
+			return errors.New("WithBundle: nil bundle")
+		}
+		o.bundle = b
+		return nil
+	}
+}
+
+// NewAttestor returns the vendor's Attestor: occurrences from client (or a bundle,
+// WithBundle; client may then be nil), verified by verifier.
+func NewAttestor(client *attest.Client, verifier *attest.Verifier, opts ...AttestorOption) (*VendorAttestor, error) {
+	var o attestorOptions
+	var errs []error
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if verifier == nil {
-		return nil, errors.New("attestor: no verifier")
+		errs = append(errs, errors.New("no verifier"))
 	}
-	if client == nil && opts.Bundle == nil {
-		return nil, errors.New("attestor: neither an attestation server nor a bundle")
+	if client == nil && o.bundle == nil {
+		errs = append(errs, errors.New("neither an attestation server nor a bundle"))
 	}
-	return &VendorAttestor{client: client, verifier: verifier, perImage: opts.PerImage, offline: opts.Bundle,
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("attestor: %w", err)
+	}
+	return &VendorAttestor{client: client, verifier: verifier, perImage: o.perImage, offline: o.bundle,
 		fetched: map[string][]attest.Occurrence{}, used: map[string]attest.Occurrence{}}, nil
 }
 
@@ -143,8 +170,7 @@ func (a *VendorAttestor) Occurrences() []attest.Occurrence {
 }
 
 // Bundle returns the occurrences the runs so far looked at as an offline bundle
-// (attest.WriteBundle), for a later run without the attestation server
-// (AttestorOptions.Bundle). address names the server they came from.
+// (attest.WriteBundle), for a later run without the attestation server (WithBundle). address names the server they came from.
 func (a *VendorAttestor) Bundle(address string, created time.Time) attest.Bundle {
 	return attest.Bundle{Version: 1, Address: address, Created: created.UTC(), Occurrences: a.Occurrences()}
 }

@@ -144,7 +144,7 @@ func TestRejectedAttestationCopiesNothingOfThatImage(t *testing.T) {
 func TestBadInputStartsNothing(t *testing.T) {
 	w := newWorld(t)
 	// A registry prefix that cannot form repository names is refused up front.
-	if _, err := NewRegistryTarget(w.dst+"/UPPER", RegistryTargetOptions{}); err == nil {
+	if _, err := NewRegistryTarget(w.dst + "/UPPER"); err == nil {
 		t.Fatal("an invalid registry prefix was accepted")
 	}
 	// A release folder that does not parse is a StartError naming the file, and the

@@ -45,15 +45,15 @@ func Example() {
 	keyring, _ := signer.Keyring()
 	verifier, _ := attest.NewVerifier(keyring)
 	client, _ := attest.NewClient(server.URL, attest.WithToken("vendor-token"))
-	attestor, _ := tmsync.NewAttestor(client, verifier, tmsync.AttestorOptions{})
-	dst, _ := tmsync.NewRegistryTarget(targetHost+"/3rdparty/tm", tmsync.RegistryTargetOptions{Insecure: true})
+	attestor, _ := tmsync.NewAttestor(client, verifier)
+	dst, _ := tmsync.NewRegistryTarget(targetHost+"/3rdparty/tm", tmsync.WithTargetInsecure())
 
 	eng, err := tmsync.New(dst, attestor, tmsync.WithInsecure(vendorHost, targetHost))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	release := tmsync.ReleaseDir(dir, manifest.Options{VendorRegistry: vendorHost})
+	release := tmsync.ReleaseDir(dir, manifest.WithVendorRegistry(vendorHost))
 	for range 2 {
 		rep, err := eng.Sync(ctx, release)
 		if err != nil {

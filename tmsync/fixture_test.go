@@ -99,7 +99,7 @@ func (w *world) attestor() Attestor {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	a, err := NewAttestor(c, v, AttestorOptions{})
+	a, err := NewAttestor(c, v)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func (t testEngine) Verify(ctx context.Context) (*Report, error) { return t.Engi
 // engine returns an engine syncing dir into the target registry under prefix "tm".
 func (w *world) engine(dir string, mod func(*testConfig)) testEngine {
 	w.t.Helper()
-	target, err := NewRegistryTarget(w.dst+"/tm", RegistryTargetOptions{Insecure: true})
+	target, err := NewRegistryTarget(w.dst+"/tm", WithTargetInsecure())
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func (w *world) engine(dir string, mod func(*testConfig)) testEngine {
 
 // rel is the release folder dir as the world's engines read it.
 func (w *world) rel(dir string) Release {
-	return ReleaseDir(dir, manifest.Options{VendorRegistry: w.src, Prefix: "/tm/"})
+	return ReleaseDir(dir, manifest.WithVendorRegistry(w.src), manifest.WithPrefix("/tm/"))
 }
 
 // targetDigest returns the digest of tm/repo:tag in the target, or "" when absent.

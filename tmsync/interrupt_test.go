@@ -52,7 +52,7 @@ func TestInterruptedBeforeCopy(t *testing.T) {
 	if _, err := releasetest.WriteRelease(dir, "1.0.0", "127.0.0.1:1", images); err != nil {
 		t.Fatal(err)
 	}
-	target, err := NewRegistryTarget("127.0.0.1:1/mirror", RegistryTargetOptions{Insecure: true})
+	target, err := NewRegistryTarget("127.0.0.1:1/mirror", WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestInterruptedBeforeCopy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := e.Run(ctx, mode, ReleaseDir(dir, manifest.Options{VendorRegistry: "127.0.0.1:1", Prefix: "/"}))
+			rep, err := e.Run(ctx, mode, ReleaseDir(dir, manifest.WithVendorRegistry("127.0.0.1:1"), manifest.WithPrefix("/")))
 			if err != nil {
 				t.Fatalf("run returned %v, want a report of an interrupted run", err)
 			}

@@ -10,13 +10,13 @@ import (
 // run, ReleaseFolder takes one already read.
 type Release struct {
 	dir    string
-	opts   manifest.Options
+	opts   []manifest.Option
 	folder *manifest.Folder
 }
 
 // ReleaseDir is the release folder at path, read by each run with opts (postfixes, vendor
-// registry, prefix; the zero value reads the vendor's folders as the old pipeline did).
-func ReleaseDir(path string, opts manifest.Options) Release {
+// registry, prefix; none reads the vendor's folders as the old pipeline did).
+func ReleaseDir(path string, opts ...manifest.Option) Release {
 	if path == "" {
 		path = "."
 	}
@@ -42,5 +42,5 @@ func (r Release) load() (*manifest.Folder, error) {
 	if r.dir == "" {
 		return nil, errors.New("no release: use ReleaseDir or ReleaseFolder")
 	}
-	return manifest.Load(r.dir, r.opts)
+	return manifest.Load(r.dir, r.opts...)
 }

@@ -143,12 +143,12 @@ func unitEngine(t *testing.T, reg *testbed.Registry, im releasetest.Image, srcPa
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testEngine{Engine: e, rel: ReleaseDir(dir, manifest.Options{VendorRegistry: reg.Host, Prefix: "/"})}
+	return testEngine{Engine: e, rel: ReleaseDir(dir, manifest.WithVendorRegistry(reg.Host), manifest.WithPrefix("/"))}
 }
 
 func registryTarget(t *testing.T, reg *testbed.Registry) *RegistryTarget {
 	t.Helper()
-	rt, err := NewRegistryTarget(reg.Host+"/mirror", RegistryTargetOptions{Username: "push", Password: unitPassword, Insecure: true})
+	rt, err := NewRegistryTarget(reg.Host+"/mirror", WithTargetCredentials("push", unitPassword), WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestResolveRetriesTransientErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.Sync(context.Background(), ReleaseDir(dir, manifest.Options{VendorRegistry: fp.Host, Prefix: "/"}))
+	rep, err := e.Sync(context.Background(), ReleaseDir(dir, manifest.WithVendorRegistry(fp.Host), manifest.WithPrefix("/")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestExistingRetriesTransientErrors(t *testing.T) {
 		Match: func(r *http.Request) bool {
 			return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/")
 		}})
-	rt, err := NewRegistryTarget(fp.Host+"/mirror", RegistryTargetOptions{Username: "push", Password: unitPassword, Insecure: true})
+	rt, err := NewRegistryTarget(fp.Host+"/mirror", WithTargetCredentials("push", unitPassword), WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

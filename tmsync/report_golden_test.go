@@ -142,7 +142,7 @@ func runAllOutcomes(t *testing.T) *allOutcomes {
 		accounts.Repository + ":5.0.3", payees.Repository + ":5.0.3", byoDest}, "\n") + "\n"
 	must(t, os.WriteFile(filepath.Join(w.releaseDir, "5.0.3_tm_registry_images.txt"), []byte(list), 0o644))
 
-	rt, err := tmsync.NewRegistryTarget(w.target+"/mirror", tmsync.RegistryTargetOptions{Insecure: true})
+	rt, err := tmsync.NewRegistryTarget(w.target+"/mirror", tmsync.WithTargetInsecure())
 	must(t, err)
 	att := &fakeAttestor{verdicts: map[digest.Digest]error{
 		digest.Digest(accounts.Digest): fmt.Errorf("%w: the signed payload names sha256:%s, not this image", attest.ErrRejected, strings.Repeat("0", 64)),
@@ -156,7 +156,7 @@ func runAllOutcomes(t *testing.T) *allOutcomes {
 		tmsync.WithClock(clock.Now),
 	)
 	must(t, err)
-	rep, err := eng.Sync(ctx, tmsync.ReleaseDir(w.releaseDir, manifest.Options{VendorRegistry: w.vendor, Prefix: "/"}))
+	rep, err := eng.Sync(ctx, tmsync.ReleaseDir(w.releaseDir, manifest.WithVendorRegistry(w.vendor), manifest.WithPrefix("/")))
 	must(t, err)
 	// The command line fills in the caller from STS.
 	rep.Caller = "arn:aws:sts::123456789012:assumed-role/tmsync-pipeline/codebuild"

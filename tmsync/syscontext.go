@@ -154,7 +154,7 @@ func systemTLSOverrides(hosts []string, insecure []string) string {
 type registryHoster interface{ registryHost() string }
 
 func (t *RegistryTarget) registryHost() string { return t.host }
-func (t *ECRTarget) registryHost() string      { return t.opts.RegistryHost }
+func (t *ECRTarget) registryHost() string      { return t.opts.registryHost }
 
 // warnSystemOverrides tells, once per run, that the machine's registries.conf would
 // weaken the run's registries and is not honoured.

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -129,12 +130,15 @@ func syncRelease(ctx context.Context, c config) (*tmsync.Report, []string, error
 	if err != nil {
 		return nil, nil, err
 	}
-	vendor, err := tmsync.NewAttestor(nil, verifier, tmsync.AttestorOptions{Bundle: &bundle})
+	vendor, err := tmsync.NewAttestor(nil, verifier, tmsync.WithBundle(&bundle))
 	if err != nil {
 		return nil, nil, err
 	}
-	host, _, _ := strings.Cut(c.target, "/")
-	registry, err := tmsync.NewRegistryTarget(c.target, tmsync.RegistryTargetOptions{Insecure: contains(c.insecure, host)})
+	var topts []tmsync.TargetOption
+	if host, _, _ := strings.Cut(c.target, "/"); slices.Contains(c.insecure, host) {
+		topts = append(topts, tmsync.WithTargetInsecure())
+	}
+	registry, err := tmsync.NewRegistryTarget(c.target, topts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,7 +149,7 @@ func syncRelease(ctx context.Context, c config) (*tmsync.Report, []string, error
 	if err != nil {
 		return nil, nil, err
 	}
-	rep, err := eng.Sync(ctx, tmsync.ReleaseDir(c.release, manifest.Options{VendorRegistry: c.vendor}))
+	rep, err := eng.Sync(ctx, tmsync.ReleaseDir(c.release, manifest.WithVendorRegistry(c.vendor)))
 	return rep, target.trail, err
 }
 
@@ -181,13 +185,4 @@ func main() {
 	}
 	_ = rep.EncodeSummary(os.Stdout)
 	os.Exit(rep.ExitStatus())
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

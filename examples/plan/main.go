@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/tmsync/tmsync/attest"
@@ -74,12 +75,15 @@ func plan(ctx context.Context, c config, out io.Writer) (refused int, err error)
 	if err != nil {
 		return 0, err
 	}
-	attestor, err := tmsync.NewAttestor(client, verifier, tmsync.AttestorOptions{})
+	attestor, err := tmsync.NewAttestor(client, verifier)
 	if err != nil {
 		return 0, err
 	}
-	host, _, _ := strings.Cut(c.target, "/")
-	target, err := tmsync.NewRegistryTarget(c.target, tmsync.RegistryTargetOptions{Insecure: contains(c.insecure, host)})
+	var topts []tmsync.TargetOption
+	if host, _, _ := strings.Cut(c.target, "/"); slices.Contains(c.insecure, host) {
+		topts = append(topts, tmsync.WithTargetInsecure())
+	}
+	target, err := tmsync.NewRegistryTarget(c.target, topts...)
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +92,7 @@ func plan(ctx context.Context, c config, out io.Writer) (refused int, err error)
 	if err != nil {
 		return 0, err
 	}
-	rep, err := eng.Plan(ctx, tmsync.ReleaseDir(c.release, manifest.Options{VendorRegistry: c.vendor}))
+	rep, err := eng.Plan(ctx, tmsync.ReleaseDir(c.release, manifest.WithVendorRegistry(c.vendor)))
 	if err != nil {
 		return 0, err // a *tmsync.StartError: the folder, the key, the attestation server
 	}
@@ -122,13 +126,4 @@ func plan(ctx context.Context, c config, out io.Writer) (refused int, err error)
 	s := rep.Summary
 	fmt.Fprintf(out, "%d to copy, %d in place, %d refused\n", s.Planned, s.Present, s.Rejected+s.Failed)
 	return refused, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

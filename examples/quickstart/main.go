@@ -49,11 +49,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	attestor, err := tmsync.NewAttestor(client, verifier, tmsync.AttestorOptions{})
+	attestor, err := tmsync.NewAttestor(client, verifier)
 	if err != nil {
 		return err
 	}
-	target, err := tmsync.NewRegistryTarget(w.Target+"/3rdparty/tm", tmsync.RegistryTargetOptions{Insecure: true})
+	target, err := tmsync.NewRegistryTarget(w.Target+"/3rdparty/tm", tmsync.WithTargetInsecure())
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	release := tmsync.ReleaseDir(w.ReleaseDir, manifest.Options{VendorRegistry: w.Vendor})
+	release := tmsync.ReleaseDir(w.ReleaseDir, manifest.WithVendorRegistry(w.Vendor))
 
 	fmt.Printf("== sync: %d images from %s (vendor) to %s (target), attestations at %s\n\n", len(images), w.Vendor, w.Target, w.Attestations.URL)
 	if rep, err := eng.Sync(ctx, release); err != nil || rep.ExitStatus() != 0 {

@@ -71,8 +71,15 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool) figure
 	e := testbed.StartECR(t, nil)
 	e.SetBlobMounting(mounting)
 	v.Proxy.ResetCounts()
-	target := tmsync.NewECRTarget(ecrtarget.New(ecrtarget.NewClient(e.Config())), "/mirror/",
-		ecrtarget.Settings{}, tmsync.ECRTargetOptions{RegistryHost: e.Host, Insecure: true})
+	prov, err := ecrtarget.New(ecrtarget.NewClient(e.Config()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := tmsync.NewECRTarget(prov, "/mirror/", ecrtarget.Settings{},
+		tmsync.WithTargetRegistryHost(e.Host), tmsync.WithTargetInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
 	eng, err := tmsync.New(target, acceptAll{},
 		tmsync.WithSource(tmsync.Source{Registry: v.Host, Username: "_tm", Password: vendorToken}),
 		tmsync.WithInsecure(v.Host, e.Host))
@@ -80,7 +87,7 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool) figure
 		t.Fatal(err)
 	}
 	start := time.Now()
-	rep, err := eng.Sync(context.Background(), tmsync.ReleaseDir(dir, manifest.Options{VendorRegistry: v.Host, Prefix: "/"}))
+	rep, err := eng.Sync(context.Background(), tmsync.ReleaseDir(dir, manifest.WithVendorRegistry(v.Host), manifest.WithPrefix("/")))
 	if err != nil {
 		t.Fatalf("sync: %v", err)
 	}

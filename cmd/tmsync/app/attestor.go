@@ -49,7 +49,10 @@ func newAttestor(c attestorConfig) (*tmsync.VendorAttestor, error) {
 	if err != nil {
 		return nil, startErr("setting up attestation checks", err)
 	}
-	opts := tmsync.AttestorOptions{PerImage: c.PerImage}
+	var opts []tmsync.AttestorOption
+	if c.PerImage {
+		opts = append(opts, tmsync.WithPerImage())
+	}
 	var client *attest.Client
 	if c.Bundle != "" {
 		f, err := os.Open(c.Bundle)
@@ -61,7 +64,7 @@ func newAttestor(c attestorConfig) (*tmsync.VendorAttestor, error) {
 		if err != nil {
 			return nil, startErr("reading the attestation bundle "+c.Bundle, err)
 		}
-		opts.Bundle = &b
+		opts = append(opts, tmsync.WithBundle(&b))
 	} else {
 		copts := []attest.ClientOption{attest.WithToken(c.Token)}
 		if c.Logger != nil {
@@ -71,7 +74,7 @@ func newAttestor(c attestorConfig) (*tmsync.VendorAttestor, error) {
 			return nil, startErr("setting up the attestation client", err)
 		}
 	}
-	a, err := tmsync.NewAttestor(client, verifier, opts)
+	a, err := tmsync.NewAttestor(client, verifier, opts...)
 	if err != nil {
 		return nil, startErr("setting up attestation checks", err)
 	}

@@ -42,19 +42,23 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			src, dest := c.Args().Get(0), c.Args().Get(1)
 			console := &Console{W: stdout, Redactor: tmsync.NewRedactor(token)}
 			console.Redactor.AddAuthFile(c.String("authfile"))
-			res, err := tmsync.CopyOne(c.Context, src, dest, tmsync.CopyOneOptions{
-				AuthFile: c.String("authfile"), Insecure: c.StringSlice("insecure-registry"),
-				VendorRegistry: c.String("srcdomain"), VendorUser: c.String("srcusr"), VendorToken: token,
-				NewAttestor: func() (tmsync.Attestor, error) {
+			opts := []tmsync.CopyOption{
+				tmsync.WithCopySource(tmsync.Source{Registry: c.String("srcdomain"), Username: c.String("srcusr"), Password: token,
+					AuthFile: c.String("authfile")}),
+				tmsync.WithCopyInsecure(c.StringSlice("insecure-registry")...),
+				tmsync.WithCopyAttestor(func() (tmsync.Attestor, error) {
 					return newAttestor(attestorConfig{
 						KeyFile: c.String("src_attestor"), Fingerprints: c.StringSlice("src-attestor-fingerprint"),
 						Address: c.String("src_attestions_address"), Token: token,
 						Bundle: c.String("attestation-bundle"), PerImage: true, StrictKeyExpiry: c.Bool("strict-key-expiry"),
 					})
-				},
-				SkipAttestation: c.Bool("insecure-skip-attestation"),
-				Observer:        console,
-			})
+				}),
+				tmsync.WithCopyObserver(console),
+			}
+			if c.Bool("insecure-skip-attestation") {
+				opts = append(opts, tmsync.WithCopySkipAttestation())
+			}
+			res, err := tmsync.CopyOne(c.Context, src, dest, opts...)
 			if err != nil {
 				console.W = stderr
 				console.Printf("ERROR: copy %s to %s: %v", src, dest, err)

@@ -130,8 +130,8 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", a.FailOnSeverity))
 		}
 	}
-	r.release = tmsync.ReleaseDir(a.ReleaseDir, manifest.Options{ReleasePostfix: a.ReleasePostfix, ImagesPostfix: a.PackagesPostfix,
-		VendorRegistry: a.SrcDomain, Prefix: a.TrgPrefix})
+	r.release = tmsync.ReleaseDir(a.ReleaseDir, manifest.WithReleasePostfix(a.ReleasePostfix),
+		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix))
 
 	var awsCfg aws.Config
 	token := a.SrcPassword
@@ -180,8 +180,11 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 	var target tmsync.Target
 	switch a.Target {
 	case "registry":
-		target, err = tmsync.NewRegistryTarget(a.TrgRegistry+"/"+strings.Trim(a.TrgPrefix, "/"), tmsync.RegistryTargetOptions{
-			AuthFile: a.AuthFile, Insecure: hostIn(a.TrgRegistry, a.Insecure)})
+		topts := []tmsync.TargetOption{tmsync.WithTargetAuthFile(a.AuthFile)}
+		if hostIn(a.TrgRegistry, a.Insecure) {
+			topts = append(topts, tmsync.WithTargetInsecure())
+		}
+		target, err = tmsync.NewRegistryTarget(a.TrgRegistry+"/"+strings.Trim(a.TrgPrefix, "/"), topts...)
 		if err != nil {
 			return nil, startErr("checking --trg-registry", err)
 		}
@@ -191,7 +194,7 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 			return nil, startErr("reading repository settings", err)
 		}
 		kmsClient := kms.NewFromConfig(awsCfg)
-		prov := ecrtarget.New(ecrtarget.NewClient(awsCfg),
+		prov, err := ecrtarget.New(ecrtarget.NewClient(awsCfg),
 			ecrtarget.WithThrottle(time.Duration(a.ThrottleMS)*time.Millisecond), ecrtarget.WithLogger(logger),
 			// An alias is compared with an existing repository's key ARN through KMS.
 			ecrtarget.WithKeyResolver(func(ctx context.Context, key string) (string, error) {
@@ -201,8 +204,19 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 				}
 				return aws.ToString(out.KeyMetadata.Arn), nil
 			}))
-		target = tmsync.NewECRTarget(prov, a.TrgPrefix, settings, tmsync.ECRTargetOptions{RegistryHost: a.TrgRegistry,
-			Insecure: a.TrgRegistry != "" && hostIn(a.TrgRegistry, a.Insecure)})
+		if err != nil {
+			return nil, startErr("checking flags", err)
+		}
+		var topts []tmsync.TargetOption
+		if a.TrgRegistry != "" {
+			topts = append(topts, tmsync.WithTargetRegistryHost(a.TrgRegistry))
+			if hostIn(a.TrgRegistry, a.Insecure) {
+				topts = append(topts, tmsync.WithTargetInsecure())
+			}
+		}
+		if target, err = tmsync.NewECRTarget(prov, a.TrgPrefix, settings, topts...); err != nil {
+			return nil, startErr("checking --trg-registry", err)
+		}
 		if id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
 			r.caller = aws.ToString(id.Arn)
 		} else {
