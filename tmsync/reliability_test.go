@@ -72,12 +72,46 @@ func TestRetryable(t *testing.T) {
 		{"aws client fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "RepositoryNotFoundException", Fault: smithy.FaultClient}), false},
 		{"aws unknown fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "SomethingNew"}), false},
 		{"nil", nil, false},
+		// containers/image's error for a response whose body it cannot parse is
+		// unexported: its status is read from its StatusCode field.
+		{"unparsed 503", fmt.Errorf("x: %w", &unparsedResponse{StatusCode: 503}), true},
+		{"unparsed 404", fmt.Errorf("x: %w", &unparsedResponse{StatusCode: 404}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Retryable(tc.err); got != tc.want {
 				t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// unparsedResponse has the shape of containers/image's unexported error for a response
+// whose body it could not parse.
+type unparsedResponse struct {
+	ParseErr   error
+	StatusCode int
+	Response   []byte
+}
+
+func (e *unparsedResponse) Error() string {
+	return fmt.Sprintf("StatusCode: %d, %q", e.StatusCode, e.Response)
+}
+
+// TestNotFound: a missing tag is told by its error code or HTTP status, never by text.
+func TestNotFound(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("head: %w", &unparsedResponse{StatusCode: 404}), true},
+		{fmt.Errorf("head: %w", docker.UnexpectedHTTPStatusError{StatusCode: 404}), true},
+		{fmt.Errorf("x: %w", errcode.Error{Code: v2.ErrorCodeManifestUnknown, Message: "manifest unknown"}), true},
+		{fmt.Errorf("head: %w", &unparsedResponse{StatusCode: 500}), false},
+		{errors.New("StatusCode: 404, manifest unknown"), false},
+	} {
+		if got := notFound(tc.err); got != tc.want {
+			t.Errorf("notFound(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
 

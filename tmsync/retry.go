@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,9 +42,8 @@ func Retryable(err error) bool {
 	if errors.As(err, &perm) || errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) || unauthorized(err) {
 		return false
 	}
-	var status docker.UnexpectedHTTPStatusError
-	if errors.As(err, &status) {
-		return retryableStatus(status.StatusCode)
+	if status, ok := httpStatus(err); ok {
+		return retryableStatus(status)
 	}
 	if errors.Is(err, docker.ErrTooManyRequests) {
 		return true
@@ -71,6 +71,46 @@ func Retryable(err error) bool {
 
 func retryableStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// httpStatus returns the HTTP status an error in err's chain carries in an int field
+// StatusCode: containers/image's docker.UnexpectedHTTPStatusError, and its unexported
+// error for a response whose body it could not parse (a HEAD's, which has none), whose
+// status would otherwise be only in its text.
+func httpStatus(err error) (int, bool) {
+	for _, e := range chain(err) {
+		v := reflect.ValueOf(e)
+		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+			if v.IsNil() {
+				break
+			}
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			continue
+		}
+		if f := v.FieldByName("StatusCode"); f.IsValid() && f.CanInt() {
+			return int(f.Int()), true
+		}
+	}
+	return 0, false
+}
+
+// chain is err and every error it wraps, depth first.
+func chain(err error) []error {
+	if err == nil {
+		return nil
+	}
+	out := []error{err}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		out = append(out, chain(u.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			out = append(out, chain(e)...)
+		}
+	}
+	return out
 }
 
 // permanentError marks an error that another try cannot fix.

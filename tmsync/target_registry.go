@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -120,8 +121,8 @@ func (t *RegistryTarget) Existing(ctx context.Context, repo string, tags []strin
 	return out, firstErr
 }
 
-// notFound reports whether a registry error says the manifest or repository is absent.
-// A HEAD has no body, so containers/image can only give the status in the message.
+// notFound reports whether a registry error says the manifest or repository is absent:
+// by its registry error code, or by its HTTP status (a HEAD has no body to carry a code).
 func notFound(err error) bool {
 	var ec errcode.Error
 	if errors.As(err, &ec) {
@@ -130,7 +131,8 @@ func notFound(err error) bool {
 			return true
 		}
 	}
-	return strings.Contains(err.Error(), "StatusCode: 404") || strings.Contains(err.Error(), "manifest unknown")
+	status, ok := httpStatus(err)
+	return ok && status == http.StatusNotFound
 }
 
 // Reference implements Target.
