@@ -2,6 +2,7 @@ package tmsync_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/attest/attesttest"
@@ -66,4 +68,35 @@ func Example() {
 	// Output:
 	// vault/core:5.0.3: copied, attested: true, exit status 0
 	// vault/core:5.0.3: present, attested: true, exit status 0
+}
+
+// Retryable decides by an error's structure: a registry's 503 is worth another try, its
+// 404 is not, and neither is an error that only says something in its text.
+func ExampleRetryable() {
+	for _, err := range []error{
+		fmt.Errorf("reading blob: %w", docker.UnexpectedHTTPStatusError{StatusCode: 503}),
+		fmt.Errorf("reading manifest: %w", docker.UnexpectedHTTPStatusError{StatusCode: 404}),
+		errors.New("503 Service Unavailable"),
+	} {
+		fmt.Println(tmsync.Retryable(err))
+	}
+	// Output:
+	// true
+	// false
+	// false
+}
+
+// Flags and configuration files name modes and severities as text; Parse* refuses what
+// is not one of them.
+func ExampleParseMode() {
+	for _, s := range []string{"verify", "copy"} {
+		m, err := tmsync.ParseMode(s)
+		fmt.Printf("%q %v\n", m, err)
+	}
+	sev, _ := tmsync.ParseSeverity("high")
+	fmt.Println(sev)
+	// Output:
+	// "verify" <nil>
+	// "" mode "copy": want plan, sync or verify
+	// HIGH
 }
