@@ -9,6 +9,7 @@ import (
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/manifest"
 )
 
 // TestConcurrentRunsOnOneEngine: one Engine, two releases, synced at the same time (and
@@ -116,4 +117,30 @@ func (b *barrierAttestor) Prepare(ctx context.Context, subjects []attest.Subject
 	b.wg.Done()
 	b.wg.Wait()
 	return err
+}
+
+// TestReleaseFolder: a folder already read is used as it is, and plans like its path.
+func TestReleaseFolder(t *testing.T) {
+	w := newWorld(t)
+	images := w.push([]releasetest.Image{small("vault/f1", "1.0"), small("vault/f2", "1.0")}, 4, true)
+	dir := w.release("1.0", images)
+	e := w.engine(dir, nil)
+	folder, err := manifest.Load(dir, manifest.WithVendorRegistry(w.src), manifest.WithPrefix("/tm/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFolder, err := e.Engine.Plan(context.Background(), ReleaseFolder(folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDir, err := e.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byFolder.Summary != byDir.Summary || byFolder.ReleaseSHA256 != byDir.ReleaseSHA256 || byFolder.Summary.Planned != 2 {
+		t.Errorf("folder %+v %s, dir %+v %s", byFolder.Summary, byFolder.ReleaseSHA256, byDir.Summary, byDir.ReleaseSHA256)
+	}
+	if _, err := e.Engine.Plan(context.Background(), Release{}); err == nil {
+		t.Error("the zero Release planned")
+	}
 }
