@@ -12,7 +12,8 @@
 //     out registry credentials.
 //   - [github.com/tmsync/tmsync/tmsync] is the engine that joins them: plan, verify, copy
 //     with containers/image, and report.
-//   - cmd/tmsync is the command line; examples/ holds runnable programs.
+//   - cmd/tmsync is the command line (package cmd/tmsync/app: flags, console, exit
+//     statuses, AWS configuration, the vendor token); examples/ holds runnable programs.
 //
 // Dependencies point one way: manifest and attest are leaves, ecrtarget depends only on the
 // AWS SDK, the engine on all three and on containers/image, the command line on the engine.

@@ -189,7 +189,7 @@ func TestMotoCreateWithAllSettings(t *testing.T) {
 	m := testbed.SharedMoto(t)
 	ctx := context.Background()
 	c := client(m, nil)
-	p := ecrtarget.New(c)
+	p := mustNew(t, c)
 	name, err := ecrtarget.RepositoryName("/3rdparty/tm/", "vault/xpl/xpl_payees")
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestMotoReconcile(t *testing.T) {
 	kms := &types.EncryptionConfiguration{EncryptionType: types.EncryptionTypeKms, KmsKey: aws.String("alias/tm-ecr")}
 	createOther(t, c, "3rdparty/tm/a", kms)
 	createOther(t, c, "3rdparty/tm/b", kms)
-	p := ecrtarget.New(c)
+	p := mustNew(t, c)
 
 	res, err := p.Ensure(ctx, "3rdparty/tm/a", settings())
 	if err != nil {
@@ -303,7 +303,7 @@ func TestMotoEncryptionDrift(t *testing.T) {
 	createOther(t, c, "3rdparty/tm/aes", nil)
 	createOther(t, c, "3rdparty/tm/otherkey", &types.EncryptionConfiguration{EncryptionType: types.EncryptionTypeKms, KmsKey: aws.String("alias/other")})
 	before, _ := c.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{})
-	p := ecrtarget.New(c)
+	p := mustNew(t, c)
 	for repo, field := range map[string]string{"3rdparty/tm/aes": "encryptionType", "3rdparty/tm/otherkey": "kmsKey"} {
 		res, err := p.Ensure(ctx, repo, settings())
 		if err != nil {
@@ -336,7 +336,7 @@ func TestMotoPlanChangesNothing(t *testing.T) {
 	raw := client(m, nil)
 	createOther(t, raw, "3rdparty/tm/exists", &types.EncryptionConfiguration{EncryptionType: types.EncryptionTypeKms, KmsKey: aws.String("alias/tm-ecr")})
 	tr := newTransport(0, 1)
-	p := ecrtarget.New(client(m, tr))
+	p := mustNew(t, client(m, tr))
 	res, err := p.Plan(ctx, "3rdparty/tm/exists", settings())
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestMotoCredentials(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
 	tr := newTransport(0, 1)
-	p := ecrtarget.New(client(m, tr), ecrtarget.WithClock(clock))
+	p := mustNew(t, client(m, tr), ecrtarget.WithClock(clock))
 	calls := func() int { return len(tr.Calls()) }
 
 	c, err := p.Credentials(ctx)
@@ -403,7 +403,7 @@ func TestMotoCredentials(t *testing.T) {
 
 	// By the real clock moto's token expired in 2015: handed out, never cached.
 	tr2 := newTransport(0, 1)
-	p2 := ecrtarget.New(client(m, tr2))
+	p2 := mustNew(t, client(m, tr2))
 	for range 2 {
 		if _, err := p2.Credentials(ctx); err != nil {
 			t.Fatal(err)
@@ -421,7 +421,7 @@ func TestMotoPushScanAndExisting(t *testing.T) {
 	ctx := context.Background()
 	e := testbed.StartECR(t, m)
 	c := client(m, nil)
-	p := ecrtarget.New(c, ecrtarget.WithScanPollInterval(20*time.Millisecond))
+	p := mustNew(t, c, ecrtarget.WithScanPollInterval(20*time.Millisecond))
 	repo := "3rdparty/tm/vault/core"
 	if _, err := p.Ensure(ctx, repo, settings()); err != nil {
 		t.Fatal(err)
@@ -482,7 +482,7 @@ func TestMotoThrottled(t *testing.T) {
 	ctx := context.Background()
 	const spacing = 15 * time.Millisecond
 	tr := newTransport(0.3, 20261128)
-	p := ecrtarget.New(client(m, tr), ecrtarget.WithThrottle(spacing))
+	p := mustNew(t, client(m, tr), ecrtarget.WithThrottle(spacing))
 	var repos []string
 	for i := range 12 {
 		repos = append(repos, fmt.Sprintf("3rdparty/tm/vault/svc-%02d", i))
@@ -529,4 +529,14 @@ func TestMotoThrottled(t *testing.T) {
 			t.Errorf("%s and %s reached moto %s apart, want >= %s", mc[i-1].op, mc[i].op, gap, spacing)
 		}
 	}
+}
+
+// mustNew is ecrtarget.New for a test that gives valid options.
+func mustNew(t testing.TB, api ecrtarget.API, opts ...ecrtarget.Option) *ecrtarget.Provisioner {
+	t.Helper()
+	p, err := ecrtarget.New(api, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

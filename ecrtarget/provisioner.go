@@ -33,23 +33,67 @@ type Provisioner struct {
 	renew  time.Time
 }
 
-// Option configures a Provisioner.
-type Option func(*Provisioner)
+// Option configures New. Options are applied in order after the defaults; New reports
+// every invalid one at once.
+type Option func(*options) error
+
+type options struct {
+	throttle time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+	poll     time.Duration
+	keys     KeyResolver
+}
+
+// DefaultScanPollInterval is how often ScanFindings asks again, unless WithScanPollInterval.
+const DefaultScanPollInterval = 5 * time.Second
 
 // WithThrottle spaces mutating calls (create, tag, policies, scanning, mutability) by d,
 // measured from the end of one to the start of the next, on top of the SDK's retries
 // (--throttle_ecr_creation_ms). While it is set, mutating calls run one at a time.
 // Spacing uses the real clock, not WithClock. Default 0: no spacing, no serialising.
-func WithThrottle(d time.Duration) Option { return func(p *Provisioner) { p.throttle = d } }
+func WithThrottle(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("throttle %s: want 0 or more", d)
+		}
+		o.throttle = d
+		return nil
+	}
+}
 
 // WithClock sets the clock that credential expiry is judged by. Default time.Now.
-func WithClock(now func() time.Time) Option { return func(p *Provisioner) { p.now = now } }
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("WithClock: nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
 
 // WithLogger sets the logger. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(p *Provisioner) { p.log = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l != nil {
+			o.log = l
+		}
+		return nil
+	}
+}
 
-// WithScanPollInterval sets how often ScanFindings asks again. Default 5s.
-func WithScanPollInterval(d time.Duration) Option { return func(p *Provisioner) { p.poll = d } }
+// WithScanPollInterval sets how often ScanFindings asks again. Default
+// DefaultScanPollInterval.
+func WithScanPollInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("scan poll interval %s: want more than 0", d)
+		}
+		o.poll = d
+		return nil
+	}
+}
 
 // KeyResolver turns a KMS key alias, alias ARN or key id into the key's ARN (for example
 // with kms:DescribeKey). ECR reports an existing repository's key as an ARN, so without
@@ -58,24 +102,26 @@ type KeyResolver func(ctx context.Context, key string) (keyARN string, err error
 
 // WithKeyResolver lets Ensure compare a KMS alias with an existing repository's key ARN.
 // Default none: such a pair is reported in Result.Unverified, not as drift.
-func WithKeyResolver(r KeyResolver) Option { return func(p *Provisioner) { p.keys = r } }
+func WithKeyResolver(r KeyResolver) Option {
+	return func(o *options) error { o.keys = r; return nil }
+}
 
 // New returns a Provisioner that calls api.
-func New(api API, opts ...Option) *Provisioner {
-	p := &Provisioner{api: api, now: time.Now, poll: 5 * time.Second}
-	for _, o := range opts {
-		o(p)
+func New(api API, opts ...Option) (*Provisioner, error) {
+	o := options{now: time.Now, poll: DefaultScanPollInterval, log: slog.New(slog.DiscardHandler)}
+	var errs []error
+	if api == nil {
+		errs = append(errs, errors.New("no ECR API client"))
 	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if p.now == nil {
-		p.now = time.Now
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("ecrtarget: %w", err)
 	}
-	if p.poll <= 0 {
-		p.poll = 5 * time.Second
-	}
-	return p
+	return &Provisioner{api: api, throttle: o.throttle, now: o.now, log: o.log, poll: o.poll, keys: o.keys}, nil
 }
 
 // Result is what Ensure did, or what Plan would do, to one repository.

@@ -50,7 +50,7 @@ func TestPlanMakesNoMutatingCall(t *testing.T) {
 	ctx := context.Background()
 	t.Run("missing repository", func(t *testing.T) {
 		f := &fakeAPI{}
-		res, err := New(f).Plan(ctx, repoName, wantedSettings())
+		res, err := mustNew(t, f).Plan(ctx, repoName, wantedSettings())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestPlanMakesNoMutatingCall(t *testing.T) {
 	t.Run("existing repository", func(t *testing.T) {
 		f := &fakeAPI{repo: existingRepo("alias/ecr"), policy: `{"Statement":[]}`, lifecycle: DefaultLifecyclePolicy(9),
 			tags: []types.Tag{{Key: aws.String("owner"), Value: aws.String("someone")}, {Key: aws.String("other"), Value: aws.String("x")}}}
-		res, err := New(f).Plan(ctx, repoName, wantedSettings())
+		res, err := mustNew(t, f).Plan(ctx, repoName, wantedSettings())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestPlanMakesNoMutatingCall(t *testing.T) {
 		}
 		// The same against Ensure: exactly one call per change group.
 		f2 := &fakeAPI{repo: f.repo, policy: f.policy, lifecycle: f.lifecycle, tags: f.tags}
-		if _, err := New(f2).Ensure(ctx, repoName, wantedSettings()); err != nil {
+		if _, err := mustNew(t, f2).Ensure(ctx, repoName, wantedSettings()); err != nil {
 			t.Fatal(err)
 		}
 		got := strings.Join(f2.mutating(), " ")
@@ -99,7 +99,7 @@ func TestEnsureNothingToDo(t *testing.T) {
 	// The same policies in another layout: no change.
 	f := &fakeAPI{repo: repo, policy: "{\n " + s.RepositoryPolicy[1:], lifecycle: " " + s.LifecyclePolicy,
 		tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("owner"), Value: aws.String("core-banking")}}}
-	res, err := New(f).Ensure(context.Background(), repoName, s)
+	res, err := mustNew(t, f).Ensure(context.Background(), repoName, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestEnsureLeavesOthersTagsWithoutPrune(t *testing.T) {
 	s := wantedSettings()
 	s.PruneTags = false
 	f := &fakeAPI{repo: existingRepo("alias/ecr"), tags: []types.Tag{{Key: aws.String("other"), Value: aws.String("x")}}}
-	if _, err := New(f).Ensure(context.Background(), repoName, s); err != nil {
+	if _, err := mustNew(t, f).Ensure(context.Background(), repoName, s); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range f.mutating() {
@@ -150,7 +150,7 @@ func TestEncryptionDrift(t *testing.T) {
 			if tc.resolver != nil {
 				opts = append(opts, WithKeyResolver(tc.resolver))
 			}
-			res, err := New(f, opts...).Ensure(context.Background(), repoName, s)
+			res, err := mustNew(t, f, opts...).Ensure(context.Background(), repoName, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,7 +179,7 @@ func TestErrorsKeepTheAWSError(t *testing.T) {
 	for _, op := range []string{"DescribeRepositories", "CreateRepository", "SetRepositoryPolicy", "PutLifecyclePolicy"} {
 		t.Run(op, func(t *testing.T) {
 			f := &fakeAPI{errs: map[string]error{op: accessDenied(op)}}
-			_, err := New(f).Ensure(ctx, repoName, wantedSettings())
+			_, err := mustNew(t, f).Ensure(ctx, repoName, wantedSettings())
 			var e *Error
 			var api smithy.APIError
 			if !errors.As(err, &e) || e.Op != op || e.Repository != repoName || !errors.As(err, &api) || api.ErrorCode() != "AccessDeniedException" {
@@ -193,7 +193,7 @@ func TestErrorsKeepTheAWSError(t *testing.T) {
 	for _, op := range []string{"ListTagsForResource", "GetRepositoryPolicy", "GetLifecyclePolicy", "TagResource", "UntagResource", "PutImageScanningConfiguration", "PutImageTagMutability"} {
 		t.Run(op, func(t *testing.T) {
 			f := &fakeAPI{repo: existingRepo("alias/ecr"), tags: []types.Tag{{Key: aws.String("x"), Value: aws.String("y")}}, errs: map[string]error{op: accessDenied(op)}}
-			_, err := New(f).Ensure(ctx, repoName, wantedSettings())
+			_, err := mustNew(t, f).Ensure(ctx, repoName, wantedSettings())
 			var e *Error
 			if !errors.As(err, &e) || e.Op != op {
 				t.Fatalf("got %v", err)
@@ -202,7 +202,7 @@ func TestErrorsKeepTheAWSError(t *testing.T) {
 	}
 	t.Run("BatchGetImage", func(t *testing.T) {
 		f := &fakeAPI{errs: map[string]error{"BatchGetImage": accessDenied("BatchGetImage")}}
-		_, err := New(f).Existing(ctx, repoName, []string{"1.0"})
+		_, err := mustNew(t, f).Existing(ctx, repoName, []string{"1.0"})
 		var api smithy.APIError
 		if !errors.As(err, &api) || !strings.HasPrefix(err.Error(), "ecr BatchGetImage "+repoName) {
 			t.Fatalf("got %v", err)
@@ -210,7 +210,7 @@ func TestErrorsKeepTheAWSError(t *testing.T) {
 	})
 	t.Run("GetAuthorizationToken", func(t *testing.T) {
 		f := &fakeAPI{errs: map[string]error{"GetAuthorizationToken": accessDenied("GetAuthorizationToken")}}
-		_, err := New(f).Credentials(ctx)
+		_, err := mustNew(t, f).Credentials(ctx)
 		var api smithy.APIError
 		if !errors.As(err, &api) || !strings.HasPrefix(err.Error(), "ecr GetAuthorizationToken: ") {
 			t.Fatalf("got %v", err)
@@ -218,11 +218,11 @@ func TestErrorsKeepTheAWSError(t *testing.T) {
 	})
 	t.Run("invalid settings make no call", func(t *testing.T) {
 		f := &fakeAPI{}
-		_, err := New(f).Ensure(ctx, repoName, Settings{Mutability: "SOMETIMES"})
+		_, err := mustNew(t, f).Ensure(ctx, repoName, Settings{Mutability: "SOMETIMES"})
 		if !errors.Is(err, ErrInvalidSettings) || len(f.Calls()) != 0 {
 			t.Fatalf("got %v, calls %v", err, f.Calls())
 		}
-		_, err = New(f).Ensure(ctx, "Bad/Name", Settings{})
+		_, err = mustNew(t, f).Ensure(ctx, "Bad/Name", Settings{})
 		if !errors.Is(err, ErrInvalidName) || len(f.Calls()) != 0 {
 			t.Fatalf("got %v, calls %v", err, f.Calls())
 		}
@@ -235,7 +235,7 @@ func TestEnsureCreateRace(t *testing.T) {
 	f := &fakeAPI{errs: map[string]error{"CreateRepository": &types.RepositoryAlreadyExistsException{Message: aws.String("exists")}}}
 	var once sync.Once
 	api := &raceAPI{fakeAPI: f, after: func() { once.Do(func() { f.repo = existingRepo("alias/ecr") }) }}
-	res, err := New(api).Ensure(context.Background(), repoName, wantedSettings())
+	res, err := mustNew(t, api).Ensure(context.Background(), repoName, wantedSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func (r *raceAPI) CreateRepository(ctx context.Context, in *ecr.CreateRepository
 func TestThrottleSpacesMutatingCalls(t *testing.T) {
 	const d = 30 * time.Millisecond
 	f := &timingAPI{fakeAPI: &fakeAPI{}}
-	p := New(f, WithThrottle(d))
+	p := mustNew(t, f, WithThrottle(d))
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)
@@ -328,7 +328,7 @@ func TestExistingBatchesOf100(t *testing.T) {
 		tags = append(tags, fmt.Sprintf("t%d", i))
 	}
 	tags = append(tags, "t1", "t2") // repeated: asked once
-	got, err := New(f).Existing(context.Background(), repoName, tags)
+	got, err := mustNew(t, f).Existing(context.Background(), repoName, tags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,10 +341,10 @@ func TestExistingBatchesOf100(t *testing.T) {
 	f.batch = func(in *ecr.BatchGetImageInput) (*ecr.BatchGetImageOutput, error) {
 		return &ecr.BatchGetImageOutput{Failures: []types.ImageFailure{{ImageId: &in.ImageIds[0], FailureCode: types.ImageFailureCodeKmsError, FailureReason: aws.String("key disabled")}}}, nil
 	}
-	if _, err := New(f).Existing(context.Background(), repoName, []string{"x"}); err == nil || !strings.Contains(err.Error(), "key disabled") {
+	if _, err := mustNew(t, f).Existing(context.Background(), repoName, []string{"x"}); err == nil || !strings.Contains(err.Error(), "key disabled") {
 		t.Fatalf("a failure other than not found: %v", err)
 	}
-	if got, err := New(&fakeAPI{}).Existing(context.Background(), repoName, nil); err != nil || len(got) != 0 {
+	if got, err := mustNew(t, &fakeAPI{}).Existing(context.Background(), repoName, nil); err != nil || len(got) != 0 {
 		t.Fatalf("no tags: %v %v", got, err)
 	}
 }
@@ -362,7 +362,7 @@ func token(user, pass string, expires time.Time) func() (*ecr.GetAuthorizationTo
 func TestCredentialsConcurrentAndBad(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f := &fakeAPI{token: token("AWS", "pw", now.Add(12*time.Hour))}
-	p := New(f, WithClock(func() time.Time { return now }))
+	p := mustNew(t, f, WithClock(func() time.Time { return now }))
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Add(1)
@@ -385,7 +385,7 @@ func TestCredentialsConcurrentAndBad(t *testing.T) {
 			return &ecr.GetAuthorizationTokenOutput{AuthorizationData: []types.AuthorizationData{{AuthorizationToken: aws.String("%%%")}}}, nil
 		},
 	} {
-		_, err := New(&fakeAPI{token: bad}).Credentials(context.Background())
+		_, err := mustNew(t, &fakeAPI{token: bad}).Credentials(context.Background())
 		if !errors.Is(err, ErrNoAuthorizationData) {
 			t.Errorf("bad token: %v", err)
 		}
@@ -418,7 +418,7 @@ func TestScanFindingsPolls(t *testing.T) {
 		return &ecr.DescribeImageScanFindingsOutput{ImageScanStatus: &types.ImageScanStatus{Status: types.ScanStatusComplete},
 			ImageScanFindings: &types.ImageScanFindings{FindingSeverityCounts: map[string]int32{"CRITICAL": 2, "LOW": 5}}}, nil
 	}}
-	p := New(f, WithScanPollInterval(5*time.Millisecond))
+	p := mustNew(t, f, WithScanPollInterval(5*time.Millisecond))
 	got, err := p.ScanFindings(context.Background(), repoName, d, time.Second)
 	if err != nil || got.Status != "COMPLETE" || got.Counts["CRITICAL"] != 2 || got.Counts["LOW"] != 5 {
 		t.Fatalf("%+v %v", got, err)
@@ -426,14 +426,14 @@ func TestScanFindingsPolls(t *testing.T) {
 	f = &fakeAPI{scan: func(int) (*ecr.DescribeImageScanFindingsOutput, error) {
 		return &ecr.DescribeImageScanFindingsOutput{ImageScanStatus: &types.ImageScanStatus{Status: types.ScanStatusInProgress}}, nil
 	}}
-	got, err = New(f, WithScanPollInterval(5*time.Millisecond)).ScanFindings(context.Background(), repoName, d, 30*time.Millisecond)
+	got, err = mustNew(t, f, WithScanPollInterval(5*time.Millisecond)).ScanFindings(context.Background(), repoName, d, 30*time.Millisecond)
 	if !errors.Is(err, ErrScanNotComplete) || got == nil || got.Status != "IN_PROGRESS" {
 		t.Fatalf("timeout: %+v %v", got, err)
 	}
 	f = &fakeAPI{scan: func(int) (*ecr.DescribeImageScanFindingsOutput, error) {
 		return &ecr.DescribeImageScanFindingsOutput{ImageScanStatus: &types.ImageScanStatus{Status: types.ScanStatusUnsupportedImage}}, nil
 	}}
-	got, err = New(f).ScanFindings(context.Background(), repoName, d, time.Minute)
+	got, err = mustNew(t, f).ScanFindings(context.Background(), repoName, d, time.Minute)
 	if err != nil || got.Status != "UNSUPPORTED_IMAGE" {
 		t.Fatalf("unsupported: %+v %v", got, err)
 	}
@@ -448,5 +448,31 @@ func TestIAMActionsMatchAPI(t *testing.T) {
 	}
 	if got := IAMActions(); !reflect.DeepEqual(got, fromAPI) {
 		t.Fatalf("IAMActions() = %v\nAPI methods  = %v", got, fromAPI)
+	}
+}
+
+// mustNew is New for a test that gives valid options.
+func mustNew(t testing.TB, api API, opts ...Option) *Provisioner {
+	t.Helper()
+	p, err := New(api, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestNewReportsEveryBadOption: New checks its options and says what is wrong with each.
+func TestNewReportsEveryBadOption(t *testing.T) {
+	_, err := New(nil, WithThrottle(-time.Second), WithScanPollInterval(0), WithClock(nil))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"no ECR API client", "throttle -1s", "scan poll interval 0s", "nil clock"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, err := New(&fakeAPI{}, WithThrottle(0), WithLogger(nil)); err != nil {
+		t.Errorf("valid options: %v", err)
 	}
 }

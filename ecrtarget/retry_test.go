@@ -55,7 +55,7 @@ func TestRetryerThrough(t *testing.T) {
 
 func TestRetryerGivesUp(t *testing.T) {
 	s := &scripted{answers: [][2]string{{"400", throttled}}}
-	_, err := ecrtarget.New(sdkClient(s)).Ensure(context.Background(), "3rdparty/tm/x", ecrtarget.Settings{})
+	_, err := mustNew(t, sdkClient(s)).Ensure(context.Background(), "3rdparty/tm/x", ecrtarget.Settings{})
 	var api smithy.APIError
 	var e *ecrtarget.Error
 	if !errors.As(err, &e) || !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" || s.n != 5 {
@@ -65,7 +65,7 @@ func TestRetryerGivesUp(t *testing.T) {
 
 func TestRetryerDoesNotRetryAccessDenied(t *testing.T) {
 	s := &scripted{answers: [][2]string{{"400", `{"__type":"AccessDeniedException","message":"User: arn:aws:sts::1:assumed-role/sync is not authorized to perform: ecr:DescribeRepositories"}`}}}
-	_, err := ecrtarget.New(sdkClient(s)).Ensure(context.Background(), "3rdparty/tm/x", ecrtarget.Settings{})
+	_, err := mustNew(t, sdkClient(s)).Ensure(context.Background(), "3rdparty/tm/x", ecrtarget.Settings{})
 	var api smithy.APIError
 	var e *ecrtarget.Error
 	if !errors.As(err, &e) || e.Op != "DescribeRepositories" || e.Repository != "3rdparty/tm/x" ||

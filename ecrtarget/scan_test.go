@@ -25,7 +25,7 @@ func TestStartScan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAPI{startScan: tc.refusal}
-			err := New(f).StartScan(context.Background(), repoName, d)
+			err := mustNew(t, f).StartScan(context.Background(), repoName, d)
 			if calls := f.Calls(); len(calls) != 1 || calls[0] != "StartImageScan" {
 				t.Errorf("calls %v, want one StartImageScan", calls)
 			}

@@ -19,7 +19,7 @@ func TestAcceptedEncodings(t *testing.T) {
 		{"no final newline", strings.TrimSuffix(lf, "\n")},
 		{"CRLF no final newline", strings.TrimSuffix(strings.ReplaceAll(lf, "\n", "\r\n"), "\r\n")},
 	} {
-		es, err := ParseImageList("5.0.3_tm_registry_images.txt", []byte(variant.data), Options{})
+		es, err := ParseImageList("5.0.3_tm_registry_images.txt", []byte(variant.data))
 		if err != nil {
 			t.Fatalf("%s: %v", variant.name, err)
 		}
@@ -43,7 +43,7 @@ func TestAcceptedEncodings(t *testing.T) {
 		relJSON(good("a"), ent("\\ud83d\\ude00", src(tmr+"/vault/b@"+dg1), dst("vault/b:1"))),
 		relJSON(ent("a", src(tmr+"/vault/a@"+dg1), dst("vault/a:1"), `"note": "C:\\u0000 \\\\ \" \ud83d\ude00"`)),
 	} {
-		f, err := LoadFS(fstest.MapFS{"5.0.3_release.json": {Data: []byte(data)}}, Options{})
+		f, err := LoadFS(fstest.MapFS{"5.0.3_release.json": {Data: []byte(data)}})
 		if err != nil || len(f.Images()) == 0 {
 			t.Errorf("%q: %v", data, err)
 		}

@@ -62,13 +62,13 @@ func (f *Folder) Images() []Image {
 // neither postfix, and hidden files (".…", such as macOS "._" files), are not read.
 // The error, if any, is *Errors with every problem of the folder; the Folder then holds
 // what could be read, and must not be synced.
-func Load(dir string, opts Options) (*Folder, error) {
+func Load(dir string, opts ...Option) (*Folder, error) {
 	return load(os.DirFS(dir), dir, func(name string) string { return filepath.Join(dir, name) }, opts)
 }
 
 // LoadFS reads a release folder at the root of fsys, as Load does. Paths in problems and
 // origins are fsys names.
-func LoadFS(fsys fs.FS, opts Options) (*Folder, error) {
+func LoadFS(fsys fs.FS, opts ...Option) (*Folder, error) {
 	return load(fsys, ".", func(name string) string { return name }, opts)
 }
 
@@ -76,11 +76,11 @@ type versionFiles struct {
 	releases, lists []string // fsys names
 }
 
-func load(fsys fs.FS, dir string, display func(string) string, opts Options) (*Folder, error) {
-	opts = opts.withDefaults()
+func load(fsys fs.FS, dir string, display func(string) string, optFns []Option) (*Folder, error) {
+	opts, oprobs := newOptions(optFns)
 	folder := &Folder{Dir: dir}
-	if probs := opts.validate(); len(probs) > 0 {
-		return folder, probs.err()
+	if len(oprobs) > 0 {
+		return folder, oprobs.err()
 	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -131,7 +131,7 @@ func load(fsys fs.FS, dir string, display func(string) string, opts Options) (*F
 }
 
 // loadRelease reads the files of one version and applies its lists.
-func loadRelease(fsys fs.FS, display func(string) string, version string, vf *versionFiles, opts Options) (Release, Errors) {
+func loadRelease(fsys fs.FS, display func(string) string, version string, vf *versionFiles, opts options) (Release, Errors) {
 	var probs Errors
 	rel := Release{Version: version}
 	read := func(name, kind string) ([]byte, bool) {
@@ -238,7 +238,7 @@ func sameImage(list, release Source) bool {
 // may be listed twice: in tm_registry_images.txt without a second field and in
 // byo_images.txt with one; the second field says more, so it wins. Two different sources
 // given explicitly, or twice the same kind, are a problem.
-func fromLists(entries []ListEntry, version string, opts Options, probs *Errors) []Image {
+func fromLists(entries []ListEntry, version string, opts options, probs *Errors) []Image {
 	var kept []ListEntry
 	at := map[string]int{}
 	for _, e := range entries {

@@ -47,10 +47,10 @@ func FuzzRelease(f *testing.F) {
 	f.Add([]byte("{\"metadata\": {\"images\": {\"a\\ud800\": {}, \"b\\u0000\": 1, \"c\\\\u0000\\ud83d\\ude00\": 2}}}"))
 	f.Add([]byte("\xfe\xff\x00{\x00}"))
 	f.Add([]byte(relJSON(ent("a", src("DOCKER.EXTERNAL.THOUGHTMACHINE.IO:443/vault/a@"+dg1), dst("vault/a:1")))))
-	opts := Options{}.withDefaults()
+	opts := options{}.withDefaults()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "5.0.3_release.json"
-		rel, err := ParseRelease(name, data, Options{})
+		rel, err := ParseRelease(name, data)
 		checkProblems(t, err, name)
 		if err == nil && len(rel.Images) == 0 {
 			t.Fatal("no error and no image")
@@ -89,10 +89,10 @@ func FuzzImageList(f *testing.F) {
 	f.Add([]byte("vault/a:1 DOCKER.EXTERNAL.THOUGHTMACHINE.IO:443/vault/a:1\n\xc3\x28\n"))
 	f.Add([]byte("\xff\xfev\x00\n\x00"))
 	f.Add([]byte("vault/a:1\u2028x/y:1 # \u202e\u00a0\u0085\x1b\n"))
-	opts := Options{}.withDefaults()
+	opts := options{}.withDefaults()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, name := range []string{"3.3.11_byo_images.txt", "3.3.11_tm_registry_images.txt"} {
-			entries, err := ParseImageList(name, data, Options{})
+			entries, err := ParseImageList(name, data)
 			checkProblems(t, err, name)
 			for _, e := range entries {
 				img := e.image("3.3.11", opts)
@@ -100,7 +100,7 @@ func FuzzImageList(f *testing.F) {
 				if e.Origin.Line < 1 || (!e.External && e.Source.Registry != opts.VendorRegistry) {
 					t.Fatalf("entry %+v", e)
 				}
-				if e.External && !IsBYOList(name, opts) {
+				if e.External && !isBYOList(name, opts) {
 					t.Fatalf("%s: entry %+v has a second field in a vendor list", name, e)
 				}
 				if img.Vendor != SameRegistry(img.Source.Registry, tmr) {
@@ -170,14 +170,14 @@ func FuzzCanonicalRegistry(f *testing.F) {
 func FuzzFolder(f *testing.F) {
 	f.Add([]byte(relJSON(good("a"), good("b"))), []byte("vault/a:5.0.3\n"))
 	f.Add([]byte(relJSON(good("a"))), []byte("vault/a:5.0.3 docker.io/x/a@"+dg1+"\nvault/c:5.0.3\n"))
-	opts := Options{}.withDefaults()
+	opts := options{}.withDefaults()
 	f.Fuzz(func(t *testing.T, release, list []byte) {
 		fsys := fstest.MapFS{
 			"5.0.3_release.json":   {Data: release},
 			"5.0.3_byo_images.txt": {Data: list},
 			"4.0_images.txt":       {Data: list},
 		}
-		folder, err := LoadFS(fsys, Options{})
+		folder, err := LoadFS(fsys)
 		if err != nil {
 			var errs *Errors
 			if !errors.As(err, &errs) {

@@ -143,7 +143,7 @@ func TestSameRegistry(t *testing.T) {
 // spelling that could reach another place is refused.
 func TestVendorSpellings(t *testing.T) {
 	type tc struct {
-		vendor      string // Options.VendorRegistry
+		vendor      string // WithVendorRegistry
 		source      string // registry part of a source
 		vendorImage bool
 		refused     string // a problem containing this, or "" for none
@@ -180,7 +180,7 @@ func TestVendorSpellings(t *testing.T) {
 		{"127.0.0.1:5000", "[::1]:5000", false, "invalid reference format"},
 	}
 	for _, c := range cases {
-		opts := Options{VendorRegistry: c.vendor}
+		opts := WithVendorRegistry(c.vendor)
 		ref := c.source + "/vault/a:1@" + dg1
 		// In a release JSON.
 		rel, err := ParseRelease("5.0.3_release.json", []byte(relJSON(ent("a", src(ref), dst("vault/a:1")))), opts)
@@ -234,17 +234,17 @@ func checkVendor(t *testing.T, what string, images []Image, err error, vendor bo
 // spelled tidily whatever the spelling of the option, and are vendor images.
 func TestVendorListSingleField(t *testing.T) {
 	for _, vendor := range []string{"", tmr, "DOCKER.EXTERNAL.THOUGHTMACHINE.IO.", tmr + ":443", "Docker.External.ThoughtMachine.io.:0443"} {
-		es, err := ParseImageList("3.3.11_tm_registry_images.txt", []byte("vault/a:1\r\n"), Options{VendorRegistry: vendor})
+		es, err := ParseImageList("3.3.11_tm_registry_images.txt", []byte("vault/a:1\r\n"), WithVendorRegistry(vendor))
 		if err != nil || len(es) != 1 {
 			t.Fatalf("vendor %q: %v, %v", vendor, es, err)
 		}
-		img := es[0].image("3.3.11", Options{VendorRegistry: vendor}.withDefaults())
+		img := es[0].image("3.3.11", options{VendorRegistry: vendor}.withDefaults())
 		if img.Source.String() != tmr+"/vault/a:1" || !img.Vendor {
 			t.Errorf("vendor %q: source %s vendor %v; want %s/vault/a:1, a vendor image", vendor, img.Source, img.Vendor, tmr)
 		}
 	}
 	for _, vendor := range []string{"https://" + tmr, tmr + "/x", "user@" + tmr, "[::1]:5000", "127.1", tmr + ":0", " " + tmr} {
-		_, err := ParseImageList("3.3.11_tm_registry_images.txt", []byte("vault/a:1\n"), Options{VendorRegistry: vendor})
+		_, err := ParseImageList("3.3.11_tm_registry_images.txt", []byte("vault/a:1\n"), WithVendorRegistry(vendor))
 		if err == nil || !strings.Contains(err.Error(), "vendor registry") {
 			t.Errorf("vendor registry %q: error %v, want a problem with the option", vendor, err)
 		}
@@ -258,12 +258,12 @@ func TestSecondFieldOnlyInBYOLists(t *testing.T) {
 	vendor := []string{"3.3.12_tm_registry_images.txt", "3.3.12_images.txt", "3.3.12_byob_images.txt", "3.3.12_nobyo_images.txt",
 		"byo/3.3.12_tm_images.txt", "byo_images.txt", "3.3.12_tm_registry_images.txt.byo"}
 	for _, name := range byo {
-		if !IsBYOList(name, Options{}) {
+		if !IsBYOList(name) {
 			t.Errorf("IsBYOList(%q) = false", name)
 		}
 	}
 	for _, name := range vendor {
-		if IsBYOList(name, Options{}) {
+		if IsBYOList(name) {
 			t.Errorf("IsBYOList(%q) = true", name)
 		}
 	}
@@ -278,7 +278,7 @@ func TestSecondFieldOnlyInBYOLists(t *testing.T) {
 	}
 	for _, name := range []string{"3.3.12_tm_registry_images.txt", "3.3.12_images.txt", "3.3.12_byob_images.txt"} {
 		for _, l := range lines {
-			_, err := LoadFS(fstest.MapFS{name: {Data: []byte(l.data)}}, Options{})
+			_, err := LoadFS(fstest.MapFS{name: {Data: []byte(l.data)}})
 			var errs *Errors
 			if !errors.As(err, &errs) || len(*errs) != 1 {
 				t.Fatalf("%s %q: %v, want one problem", name, l.data, err)

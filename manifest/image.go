@@ -15,7 +15,7 @@ type Image struct {
 	// Dest is where the image goes, relative to the target prefix.
 	Dest Dest
 	// Vendor is true when Source lies in the vendor's registry: SameRegistry(
-	// Source.Registry, Options.VendorRegistry), whatever file or field named the source (a
+	// Source.Registry, WithVendorRegistry), whatever file or field named the source (a
 	// release JSON's source, a byo list's second field, a vendor list's record). It is
 	// false only for the restricted / bring-your-own images that live on another host
 	// (or on the vendor's host at another port than the vendor registry's).

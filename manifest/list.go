@@ -25,7 +25,7 @@ type ListEntry struct {
 }
 
 // image returns the entry as an image of version.
-func (e ListEntry) image(version string, opts Options) Image {
+func (e ListEntry) image(version string, opts options) Image {
 	return Image{
 		Source:  e.Source,
 		Dest:    e.Dest,
@@ -44,16 +44,16 @@ func (e ListEntry) image(version string, opts Options) Image {
 // override), a non-ASCII space and bytes that are not UTF-8 are problems of their line.
 // A UTF-8 byte order mark at the start is skipped. The error, if any, is *Errors, and the
 // entries are then those that could be read.
-func ParseImageList(name string, data []byte, opts Options) ([]ListEntry, error) {
-	opts = opts.withDefaults()
-	if probs := opts.validate(); len(probs) > 0 {
+func ParseImageList(name string, data []byte, optFns ...Option) ([]ListEntry, error) {
+	opts, probs := newOptions(optFns)
+	if len(probs) > 0 {
 		return nil, probs.err()
 	}
 	entries, probs := parseImageList(name, data, opts)
 	return entries, probs.err()
 }
 
-func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors) {
+func parseImageList(name string, data []byte, opts options) ([]ListEntry, Errors) {
 	var probs Errors
 	if msg := utf16BOM(data); msg != "" {
 		return nil, Errors{{File: name, Line: 1, Column: 1, Msg: msg + "; expected a UTF-8 text file of image references"}}
@@ -65,7 +65,7 @@ func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors
 			Msg: fmt.Sprintf("not UTF-8 text (byte 0x%02x); expected a text file of image references", data[at])}}
 	}
 	data = bytes.TrimPrefix(data, bom)
-	byo := IsBYOList(name, opts)
+	byo := isBYOList(name, opts)
 	var entries []ListEntry
 	lines := strings.Split(string(data), "\n")
 	for i, line := range lines {
@@ -136,8 +136,12 @@ func parseImageList(name string, data []byte, opts Options) ([]ListEntry, Errors
 // case, words being separated by '_', '-' or '.' ("3.3.12_byo_images.txt",
 // "4.0_extra-BYO_images.txt"). Every other list (such as "3.3.12_tm_registry_images.txt")
 // lists vendor images only.
-func IsBYOList(name string, opts Options) bool {
-	opts = opts.withDefaults()
+func IsBYOList(name string, optFns ...Option) bool {
+	opts, _ := newOptions(optFns)
+	return isBYOList(name, opts)
+}
+
+func isBYOList(name string, opts options) bool {
 	base := path.Base(filepath.ToSlash(name))
 	_, rest, found := strings.Cut(base, "_")
 	if !found || !strings.HasSuffix(rest, opts.ImagesPostfix) {

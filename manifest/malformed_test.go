@@ -247,7 +247,7 @@ func TestMalformed(t *testing.T) {
 			for name, data := range tc.files {
 				fsys[name] = &fstest.MapFile{Data: []byte(data)}
 			}
-			_, err := LoadFS(fsys, Options{})
+			_, err := LoadFS(fsys)
 			var errs *Errors
 			if !errors.As(err, &errs) {
 				t.Fatalf("LoadFS = %v, want *Errors", err)

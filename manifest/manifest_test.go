@@ -28,12 +28,12 @@ func TestGolden(t *testing.T) {
 		}
 		n++
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			f, err := LoadFS(os.DirFS(dir), Options{})
+			f, err := LoadFS(os.DirFS(dir))
 			if err != nil {
 				t.Fatalf("LoadFS: %v", err)
 			}
 			for _, img := range f.Images() {
-				checkImage(t, img, Options{}.withDefaults())
+				checkImage(t, img, options{}.withDefaults())
 			}
 			got, err := json.MarshalIndent(struct {
 				Folder *Folder
@@ -67,7 +67,7 @@ func TestGolden(t *testing.T) {
 // TestLoadDir checks Load on a real directory: paths carry the directory.
 func TestLoadDir(t *testing.T) {
 	dir := filepath.Join("testdata", "good", "v5")
-	f, err := Load(dir, Options{})
+	f, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestLoadDir(t *testing.T) {
 	if f.Dir != dir || f.Releases[0].Files[0].Path != want || f.Images()[0].Origin.File != want {
 		t.Errorf("Load(%s): Dir %q, file %q, origin %q; want paths under %s", dir, f.Dir, f.Releases[0].Files[0].Path, f.Images()[0].Origin.File, dir)
 	}
-	if _, err := Load(filepath.Join(t.TempDir(), "absent"), Options{}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load(filepath.Join(t.TempDir(), "absent")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(absent dir) = %v, want an error wrapping fs.ErrNotExist", err)
 	}
 }
@@ -83,7 +83,7 @@ func TestLoadDir(t *testing.T) {
 // checkImage fails t when img is not something the engine can use: a source that the
 // reference parser does not read back as itself, an unpinned release image without a
 // tag, or a dest that does not form a valid ECR name below the prefix.
-func checkImage(t testing.TB, img Image, opts Options) {
+func checkImage(t testing.TB, img Image, opts options) {
 	t.Helper()
 	for _, s := range []string{img.Source.String(), img.Source.Pullable()} {
 		named, err := reference.ParseNormalizedNamed(s)

@@ -8,26 +8,63 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 )
 
-// Options say how a release folder is read. The zero value reads the vendor's folders
-// as the old pipeline did.
-type Options struct {
-	// ReleasePostfix ends the name of a release JSON file. Default "release.json".
+// Option says how a release folder (or file) is read: Load, LoadFS, ParseRelease,
+// ParseImageList and IsBYOList take them. Without any, the vendor's folders are read as
+// the old pipeline did. Options are applied in order; an option given "" keeps the
+// default. Problems with the options are reported with the folder's, prefixed
+// "options: ".
+type Option func(*options) error
+
+// options are the settings the Options make.
+type options struct {
 	ReleasePostfix string
-	// ImagesPostfix ends the name of an image list. Default "images.txt".
-	ImagesPostfix string
-	// VendorRegistry is the vendor's registry host. An image whose source lies there is
-	// Image.Vendor (compared as SameRegistry: case, a trailing dot, an explicit :443 and
-	// loopback spellings do not make another registry); an image list entry without a
-	// second field is pulled from there, spelled in lower case without trailing dot or
-	// :443. Default "docker.external.thoughtmachine.io".
+	ImagesPostfix  string
 	VendorRegistry string
-	// Prefix is the target repository prefix; leading and trailing '/' are dropped, and
-	// "/" means no prefix. Every dest must form a valid ECR repository name below it.
-	// Default "/3rdparty/tm/".
-	Prefix string
+	Prefix         string
 }
 
-// Defaults of Options.
+// WithReleasePostfix sets what ends the name of a release JSON file. Default
+// DefaultReleasePostfix.
+func WithReleasePostfix(p string) Option {
+	return func(o *options) error { o.ReleasePostfix = p; return nil }
+}
+
+// WithImagesPostfix sets what ends the name of an image list. Default
+// DefaultImagesPostfix.
+func WithImagesPostfix(p string) Option {
+	return func(o *options) error { o.ImagesPostfix = p; return nil }
+}
+
+// WithVendorRegistry sets the vendor's registry host. An image whose source lies there is
+// Image.Vendor (compared as SameRegistry: case, a trailing dot, an explicit :443 and
+// loopback spellings do not make another registry); an image list entry without a second
+// field is pulled from there, spelled in lower case without trailing dot or :443.
+// Default DefaultVendorRegistry.
+func WithVendorRegistry(host string) Option {
+	return func(o *options) error { o.VendorRegistry = host; return nil }
+}
+
+// WithPrefix sets the target repository prefix; leading and trailing '/' are dropped, and
+// "/" means no prefix. Every dest must form a valid ECR repository name below it.
+// Default DefaultPrefix.
+func WithPrefix(p string) Option {
+	return func(o *options) error { o.Prefix = p; return nil }
+}
+
+// newOptions applies opts, then the defaults, and checks the result.
+func newOptions(opts []Option) (options, Errors) {
+	var o options
+	var probs Errors
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			probs = append(probs, Problem{Msg: "options: " + err.Error(), Err: err})
+		}
+	}
+	o = o.withDefaults()
+	return o, append(probs, o.validate()...)
+}
+
+// Defaults of the options.
 const (
 	DefaultReleasePostfix = "release.json"
 	DefaultImagesPostfix  = "images.txt"
@@ -36,7 +73,7 @@ const (
 )
 
 // withDefaults fills the zero fields and trims the prefix.
-func (o Options) withDefaults() Options {
+func (o options) withDefaults() options {
 	if o.ReleasePostfix == "" {
 		o.ReleasePostfix = DefaultReleasePostfix
 	}
@@ -59,7 +96,7 @@ func (o Options) withDefaults() Options {
 }
 
 // validate reports options no input could be read with.
-func (o Options) validate() Errors {
+func (o options) validate() Errors {
 	var probs Errors
 	bad := func(format string, args ...any) {
 		probs = append(probs, Problem{Msg: "options: " + fmt.Sprintf(format, args...)})
@@ -79,9 +116,6 @@ func (o Options) validate() Errors {
 	}
 	return probs
 }
-
-// Target returns the ECR repository name of d: the prefix joined with d.Repository.
-func (o Options) Target(d Dest) string { return joinPrefix(o.withDefaults().Prefix, d) }
 
 // joinPrefix joins a trimmed prefix and d's repository.
 func joinPrefix(prefix string, d Dest) string {

@@ -37,7 +37,7 @@ func TestParseSource(t *testing.T) {
 }
 
 func TestParseDest(t *testing.T) {
-	opts := Options{}.withDefaults()
+	opts := options{}.withDefaults()
 	tests := []struct {
 		in   string
 		want Dest
@@ -63,14 +63,14 @@ func TestParseDest(t *testing.T) {
 		})
 	}
 	// Without a prefix a one-character repository is too short for ECR.
-	if _, msg := parseDest("a:1", Options{Prefix: "/"}.withDefaults()); !strings.Contains(msg, "expected 2 to 256") {
+	if _, msg := parseDest("a:1", options{Prefix: "/"}.withDefaults()); !strings.Contains(msg, "expected 2 to 256") {
 		t.Errorf("parseDest(a:1) without prefix: %q, want a length problem", msg)
 	}
 }
 
 func TestParseImageList(t *testing.T) {
 	data := "\ufeff# comment\r\n\r\n  vault/a:1  \r\n\tvault/b:2\tdocker.io/x/b:2 # why\r\n# vault/c:3\nvault/d:4 localhost:5000/d@" + dg1
-	got, err := ParseImageList("3.3.11_byo_images.txt", []byte(data), Options{})
+	got, err := ParseImageList("3.3.11_byo_images.txt", []byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +91,13 @@ func TestParseImageList(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	// Custom postfixes, vendor registry and no prefix.
-	opts := Options{ReleasePostfix: "manifest.json", ImagesPostfix: "list", VendorRegistry: "localhost:5000", Prefix: "/"}
+	opts := []Option{WithReleasePostfix("manifest.json"), WithImagesPostfix("list"), WithVendorRegistry("localhost:5000"), WithPrefix("/")}
 	fsys := fstest.MapFS{
 		"1.0_manifest.json": {Data: []byte(relJSON(ent("a", src("localhost:5000/vault/a@"+dg1), dst("vault/a:1"))))},
 		"0.9_x.list":        {Data: []byte("vault/b:0.9\n")},
 		"1.0_release.json":  {Data: []byte("not read: wrong postfix")},
 	}
-	f, err := LoadFS(fsys, opts)
+	f, err := LoadFS(fsys, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +105,14 @@ func TestOptions(t *testing.T) {
 	if len(imgs) != 2 || !imgs[0].Vendor || !imgs[1].Vendor || imgs[0].Source.String() != "localhost:5000/vault/b:0.9" {
 		t.Fatalf("images %+v", imgs)
 	}
-	if got := opts.Target(imgs[0].Dest); got != "vault/b" {
-		t.Errorf("Target without prefix = %q", got)
+	// Options apply in order: a later one wins, and "" is the default.
+	if f, err := LoadFS(fsys, append(opts, WithReleasePostfix(""), WithImagesPostfix("manifest.json"), WithImagesPostfix("list"))...); err == nil {
+		t.Errorf("the default release postfix did not come back: %+v", f.Releases)
 	}
-	if got := (Options{}).Target(imgs[0].Dest); got != "3rdparty/tm/vault/b" {
-		t.Errorf("Target with default prefix = %q", got)
-	}
-	for _, bad := range []Options{{VendorRegistry: "not a host"}, {Prefix: "/Upper/"}, {ReleasePostfix: "x", ImagesPostfix: "x"}} {
-		_, err := LoadFS(fsys, bad)
+	bads := [][]Option{{WithVendorRegistry("not a host")}, {WithPrefix("/Upper/")}, {WithReleasePostfix("x"), WithImagesPostfix("x")},
+		{WithPrefix("/ok/"), func(*options) error { return errors.New("a failing option") }}}
+	for _, bad := range bads {
+		_, err := LoadFS(fsys, bad...)
 		var errs Errors
 		if !errors.As(err, &errs) || len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "options: ") {
 			t.Errorf("LoadFS with %+v = %v, want one options problem", bad, err)
@@ -136,7 +136,7 @@ func TestErrors(t *testing.T) {
 		}
 	}
 
-	_, err := LoadFS(fstest.MapFS{"README.md": {Data: []byte("x")}}, Options{})
+	_, err := LoadFS(fstest.MapFS{"README.md": {Data: []byte("x")}})
 	if !errors.Is(err, ErrNoRelease) {
 		t.Errorf("empty folder: %v, want ErrNoRelease", err)
 	}
@@ -180,7 +180,7 @@ func TestPairing(t *testing.T) {
 		"5.0.31_x_images.txt":   {Data: []byte("vault/zz:5.0.31\n")},
 		"5.0.3_only_images.txt": {Data: []byte("vault/a:5.0.3\n")},
 	}
-	f, err := LoadFS(fsys, Options{})
+	f, err := LoadFS(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestPairing(t *testing.T) {
 }
 
 func TestParseRelease(t *testing.T) {
-	rel, err := ParseRelease("some/dir/5.0.3_release.json", []byte(relJSON(good("b"), good("a"))), Options{})
+	rel, err := ParseRelease("some/dir/5.0.3_release.json", []byte(relJSON(good("b"), good("a"))))
 	if err != nil {
 		t.Fatal(err)
 	}

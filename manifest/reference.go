@@ -40,7 +40,7 @@ func parseSource(s string) (Source, error) {
 // never a tag), checks it with the reference parser, and checks that the prefix and the
 // repository form a valid ECR name. The message says what was expected.
 // opts must have its defaults applied.
-func parseDest(s string, opts Options) (Dest, string) {
+func parseDest(s string, opts options) (Dest, string) {
 	const want = "expected repository:tag relative to the target prefix, like vault/xpl/xpl_payees:5.0.3"
 	if s == "" {
 		return Dest{}, "dest is empty; " + want

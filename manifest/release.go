@@ -31,16 +31,16 @@ type File struct {
 // the first '_' is the version, and it names the file in problems. The release holds every
 // image of the file, sorted by dest; no image list is applied. The error, if any, is
 // *Errors, and the release then holds the images that could be read.
-func ParseRelease(name string, data []byte, opts Options) (Release, error) {
-	opts = opts.withDefaults()
-	if probs := opts.validate(); len(probs) > 0 {
+func ParseRelease(name string, data []byte, optFns ...Option) (Release, error) {
+	opts, probs := newOptions(optFns)
+	if len(probs) > 0 {
 		return Release{}, probs.err()
 	}
 	rel, probs := parseRelease(name, data, opts)
 	return rel, probs.err()
 }
 
-func parseRelease(name string, data []byte, opts Options) (Release, Errors) {
+func parseRelease(name string, data []byte, opts options) (Release, Errors) {
 	p := &jsonFile{file: name, data: data}
 	rel := Release{Files: []File{newFile(name, data, KindRelease)}}
 	rel.Version, p.probs = versionOf(name)
@@ -92,7 +92,7 @@ func parseRelease(name string, data []byte, opts Options) (Release, Errors) {
 }
 
 // image reads one entry of metadata.images.
-func (p *jsonFile) image(entry []byte, entryAt int, path string, opts Options) (Image, bool) {
+func (p *jsonFile) image(entry []byte, entryAt int, path string, opts options) (Image, bool) {
 	img := Image{Origin: Origin{File: p.file, Line: p.line(entryAt), Path: path}}
 	var source, dest, dig string
 	var sourceAt, destAt, digAt int

@@ -39,7 +39,7 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := NewAttestor(c, v, AttestorOptions{})
+		a, err := NewAttestor(c, v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 		name    string
 		strict  bool
 		sign    []attesttest.OccurrenceOption
-		outcome string
+		outcome Outcome
 		expired bool
 	}{
 		{"expired since signing, default", false, []attesttest.OccurrenceOption{attesttest.SignedAt(now.Add(-36 * time.Hour))}, OutcomeCopied, true},
@@ -62,7 +62,7 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 			w.signer = expiring
 			images := w.push([]releasetest.Image{small("vault/a", "1.0")}, 1, false)
 			w.attest(images[0].Repository, images[0].Digest, tc.sign...)
-			e := w.engine(w.release("1.0", images), func(o *Options) { o.Attestor = attestorWith(w, tc.strict) })
+			e := w.engine(w.release("1.0", images), func(c *testConfig) { c.attestor = attestorWith(w, tc.strict) })
 			rep, err := e.Sync(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -70,6 +70,14 @@ func TestAttestationKeyPolicyInTheEngine(t *testing.T) {
 			rec := rep.Images[0]
 			if rec.Outcome != tc.outcome {
 				t.Fatalf("outcome %s (%s), want %s", rec.Outcome, rec.Reason, tc.outcome)
+			}
+			// The cause stays reachable through the report: attest's own sentinels.
+			if (rec.Outcome == OutcomeRejected) != errors.Is(rec.Err(), attest.ErrRejected) {
+				t.Errorf("outcome %s, Err() %v: errors.Is(attest.ErrRejected) %v", rec.Outcome, rec.Err(), errors.Is(rec.Err(), attest.ErrRejected))
+			}
+			var rejected *attest.RejectedError
+			if rec.Outcome == OutcomeRejected && (!errors.As(rec.Err(), &rejected) || rejected.Subject.Digest.String() != images[0].Digest) {
+				t.Errorf("Err() %v is not the *attest.RejectedError of the image", rec.Err())
 			}
 			got := w.targetDigest("vault/a", "1.0")
 			if tc.outcome != OutcomeCopied {
@@ -106,8 +114,8 @@ func TestAttestationListingLimitStopsTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := NewAttestor(c, v, AttestorOptions{})
-	e := w.engine(w.release("1.0", images), func(o *Options) { o.Attestor = a })
+	a, _ := NewAttestor(c, v)
+	e := w.engine(w.release("1.0", images), func(c *testConfig) { c.attestor = a })
 	_, err = e.Sync(context.Background())
 	var se *StartError
 	if !errors.As(err, &se) || !errors.Is(err, attest.ErrListingLimit) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -13,43 +14,73 @@ import (
 
 // VendorAttestor is the Attestor of the vendor's Grafeas attestations: it fetches them
 // (the whole note in a few pages, per image, or from an offline bundle) and verifies each
-// with the attestor's keys, bound to the image's digest and repository.
+// with the attestor's keys, bound to the image's digest and repository. It is safe for
+// concurrent use, by several runs at once.
 type VendorAttestor struct {
 	client   *attest.Client
 	verifier *attest.Verifier
 	perImage bool
 	offline  *attest.Bundle
 
-	mu    sync.Mutex
-	index *attest.Index
-	used  map[string]attest.Occurrence // by name: what the release needed, for a bundle
+	mu sync.Mutex
+	// fetched are the occurrences Prepare found, by subject: each Prepare replaces those of
+	// its own subjects only, so that runs of several releases at once do not see each
+	// other's, and a later run of a release sees what the server says then.
+	fetched map[string][]attest.Occurrence
+	used    map[string]attest.Occurrence // by name: what the releases needed, for a bundle
 }
 
-// AttestorOptions configure NewAttestor.
-type AttestorOptions struct {
-	// PerImage asks the server for each image's occurrences with a filter, instead of
-	// listing the note's occurrences once (the default: a release then costs a few
-	// requests).
-	PerImage bool
-	// Bundle, when set, is the only source of occurrences: no network (air-gapped runs,
-	// audits, reruns).
-	Bundle *attest.Bundle
+// AttestorOption configures NewAttestor.
+type AttestorOption func(*attestorOptions) error
+
+type attestorOptions struct {
+	perImage bool
+	bundle   *attest.Bundle
 }
 
-// NewAttestor returns an Attestor. client may be nil when opts.Bundle is set.
-func NewAttestor(client *attest.Client, verifier *attest.Verifier, opts AttestorOptions) (*VendorAttestor, error) {
+// WithPerImage asks the server for each image's occurrences with a filter. Default: the
+// note's occurrences are listed once, and a release costs a few requests.
+func WithPerImage() AttestorOption {
+	return func(o *attestorOptions) error { o.perImage = true; return nil }
+}
+
+// WithBundle makes b the only source of occurrences: no network (air-gapped runs, audits,
+// reruns). Default: the attestation server.
+func WithBundle(b *attest.Bundle) AttestorOption {
+	return func(o *attestorOptions) error {
+		if b == nil {
+			return errors.New("WithBundle: nil bundle")
+		}
+		o.bundle = b
+		return nil
+	}
+}
+
+// NewAttestor returns the vendor's Attestor: occurrences from client (or a bundle,
+// WithBundle; client may then be nil), verified by verifier.
+func NewAttestor(client *attest.Client, verifier *attest.Verifier, opts ...AttestorOption) (*VendorAttestor, error) {
+	var o attestorOptions
+	var errs []error
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if verifier == nil {
-		return nil, errors.New("attestor: no verifier")
+		errs = append(errs, errors.New("no verifier"))
 	}
-	if client == nil && opts.Bundle == nil {
-		return nil, errors.New("attestor: neither an attestation server nor a bundle")
+	if client == nil && o.bundle == nil {
+		errs = append(errs, errors.New("neither an attestation server nor a bundle"))
 	}
-	return &VendorAttestor{client: client, verifier: verifier, perImage: opts.PerImage, offline: opts.Bundle,
-		used: map[string]attest.Occurrence{}}, nil
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("attestor: %w", err)
+	}
+	return &VendorAttestor{client: client, verifier: verifier, perImage: o.perImage, offline: o.bundle,
+		fetched: map[string][]attest.Occurrence{}, used: map[string]attest.Occurrence{}}, nil
 }
 
 // Prepare implements Attestor.
-func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error {
+func (a *VendorAttestor) Prepare(ctx context.Context, subjects []attest.Subject) error {
 	var occs []attest.Occurrence
 	switch {
 	case a.offline != nil:
@@ -60,7 +91,7 @@ func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error 
 		g.SetLimit(4)
 		for _, s := range subjects {
 			g.Go(func() error {
-				got, err := a.client.ForImage(gctx, attest.Subject{Repository: s.Repository, Digest: s.Digest})
+				got, err := a.client.ForImage(gctx, s)
 				if err != nil {
 					return err
 				}
@@ -71,73 +102,61 @@ func (a *VendorAttestor) Prepare(ctx context.Context, subjects []Subject) error 
 			})
 		}
 		if err := g.Wait(); err != nil {
-			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
+			return unavailable("fetching attestations image by image", err)
 		}
 	default:
 		// Only the release's occurrences are kept while the note is paged through: an
 		// attestation server is not trusted to keep its listing small.
-		want := make([]attest.Subject, len(subjects))
-		for i, s := range subjects {
-			want[i] = attest.Subject{Repository: s.Repository, Digest: s.Digest}
-		}
 		var err error
-		if occs, err = a.client.ListFor(ctx, want); err != nil {
-			return fmt.Errorf("%w: %w", ErrAttestationUnavailable, err)
+		if occs, err = a.client.ListFor(ctx, subjects); err != nil {
+			return unavailable("listing occurrences", err)
 		}
 	}
+	idx := attest.NewIndex(occs)
 	a.mu.Lock()
-	a.index = attest.NewIndex(occs)
+	for _, s := range subjects {
+		a.fetched[s.String()] = idx.For(s)
+	}
 	a.mu.Unlock()
 	return nil
 }
 
 // Verify implements Attestor.
-func (a *VendorAttestor) Verify(_ context.Context, s Subject) (*Attestation, error) {
-	sub := attest.Subject{Repository: s.Repository, Digest: s.Digest}
+func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attestation, error) {
 	a.mu.Lock()
-	idx := a.index
+	occs, ok := a.fetched[sub.String()]
 	a.mu.Unlock()
-	if idx == nil {
-		return nil, fmt.Errorf("%w: attestations were not fetched", ErrAttestationUnavailable)
+	if !ok {
+		return nil, &attest.UnavailableError{Op: "verifying " + sub.String(), Err: errors.New("its attestations were not fetched (Prepare)")}
 	}
-	occs := idx.For(sub)
 	a.mu.Lock()
 	for _, o := range occs {
 		a.used[o.Name] = o
 	}
 	a.mu.Unlock()
 	v, err := a.verifier.Verify(sub, occs)
-	switch {
-	case err == nil:
-		att := &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt,
-			PayloadType: v.PayloadType, Hash: v.Hash, KeyExpired: v.KeyExpired}
-		if !v.KeyExpiresAt.IsZero() {
-			t := v.KeyExpiresAt.UTC()
-			att.KeyExpiresAt = &t
-		}
-		return att, nil
-	case errors.Is(err, attest.ErrNoAttestation):
-		return nil, &attestError{kind: ErrNotAttested, err: err}
-	case errors.Is(err, attest.ErrRejected):
-		return nil, &attestError{kind: ErrAttestationRejected, err: err}
-	default:
-		var un *attest.UnavailableError
-		if errors.As(err, &un) {
-			return nil, &attestError{kind: ErrAttestationUnavailable, err: err}
-		}
-		return nil, &attestError{kind: ErrAttestationRejected, err: err}
+	if err != nil {
+		// attest's errors as they are: *attest.RejectedError (ErrRejected, and
+		// ErrNoAttestation when there was none) or *attest.UnavailableError.
+		return nil, err
 	}
+	att := &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt,
+		PayloadType: v.PayloadType, Hash: v.Hash, KeyExpired: v.KeyExpired}
+	if !v.KeyExpiresAt.IsZero() {
+		t := v.KeyExpiresAt.UTC()
+		att.KeyExpiresAt = &t
+	}
+	return att, nil
 }
 
-// attestError files an attest error under one of the engine's sentinels without
-// repeating what the attest error already says.
-type attestError struct {
-	kind error
-	err  error
+// unavailable is err as an *attest.UnavailableError, unless it is one already.
+func unavailable(op string, err error) error {
+	var un *attest.UnavailableError
+	if errors.As(err, &un) {
+		return err
+	}
+	return &attest.UnavailableError{Op: op, Err: err}
 }
-
-func (e *attestError) Error() string   { return e.err.Error() }
-func (e *attestError) Unwrap() []error { return []error{e.kind, e.err} }
 
 // Occurrences returns the occurrences the run looked at, for an offline bundle.
 func (a *VendorAttestor) Occurrences() []attest.Occurrence {
@@ -148,4 +167,10 @@ func (a *VendorAttestor) Occurrences() []attest.Occurrence {
 		out = append(out, o)
 	}
 	return out
+}
+
+// Bundle returns the occurrences the runs so far looked at as an offline bundle
+// (attest.WriteBundle), for a later run without the attestation server (WithBundle). address names the server they came from.
+func (a *VendorAttestor) Bundle(address string, created time.Time) attest.Bundle {
+	return attest.Bundle{Version: 1, Address: address, Created: created.UTC(), Occurrences: a.Occurrences()}
 }

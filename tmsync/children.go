@@ -11,25 +11,25 @@ import (
 // the target, so that the report of a verify (or of a sync that found the release in
 // place) names them as a copy's does. A failure to read leaves them out: the image's own
 // digest was checked already.
-func (e *Engine) recordChildren(ctx context.Context, items []*item) {
+func (r *run) recordChildren(ctx context.Context) {
 	var present []*item
-	for _, it := range items {
+	for _, it := range r.items {
 		if it.rec.Outcome == OutcomePresent && len(it.rec.Children) == 0 {
 			present = append(present, it)
 		}
 	}
-	forEach(ctx, present, e.opts.Concurrency, func(ctx context.Context, it *item) {
-		children, err := e.targetChildren(ctx, it)
+	forEach(ctx, present, r.o.concurrency, func(ctx context.Context, it *item) {
+		children, err := r.targetChildren(ctx, it)
 		if err != nil {
-			e.opts.Logger.Warn("reading the index from the target", "image", it.img.Dest.String(), "err", err)
+			r.o.logger.Warn("reading the index from the target", "image", it.img.Dest.String(), "err", err)
 			return
 		}
 		it.rec.Children = children
 	})
 }
 
-func (e *Engine) targetChildren(ctx context.Context, it *item) ([]string, error) {
-	ref, sys, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag)
+func (r *run) targetChildren(ctx context.Context, it *item) ([]string, error) {
+	ref, sys, err := r.target.Reference(ctx, it.repo, it.img.Dest.Tag)
 	if err != nil {
 		return nil, err
 	}

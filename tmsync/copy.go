@@ -2,18 +2,13 @@ package tmsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/aws/smithy-go"
-	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
@@ -25,18 +20,18 @@ import (
 	"github.com/tmsync/tmsync/manifest"
 )
 
-// copyAll copies every image still on its way, Concurrency at a time, each with its own
-// policy context (they are not safe to share) and all sharing one blob semaphore.
-func (e *Engine) copyAll(ctx context.Context, items []*item, _ *Report) error {
-	todo := pending(items)
+// copyAll copies every image still on its way, concurrency at a time, each with its own
+// policy context (they are not safe to share) and all sharing the engine's blob semaphore.
+func (r *run) copyAll(ctx context.Context) error {
+	todo := r.pending()
 	if len(todo) == 0 {
 		return nil
 	}
 	var cleanup func()
-	e.cacheDir, cleanup = newRunCache()
+	r.cacheDir, cleanup = newRunCache(r.o.cacheDir)
 	defer cleanup()
-	policies := make(chan *signature.PolicyContext, e.opts.Concurrency)
-	for range e.opts.Concurrency {
+	policies := make(chan *signature.PolicyContext, r.o.concurrency)
+	for range r.o.concurrency {
 		pc, err := newPolicyContext()
 		if err != nil {
 			return startErr("creating signature policy", err)
@@ -44,10 +39,10 @@ func (e *Engine) copyAll(ctx context.Context, items []*item, _ *Report) error {
 		defer pc.Destroy()
 		policies <- pc
 	}
-	forEach(ctx, todo, e.opts.Concurrency, func(ctx context.Context, it *item) {
+	forEach(ctx, todo, r.o.concurrency, func(ctx context.Context, it *item) {
 		pc := <-policies
 		defer func() { policies <- pc }()
-		e.copyWithRetry(ctx, pc, it)
+		r.copyWithRetry(ctx, pc, it)
 	})
 	return nil
 }
@@ -61,61 +56,34 @@ func newPolicyContext() (*signature.PolicyContext, error) {
 	})
 }
 
-// copyWithRetry copies an image, trying again as a whole on a transient error.
+// copyWithRetry copies an image, trying again as a whole on a temporary error (retry).
 // containers/image (v5.42) retries by itself only a 429 on a request without a body (5
 // tries, waiting Retry-After or 2s doubling, at most 60s; package constants, not options)
 // and resumes a blob download cut mid-way with a Range request (the first cut of each
 // read always, later ones after 1 MiB or 60s of progress). Everything else, 5xx and
 // resets and a 429 on an upload, surfaces here.
-func (e *Engine) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it *item) {
-	start := e.opts.Clock()
-	e.event("start", it, "START: "+it.img.Dest.String())
-	backoff := e.opts.RetryBackoff
-	var err error
-	renewed := false
-	for attempt := 1; ; attempt++ {
+func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it *item) {
+	start := r.o.clock()
+	r.event(EventStart, it, "START: "+it.img.Dest.String())
+	err := r.retry(ctx, it, "", func(attempt int) error {
 		it.rec.Attempts = attempt
-		var n int64
-		n, err = e.copyImage(ctx, pc, it)
+		n, err := r.copyImage(ctx, pc, it)
 		it.rec.Bytes += n
-		if err == nil {
-			it.rec.Outcome = OutcomeCopied
-			it.rec.Seconds = since(start, e.opts.Clock)
-			it.done = true
-			e.event("done", it, fmt.Sprintf("DONE: %s %s (%s)", it.img.Dest.String(), it.dgst, humanBytes(it.rec.Bytes)))
-			return
-		}
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
-			break
-		}
-		if attempt > e.opts.Retries {
-			break
-		}
-		if unauthorized(err) {
-			// A refused credential is permanent (a wrong vendor token stays wrong), except
-			// that a target whose credentials expire (ECR) is given one more try with
-			// fresh ones. Which side refused is not told apart: it costs one try.
-			inv, ok := e.opts.Target.(CredentialInvalidator)
-			if !ok || renewed {
-				break
-			}
-			inv.InvalidateCredentials()
-			renewed = true
-		} else if !transient(err) {
-			break
-		}
-		e.event("retry", it, fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err))
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff *= 2
+		return err
+	})
+	it.rec.Seconds = since(start, r.o.clock)
+	if err == nil {
+		it.rec.Outcome = OutcomeCopied
+		it.done = true
+		r.event(EventDone, it, fmt.Sprintf("DONE: %s %s (%s)", it.img.Dest.String(), it.dgst, HumanBytes(it.rec.Bytes)))
+		return
 	}
-	it.rec.Seconds = since(start, e.opts.Clock)
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
+	}
 	it.fail("copy", OutcomeFailed, err)
-	e.opts.Observer.Event(Event{Kind: "fail", Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true})
-	e.opts.Logger.Error(it.rec.Reason, "image", it.img.Dest.String())
+	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true})
+	r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
 }
 
 // CredentialInvalidator is implemented by targets whose credentials expire (ECR): after a
@@ -126,23 +94,23 @@ type CredentialInvalidator interface {
 
 // copyImage copies one image by digest, keeping its manifest bytes, and checks that what
 // landed is the digest the release names. It returns the bytes moved.
-func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it *item) (int64, error) {
+func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *item) (int64, error) {
 	src, err := sourceReference(it.src, it.dgst)
 	if err != nil {
 		return 0, err
 	}
-	if err := checkDeclaredLayers(ctx, src, e.sourceSys(it.src.Registry), it.dgst, it.img.Layers); err != nil {
+	if err := checkDeclaredLayers(ctx, src, r.sourceSys(it.src.Registry), it.dgst, it.img.Layers); err != nil {
 		return 0, err
 	}
-	dst, dstSys, err := e.opts.Target.Reference(ctx, it.repo, it.img.Dest.Tag)
+	dst, dstSys, err := r.target.Reference(ctx, it.repo, it.img.Dest.Tag)
 	if err != nil {
 		return 0, err
 	}
 	it.rec.Destination = dst.DockerReference().String()
 	if dstSys.DockerAuthConfig != nil {
-		e.opts.Redactor.Add(dstSys.DockerAuthConfig.Password) // ECR's short-lived password too
+		r.o.redactor.Add(dstSys.DockerAuthConfig.Password) // ECR's short-lived password too
 	}
-	dstSys = withBlobInfoCache(dstSys, e.cacheDir)
+	dstSys = withBlobInfoCache(dstSys, r.cacheDir)
 	var moved atomic.Int64
 	progress := make(chan types.ProgressProperties, 16)
 	drained := make(chan struct{})
@@ -155,11 +123,11 @@ func (e *Engine) copyImage(ctx context.Context, pc *signature.PolicyContext, it 
 		}
 	}()
 	man, err := copy.Image(ctx, pc, dst, src, &copy.Options{
-		SourceCtx:                     e.sourceSys(it.src.Registry),
+		SourceCtx:                     r.sourceSys(it.src.Registry),
 		DestinationCtx:                dstSys,
 		ImageListSelection:            copy.CopyAllImages, // an index keeps every platform and its digest
 		PreserveDigests:               true,               // fail rather than re-encode anything
-		ConcurrentBlobCopiesSemaphore: e.blobs,
+		ConcurrentBlobCopiesSemaphore: r.blobs,
 		// The target is looked up before the copy; this lets a retried copy skip the
 		// blobs that already arrived.
 		OptimizeDestinationImageAlreadyExists: true,
@@ -201,7 +169,7 @@ func sourceReference(s manifest.Source, d digest.Digest) (types.ImageReference, 
 }
 
 // sourceDigest resolves an unpinned source by its tag.
-func (e *Engine) sourceDigest(ctx context.Context, s manifest.Source) (digest.Digest, error) {
+func (r *run) sourceDigest(ctx context.Context, s manifest.Source) (digest.Digest, error) {
 	named, err := reference.ParseNormalizedNamed(s.Name())
 	if err != nil {
 		return "", err
@@ -214,16 +182,22 @@ func (e *Engine) sourceDigest(ctx context.Context, s manifest.Source) (digest.Di
 	if err != nil {
 		return "", err
 	}
-	return docker.GetDigest(ctx, e.sourceSys(s.Registry), ref)
+	return docker.GetDigest(ctx, r.sourceSys(s.Registry), ref)
 }
 
 // sourceSys is the system context to pull from host: the vendor token for the vendor's
 // registry only; the usual auth files for upstream registries.
-func (e *Engine) sourceSys(host string) *types.SystemContext {
-	sys := newSystemContext(host, e.opts.Insecure)
-	sys.AuthFilePath = e.opts.Source.AuthFile
-	if manifest.SameRegistry(host, e.opts.Source.Registry) && e.opts.Source.Username != "" {
-		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: e.opts.Source.Username, Password: e.opts.Source.Password}
+func (r *run) sourceSys(host string) *types.SystemContext {
+	return sourceSystemContext(host, r.o.insecure, r.o.source.AuthFile, r.vendor, r.o.source.Username, r.o.source.Password)
+}
+
+// sourceSystemContext is the system context to pull from host: the vendor's user and
+// token for the vendor registry only, authFile (or the usual auth files) for the others.
+func sourceSystemContext(host string, insecure []string, authFile, vendor, user, token string) *types.SystemContext {
+	sys := newSystemContext(host, insecure)
+	sys.AuthFilePath = authFile
+	if manifest.SameRegistry(host, vendor) && user != "" {
+		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: user, Password: token}
 	}
 	return sys
 }
@@ -236,71 +210,6 @@ func hostIn(host string, hosts []string) bool {
 		}
 	}
 	return false
-}
-
-// permanentError marks an error that another try cannot fix.
-type permanentError struct{ err error }
-
-func (p *permanentError) Error() string { return p.err.Error() }
-func (p *permanentError) Unwrap() error { return p.err }
-
-// transient reports whether another try of a failed copy may succeed: network faults,
-// 5xx and 429 may pass; an unknown manifest, a refused credential, a digest mismatch or
-// an invalid tag will not. (copyWithRetry renews expiring credentials once on a 401.)
-func transient(err error) bool {
-	var perm *permanentError
-	if errors.As(err, &perm) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) {
-		return false
-	}
-	if unauthorized(err) {
-		return false
-	}
-	// An AWS error (ECR credentials, tag lookups) comes after the SDK's own retries: a
-	// client fault (access denied, a bad parameter) is permanent unless it is throttling.
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException":
-			return true
-		}
-		return api.ErrorFault() != smithy.FaultClient
-	}
-	var ec errcode.Error
-	if errors.As(err, &ec) {
-		switch ec.Code.Descriptor().Value {
-		case "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "DENIED", "TAG_INVALID",
-			"MANIFEST_INVALID", "NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID", "UNSUPPORTED":
-			return false
-		}
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	if notFound(err) {
-		return false
-	}
-	msg := err.Error()
-	for _, s := range []string{"not found", "unauthorized: ", "denied"} {
-		if strings.Contains(msg, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func unauthorized(err error) bool {
-	var unauth docker.ErrUnauthorizedForCredentials
-	if errors.As(err, &unauth) {
-		return true
-	}
-	var ec errcode.Error
-	return errors.As(err, &ec) && ec.Code.Descriptor().Value == "UNAUTHORIZED"
 }
 
 func digestOf(man []byte) digest.Digest { return digest.FromBytes(man) }
@@ -322,8 +231,14 @@ const memoryOnlyCacheDir = "/dev/null/tmsync-blob-info-cache"
 // instead of mounting them (measured: 2,325 MB moved for 1,257 MB of distinct blobs). One
 // SQLite file per run on a tmpfs has neither cost: fsync is free there, and every copy of
 // the run shares what the others recorded.
-func newRunCache() (string, func()) {
-	for _, base := range []string{os.Getenv("XDG_RUNTIME_DIR"), "/dev/shm", os.TempDir()} {
+//
+// base is WithCacheDir's folder; "" tries /dev/shm, then os.TempDir().
+func newRunCache(base string) (string, func()) {
+	bases := []string{base}
+	if base == "" {
+		bases = []string{"/dev/shm", os.TempDir()}
+	}
+	for _, base := range bases {
 		if base == "" {
 			continue
 		}

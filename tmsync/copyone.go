@@ -10,22 +10,52 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/manifest"
 )
 
-// CopyOneOptions configure CopyOne.
-type CopyOneOptions struct {
-	AuthFile string
-	Insecure []string
-	// VendorRegistry, VendorUser and VendorToken log in to the vendor registry.
-	VendorRegistry, VendorUser, VendorToken string
-	// NewAttestor returns the attestor that verifies a source on the vendor registry. It
-	// is called only for such a source; nil refuses one (unless SkipAttestation).
-	NewAttestor func() (Attestor, error)
-	// SkipAttestation copies a vendor image without verifying its attestation
-	// (--insecure-skip-attestation). Observer is told with a "warn" event.
-	SkipAttestation bool
-	// Observer is told of the verification ("info") and of a skipped one ("warn").
-	Observer Observer
+// CopyOption configures CopyOne.
+type CopyOption func(*copyOptions) error
+
+type copyOptions struct {
+	source          Source
+	insecure        []string
+	newAttestor     func() (Attestor, error)
+	skipAttestation bool
+	observer        Observer
+}
+
+// WithCopySource sets the vendor registry, its user and token, and the auth.json of the
+// other registries (for the source and the destination). Default: the default vendor
+// registry, no login, the usual auth.json locations.
+func WithCopySource(s Source) CopyOption {
+	return func(o *copyOptions) error { o.source = s; return nil }
+}
+
+// WithCopyInsecure names registry hosts spoken to over plain HTTP or without TLS
+// verification. Default: none.
+func WithCopyInsecure(hosts ...string) CopyOption {
+	return func(o *copyOptions) error { o.insecure = append(o.insecure, hosts...); return nil }
+}
+
+// WithCopyAttestor sets how the attestor that verifies a source on the vendor registry
+// is made; it is called only for such a source. Default: none, and such a source is
+// refused (unless WithCopySkipAttestation).
+func WithCopyAttestor(newAttestor func() (Attestor, error)) CopyOption {
+	return func(o *copyOptions) error { o.newAttestor = newAttestor; return nil }
+}
+
+// WithCopySkipAttestation copies a vendor image without verifying its attestation
+// (--insecure-skip-attestation); the observer is told with an EventWarn. Default: verify.
+func WithCopySkipAttestation() CopyOption {
+	return func(o *copyOptions) error { o.skipAttestation = true; return nil }
+}
+
+// WithCopyObserver sets who is told of the verification (EventInfo) and of a skipped one
+// (EventWarn). Default: nobody.
+func WithCopyObserver(obs Observer) CopyOption {
+	return func(o *copyOptions) error { o.observer = obs; return nil }
 }
 
 // errAttestationRequired refuses a vendor image that tmsync copy cannot verify.
@@ -36,10 +66,20 @@ var errAttestationRequired = errors.New("the source is on the vendor registry: i
 //
 // A source on the vendor registry is verified like sync does: its tag resolved to a
 // digest, the vendor's attestation of that digest for that repository checked, and the
-// image copied by that digest, unless o.SkipAttestation.
-func CopyOne(ctx context.Context, src, dest string, o CopyOneOptions) (string, error) {
-	if o.Observer == nil {
-		o.Observer = ObserverFunc(func(Event) {})
+// image copied by that digest, unless WithCopySkipAttestation.
+func CopyOne(ctx context.Context, src, dest string, opts ...CopyOption) (string, error) {
+	o := copyOptions{source: Source{Registry: manifest.DefaultVendorRegistry}, observer: ObserverFunc(func(Event) {})}
+	var errs []error
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	if o.source.Registry == "" {
+		o.source.Registry = manifest.DefaultVendorRegistry
 	}
 	srcRef, srcHost, err := dockerRef(src)
 	if err != nil {
@@ -49,36 +89,34 @@ func CopyOne(ctx context.Context, src, dest string, o CopyOneOptions) (string, e
 	if err != nil {
 		return "", fmt.Errorf("destination: %w", err)
 	}
-	vendor := sameRegistry(srcHost, o.VendorRegistry)
+	vendor := sameRegistry(srcHost, o.source.Registry)
 	if vendor {
 		// Pulled from, logged in to and attested as the vendor registry as --srcdomain
 		// spells it: the spelling of SRC decides nothing.
-		o.VendorRegistry = tidyHost(o.VendorRegistry)
-		if srcRef, err = onHost(srcRef, o.VendorRegistry); err != nil {
+		o.source.Registry = tidyHost(o.source.Registry)
+		if srcRef, err = onHost(srcRef, o.source.Registry); err != nil {
 			return "", fmt.Errorf("source: %w", err)
 		}
-		srcHost = o.VendorRegistry
+		srcHost = o.source.Registry
 	}
 	sys := func(host string) *types.SystemContext {
-		s := newSystemContext(host, o.Insecure)
-		s.AuthFilePath = o.AuthFile
-		if sameRegistry(host, o.VendorRegistry) && o.VendorToken != "" {
-			s.DockerAuthConfig = &types.DockerAuthConfig{Username: o.VendorUser, Password: o.VendorToken}
+		if o.source.Password == "" {
+			return sourceSystemContext(host, o.insecure, o.source.AuthFile, "", "", "")
 		}
-		return s
+		return sourceSystemContext(host, o.insecure, o.source.AuthFile, o.source.Registry, o.source.Username, o.source.Password)
 	}
 	var want digest.Digest
 	if canon, ok := srcRef.DockerReference().(reference.Canonical); ok {
 		want = canon.Digest()
 	}
 	switch {
-	case vendor && o.SkipAttestation:
-		o.Observer.Event(Event{Kind: "warn", Image: src, Message: "--insecure-skip-attestation: copying a vendor image WITHOUT verifying its attestation"})
+	case vendor && o.skipAttestation:
+		o.observer.Event(Event{Kind: EventWarn, Image: src, Message: "--insecure-skip-attestation: copying a vendor image WITHOUT verifying its attestation"})
 	case vendor:
-		if o.NewAttestor == nil {
+		if o.newAttestor == nil {
 			return "", errAttestationRequired
 		}
-		att, err := o.NewAttestor()
+		att, err := o.newAttestor()
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", errAttestationRequired, err)
 		}
@@ -87,15 +125,15 @@ func CopyOne(ctx context.Context, src, dest string, o CopyOneOptions) (string, e
 				return "", fmt.Errorf("resolving %s: %w", src, err)
 			}
 		}
-		s := Subject{Repository: reference.TrimNamed(srcRef.DockerReference()).String(), Digest: want}
-		if err := att.Prepare(ctx, []Subject{s}); err != nil {
+		s := attest.Subject{Repository: reference.TrimNamed(srcRef.DockerReference()).String(), Digest: want}
+		if err := att.Prepare(ctx, []attest.Subject{s}); err != nil {
 			return "", fmt.Errorf("fetching attestations: %w", err)
 		}
 		a, err := att.Verify(ctx, s)
 		if err != nil {
 			return "", fmt.Errorf("attestation of %s@%s: %w", s.Repository, want, err)
 		}
-		o.Observer.Event(Event{Kind: "info", Image: src, Message: fmt.Sprintf("attestation verified: %s@%s signed by %s (%s)", s.Repository, want, a.Fingerprint, a.Occurrence)})
+		o.observer.Event(Event{Kind: EventInfo, Image: src, Message: fmt.Sprintf("attestation verified: %s@%s signed by %s (%s)", s.Repository, want, a.Fingerprint, a.Occurrence)})
 		// Copy what was verified: by digest, whatever the tag points to by now.
 		canonical, err := reference.WithDigest(reference.TrimNamed(srcRef.DockerReference()), want)
 		if err != nil {

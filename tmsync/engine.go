@@ -14,58 +14,81 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/manifest"
 )
 
-// Engine is the Syncer: one release folder, one target. It runs one job at a time.
+// Engine syncs releases into one target, verifying each image with one attestor. It is
+// immutable once made: several runs, of the same release or of different ones, may use
+// it at once from several goroutines. Runs share its blob semaphore
+// (WithBlobConcurrency), so that parallel runs share the bandwidth too.
 type Engine struct {
-	opts Options
-	// blobs is shared by every copy of the run: it bounds the blobs moving at once across
-	// all images, so that parallel images share the bandwidth instead of multiplying it.
+	opts     options
+	target   Target
+	attestor Attestor
+	// blobs bounds the blobs moving at once across all images of all runs, so that
+	// parallel images share the bandwidth instead of multiplying it.
 	blobs *semaphore.Weighted
-	// cacheDir is the blob info cache of the run in progress (see newRunCache).
-	cacheDir string
 }
 
-var _ Syncer = (*Engine)(nil)
-
-// New returns an Engine. It checks the options; the release folder is read by each run.
-func New(opts Options) (*Engine, error) {
-	if err := opts.defaults(); err != nil {
+// New returns an Engine that copies into target what attestor verifies. It checks the
+// options and reports every problem at once, as a *StartError; releases are read by
+// each run.
+func New(target Target, attestor Attestor, opts ...Option) (*Engine, error) {
+	o, err := newOptions(target, attestor, opts)
+	if err != nil {
 		return nil, startErr("checking options", err)
 	}
-	return &Engine{opts: opts, blobs: semaphore.NewWeighted(int64(opts.BlobConcurrency))}, nil
+	return &Engine{opts: *o, target: target, attestor: attestor, blobs: semaphore.NewWeighted(int64(o.blobConcurrency))}, nil
 }
 
-// Modes of a run.
-const (
-	ModePlan   = "plan"
-	ModeSync   = "sync"
-	ModeVerify = "verify"
-)
+// Plan says what Sync would do with rel, changing nothing.
+func (e *Engine) Plan(ctx context.Context, rel Release) (*Report, error) {
+	return e.Run(ctx, ModePlan, rel)
+}
 
-// Plan implements Syncer.
-func (e *Engine) Plan(ctx context.Context) (*Report, error) { return e.cleanRun(ctx, ModePlan) }
+// Sync verifies, provisions and copies rel.
+func (e *Engine) Sync(ctx context.Context, rel Release) (*Report, error) {
+	return e.Run(ctx, ModeSync, rel)
+}
 
-// Sync implements Syncer.
-func (e *Engine) Sync(ctx context.Context) (*Report, error) {
-	if e.opts.DryRun {
-		return e.cleanRun(ctx, ModePlan)
+// Verify checks the target against rel without copying.
+func (e *Engine) Verify(ctx context.Context, rel Release) (*Report, error) {
+	return e.Run(ctx, ModeVerify, rel)
+}
+
+// Run runs one mode over rel. The Report says what happened to every image; the error,
+// a *StartError, says why the run could not start (an unknown mode, a bad release
+// folder, attestations that could not be fetched). The report and the error have passed
+// through the engine's Redactor: whatever a registry or the attestation server put in an
+// error, the caller gets it cleaned.
+func (e *Engine) Run(ctx context.Context, mode Mode, rel Release) (*Report, error) {
+	if !mode.Valid() {
+		return nil, startErr("checking the mode", fmt.Errorf("mode %q: want %s, %s or %s", string(mode), ModePlan, ModeSync, ModeVerify))
 	}
-	return e.cleanRun(ctx, ModeSync)
-}
-
-// Verify implements Syncer.
-func (e *Engine) Verify(ctx context.Context) (*Report, error) { return e.cleanRun(ctx, ModeVerify) }
-
-// cleanRun is run with its report and its error passed through the Redactor: whatever a
-// registry or the attestation server put in an error, the caller gets it cleaned.
-func (e *Engine) cleanRun(ctx context.Context, mode string) (*Report, error) {
-	rep, err := e.run(ctx, mode)
+	r := &run{Engine: e, o: &e.opts, mode: mode, rel: rel}
+	rep, err := r.run(ctx)
 	if rep != nil {
-		rep.Clean(e.opts.Redactor)
+		rep.Clean(e.opts.redactor)
+		for i := range rep.Images {
+			rep.Images[i].err = e.opts.redactor.CleanError(rep.Images[i].err)
+		}
 	}
-	return rep, e.opts.Redactor.CleanError(err)
+	return rep, e.opts.redactor.CleanError(err)
+}
+
+// run is one run: its mode, release, items and report. Nothing of it outlives Run.
+type run struct {
+	*Engine
+	o    *options
+	mode Mode
+	rel  Release
+	// vendor is the vendor registry of the run (Source.Registry, else the release's).
+	vendor string
+	items  []*item
+	rep    *Report
+	// cacheDir is the run's blob info cache (see newRunCache).
+	cacheDir string
 }
 
 // item is one image on its way through a run.
@@ -81,40 +104,42 @@ type item struct {
 	done bool // an outcome is final
 }
 
-func (it *item) fail(step string, outcome string, err error) {
-	it.rec.Outcome, it.rec.Step, it.rec.Reason = outcome, step, err.Error()
+func (it *item) fail(step string, outcome Outcome, err error) {
+	it.rec.Outcome, it.rec.Step, it.rec.Reason, it.rec.err = outcome, step, err.Error(), err
 	it.done = true
 }
 
-func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
-	o := &e.opts
-	rep := &Report{SchemaVersion: ReportSchemaVersion, Tool: "tmsync", Version: Version, Mode: mode,
-		Started: o.Clock().UTC(), Target: o.Target.String()}
-	if o.ShardCount > 1 {
-		rep.Shard = &Shard{Index: o.ShardIndex, Count: o.ShardCount}
+func (r *run) run(ctx context.Context) (*Report, error) {
+	o := r.o
+	rep := &Report{SchemaVersion: ReportSchemaVersion, Tool: "tmsync", Version: Version, Mode: r.mode,
+		Started: o.clock().UTC(), Target: r.target.String()}
+	r.rep = rep
+	if o.shardCount > 1 {
+		rep.Shard = &Shard{Index: o.shardIndex, Count: o.shardCount}
 	}
-	folder, err := manifest.Load(o.ReleaseDir, o.Release)
+	folder, err := r.rel.load()
 	if err != nil {
-		return nil, startErr("reading release folder "+o.ReleaseDir, err)
+		return nil, startErr("reading release folder "+r.rel.String(), err)
 	}
-	items, err := e.items(folder, rep)
-	if err != nil {
+	r.vendor = vendorRegistry(o.source.Registry, folder)
+	if err := r.readItems(folder); err != nil {
 		return nil, err
 	}
-	o.Logger.Info("release read", "dir", o.ReleaseDir, "images", len(items), "mode", mode)
-	e.warnSystemOverrides(items)
-	if err := e.checkReleasePin(rep); err != nil {
+	items := r.items
+	o.logger.Info("release read", "dir", folder.Dir, "images", len(items), "mode", string(r.mode))
+	r.warnSystemOverrides()
+	if err := r.checkReleasePin(folder.Dir); err != nil {
 		return nil, err
 	}
-	o.Observer.Event(Event{Kind: "begin", Total: len(items),
-		Message: fmt.Sprintf("%s: %d images from %s to %s", mode, len(items), o.ReleaseDir, o.Target)})
+	o.observer.Event(Event{Kind: EventBegin, Total: len(items),
+		Message: fmt.Sprintf("%s: %d images from %s to %s", r.mode, len(items), folder.Dir, r.target)})
 
-	steps := []func(context.Context, []*item, *Report) error{e.resolve, e.attest, e.repositories, e.existing}
-	if mode == ModeSync {
-		steps = append(steps, e.copyAll)
+	steps := []func(context.Context) error{r.resolve, r.attest, r.repositories, r.existing}
+	if r.mode == ModeSync {
+		steps = append(steps, r.copyAll)
 	}
 	for _, step := range steps {
-		if err := step(withMode(ctx, mode), items, rep); err != nil {
+		if err := step(ctx); err != nil {
 			if ctx.Err() != nil {
 				break // interrupted, not a failure to start: report what was done
 			}
@@ -126,39 +151,50 @@ func (e *Engine) run(ctx context.Context, mode string) (*Report, error) {
 			continue
 		}
 		switch {
-		case ctx.Err() != nil && mode == ModeSync:
+		case ctx.Err() != nil && r.mode == ModeSync:
 			it.fail("copy", OutcomeFailed, ErrInterrupted)
 		case ctx.Err() != nil:
-			it.fail(mode, OutcomeFailed, ErrInterrupted)
-		case mode == ModePlan:
+			it.fail(string(r.mode), OutcomeFailed, ErrInterrupted)
+		case r.mode == ModePlan:
 			it.rec.Outcome = OutcomePlanned
-		case mode == ModeVerify:
+		case r.mode == ModeVerify:
 			it.fail("verify", OutcomeFailed, fmt.Errorf("%s:%s is missing from the target", it.repo, it.img.Dest.Tag))
-			e.event("fail", it, it.rec.Reason)
+			r.event(EventFail, it, it.rec.Reason)
 		default:
-			it.fail("copy", OutcomeFailed, ErrInterrupted)
+			// A sync leaves no image without an outcome: copyAll gives each one.
+			it.fail("copy", OutcomeFailed, errors.New("not copied"))
 		}
 	}
 	if ctx.Err() != nil {
 		rep.Interrupted = true
 	}
-	rep.Finished = o.Clock().UTC()
 	rep.summarize()
+	if r.mode != ModePlan && o.scanWait > 0 {
+		r.scanGate(ctx)
+		rep.summarize()
+	}
+	rep.Finished = o.clock().UTC()
 	return rep, nil
 }
 
-type modeKey struct{}
-
-func withMode(ctx context.Context, mode string) context.Context {
-	return context.WithValue(ctx, modeKey{}, mode)
+// vendorRegistry is the run's vendor registry: the one configured, else the host the
+// folder's vendor images name, else the default.
+func vendorRegistry(configured string, folder *manifest.Folder) string {
+	if configured != "" {
+		return configured
+	}
+	for _, img := range folder.Images() {
+		if img.Vendor {
+			return tidyHost(img.Source.Registry)
+		}
+	}
+	return manifest.DefaultVendorRegistry
 }
 
-func modeOf(ctx context.Context) string { m, _ := ctx.Value(modeKey{}).(string); return m }
-
-// items turns the folder into the run's items, in the report's order. Destinations that
-// cannot form a repository name stop the run before anything happens.
-func (e *Engine) items(folder *manifest.Folder, rep *Report) ([]*item, error) {
-	o := &e.opts
+// readItems turns the folder into the run's items, in the report's order. Destinations
+// that cannot form a repository name stop the run before anything happens.
+func (r *run) readItems(folder *manifest.Folder) error {
+	rep := r.rep
 	var items []*item
 	var bad []error
 	for _, rel := range folder.Releases {
@@ -168,8 +204,8 @@ func (e *Engine) items(folder *manifest.Folder, rep *Report) ([]*item, error) {
 		}
 		rep.Releases = append(rep.Releases, rr)
 		for _, ig := range rel.Ignored {
-			repo, err := o.Target.RepositoryName(ig.Image.Dest.Repository)
-			if err == nil && !e.inShard(repo) {
+			repo, err := r.target.RepositoryName(ig.Image.Dest.Repository)
+			if err == nil && !r.inShard(repo) {
 				continue
 			}
 			rec := newRecord(ig.Image)
@@ -177,20 +213,20 @@ func (e *Engine) items(folder *manifest.Folder, rep *Report) ([]*item, error) {
 			rep.Images = append(rep.Images, *rec)
 		}
 		for _, img := range rel.Images {
-			repo, err := o.Target.RepositoryName(img.Dest.Repository)
+			repo, err := r.target.RepositoryName(img.Dest.Repository)
 			if err != nil {
 				bad = append(bad, fmt.Errorf("%s: %w", img.Origin, err))
 				continue
 			}
-			if !e.inShard(repo) {
+			if !r.inShard(repo) {
 				continue
 			}
-			img, src := e.vendorSource(img)
+			img, src := r.vendorSource(img)
 			items = append(items, &item{img: img, src: src, repo: repo, dgst: img.Source.Digest, rec: newRecord(img)})
 		}
 	}
 	if len(bad) > 0 {
-		return nil, startErr("checking destinations", errors.Join(bad...))
+		return startErr("checking destinations", errors.Join(bad...))
 	}
 	// The report lists images in the order they were read; the records are pointers into
 	// it, so every step writes the report directly.
@@ -202,7 +238,8 @@ func (e *Engine) items(folder *manifest.Folder, rep *Report) ([]*item, error) {
 		rep.Images[base+i].Repository = it.repo
 		it.rec = &rep.Images[base+i]
 	}
-	return items, nil
+	r.items = items
+	return nil
 }
 
 func newRecord(img manifest.Image) *ImageRecord {
@@ -210,14 +247,14 @@ func newRecord(img manifest.Image) *ImageRecord {
 		Origin: img.Origin.String(), Vendor: img.Vendor, Digest: img.Source.Digest.String()}
 }
 
-// inShard reports whether repo belongs to this run's shard. Sharding by repository means
-// one shard owns each repository: no two shards create it, set its policies or push its
-// immutable tags.
+// inShard reports whether repo belongs to this engine's shard. Sharding by repository
+// means one shard owns each repository: no two shards create it, set its policies or
+// push its immutable tags.
 func (e *Engine) inShard(repo string) bool {
-	if e.opts.ShardCount <= 1 {
+	if e.opts.shardCount <= 1 {
 		return true
 	}
-	return ShardOf(repo, e.opts.ShardCount) == e.opts.ShardIndex
+	return ShardOf(repo, e.opts.shardCount) == e.opts.shardIndex
 }
 
 // ShardOf returns the shard, of count, that owns a repository.
@@ -228,9 +265,9 @@ func ShardOf(repo string, count int) int {
 }
 
 // pending returns the items that have no final outcome yet.
-func pending(items []*item) []*item {
+func (r *run) pending() []*item {
 	var out []*item
-	for _, it := range items {
+	for _, it := range r.items {
 		if !it.done {
 			out = append(out, it)
 		}
@@ -260,17 +297,17 @@ func forEach(ctx context.Context, items []*item, limit int, fn func(context.Cont
 }
 
 // resolve finds the digest of images the release does not pin (v4 lists), by tag.
-func (e *Engine) resolve(ctx context.Context, items []*item, _ *Report) error {
+func (r *run) resolve(ctx context.Context) error {
 	var unpinned []*item
-	for _, it := range pending(items) {
+	for _, it := range r.pending() {
 		if it.dgst == "" {
 			unpinned = append(unpinned, it)
 		}
 	}
-	forEach(ctx, unpinned, e.opts.Concurrency, func(ctx context.Context, it *item) {
+	forEach(ctx, unpinned, r.o.concurrency, func(ctx context.Context, it *item) {
 		var d digest.Digest
-		err := e.again(ctx, it, "resolving "+it.img.Source.Pullable(), func() (err error) {
-			d, err = e.sourceDigest(ctx, it.src)
+		err := r.retry(ctx, it, "resolving "+it.img.Source.Pullable(), func(int) (err error) {
+			d, err = r.sourceDigest(ctx, it.src)
 			return err
 		})
 		if err != nil {
@@ -279,41 +316,41 @@ func (e *Engine) resolve(ctx context.Context, items []*item, _ *Report) error {
 		}
 		it.dgst = d
 		it.rec.Digest = d.String()
-		e.event("info", it, "resolved "+it.img.Source.Pullable()+" to "+d.String())
+		r.event(EventInfo, it, "resolved "+it.img.Source.Pullable()+" to "+d.String())
 	})
 	return nil
 }
 
 // attest verifies every image's attestation before a single byte moves.
-func (e *Engine) attest(ctx context.Context, items []*item, _ *Report) error {
-	todo := pending(items)
+func (r *run) attest(ctx context.Context) error {
+	todo := r.pending()
 	if len(todo) == 0 {
 		return nil
 	}
-	subjects := make([]Subject, 0, len(todo))
+	subjects := make([]attest.Subject, 0, len(todo))
 	for _, it := range todo {
-		subjects = append(subjects, Subject{Repository: it.src.Name(), Digest: it.dgst})
+		subjects = append(subjects, attest.Subject{Repository: it.src.Name(), Digest: it.dgst})
 	}
-	if err := e.opts.Attestor.Prepare(ctx, subjects); err != nil {
+	if err := r.attestor.Prepare(ctx, subjects); err != nil {
 		return startErr("fetching attestations", err)
 	}
 	for i, it := range todo {
-		att, err := e.opts.Attestor.Verify(ctx, subjects[i])
+		att, err := r.attestor.Verify(ctx, subjects[i])
 		switch {
 		case err == nil:
 			it.rec.Attestation = att
-		case errors.Is(err, ErrNotAttested) && !it.img.Vendor && e.opts.BYOPolicy == BYOPinned && it.img.Pinned():
+		case errors.Is(err, attest.ErrNoAttestation) && !it.img.Vendor && r.o.byoPolicy == BYOPinned && it.img.Pinned():
 			// An upstream image the vendor does not attest: the release pins its digest,
 			// and the copy is by that digest, so what arrives is what the release names.
 			it.rec.AttestationNote = "not attested: upstream image copied by the digest the release pins (--byo-policy=pinned)"
-			e.event("warn", it, it.rec.AttestationNote)
-		case errors.Is(err, ErrAttestationUnavailable):
+			r.event(EventWarn, it, it.rec.AttestationNote)
+		case errors.As(err, new(*attest.UnavailableError)):
 			it.fail("attestation", OutcomeFailed, err)
 		default:
 			it.fail("attestation", OutcomeRejected, err)
 		}
 		if it.done {
-			e.event("fail", it, it.rec.Reason)
+			r.event(EventFail, it, it.rec.Reason)
 		}
 	}
 	return nil
@@ -321,43 +358,42 @@ func (e *Engine) attest(ctx context.Context, items []*item, _ *Report) error {
 
 // repositories ensures (or, for plan and verify, checks) every target repository that an
 // image still on its way needs, once each.
-func (e *Engine) repositories(ctx context.Context, items []*item, rep *Report) error {
+func (r *run) repositories(ctx context.Context) error {
 	byRepo := map[string][]*item{}
 	var names []string
-	for _, it := range pending(items) {
+	for _, it := range r.pending() {
 		if _, ok := byRepo[it.repo]; !ok {
 			names = append(names, it.repo)
 		}
 		byRepo[it.repo] = append(byRepo[it.repo], it)
 	}
 	sort.Strings(names)
-	mode := modeOf(ctx)
 	results := make([]*Repository, len(names))
 	errs := make([]error, len(names))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.opts.LookupConcurrency)
+	g.SetLimit(r.o.lookupConcurrency)
 	for i, name := range names {
 		g.Go(func() error {
-			results[i], errs[i] = e.opts.Target.Ensure(gctx, name, mode != ModeSync)
+			results[i], errs[i] = r.target.Ensure(gctx, name, r.mode != ModeSync)
 			return nil
 		})
 	}
 	_ = g.Wait()
 	for i, name := range names {
-		r, err := results[i], errs[i]
-		if err == nil && len(r.Drift) > 0 {
-			err = fmt.Errorf("repository %s differs from what was asked and cannot be changed: %s", name, strings.Join(r.Drift, "; "))
+		res, err := results[i], errs[i]
+		if err == nil && len(res.Drift) > 0 {
+			err = fmt.Errorf("repository %s differs from what was asked and cannot be changed: %s", name, strings.Join(res.Drift, "; "))
 		}
-		if err == nil && mode == ModeVerify && (r.Created || len(r.Changes) > 0) {
-			err = fmt.Errorf("repository %s is not as asked: %s", name, describeChanges(r))
+		if err == nil && r.mode == ModeVerify && (res.Created || len(res.Changes) > 0) {
+			err = fmt.Errorf("repository %s is not as asked: %s", name, describeChanges(res))
 		}
-		if r != nil {
-			rep.Repositories = append(rep.Repositories, *r)
+		if res != nil {
+			r.rep.Repositories = append(r.rep.Repositories, *res)
 		}
 		if err != nil {
 			for _, it := range byRepo[name] {
 				it.fail("repository", OutcomeFailed, err)
-				e.event("fail", it, it.rec.Reason)
+				r.event(EventFail, it, it.rec.Reason)
 			}
 		}
 	}
@@ -373,14 +409,14 @@ func describeChanges(r *Repository) string {
 
 // existing looks up what the target already holds: a tag with the release's digest is
 // skipped; a tag with another digest is an error for that image.
-func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
+func (r *run) existing(ctx context.Context) error {
 	byRepo := map[string][]*item{}
-	for _, it := range pending(items) {
+	for _, it := range r.pending() {
 		byRepo[it.repo] = append(byRepo[it.repo], it)
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.opts.LookupConcurrency)
+	g.SetLimit(r.o.lookupConcurrency)
 	for repo, its := range byRepo {
 		g.Go(func() error {
 			tags := make([]string, len(its))
@@ -388,8 +424,8 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 				tags[i] = it.img.Dest.Tag
 			}
 			var found map[string]digest.Digest
-			err := e.again(gctx, nil, "looking up tags in "+repo, func() (err error) {
-				found, err = e.opts.Target.Existing(gctx, repo, tags)
+			err := r.retry(gctx, nil, "looking up tags in "+repo, func(int) (err error) {
+				found, err = r.target.Existing(gctx, repo, tags)
 				return err
 			})
 			mu.Lock()
@@ -403,7 +439,7 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 				if ok {
 					// The report names the destination of an image found in the target
 					// (a copied one gets it from its copy): it is evidence too.
-					if ref, _, err := e.opts.Target.Reference(gctx, it.repo, it.img.Dest.Tag); err == nil {
+					if ref, _, err := r.target.Reference(gctx, it.repo, it.img.Dest.Tag); err == nil {
 						it.rec.Destination = ref.DockerReference().String()
 					}
 				}
@@ -412,57 +448,76 @@ func (e *Engine) existing(ctx context.Context, items []*item, _ *Report) error {
 				case have == it.dgst:
 					it.rec.Outcome = OutcomePresent
 					it.done = true
-
-					e.event("skip", it, "already present with digest "+have.String())
+					r.event(EventSkip, it, "already present with digest "+have.String())
 				default:
 					it.fail("lookup", OutcomeFailed, fmt.Errorf("%w: %s:%s is %s in the target, the release says %s",
 						ErrTagConflict, repo, it.img.Dest.Tag, have, it.dgst))
-					e.event("fail", it, it.rec.Reason)
+					r.event(EventFail, it, it.rec.Reason)
 				}
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	if modeOf(ctx) == ModeVerify {
+	if r.mode == ModeVerify {
 		// One manifest read per present image: worth it for the audit of a verify, not
 		// on every re-sync, which must stay a few requests per image.
-		e.recordChildren(ctx, items)
+		r.recordChildren(ctx)
 	}
 	return nil
 }
 
-// again runs a lookup, and runs it again while it fails for a transient reason, with the
-// retries and backoff of a copy: a registry's passing 5xx must not fail an image before
-// its copy even starts.
-func (e *Engine) again(ctx context.Context, it *item, what string, lookup func() error) error {
-	err := lookup()
-	for attempt, backoff := 1, e.opts.RetryBackoff; err != nil && attempt <= e.opts.Retries && transient(err) && ctx.Err() == nil; attempt++ {
-		e.event("retry", it, fmt.Sprintf("%s failed, retrying in %s: %v", what, backoff, err))
+// retry runs op, and runs it again while it fails for a temporary reason (Retryable),
+// at most the engine's retries more times, waiting the backoff, doubled each time. A
+// target whose credentials expire (a CredentialInvalidator: ECR) is asked for fresh ones
+// once after a refused credential, which is otherwise permanent (a wrong vendor token
+// stays wrong); which side refused is not told apart: it costs one try. what names the
+// step in the retry event; "" names the attempt.
+func (r *run) retry(ctx context.Context, it *item, what string, op func(attempt int) error) error {
+	backoff := r.o.retryBackoff
+	renewed := false
+	for attempt := 1; ; attempt++ {
+		err := op(attempt)
+		if err == nil || ctx.Err() != nil || attempt > r.o.retries {
+			return err
+		}
+		if unauthorized(err) {
+			inv, ok := r.target.(CredentialInvalidator)
+			if !ok || renewed {
+				return err
+			}
+			inv.InvalidateCredentials()
+			renewed = true
+		} else if !Retryable(err) {
+			return err
+		}
+		step := what
+		if step == "" {
+			step = fmt.Sprintf("attempt %d", attempt)
+		}
+		r.event(EventRetry, it, fmt.Sprintf("%s failed, retrying in %s: %v", step, backoff, err))
 		select {
 		case <-ctx.Done():
 			return err
 		case <-time.After(backoff):
 		}
-		err = lookup()
 		backoff *= 2
 	}
-	return err
 }
 
-func (e *Engine) event(kind string, it *item, msg string) {
+func (r *run) event(kind EventKind, it *item, msg string) {
 	img := ""
 	if it != nil {
 		img = it.img.Dest.String()
 	}
-	e.opts.Observer.Event(Event{Kind: kind, Image: img, Message: msg})
+	r.o.observer.Event(Event{Kind: kind, Image: img, Message: msg})
 	switch kind {
-	case "fail":
-		e.opts.Logger.Error(msg, "image", img)
-	case "warn", "retry":
-		e.opts.Logger.Warn(msg, "image", img)
+	case EventFail, EventError:
+		r.o.logger.Error(msg, "image", img)
+	case EventWarn, EventRetry:
+		r.o.logger.Warn(msg, "image", img)
 	default:
-		e.opts.Logger.Info(msg, "image", img)
+		r.o.logger.Info(msg, "image", img)
 	}
 }
 

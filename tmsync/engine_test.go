@@ -68,12 +68,12 @@ func TestBYOPolicy(t *testing.T) {
 	writeBYO(t, dir, "1.0", vendor, w.src, up.src+"/grafana/grafana@"+byo[0].Digest, "restricted/grafana:vault-1.0")
 
 	for _, tc := range []struct {
-		policy       string
+		policy       BYOPolicy
 		wantCopied   int
 		wantRejected int
 	}{{BYOPinned, 2, 0}, {BYOAttested, 1, 1}} {
-		t.Run(tc.policy, func(t *testing.T) {
-			e := w.engine(dir, func(o *Options) { o.BYOPolicy = tc.policy; o.Insecure = append(o.Insecure, up.src) })
+		t.Run(string(tc.policy), func(t *testing.T) {
+			e := w.engine(dir, func(c *testConfig) { c.opts = append(c.opts, WithBYOPolicy(tc.policy), WithInsecure(up.src)) })
 			rep, err := e.Sync(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -144,7 +144,7 @@ func TestRejectedAttestationCopiesNothingOfThatImage(t *testing.T) {
 func TestBadInputStartsNothing(t *testing.T) {
 	w := newWorld(t)
 	// A registry prefix that cannot form repository names is refused up front.
-	if _, err := NewRegistryTarget(w.dst+"/UPPER", RegistryTargetOptions{}); err == nil {
+	if _, err := NewRegistryTarget(w.dst + "/UPPER"); err == nil {
 		t.Fatal("an invalid registry prefix was accepted")
 	}
 	// A release folder that does not parse is a StartError naming the file, and the
@@ -178,7 +178,7 @@ func TestShardsPartitionTheRelease(t *testing.T) {
 	owner := map[string]int{}
 	copied := 0
 	for i := range n {
-		rep, err := w.engine(dir, func(o *Options) { o.ShardIndex, o.ShardCount = i, n }).Sync(context.Background())
+		rep, err := w.engine(dir, func(c *testConfig) { c.opts = append(c.opts, WithShard(i, n)) }).Sync(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestSharedLayersMoveOnce(t *testing.T) {
 			Layers: 1, LayerSize: 1024, Base: []releasetest.Layer{base}})
 	}
 	images = w.push(images, 1, true)
-	rep, err := w.engine(w.release("1.0", images), func(o *Options) { o.Concurrency = 1 }).Sync(context.Background())
+	rep, err := w.engine(w.release("1.0", images), func(c *testConfig) { c.opts = append(c.opts, WithConcurrency(1)) }).Sync(context.Background())
 	if err != nil || rep.Summary.Copied != 4 {
 		t.Fatalf("sync: %v %+v", err, rep.Summary)
 	}

@@ -1,20 +1,10 @@
 package tmsync
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
-// Sentinel errors. Attestor implementations wrap their errors so that errors.Is finds one
-// of the first three; the engine branches on them.
+// Sentinel errors of the engine. An Attestor's errors are attest's: attest.ErrNoAttestation,
+// attest.ErrRejected and *attest.UnavailableError (see Attestor).
 var (
-	// ErrNotAttested: no attestation exists for the image at all.
-	ErrNotAttested = errors.New("no attestation for this image")
-	// ErrAttestationRejected: attestations exist and were checked, and none holds.
-	ErrAttestationRejected = errors.New("attestation rejected")
-	// ErrAttestationUnavailable: the attestations could not be checked (network, auth).
-	ErrAttestationUnavailable = errors.New("attestation could not be checked")
-
 	// ErrTagConflict: the destination tag exists and points to another digest.
 	ErrTagConflict = errors.New("destination tag points to another digest")
 	// ErrDigestMismatch: what was pushed (or found) is not the digest the release pins.
@@ -34,15 +24,3 @@ func (e *StartError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
 func startErr(op string, err error) error { return &StartError{Op: op, Err: err} }
-
-// ImageError is the failure of one image in one step.
-type ImageError struct {
-	// Step is what failed: "resolve", "attestation", "repository", "lookup", "copy", "verify".
-	Step string
-	// Image is the destination "repository:tag" relative to the prefix.
-	Image string
-	Err   error
-}
-
-func (e *ImageError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Step, e.Image, e.Err) }
-func (e *ImageError) Unwrap() error { return e.Err }

@@ -2,6 +2,7 @@ package tmsync_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/attest/attesttest"
@@ -45,22 +47,17 @@ func Example() {
 	keyring, _ := signer.Keyring()
 	verifier, _ := attest.NewVerifier(keyring)
 	client, _ := attest.NewClient(server.URL, attest.WithToken("vendor-token"))
-	attestor, _ := tmsync.NewAttestor(client, verifier, tmsync.AttestorOptions{})
-	dst, _ := tmsync.NewRegistryTarget(targetHost+"/3rdparty/tm", tmsync.RegistryTargetOptions{Insecure: true})
+	attestor, _ := tmsync.NewAttestor(client, verifier)
+	dst, _ := tmsync.NewRegistryTarget(targetHost+"/3rdparty/tm", tmsync.WithTargetInsecure())
 
-	eng, err := tmsync.New(tmsync.Options{
-		ReleaseDir: dir,
-		Release:    manifest.Options{VendorRegistry: vendorHost},
-		Target:     dst,
-		Attestor:   attestor,
-		Insecure:   []string{vendorHost, targetHost},
-	})
+	eng, err := tmsync.New(dst, attestor, tmsync.WithInsecure(vendorHost, targetHost))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	release := tmsync.ReleaseDir(dir, manifest.WithVendorRegistry(vendorHost))
 	for range 2 {
-		rep, err := eng.Sync(ctx)
+		rep, err := eng.Sync(ctx, release)
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -71,4 +68,35 @@ func Example() {
 	// Output:
 	// vault/core:5.0.3: copied, attested: true, exit status 0
 	// vault/core:5.0.3: present, attested: true, exit status 0
+}
+
+// Retryable decides by an error's structure: a registry's 503 is worth another try, its
+// 404 is not, and neither is an error that only says something in its text.
+func ExampleRetryable() {
+	for _, err := range []error{
+		fmt.Errorf("reading blob: %w", docker.UnexpectedHTTPStatusError{StatusCode: 503}),
+		fmt.Errorf("reading manifest: %w", docker.UnexpectedHTTPStatusError{StatusCode: 404}),
+		errors.New("503 Service Unavailable"),
+	} {
+		fmt.Println(tmsync.Retryable(err))
+	}
+	// Output:
+	// true
+	// false
+	// false
+}
+
+// Flags and configuration files name modes and severities as text; Parse* refuses what
+// is not one of them.
+func ExampleParseMode() {
+	for _, s := range []string{"verify", "copy"} {
+		m, err := tmsync.ParseMode(s)
+		fmt.Printf("%q %v\n", m, err)
+	}
+	sev, _ := tmsync.ParseSeverity("high")
+	fmt.Println(sev)
+	// Output:
+	// "verify" <nil>
+	// "" mode "copy": want plan, sync or verify
+	// HIGH
 }

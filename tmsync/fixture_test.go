@@ -99,36 +99,54 @@ func (w *world) attestor() Attestor {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	a, err := NewAttestor(c, v, AttestorOptions{})
+	a, err := NewAttestor(c, v)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return a
 }
 
+// testConfig is what a test changes of the world's engine.
+type testConfig struct {
+	attestor Attestor
+	opts     []Option
+}
+
+// testEngine is an Engine bound to one release, as the tests use it.
+type testEngine struct {
+	*Engine
+	rel Release
+}
+
+func (t testEngine) Sync(ctx context.Context) (*Report, error)   { return t.Engine.Sync(ctx, t.rel) }
+func (t testEngine) Plan(ctx context.Context) (*Report, error)   { return t.Engine.Plan(ctx, t.rel) }
+func (t testEngine) Verify(ctx context.Context) (*Report, error) { return t.Engine.Verify(ctx, t.rel) }
+
 // engine returns an engine syncing dir into the target registry under prefix "tm".
-func (w *world) engine(dir string, mod func(*Options)) *Engine {
+func (w *world) engine(dir string, mod func(*testConfig)) testEngine {
 	w.t.Helper()
-	target, err := NewRegistryTarget(w.dst+"/tm", RegistryTargetOptions{Insecure: true})
+	target, err := NewRegistryTarget(w.dst+"/tm", WithTargetInsecure())
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	o := Options{
-		ReleaseDir: dir,
-		Release:    manifest.Options{VendorRegistry: w.src, Prefix: "/tm/"},
-		Source:     Source{Registry: w.src},
-		Target:     target, Attestor: w.attestor(),
-		Insecure:     []string{w.src, w.dst},
-		RetryBackoff: 1,
-	}
+	c := testConfig{attestor: w.attestor(), opts: []Option{
+		WithSource(Source{Registry: w.src}),
+		WithInsecure(w.src, w.dst),
+		WithRetryBackoff(1),
+	}}
 	if mod != nil {
-		mod(&o)
+		mod(&c)
 	}
-	e, err := New(o)
+	e, err := New(target, c.attestor, c.opts...)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return e
+	return testEngine{Engine: e, rel: w.rel(dir)}
+}
+
+// rel is the release folder dir as the world's engines read it.
+func (w *world) rel(dir string) Release {
+	return ReleaseDir(dir, manifest.WithVendorRegistry(w.src), manifest.WithPrefix("/tm/"))
 }
 
 // targetDigest returns the digest of tm/repo:tag in the target, or "" when absent.

@@ -2,12 +2,12 @@ package tmsync
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/manifest"
 )
@@ -31,13 +31,13 @@ func TestForEachStartsNothingAfterCancel(t *testing.T) {
 // cancellingAttestor is interrupted while it fetches the attestations.
 type cancellingAttestor struct{ cancel context.CancelFunc }
 
-func (a cancellingAttestor) Prepare(ctx context.Context, _ []Subject) error {
+func (a cancellingAttestor) Prepare(ctx context.Context, _ []attest.Subject) error {
 	a.cancel()
-	return fmt.Errorf("%w: listing occurrences: %w", ErrAttestationUnavailable, ctx.Err())
+	return &attest.UnavailableError{Op: "listing occurrences", Err: ctx.Err()}
 }
 
-func (cancellingAttestor) Verify(context.Context, Subject) (*Attestation, error) {
-	return nil, ErrAttestationUnavailable
+func (cancellingAttestor) Verify(ctx context.Context, _ attest.Subject) (*Attestation, error) {
+	return nil, &attest.UnavailableError{Op: "verifying", Err: ctx.Err()}
 }
 
 // TestInterruptedBeforeCopy: SIGTERM while the attestations are fetched is an
@@ -52,20 +52,19 @@ func TestInterruptedBeforeCopy(t *testing.T) {
 	if _, err := releasetest.WriteRelease(dir, "1.0.0", "127.0.0.1:1", images); err != nil {
 		t.Fatal(err)
 	}
-	target, err := NewRegistryTarget("127.0.0.1:1/mirror", RegistryTargetOptions{Insecure: true})
+	target, err := NewRegistryTarget("127.0.0.1:1/mirror", WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []string{ModeSync, ModePlan, ModeVerify} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []Mode{ModeSync, ModePlan, ModeVerify} {
+		t.Run(string(mode), func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: "127.0.0.1:1", Prefix: "/"},
-				Target: target, Attestor: cancellingAttestor{cancel}})
+			e, err := New(target, cancellingAttestor{cancel})
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := e.run(ctx, mode)
+			rep, err := e.Run(ctx, mode, ReleaseDir(dir, manifest.WithVendorRegistry("127.0.0.1:1"), manifest.WithPrefix("/")))
 			if err != nil {
 				t.Fatalf("run returned %v, want a report of an interrupted run", err)
 			}

@@ -12,27 +12,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/types"
 
-	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/attest"
 )
-
-// Syncer runs tmsync's jobs over one release folder. The command line and other Go tools
-// call it. Each method returns a Report, which says what happened to every image, and an
-// error only when the run could not start (a *StartError).
-type Syncer interface {
-	// Plan says what Sync would do, changing nothing.
-	Plan(ctx context.Context) (*Report, error)
-	// Sync verifies, provisions and copies.
-	Sync(ctx context.Context) (*Report, error)
-	// Verify checks the target against the release without copying.
-	Verify(ctx context.Context) (*Report, error)
-}
-
-// Subject is an image whose attestation is checked: its repository ("host/repo", no tag)
-// and manifest digest.
-type Subject struct {
-	Repository string
-	Digest     digest.Digest
-}
 
 // Attestation is the attestation that verified an image.
 type Attestation struct {
@@ -50,17 +31,22 @@ type Attestation struct {
 	KeyExpired bool `json:"keyExpired,omitempty"`
 }
 
-// Attestor verifies the vendor's attestations. Errors wrap ErrNotAttested,
-// ErrAttestationRejected or ErrAttestationUnavailable.
+// Attestor verifies the vendor's attestations. Its errors are package attest's: an error
+// that wraps attest.ErrNoAttestation says no attestation exists (an upstream image may
+// then pass by its pinned digest, BYOPinned); an *attest.UnavailableError says they could
+// not be checked (the image fails); any other error is a rejection (by convention it
+// wraps attest.ErrRejected). [VendorAttestor] is the vendor's; wrap it to add a check of
+// your own.
 type Attestor interface {
 	// Prepare fetches what Verify needs for these subjects, in as few requests as it can.
-	Prepare(ctx context.Context, subjects []Subject) error
+	// A run calls it once, before any Verify.
+	Prepare(ctx context.Context, subjects []attest.Subject) error
 	// Verify checks that an attestation by the vendor's key binds s.Digest to s.Repository.
-	Verify(ctx context.Context, s Subject) (*Attestation, error)
+	Verify(ctx context.Context, s attest.Subject) (*Attestation, error)
 }
 
 // Target is where images go: Amazon ECR (NewECRTarget) or a plain registry
-// (NewRegistryTarget).
+// (NewRegistryTarget). Methods may be called from several goroutines at once.
 type Target interface {
 	// String names the target in logs and reports.
 	String() string
@@ -90,73 +76,14 @@ type Repository struct {
 
 // Source says how to reach the source registries.
 type Source struct {
-	// Registry is the vendor's registry host (--srcdomain).
+	// Registry is the vendor's registry host (--srcdomain). Empty: the host the release's
+	// vendor images name (manifest.WithVendorRegistry), else manifest.DefaultVendorRegistry.
 	Registry string
-	// Username and Password log in to Registry (--srcusr and the vendor token).
+	// Username and Password log in to Registry (--srcusr and the vendor token). They are
+	// sent to no other host.
 	Username, Password string
 	// AuthFile is an auth.json for upstream (BYO) registries; "" uses the usual locations.
 	AuthFile string
-}
-
-// BYO policies for images outside the vendor registry.
-const (
-	// BYOPinned copies an image with no attestation by the digest the release pins, and
-	// reports it as not attested. An attestation that exists must still verify.
-	BYOPinned = "pinned"
-	// BYOAttested treats upstream images like the vendor's: no attestation, no copy.
-	BYOAttested = "attested"
-)
-
-// Options configure New. The zero value of each field is its documented default.
-type Options struct {
-	// ReleaseDir is the release folder. Default: the current directory.
-	ReleaseDir string
-	// Release configures how the folder is read (postfixes, vendor registry, prefix).
-	Release manifest.Options
-	// Source reaches the source registries.
-	Source Source
-	// Target is where images go. Required.
-	Target Target
-	// Attestor verifies attestations. Required: there is no way to copy unverified
-	// vendor images.
-	Attestor Attestor
-	// Concurrency is how many images are copied at once. Default 4.
-	Concurrency int
-	// BlobConcurrency is how many blobs move at once across all images. Default 2×Concurrency.
-	BlobConcurrency int
-	// LookupConcurrency is how many repositories are ensured and looked up at once: small
-	// control-plane calls, several per repository, that a no-op re-sync of a large release
-	// is made of. Mutating calls are still spaced by the target (ECR's throttle). Default 16.
-	LookupConcurrency int
-	// BYOPolicy is BYOPinned (default) or BYOAttested.
-	BYOPolicy string
-	// Insecure lists registry hosts ("host:port") spoken to over plain HTTP or
-	// without TLS verification.
-	Insecure []string
-	// Retries is how many times a failed image copy is tried again when the error is
-	// transient. Default 3; -1 means never.
-	Retries int
-	// RetryBackoff is the first wait between tries, doubled each time. Default 1s.
-	RetryBackoff time.Duration
-	// ShardIndex and ShardCount split the release by destination repository, so that
-	// ShardCount runs together copy every image once. Default: one shard.
-	ShardIndex, ShardCount int
-	// DryRun makes Sync behave as Plan.
-	DryRun bool
-	// Logger receives the engine's log records. Default: discarded.
-	Logger *slog.Logger
-	// Observer is told of each image's progress. Default: none.
-	Observer Observer
-	// Clock returns the time. Default time.Now.
-	Clock func() time.Time
-	// Redactor removes secrets from every event, log record, failure reason and report
-	// field of the run. Default: a new one. New adds Source.Password and Secrets to it.
-	Redactor *Redactor
-	// Secrets are more secrets to redact (registry passwords tmsync was given).
-	Secrets []string
-	// ReleaseSHA256, when set, is the ReleaseDigest the release folder must have: a run of
-	// another folder does not start. Default: not checked (the digest is still reported).
-	ReleaseSHA256 string
 }
 
 // Observer is told what happens to each image, for progress displays. Events of
@@ -171,90 +98,233 @@ type ObserverFunc func(Event)
 // Event implements Observer.
 func (f ObserverFunc) Event(e Event) { f(e) }
 
-// Event is one step of one image.
+// Event is one step of one image, or of the run. Image and Message have passed through
+// the engine's Redactor.
 type Event struct {
-	// Kind is "begin" (with Total), "start", "skip", "done", "fail", "warn", "retry",
-	// "info", or "error" (a failure found after the image's progress line, by the scan gate).
-	Kind string
-	// Total is the number of images the run will handle, on "begin".
+	Kind EventKind
+	// Total is the number of images the run will handle, on EventBegin.
 	Total int
-	// Running is set on a "fail" of an image whose copy had started.
+	// Running is set on an EventFail of an image whose copy had started.
 	Running bool
 	// Image is the destination "repository:tag", or "" for run-level events.
 	Image   string
 	Message string
 }
 
-func (o *Options) defaults() error {
-	if o.ReleaseDir == "" {
-		o.ReleaseDir = "."
+// Defaults of the engine's options, each applied when its option is not given.
+const (
+	// DefaultConcurrency is how many images are copied at once.
+	DefaultConcurrency = 4
+	// DefaultLookupConcurrency is how many repositories are ensured and looked up at once.
+	DefaultLookupConcurrency = 16
+	// DefaultRetries is how many times a step that failed for a temporary reason is tried
+	// again.
+	DefaultRetries = 3
+	// DefaultRetryBackoff is the first wait before a retry; it doubles each time.
+	DefaultRetryBackoff = time.Second
+)
+
+// Option configures New. Options are applied in order, after the defaults; New then
+// checks the result and reports every problem at once.
+type Option func(*options) error
+
+type options struct {
+	source                                          Source
+	concurrency, blobConcurrency, lookupConcurrency int
+	byoPolicy                                       BYOPolicy
+	insecure                                        []string
+	retries                                         int
+	retryBackoff                                    time.Duration
+	shardIndex, shardCount                          int
+	logger                                          *slog.Logger
+	observer                                        Observer
+	clock                                           func() time.Time
+	redactor                                        *Redactor
+	secrets                                         []string
+	releaseSHA256                                   string
+	scanWait                                        time.Duration
+	scanFailOn                                      Severity
+	cacheDir                                        string
+}
+
+// WithSource sets how the source registries are reached: the vendor registry, its user
+// and token, and an auth.json for upstream images. Default: the vendor registry the
+// release names, no login, the usual auth.json locations.
+func WithSource(s Source) Option {
+	return func(o *options) error { o.source = s; return nil }
+}
+
+// WithConcurrency sets how many images are copied at once. Default DefaultConcurrency.
+func WithConcurrency(n int) Option {
+	return func(o *options) error { o.concurrency = n; return nil }
+}
+
+// WithBlobConcurrency sets how many blobs move at once, across all images and all runs of
+// the Engine. Default: twice the image concurrency.
+func WithBlobConcurrency(n int) Option {
+	return func(o *options) error { o.blobConcurrency = n; return nil }
+}
+
+// WithLookupConcurrency sets how many repositories are ensured and looked up at once:
+// small control-plane calls, several per repository, that a no-op re-sync of a large
+// release is made of. Mutating calls are still spaced by the target (ECR's throttle).
+// Default DefaultLookupConcurrency.
+func WithLookupConcurrency(n int) Option {
+	return func(o *options) error { o.lookupConcurrency = n; return nil }
+}
+
+// WithBYOPolicy sets what happens to an upstream image the vendor does not attest.
+// Default BYOPinned.
+func WithBYOPolicy(p BYOPolicy) Option {
+	return func(o *options) error { o.byoPolicy = p; return nil }
+}
+
+// WithInsecure names registry hosts ("host:port") spoken to over plain HTTP or without
+// TLS verification. Default: none; every other host is HTTPS with verified TLS.
+func WithInsecure(hosts ...string) Option {
+	return func(o *options) error { o.insecure = append(o.insecure, hosts...); return nil }
+}
+
+// WithRetries sets how many times a step that failed for a temporary reason (see
+// Retryable) is tried again: a copy, a tag lookup, a digest resolution. 0 means no
+// retries. Default DefaultRetries.
+func WithRetries(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("retries %d: want 0 or more", n)
+		}
+		o.retries = n
+		return nil
 	}
-	if o.Concurrency == 0 {
-		o.Concurrency = 4
-	}
-	if o.BlobConcurrency == 0 {
-		o.BlobConcurrency = 2 * o.Concurrency
-	}
-	if o.LookupConcurrency == 0 {
-		o.LookupConcurrency = 16
-	}
-	if o.BYOPolicy == "" {
-		o.BYOPolicy = BYOPinned
-	}
-	if o.Retries == 0 {
-		o.Retries = 3
-	} else if o.Retries < 0 {
-		o.Retries = 0
-	}
-	if o.RetryBackoff == 0 {
-		o.RetryBackoff = time.Second
-	}
-	if o.ShardCount == 0 {
-		o.ShardCount = 1
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if o.Observer == nil {
-		o.Observer = ObserverFunc(func(Event) {})
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
-	if o.Source.Registry == "" {
-		// The registry the manifest package tells vendor images by.
-		o.Source.Registry = o.Release.VendorRegistry
-		if o.Source.Registry == "" {
-			o.Source.Registry = manifest.DefaultVendorRegistry
+}
+
+// WithRetryBackoff sets the first wait before a retry; it doubles each time. Default
+// DefaultRetryBackoff.
+func WithRetryBackoff(d time.Duration) Option {
+	return func(o *options) error { o.retryBackoff = d; return nil }
+}
+
+// WithShard makes the engine handle one shard, index of count, of every release, split
+// by destination repository (ShardOf), so that count runs together copy every image
+// once. Default: one shard.
+func WithShard(index, count int) Option {
+	return func(o *options) error { o.shardIndex, o.shardCount = index, count; return nil }
+}
+
+// WithLogger sets where the engine's log records go. Default: discarded.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error { o.logger = l; return nil }
+}
+
+// WithObserver sets who is told of each image's progress. Default: nobody.
+func WithObserver(obs Observer) Option {
+	return func(o *options) error { o.observer = obs; return nil }
+}
+
+// WithClock sets the clock of reports. Default time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error { o.clock = now; return nil }
+}
+
+// WithRedactor sets the Redactor every event, log record, failure reason and report field
+// of a run goes through. Default: a new one. New adds the source password and
+// WithSecrets to it.
+func WithRedactor(r *Redactor) Option {
+	return func(o *options) error { o.redactor = r; return nil }
+}
+
+// WithSecrets adds secrets to redact (registry passwords tmsync was given). Default:
+// only the source password.
+func WithSecrets(secrets ...string) Option {
+	return func(o *options) error { o.secrets = append(o.secrets, secrets...); return nil }
+}
+
+// WithReleaseSHA256 pins the release folder: a run of a folder whose ReleaseDigest is
+// not sha does not start. Default: not checked (the digest is still reported).
+func WithReleaseSHA256(sha string) Option {
+	return func(o *options) error { o.releaseSHA256 = sha; return nil }
+}
+
+// WithScanGate makes Sync and Verify wait up to wait for each image's ECR scan, record
+// its findings and, when failOn is set, fail the images with findings at or above
+// failOn. It needs a target that reads scan findings (NewECRTarget). Default: no gate.
+func WithScanGate(wait time.Duration, failOn Severity) Option {
+	return func(o *options) error { o.scanWait, o.scanFailOn = wait, failOn; return nil }
+}
+
+// WithCacheDir sets the folder under which each run makes (and removes) its blob info
+// cache; a tmpfs is best. Default: /dev/shm if it is usable, else os.TempDir().
+func WithCacheDir(dir string) Option {
+	return func(o *options) error { o.cacheDir = dir; return nil }
+}
+
+func newOptions(target Target, attestor Attestor, opts []Option) (*options, error) {
+	o := &options{concurrency: DefaultConcurrency, lookupConcurrency: DefaultLookupConcurrency,
+		byoPolicy: BYOPinned, retries: DefaultRetries, retryBackoff: DefaultRetryBackoff, shardCount: 1,
+		clock: time.Now}
+	var errs []error
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	o.Source.Registry = tidyHost(o.Source.Registry)
-	if o.Redactor == nil {
-		o.Redactor = NewRedactor()
+	if o.blobConcurrency == 0 {
+		o.blobConcurrency = 2 * o.concurrency
 	}
-	o.Redactor.Add(o.Source.Password)
-	o.Redactor.Add(o.Secrets...)
+	if o.logger == nil {
+		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.observer == nil {
+		o.observer = ObserverFunc(func(Event) {})
+	}
+	if o.source.Registry != "" {
+		o.source.Registry = tidyHost(o.source.Registry)
+	}
+	if o.redactor == nil {
+		o.redactor = NewRedactor()
+	}
+	o.redactor.Add(o.source.Password)
+	o.redactor.Add(o.secrets...)
 	// Every output of the engine goes through the Redactor, whoever wrote its text.
-	o.Observer = cleanObserver{next: o.Observer, red: o.Redactor}
-	o.Logger = slog.New(cleanHandler{next: o.Logger.Handler(), red: o.Redactor})
-	var errs []error
-	if o.Target == nil {
+	o.observer = cleanObserver{next: o.observer, red: o.redactor}
+	o.logger = slog.New(cleanHandler{next: o.logger.Handler(), red: o.redactor})
+	if target == nil {
 		errs = append(errs, errors.New("no target"))
 	}
-	if o.Attestor == nil {
+	if attestor == nil {
 		errs = append(errs, errors.New("no attestor: every image must be verified"))
 	}
-	if o.Concurrency < 1 || o.BlobConcurrency < 1 || o.LookupConcurrency < 1 {
+	if o.concurrency < 1 || o.blobConcurrency < 1 || o.lookupConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency must be at least 1"))
 	}
-	if o.BYOPolicy != BYOPinned && o.BYOPolicy != BYOAttested {
-		errs = append(errs, fmt.Errorf("byo policy %q: want %q or %q", o.BYOPolicy, BYOPinned, BYOAttested))
+	if _, err := ParseBYOPolicy(string(o.byoPolicy)); err != nil {
+		errs = append(errs, err)
 	}
-	if pin := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(o.ReleaseSHA256)), "sha256:"); pin != "" && !sha256HexRE.MatchString(pin) {
-		errs = append(errs, fmt.Errorf("--release-sha256 %q: want 64 hex digits", o.ReleaseSHA256))
+	if pin := normalPin(o.releaseSHA256); pin != "" && !sha256HexRE.MatchString(pin) {
+		errs = append(errs, fmt.Errorf("--release-sha256 %q: want 64 hex digits", o.releaseSHA256))
 	}
-	if o.ShardCount < 1 || o.ShardIndex < 0 || o.ShardIndex >= o.ShardCount {
-		errs = append(errs, fmt.Errorf("shard %d of %d: want 0 <= index < count", o.ShardIndex, o.ShardCount))
+	if o.shardCount < 1 || o.shardIndex < 0 || o.shardIndex >= o.shardCount {
+		errs = append(errs, fmt.Errorf("shard %d of %d: want 0 <= index < count", o.shardIndex, o.shardCount))
 	}
-	return errors.Join(errs...)
+	if o.scanWait < 0 {
+		errs = append(errs, errors.New("scan wait must be positive"))
+	}
+	if o.scanFailOn != "" {
+		if o.scanWait <= 0 {
+			errs = append(errs, errors.New("scan gate: a severity to fail on needs a wait for the scans"))
+		}
+		if o.scanFailOn.rank() == 0 {
+			errs = append(errs, fmt.Errorf("scan gate: severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", o.scanFailOn))
+		}
+	}
+	if o.scanWait > 0 && target != nil {
+		if _, ok := target.(scanReader); !ok {
+			errs = append(errs, fmt.Errorf("scan gate: target %s does not read scan findings", target))
+		}
+	}
+	return o, errors.Join(errs...)
+}
+
+func normalPin(s string) string {
+	return strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "sha256:")
 }

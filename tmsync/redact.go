@@ -272,15 +272,6 @@ func (h cleanHandler) WithGroup(name string) slog.Handler {
 	return cleanHandler{next: h.next.WithGroup(h.red.Clean(name)), red: h.red}
 }
 
-// dropAWSSecretEnv removes the AWS static keys from the environment once the SDK has read
-// them (config.LoadDefaultConfig reads the environment once): a credential helper that
-// containers/image starts must not inherit them.
-func dropAWSSecretEnv() {
-	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"} {
-		os.Unsetenv(k)
-	}
-}
-
 // AddAuthFile adds the passwords and identity tokens of an auth.json (the "auths"
 // entries; credential helpers are not run) to the Redactor: an upstream registry that
 // echoes its credential must not put it in tmsync's output either. A file that cannot be
@@ -311,3 +302,8 @@ func (r *Redactor) AddAuthFile(path string) {
 		}
 	}
 }
+
+// Handler returns a slog.Handler that cleans (Clean) every record's message and
+// attributes, then passes it to next: for log records that do not come through the
+// engine (the command line's own, containers/image's).
+func (r *Redactor) Handler(next slog.Handler) slog.Handler { return cleanHandler{next: next, red: r} }

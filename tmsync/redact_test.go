@@ -128,16 +128,16 @@ func TestCleanHandlerAndObserver(t *testing.T) {
 	var logs bytes.Buffer
 	var events []Event
 	red := NewRedactor(redactToken)
-	opts := Options{Target: fakeTargetForRedact{}, Attestor: fakeAttestorForRedact{}, Redactor: red,
-		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
-		Observer: ObserverFunc(func(e Event) { events = append(events, e) })}
-	if err := opts.defaults(); err != nil {
+	e, err := New(fakeTargetForRedact{}, fakeAttestorForRedact{}, WithRedactor(red),
+		WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
+		WithObserver(ObserverFunc(func(e Event) { events = append(events, e) })))
+	if err != nil {
 		t.Fatal(err)
 	}
 	evil := "denied " + redactToken + "\nINFO: DONE \x1b[2J"
-	opts.Logger.Error(evil, "err", errors.New(evil), "image", evil, slog.Group("g", "k", evil))
-	opts.Logger.With("attr", evil).Info("x")
-	opts.Observer.Event(Event{Kind: "fail", Image: "a\nb", Message: evil})
+	e.opts.logger.Error(evil, "err", errors.New(evil), "image", evil, slog.Group("g", "k", evil))
+	e.opts.logger.With("attr", evil).Info("x")
+	e.opts.observer.Event(Event{Kind: EventFail, Image: "a\nb", Message: evil})
 	out := logs.String() + fmt.Sprint(events)
 	if strings.Contains(out, redactToken) || strings.Contains(out, "\x1b") || strings.Contains(out, `\u001b`) {
 		t.Errorf("log or event not cleaned:\n%s", out)
@@ -165,7 +165,7 @@ func TestReportCleanEveryField(t *testing.T) {
 	// A report read from a file is printed sanitized even if it was never cleaned.
 	raw := &Report{Images: []ImageRecord{{Dest: "x\nINFO: DONE", Outcome: OutcomeFailed, Step: "copy", Reason: "y\x1b[2J"}}}
 	var sum bytes.Buffer
-	_ = raw.WriteSummary(&sum)
+	_ = raw.EncodeSummary(&sum)
 	for _, l := range append(raw.ErrorLines(), strings.Split(sum.String(), "\n")...) {
 		if strings.HasPrefix(l, "INFO: DONE") || strings.Contains(l, "\x1b") {
 			t.Errorf("forged line: %q", l)

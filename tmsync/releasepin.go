@@ -14,7 +14,7 @@ import (
 // destination of each image come from the release folder, which nobody signs. A change
 // board that approves a release can pin the folder it approved: ReleaseDigest is one
 // SHA-256 over the files tmsync reads from it, printed by every run (plan first) and
-// recorded in the report as releaseSha256; --release-sha256 (Options.ReleaseSHA256)
+// recorded in the report as releaseSha256; --release-sha256 (WithReleaseSHA256)
 // refuses to start, exit 2, when the folder is not that one.
 //
 // It is the SHA-256 of the lines "<sha256 of the file>  <path in the folder>\n", sorted by
@@ -54,18 +54,19 @@ func releaseRelPath(dir, p string) string {
 var sha256HexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // checkReleasePin compares the folder's digest with the pinned one, if any.
-func (e *Engine) checkReleasePin(rep *Report) error {
-	rep.ReleaseSHA256 = ReleaseDigest(e.opts.ReleaseDir, rep.Releases)
+func (r *run) checkReleasePin(dir string) error {
+	rep := r.rep
+	rep.ReleaseSHA256 = ReleaseDigest(dir, rep.Releases)
 	n := 0
-	for _, r := range rep.Releases {
-		n += len(r.Files)
+	for _, rel := range rep.Releases {
+		n += len(rel.Files)
 	}
-	e.event("info", nil, fmt.Sprintf("release folder sha256 %s (%d files; pin it with --release-sha256)", rep.ReleaseSHA256, n))
-	pin := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(e.opts.ReleaseSHA256)), "sha256:")
+	r.event(EventInfo, nil, fmt.Sprintf("release folder sha256 %s (%d files; pin it with --release-sha256)", rep.ReleaseSHA256, n))
+	pin := normalPin(r.o.releaseSHA256)
 	if pin == "" || pin == rep.ReleaseSHA256 {
 		return nil
 	}
 	return startErr("checking --release-sha256", fmt.Errorf(
 		"the release folder %s is not the one pinned: its files hash to %s, --release-sha256 is %s (nothing was done)",
-		e.opts.ReleaseDir, rep.ReleaseSHA256, pin))
+		dir, rep.ReleaseSHA256, pin))
 }

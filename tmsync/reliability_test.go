@@ -2,11 +2,13 @@ package tmsync
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,13 +24,14 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/types"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/internal/faultproxy"
 	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/internal/testbed"
 	"github.com/tmsync/tmsync/manifest"
 )
 
-func TestTransient(t *testing.T) {
+func TestRetryable(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -53,20 +56,70 @@ func TestTransient(t *testing.T) {
 		// 401 is not transient: copyWithRetry renews a target's credentials once instead.
 		{"401 for credentials", fmt.Errorf("x: %w", docker.ErrUnauthorizedForCredentials{Err: errors.New("401")}), false},
 		{"unauthorized code", fmt.Errorf("x: %w", errcode.ErrorCodeUnauthorized.WithMessage("authentication required")), false},
+		// By structure, never by text: an unknown error is not retried whatever it says.
+		{"unknown error", errors.New("boom"), false},
+		{"text of a reset, no structure", errors.New("read tcp: connection reset by peer (503 Service Unavailable)"), false},
+		{"text of a 404, no structure", errors.New("manifest unknown: not found"), false},
+		{"408", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 408}), true},
+		{"429 status", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 429}), true},
+		{"404 status", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 404}), false},
+		{"403 status", fmt.Errorf("x: %w", docker.UnexpectedHTTPStatusError{StatusCode: 403}), false},
+		{"too many requests", fmt.Errorf("x: %w", docker.ErrTooManyRequests), true},
+		{"reset inside a url.Error", fmt.Errorf("writing blob: %w", &url.Error{Op: "Patch", URL: "https://r/v2/", Err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}), true},
+		{"broken pipe", fmt.Errorf("x: %w", syscall.EPIPE), true},
+		{"unknown CA", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.UnknownAuthorityError{}}), false},
+		{"wrong host in cert", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.HostnameError{Host: "r"}}), false},
+		{"aws client fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "RepositoryNotFoundException", Fault: smithy.FaultClient}), false},
+		{"aws unknown fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "SomethingNew"}), false},
+		{"nil", nil, false},
+		// containers/image's error for a response whose body it cannot parse is
+		// unexported: its status is read from its StatusCode field.
+		{"unparsed 503", fmt.Errorf("x: %w", &unparsedResponse{StatusCode: 503}), true},
+		{"unparsed 404", fmt.Errorf("x: %w", &unparsedResponse{StatusCode: 404}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := transient(tc.err); got != tc.want {
-				t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+			if got := Retryable(tc.err); got != tc.want {
+				t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// unparsedResponse has the shape of containers/image's unexported error for a response
+// whose body it could not parse.
+type unparsedResponse struct {
+	ParseErr   error
+	StatusCode int
+	Response   []byte
+}
+
+func (e *unparsedResponse) Error() string {
+	return fmt.Sprintf("StatusCode: %d, %q", e.StatusCode, e.Response)
+}
+
+// TestNotFound: a missing tag is told by its error code or HTTP status, never by text.
+func TestNotFound(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("head: %w", &unparsedResponse{StatusCode: 404}), true},
+		{fmt.Errorf("head: %w", docker.UnexpectedHTTPStatusError{StatusCode: 404}), true},
+		{fmt.Errorf("x: %w", errcode.Error{Code: v2.ErrorCodeManifestUnknown, Message: "manifest unknown"}), true},
+		{fmt.Errorf("head: %w", &unparsedResponse{StatusCode: 500}), false},
+		{errors.New("StatusCode: 404, manifest unknown"), false},
+	} {
+		if got := notFound(tc.err); got != tc.want {
+			t.Errorf("notFound(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
 
 // acceptAll is an Attestor that accepts every image.
 type acceptAll struct{}
 
-func (acceptAll) Prepare(context.Context, []Subject) error { return nil }
-func (acceptAll) Verify(context.Context, Subject) (*Attestation, error) {
+func (acceptAll) Prepare(context.Context, []attest.Subject) error { return nil }
+func (acceptAll) Verify(context.Context, attest.Subject) (*Attestation, error) {
 	return &Attestation{Fingerprint: "test"}, nil
 }
 
@@ -113,24 +166,23 @@ func unitBed(t *testing.T) (*testbed.Registry, releasetest.Image) {
 	return reg, im
 }
 
-func unitEngine(t *testing.T, reg *testbed.Registry, im releasetest.Image, srcPassword string, target Target) *Engine {
+func unitEngine(t *testing.T, reg *testbed.Registry, im releasetest.Image, srcPassword string, target Target) testEngine {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := releasetest.WriteRelease(dir, "1.0.0", reg.Host, []releasetest.Image{im}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: reg.Host, Prefix: "/"},
-		Source: Source{Registry: reg.Host, Username: "push", Password: srcPassword}, Target: target, Attestor: acceptAll{},
-		Insecure: []string{reg.Host}, Concurrency: 1, RetryBackoff: 10 * time.Millisecond})
+	e, err := New(target, acceptAll{}, WithSource(Source{Registry: reg.Host, Username: "push", Password: srcPassword}),
+		WithInsecure(reg.Host), WithConcurrency(1), WithRetryBackoff(10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return testEngine{Engine: e, rel: ReleaseDir(dir, manifest.WithVendorRegistry(reg.Host), manifest.WithPrefix("/"))}
 }
 
 func registryTarget(t *testing.T, reg *testbed.Registry) *RegistryTarget {
 	t.Helper()
-	rt, err := NewRegistryTarget(reg.Host+"/mirror", RegistryTargetOptions{Username: "push", Password: unitPassword, Insecure: true})
+	rt, err := NewRegistryTarget(reg.Host+"/mirror", WithTargetCredentials("push", unitPassword), WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,13 +247,12 @@ func TestResolveRetriesTransientErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "1.0.0_tm_registry_images.txt"), []byte(im.Repository+":"+im.Tag+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{ReleaseDir: dir, Release: manifest.Options{VendorRegistry: fp.Host, Prefix: "/"},
-		Source: Source{Registry: fp.Host, Username: "push", Password: unitPassword}, Target: registryTarget(t, reg),
-		Attestor: acceptAll{}, Insecure: []string{reg.Host, fp.Host}, Concurrency: 1, RetryBackoff: 10 * time.Millisecond})
+	e, err := New(registryTarget(t, reg), acceptAll{}, WithSource(Source{Registry: fp.Host, Username: "push", Password: unitPassword}),
+		WithInsecure(reg.Host, fp.Host), WithConcurrency(1), WithRetryBackoff(10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.Sync(context.Background())
+	rep, err := e.Sync(context.Background(), ReleaseDir(dir, manifest.WithVendorRegistry(fp.Host), manifest.WithPrefix("/")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +273,7 @@ func TestExistingRetriesTransientErrors(t *testing.T) {
 		Match: func(r *http.Request) bool {
 			return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/")
 		}})
-	rt, err := NewRegistryTarget(fp.Host+"/mirror", RegistryTargetOptions{Username: "push", Password: unitPassword, Insecure: true})
+	rt, err := NewRegistryTarget(fp.Host+"/mirror", WithTargetCredentials("push", unitPassword), WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

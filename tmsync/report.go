@@ -17,23 +17,13 @@ import (
 // It changes when a field changes meaning or goes away; new fields do not change it.
 const ReportSchemaVersion = 1
 
-// Outcomes of an image.
-const (
-	OutcomeCopied   = "copied"   // copied in this run
-	OutcomePresent  = "present"  // already in the target with the right digest
-	OutcomePlanned  = "planned"  // plan: would be copied
-	OutcomeIgnored  = "ignored"  // in the release but not named by its image lists
-	OutcomeRejected = "rejected" // its attestation was checked and rejected
-	OutcomeFailed   = "failed"   // something else failed
-)
-
 // Report is the record of one run: what was read, verified and done, image by image.
 // It holds no secret.
 type Report struct {
 	SchemaVersion int       `json:"schemaVersion"`
 	Tool          string    `json:"tool"`
 	Version       string    `json:"version"`
-	Mode          string    `json:"mode"`
+	Mode          Mode      `json:"mode"`
 	Started       time.Time `json:"started"`
 	Finished      time.Time `json:"finished"`
 	// Caller is the AWS identity the run used (STS GetCallerIdentity ARN), if known.
@@ -82,7 +72,7 @@ type ImageRecord struct {
 	// Digest is the manifest (or index) digest; Children the digests an index names.
 	Digest   string   `json:"digest,omitempty"`
 	Children []string `json:"children,omitempty"`
-	Outcome  string   `json:"outcome"`
+	Outcome  Outcome  `json:"outcome"`
 	// Step is the step that failed, for rejected and failed images.
 	Step   string `json:"step,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -98,7 +88,16 @@ type ImageRecord struct {
 	// --scan-wait.
 	Scan       map[string]int `json:"scan,omitempty"`
 	ScanStatus string         `json:"scanStatus,omitempty"`
+
+	// err is the failure Reason says, for Err; not in the JSON.
+	err error
 }
+
+// Err returns the error the image failed with, cleaned like Reason but with its causes
+// reachable with errors.Is and errors.As (attest.ErrRejected, *attest.UnavailableError,
+// ErrTagConflict, a registry's errcode.Error, ...). It is nil for an image that did not
+// fail, and for a report read from a file.
+func (r ImageRecord) Err() error { return r.err }
 
 // Summary counts images by outcome.
 type Summary struct {
@@ -169,26 +168,29 @@ func (r *Report) ErrorLines() []string {
 	return lines
 }
 
-// WriteErrorLog writes the error log to path: empty exactly when the run succeeded.
-func (r *Report) WriteErrorLog(path string) error {
+// EncodeErrorLog writes the error log (ErrorLines, a line each): empty exactly when the
+// run succeeded.
+func (r *Report) EncodeErrorLog(w io.Writer) error {
 	var b strings.Builder
 	for _, l := range r.ErrorLines() {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
-	return writeFileAtomic(path, []byte(b.String()))
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
-// WriteJSON writes the report as indented JSON to path.
-func (r *Report) WriteJSON(path string) error {
+// EncodeJSON writes the report as indented JSON (docs/report-schema.json).
+func (r *Report) EncodeJSON(w io.Writer) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
-// ReadReport reads a report written by WriteJSON.
+// ReadReport reads a report file written with EncodeJSON.
 func ReadReport(path string) (*Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -225,7 +227,7 @@ func MergeReports(reports ...*Report) *Report {
 		for _, im := range r.Images {
 			// Images outside a shard are not in its report, but ignored ones are in every
 			// shard's: keep one of each.
-			k := im.Dest + "\x00" + im.Outcome
+			k := im.Dest + "\x00" + string(im.Outcome)
 			if seen[k] {
 				continue
 			}
@@ -239,9 +241,9 @@ func MergeReports(reports ...*Report) *Report {
 	return &m
 }
 
-// WriteJUnit writes the report as JUnit XML: one test case per image, so that CodeBuild's
-// test reports show the run.
-func (r *Report) WriteJUnit(path string) error {
+// EncodeJUnit writes the report as JUnit XML: one test case per image, so that
+// CodeBuild's test reports show the run.
+func (r *Report) EncodeJUnit(w io.Writer) error {
 	type failure struct {
 		Message string `xml:"message,attr"`
 		Type    string `xml:"type,attr"`
@@ -269,7 +271,7 @@ func (r *Report) WriteJUnit(path string) error {
 		Cases     []testcase `xml:"testcase"`
 	}
 	r = r.sanitized()
-	ts := testsuite{Name: "tmsync " + r.Mode, Timestamp: r.Started.UTC().Format(time.RFC3339),
+	ts := testsuite{Name: "tmsync " + string(r.Mode), Timestamp: r.Started.UTC().Format(time.RFC3339),
 		Time: fmt.Sprintf("%.3f", r.Finished.Sub(r.Started).Seconds())}
 	for _, im := range r.Images {
 		tc := testcase{Name: im.Dest, Classname: "tmsync." + im.Version, Time: fmt.Sprintf("%.3f", im.Seconds)}
@@ -295,11 +297,14 @@ func (r *Report) WriteJUnit(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append([]byte(xml.Header), append(b, '\n')...))
+	_, err = w.Write(append([]byte(xml.Header), append(b, '\n')...))
+	return err
 }
 
-// WriteSummary prints a report for people: what was copied, skipped, rejected, and why.
-func (r *Report) WriteSummary(w io.Writer) error {
+// EncodeSummary writes the report for people: what was copied, skipped, rejected, and
+// why. Every string is sanitized: a report read from a file is text tmsync may not have
+// written.
+func (r *Report) EncodeSummary(w io.Writer) error {
 	r = r.sanitized()
 	var b strings.Builder
 	fmt.Fprintf(&b, "tmsync %s %s, %s to %s (%s)\n", r.Mode, r.Version,
@@ -317,8 +322,8 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	s := r.Summary
 	fmt.Fprintf(&b, "images: %d: %d copied, %d present, %d planned, %d ignored, %d rejected, %d failed (%d passed without attestation); %s moved\n",
-		s.Images, s.Copied, s.Present, s.Planned, s.Ignored, s.Rejected, s.Failed, s.NotAttested, humanBytes(s.Bytes))
-	for _, outcome := range []string{OutcomeRejected, OutcomeFailed, OutcomeCopied, OutcomePresent, OutcomePlanned, OutcomeIgnored} {
+		s.Images, s.Copied, s.Present, s.Planned, s.Ignored, s.Rejected, s.Failed, s.NotAttested, HumanBytes(s.Bytes))
+	for _, outcome := range []Outcome{OutcomeRejected, OutcomeFailed, OutcomeCopied, OutcomePresent, OutcomePlanned, OutcomeIgnored} {
 		for _, im := range r.Images {
 			if im.Outcome != outcome {
 				continue
@@ -371,7 +376,8 @@ func shortFingerprint(f string) string {
 	return f
 }
 
-func humanBytes(n int64) string {
+// HumanBytes is a byte count as tmsync prints it: "512 B", "1.5 MiB", "2.0 GiB".
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
@@ -402,15 +408,16 @@ func (r *Report) sanitized() *Report {
 	return &c
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so a reader never sees a
-// half-written log or report.
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes the file at path with encode (Report.EncodeJSON, ...) through a
+// temporary file in the same folder and a rename, so that a reader never sees a
+// half-written log or report, and a failed encode leaves the old file as it was.
+func WriteFileAtomic(path string, encode func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := encode(f); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err
@@ -425,3 +432,12 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// WriteJSON writes the report file at path (EncodeJSON, atomically).
+func (r *Report) WriteJSON(path string) error { return WriteFileAtomic(path, r.EncodeJSON) }
+
+// WriteJUnit writes the JUnit file at path (EncodeJUnit, atomically).
+func (r *Report) WriteJUnit(path string) error { return WriteFileAtomic(path, r.EncodeJUnit) }
+
+// WriteErrorLog writes the error log at path (EncodeErrorLog, atomically).
+func (r *Report) WriteErrorLog(path string) error { return WriteFileAtomic(path, r.EncodeErrorLog) }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
@@ -45,14 +46,14 @@ type fakeAttestor struct {
 
 const fakeFingerprint = "4A1F0C3B9D2E7F6A5B8C1D0E9F2A3B4C5D6E7F80"
 
-func (a *fakeAttestor) Prepare(context.Context, []tmsync.Subject) error {
+func (a *fakeAttestor) Prepare(context.Context, []attest.Subject) error {
 	a.mu.Lock()
 	a.prepared++
 	a.mu.Unlock()
 	return nil
 }
 
-func (a *fakeAttestor) Verify(_ context.Context, s tmsync.Subject) (*tmsync.Attestation, error) {
+func (a *fakeAttestor) Verify(_ context.Context, s attest.Subject) (*tmsync.Attestation, error) {
 	if err, ok := a.verdicts[s.Digest]; ok {
 		return nil, err
 	}
@@ -141,25 +142,21 @@ func runAllOutcomes(t *testing.T) *allOutcomes {
 		accounts.Repository + ":5.0.3", payees.Repository + ":5.0.3", byoDest}, "\n") + "\n"
 	must(t, os.WriteFile(filepath.Join(w.releaseDir, "5.0.3_tm_registry_images.txt"), []byte(list), 0o644))
 
-	rt, err := tmsync.NewRegistryTarget(w.target+"/mirror", tmsync.RegistryTargetOptions{Insecure: true})
+	rt, err := tmsync.NewRegistryTarget(w.target+"/mirror", tmsync.WithTargetInsecure())
 	must(t, err)
 	att := &fakeAttestor{verdicts: map[digest.Digest]error{
-		digest.Digest(accounts.Digest): fmt.Errorf("%w: the signed payload names sha256:%s, not this image", tmsync.ErrAttestationRejected, strings.Repeat("0", 64)),
-		digest.Digest(byo.Digest):      fmt.Errorf("%w: %s", tmsync.ErrNotAttested, "no occurrence for "+w.upstream+"/grafana/grafana"),
+		digest.Digest(accounts.Digest): fmt.Errorf("%w: the signed payload names sha256:%s, not this image", attest.ErrRejected, strings.Repeat("0", 64)),
+		digest.Digest(byo.Digest):      fmt.Errorf("%w: %s", attest.ErrNoAttestation, "no occurrence for "+w.upstream+"/grafana/grafana"),
 	}}
 	clock := &tick{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)}
-	eng, err := tmsync.New(tmsync.Options{
-		ReleaseDir: w.releaseDir,
-		Release:    manifest.Options{VendorRegistry: w.vendor, Prefix: "/"},
-		Source:     tmsync.Source{Registry: w.vendor},
-		Target:     reportedTarget{rt},
-		Attestor:   att,
-		Insecure:   []string{w.vendor, w.upstream, w.target},
-		Retries:    -1,
-		Clock:      clock.Now,
-	})
+	eng, err := tmsync.New(reportedTarget{rt}, att,
+		tmsync.WithSource(tmsync.Source{Registry: w.vendor}),
+		tmsync.WithInsecure(w.vendor, w.upstream, w.target),
+		tmsync.WithRetries(0),
+		tmsync.WithClock(clock.Now),
+	)
 	must(t, err)
-	rep, err := eng.Sync(ctx)
+	rep, err := eng.Sync(ctx, tmsync.ReleaseDir(w.releaseDir, manifest.WithVendorRegistry(w.vendor), manifest.WithPrefix("/")))
 	must(t, err)
 	// The command line fills in the caller from STS.
 	rep.Caller = "arn:aws:sts::123456789012:assumed-role/tmsync-pipeline/codebuild"
@@ -266,7 +263,7 @@ func TestReportGoldenAllOutcomes(t *testing.T) {
 	golden(t, "report-all-outcomes.json", w.normalize(string(data)))
 
 	var summary bytes.Buffer
-	must(t, rep.WriteSummary(&summary))
+	must(t, rep.EncodeSummary(&summary))
 	golden(t, "report-all-outcomes.summary.txt", w.normalize(summary.String()))
 
 	golden(t, "report-all-outcomes.error.log", w.normalize(strings.Join(rep.ErrorLines(), "\n")+"\n"))

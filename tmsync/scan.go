@@ -2,6 +2,7 @@ package tmsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,28 +11,33 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// severityRank orders ECR finding severities; a gate at one level fails on it and above.
-var severityRank = map[string]int{"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
-
-// scanReader reads an image's scan findings (*ECRTarget).
+// scanReader is the capability of a target that reads an image's scan findings
+// (*ECRTarget); WithScanGate needs it.
 type scanReader interface {
 	ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error)
 }
 
 // scanGate waits for the scan of every image copied or present, records the counts, and
-// fails images with findings at or above failOn.
-func scanGate(ctx context.Context, t scanReader, rep *Report, wait time.Duration, failOn string, console *Console) {
-	limit := severityRank[strings.ToUpper(failOn)]
-	for i := range rep.Images {
-		im := &rep.Images[i]
+// fails images with findings at or above the gate's severity (WithScanGate).
+func (r *run) scanGate(ctx context.Context) {
+	t := r.target.(scanReader) // New checked it
+	failOn := r.o.scanFailOn
+	limit := failOn.rank()
+	fail := func(im *ImageRecord, reason string, err error) {
+		im.Outcome, im.Step, im.Reason, im.err = OutcomeFailed, "scan", reason, err
+		r.o.observer.Event(Event{Kind: EventError, Image: im.Dest, Message: im.Reason})
+		r.o.logger.Error(im.Reason, "image", im.Dest)
+	}
+	for i := range r.rep.Images {
+		im := &r.rep.Images[i]
 		if (im.Outcome != OutcomeCopied && im.Outcome != OutcomePresent) || im.Digest == "" {
 			continue
 		}
-		counts, status, err := t.ScanFindings(ctx, im.Repository, digest.Digest(im.Digest), wait)
+		counts, status, err := t.ScanFindings(ctx, im.Repository, digest.Digest(im.Digest), r.o.scanWait)
 		im.ScanStatus = status
 		if err != nil {
-			im.Outcome, im.Step, im.Reason = OutcomeFailed, "scan", fmt.Sprintf("waiting for the scan: %v", err)
-			console.Event(Event{Kind: "error", Image: im.Dest, Message: im.Reason})
+			err = fmt.Errorf("waiting for the scan: %w", err)
+			fail(im, err.Error(), err)
 			continue
 		}
 		im.Scan = counts
@@ -40,22 +46,20 @@ func scanGate(ctx context.Context, t scanReader, rep *Report, wait time.Duration
 		}
 		if counts == nil {
 			// FAILED, UNSUPPORTED_IMAGE, ...: a gate that cannot see the findings does not pass.
-			im.Outcome, im.Step = OutcomeFailed, "scan"
-			im.Reason = fmt.Sprintf("scan status %s: no findings to check against the gate (%s and above)", status, strings.ToUpper(failOn))
-			console.Event(Event{Kind: "error", Image: im.Dest, Message: im.Reason})
+			reason := fmt.Sprintf("scan status %s: no findings to check against the gate (%s and above)", status, strings.ToUpper(string(failOn)))
+			fail(im, reason, errors.New(reason))
 			continue
 		}
 		var over []string
 		for sev, n := range counts {
-			if r := severityRank[strings.ToUpper(sev)]; r >= limit && n > 0 {
+			if Severity(sev).rank() >= limit && n > 0 {
 				over = append(over, fmt.Sprintf("%d %s", n, sev))
 			}
 		}
 		sort.Strings(over)
 		if len(over) > 0 {
-			im.Outcome, im.Step = OutcomeFailed, "scan"
-			im.Reason = fmt.Sprintf("scan %s: %s found (gate: %s and above)", strings.ToLower(status), strings.Join(over, ", "), strings.ToUpper(failOn))
-			console.Event(Event{Kind: "error", Image: im.Dest, Message: im.Reason})
+			reason := fmt.Sprintf("scan %s: %s found (gate: %s and above)", strings.ToLower(status), strings.Join(over, ", "), strings.ToUpper(string(failOn)))
+			fail(im, reason, errors.New(reason))
 		}
 	}
 }

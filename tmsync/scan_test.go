@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,12 @@ func (f fakeScans) ScanFindings(_ context.Context, repo string, _ digest.Digest,
 	return r.counts, r.status, r.err
 }
 
+// scanTarget is a Target that reads scan findings from fakeScans.
+type scanTarget struct {
+	fakeTargetForRedact
+	fakeScans
+}
+
 func TestScanGate(t *testing.T) {
 	d := "sha256:" + strings.Repeat("a", 64)
 	scans := fakeScans{
@@ -33,7 +40,7 @@ func TestScanGate(t *testing.T) {
 		"slow":        {status: "IN_PROGRESS", err: errors.New("image scan not complete: IN_PROGRESS after 1s")},
 	}
 	for _, tc := range []struct {
-		failOn string
+		failOn Severity
 		failed map[string]string // repository -> reason fragment
 	}{
 		{"", map[string]string{"slow": "waiting for the scan: image scan not complete"}},
@@ -42,7 +49,7 @@ func TestScanGate(t *testing.T) {
 		{"medium", map[string]string{"low": "1 MEDIUM found (gate: MEDIUM and above)", "critical": "2 CRITICAL found",
 			"unsupported": "UNSUPPORTED_IMAGE", "slow": "waiting for the scan"}},
 	} {
-		t.Run("gate "+tc.failOn, func(t *testing.T) {
+		t.Run("gate "+string(tc.failOn), func(t *testing.T) {
 			rep := &Report{}
 			for _, repo := range []string{"clean", "low", "critical", "unsupported", "slow"} {
 				rep.Images = append(rep.Images, ImageRecord{Dest: repo + ":1", Repository: repo, Digest: d, Outcome: OutcomeCopied})
@@ -50,7 +57,16 @@ func TestScanGate(t *testing.T) {
 			// Images not in the target are not looked at.
 			rep.Images = append(rep.Images, ImageRecord{Dest: "rejected:1", Repository: "critical", Digest: d, Outcome: OutcomeRejected, Reason: "no"})
 			var out bytes.Buffer
-			scanGate(context.Background(), scans, rep, time.Second, tc.failOn, &Console{W: &out})
+			e, err := New(scanTarget{fakeScans: scans}, fakeAttestorForRedact{}, WithScanGate(time.Second, tc.failOn),
+				WithObserver(ObserverFunc(func(e Event) {
+					if e.Kind == EventError {
+						fmt.Fprintf(&out, "ERROR: %s: %s\n", e.Image, e.Message)
+					}
+				})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			(&run{Engine: e, o: &e.opts, rep: rep}).scanGate(context.Background())
 			for _, im := range rep.Images[:5] {
 				want, fails := tc.failed[im.Repository]
 				switch {

@@ -154,20 +154,20 @@ func systemTLSOverrides(hosts []string, insecure []string) string {
 type registryHoster interface{ registryHost() string }
 
 func (t *RegistryTarget) registryHost() string { return t.host }
-func (t *ECRTarget) registryHost() string      { return t.opts.RegistryHost }
+func (t *ECRTarget) registryHost() string      { return t.opts.registryHost }
 
 // warnSystemOverrides tells, once per run, that the machine's registries.conf would
 // weaken the run's registries and is not honoured.
-func (e *Engine) warnSystemOverrides(items []*item) {
+func (r *run) warnSystemOverrides() {
 	var hosts []string
-	for _, it := range items {
+	for _, it := range r.items {
 		hosts = append(hosts, it.src.Registry)
 	}
-	if h, ok := e.opts.Target.(registryHoster); ok {
+	if h, ok := r.target.(registryHoster); ok {
 		hosts = append(hosts, h.registryHost())
 	}
-	if msg := systemTLSOverrides(hosts, e.opts.Insecure); msg != "" {
-		e.event("warn", nil, msg)
+	if msg := systemTLSOverrides(hosts, r.o.insecure); msg != "" {
+		r.event(EventWarn, nil, msg)
 	}
 }
 

@@ -20,27 +20,26 @@ type ECRTarget struct {
 	prov     *ecrtarget.Provisioner
 	prefix   string
 	settings ecrtarget.Settings
-	opts     ECRTargetOptions
+	opts     targetOptions
 }
 
-// ECRTargetOptions configure NewECRTarget.
-type ECRTargetOptions struct {
-	// RegistryHost pushes to this host instead of the one GetAuthorizationToken names
-	// (VPC endpoints, proxies, tests).
-	RegistryHost string
-	// Insecure talks plain HTTP (or HTTPS without verification) to the registry host.
-	Insecure bool
-}
-
-// NewECRTarget returns a target of ECR repositories under prefix with settings.
-func NewECRTarget(prov *ecrtarget.Provisioner, prefix string, settings ecrtarget.Settings, opts ECRTargetOptions) *ECRTarget {
-	return &ECRTarget{prov: prov, prefix: prefix, settings: settings, opts: opts}
+// NewECRTarget returns a target of ECR repositories under prefix with settings. Options:
+// WithTargetRegistryHost, WithTargetInsecure.
+func NewECRTarget(prov *ecrtarget.Provisioner, prefix string, settings ecrtarget.Settings, opts ...TargetOption) (*ECRTarget, error) {
+	o, err := newTargetOptions(opts)
+	if err == nil && (o.username != "" || o.authFile != "") {
+		err = errors.New("ECR credentials come from GetAuthorizationToken: WithTargetCredentials and WithTargetAuthFile do not apply")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ECR target: %w", err)
+	}
+	return &ECRTarget{prov: prov, prefix: prefix, settings: settings, opts: o}, nil
 }
 
 func (t *ECRTarget) String() string {
 	s := "ecr " + strings.Trim(t.prefix, "/")
-	if t.opts.RegistryHost != "" {
-		s += " via " + t.opts.RegistryHost
+	if t.opts.registryHost != "" {
+		s += " via " + t.opts.registryHost
 	}
 	return s
 }
@@ -122,15 +121,15 @@ func (t *ECRTarget) Reference(ctx context.Context, repo, tag string) (types.Imag
 		return nil, nil, err
 	}
 	host := creds.Registry
-	if t.opts.RegistryHost != "" {
-		host = t.opts.RegistryHost
+	if t.opts.registryHost != "" {
+		host = t.opts.registryHost
 	}
 	ref, err := tagReference(host+"/"+repo, tag)
 	if err != nil {
 		return nil, nil, err
 	}
 	var insecure []string
-	if t.opts.Insecure {
+	if t.opts.insecure {
 		insecure = []string{host}
 	}
 	sys := newSystemContext(host, insecure)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,33 +25,31 @@ type RegistryTarget struct {
 	lookup       *tagLookup
 }
 
-// RegistryTargetOptions configure NewRegistryTarget.
-type RegistryTargetOptions struct {
-	// Username and Password log in to the registry; empty uses the usual auth files.
-	Username, Password string
-	// AuthFile is an auth.json; "" uses the usual locations.
-	AuthFile string
-	// Insecure talks plain HTTP (or HTTPS without verification) to the registry.
-	Insecure bool
-}
-
-// NewRegistryTarget returns a target for location "host[:port][/prefix]".
-func NewRegistryTarget(location string, opts RegistryTargetOptions) (*RegistryTarget, error) {
+// NewRegistryTarget returns a target for location "host[:port][/prefix]". Options:
+// WithTargetCredentials, WithTargetAuthFile, WithTargetInsecure.
+func NewRegistryTarget(location string, opts ...TargetOption) (*RegistryTarget, error) {
 	host, prefix, _ := strings.Cut(strings.TrimSuffix(location, "/"), "/")
 	if host == "" || strings.ContainsAny(host, " \t@") {
 		return nil, fmt.Errorf("registry target %q: want host[:port][/prefix]", location)
 	}
+	o, err := newTargetOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("registry target %q: %w", location, err)
+	}
+	if o.registryHost != "" {
+		return nil, fmt.Errorf("registry target %q: WithTargetRegistryHost is for ECR targets; name the host in the location", location)
+	}
 	prefix = strings.Trim(prefix, "/")
 	var insecure []string
-	if opts.Insecure {
+	if o.insecure {
 		insecure = []string{host}
 	}
 	t := &RegistryTarget{host: host, prefix: prefix, sys: newSystemContext(host, insecure)}
-	t.sys.AuthFilePath = opts.AuthFile
-	if opts.Username != "" {
-		t.sys.DockerAuthConfig = &types.DockerAuthConfig{Username: opts.Username, Password: opts.Password}
+	t.sys.AuthFilePath = o.authFile
+	if o.username != "" {
+		t.sys.DockerAuthConfig = &types.DockerAuthConfig{Username: o.username, Password: o.password}
 	}
-	t.lookup = newTagLookup(host, t.sys, opts.Insecure)
+	t.lookup = newTagLookup(host, t.sys, o.insecure)
 	if _, err := t.RepositoryName("probe"); err != nil {
 		return nil, fmt.Errorf("registry target %q: %w", location, err)
 	}
@@ -122,8 +121,8 @@ func (t *RegistryTarget) Existing(ctx context.Context, repo string, tags []strin
 	return out, firstErr
 }
 
-// notFound reports whether a registry error says the manifest or repository is absent.
-// A HEAD has no body, so containers/image can only give the status in the message.
+// notFound reports whether a registry error says the manifest or repository is absent:
+// by its registry error code, or by its HTTP status (a HEAD has no body to carry a code).
 func notFound(err error) bool {
 	var ec errcode.Error
 	if errors.As(err, &ec) {
@@ -132,7 +131,8 @@ func notFound(err error) bool {
 			return true
 		}
 	}
-	return strings.Contains(err.Error(), "StatusCode: 404") || strings.Contains(err.Error(), "manifest unknown")
+	status, ok := httpStatus(err)
+	return ok && status == http.StatusNotFound
 }
 
 // Reference implements Target.

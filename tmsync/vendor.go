@@ -19,11 +19,11 @@ import (
 
 // vendorSource returns img with Vendor set when its source is on the vendor registry, and
 // the source to pull and to check the attestation of.
-func (e *Engine) vendorSource(img manifest.Image) (manifest.Image, manifest.Source) {
+func (r *run) vendorSource(img manifest.Image) (manifest.Image, manifest.Source) {
 	src := img.Source
-	if img.Vendor || manifest.SameRegistry(src.Registry, e.opts.Source.Registry) {
+	if img.Vendor || manifest.SameRegistry(src.Registry, r.vendor) {
 		img.Vendor = true
-		src.Registry = e.opts.Source.Registry
+		src.Registry = r.vendor
 	}
 	return img, src
 }

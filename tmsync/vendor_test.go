@@ -9,14 +9,15 @@ import (
 )
 
 func TestVendorSourceSpellings(t *testing.T) {
-	e := &Engine{opts: Options{Source: Source{Registry: "Docker.External.ThoughtMachine.io.:443", Username: "_tm", Password: "vendor-token-1234"},
-		Target: fakeTargetForRedact{}, Attestor: fakeAttestorForRedact{}}}
-	if err := e.opts.defaults(); err != nil {
+	eng, err := New(fakeTargetForRedact{}, fakeAttestorForRedact{},
+		WithSource(Source{Registry: "Docker.External.ThoughtMachine.io.:443", Username: "_tm", Password: "vendor-token-1234"}))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if e.opts.Source.Registry != "docker.external.thoughtmachine.io" {
-		t.Fatalf("vendor registry tidied to %q", e.opts.Source.Registry)
+	if eng.opts.source.Registry != "docker.external.thoughtmachine.io" {
+		t.Fatalf("vendor registry tidied to %q", eng.opts.source.Registry)
 	}
+	e := &run{Engine: eng, o: &eng.opts, vendor: vendorRegistry(eng.opts.source.Registry, &manifest.Folder{})}
 	for host, vendor := range map[string]bool{
 		"docker.external.thoughtmachine.io":      true,
 		"DOCKER.external.thoughtmachine.io":      true,

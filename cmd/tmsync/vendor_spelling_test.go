@@ -46,7 +46,7 @@ func TestVendorImageUnderAnotherSpelling(t *testing.T) {
 			}
 			byDest := map[string]string{}
 			for _, im := range b.report().Images {
-				byDest[im.Dest] = im.Outcome + " " + im.Step
+				byDest[im.Dest] = string(im.Outcome) + " " + im.Step
 			}
 			for _, d := range dests {
 				if byDest[d] != "rejected attestation" {

@@ -1,30 +1,21 @@
 // Command quickstart runs tmsync's real sync on a small synthetic release, with nothing
 // but Go and this repository: an in-process source registry (as the vendor's, with a
 // token), a signed attestation server, and an in-process target registry, all on
-// 127.0.0.1. It runs the same code path as `tmsync sync --target registry`, then runs it
-// again to show that a re-sync copies nothing, and prints the report.
+// 127.0.0.1. It uses the library as a Go program would (the same engine as `tmsync sync
+// --target registry`), syncs the release, syncs it again to show that a re-sync copies
+// nothing, and prints the report.
 //
 //	make demo
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"strings"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/registry"
-	digest "github.com/opencontainers/go-digest"
 
 	"github.com/tmsync/tmsync/attest"
-	"github.com/tmsync/tmsync/attest/attesttest"
-	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/internal/exampletest"
+	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
 
@@ -36,107 +27,65 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	tokenBytes := make([]byte, 16)
-	_, _ = rand.Read(tokenBytes)
-	token := hex.EncodeToString(tokenBytes) // a throwaway vendor token
-
-	// The vendor's registry, which wants user _tm and the token.
-	src := httptest.NewServer(basicAuth("_tm", token, registry.New(registry.Logger(nopLogger()))))
-	defer src.Close()
-	dst := httptest.NewServer(registry.New(registry.Logger(nopLogger())))
-	defer dst.Close()
-	srcHost, dstHost := strings.TrimPrefix(src.URL, "http://"), strings.TrimPrefix(dst.URL, "http://")
-
-	// A small release: three images sharing a base layer, one of them a multi-arch index.
-	base, err := releasetest.RandomLayer(1, 256<<10)
+	images, err := exampletest.Release()
 	if err != nil {
 		return err
 	}
-	images := []releasetest.Image{
-		{Repository: "vault/core", Tag: "5.0.3", Layers: 2, LayerSize: 128 << 10, Base: []v1Layer{base}},
-		{Repository: "vault/xpl/xpl_payees", Tag: "5.0.3", Layers: 1, LayerSize: 64 << 10, Base: []v1Layer{base}},
-		{Repository: "vault/postings-api", Tag: "5.0.3", Layers: 2, LayerSize: 64 << 10, Base: []v1Layer{base}, Index: true},
-	}
-	reg := releasetest.Registry{Host: srcHost, Auth: &authn.Basic{Username: "_tm", Password: token}}
-	for i := range images {
-		if err := releasetest.Push(ctx, reg, &images[i], int64(100*i+7)); err != nil {
-			return err
-		}
-	}
-	dir, err := os.MkdirTemp("", "tmsync-quickstart-")
+	// The vendor's side: its registry (user _tm and a throwaway token), the release
+	// folder, the signed attestations; and the bank's target registry.
+	w, err := exampletest.Start(ctx, images)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	releaseDir := filepath.Join(dir, "release")
-	if err := os.Mkdir(releaseDir, 0o755); err != nil {
-		return err
-	}
-	if _, err := releasetest.WriteRelease(releaseDir, "5.0.3", srcHost, images); err != nil {
-		return err
-	}
+	defer w.Close()
 
-	// The vendor's attestor key signs every image digest for its repository.
-	signer, err := attesttest.NewSigner("Quickstart Release Attestor")
+	// The bank's side: the attestor's public key (src_attestor.pgp in a pipeline), the
+	// attestation client, the target, and an engine that joins them.
+	verifier, err := attest.NewVerifier(w.Keyring)
 	if err != nil {
 		return err
 	}
-	attestations := attesttest.NewServer(token)
-	defer attestations.Close()
-	for _, im := range images {
-		occ, err := signer.Occurrence(attest.Subject{Repository: srcHost + "/" + im.Repository, Digest: digest.Digest(im.Digest)})
-		if err != nil {
-			return err
-		}
-		attestations.Add(occ)
-	}
-	pub, err := signer.ArmoredPublicKey()
+	client, err := attest.NewClient(w.Attestations.URL, attest.WithToken(w.Token))
 	if err != nil {
 		return err
 	}
-	keyFile := filepath.Join(dir, "src_attestor.pgp")
-	if err := os.WriteFile(keyFile, pub, 0o644); err != nil {
+	attestor, err := tmsync.NewAttestor(client, verifier)
+	if err != nil {
 		return err
 	}
+	target, err := tmsync.NewRegistryTarget(w.Target+"/3rdparty/tm", tmsync.WithTargetInsecure())
+	if err != nil {
+		return err
+	}
+	eng, err := tmsync.New(target, attestor,
+		tmsync.WithSource(tmsync.Source{Registry: w.Vendor, Username: "_tm", Password: w.Token}),
+		tmsync.WithInsecure(w.Vendor, w.Target),
+		tmsync.WithObserver(tmsync.ObserverFunc(func(e tmsync.Event) {
+			if e.Kind != tmsync.EventInfo {
+				fmt.Printf("%-5s %s %s\n", e.Kind, e.Image, e.Message)
+			}
+		})))
+	if err != nil {
+		return err
+	}
+	release := tmsync.ReleaseDir(w.ReleaseDir, manifest.WithVendorRegistry(w.Vendor))
 
-	// tmsync reads the token from the environment, as in CodeBuild.
-	os.Setenv("TM_TOKEN", token)
-	args := tmsync.Args{
-		SrcUser: "_tm", SrcDomain: srcHost,
-		AttestationAddress: attestations.URL, AttestorKeyFile: keyFile,
-		Target: "registry", TrgRegistry: dstHost, TrgPrefix: "/3rdparty/tm/",
-		Insecure:   []string{srcHost, dstHost},
-		ReleaseDir: releaseDir,
-		ErrorLog:   filepath.Join(dir, "sync-error.log"), Report: filepath.Join(dir, "report.json"),
-	}
-	fmt.Printf("== tmsync sync: %d images from %s (vendor) to %s (target), attestations at %s\n\n", len(images), srcHost, dstHost, attestations.URL)
-	if code := tmsync.Main(ctx, tmsync.ModeSync, args, os.Stdout); code != 0 {
-		return fmt.Errorf("sync exited %d", code)
+	fmt.Printf("== sync: %d images from %s (vendor) to %s (target), attestations at %s\n\n", len(images), w.Vendor, w.Target, w.Attestations.URL)
+	if rep, err := eng.Sync(ctx, release); err != nil || rep.ExitStatus() != 0 {
+		return fmt.Errorf("sync: %v (exit status %d)", err, exitStatus(rep))
 	}
 	fmt.Printf("\n== the same sync again: every image is already there\n\n")
-	if code := tmsync.Main(ctx, tmsync.ModeSync, args, os.Stdout); code != 0 {
-		return fmt.Errorf("second sync exited %d", code)
+	rep, err := eng.Sync(ctx, release)
+	if err != nil || rep.ExitStatus() != 0 {
+		return fmt.Errorf("second sync: %v (exit status %d)", err, exitStatus(rep))
 	}
-	log, err := os.ReadFile(args.ErrorLog)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\n== sync-error.log is %d bytes (empty: all good)\n\n== the report (tmsync report report.json):\n\n", len(log))
-	rep, err := tmsync.ReadReport(args.Report)
-	if err != nil {
-		return err
-	}
-	return rep.WriteSummary(os.Stdout)
+	fmt.Printf("\n== the report (what `tmsync report report.json` prints):\n\n")
+	return rep.EncodeSummary(os.Stdout)
 }
 
-func basicAuth(user, pass string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		if !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="vendor"`)
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func exitStatus(rep *tmsync.Report) int {
+	if rep == nil {
+		return 2
+	}
+	return rep.ExitStatus()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/ecrtarget"
 	"github.com/tmsync/tmsync/internal/datapathtest"
 	"github.com/tmsync/tmsync/internal/faultproxy"
@@ -26,8 +27,8 @@ const vendorToken = "baseline-vendor-token-7c1e"
 // measured here.
 type acceptAll struct{}
 
-func (acceptAll) Prepare(context.Context, []tmsync.Subject) error { return nil }
-func (acceptAll) Verify(context.Context, tmsync.Subject) (*tmsync.Attestation, error) {
+func (acceptAll) Prepare(context.Context, []attest.Subject) error { return nil }
+func (acceptAll) Verify(context.Context, attest.Subject) (*tmsync.Attestation, error) {
 	return &tmsync.Attestation{Fingerprint: "baseline"}, nil
 }
 
@@ -70,20 +71,23 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool) figure
 	e := testbed.StartECR(t, nil)
 	e.SetBlobMounting(mounting)
 	v.Proxy.ResetCounts()
-	target := tmsync.NewECRTarget(ecrtarget.New(ecrtarget.NewClient(e.Config())), "/mirror/",
-		ecrtarget.Settings{}, tmsync.ECRTargetOptions{RegistryHost: e.Host, Insecure: true})
-	eng, err := tmsync.New(tmsync.Options{
-		ReleaseDir: dir,
-		Release:    manifest.Options{VendorRegistry: v.Host, Prefix: "/"},
-		Source:     tmsync.Source{Registry: v.Host, Username: "_tm", Password: vendorToken},
-		Target:     target, Attestor: acceptAll{},
-		Insecure: []string{v.Host, e.Host},
-	})
+	prov, err := ecrtarget.New(ecrtarget.NewClient(e.Config()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := tmsync.NewECRTarget(prov, "/mirror/", ecrtarget.Settings{},
+		tmsync.WithTargetRegistryHost(e.Host), tmsync.WithTargetInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := tmsync.New(target, acceptAll{},
+		tmsync.WithSource(tmsync.Source{Registry: v.Host, Username: "_tm", Password: vendorToken}),
+		tmsync.WithInsecure(v.Host, e.Host))
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	rep, err := eng.Sync(context.Background())
+	rep, err := eng.Sync(context.Background(), tmsync.ReleaseDir(dir, manifest.WithVendorRegistry(v.Host), manifest.WithPrefix("/")))
 	if err != nil {
 		t.Fatalf("sync: %v", err)
 	}

@@ -68,7 +68,7 @@
 //	defer b.Close()
 //	sum := b.Verify(ctx, verifier, bundle.VerifyOptions{AllowUnattested: byoPolicy})
 //	missing, err := b.CheckExternal(ctx, target, earlier...) // before any push; non-empty: stop
-//	release folder: manifest.Load(b.ReleaseDir(), opts)
+//	release folder: manifest.Load(b.ReleaseDir(), opts...)
 //	per image: res, _ := b.Result(dest.String()); if !res.OK → refused (res.Err), else
 //	src, _ := b.ImageReference(dest.String(), earlier...) → copy.Image source
 //	exit status: sum.ExitCode() (0/1), or 2 from Open

@@ -73,7 +73,7 @@ func (v *vendor) export(t testing.TB, version string, images []releasetest.Image
 	if _, err := releasetest.WriteRelease(relDir, version, v.reg.Host, images); err != nil {
 		t.Fatal(err)
 	}
-	folder, err := manifest.Load(relDir, manifest.Options{VendorRegistry: v.reg.Host, Prefix: "/"})
+	folder, err := manifest.Load(relDir, manifest.WithVendorRegistry(v.reg.Host), manifest.WithPrefix("/"))
 	if err != nil {
 		t.Fatal(err)
 	}

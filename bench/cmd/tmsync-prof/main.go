@@ -1,6 +1,6 @@
-// Command tmsync-prof is `tmsync sync --target registry` with profiling: it takes the
-// flags tmsync-bench passes to tmsync, calls tmsync.Main (the same code as bin/tmsync) and
-// writes, when the variables are set:
+// Command tmsync-prof is `tmsync` with profiling: it takes the arguments tmsync-bench
+// passes to tmsync, runs them through the command line's own package (cmd/tmsync/app, the
+// same code as bin/tmsync: no flag is parsed here) and writes, when the variables are set:
 //
 //	TMSYNC_CPUPROFILE  CPU profile (go tool pprof)
 //	TMSYNC_MEMPROFILE  heap profile at the end (allocations: -sample_index=alloc_space)
@@ -14,58 +14,20 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
-	"strings"
 	"syscall"
 
-	"github.com/tmsync/tmsync/tmsync"
+	"github.com/tmsync/tmsync/cmd/tmsync/app"
 )
 
-type list []string
-
-func (l *list) String() string     { return strings.Join(*l, ",") }
-func (l *list) Set(s string) error { *l = append(*l, s); return nil }
-
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "sync" {
-		if len(os.Args) > 1 && (os.Args[1] == "--version" || os.Args[1] == "version") {
-			fmt.Println("tmsync-prof (tmsync " + tmsync.Version + ")")
-			return
-		}
-		fmt.Fprintln(os.Stderr, "usage: tmsync-prof sync [tmsync sync flags]")
-		os.Exit(2)
-	}
-	var a tmsync.Args
-	var insecure list
-	fs := flag.NewFlagSet("sync", flag.ExitOnError)
-	fs.StringVar(&a.Target, "target", "registry", "")
-	fs.StringVar(&a.TrgRegistry, "trg-registry", "", "")
-	fs.StringVar(&a.TrgPrefix, "trgprefix", "/", "")
-	fs.StringVar(&a.SrcDomain, "srcdomain", "", "")
-	fs.StringVar(&a.SrcUser, "srcusr", "_tm", "")
-	fs.StringVar(&a.AttestationAddress, "src_attestions_address", "", "")
-	fs.StringVar(&a.AttestorKeyFile, "src_attestor", "", "")
-	fs.Var(&insecure, "insecure-registry", "")
-	fs.StringVar(&a.ReleaseDir, "release-dir", ".", "")
-	fs.StringVar(&a.ErrorLog, "error-log", "sync-error.log", "")
-	fs.StringVar(&a.Report, "report", "", "")
-	fs.IntVar(&a.Concurrency, "concurrency", 4, "")
-	fs.IntVar(&a.Retries, "retries", 3, "")
-	fs.BoolVar(&a.AttestationPerImage, "attestation-per-image", false, "")
-	_ = fs.Parse(os.Args[2:])
-	a.Insecure = insecure
-	a.ReleasePostfix, a.PackagesPostfix = "release.json", "images.txt"
-	a.BYOPolicy, a.TagMutability, a.ShardCount = tmsync.BYOPinned, "IMMUTABLE", 1
-
 	stop := start()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := tmsync.Main(ctx, tmsync.ModeSync, a, os.Stdout)
+	code := app.Run(ctx, os.Args, os.Stdout, os.Stderr)
 	cancel()
 	stop()
 	os.Exit(code)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import "os"
 
@@ -9,7 +9,7 @@ import "os"
 // token or the AWS keys.
 //
 // The AWS SDK reads its static keys from the environment once, when the configuration is
-// loaded (tmsync.Setup), so they are removed after that, by Setup; TM_TOKEN is removed
+// loaded (setup), so they are removed after that, by setup; TM_TOKEN is removed
 // here, first thing.
 var secretEnv = []string{"TM_TOKEN"}
 
@@ -34,6 +34,6 @@ func takeSecretEnv() (token string, restore func()) {
 	}
 }
 
-// awsSecretEnv are removed by tmsync.Setup once the AWS configuration is loaded; they are
+// awsSecretEnv are removed by setup once the AWS configuration is loaded; they are
 // saved here to be put back for the next run of a test.
 var awsSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"}

@@ -1,4 +1,4 @@
-package tmsync
+package app
 
 import (
 	"bytes"

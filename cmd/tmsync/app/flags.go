@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -6,12 +6,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
-
-// defaultAttestationAddress is the vendor's Grafeas occurrences endpoint.
-const defaultAttestationAddress = "https://attestations.external.thoughtmachine.io/v1beta1/projects/tm-attestations-project/notes/tm-release-attestor-note/occurrences"
 
 // syncFlags are the flags of sync, plan and verify: every flag of the old pipeline, with
 // its name and meaning, then tmsync's own.
@@ -31,7 +29,7 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "trg_kms_key_alias", EnvVars: []string{"ECR_KMS_ARN"}, Usage: "KMS key for new repositories: alias, ARN or key id (none: AES256)"},
 		&cli.BoolFlag{Name: "trg_dst_security_scan_enabled", Usage: "scan images on push"},
 		&cli.IntFlag{Name: "throttle_ecr_creation_ms", Value: 100, Usage: "spacing of ECR repository changes, in milliseconds"},
-		&cli.StringFlag{Name: "src_attestions_address", Value: defaultAttestationAddress, Usage: "Grafeas occurrences endpoint of the vendor's attestations"},
+		&cli.StringFlag{Name: "src_attestions_address", Value: attest.DefaultAddress, Usage: "Grafeas occurrences endpoint of the vendor's attestations"},
 		&cli.StringFlag{Name: "gnupgdir", Usage: "ignored: tmsync needs no GPG home"},
 		&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor"},
 		// tmsync's own.
@@ -45,9 +43,9 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "error-log", Value: "sync-error.log", Usage: "error log: empty when every image is in place"},
 		&cli.StringFlag{Name: "report", Usage: "write the JSON report here"},
 		&cli.StringFlag{Name: "junit", Usage: "write a JUnit XML report here (one test case per image)"},
-		&cli.IntFlag{Name: "concurrency", Value: 4, Usage: "images copied at once"},
-		&cli.IntFlag{Name: "retries", Value: 3, Usage: "tries again of an image copy that failed for a transient reason"},
-		&cli.StringFlag{Name: "byo-policy", Value: tmsync.BYOPinned, Usage: "upstream images without attestation: pinned (copy by the pinned digest, warn) or attested (refuse)"},
+		&cli.IntFlag{Name: "concurrency", Value: tmsync.DefaultConcurrency, Usage: "images copied at once"},
+		&cli.IntFlag{Name: "retries", Value: tmsync.DefaultRetries, Usage: "tries again of an image copy that failed for a transient reason (0: none)"},
+		&cli.StringFlag{Name: "byo-policy", Value: string(tmsync.BYOPinned), Usage: "upstream images without attestation: pinned (copy by the pinned digest, warn) or attested (refuse)"},
 		&cli.StringFlag{Name: "trg-tag-mutability", Value: "IMMUTABLE", Usage: "IMMUTABLE or MUTABLE tags on the repositories"},
 		&cli.IntFlag{Name: "trg_ecr_image_untagged_delete_days", Value: 2, Usage: "days after which the default lifecycle rule expires untagged images"},
 		&cli.BoolFlag{Name: "prune-tags", Usage: "remove resource tags not in the tags file"},
@@ -60,18 +58,21 @@ func syncFlags() []cli.Flag {
 		&cli.IntFlag{Name: "shard-index", Usage: "this run's shard, from 0"},
 		&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards the release is split into, by repository"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "plan only: change nothing"},
+		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: debug, info, warn or error (default: no log; the console lines say what happened)"},
+		&cli.BoolFlag{Name: "debug", Usage: "shorthand for --log-level debug"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
 
-func argsFromFlags(c *cli.Context, stderr io.Writer) (tmsync.Args, error) {
+func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	if c.IsSet("gnupgdir") {
 		fmt.Fprintln(stderr, "INFO: --gnupgdir is ignored: tmsync verifies attestations itself and needs no GPG home")
 	}
 	if c.IsSet("srcpasswd") {
 		fmt.Fprintln(stderr, "WARNING: --srcpasswd puts the token in the process list; prefer TM_TOKEN or the Secrets Manager secret")
 	}
-	a := tmsync.Args{
+	a := Args{
 		SrcUser: c.String("srcusr"), SrcPassword: c.String("srcpasswd"), SrcDomain: c.String("srcdomain"),
 		SrcTokenSecret:  c.String("src-token-secret"),
 		PackagesPostfix: c.String("src_packages_postfix"), ReleasePostfix: c.String("src_release_postfix"),
@@ -92,9 +93,13 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (tmsync.Args, error) {
 		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
 		ReleaseSHA256: c.String("release-sha256"),
+		LogLevel:      c.String("log-level"), LogFormat: c.String("log-format"),
 	}
-	if a.Retries == 0 {
-		a.Retries = -1 // --retries 0 means never; the engine's zero means its default
+	if c.Bool("debug") {
+		a.LogLevel = "debug"
+	}
+	if a.Retries < 0 {
+		return a, fmt.Errorf("--retries must be >= 0")
 	}
 	if a.ThrottleMS < 0 || a.Concurrency < 1 || a.UntaggedDeleteDays < 1 {
 		return a, fmt.Errorf("--throttle_ecr_creation_ms must be >= 0, --concurrency and --trg_ecr_image_untagged_delete_days >= 1")

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -26,7 +27,7 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
 			&cli.StringFlag{Name: "srcusr", Value: "_tm", Usage: "user for the vendor registry"},
 			&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "the vendor registry, logged in to with TM_TOKEN"},
-			&cli.StringFlag{Name: "src_attestions_address", Value: defaultAttestationAddress, Usage: "Grafeas occurrences endpoint of the vendor's attestations"},
+			&cli.StringFlag{Name: "src_attestions_address", Value: attest.DefaultAddress, Usage: "Grafeas occurrences endpoint of the vendor's attestations"},
 			&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor"},
 			&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
 			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
@@ -39,21 +40,25 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 				return exitCode(2)
 			}
 			src, dest := c.Args().Get(0), c.Args().Get(1)
-			console := &tmsync.Console{W: stdout, Redactor: tmsync.NewRedactor(token)}
+			console := &Console{W: stdout, Redactor: tmsync.NewRedactor(token)}
 			console.Redactor.AddAuthFile(c.String("authfile"))
-			res, err := tmsync.CopyOne(c.Context, src, dest, tmsync.CopyOneOptions{
-				AuthFile: c.String("authfile"), Insecure: c.StringSlice("insecure-registry"),
-				VendorRegistry: c.String("srcdomain"), VendorUser: c.String("srcusr"), VendorToken: token,
-				NewAttestor: func() (tmsync.Attestor, error) {
-					return tmsync.NewAttestorFromConfig(tmsync.AttestorConfig{
+			opts := []tmsync.CopyOption{
+				tmsync.WithCopySource(tmsync.Source{Registry: c.String("srcdomain"), Username: c.String("srcusr"), Password: token,
+					AuthFile: c.String("authfile")}),
+				tmsync.WithCopyInsecure(c.StringSlice("insecure-registry")...),
+				tmsync.WithCopyAttestor(func() (tmsync.Attestor, error) {
+					return newAttestor(attestorConfig{
 						KeyFile: c.String("src_attestor"), Fingerprints: c.StringSlice("src-attestor-fingerprint"),
 						Address: c.String("src_attestions_address"), Token: token,
 						Bundle: c.String("attestation-bundle"), PerImage: true, StrictKeyExpiry: c.Bool("strict-key-expiry"),
 					})
-				},
-				SkipAttestation: c.Bool("insecure-skip-attestation"),
-				Observer:        console,
-			})
+				}),
+				tmsync.WithCopyObserver(console),
+			}
+			if c.Bool("insecure-skip-attestation") {
+				opts = append(opts, tmsync.WithCopySkipAttestation())
+			}
+			res, err := tmsync.CopyOne(c.Context, src, dest, opts...)
 			if err != nil {
 				console.W = stderr
 				console.Printf("ERROR: copy %s to %s: %v", src, dest, err)
@@ -80,7 +85,7 @@ func reportCommand(stdout io.Writer) *cli.Command {
 				fmt.Fprintf(c.App.ErrWriter, "ERROR: %v\n", err)
 				return exitCode(2)
 			}
-			if err := r.WriteSummary(stdout); err != nil {
+			if err := r.EncodeSummary(stdout); err != nil {
 				return err
 			}
 			return exitCode(r.ExitStatus())

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tmsync/tmsync/manifest"
+)
+
+// Args are the settings of sync, plan and verify, as the flags give them.
+type Args struct {
+	// Source (the old pipeline's flags).
+	SrcUser, SrcPassword, SrcDomain string
+	SrcTokenSecret                  string // Secrets Manager secret holding {"TM_TOKEN": "..."}
+	PackagesPostfix, ReleasePostfix string
+	AttestationAddress              string
+	AttestorKeyFile                 string
+	AttestorFingerprints            []string
+	AttestationBundle               string // read occurrences from this file instead of the server
+	SaveAttestationBundle           string // write the occurrences the run used to this file
+	AttestationPerImage             bool
+	StrictKeyExpiry                 bool // refuse a signature whose key has expired since
+	AuthFile                        string
+
+	// Target.
+	Target               string // "ecr" or "registry"
+	TrgPrefix, TrgRegion string
+	TrgRegistry          string
+	Insecure             []string
+	// The file flags, and whether each was given (a default file that is absent is
+	// skipped; a named one must exist).
+	PolicyPath         string
+	PolicyPathSet      bool
+	LifecyclePath      string
+	LifecyclePathSet   bool
+	TagsPath           string
+	TagsPathSet        bool
+	KMSKey             string
+	ScanOnPush         bool
+	TagMutability      string
+	PruneTags          bool
+	UntaggedDeleteDays int
+	ThrottleMS         int
+	ScanWait           time.Duration
+	FailOnSeverity     string
+
+	// Run.
+	ReleaseDir             string
+	ErrorLog, Report       string
+	JUnit                  string
+	Concurrency, Retries   int // Retries 0: none
+	BYOPolicy              string
+	ShardIndex, ShardCount int
+	DryRun                 bool
+	ReleaseSHA256          string // --release-sha256 (tmsync.WithReleaseSHA256)
+
+	// Logging: LogLevel "" is off; LogFormat text or json.
+	LogLevel, LogFormat string
+}
+
+// String prints Args without the vendor token, so that a log line or an error that
+// formats them never carries it.
+func (a Args) String() string {
+	if a.SrcPassword != "" {
+		a.SrcPassword = "REDACTED"
+	}
+	type plain Args // no String method: no recursion
+	return fmt.Sprintf("%+v", plain(a))
+}
+
+// GoString is String for %#v.
+func (a Args) GoString() string { return a.String() }
+
+// LogValue keeps the token out of slog records.
+func (a Args) LogValue() slog.Value { return slog.StringValue(a.String()) }
+
+// parseTokenSecret reads the vendor token from a secret's plaintext,
+// {"TM_TOKEN":"<token>"}. The error never quotes the secret.
+func parseTokenSecret(name, plaintext string) (string, error) {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(plaintext), &v); err != nil {
+		return "", fmt.Errorf("secret %s: its plaintext is not a JSON object like {\"TM_TOKEN\":\"...\"}", name)
+	}
+	t, ok := v["TM_TOKEN"].(string)
+	if !ok || strings.TrimSpace(t) == "" {
+		return "", fmt.Errorf("secret %s: no non-empty string field TM_TOKEN", name)
+	}
+	return strings.TrimSpace(t), nil
+}
+
+// vendorRegistry is the vendor registry a run logs in to: --srcdomain, or the default.
+func vendorRegistry(d string) string {
+	if d == "" {
+		return manifest.DefaultVendorRegistry
+	}
+	return d
+}

@@ -1,0 +1,320 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/ecrtarget"
+	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync"
+)
+
+// runMode runs one mode from a: builds the engine, runs it, writes the error log, the
+// report, the JUnit file and the attestation bundle, prints to stdout, and returns the
+// exit status: 0 all in place, 1 some images failed, 2 the run could not start.
+func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Writer) int {
+	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
+	defer console.finish()
+	errorLog := a.ErrorLog
+	if errorLog == "" {
+		errorLog = "sync-error.log"
+	}
+	fail := func(err error) int {
+		// One ERROR line per line of the error (errors.Join lists problems a line
+		// each): every line starts with ERROR, and remote text in it is escaped.
+		parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
+		for _, p := range parts {
+			console.Printf("ERROR: %s", p)
+		}
+		line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
+		if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
+			console.Printf("ERROR: writing %s: %v", errorLog, werr)
+		}
+		return 2
+	}
+	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
+	if err != nil {
+		return fail(startErr("checking flags", err))
+	}
+	runAs := mode
+	if a.DryRun {
+		runAs = tmsync.ModePlan // --dry-run: plan only
+	}
+	s, err := setup(ctx, a, console, logger)
+	if err != nil {
+		return fail(err)
+	}
+	rep, err := s.engine.Run(ctx, runAs, s.release)
+	if err != nil {
+		return fail(err)
+	}
+	rep.Caller = s.caller
+	rep.Clean(console.Redactor) // the caller added to it
+	if a.SaveAttestationBundle != "" && s.attestor != nil {
+		b := s.attestor.Bundle(a.AttestationAddress, time.Now())
+		if err := tmsync.WriteFileAtomic(a.SaveAttestationBundle, func(w io.Writer) error { return attest.WriteBundle(w, b) }); err != nil {
+			console.Printf("ERROR: writing attestation bundle: %v", err)
+		}
+	}
+	status := rep.ExitStatus()
+	if err := rep.WriteErrorLog(errorLog); err != nil {
+		console.Printf("ERROR: writing %s: %v", errorLog, err)
+		status = max(status, 1)
+	}
+	if a.Report != "" {
+		if err := rep.WriteJSON(a.Report); err != nil {
+			console.Printf("ERROR: writing %s: %v", a.Report, err)
+			status = max(status, 1)
+		}
+	}
+	if a.JUnit != "" {
+		if err := rep.WriteJUnit(a.JUnit); err != nil {
+			console.Printf("ERROR: writing %s: %v", a.JUnit, err)
+			status = max(status, 1)
+		}
+	}
+	sum := rep.Summary
+	console.Printf("INFO: %s finished: %d images: %d copied, %d present, %d planned, %d ignored, %d rejected, %d failed; %s moved in %s",
+		mode, sum.Images, sum.Copied, sum.Present, sum.Planned, sum.Ignored, sum.Rejected, sum.Failed, tmsync.HumanBytes(sum.Bytes), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
+	for _, l := range rep.ErrorLines() {
+		console.Printf("%s", l)
+	}
+	return status
+}
+
+// run is what setup builds.
+type run struct {
+	engine   *tmsync.Engine
+	release  tmsync.Release
+	caller   string
+	attestor *tmsync.VendorAttestor
+}
+
+func startErr(op string, err error) error { return &tmsync.StartError{Op: op, Err: err} }
+
+// setup builds the engine from a: credentials, attestor, target.
+func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (*run, error) {
+	r := &run{}
+	if a.Target == "" {
+		a.Target = "ecr"
+	}
+	if a.Target != "ecr" && a.Target != "registry" {
+		return nil, startErr("checking flags", fmt.Errorf("--target %q: want ecr or registry", a.Target))
+	}
+	if a.Target == "registry" && a.TrgRegistry == "" {
+		return nil, startErr("checking flags", errors.New("--target registry needs --trg-registry HOST[:PORT]"))
+	}
+	if a.ScanWait > 0 && a.Target != "ecr" {
+		return nil, startErr("checking flags", errors.New("--scan-wait needs --target ecr"))
+	}
+	if a.FailOnSeverity != "" && a.ScanWait <= 0 {
+		return nil, startErr("checking flags", errors.New("--fail-on-severity needs --scan-wait: without waiting for the scans there are no findings to gate on"))
+	}
+	var failOn tmsync.Severity
+	if a.FailOnSeverity != "" {
+		var err error
+		if failOn, err = tmsync.ParseSeverity(a.FailOnSeverity); err != nil {
+			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", a.FailOnSeverity))
+		}
+	}
+	r.release = tmsync.ReleaseDir(a.ReleaseDir, manifest.WithReleasePostfix(a.ReleasePostfix),
+		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix))
+
+	var awsCfg aws.Config
+	token := a.SrcPassword
+	if a.Target == "ecr" {
+		var opts []func(*config.LoadOptions) error
+		if a.TrgRegion != "" {
+			opts = append(opts, config.WithRegion(a.TrgRegion))
+		}
+		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, startErr("loading AWS configuration", err)
+		}
+		awsCfg = cfg
+		dropAWSSecretEnv()
+	}
+	// With an offline attestation bundle the token is only needed to pull from the vendor's
+	// registry, which verify and an already-synced release never do: an audit account
+	// without the token can still verify.
+	offline := a.AttestationBundle != ""
+	if token == "" && a.Target == "ecr" {
+		t, err := tokenFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), a.SrcTokenSecret)
+		switch {
+		case err != nil && !offline:
+			return nil, startErr("reading the vendor token", err)
+		case err != nil:
+			console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no vendor token (" + oneLine(err.Error()) + "): attestations from the bundle only, the vendor registry unreachable"})
+		}
+		token = t
+	}
+	console.Redactor.Add(token)
+	console.Redactor.AddAuthFile(a.AuthFile)
+	console.Redactor.AddAuthFile(os.Getenv("REGISTRY_AUTH_FILE"))
+	if token == "" && !offline {
+		return nil, startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or (with --target ecr) the Secrets Manager secret --src-token-secret"))
+	}
+
+	attestor, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
+		Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
+		StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	r.attestor = attestor
+
+	// Target.
+	var target tmsync.Target
+	switch a.Target {
+	case "registry":
+		topts := []tmsync.TargetOption{tmsync.WithTargetAuthFile(a.AuthFile)}
+		if hostIn(a.TrgRegistry, a.Insecure) {
+			topts = append(topts, tmsync.WithTargetInsecure())
+		}
+		target, err = tmsync.NewRegistryTarget(a.TrgRegistry+"/"+strings.Trim(a.TrgPrefix, "/"), topts...)
+		if err != nil {
+			return nil, startErr("checking --trg-registry", err)
+		}
+	default:
+		settings, err := ecrSettings(a, console)
+		if err != nil {
+			return nil, startErr("reading repository settings", err)
+		}
+		kmsClient := kms.NewFromConfig(awsCfg)
+		prov, err := ecrtarget.New(ecrtarget.NewClient(awsCfg),
+			ecrtarget.WithThrottle(time.Duration(a.ThrottleMS)*time.Millisecond), ecrtarget.WithLogger(logger),
+			// An alias is compared with an existing repository's key ARN through KMS.
+			ecrtarget.WithKeyResolver(func(ctx context.Context, key string) (string, error) {
+				out, err := kmsClient.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
+				if err != nil {
+					return "", err
+				}
+				return aws.ToString(out.KeyMetadata.Arn), nil
+			}))
+		if err != nil {
+			return nil, startErr("checking flags", err)
+		}
+		var topts []tmsync.TargetOption
+		if a.TrgRegistry != "" {
+			topts = append(topts, tmsync.WithTargetRegistryHost(a.TrgRegistry))
+			if hostIn(a.TrgRegistry, a.Insecure) {
+				topts = append(topts, tmsync.WithTargetInsecure())
+			}
+		}
+		if target, err = tmsync.NewECRTarget(prov, a.TrgPrefix, settings, topts...); err != nil {
+			return nil, startErr("checking --trg-registry", err)
+		}
+		if id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+			r.caller = aws.ToString(id.Arn)
+		} else {
+			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "could not read the caller identity: " + err.Error()})
+		}
+	}
+
+	byo, err := tmsync.ParseBYOPolicy(a.BYOPolicy)
+	if err != nil {
+		return nil, startErr("checking options", err)
+	}
+	opts := []tmsync.Option{
+		tmsync.WithSource(tmsync.Source{Registry: vendorRegistry(a.SrcDomain), Username: a.SrcUser, Password: token, AuthFile: a.AuthFile}),
+		tmsync.WithConcurrency(a.Concurrency), tmsync.WithRetries(a.Retries), tmsync.WithBYOPolicy(byo),
+		tmsync.WithInsecure(a.Insecure...), tmsync.WithShard(a.ShardIndex, a.ShardCount),
+		tmsync.WithReleaseSHA256(a.ReleaseSHA256),
+		tmsync.WithLogger(logger), tmsync.WithObserver(console), tmsync.WithRedactor(console.Redactor),
+	}
+	if a.ScanWait > 0 {
+		opts = append(opts, tmsync.WithScanGate(a.ScanWait, failOn))
+	}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		opts = append(opts, tmsync.WithCacheDir(dir))
+	}
+	if r.engine, err = tmsync.New(target, attestor, opts...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// secretGetter is the Secrets Manager call tokenFromSecret makes.
+type secretGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// tokenFromSecret reads {"TM_TOKEN": "..."} from a Secrets Manager secret.
+func tokenFromSecret(ctx context.Context, sm secretGetter, name string) (string, error) {
+	if name == "" {
+		name = "tm-sync-token"
+	}
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("secret %s: %w", name, err)
+	}
+	return parseTokenSecret(name, aws.ToString(out.SecretString))
+}
+
+func ecrSettings(a Args, console *Console) (ecrtarget.Settings, error) {
+	s := ecrtarget.Settings{KMSKey: a.KMSKey, ScanOnPush: a.ScanOnPush, Mutability: strings.ToUpper(a.TagMutability), PruneTags: a.PruneTags}
+	// The old pipeline's file flags have defaults that name files in the working folder.
+	// A file named on the command line must exist; a default that is absent is skipped.
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	var err error
+	if a.TagsPath != "" && (a.TagsPathSet || exists(a.TagsPath)) {
+		if s.Tags, err = ecrtarget.LoadTags(a.TagsPath); err != nil {
+			return s, err
+		}
+	} else if a.TagsPath != "" {
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no resource tags file " + a.TagsPath + ": repositories get no resource tags"})
+	}
+	if a.PolicyPath != "" && (a.PolicyPathSet || exists(a.PolicyPath)) {
+		if s.RepositoryPolicy, err = ecrtarget.LoadRepositoryPolicy(a.PolicyPath); err != nil {
+			return s, err
+		}
+	} else if a.PolicyPath != "" {
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no repository policy file " + a.PolicyPath + ": repositories get no policy"})
+	}
+	lifecycle := ""
+	if a.LifecyclePath != "" && (a.LifecyclePathSet || exists(a.LifecyclePath)) {
+		lifecycle = a.LifecyclePath
+	}
+	if s.LifecyclePolicy, err = ecrtarget.LoadLifecyclePolicy(lifecycle, a.UntaggedDeleteDays); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// dropAWSSecretEnv removes the AWS static keys from the environment once the SDK has read
+// them (config.LoadDefaultConfig reads the environment once): a credential helper that
+// containers/image starts must not inherit them.
+func dropAWSSecretEnv() {
+	for _, k := range awsSecretEnv {
+		os.Unsetenv(k)
+	}
+}
+
+// hostIn reports whether host is one of hosts (as manifest.SameRegistry or spelled the same).
+func hostIn(host string, hosts []string) bool {
+	for _, h := range hosts {
+		h = strings.TrimSpace(h)
+		if manifest.SameRegistry(h, host) || strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// oneLine is s on one line: runs of spaces collapsed.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+}
