@@ -212,3 +212,46 @@ func (exportTarget) Existing(context.Context, string, []string) (map[string]dige
 func (exportTarget) Reference(context.Context, string, string) (types.ImageReference, *types.SystemContext, error) {
 	return nil, nil, errNoTarget
 }
+
+// Previous lists the blobs of the images of a previous release folder, for an
+// incremental export (bundle.WithSince) when the previous release was not exported as a
+// bundle. It reads the images' manifests from their registries (no layer is fetched),
+// each with its own registry's credentials, as Export reads them; an unpinned image is
+// resolved by its tag.
+func (x *Exporter) Previous(ctx context.Context, rel Release) (*bundle.Previous, error) {
+	folder, err := rel.load()
+	if err != nil {
+		return nil, startErr("reading the previous release folder "+rel.String(), err)
+	}
+	r := &run{Engine: x.e, o: &x.e.opts, vendor: vendorRegistry(x.e.opts.source.Registry, folder)}
+	var versions []string
+	var records []ReleaseRecord
+	for _, rl := range folder.Releases {
+		versions = append(versions, rl.Version)
+		rr := ReleaseRecord{Version: rl.Version}
+		for _, f := range rl.Files {
+			rr.Files = append(rr.Files, FileRecord{Path: f.Path, SHA256: f.SHA256})
+		}
+		records = append(records, rr)
+	}
+	var refs []types.ImageReference
+	for _, img := range folder.Images() {
+		_, src := r.vendorSource(img)
+		d := src.Digest
+		if d == "" {
+			if d, err = r.sourceDigest(ctx, src); err != nil {
+				return nil, startErr("resolving "+img.Source.Pullable()+" of the previous release", err)
+			}
+		}
+		ref, err := sourceReference(src, d)
+		if err != nil {
+			return nil, startErr("reading the previous release", err)
+		}
+		refs = append(refs, sysRef{ImageReference: ref, sys: r.sourceSys(src.Registry)})
+	}
+	prev, err := bundle.PreviousFromImages(ctx, versions, ReleaseDigest(folder.Dir, records), refs, nil)
+	if err != nil {
+		return nil, startErr("reading the previous release", x.e.opts.redactor.CleanError(err))
+	}
+	return prev, nil
+}

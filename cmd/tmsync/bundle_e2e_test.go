@@ -149,6 +149,14 @@ func TestBundleEndToEnd(t *testing.T) {
 	if mi := readBundleJSON(t, incr); len(mi.External) != 2 {
 		t.Fatalf("incremental bundle leaves out %d blobs, want xpl_payees's 2 layers", len(mi.External))
 	}
+	// --since a previous release folder: the same blobs left out, read from the vendor.
+	incrRel := filepath.Join(b.dir, "bundle-5.0.4-since-folder")
+	if code, _ := b.run(append(withCommand(withFlag(args, "--release-dir", rel2), "export"), "--to", incrRel, "--since", rel)); code != 0 {
+		t.Fatalf("incremental export --since a release folder: exit %d", code)
+	}
+	if mi := readBundleJSON(t, incrRel); len(mi.External) != 2 || mi.Since == nil || len(mi.Since.Releases) != 1 || mi.Since.Releases[0] != "5.0.3" {
+		t.Fatalf("incremental bundle --since a folder: %d left out, since %+v; want 2, release 5.0.3", len(mi.External), mi.Since)
+	}
 
 	// An image whose attestation signs another digest is refused by export as by sync,
 	// and left out of the bundle; the other is exported. Exit 1.
@@ -227,6 +235,36 @@ func TestBundleEndToEnd(t *testing.T) {
 	pushes := b.ecr.ManifestPushes()
 	if code, _ := b.run(imp); code != 0 || b.ecr.ManifestPushes() != pushes || b.report().Summary.Present != 4 {
 		t.Errorf("second import: exit %d, %d manifests pushed, summary %+v: want 0, none, 4 present", code, b.ecr.ManifestPushes()-pushes, b.report().Summary)
+	}
+
+	// From the split tar, into another prefix: the same digests.
+	if code, _ := b.run(withFlag(withFlag(imp, "--from-bundle", parts[1]), "--trgprefix", "/fromtar/")); code != 0 {
+		t.Errorf("import from the split tar: exit %d; error log:\n%s", code, b.errorLog())
+	} else if got := b.targetDigest("fromtar/vault/postings", "5.0.3"); got != images[2].Digest {
+		t.Errorf("import from the split tar: postings %s, want %s", got, images[2].Digest)
+	}
+	// plan --from-bundle changes nothing.
+	pushes = b.ecr.ManifestPushes()
+	if code, _ := b.run(withCommand(withFlag(imp, "--trgprefix", "/planned/"), "plan")); code != 0 || b.ecr.ManifestPushes() != pushes || b.report().Summary.Planned != 4 {
+		t.Errorf("plan --from-bundle: exit %d, %d pushes, summary %+v; want 0, none, 4 planned", code, b.ecr.ManifestPushes()-pushes, b.report().Summary)
+	}
+	// Another key than the vendor's (the operator's key is what counts, not the bundle):
+	// every vendor image refused, nothing of them pushed, exit 1.
+	other, err := attesttest.NewSigner("Someone Else")
+	must(t, err)
+	otherPub, err := other.ArmoredPublicKey()
+	must(t, err)
+	otherKey := filepath.Join(b.dir, "other.pgp")
+	must(t, os.WriteFile(otherKey, otherPub, 0o644))
+	code, _ = b.run(withFlag(withFlag(imp, "--src_attestor", otherKey), "--trgprefix", "/otherkey/"))
+	if s := b.report().Summary; code != 1 || s.Rejected != 3 || s.Copied != 1 {
+		t.Errorf("import verified with another key: exit %d, summary %+v; want 1, 3 rejected, the BYO image copied", code, s)
+	}
+	for _, im := range images {
+		ref, _ := name.ParseReference(b.ecr.Host+"/otherkey/"+im.Repository+":"+im.Tag, name.Insecure)
+		if _, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: b.ecr.Username, Password: b.ecr.Password})); err == nil {
+			t.Errorf("%s pushed though its attestation does not verify under the operator's key", im.Repository)
+		}
 	}
 
 	key := []string{"--src_attestor", b.keyFile, "--srcdomain", b.vendor.Host}

@@ -207,14 +207,6 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if split > 0 && !strings.HasSuffix(x.to, ".tar") {
 		return fail(startErr("checking flags", errors.New("--split needs --to FILE.tar")))
 	}
-	var bopts []bundle.ExportOption
-	if x.since != "" {
-		prev, err := bundle.ReadPrevious(x.since)
-		if err != nil {
-			return fail(startErr("reading --since "+x.since, fmt.Errorf("%w (a previous bundle's folder or bundle.json)", err)))
-		}
-		bopts = append(bopts, bundle.WithSince(prev))
-	}
 
 	token := a.SrcPassword
 	if token == "" && x.tokenSecretSet {
@@ -251,8 +243,26 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if err != nil {
 		return fail(err)
 	}
-	rel := tmsync.ReleaseDir(a.ReleaseDir, manifest.WithReleasePostfix(a.ReleasePostfix),
-		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix))
+	relOpts := []manifest.Option{manifest.WithReleasePostfix(a.ReleasePostfix),
+		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix)}
+	rel := tmsync.ReleaseDir(a.ReleaseDir, relOpts...)
+	var bopts []bundle.ExportOption
+	if x.since != "" {
+		// A previous bundle (its folder or bundle.json), else a previous release folder.
+		var prev *bundle.Previous
+		if isPreviousBundle(x.since) {
+			if prev, err = bundle.ReadPrevious(x.since); err != nil {
+				return fail(startErr("reading --since "+x.since, err))
+			}
+		} else if fi, serr := os.Stat(x.since); serr == nil && fi.IsDir() {
+			if prev, err = exp.Previous(ctx, tmsync.ReleaseDir(x.since, relOpts...)); err != nil {
+				return fail(err)
+			}
+		} else {
+			return fail(startErr("reading --since "+x.since, errors.New("want a previous bundle (its folder or bundle.json) or a previous release folder")))
+		}
+		bopts = append(bopts, bundle.WithSince(prev))
+	}
 	dir := x.to
 	if toTar {
 		// Exported into a folder next to the tar, then packed: the folder is kept when
@@ -296,6 +306,19 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 		console.Printf("INFO: packed into %s", strings.Join(parts, ", "))
 	}
 	return status
+}
+
+// isPreviousBundle: p is a bundle.json, or a folder holding one.
+func isPreviousBundle(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	if !fi.IsDir() {
+		return true
+	}
+	_, err = os.Stat(filepath.Join(p, bundle.ManifestFile))
+	return err == nil
 }
 
 // writeOutputs writes the error log, the report and the JUnit file of a run and prints
