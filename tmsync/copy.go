@@ -95,11 +95,11 @@ type CredentialInvalidator interface {
 // copyImage copies one image by digest, keeping its manifest bytes, and checks that what
 // landed is the digest the release names. It returns the bytes moved.
 func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *item) (int64, error) {
-	src, err := sourceReference(it.src, it.dgst)
+	src, srcSys, err := r.sourceRef(ctx, it)
 	if err != nil {
 		return 0, err
 	}
-	if err := checkDeclaredLayers(ctx, src, r.sourceSys(it.src.Registry), it.dgst, it.img.Layers); err != nil {
+	if err := checkDeclaredLayers(ctx, src, srcSys, it.dgst, it.img.Layers); err != nil {
 		return 0, err
 	}
 	dst, dstSys, err := r.target.Reference(ctx, it.repo, it.img.Dest.Tag)
@@ -123,7 +123,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		}
 	}()
 	man, err := copy.Image(ctx, pc, dst, src, &copy.Options{
-		SourceCtx:                     r.sourceSys(it.src.Registry),
+		SourceCtx:                     srcSys,
 		DestinationCtx:                dstSys,
 		ImageListSelection:            copy.CopyAllImages, // an index keeps every platform and its digest
 		PreserveDigests:               true,               // fail rather than re-encode anything

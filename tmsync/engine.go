@@ -89,6 +89,8 @@ type run struct {
 	rep    *Report
 	// cacheDir is the run's blob info cache (see newRunCache).
 	cacheDir string
+	// export is set on an Exporter's run (ModeExport).
+	export *exportRun
 }
 
 // item is one image on its way through a run.
@@ -138,6 +140,10 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	if r.mode == ModeSync {
 		steps = append(steps, r.copyAll)
 	}
+	if r.mode == ModeExport {
+		r.export.folder = folder
+		steps = []func(context.Context) error{r.resolve, r.attest, r.exportAll}
+	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -151,7 +157,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 			continue
 		}
 		switch {
-		case ctx.Err() != nil && r.mode == ModeSync:
+		case ctx.Err() != nil && (r.mode == ModeSync || r.mode == ModeExport):
 			it.fail("copy", OutcomeFailed, ErrInterrupted)
 		case ctx.Err() != nil:
 			it.fail(string(r.mode), OutcomeFailed, ErrInterrupted)
@@ -307,7 +313,7 @@ func (r *run) resolve(ctx context.Context) error {
 	forEach(ctx, unpinned, r.o.concurrency, func(ctx context.Context, it *item) {
 		var d digest.Digest
 		err := r.retry(ctx, it, "resolving "+it.img.Source.Pullable(), func(int) (err error) {
-			d, err = r.sourceDigest(ctx, it.src)
+			d, err = r.resolveDigest(ctx, it)
 			return err
 		})
 		if err != nil {

@@ -20,6 +20,8 @@ const (
 	ModeSync Mode = "sync"
 	// ModeVerify checks the target against the release without copying.
 	ModeVerify Mode = "verify"
+	// ModeExport verifies and writes a bundle (Exporter); Run does not take it.
+	ModeExport Mode = "export"
 )
 
 // Valid reports whether m is one of the modes.

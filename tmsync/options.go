@@ -145,6 +145,7 @@ type options struct {
 	scanWait                                        time.Duration
 	scanFailOn                                      Severity
 	cacheDir                                        string
+	imageSource                                     ImageSource
 }
 
 // WithSource sets how the source registries are reached: the vendor registry, its user

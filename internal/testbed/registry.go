@@ -21,6 +21,16 @@ type Registry struct {
 	Username, Password string
 	// Dir holds the configuration and the storage.
 	Dir string
+
+	proc *process
+}
+
+// Stop stops the registry before the test ends (an air-gapped import must not need it).
+// Stopping twice is harmless.
+func (r *Registry) Stop() {
+	if r.proc != nil {
+		r.proc.stop()
+	}
 }
 
 // RegistryOptions configure StartRegistry. The zero value starts a registry with no auth.
@@ -63,6 +73,7 @@ func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
 		p, lastErr = startProcess("docker-registry "+r.Host, []string{bin, "serve", cfgPath}, dir,
 			httpReady("http://"+r.Host+"/v2/", 200, 401), 15*time.Second)
 		if lastErr == nil {
+			r.proc = p
 			p.stopAtCleanup(t)
 			return r
 		}

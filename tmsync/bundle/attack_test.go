@@ -259,7 +259,7 @@ func attacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 			}
 		}
 		// The same bundle under mallory's key verifies: only the operator's key decided.
-		if s := b.Verify(context.Background(), operatorVerifier(t, mallory), bundle.VerifyOptions{}); s.Verified != len(fx.m.Images) {
+		if s := b.Verify(context.Background(), operatorVerifier(t, mallory)); s.Verified != len(fx.m.Images) {
 			t.Errorf("under the other key: %d verified: %v", s.Verified, s.Err())
 		}
 	})
@@ -272,7 +272,7 @@ func attacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 		rewrite(t, dir, nil)
 		b, s := openVerify(t, dir, op)
 		expectRefused(t, b, s, nil, true, "no attestation")
-		s = b.Verify(context.Background(), op, bundle.VerifyOptions{AllowUnattested: func(im bundle.ImageRecord) bool { return im.Name == vName }})
+		s = b.Verify(context.Background(), op, bundle.WithAllowUnattested(func(im bundle.ImageRecord) bool { return im.Name == vName }))
 		if r, _ := b.Result(vName); !r.OK || s.Verified != 1 {
 			t.Errorf("BYO policy: %+v, %d verified", r, s.Verified)
 		}
@@ -302,7 +302,7 @@ func attacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := copyDir(t, fx.dir)
 			c.attack(t, dir)
-			_, err := bundle.Open(context.Background(), dir, bundle.OpenOptions{TempDir: t.TempDir()})
+			_, err := bundle.Open(context.Background(), dir, bundle.WithTempDir(t.TempDir()))
 			if !errors.Is(err, bundle.ErrUnreadable) || bundle.ExitCode(err) != bundle.ExitUnreadable || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Open: %v (exit %d), want unreadable naming %q", err, bundle.ExitCode(err), c.want)
 			}
@@ -343,7 +343,7 @@ func tarAttacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 		for _, n := range []int{0, 100, 1000, 512 + 1024} {
 			p := filepath.Join(t.TempDir(), "cut.tar")
 			os.WriteFile(p, data[:n], 0o644)
-			_, err := bundle.Open(context.Background(), p, bundle.OpenOptions{TempDir: t.TempDir()})
+			_, err := bundle.Open(context.Background(), p, bundle.WithTempDir(t.TempDir()))
 			if bundle.ExitCode(err) != bundle.ExitUnreadable {
 				t.Errorf("cut at %d bytes (before bundle.json's end): %v", n, err)
 			}
@@ -357,7 +357,7 @@ func tarAttacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 			t.Fatal(err)
 		}
 		os.Remove(parts[2])
-		_, err = bundle.Open(context.Background(), parts[0], bundle.OpenOptions{TempDir: t.TempDir()})
+		_, err = bundle.Open(context.Background(), parts[0], bundle.WithTempDir(t.TempDir()))
 		if bundle.ExitCode(err) != bundle.ExitUnreadable || !strings.Contains(err.Error(), filepath.Base(parts[2])) {
 			t.Errorf("a missing part: %v", err)
 		}
@@ -366,10 +366,10 @@ func tarAttacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 		os.Rename(parts[1], parts[1]+".x")
 		os.Rename(parts[2], parts[1])
 		os.Rename(parts[1]+".x", parts[2])
-		b, err := bundle.Open(context.Background(), parts[0], bundle.OpenOptions{TempDir: t.TempDir()})
+		b, err := bundle.Open(context.Background(), parts[0], bundle.WithTempDir(t.TempDir()))
 		if err == nil {
 			defer b.Close()
-			s := b.Verify(context.Background(), op, bundle.VerifyOptions{})
+			s := b.Verify(context.Background(), op)
 			if s.Refused == 0 {
 				t.Errorf("parts out of order: every image verified")
 			}
@@ -429,7 +429,7 @@ func tarAttacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 				os.WriteFile(p, buf.Bytes(), 0o644)
 				tmp := filepath.Join(root, "x", "y")
 				os.MkdirAll(tmp, 0o755)
-				_, err := bundle.Open(context.Background(), p, bundle.OpenOptions{TempDir: tmp})
+				_, err := bundle.Open(context.Background(), p, bundle.WithTempDir(tmp))
 				if !errors.Is(err, bundle.ErrUnsafeEntry) || bundle.ExitCode(err) != bundle.ExitUnreadable {
 					t.Errorf("Open: %v, want ErrUnsafeEntry", err)
 				}

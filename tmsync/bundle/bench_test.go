@@ -86,20 +86,20 @@ func BenchmarkBundle(b *testing.B) {
 		})
 		var bd *bundle.Bundle
 		phase("verify-dir", func() {
-			bd, err = bundle.Open(ctx, dir, bundle.OpenOptions{})
+			bd, err = bundle.Open(ctx, dir)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if s := bd.Verify(ctx, op, bundle.VerifyOptions{}); s.ExitCode() != 0 {
+			if s := bd.Verify(ctx, op); s.ExitCode() != 0 {
 				b.Fatal(s.Err())
 			}
 		})
 		phase("verify-tar", func() {
-			bt, err := bundle.Open(ctx, tarPath, bundle.OpenOptions{TempDir: root})
+			bt, err := bundle.Open(ctx, tarPath, bundle.WithTempDir(root))
 			if err != nil {
 				b.Fatal(err)
 			}
-			if s := bt.Verify(ctx, op, bundle.VerifyOptions{}); s.ExitCode() != 0 {
+			if s := bt.Verify(ctx, op); s.ExitCode() != 0 {
 				b.Fatal(s.Err())
 			}
 			bt.Close()

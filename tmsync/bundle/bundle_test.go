@@ -129,12 +129,12 @@ func sharedLayer(m *bundle.Manifest) digest.Digest {
 
 func openVerify(t *testing.T, path string, v *attest.Verifier) (*bundle.Bundle, *bundle.Summary) {
 	t.Helper()
-	b, err := bundle.Open(context.Background(), path, bundle.OpenOptions{TempDir: t.TempDir()})
+	b, err := bundle.Open(context.Background(), path, bundle.WithTempDir(t.TempDir()))
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b, b.Verify(context.Background(), v, bundle.VerifyOptions{})
+	return b, b.Verify(context.Background(), v)
 }
 
 func TestBundle(t *testing.T) {

@@ -46,7 +46,7 @@
 //
 // # Incremental bundles
 //
-// With ExportOptions.Since, layers the previous release carried are left out and listed
+// With WithSince, layers the previous release carried are left out and listed
 // as external; manifests and configs are always carried (copy.Image reads both).
 // CheckExternal asks the target (Has) or earlier bundles for them before anything is
 // pushed, and ImageReference reads them from earlier bundles when given.
@@ -57,21 +57,25 @@
 // Attested false):
 //
 //	prev, _ := bundle.ReadPrevious(since) // or bundle.PreviousFromImages for a release folder
-//	m, stats, err := bundle.Export(ctx, dir, images, bundle.ExportOptions{ReleaseDir: ..., ReleaseFiles: ...,
-//		Releases: ..., ReleaseSHA256: ..., Attestations: attest.Bundle{Occurrences: used}, Fingerprints: ...,
-//		ToolVersion: tmsync.Version, Since: prev, SystemContext: srcSys})
+//	m, stats, err := bundle.Export(ctx, dir, images, bundle.WithRelease(dir, files),
+//		bundle.WithReleases(versions...), bundle.WithReleaseSHA256(sha),
+//		bundle.WithAttestations(attest.Bundle{Occurrences: used}, fingerprints...),
+//		bundle.WithToolVersion(tmsync.Version), bundle.WithSince(prev), bundle.WithSystemContext(srcSys))
 //	if toTar { parts, err := bundle.PackFile(ctx, dir, tarPath, splitSize) } // dir: a temporary folder
 //
 // bundle verify and sync --from-bundle:
 //
-//	b, err := bundle.Open(ctx, path, bundle.OpenOptions{})  // err: bundle.ExitCode(err) == 2
+//	b, err := bundle.Open(ctx, path, bundle.WithTempDir(tmp))  // err: bundle.ExitCode(err) == 2
 //	defer b.Close()
-//	sum := b.Verify(ctx, verifier, bundle.VerifyOptions{AllowUnattested: byoPolicy})
+//	sum := b.Verify(ctx, verifier, bundle.WithAllowUnattested(byoPolicy))
 //	missing, err := b.CheckExternal(ctx, target, earlier...) // before any push; non-empty: stop
 //	release folder: manifest.Load(b.ReleaseDir(), opts...)
 //	per image: res, _ := b.Result(dest.String()); if !res.OK → refused (res.Err), else
 //	src, _ := b.ImageReference(dest.String(), earlier...) → copy.Image source
 //	exit status: sum.ExitCode() (0/1), or 2 from Open
+//
+// tmsync wires it so: tmsync.Exporter (export), tmsync.WithImageSource and
+// tmsync.NewBundleAttestor (sync --from-bundle), cmd/tmsync/app/bundle.go (the flags).
 //
 // It does not own: attestation fetching and policy (the engine verifies before Export,
 // and passes its BYO policy to Verify), reading release folders (package manifest),

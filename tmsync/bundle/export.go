@@ -43,42 +43,122 @@ type Image struct {
 	Digest digest.Digest
 	// Ref is where the image is read from (a docker reference to the vendor registry).
 	Ref types.ImageReference
-	// Attested is true when an attestation in ExportOptions.Attestations verified it.
+	// Attested is true when an attestation given to WithAttestations verified it.
 	Attested bool
 }
 
-// ExportOptions configure Export. The zero value of each field is its documented default.
-type ExportOptions struct {
-	// ReleaseDir is the release folder; its files are copied byte for byte under
-	// release/. Default "": no release folder (the import then has none to read).
-	ReleaseDir string
-	// ReleaseFiles are the files tmsync read from ReleaseDir (manifest.Release.Files);
-	// each is checked against its SHA256 while copied. Default nil: every regular,
-	// non-hidden file at the top of ReleaseDir.
-	ReleaseFiles []manifest.File
-	// Releases are the release versions, for bundle.json.
-	Releases []string
-	// ReleaseSHA256 is the release folder's digest (tmsync.ReleaseDigest), if known.
-	ReleaseSHA256 string
-	// Attestations are the occurrences that verified the images, written with
-	// attest.WriteBundle; Fingerprints the attestor keys that verified them.
-	Attestations attest.Bundle
-	Fingerprints []string
-	// ToolVersion is written to bundle.json. Default "dev".
-	ToolVersion string
-	// Since makes an incremental bundle: layers the previous release carried are left
-	// out and recorded as external. Default nil: a full bundle.
-	Since *Previous
-	// SystemContext is used to open the image references.
-	SystemContext *types.SystemContext
-	// Jobs is how many images are fetched at once. Default 4.
-	Jobs int
-	// Retries and IdleTimeout configure the resilient pull (internal/pull). Defaults
-	// those of pull.Options (6 retries, 60 s).
-	Retries     int
-	IdleTimeout time.Duration
-	// Now is the clock for bundle.json's created time. Default time.Now.
-	Now func() time.Time
+// ExportOption configures Export. Options are applied in order, after the defaults;
+// Export reports every problem of them at once.
+type ExportOption func(*exportOptions) error
+
+type exportOptions struct {
+	releaseDir    string
+	releaseFiles  []manifest.File
+	releases      []string
+	releaseSHA256 string
+	attestations  attest.Bundle
+	fingerprints  []string
+	toolVersion   string
+	since         *Previous
+	systemContext *types.SystemContext
+	jobs          int
+	retries       int
+	idleTimeout   time.Duration
+	now           func() time.Time
+}
+
+// Defaults of Export's options.
+const (
+	// DefaultJobs is how many images Export fetches at once.
+	DefaultJobs = 4
+	// DefaultToolVersion is written to bundle.json when WithToolVersion is not given.
+	DefaultToolVersion = "dev"
+)
+
+// WithRelease sets the release folder dir, whose files are copied byte for byte under
+// release/, and files, those tmsync read from it (manifest.Release.Files), each checked
+// against its SHA256 while copied (nil: every regular, non-hidden file at the top of
+// dir). Default: no release folder (the import then has none to read).
+func WithRelease(dir string, files []manifest.File) ExportOption {
+	return func(o *exportOptions) error { o.releaseDir, o.releaseFiles = dir, files; return nil }
+}
+
+// WithReleases sets the release versions written to bundle.json. Default: none.
+func WithReleases(versions ...string) ExportOption {
+	return func(o *exportOptions) error { o.releases = append(o.releases, versions...); return nil }
+}
+
+// WithReleaseSHA256 records the release folder's digest (tmsync.ReleaseDigest).
+// Default: not recorded.
+func WithReleaseSHA256(sha string) ExportOption {
+	return func(o *exportOptions) error { o.releaseSHA256 = sha; return nil }
+}
+
+// WithAttestations sets the occurrences that verified the images, written with
+// attest.WriteBundle, and the fingerprints of the attestor keys that verified them.
+// Default: none (an import then refuses every attested image).
+func WithAttestations(b attest.Bundle, fingerprints ...string) ExportOption {
+	return func(o *exportOptions) error { o.attestations, o.fingerprints = b, fingerprints; return nil }
+}
+
+// WithToolVersion sets the tool version written to bundle.json. Default DefaultToolVersion.
+func WithToolVersion(v string) ExportOption {
+	return func(o *exportOptions) error { o.toolVersion = v; return nil }
+}
+
+// WithSince makes an incremental bundle: layers the previous release carried are left
+// out and recorded as external. Default: a full bundle.
+func WithSince(p *Previous) ExportOption {
+	return func(o *exportOptions) error { o.since = p; return nil }
+}
+
+// WithSystemContext sets the system context the image references are opened with.
+// Default: nil (containers/image's defaults).
+func WithSystemContext(sys *types.SystemContext) ExportOption {
+	return func(o *exportOptions) error { o.systemContext = sys; return nil }
+}
+
+// WithJobs sets how many images are fetched at once. Default DefaultJobs.
+func WithJobs(n int) ExportOption {
+	return func(o *exportOptions) error {
+		if n < 1 {
+			return fmt.Errorf("bundle: jobs %d: want 1 or more", n)
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithPullRetries sets how many times the resilient pull (internal/pull) tries a blob
+// again, 0 meaning its default; and idle, how long a read may stall (0: its default).
+// Default: those of pull.Options (6 retries, 60 s).
+func WithPullRetries(retries int, idle time.Duration) ExportOption {
+	return func(o *exportOptions) error {
+		if retries < 0 || idle < 0 {
+			return fmt.Errorf("bundle: pull retries %d, idle timeout %s: want 0 or more", retries, idle)
+		}
+		o.retries, o.idleTimeout = retries, idle
+		return nil
+	}
+}
+
+// WithClock sets the clock of bundle.json's created time. Default time.Now.
+func WithClock(now func() time.Time) ExportOption {
+	return func(o *exportOptions) error { o.now = now; return nil }
+}
+
+func newExportOptions(opts []ExportOption) (exportOptions, error) {
+	o := exportOptions{jobs: DefaultJobs, toolVersion: DefaultToolVersion, now: time.Now}
+	var errs []error
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.now == nil {
+		errs = append(errs, errors.New("bundle: WithClock: nil clock"))
+	}
+	return o, errors.Join(errs...)
 }
 
 // ExportStats count what Export did.
@@ -98,20 +178,15 @@ type ExportStats struct {
 // already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
 // written last, when every image is in: a folder without them is not a bundle.
 // Per-image failures are joined into the error; no bundle.json is then written.
-func Export(ctx context.Context, dir string, images []Image, opts ExportOptions) (*Manifest, ExportStats, error) {
-	if opts.Jobs <= 0 {
-		opts.Jobs = 4
-	}
-	if opts.ToolVersion == "" {
-		opts.ToolVersion = "dev"
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+func Export(ctx context.Context, dir string, images []Image, options ...ExportOption) (*Manifest, ExportStats, error) {
+	opts, err := newExportOptions(options)
+	if err != nil {
+		return nil, ExportStats{}, err
 	}
 	if err := checkImages(images); err != nil {
 		return nil, ExportStats{}, err
 	}
-	if err := prepareDir(dir, opts.Releases); err != nil {
+	if err := prepareDir(dir, opts.releases); err != nil {
 		return nil, ExportStats{}, err
 	}
 	store, err := blobstore.Open(blobstore.Options{Dir: dir})
@@ -119,7 +194,7 @@ func Export(ctx context.Context, dir string, images []Image, opts ExportOptions)
 		return nil, ExportStats{}, err
 	}
 	defer store.Close()
-	puller, err := pull.New(pull.Options{Store: store, Retries: opts.Retries, IdleTimeout: opts.IdleTimeout})
+	puller, err := pull.New(pull.Options{Store: store, Retries: opts.retries, IdleTimeout: opts.idleTimeout})
 	if err != nil {
 		return nil, ExportStats{}, err
 	}
@@ -127,7 +202,7 @@ func Export(ctx context.Context, dir string, images []Image, opts ExportOptions)
 	records := make([]ImageRecord, len(images))
 	errs := make([]error, len(images))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.Jobs)
+	g.SetLimit(opts.jobs)
 	for i, im := range images {
 		g.Go(func() error {
 			rec, err := x.image(gctx, im)
@@ -202,7 +277,7 @@ func releasesOf(m *Manifest) []string {
 }
 
 type exporter struct {
-	opts   ExportOptions
+	opts   exportOptions
 	store  *blobstore.Store
 	puller *pull.Puller
 
@@ -213,7 +288,7 @@ type exporter struct {
 
 // image copies one image's blobs into the store.
 func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
-	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.SystemContext)
+	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.systemContext)
 	if err != nil {
 		return ImageRecord{}, err
 	}
@@ -270,7 +345,7 @@ func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
 		for _, l := range parsed.LayerInfos() {
 			info := l.BlobInfo
 			b := Blob{Digest: info.Digest, Size: info.Size, MediaType: info.MediaType}
-			if x.opts.Since != nil && x.opts.Since.has(info.Digest) {
+			if x.opts.since != nil && x.opts.since.has(info.Digest) {
 				b.External = true
 				x.countExternal(b)
 			} else if err := x.blob(ctx, src, info); err != nil {
@@ -395,9 +470,9 @@ func (x *exporter) finish(dir string, images []Image, records []ImageRecord) (*M
 	if err := x.copyRelease(dir, files); err != nil {
 		return nil, err
 	}
-	att := x.opts.Attestations
+	att := x.opts.attestations
 	if att.Created.IsZero() {
-		att.Created = x.opts.Now()
+		att.Created = x.opts.now()
 	}
 	var ab bytes.Buffer
 	if err := attest.WriteBundle(&ab, att); err != nil {
@@ -417,16 +492,16 @@ func (x *exporter) finish(dir string, images []Image, records []ImageRecord) (*M
 		files[p] = rec
 	}
 	m := &Manifest{
-		Format: FormatVersion, Tool: "tmsync", ToolVersion: x.opts.ToolVersion, Created: x.opts.Now().UTC().Truncate(time.Second),
-		Releases: x.opts.Releases, ReleaseSHA256: x.opts.ReleaseSHA256,
+		Format: FormatVersion, Tool: "tmsync", ToolVersion: x.opts.toolVersion, Created: x.opts.now().UTC().Truncate(time.Second),
+		Releases: x.opts.releases, ReleaseSHA256: x.opts.releaseSHA256,
 		Attestations: &AttestationRecord{File: AttestationsFile, Occurrences: len(att.Occurrences),
-			Fingerprints: x.opts.Fingerprints, Address: att.Address},
+			Fingerprints: x.opts.fingerprints, Address: att.Address},
 		Images: records, External: external,
 	}
 	if m.Releases == nil {
 		m.Releases = []string{}
 	}
-	if s := x.opts.Since; s != nil {
+	if s := x.opts.since; s != nil {
 		m.Since = &SinceRecord{Releases: s.Releases, ReleaseSHA256: s.ReleaseSHA256, Bundle: s.BundleSHA256}
 	}
 	for _, f := range files {
@@ -484,7 +559,7 @@ func (x *exporter) prune(dir string, need map[string]bool, files map[string]File
 // copyRelease copies the release folder's files under release/, checking each against
 // the hash tmsync read.
 func (x *exporter) copyRelease(dir string, files map[string]FileRecord) error {
-	if x.opts.ReleaseDir == "" {
+	if x.opts.releaseDir == "" {
 		return nil
 	}
 	dst := filepath.Join(dir, ReleaseDir)
@@ -496,26 +571,26 @@ func (x *exporter) copyRelease(dir string, files map[string]FileRecord) error {
 	}
 	type item struct{ rel, src, want string }
 	var items []item
-	if x.opts.ReleaseFiles != nil {
-		for _, f := range x.opts.ReleaseFiles {
+	if x.opts.releaseFiles != nil {
+		for _, f := range x.opts.releaseFiles {
 			p := f.Path
-			if !filepath.IsAbs(p) && !strings.HasPrefix(filepath.Clean(p)+string(filepath.Separator), filepath.Clean(x.opts.ReleaseDir)+string(filepath.Separator)) {
-				p = filepath.Join(x.opts.ReleaseDir, p)
+			if !filepath.IsAbs(p) && !strings.HasPrefix(filepath.Clean(p)+string(filepath.Separator), filepath.Clean(x.opts.releaseDir)+string(filepath.Separator)) {
+				p = filepath.Join(x.opts.releaseDir, p)
 			}
-			rel, err := filepath.Rel(x.opts.ReleaseDir, p)
+			rel, err := filepath.Rel(x.opts.releaseDir, p)
 			if err != nil || !filepath.IsLocal(rel) || strings.ContainsRune(rel, filepath.Separator) {
-				return fmt.Errorf("release file %s is not at the top of %s", f.Path, x.opts.ReleaseDir)
+				return fmt.Errorf("release file %s is not at the top of %s", f.Path, x.opts.releaseDir)
 			}
 			items = append(items, item{rel, p, f.SHA256})
 		}
 	} else {
-		ents, err := os.ReadDir(x.opts.ReleaseDir)
+		ents, err := os.ReadDir(x.opts.releaseDir)
 		if err != nil {
 			return fmt.Errorf("reading the release folder: %w", err)
 		}
 		for _, e := range ents {
 			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				items = append(items, item{e.Name(), filepath.Join(x.opts.ReleaseDir, e.Name()), ""})
+				items = append(items, item{e.Name(), filepath.Join(x.opts.releaseDir, e.Name()), ""})
 			}
 		}
 	}

@@ -20,11 +20,17 @@ import (
 	imgmanifest "go.podman.io/image/v5/manifest"
 )
 
-// OpenOptions configure Open. The zero value is the default of each field.
-type OpenOptions struct {
-	// TempDir is where a packed bundle is extracted. Default os.TempDir(). The
-	// extraction is removed by Close.
-	TempDir string
+// OpenOption configures Open.
+type OpenOption func(*openOptions) error
+
+type openOptions struct {
+	tempDir string
+}
+
+// WithTempDir sets where a packed bundle is extracted; the extraction is removed by
+// Close. Default os.TempDir().
+func WithTempDir(dir string) OpenOption {
+	return func(o *openOptions) error { o.tempDir = dir; return nil }
 }
 
 // Bundle is an opened bundle: every file checked against bundle.json and SHA256SUMS,
@@ -55,7 +61,7 @@ type fileState struct {
 
 // Open opens a bundle: a folder, a tar, or split parts (path names the base or any
 // part). It reads and checks every file: a folder in place, a tar extracted into a
-// temporary folder under OpenOptions.TempDir, hashed while written (a tar cannot be read
+// temporary folder under WithTempDir, hashed while written (a tar cannot be read
 // in place by the oci: transport, and extraction reads the stream once). Memory stays
 // bounded: files are streamed; only bundle.json, SHA256SUMS, index.json and the image
 // manifests are held.
@@ -64,7 +70,13 @@ type fileState struct {
 // bundle.json or SHA256SUMS, a tar that ends before them, a gap in split parts, an unsafe
 // tar entry): exit status 2. Files that are missing, truncated or altered are not an
 // error of Open: the images that need them are refused by Verify (exit 1).
-func Open(ctx context.Context, path string, opts OpenOptions) (*Bundle, error) {
+func Open(ctx context.Context, path string, options ...OpenOption) (*Bundle, error) {
+	var opts openOptions
+	for _, opt := range options {
+		if err := opt(&opts); err != nil {
+			return nil, err
+		}
+	}
 	b := &Bundle{path: path, files: map[string]*fileState{}, imgProbs: map[string][]string{}, needs: map[string][]digest.Digest{}}
 	fi, err := os.Stat(path)
 	if err == nil && fi.IsDir() {
@@ -210,7 +222,7 @@ func readFileBounded(p string) ([]byte, error) {
 	return readBounded(f, filepath.Base(p))
 }
 
-func (b *Bundle) openTar(ctx context.Context, parts []string, opts OpenOptions) error {
+func (b *Bundle) openTar(ctx context.Context, parts []string, opts openOptions) error {
 	rc, err := openParts(parts)
 	if err != nil {
 		return err
@@ -242,7 +254,7 @@ func (b *Bundle) openTar(ctx context.Context, parts []string, opts OpenOptions) 
 	if err := b.setManifest(mb, sb); err != nil {
 		return err
 	}
-	b.root, err = os.MkdirTemp(opts.TempDir, "tmsync-bundle-")
+	b.root, err = os.MkdirTemp(opts.tempDir, "tmsync-bundle-")
 	if err != nil {
 		return err
 	}

@@ -18,14 +18,20 @@ import (
 	"github.com/tmsync/tmsync/attest"
 )
 
-// VerifyOptions configure Verify. The zero value refuses every image without a valid
-// attestation.
-type VerifyOptions struct {
-	// AllowUnattested is the policy for an image that has no attestation at all in the
-	// bundle (a BYO image): true lets it through, as sync's BYO policy does. Default nil:
-	// refused. An image whose attestation is present but does not verify is always
-	// refused.
-	AllowUnattested func(ImageRecord) bool
+// VerifyOption configures Verify. Without any, every image without a valid attestation
+// is refused.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	allowUnattested func(ImageRecord) bool
+}
+
+// WithAllowUnattested sets the policy for an image that has no attestation at all in
+// the bundle (a BYO image): allow returning true lets it through, as sync's BYO policy
+// does. Default: refused. An image whose attestation is present but does not verify is
+// always refused.
+func WithAllowUnattested(allow func(ImageRecord) bool) VerifyOption {
+	return func(o *verifyOptions) { o.allowUnattested = allow }
 }
 
 // ImageResult is the verdict on one image of the bundle.
@@ -118,7 +124,11 @@ func (s *Summary) Err() error {
 // it with the integrity checks of Open. Affected images are refused, the others pass.
 // The result is kept: ImageReference hands out only images that passed. A cancelled
 // ctx stops it early; the images not reached are then absent from the summary.
-func (b *Bundle) Verify(ctx context.Context, v *attest.Verifier, opts VerifyOptions) *Summary {
+func (b *Bundle) Verify(ctx context.Context, v *attest.Verifier, options ...VerifyOption) *Summary {
+	var opts verifyOptions
+	for _, opt := range options {
+		opt(&opts)
+	}
 	s := &Summary{Path: b.path, Kind: b.kind, ToolVersion: b.m.ToolVersion, Releases: b.m.Releases,
 		ReleaseSHA256: b.m.ReleaseSHA256, Incremental: b.m.Since != nil,
 		Problems: slices.Clone(b.problems), Warnings: slices.Clone(b.warnings)}
@@ -179,7 +189,7 @@ func (b *Bundle) Verify(ctx context.Context, v *attest.Verifier, opts VerifyOpti
 	return s
 }
 
-func verifyImage(im ImageRecord, v *attest.Verifier, occs *attest.Index, opts VerifyOptions) (*attest.Verification, error) {
+func verifyImage(im ImageRecord, v *attest.Verifier, occs *attest.Index, opts verifyOptions) (*attest.Verification, error) {
 	sub, err := attest.ParseSubject(im.Source)
 	if err != nil {
 		return nil, fmt.Errorf("%w: source %q: %w", ErrRefused, im.Source, err)
@@ -192,7 +202,7 @@ func verifyImage(im ImageRecord, v *attest.Verifier, occs *attest.Index, opts Ve
 	}
 	ver, err := v.Verify(sub, occs.For(sub))
 	if err != nil {
-		if errors.Is(err, attest.ErrNoAttestation) && opts.AllowUnattested != nil && opts.AllowUnattested(im) {
+		if errors.Is(err, attest.ErrNoAttestation) && opts.allowUnattested != nil && opts.allowUnattested(im) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("%w: attestation of %s in the bundle: %w", ErrRefused, sub, err)

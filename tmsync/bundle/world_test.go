@@ -84,11 +84,11 @@ func (v *vendor) export(t testing.TB, version string, images []releasetest.Image
 		files = append(files, r.Files...)
 		versions = append(versions, r.Version)
 	}
-	m, st, err := bundle.Export(ctx, out, exp, bundle.ExportOptions{
-		ReleaseDir: relDir, ReleaseFiles: files, Releases: versions,
-		Attestations: attest.Bundle{Address: v.att.URL, Occurrences: occs}, Fingerprints: []string{v.signer.Fingerprint()},
-		ToolVersion: "test", Since: since, SystemContext: insecure,
-	})
+	m, st, err := bundle.Export(ctx, out, exp,
+		bundle.WithRelease(relDir, files), bundle.WithReleases(versions...),
+		bundle.WithAttestations(attest.Bundle{Address: v.att.URL, Occurrences: occs}, v.signer.Fingerprint()),
+		bundle.WithToolVersion("test"), bundle.WithSince(since), bundle.WithSystemContext(insecure),
+	)
 	if err != nil {
 		t.Fatalf("Export: %v", err)
 	}

@@ -57,6 +57,8 @@ func newApp(stdout, stderr io.Writer, token string) *cli.App {
 			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, stderr, token),
 			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, stderr, token),
 			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, stderr, token),
+			exportCommand(stdout, stderr, token),
+			bundleCommand(stdout, stderr),
 			copyCommand(stdout, stderr, token),
 			reportCommand(stdout),
 		},

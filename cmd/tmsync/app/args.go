@@ -56,6 +56,11 @@ type Args struct {
 	ShardIndex, ShardCount int
 	DryRun                 bool
 	ReleaseSHA256          string // --release-sha256 (tmsync.WithReleaseSHA256)
+	// FromBundle reads the release, its images and attestations from a bundle (a folder,
+	// a tar or split parts) instead of the vendor (sync/plan/verify --from-bundle).
+	FromBundle string
+	// EarlierBundles are bundles an incremental FromBundle may take left-out blobs from.
+	EarlierBundles []string
 
 	// Logging: LogLevel "" is off; LogFormat text or json.
 	LogLevel, LogFormat string

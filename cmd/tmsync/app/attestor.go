@@ -29,6 +29,16 @@ type attestorConfig struct {
 // newAttestor reads the key (and the bundle) and returns the attestor of sync, plan,
 // verify and copy. Its errors are *tmsync.StartError.
 func newAttestor(c attestorConfig) (*tmsync.VendorAttestor, error) {
+	verifier, err := newVerifier(c)
+	if err != nil {
+		return nil, err
+	}
+	return newVendorAttestor(c, verifier)
+}
+
+// newVerifier reads the operator's attestor key (--src_attestor) and returns its
+// verifier. Its errors are *tmsync.StartError.
+func newVerifier(c attestorConfig) (*attest.Verifier, error) {
 	kf, err := os.Open(c.KeyFile)
 	if err != nil {
 		return nil, startErr("reading the attestor key --src_attestor", err)
@@ -49,6 +59,11 @@ func newAttestor(c attestorConfig) (*tmsync.VendorAttestor, error) {
 	if err != nil {
 		return nil, startErr("setting up attestation checks", err)
 	}
+	return verifier, nil
+}
+
+func newVendorAttestor(c attestorConfig, verifier *attest.Verifier) (*tmsync.VendorAttestor, error) {
+	var err error
 	var opts []tmsync.AttestorOption
 	if c.PerImage {
 		opts = append(opts, tmsync.WithPerImage())

@@ -61,6 +61,8 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: debug, info, warn or error (default: no log; the console lines say what happened)"},
 		&cli.BoolFlag{Name: "debug", Usage: "shorthand for --log-level debug"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "from-bundle", Usage: "air-gapped: read the release, its images and attestations from this bundle (folder, tar or split parts) written by tmsync export; no vendor token, no network but the target"},
+		&cli.StringSliceFlag{Name: "earlier-bundle", Usage: "with --from-bundle: an earlier bundle holding blobs an incremental bundle left out (repeatable)"},
 		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
@@ -95,6 +97,7 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		ReleaseSHA256: c.String("release-sha256"),
 		LogLevel:      c.String("log-level"), LogFormat: c.String("log-format"),
 	}
+	a.FromBundle, a.EarlierBundles = c.String("from-bundle"), c.StringSlice("earlier-bundle")
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}

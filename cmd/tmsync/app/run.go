@@ -57,6 +57,7 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	if err != nil {
 		return fail(err)
 	}
+	defer s.close()
 	rep, err := s.engine.Run(ctx, runAs, s.release)
 	if err != nil {
 		return fail(err)
@@ -101,13 +102,35 @@ type run struct {
 	release  tmsync.Release
 	caller   string
 	attestor *tmsync.VendorAttestor
+	// bundle is set by --from-bundle.
+	bundle *bundleRun
+}
+
+// close releases what setup opened (a bundle's extraction).
+func (r *run) close() {
+	if r != nil && r.bundle != nil {
+		r.bundle.close()
+	}
 }
 
 func startErr(op string, err error) error { return &tmsync.StartError{Op: op, Err: err} }
 
 // setup builds the engine from a: credentials, attestor, target.
-func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (*run, error) {
+func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (_ *run, retErr error) {
 	r := &run{}
+	if a.FromBundle != "" {
+		// The bundle is checked before anything else: an unreadable one stops the run.
+		br, err := openBundleRun(ctx, a, console)
+		if err != nil {
+			return nil, err
+		}
+		r.bundle = br
+		defer func() {
+			if retErr != nil {
+				br.close()
+			}
+		}()
+	}
 	if a.Target == "" {
 		a.Target = "ecr"
 	}
@@ -132,6 +155,9 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 	}
 	r.release = tmsync.ReleaseDir(a.ReleaseDir, manifest.WithReleasePostfix(a.ReleasePostfix),
 		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix))
+	if r.bundle != nil {
+		r.release = r.bundle.release(a)
+	}
 
 	var awsCfg aws.Config
 	token := a.SrcPassword
@@ -150,8 +176,8 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 	// With an offline attestation bundle the token is only needed to pull from the vendor's
 	// registry, which verify and an already-synced release never do: an audit account
 	// without the token can still verify.
-	offline := a.AttestationBundle != ""
-	if token == "" && a.Target == "ecr" {
+	offline := a.AttestationBundle != "" || a.FromBundle != ""
+	if token == "" && a.Target == "ecr" && a.FromBundle == "" {
 		t, err := tokenFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), a.SrcTokenSecret)
 		switch {
 		case err != nil && !offline:
@@ -168,13 +194,19 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 		return nil, startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or (with --target ecr) the Secrets Manager secret --src-token-secret"))
 	}
 
-	attestor, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
-		Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
-		StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
-	if err != nil {
-		return nil, err
+	var attestor tmsync.Attestor
+	if r.bundle != nil {
+		attestor = r.bundle.attestor
+	} else {
+		va, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
+			Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
+			StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		r.attestor, attestor = va, va
 	}
-	r.attestor = attestor
+	var err error
 
 	// Target.
 	var target tmsync.Target
@@ -240,6 +272,13 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 	}
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
 		opts = append(opts, tmsync.WithCacheDir(dir))
+	}
+	if r.bundle != nil {
+		// Before anything is pushed: the blobs an incremental bundle left out.
+		if err := r.bundle.checkExternal(ctx, target, console); err != nil {
+			return nil, err
+		}
+		opts = append(opts, tmsync.WithImageSource(r.bundle.source))
 	}
 	if r.engine, err = tmsync.New(target, attestor, opts...); err != nil {
 		return nil, err

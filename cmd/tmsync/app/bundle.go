@@ -1,0 +1,471 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/urfave/cli/v2"
+
+	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync"
+	"github.com/tmsync/tmsync/tmsync/bundle"
+)
+
+// The air-gapped commands: export (verify, then write a bundle), sync/plan/verify
+// --from-bundle (bundleRun, wired into setup), and bundle verify. Package bundle is the
+// format; tmsync.Exporter, tmsync.BundleSource and tmsync.BundleAttestor the engine's
+// side.
+
+// bundleRun is an opened, verified bundle for sync, plan or verify --from-bundle.
+type bundleRun struct {
+	b        *bundle.Bundle
+	earlier  []*bundle.Bundle
+	sum      *bundle.Summary
+	attestor *tmsync.BundleAttestor
+	source   *tmsync.BundleSource
+}
+
+// openBundleRun opens and verifies a.FromBundle (and a.EarlierBundles) with the
+// operator's key (--src_attestor; never a key found in the bundle). Its errors are
+// *tmsync.StartError (exit 2): the bundle cannot be read, or a problem of a file every
+// image depends on. Images refused one by one are refused by the run (exit 1).
+func openBundleRun(ctx context.Context, a Args, console *Console) (*bundleRun, error) {
+	verifier, err := newVerifier(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
+		StrictKeyExpiry: a.StrictKeyExpiry})
+	if err != nil {
+		return nil, err
+	}
+	br := &bundleRun{}
+	open := func(p string) (*bundle.Bundle, *bundle.Summary, error) {
+		b, err := bundle.Open(ctx, p)
+		if err != nil {
+			return nil, nil, startErr("reading the bundle "+p, err)
+		}
+		// Unattested images go through to the run's BYO policy, which decides as for a
+		// registry-sourced sync (BundleAttestor says ErrNoAttestation).
+		sum := b.Verify(ctx, verifier, bundle.WithAllowUnattested(func(bundle.ImageRecord) bool { return true }))
+		for _, w := range sum.Warnings {
+			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "bundle " + p + ": " + w})
+		}
+		if len(sum.Problems) > 0 {
+			b.Close()
+			return nil, nil, startErr("checking the bundle "+p, errors.New(strings.Join(sum.Problems, "\n")))
+		}
+		return b, sum, nil
+	}
+	b, sum, err := open(a.FromBundle)
+	if err != nil {
+		return nil, err
+	}
+	br.b, br.sum = b, sum
+	for _, p := range a.EarlierBundles {
+		e, _, err := open(p)
+		if err != nil {
+			br.close()
+			return nil, err
+		}
+		br.earlier = append(br.earlier, e)
+	}
+	if b.ReleaseDir() == "" {
+		br.close()
+		return nil, startErr("checking the bundle "+a.FromBundle, errors.New("it carries no release folder (release/)"))
+	}
+	console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: fmt.Sprintf("bundle %s (%s, releases %s, written by tmsync %s): %d images, %d verified, %d refused",
+		a.FromBundle, sum.Kind, strings.Join(sum.Releases, ", "), sum.ToolVersion, sum.Images, sum.Verified, sum.Refused)})
+	br.attestor = tmsync.NewBundleAttestor(b)
+	br.source = tmsync.NewBundleSource(b, br.earlier...)
+	return br, nil
+}
+
+// release is the bundle's release folder, read as --release-dir would be.
+func (br *bundleRun) release(a Args) tmsync.Release {
+	return tmsync.ReleaseDir(br.b.ReleaseDir(), manifest.WithReleasePostfix(a.ReleasePostfix),
+		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix))
+}
+
+// checkExternal lists, before anything is pushed, the blobs an incremental bundle left
+// out that neither the target nor an earlier bundle holds: any is a *StartError.
+func (br *bundleRun) checkExternal(ctx context.Context, target tmsync.Target, console *Console) error {
+	if len(br.b.Manifest().External) == 0 {
+		return nil
+	}
+	missing, err := br.b.CheckExternal(ctx, tmsync.BlobChecker{T: target}, br.earlier...)
+	if err != nil {
+		return startErr("checking the blobs the incremental bundle left out", err)
+	}
+	if len(missing) > 0 {
+		errs := make([]error, len(missing))
+		for i, m := range missing {
+			errs[i] = errors.New(m.String())
+		}
+		return startErr(fmt.Sprintf("checking the blobs the incremental bundle left out (%d missing; nothing was pushed)", len(missing)), errors.Join(errs...))
+	}
+	console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: fmt.Sprintf("incremental bundle: the %d blobs it left out are in the target or an earlier bundle", len(br.b.Manifest().External))})
+	return nil
+}
+
+func (br *bundleRun) close() {
+	if br == nil {
+		return
+	}
+	if br.b != nil {
+		br.b.Close()
+	}
+	for _, e := range br.earlier {
+		e.Close()
+	}
+}
+
+// exportCommand is `tmsync export --to DIR|FILE.tar [--split SIZE] [--since PREVIOUS]`.
+func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
+	flags := append(syncFlags(),
+		&cli.StringFlag{Name: "to", Usage: "write the bundle to this folder, or to this FILE.tar (packed from a folder FILE.tar.export.d next to it: twice the bundle's size on disk until packed)"},
+		&cli.StringFlag{Name: "split", Usage: "with --to FILE.tar: cut the tar into parts of this size (bytes, or with K, M, G: KiB, MiB, GiB)"},
+		&cli.StringFlag{Name: "since", Usage: "incremental: leave out the layers a previous bundle (its folder or bundle.json) carried"},
+	)
+	return &cli.Command{
+		Name:  "export",
+		Usage: "verify a release as sync does and write it into an air-gapped bundle (no target)",
+		Description: "Reads the release folder, verifies every image's attestation exactly as sync does, and writes\n" +
+			"the images that passed, the release folder and the attestations into a bundle (docs/bundle.md)\n" +
+			"for `tmsync sync --from-bundle` on a side without the vendor. Refused images are reported as by\n" +
+			"sync (error log, report, exit 1) and left out of the bundle.",
+		Flags: flags,
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			fmt.Fprintf(stderr, "ERROR: %v\n", err)
+			return exitCode(2)
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", c.Args().Slice())
+				return exitCode(2)
+			}
+			a, err := argsFromFlags(c, stderr)
+			if a.SrcPassword == "" {
+				a.SrcPassword = token
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "ERROR: %v\n", err)
+				return exitCode(2)
+			}
+			return exitCode(runExport(c.Context, a, exportArgs{to: c.String("to"), split: c.String("split"), since: c.String("since"),
+				tokenSecretSet: c.IsSet("src-token-secret")}, stdout, stderr))
+		},
+	}
+}
+
+type exportArgs struct {
+	to, split, since string
+	tokenSecretSet   bool
+}
+
+func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writer) int {
+	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
+	defer console.finish()
+	errorLog := a.ErrorLog
+	if errorLog == "" {
+		errorLog = "sync-error.log"
+	}
+	fail := func(err error) int {
+		parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
+		for _, p := range parts {
+			console.Printf("ERROR: %s", p)
+		}
+		line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
+		if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
+			console.Printf("ERROR: writing %s: %v", errorLog, werr)
+		}
+		return 2
+	}
+	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
+	if err != nil {
+		return fail(startErr("checking flags", err))
+	}
+	if x.to == "" {
+		return fail(startErr("checking flags", errors.New("export needs --to DIR or --to FILE.tar")))
+	}
+	if a.FromBundle != "" {
+		return fail(startErr("checking flags", errors.New("export reads from the vendor: --from-bundle is for sync, plan and verify")))
+	}
+	var split int64
+	if x.split != "" {
+		if split, err = parseSize(x.split); err != nil {
+			return fail(startErr("checking flags", fmt.Errorf("--split %q: %w", x.split, err)))
+		}
+	}
+	toTar := strings.HasSuffix(x.to, ".tar") || split > 0
+	if split > 0 && !strings.HasSuffix(x.to, ".tar") {
+		return fail(startErr("checking flags", errors.New("--split needs --to FILE.tar")))
+	}
+
+	token := a.SrcPassword
+	if token == "" && x.tokenSecretSet {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fail(startErr("loading AWS configuration", err))
+		}
+		dropAWSSecretEnv()
+		if token, err = tokenFromSecret(ctx, secretsmanager.NewFromConfig(cfg), a.SrcTokenSecret); err != nil {
+			return fail(startErr("reading the vendor token", err))
+		}
+	}
+	console.Redactor.Add(token)
+	console.Redactor.AddAuthFile(a.AuthFile)
+	console.Redactor.AddAuthFile(os.Getenv("REGISTRY_AUTH_FILE"))
+	if token == "" {
+		return fail(startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or --src-token-secret")))
+	}
+	attestor, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
+		Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
+		StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	byo, err := tmsync.ParseBYOPolicy(a.BYOPolicy)
+	if err != nil {
+		return fail(startErr("checking options", err))
+	}
+	exp, err := tmsync.NewExporter(attestor,
+		tmsync.WithSource(tmsync.Source{Registry: vendorRegistry(a.SrcDomain), Username: a.SrcUser, Password: token, AuthFile: a.AuthFile}),
+		tmsync.WithConcurrency(a.Concurrency), tmsync.WithRetries(a.Retries), tmsync.WithBYOPolicy(byo),
+		tmsync.WithInsecure(a.Insecure...), tmsync.WithReleaseSHA256(a.ReleaseSHA256),
+		tmsync.WithLogger(logger), tmsync.WithObserver(console), tmsync.WithRedactor(console.Redactor))
+	if err != nil {
+		return fail(err)
+	}
+	relOpts := []manifest.Option{manifest.WithReleasePostfix(a.ReleasePostfix),
+		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix)}
+	rel := tmsync.ReleaseDir(a.ReleaseDir, relOpts...)
+	var bopts []bundle.ExportOption
+	if x.since != "" {
+		// A previous bundle (its folder or bundle.json), else a previous release folder.
+		var prev *bundle.Previous
+		if isPreviousBundle(x.since) {
+			if prev, err = bundle.ReadPrevious(x.since); err != nil {
+				return fail(startErr("reading --since "+x.since, err))
+			}
+		} else if fi, serr := os.Stat(x.since); serr == nil && fi.IsDir() {
+			if prev, err = exp.Previous(ctx, tmsync.ReleaseDir(x.since, relOpts...)); err != nil {
+				return fail(err)
+			}
+		} else {
+			return fail(startErr("reading --since "+x.since, errors.New("want a previous bundle (its folder or bundle.json) or a previous release folder")))
+		}
+		bopts = append(bopts, bundle.WithSince(prev))
+	}
+	dir := x.to
+	if toTar {
+		// Exported into a folder next to the tar, then packed: the folder is kept when
+		// the export fails, so that a rerun fetches only what is missing.
+		dir = x.to + ".export.d"
+	}
+	start := time.Now()
+	rep, m, err := exp.Export(ctx, rel, dir, bopts...)
+	if err != nil {
+		return fail(err)
+	}
+	status := writeOutputs(console, a, rep, errorLog)
+	if a.SaveAttestationBundle != "" {
+		b := attestor.Bundle(a.AttestationAddress, time.Now())
+		if err := tmsync.WriteFileAtomic(a.SaveAttestationBundle, func(w io.Writer) error { return attest.WriteBundle(w, b) }); err != nil {
+			console.Printf("ERROR: writing attestation bundle: %v", err)
+		}
+	}
+	if m == nil {
+		console.Printf("ERROR: no bundle written: %s holds what was fetched; rerun to complete it", dir)
+		return max(status, 1)
+	}
+	var blobBytes int64
+	for _, f := range m.Files {
+		if strings.HasPrefix(f.Path, "blobs/") {
+			blobBytes += f.Size
+		}
+	}
+	secs := time.Since(start).Seconds()
+	console.Printf("INFO: bundle %s: %d images, %s of blobs, %d left out (incremental), in %.1fs (%s/s)", dir, len(m.Images),
+		tmsync.HumanBytes(blobBytes), len(m.External), secs, tmsync.HumanBytes(int64(float64(blobBytes)/max(secs, 1e-3))))
+	if toTar {
+		parts, err := bundle.PackFile(ctx, dir, x.to, split)
+		if err != nil {
+			console.Printf("ERROR: packing %s: %v (the folder %s is kept)", x.to, err, dir)
+			return max(status, 1)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			console.Printf("WARNING: removing %s: %v", dir, err)
+		}
+		console.Printf("INFO: packed into %s", strings.Join(parts, ", "))
+	}
+	return status
+}
+
+// isPreviousBundle: p is a bundle.json, or a folder holding one.
+func isPreviousBundle(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	if !fi.IsDir() {
+		return true
+	}
+	_, err = os.Stat(filepath.Join(p, bundle.ManifestFile))
+	return err == nil
+}
+
+// writeOutputs writes the error log, the report and the JUnit file of a run and prints
+// its summary, as runMode does; it returns the exit status.
+func writeOutputs(console *Console, a Args, rep *tmsync.Report, errorLog string) int {
+	rep.Clean(console.Redactor)
+	status := rep.ExitStatus()
+	if err := rep.WriteErrorLog(errorLog); err != nil {
+		console.Printf("ERROR: writing %s: %v", errorLog, err)
+		status = max(status, 1)
+	}
+	if a.Report != "" {
+		if err := rep.WriteJSON(a.Report); err != nil {
+			console.Printf("ERROR: writing %s: %v", a.Report, err)
+			status = max(status, 1)
+		}
+	}
+	if a.JUnit != "" {
+		if err := rep.WriteJUnit(a.JUnit); err != nil {
+			console.Printf("ERROR: writing %s: %v", a.JUnit, err)
+			status = max(status, 1)
+		}
+	}
+	sum := rep.Summary
+	console.Printf("INFO: %s finished: %d images: %d exported, %d ignored, %d rejected, %d failed; %s in %s",
+		rep.Mode, sum.Images, sum.Copied, sum.Ignored, sum.Rejected, sum.Failed, tmsync.HumanBytes(sum.Bytes), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
+	for _, l := range rep.ErrorLines() {
+		console.Printf("%s", l)
+	}
+	return status
+}
+
+// parseSize reads "1048576", "100M", "4G", "512KiB".
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		case 'T':
+			mult, t = 1<<40, t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, errors.New("want a positive size: bytes, or a number with K, M, G or T (KiB, MiB, GiB, TiB)")
+	}
+	return n * mult, nil
+}
+
+// bundleCommand is `tmsync bundle verify PATH`.
+func bundleCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "bundle",
+		Usage: "air-gapped bundles written by tmsync export",
+		Subcommands: []*cli.Command{{
+			Name:      "verify",
+			Usage:     "check a bundle's files and attestations, offline; exit 0 all verified, 1 some images refused, 2 unreadable",
+			ArgsUsage: "DIR|FILE.tar|FILE.tar.000",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor (the operator's: never a key from the bundle)"},
+				&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
+				&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
+				&cli.StringFlag{Name: "byo-policy", Value: string(tmsync.BYOPinned), Usage: "upstream images without attestation: pinned (pass) or attested (refuse)"},
+				&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "the vendor registry: its images always need an attestation"},
+				&cli.StringFlag{Name: "temp-dir", Usage: "where a tar is extracted (default: the system's)"},
+			},
+			OnUsageError: func(c *cli.Context, err error, _ bool) error {
+				fmt.Fprintf(stderr, "ERROR: %v\n", err)
+				return exitCode(2)
+			},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					fmt.Fprintln(stderr, "ERROR: bundle verify takes one DIR or FILE.tar")
+					return exitCode(2)
+				}
+				byo, err := tmsync.ParseBYOPolicy(c.String("byo-policy"))
+				if err != nil {
+					fmt.Fprintf(stderr, "ERROR: %v\n", err)
+					return exitCode(2)
+				}
+				return exitCode(verifyBundle(c.Context, c.Args().First(), attestorConfig{KeyFile: c.String("src_attestor"),
+					Fingerprints: c.StringSlice("src-attestor-fingerprint"), StrictKeyExpiry: c.Bool("strict-key-expiry")},
+					byo, c.String("srcdomain"), c.String("temp-dir"), stdout, stderr))
+			},
+		}},
+	}
+}
+
+func verifyBundle(ctx context.Context, path string, ac attestorConfig, byo tmsync.BYOPolicy, vendor, tmp string, stdout, stderr io.Writer) int {
+	verifier, err := newVerifier(ac)
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR: %v\n", err)
+		return 2
+	}
+	var opts []bundle.OpenOption
+	if tmp != "" {
+		opts = append(opts, bundle.WithTempDir(tmp))
+	}
+	b, err := bundle.Open(ctx, path, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR: %s: %v\n", path, err)
+		return bundle.ExitCode(err)
+	}
+	defer b.Close()
+	// An image of an upstream registry without attestation passes with --byo-policy
+	// pinned (bundle images are pinned by digest); a vendor image never does.
+	allow := func(im bundle.ImageRecord) bool {
+		if byo != tmsync.BYOPinned {
+			return false
+		}
+		host, _, _ := strings.Cut(im.Source, "/")
+		return !manifest.SameRegistry(host, vendor)
+	}
+	s := b.Verify(ctx, verifier, bundle.WithAllowUnattested(allow))
+	kind := s.Kind
+	fmt.Fprintf(stdout, "bundle %s (%s), written by tmsync %s, releases %s\n", filepath.Clean(path), kind, s.ToolVersion, strings.Join(s.Releases, ", "))
+	if s.ReleaseSHA256 != "" {
+		fmt.Fprintf(stdout, "release folder sha256 %s\n", s.ReleaseSHA256)
+	}
+	fmt.Fprintf(stdout, "files: %d (%s); blobs: %d (%s)", s.Files, tmsync.HumanBytes(s.FileBytes), s.Blobs, tmsync.HumanBytes(s.BlobBytes))
+	if s.Incremental {
+		fmt.Fprintf(stdout, "; incremental: %d blobs left out (%s)", s.External, tmsync.HumanBytes(s.ExternalBytes))
+	}
+	fmt.Fprintln(stdout)
+	for _, p := range s.Problems {
+		fmt.Fprintf(stdout, "ERROR: %s\n", tmsync.Sanitize(p))
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintf(stdout, "WARNING: %s\n", tmsync.Sanitize(w))
+	}
+	for _, r := range s.Results {
+		switch {
+		case r.OK && r.Attestation != nil:
+			fmt.Fprintf(stdout, "  verified  %s %s (attested by %s)\n", r.Name, r.Digest, r.Attestation.Fingerprint)
+		case r.OK:
+			fmt.Fprintf(stdout, "  verified  %s %s (not attested: upstream image, --byo-policy=pinned)\n", r.Name, r.Digest)
+		default:
+			fmt.Fprintf(stdout, "  refused   %s %s: %s\n", r.Name, r.Digest, tmsync.Sanitize(r.Err.Error()))
+		}
+	}
+	fmt.Fprintf(stdout, "images: %d: %d verified, %d refused\n", s.Images, s.Verified, s.Refused)
+	return s.ExitCode()
+}

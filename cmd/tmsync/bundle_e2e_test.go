@@ -1,0 +1,375 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	digest "github.com/opencontainers/go-digest"
+
+	"github.com/tmsync/tmsync/attest/attesttest"
+	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/tmsync/bundle"
+)
+
+// withCommand is b.args with another command (and the flags it takes in place of
+// --release-dir's folder).
+func withCommand(args []string, cmd string) []string {
+	out := append([]string(nil), args...)
+	out[1] = cmd
+	return out
+}
+
+// withFlag replaces the value of flag in args.
+func withFlag(args []string, flag, value string) []string {
+	out := append([]string(nil), args...)
+	for i := range out {
+		if out[i] == flag && i+1 < len(out) {
+			out[i+1] = value
+		} else if strings.HasPrefix(out[i], flag+"=") {
+			out[i] = flag + "=" + value
+		}
+	}
+	return out
+}
+
+func readBundleJSON(t *testing.T, dir string) *bundle.Manifest {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, bundle.ManifestFile))
+	must(t, err)
+	var m bundle.Manifest
+	must(t, json.Unmarshal(data, &m))
+	return &m
+}
+
+// TestBundleEndToEnd is the air-gapped path on the test bed: export from the vendor
+// (with its token) and the attestation server, stop both, import into ECR (moto and a
+// registry that takes its token) from the bundle folder; then the faults: a tampered
+// blob, a cut tar, an incremental bundle whose left-out blobs the target lacks; and
+// bundle verify's exit statuses. It logs the figures: bundle size against distinct
+// bytes, export and import throughput against a direct sync.
+func TestBundleEndToEnd(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	cfg := b.ecr.Moto.Config()
+	ecrc := ecr.NewFromConfig(cfg)
+
+	images := []releasetest.Image{
+		{Repository: "vault/core", Tag: "5.0.3", Layers: 2, LayerSize: 4 << 20},
+		{Repository: "vault/xpl/xpl_payees", Tag: "5.0.3", Layers: 2, LayerSize: 2 << 20},
+		{Repository: "vault/postings", Tag: "5.0.3", Layers: 1, LayerSize: 2 << 20, Index: true},
+	}
+	b.push(images, 1, true)
+	byo := releasetest.Image{Repository: "grafana/grafana", Tag: "10.0", Layers: 1, LayerSize: 1 << 20}
+	must(t, releasetest.Push(ctx, releasetest.Registry{Host: b.upstream.Host}, &byo, 99))
+	rel := filepath.Join(b.dir, "release")
+	must(t, os.Mkdir(rel, 0o755))
+	writeRelease(t, rel, "5.0.3", b.vendor.Host, images, map[string]string{
+		"grafana": b.upstream.Host + "/grafana/grafana@" + byo.Digest + "|restricted/third_party/docker.io/grafana/grafana:vault-5.0.3",
+	})
+	// The next release keeps xpl_payees as it is and adds vault/ledger.
+	next := []releasetest.Image{{Repository: "vault/ledger", Tag: "5.0.4", Layers: 1, LayerSize: 1 << 20}}
+	b.push(next, 700, true)
+	next = append(next, images[1])
+	rel2 := filepath.Join(b.dir, "release2")
+	must(t, os.Mkdir(rel2, 0o755))
+	writeRelease(t, rel2, "5.0.4", b.vendor.Host, next, nil)
+
+	tags := filepath.Join(b.dir, "resource_tags.json")
+	must(t, os.WriteFile(tags, []byte(`[{"Key":"owner","Value":"platform"},{"Key":"app","Value":"vault"}]`), 0o644))
+	accounts := filepath.Join(b.dir, "awsaccounts_read_binaries.txt")
+	must(t, os.WriteFile(accounts, []byte("111122223333\n444455556666\n"), 0o644))
+	args := b.args(rel, "--trg_resource_tags_file_path", tags, "--trg_ecr_policy_file_path", accounts,
+		"--trg_dst_security_scan_enabled=true")
+
+	// The export side has the vendor token and reaches the vendor.
+	t.Setenv("TM_TOKEN", b.token)
+	bdir := filepath.Join(b.dir, "bundle")
+	start := time.Now()
+	code, _ := b.run(append(withCommand(args, "export"), "--to", bdir))
+	exportSecs := time.Since(start).Seconds()
+	if code != 0 {
+		t.Fatalf("export: exit %d; error log:\n%s", code, b.errorLog())
+	}
+	exportRep := b.report()
+	if exportRep.Mode != "export" || exportRep.Summary.Copied != 4 || exportRep.Summary.NotAttested != 1 || b.errorLog() != "" {
+		t.Fatalf("export report %s %+v, error log %q: want 4 exported, 1 not attested", exportRep.Mode, exportRep.Summary, b.errorLog())
+	}
+	m := readBundleJSON(t, bdir)
+	var distinct, blobFiles, total int64
+	seen := map[string]bool{}
+	for _, im := range m.Images {
+		for _, bl := range im.Blobs {
+			if !seen[bl.Digest.String()] {
+				seen[bl.Digest.String()] = true
+				distinct += bl.Size
+			}
+		}
+	}
+	_ = filepath.Walk(bdir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			total += fi.Size()
+			if strings.Contains(p, "/blobs/") {
+				blobFiles += fi.Size()
+			}
+		}
+		return nil
+	})
+	if blobFiles != distinct {
+		t.Errorf("bundle blobs %d bytes, distinct blobs of the release %d: each blob must be there once", blobFiles, distinct)
+	}
+	t.Logf("FIGURE bundle size %d bytes, distinct blob bytes %d: +%.2f%%", total, distinct, 100*float64(total-distinct)/float64(distinct))
+
+	// A tar in 1 MiB parts, and the incremental bundle of the next release, while the
+	// vendor is there.
+	tarPath := filepath.Join(b.dir, "out", "bundle.tar")
+	must(t, os.MkdirAll(filepath.Dir(tarPath), 0o755))
+	if code, _ := b.run(append(withCommand(args, "export"), "--to", tarPath, "--split", "1M")); code != 0 {
+		t.Fatalf("export --to tar --split: exit %d", code)
+	}
+	parts, err := bundle.Parts(tarPath + ".000")
+	if err != nil || len(parts) < 2 {
+		t.Fatalf("split parts %v %v, want several", parts, err)
+	}
+	if _, err := os.Stat(tarPath + ".export.d"); !os.IsNotExist(err) {
+		t.Errorf("the export folder next to the tar is left behind: %v", err)
+	}
+	incr := filepath.Join(b.dir, "bundle-5.0.4")
+	if code, _ := b.run(append(withCommand(withFlag(args, "--release-dir", rel2), "export"), "--to", incr, "--since", bdir)); code != 0 {
+		t.Fatalf("incremental export: exit %d", code)
+	}
+	if mi := readBundleJSON(t, incr); len(mi.External) != 2 {
+		t.Fatalf("incremental bundle leaves out %d blobs, want xpl_payees's 2 layers", len(mi.External))
+	}
+	// --since a previous release folder: the same blobs left out, read from the vendor.
+	incrRel := filepath.Join(b.dir, "bundle-5.0.4-since-folder")
+	if code, _ := b.run(append(withCommand(withFlag(args, "--release-dir", rel2), "export"), "--to", incrRel, "--since", rel)); code != 0 {
+		t.Fatalf("incremental export --since a release folder: exit %d", code)
+	}
+	if mi := readBundleJSON(t, incrRel); len(mi.External) != 2 || mi.Since == nil || len(mi.Since.Releases) != 1 || mi.Since.Releases[0] != "5.0.3" {
+		t.Fatalf("incremental bundle --since a folder: %d left out, since %+v; want 2, release 5.0.3", len(mi.External), mi.Since)
+	}
+
+	// An image whose attestation signs another digest is refused by export as by sync,
+	// and left out of the bundle; the other is exported. Exit 1.
+	bad := []releasetest.Image{
+		{Repository: "vault/ledger", Tag: "5.0.5", Layers: 1, LayerSize: 64 << 10},
+		{Repository: "vault/accounts", Tag: "5.0.5", Layers: 1, LayerSize: 64 << 10},
+	}
+	b.push(bad, 900, false)
+	b.attest(bad[0].Repository, bad[0].Digest)
+	b.attest(bad[1].Repository, bad[1].Digest, attesttest.SignDigest(digest.Digest(images[0].Digest)))
+	rel3 := filepath.Join(b.dir, "release3")
+	must(t, os.Mkdir(rel3, 0o755))
+	writeRelease(t, rel3, "5.0.5", b.vendor.Host, bad, nil)
+	refusedDir := filepath.Join(b.dir, "bundle-5.0.5")
+	if code, _ := b.run(append(withCommand(withFlag(args, "--release-dir", rel3), "export"), "--to", refusedDir)); code != 1 {
+		t.Errorf("export of a release with a bad attestation: exit %d, want 1", code)
+	}
+	if lines := strings.Split(strings.TrimSpace(b.errorLog()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "ERROR: attestation failed: vault/accounts:5.0.5") {
+		t.Errorf("export error log %q: want one attestation line for vault/accounts:5.0.5", lines)
+	}
+	if mr := readBundleJSON(t, refusedDir); len(mr.Images) != 1 || mr.Images[0].Name != "vault/ledger:5.0.5" {
+		t.Errorf("bundle of a release with a refused image holds %+v, want vault/ledger:5.0.5 only", mr.Images)
+	}
+
+	// A direct sync of the same release into another prefix, for the throughput figure.
+	direct := withFlag(args, "--trgprefix", "/direct/")
+	start = time.Now()
+	if code, _ := b.run(direct); code != 0 {
+		t.Fatalf("direct sync: exit %d", code)
+	}
+	directSecs := time.Since(start).Seconds()
+
+	// The import side: no vendor, no attestation server, no token.
+	b.vendor.Stop()
+	b.upstream.Stop()
+	b.att.Close()
+	t.Setenv("TM_TOKEN", "")
+	imp := append(args, "--from-bundle", bdir)
+	start = time.Now()
+	// The release pin the export reported holds for the bundle's copy of the folder.
+	code, _ = b.run(append(imp, "--release-sha256", exportRep.ReleaseSHA256))
+	importSecs := time.Since(start).Seconds()
+	if code != 0 {
+		t.Fatalf("import: exit %d; error log:\n%s", code, b.errorLog())
+	}
+	if log := b.errorLog(); log != "" {
+		t.Fatalf("error log after a good import:\n%s", log)
+	}
+	for _, repo := range []string{"vault/core", "vault/xpl/xpl_payees", "vault/postings", "restricted/third_party/docker.io/grafana/grafana"} {
+		assertRepositorySettings(t, ecrc, "3rdparty/tm/"+repo)
+	}
+	for _, im := range images {
+		if got := b.targetDigest("3rdparty/tm/"+im.Repository, im.Tag); got != im.Digest {
+			t.Errorf("%s:%s is %s in the target, the vendor's is %s", im.Repository, im.Tag, got, im.Digest)
+		}
+	}
+	if got := b.targetDigest("3rdparty/tm/restricted/third_party/docker.io/grafana/grafana", "vault-5.0.3"); got != byo.Digest {
+		t.Errorf("BYO image digest %s, want %s", got, byo.Digest)
+	}
+	rep := b.report()
+	if rep.Mode != "sync" || rep.Summary.Copied != 4 || rep.Summary.NotAttested != 1 {
+		t.Errorf("import report %s %+v, want a sync with 4 copied, 1 not attested", rep.Mode, rep.Summary)
+	}
+	for _, im := range rep.Images {
+		if im.Vendor && (im.Attestation == nil || im.Attestation.Fingerprint != b.signer.Fingerprint()) {
+			t.Errorf("%s: attestation %+v, want one by %s", im.Dest, im.Attestation, b.signer.Fingerprint())
+		}
+		if im.Dest == "vault/postings:5.0.3" && len(im.Children) != 2 {
+			t.Errorf("index children %v, want 2", im.Children)
+		}
+	}
+	bytesMoved := float64(rep.Summary.Bytes)
+	t.Logf("FIGURE %.1f MB: export %.2fs (%.1f MB/s), direct sync %.2fs (%.1f MB/s), import from the folder %.2fs (%.1f MB/s): export %.2fx, import %.2fx a direct sync",
+		bytesMoved/1e6, exportSecs, bytesMoved/1e6/exportSecs, directSecs, bytesMoved/1e6/directSecs, importSecs, bytesMoved/1e6/importSecs,
+		directSecs/exportSecs, directSecs/importSecs)
+	// A second import changes nothing.
+	pushes := b.ecr.ManifestPushes()
+	if code, _ := b.run(imp); code != 0 || b.ecr.ManifestPushes() != pushes || b.report().Summary.Present != 4 {
+		t.Errorf("second import: exit %d, %d manifests pushed, summary %+v: want 0, none, 4 present", code, b.ecr.ManifestPushes()-pushes, b.report().Summary)
+	}
+
+	// From the split tar, into another prefix: the same digests.
+	if code, _ := b.run(withFlag(withFlag(imp, "--from-bundle", parts[1]), "--trgprefix", "/fromtar/")); code != 0 {
+		t.Errorf("import from the split tar: exit %d; error log:\n%s", code, b.errorLog())
+	} else if got := b.targetDigest("fromtar/vault/postings", "5.0.3"); got != images[2].Digest {
+		t.Errorf("import from the split tar: postings %s, want %s", got, images[2].Digest)
+	}
+	// plan --from-bundle changes nothing.
+	pushes = b.ecr.ManifestPushes()
+	if code, _ := b.run(withCommand(withFlag(imp, "--trgprefix", "/planned/"), "plan")); code != 0 || b.ecr.ManifestPushes() != pushes || b.report().Summary.Planned != 4 {
+		t.Errorf("plan --from-bundle: exit %d, %d pushes, summary %+v; want 0, none, 4 planned", code, b.ecr.ManifestPushes()-pushes, b.report().Summary)
+	}
+	// Another key than the vendor's (the operator's key is what counts, not the bundle):
+	// every vendor image refused, nothing of them pushed, exit 1.
+	other, err := attesttest.NewSigner("Someone Else")
+	must(t, err)
+	otherPub, err := other.ArmoredPublicKey()
+	must(t, err)
+	otherKey := filepath.Join(b.dir, "other.pgp")
+	must(t, os.WriteFile(otherKey, otherPub, 0o644))
+	code, _ = b.run(withFlag(withFlag(imp, "--src_attestor", otherKey), "--trgprefix", "/otherkey/"))
+	if s := b.report().Summary; code != 1 || s.Rejected != 3 || s.Copied != 1 {
+		t.Errorf("import verified with another key: exit %d, summary %+v; want 1, 3 rejected, the BYO image copied", code, s)
+	}
+	for _, im := range images {
+		ref, _ := name.ParseReference(b.ecr.Host+"/otherkey/"+im.Repository+":"+im.Tag, name.Insecure)
+		if _, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: b.ecr.Username, Password: b.ecr.Password})); err == nil {
+			t.Errorf("%s pushed though its attestation does not verify under the operator's key", im.Repository)
+		}
+	}
+
+	key := []string{"--src_attestor", b.keyFile, "--srcdomain", b.vendor.Host}
+	verify := func(path string, extra ...string) int {
+		code, _ := b.run(append(append([]string{"tmsync", "bundle", "verify"}, append(key, extra...)...), path))
+		return code
+	}
+	if c := verify(bdir); c != 0 {
+		t.Errorf("bundle verify of the folder: exit %d, want 0", c)
+	}
+	if c := verify(tarPath); c != 0 {
+		t.Errorf("bundle verify of the split tar: exit %d, want 0", c)
+	}
+	if c := verify(bdir, "--byo-policy", "attested"); c != 1 {
+		t.Errorf("bundle verify --byo-policy attested (an unattested BYO image): exit %d, want 1", c)
+	}
+
+	// A tampered layer of xpl_payees: that image is refused naming the file and digest,
+	// the others are pushed, exit 1.
+	tampered := filepath.Join(b.dir, "tampered")
+	must(t, os.CopyFS(tampered, os.DirFS(bdir)))
+	var layer string
+	for _, im := range m.Images {
+		if im.Name == "vault/xpl/xpl_payees:5.0.3" {
+			layer = im.Blobs[len(im.Blobs)-1].Digest.Encoded()
+		}
+	}
+	lp := filepath.Join(tampered, "blobs", "sha256", layer)
+	data, err := os.ReadFile(lp)
+	must(t, err)
+	data[len(data)/2] ^= 0xff
+	must(t, os.Chmod(lp, 0o644))
+	must(t, os.WriteFile(lp, data, 0o644))
+	if c := verify(tampered); c != 1 {
+		t.Errorf("bundle verify of a tampered bundle: exit %d, want 1", c)
+	}
+	code, _ = b.run(withFlag(withFlag(imp, "--from-bundle", tampered), "--trgprefix", "/tampered/"))
+	if code != 1 {
+		t.Fatalf("import of a tampered bundle: exit %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(b.errorLog()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "vault/xpl/xpl_payees:5.0.3") || !strings.Contains(lines[0], "blobs/sha256/"+layer) {
+		t.Errorf("error log %q: want one line naming xpl_payees and blobs/sha256/%s", lines, layer)
+	}
+	if got := b.targetDigest("tampered/vault/core", "5.0.3"); got != images[0].Digest {
+		t.Errorf("the intact image of a tampered bundle: %s", got)
+	}
+	ref, _ := name.ParseReference(b.ecr.Host+"/tampered/vault/xpl/xpl_payees:5.0.3", name.Insecure)
+	if _, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: b.ecr.Username, Password: b.ecr.Password})); err == nil {
+		t.Error("the tampered image was pushed")
+	}
+
+	// A tar cut inside bundle.json: exit 2 before anything.
+	whole := filepath.Join(b.dir, "whole.tar")
+	f, err := os.Create(whole)
+	must(t, err)
+	for _, p := range parts {
+		d, err := os.ReadFile(p)
+		must(t, err)
+		_, err = f.Write(d)
+		must(t, err)
+	}
+	must(t, f.Close())
+	cut := filepath.Join(b.dir, "cut.tar")
+	d, err := os.ReadFile(whole)
+	must(t, err)
+	must(t, os.WriteFile(cut, d[:1500], 0o644))
+	if c := verify(cut); c != 2 {
+		t.Errorf("bundle verify of a cut tar: exit %d, want 2", c)
+	}
+	pushes = b.ecr.ManifestPushes()
+	if code, _ := b.run(withFlag(withFlag(imp, "--from-bundle", cut), "--trgprefix", "/cut/")); code != 2 {
+		t.Errorf("import of a cut tar: exit %d, want 2", code)
+	}
+	if n := b.ecr.ManifestPushes(); n != pushes {
+		t.Errorf("import of a cut tar pushed %d manifests", n-pushes)
+	}
+	if out, err := ecrc.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{}); err == nil {
+		for _, r := range out.Repositories {
+			if strings.HasPrefix(aws.ToString(r.RepositoryName), "cut/") {
+				t.Errorf("import of a cut tar created %s", aws.ToString(r.RepositoryName))
+			}
+		}
+	}
+
+	// The incremental bundle into a prefix that lacks the left-out layers: they are
+	// listed, nothing is pushed, exit 2. Into the prefix the first bundle went to: exit 0.
+	pushes = b.ecr.ManifestPushes()
+	incArgs := withFlag(withFlag(imp, "--from-bundle", incr), "--trgprefix", "/fresh/")
+	code, out := b.run(incArgs)
+	if code != 2 || strings.Count(out, "left out of this incremental bundle") != 2 || b.ecr.ManifestPushes() != pushes {
+		t.Errorf("incremental import into a target without its base: exit %d, %d manifests pushed; want 2 missing blobs listed, exit 2, nothing pushed", code, b.ecr.ManifestPushes()-pushes)
+	}
+	if code, _ := b.run(append(incArgs, "--earlier-bundle", bdir)); code != 0 {
+		t.Errorf("incremental import with the earlier bundle: exit %d, want 0; error log:\n%s", code, b.errorLog())
+	} else if got := b.targetDigest("fresh/vault/xpl/xpl_payees", "5.0.3"); got != images[1].Digest {
+		t.Errorf("incremental import with the earlier bundle: xpl_payees %s, want %s", got, images[1].Digest)
+	}
+	if code, _ := b.run(withFlag(imp, "--from-bundle", incr)); code != 0 {
+		t.Errorf("incremental import over the first one: exit %d, want 0; error log:\n%s", code, b.errorLog())
+	}
+	if got := b.targetDigest("3rdparty/tm/vault/ledger", "5.0.4"); got != next[0].Digest {
+		t.Errorf("incremental import: ledger %s, want %s", got, next[0].Digest)
+	}
+	assertNoSecrets(t, b.dir, b.token, b.ecr.Password)
+}
