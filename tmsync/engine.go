@@ -89,6 +89,8 @@ type run struct {
 	rep    *Report
 	// cacheDir is the run's blob info cache (see newRunCache).
 	cacheDir string
+	// dp is the run's blob store, puller and copy plan (sync only).
+	dp *dataPath
 }
 
 // item is one image on its way through a run.
@@ -135,8 +137,11 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 		Message: fmt.Sprintf("%s: %d images from %s to %s", r.mode, len(items), folder.Dir, r.target)})
 
 	steps := []func(context.Context) error{r.resolve, r.attest, r.repositories, r.existing}
-	if r.mode == ModeSync {
-		steps = append(steps, r.copyAll)
+	switch r.mode {
+	case ModeSync:
+		steps = append(steps, r.readBlobMounting, r.copyAll)
+	case ModePlan:
+		steps = append(steps, r.readBlobMounting, r.planTransfer)
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

@@ -61,6 +61,9 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: debug, info, warn or error (default: no log; the console lines say what happened)"},
 		&cli.BoolFlag{Name: "debug", Usage: "shorthand for --log-level debug"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
+		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a source transfer that moves no byte for this long"},
+		&cli.BoolFlag{Name: "enable-blob-mounting", Usage: "turn ECR's BLOB_MOUNTING account setting on if it is off (needs ecr:PutAccountSetting; default: read and report it only)"},
 		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
@@ -93,7 +96,8 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
 		ReleaseSHA256: c.String("release-sha256"),
-		LogLevel:      c.String("log-level"), LogFormat: c.String("log-format"),
+		CacheDir:      c.String("cache-dir"), IdleTimeout: c.Duration("idle-timeout"), EnableBlobMounting: c.Bool("enable-blob-mounting"),
+		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
 	}
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
@@ -103,6 +107,9 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	}
 	if a.ThrottleMS < 0 || a.Concurrency < 1 || a.UntaggedDeleteDays < 1 {
 		return a, fmt.Errorf("--throttle_ecr_creation_ms must be >= 0, --concurrency and --trg_ecr_image_untagged_delete_days >= 1")
+	}
+	if a.IdleTimeout <= 0 {
+		return a, fmt.Errorf("--idle-timeout must be more than 0")
 	}
 	if a.ScanWait < 0 {
 		return a, fmt.Errorf("--scan-wait must be positive")
