@@ -30,6 +30,7 @@ type API interface {
 	GetAuthorizationToken(ctx context.Context, in *ecr.GetAuthorizationTokenInput, optFns ...func(*ecr.Options)) (*ecr.GetAuthorizationTokenOutput, error)
 	DescribeImageScanFindings(ctx context.Context, in *ecr.DescribeImageScanFindingsInput, optFns ...func(*ecr.Options)) (*ecr.DescribeImageScanFindingsOutput, error)
 	StartImageScan(ctx context.Context, in *ecr.StartImageScanInput, optFns ...func(*ecr.Options)) (*ecr.StartImageScanOutput, error)
+	GetAccountSetting(ctx context.Context, in *ecr.GetAccountSettingInput, optFns ...func(*ecr.Options)) (*ecr.GetAccountSettingOutput, error)
 }
 
 var _ API = (*ecr.Client)(nil)
@@ -44,6 +45,7 @@ func IAMActions() []string {
 		"ecr:CreateRepository",
 		"ecr:DescribeImageScanFindings",
 		"ecr:DescribeRepositories",
+		"ecr:GetAccountSetting",
 		"ecr:GetAuthorizationToken",
 		"ecr:GetLifecyclePolicy",
 		"ecr:GetRepositoryPolicy",

@@ -31,6 +31,7 @@ func ExampleIAMActions() {
 	// ecr:CreateRepository
 	// ecr:DescribeImageScanFindings
 	// ecr:DescribeRepositories
+	// ecr:GetAccountSetting
 	// ecr:GetAuthorizationToken
 	// ecr:GetLifecyclePolicy
 	// ecr:GetRepositoryPolicy

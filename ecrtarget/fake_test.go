@@ -165,3 +165,10 @@ func (f *fakeAPI) StartImageScan(context.Context, *ecr.StartImageScanInput, ...f
 	}
 	return &ecr.StartImageScanOutput{}, nil
 }
+
+func (f *fakeAPI) GetAccountSetting(_ context.Context, in *ecr.GetAccountSettingInput, _ ...func(*ecr.Options)) (*ecr.GetAccountSettingOutput, error) {
+	if err := f.record("GetAccountSetting"); err != nil {
+		return nil, err
+	}
+	return &ecr.GetAccountSettingOutput{Name: in.Name, Value: aws.String("DISABLED")}, nil
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,8 +29,15 @@ func (r *run) copyAll(ctx context.Context) error {
 		return nil
 	}
 	var cleanup func()
-	r.cacheDir, cleanup = newRunCache(r.o.cacheDir)
+	r.cacheDir, cleanup = newRunCache(r.o.blobInfoDir)
 	defer cleanup()
+	dp, err := r.openDataPath()
+	if err != nil {
+		return startErr("opening the blob store", err)
+	}
+	defer r.closeDataPath(dp)
+	r.dp = dp
+	r.planCopies(ctx, dp, todo)
 	policies := make(chan *signature.PolicyContext, r.o.concurrency)
 	for range r.o.concurrency {
 		pc, err := newPolicyContext()
@@ -39,11 +47,40 @@ func (r *run) copyAll(ctx context.Context) error {
 		defer pc.Destroy()
 		policies <- pc
 	}
-	forEach(ctx, todo, r.o.concurrency, func(ctx context.Context, it *item) {
-		pc := <-policies
-		defer func() { policies <- pc }()
-		r.copyWithRetry(ctx, pc, it)
-	})
+	// Leader-first: each image starts once the owners of its shared blobs have ended, so
+	// that its copy mounts them (or, refused, uploads them from the store). A waiting
+	// image holds no copy slot.
+	ended := make([]chan struct{}, len(todo))
+	for i := range ended {
+		ended[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for _, i := range dp.plan.Order() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(ended[i])
+			for _, j := range dp.plan.After[i] {
+				select {
+				case <-ended[j]:
+				case <-ctx.Done():
+					return // left to be reported as interrupted
+				}
+			}
+			var pc *signature.PolicyContext
+			select {
+			case pc = <-policies:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { policies <- pc }()
+			if ctx.Err() != nil {
+				return
+			}
+			r.copyWithRetry(ctx, pc, todo[i])
+		}()
+	}
+	wg.Wait()
 	return nil
 }
 
@@ -98,6 +135,11 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 	src, srcSys, err := r.sourceRef(ctx, it)
 	if err != nil {
 		return 0, err
+	}
+	if r.o.imageSource == nil {
+		// A registry source is read through the run's puller (per-request retries, idle
+		// cuts, shared blobs from the store); a bundle is local and verified already.
+		src = r.dp.wrapSource(src)
 	}
 	if err := checkDeclaredLayers(ctx, src, srcSys, it.dgst, it.img.Layers); err != nil {
 		return 0, err
@@ -232,7 +274,7 @@ const memoryOnlyCacheDir = "/dev/null/tmsync-blob-info-cache"
 // SQLite file per run on a tmpfs has neither cost: fsync is free there, and every copy of
 // the run shares what the others recorded.
 //
-// base is WithCacheDir's folder; "" tries /dev/shm, then os.TempDir().
+// base is WithBlobInfoCacheDir's folder; "" tries /dev/shm, then os.TempDir().
 func newRunCache(base string) (string, func()) {
 	bases := []string{base}
 	if base == "" {

@@ -91,6 +91,8 @@ type run struct {
 	cacheDir string
 	// export is set on an Exporter's run (ModeExport).
 	export *exportRun
+	// dp is the run's blob store, puller and copy plan (sync only).
+	dp *dataPath
 }
 
 // item is one image on its way through a run.
@@ -137,8 +139,11 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 		Message: fmt.Sprintf("%s: %d images from %s to %s", r.mode, len(items), folder.Dir, r.target)})
 
 	steps := []func(context.Context) error{r.resolve, r.attest, r.repositories, r.existing}
-	if r.mode == ModeSync {
-		steps = append(steps, r.copyAll)
+	switch r.mode {
+	case ModeSync:
+		steps = append(steps, r.readBlobMounting, r.copyAll)
+	case ModePlan:
+		steps = append(steps, r.readBlobMounting, r.planTransfer)
 	}
 	if r.mode == ModeExport {
 		r.export.folder = folder

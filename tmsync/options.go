@@ -144,8 +144,12 @@ type options struct {
 	releaseSHA256                                   string
 	scanWait                                        time.Duration
 	scanFailOn                                      Severity
-	cacheDir                                        string
 	imageSource                                     ImageSource
+	blobInfoDir                                     string
+	cacheDir, storeParent                           string
+	cacheMaxBytes                                   int64
+	idleTimeout                                     time.Duration
+	enableBlobMounting                              bool
 }
 
 // WithSource sets how the source registries are reached: the vendor registry, its user
@@ -253,16 +257,64 @@ func WithScanGate(wait time.Duration, failOn Severity) Option {
 	return func(o *options) error { o.scanWait, o.scanFailOn = wait, failOn; return nil }
 }
 
-// WithCacheDir sets the folder under which each run makes (and removes) its blob info
-// cache; a tmpfs is best. Default: /dev/shm if it is usable, else os.TempDir().
+// WithBlobInfoCacheDir sets the folder under which each run makes (and removes) its
+// blob info cache; a tmpfs is best. Default: /dev/shm if it is usable, else
+// os.TempDir().
+func WithBlobInfoCacheDir(dir string) Option {
+	return func(o *options) error { o.blobInfoDir = dir; return nil }
+}
+
+// WithCacheDir keeps the run's blob store (an OCI image layout) in dir, and every blob a
+// sync pulls in it, instead of a temporary store of the shared blobs removed at the end
+// of the run; a later run with the same dir reads from it what it holds (verified by
+// digest) instead of pulling it again. Default: a temporary store under
+// WithStoreParent's folder.
 func WithCacheDir(dir string) Option {
 	return func(o *options) error { o.cacheDir = dir; return nil }
+}
+
+// WithStoreParent sets the folder under which a temporary blob store is made. Default
+// os.TempDir().
+func WithStoreParent(dir string) Option {
+	return func(o *options) error { o.storeParent = dir; return nil }
+}
+
+// WithCacheMaxBytes bounds the blob store; a blob that does not fit is streamed without
+// being kept. 0 means the default: the release's shared bytes (with WithCacheDir, its
+// distinct bytes), plus 8 MiB for manifests.
+func WithCacheMaxBytes(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("cache size %d: want 0 or more", n)
+		}
+		o.cacheMaxBytes = n
+		return nil
+	}
+}
+
+// WithIdleTimeout sets how long a source transfer may move no byte before it is cut and
+// retried. Default DefaultIdleTimeout.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("idle timeout %s: want more than 0", d)
+		}
+		o.idleTimeout = d
+		return nil
+	}
+}
+
+// WithEnableBlobMounting lets a sync turn on ECR's account setting BLOB_MOUNTING when it
+// is off (it needs ecr:PutAccountSetting). Default: the setting is read and reported,
+// never changed.
+func WithEnableBlobMounting() Option {
+	return func(o *options) error { o.enableBlobMounting = true; return nil }
 }
 
 func newOptions(target Target, attestor Attestor, opts []Option) (*options, error) {
 	o := &options{concurrency: DefaultConcurrency, lookupConcurrency: DefaultLookupConcurrency,
 		byoPolicy: BYOPinned, retries: DefaultRetries, retryBackoff: DefaultRetryBackoff, shardCount: 1,
-		clock: time.Now}
+		clock: time.Now, idleTimeout: DefaultIdleTimeout}
 	var errs []error
 	for _, opt := range opts {
 		if err := opt(o); err != nil {

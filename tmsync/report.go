@@ -38,6 +38,8 @@ type Report struct {
 	Images        []ImageRecord `json:"images"`
 	Summary       Summary       `json:"summary"`
 	Interrupted   bool          `json:"interrupted,omitempty"`
+	// Transfer is what the data path did (sync) or would do (plan).
+	Transfer *Transfer `json:"transfer,omitempty"`
 }
 
 // Shard is the part of the release a sharded run owned.

@@ -166,3 +166,12 @@ func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Dige
 	}
 	return f.Counts, f.Status, nil
 }
+
+// BlobMounting reads ECR's account setting BLOB_MOUNTING.
+func (t *ECRTarget) BlobMounting(ctx context.Context) (bool, error) { return t.prov.BlobMounting(ctx) }
+
+// EnableBlobMounting turns ECR's account setting BLOB_MOUNTING on; the engine calls it
+// only with WithEnableBlobMounting.
+func (t *ECRTarget) EnableBlobMounting(ctx context.Context) error {
+	return t.prov.EnableBlobMounting(ctx)
+}

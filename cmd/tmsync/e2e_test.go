@@ -47,7 +47,8 @@ func newBed(t *testing.T) *bed {
 	b.vendor = testbed.StartRegistry(t, testbed.RegistryOptions{Username: "_tm", Password: b.token})
 	b.upstream = testbed.StartRegistry(t, testbed.RegistryOptions{})
 	b.ecr = testbed.StartECR(t, nil)
-	b.ecr.Moto.Env(t)
+	// The API proxy answers what moto lacks (the BLOB_MOUNTING account setting), as ECR does.
+	b.ecr.Env(t)
 	t.Setenv("TM_TOKEN", "")
 	var err error
 	if b.signer, err = attesttest.NewSigner("Vault Release Attestor"); err != nil {

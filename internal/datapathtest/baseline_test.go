@@ -61,12 +61,13 @@ type figures struct {
 	failed                  []string
 	retries                 int // whole-image tries after the first, over all images
 	seconds                 float64
+	rep                     *tmsync.Report
 }
 
 // syncInto syncs the release in dir from v into a fresh ECR stand-in with mounting as
 // given, with the engine's defaults (concurrency, retries, backoff), and returns what it
 // cost.
-func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool) figures {
+func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool, opts ...tmsync.Option) figures {
 	t.Helper()
 	e := testbed.StartECR(t, nil)
 	e.SetBlobMounting(mounting)
@@ -80,9 +81,9 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool) figure
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := tmsync.New(target, acceptAll{},
+	eng, err := tmsync.New(target, acceptAll{}, append([]tmsync.Option{
 		tmsync.WithSource(tmsync.Source{Registry: v.Host, Username: "_tm", Password: vendorToken}),
-		tmsync.WithInsecure(v.Host, e.Host))
+		tmsync.WithInsecure(v.Host, e.Host)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool) figure
 	if err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	f := figures{seconds: time.Since(start).Seconds(), egress: v.Egress()}
+	f := figures{seconds: time.Since(start).Seconds(), egress: v.Egress(), rep: rep}
 	tr := e.Traffic()
 	f.uploaded, f.mountsAsked, f.mountsDone = tr.UploadedBytes, len(tr.Mounts), tr.MountsDone()
 	for _, im := range rep.Images {

@@ -45,6 +45,11 @@ type Args struct {
 	UntaggedDeleteDays int
 	ThrottleMS         int
 	ScanWait           time.Duration
+	// CacheDir keeps the blob store (--cache-dir); IdleTimeout cuts a stalled source
+	// transfer (--idle-timeout); EnableBlobMounting may turn ECR's BLOB_MOUNTING on.
+	CacheDir           string
+	IdleTimeout        time.Duration
+	EnableBlobMounting bool
 	FailOnSeverity     string
 
 	// Run.

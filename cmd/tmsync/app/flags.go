@@ -63,6 +63,9 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 		&cli.StringFlag{Name: "from-bundle", Usage: "air-gapped: read the release, its images and attestations from this bundle (folder, tar or split parts) written by tmsync export; no vendor token, no network but the target"},
 		&cli.StringSliceFlag{Name: "earlier-bundle", Usage: "with --from-bundle: an earlier bundle holding blobs an incremental bundle left out (repeatable)"},
+		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
+		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a source transfer that moves no byte for this long"},
+		&cli.BoolFlag{Name: "enable-blob-mounting", Usage: "turn ECR's BLOB_MOUNTING account setting on if it is off (needs ecr:PutAccountSetting; default: read and report it only)"},
 		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
@@ -95,7 +98,8 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
 		ReleaseSHA256: c.String("release-sha256"),
-		LogLevel:      c.String("log-level"), LogFormat: c.String("log-format"),
+		CacheDir:      c.String("cache-dir"), IdleTimeout: c.Duration("idle-timeout"), EnableBlobMounting: c.Bool("enable-blob-mounting"),
+		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
 	}
 	a.FromBundle, a.EarlierBundles = c.String("from-bundle"), c.StringSlice("earlier-bundle")
 	if c.Bool("debug") {
@@ -106,6 +110,9 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	}
 	if a.ThrottleMS < 0 || a.Concurrency < 1 || a.UntaggedDeleteDays < 1 {
 		return a, fmt.Errorf("--throttle_ecr_creation_ms must be >= 0, --concurrency and --trg_ecr_image_untagged_delete_days >= 1")
+	}
+	if a.IdleTimeout <= 0 {
+		return a, fmt.Errorf("--idle-timeout must be more than 0")
 	}
 	if a.ScanWait < 0 {
 		return a, fmt.Errorf("--scan-wait must be positive")

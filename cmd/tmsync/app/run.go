@@ -270,8 +270,17 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 	if a.ScanWait > 0 {
 		opts = append(opts, tmsync.WithScanGate(a.ScanWait, failOn))
 	}
+	if a.CacheDir != "" {
+		opts = append(opts, tmsync.WithCacheDir(a.CacheDir))
+	}
+	if a.IdleTimeout > 0 {
+		opts = append(opts, tmsync.WithIdleTimeout(a.IdleTimeout))
+	}
+	if a.EnableBlobMounting {
+		opts = append(opts, tmsync.WithEnableBlobMounting())
+	}
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		opts = append(opts, tmsync.WithCacheDir(dir))
+		opts = append(opts, tmsync.WithBlobInfoCacheDir(dir))
 	}
 	if r.bundle != nil {
 		// Before anything is pushed: the blobs an incremental bundle left out.

@@ -5,6 +5,7 @@
 locals {
   tmsync_ecr_actions = [
     "ecr:GetAuthorizationToken",
+    "ecr:GetAccountSetting",
     "ecr:DescribeRepositories",
     "ecr:CreateRepository",
     "ecr:TagResource",

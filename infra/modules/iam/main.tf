@@ -8,8 +8,10 @@ locals {
   account   = data.aws_caller_identity.current.account_id
 
   ecr_actions = var.ecr_actions == null ? local.tmsync_ecr_actions : var.ecr_actions
-  # GetAuthorizationToken has no resource; every other action is scoped to the prefix.
-  ecr_repository_actions = [for a in local.ecr_actions : a if a != "ecr:GetAuthorizationToken"]
+  # GetAuthorizationToken and GetAccountSetting have no resource; every other action is
+  # scoped to the prefix.
+  ecr_account_actions    = [for a in local.ecr_actions : a if contains(["ecr:GetAuthorizationToken", "ecr:GetAccountSetting"], a)]
+  ecr_repository_actions = [for a in local.ecr_actions : a if !contains(local.ecr_account_actions, a)]
   # Verify only reads: the Get/Describe/List/BatchGet/BatchCheck part of the same list.
   read_only_ecr_actions = [for a in local.ecr_repository_actions : a if can(regex("^ecr:(Get|Describe|List|BatchGet|BatchCheck)", a))]
 
@@ -161,8 +163,19 @@ data "aws_iam_policy_document" "ecr" {
 
   statement {
     sid       = "EcrAuth"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # no resource-level permission for this action
+    actions   = local.ecr_account_actions
+    resources = ["*"] # no resource-level permission for these actions
+  }
+
+  # tmsync --enable-blob-mounting turns ECR's BLOB_MOUNTING account setting on
+  # (ecrtarget.EnableBlobMountingActions()); granted only when asked for.
+  dynamic "statement" {
+    for_each = each.key == "sync" && var.allow_enable_blob_mounting ? [1] : []
+    content {
+      sid       = "EcrBlobMounting"
+      actions   = ["ecr:PutAccountSetting"]
+      resources = ["*"]
+    }
   }
 
   statement {

@@ -25,7 +25,7 @@ output "ecr_actions" {
 
 output "verify_ecr_actions" {
   description = "ECR actions granted to the verify role (the read-only part)."
-  value       = concat(["ecr:GetAuthorizationToken"], local.read_only_ecr_actions)
+  value       = concat(local.ecr_account_actions, local.read_only_ecr_actions)
 }
 
 output "ecr_repository_arns" {

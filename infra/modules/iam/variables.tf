@@ -116,3 +116,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "allow_enable_blob_mounting" {
+  description = "Grant the sync role ecr:PutAccountSetting, so that tmsync --enable-blob-mounting can turn ECR's BLOB_MOUNTING account setting on. tmsync only reads the setting otherwise."
+  type        = bool
+  default     = false
+}

@@ -170,6 +170,14 @@ func (s *Store) init() error {
 // Dir is the layout's folder.
 func (s *Store) Dir() string { return s.root }
 
+// SetMaxBytes changes the bound (0: none), for a caller that learns it after Open (the
+// copy plan is made by reading manifests through the store). Blobs already held stay.
+func (s *Store) SetMaxBytes(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.max = max(n, 0)
+}
+
 // Size is the bytes of the blobs stored.
 func (s *Store) Size() int64 {
 	s.mu.Lock()

@@ -24,6 +24,9 @@ import (
 	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
 )
 
+// DefaultIdleTimeout is Options.IdleTimeout's default.
+const DefaultIdleTimeout = 60 * time.Second
+
 // Options configure a Puller. The zero value retries with the defaults below and keeps
 // nothing.
 type Options struct {
@@ -38,7 +41,7 @@ type Options struct {
 	// to MaxBackoff. Defaults 1 s and 30 s.
 	Backoff, MaxBackoff time.Duration
 	// IdleTimeout cuts a request that receives no byte for this long, and retries it.
-	// Default 60 s.
+	// Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// OnRetry, if set, is called before each retry (for logging; it must not block).
 	OnRetry func(Retry)
@@ -92,7 +95,7 @@ func New(opts Options) (*Puller, error) {
 		opts.MaxBackoff = 30 * time.Second
 	}
 	if opts.IdleTimeout == 0 {
-		opts.IdleTimeout = 60 * time.Second
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	if opts.Keep == nil {
 		opts.Keep = func(digest.Digest) bool { return false }

@@ -1,0 +1,163 @@
+package datapathtest_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tmsync/tmsync/internal/datapathtest"
+	"github.com/tmsync/tmsync/internal/faultproxy"
+	"github.com/tmsync/tmsync/internal/testbed"
+	"github.com/tmsync/tmsync/tmsync"
+)
+
+// syncRun is syncInto in a subtest of its own: each holds the shared moto until it ends.
+func syncRun(t *testing.T, name string, v *testbed.Vendor, dir string, mounting bool, opts ...tmsync.Option) figures {
+	t.Helper()
+	var f figures
+	if !t.Run(name, func(t *testing.T) { f = syncInto(t, v, dir, mounting, opts...) }) && f.rep == nil {
+		t.FailNow()
+	}
+	return f
+}
+
+// TestDataPathOnECR syncs a shared-base release into the ECR stand-in with
+// BLOB_MOUNTING off and on: each distinct blob crosses the vendor link about once either
+// way, and with mounting on the target receives each about once.
+func TestDataPathOnECR(t *testing.T) {
+	v, dir, _, d := vendorRelease(t, datapathtest.ReleaseOptions{})
+	for _, mounting := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mounting=%v", mounting), func(t *testing.T) {
+			f := syncInto(t, v, dir, mounting)
+			if len(f.failed) > 0 {
+				t.Fatalf("failed: %v", f.failed)
+			}
+			eg, up := float64(f.egress)/float64(d.Bytes), float64(f.uploaded)/float64(d.Bytes)
+			t.Logf("mounting=%v: egress %.3fx, uploaded %.3fx of %d distinct bytes, mounts %d/%d, %.1fs",
+				mounting, eg, up, d.Bytes, f.mountsDone, f.mountsAsked, f.seconds)
+			if f.egress < d.Bytes || eg > 1.05 {
+				t.Errorf("source egress %d = %.3fx the distinct %d: want 1..1.05x", f.egress, eg, d.Bytes)
+			}
+			if mounting && up > 1.05 {
+				t.Errorf("uploaded %.3fx the distinct bytes with mounting on: want <= 1.05x", up)
+			}
+			if !mounting && f.uploaded <= int64(float64(d.Bytes)*1.5) {
+				t.Errorf("uploaded %.3fx with mounting off: a shared base must go to every repository", up)
+			}
+			tr := f.rep.Transfer
+			if tr == nil || tr.Store == nil {
+				t.Fatalf("no transfer record: %+v", tr)
+			}
+			want := map[bool]string{false: "DISABLED", true: "ENABLED"}[mounting]
+			if tr.BlobMounting != want || tr.BlobMountingEnabled {
+				t.Errorf("blobMounting %q (enabled by the run %v), want %q, unchanged", tr.BlobMounting, tr.BlobMountingEnabled, want)
+			}
+			if tr.DistinctBytes != d.Bytes || tr.MountSavingsBytes <= d.Bytes {
+				t.Errorf("distinct %d (want %d), mount savings %d", tr.DistinctBytes, d.Bytes, tr.MountSavingsBytes)
+			}
+			if tr.Store.Bytes <= 0 || tr.Store.Bytes > d.Bytes || tr.Store.Kept || tr.Store.Dir != "" {
+				t.Errorf("store %+v: want some bytes, at most the distinct %d, removed", *tr.Store, d.Bytes)
+			}
+		})
+	}
+}
+
+// TestFlakyVendor syncs a 20-image release with a multi-arch index from a vendor failing
+// 10% of requests and cutting 2% of blob bodies, over seeded runs (5; 20 with
+// TMSYNC_LONG=1): no run fails. At 20% every image still arrives.
+func TestFlakyVendor(t *testing.T) {
+	v, dir, images, _ := vendorRelease(t, datapathtest.ReleaseOptions{Images: 20, BaseSize: 64 << 10, LayerSize: 16 << 10})
+	seeds := 5
+	if os.Getenv("TMSYNC_LONG") != "" {
+		seeds = 20
+	}
+	series := []struct {
+		name  string
+		cfg   faultproxy.Config
+		seeds int
+	}{
+		{"errors10+cuts2", faultproxy.Config{ErrorRate: 0.1, CutRate: 0.02}, seeds},
+		{"errors20", faultproxy.Config{ErrorRate: 0.2, CutRate: 0.02}, 2},
+	}
+	for _, sr := range series {
+		failedRuns, faults, start := 0, 0, time.Now()
+		for seed := 1; seed <= sr.seeds; seed++ {
+			cfg := sr.cfg
+			cfg.Seed = int64(seed)
+			if err := v.Proxy.SetConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			f := syncRun(t, fmt.Sprintf("%s/seed=%d", sr.name, seed), v, dir, false, tmsync.WithRetryBackoff(200*time.Millisecond))
+			faults += v.Proxy.Stats().Faults()
+			if len(f.failed) > 0 {
+				failedRuns++
+				t.Errorf("%s seed %d: failed: %v", sr.name, seed, f.failed)
+			}
+			if n := len(f.rep.Images); n != len(images) {
+				t.Errorf("%d images reported, want %d", n, len(images))
+			}
+		}
+		_ = v.Proxy.SetConfig(faultproxy.Config{})
+		if faults == 0 {
+			t.Errorf("%s: no fault injected", sr.name)
+		}
+		t.Logf("%s: %d of %d runs failed, %d faults injected, %.1fs", sr.name, failedRuns, sr.seeds, faults, time.Since(start).Seconds())
+	}
+}
+
+// TestStalledSource stalls source answers for far longer than the idle timeout: they are
+// cut and retried, and the sync ends long before the stalls would.
+func TestStalledSource(t *testing.T) {
+	v, dir, _, _ := vendorRelease(t, datapathtest.ReleaseOptions{Images: 6, BaseSize: 256 << 10, LayerSize: 32 << 10})
+	const idle = time.Second
+	if err := v.Proxy.SetConfig(faultproxy.Config{Seed: 3, StallRate: 0.1, Stall: time.Minute,
+		Match: faultproxy.IsBlobDownload}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = v.Proxy.SetConfig(faultproxy.Config{}) }()
+	f := syncInto(t, v, dir, false, tmsync.WithIdleTimeout(idle))
+	if len(f.failed) > 0 {
+		t.Fatalf("failed: %v", f.failed)
+	}
+	st := v.Proxy.Stats()
+	tr := f.rep.Transfer
+	t.Logf("%d stalls of 1 min, %d idle cuts, sync %.1fs", st.Stalls, tr.IdleCuts, f.seconds)
+	if st.Stalls == 0 || tr.IdleCuts == 0 {
+		t.Fatalf("stalls %d, idle cuts %d: the test stalled nothing", st.Stalls, tr.IdleCuts)
+	}
+	if f.seconds > 30 {
+		t.Errorf("sync took %.1fs with a %s idle timeout: stalls were not cut", f.seconds, idle)
+	}
+}
+
+// TestCacheDirRerun keeps the store (--cache-dir): a second sync of the same release,
+// into an empty target, pulls no blob from the vendor.
+func TestCacheDirRerun(t *testing.T) {
+	v, dir, _, d := vendorRelease(t, datapathtest.ReleaseOptions{Images: 6, BaseSize: 256 << 10, LayerSize: 32 << 10})
+	cache := t.TempDir()
+	first := syncRun(t, "first", v, dir, false, tmsync.WithCacheDir(cache))
+	if len(first.failed) > 0 || first.egress < d.Bytes {
+		t.Fatalf("first run: failed %v, egress %d of %d", first.failed, first.egress, d.Bytes)
+	}
+	st := first.rep.Transfer.Store
+	if !st.Kept || st.Dir != cache || st.Bytes < d.Bytes || st.Bytes > d.Bytes+1<<20 {
+		t.Fatalf("kept store %+v: want every distinct blob (%d bytes) in %s", *st, d.Bytes, cache)
+	}
+	if _, err := os.Stat(cache + "/oci-layout"); err != nil {
+		t.Fatalf("the kept store is not an OCI layout: %v", err)
+	}
+	second := syncRun(t, "second", v, dir, false, tmsync.WithCacheDir(cache))
+	if len(second.failed) > 0 {
+		t.Fatalf("second run failed: %v", second.failed)
+	}
+	if second.egress != 0 {
+		t.Errorf("the rerun pulled %d bytes again from the vendor", second.egress)
+	}
+	if second.uploaded < d.Bytes {
+		t.Errorf("the rerun uploaded %d of %d distinct bytes to the new target", second.uploaded, d.Bytes)
+	}
+	if second.rep.Transfer.Store.Reused == 0 {
+		t.Errorf("store reused nothing: %+v", *second.rep.Transfer.Store)
+	}
+}
