@@ -138,6 +138,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	if r.mode == ModeSync {
 		steps = append(steps, r.copyAll)
 	}
+	steps = append(steps, r.evidenceStep)
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -145,6 +145,8 @@ type options struct {
 	scanWait                                        time.Duration
 	scanFailOn                                      Severity
 	cacheDir                                        string
+	evidence                                        Evidence
+	pushLimiter                                     *rateLimiter
 }
 
 // WithSource sets how the source registries are reached: the vendor registry, its user

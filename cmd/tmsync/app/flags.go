@@ -61,6 +61,9 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: debug, info, warn or error (default: no log; the console lines say what happened)"},
 		&cli.BoolFlag{Name: "debug", Usage: "shorthand for --log-level debug"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "sign-kms-key", EnvVars: []string{"TMSYNC_SIGN_KMS_KEY"}, Usage: "bank's AWS KMS signing key (alias or ARN): sign every image in ECR (cosign format) and store the vendor's attestation next to it; verify checks both"},
+		&cli.StringFlag{Name: "bank-public-key", Usage: "verify: PEM public key the bank signatures must verify under (instead of --sign-kms-key)"},
+		&cli.BoolFlag{Name: "copy-referrers", Value: true, Usage: "copy the vendor's referrers (signatures, SBOMs) of each image, digests preserved"},
 		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
@@ -93,7 +96,8 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
 		ReleaseSHA256: c.String("release-sha256"),
-		LogLevel:      c.String("log-level"), LogFormat: c.String("log-format"),
+		SignKMSKey:    c.String("sign-kms-key"), BankPublicKey: c.String("bank-public-key"), CopyReferrers: c.Bool("copy-referrers"),
+		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
 	}
 	if c.Bool("debug") {
 		a.LogLevel = "debug"

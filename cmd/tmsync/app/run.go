@@ -238,6 +238,11 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 	if a.ScanWait > 0 {
 		opts = append(opts, tmsync.WithScanGate(a.ScanWait, failOn))
 	}
+	evOpt, err := evidenceOption(ctx, a, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, evOpt)
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
 		opts = append(opts, tmsync.WithCacheDir(dir))
 	}
