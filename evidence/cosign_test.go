@@ -22,7 +22,8 @@ import (
 )
 
 // findCosign looks for cosign on PATH, then in $(go env GOPATH)/bin, where
-// scripts/install-cosign.sh puts it. COSIGN_REQUIRED=1 turns its absence into a failure.
+// scripts/install-cosign.sh (run by scripts/deps.sh) puts it. COSIGN_REQUIRED=1 or
+// TMSYNC_INTEGRATION=require turns its absence into a failure.
 func findCosign(t *testing.T) string {
 	t.Helper()
 	if os.Getenv(testbed.EnvIntegration) == "skip" {
@@ -38,7 +39,7 @@ func findCosign(t *testing.T) string {
 		}
 	}
 	msg := "cosign is not installed (scripts/install-cosign.sh; it takes minutes)"
-	if os.Getenv("COSIGN_REQUIRED") == "1" {
+	if os.Getenv("COSIGN_REQUIRED") == "1" || testbed.Required() {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)

@@ -42,6 +42,8 @@ func TestBuildspecsStatic(t *testing.T) {
 			"--trgprefix=/3rdparty/tm/", `--trgregion="$AWS_REGION"`, "--src_packages_postfix=images.txt",
 			"--src_release=release.json", `--trg_kms_key_alias="$ECR_KMS_ARN"`,
 			"--throttle_ecr_creation_ms=1000", "--release-dir releases",
+			// The bank's signing key, when Terraform set one (issue 19).
+			`${TMSYNC_SIGN_KMS_KEY:+--sign-kms-key "$TMSYNC_SIGN_KMS_KEY"}`,
 		} {
 			if !strings.Contains(s, flag) {
 				t.Errorf("%s: missing %s", name, flag)

@@ -422,7 +422,9 @@ func TestMotoApply(t *testing.T) {
 			t.Errorf("plan of the real root: %q not found", want)
 		}
 	}
-	for _, bad := range []string{"aws_codecommit_repository", "aws_codestarconnections_connection", `name = "GOPROXY"`} {
+	for _, bad := range []string{"aws_codecommit_repository", "aws_codestarconnections_connection", `name = "GOPROXY"`,
+		// No signing unless asked (issue 19).
+		"module.signing_key", `name = "TMSYNC_SIGN_KMS_KEY"`, "kms:Sign", "evidence-signing"} {
 		if strings.Contains(out, norm(bad)) {
 			t.Errorf("plan of the real root (s3, artifact): %q should not be there", bad)
 		}
@@ -457,6 +459,19 @@ func TestMotoApply(t *testing.T) {
 		{"source build", []string{"-var=tmsync_install=source", `-var=source_build_env={GOPROXY="https://goproxy.bank.example",GOTOOLCHAIN="local"}`},
 			[]string{`value = "https://goproxy.bank.example"`, `value = "-mod=readonly -buildvcs=false"`},
 			[]string{"module.tools", `name = "TOOLS_SHA256SUMS"`}},
+		// The bank's evidence signing key (issue 19): created (asymmetric P-256, no rotation),
+		// or an existing one, whose ARN the sync role may sign with and the builds get.
+		{"signing key created", []string{"-var=create_signing_key=true", binVar},
+			[]string{"module.signing_key[0].aws_kms_key.this will be created", `customer_master_key_spec = "ECC_NIST_P256"`, `key_usage = "SIGN_VERIFY"`,
+				// (the builds' environment is known only after apply: the key's ARN is in it)
+				`enable_key_rotation = false`, `module.iam.aws_iam_role_policy.codebuild_signing["sync"] will be created`,
+				`module.iam.aws_iam_role_policy.codebuild_signing["verify"] will be created`},
+			nil},
+		{"existing signing key", []string{"-var=signing_kms_key_arn=arn:aws:kms:eu-central-1:" + testbed.MotoAccount + ":alias/bank-signing", binVar},
+			[]string{`+ "kms:Sign", + "kms:GetPublicKey", ]`, `Resource = "arn:aws:kms:eu-central-1:` + testbed.MotoAccount + `:alias/bank-signing"`,
+				`name = "TMSYNC_SIGN_KMS_KEY" + type = "PLAINTEXT" + value = "arn:aws:kms:eu-central-1:` + testbed.MotoAccount + `:alias/bank-signing"`,
+				`module.iam.aws_iam_role_policy.codebuild_signing["verify"] will be created`},
+			[]string{"module.signing_key"}},
 		{"egress allow-list and proxy", []string{binVar, `-var=https_egress_cidrs=["203.0.113.0/24"]`, "-var=https_proxy=http://proxy.bank.example:3128", `-var=https_proxy_cidrs=["10.9.0.10/32"]`, "-var=nat_gateway=false"},
 			[]string{`"203.0.113.0/24"`, "module.network.aws_security_group_rule.codebuild_https_vpc[0] will be created", "module.network.aws_security_group_rule.codebuild_https_s3[0] will be created", "from_port                = 3128", `value = "http://proxy.bank.example:3128"`},
 			[]string{"aws_nat_gateway", `"0.0.0.0/0"`}},
@@ -475,6 +490,10 @@ func TestMotoApply(t *testing.T) {
 				t.Errorf("%s: plan lacks %q", v.name, w)
 			}
 		}
+		// kms:Sign for the sync role only; the verify role reads the public key.
+		if v.name == "existing signing key" && strings.Count(out, `"kms:Sign"`) != 1 {
+			t.Errorf("%s: kms:Sign %d times in the plan, want once (the sync role)", v.name, strings.Count(out, `"kms:Sign"`))
+		}
 		for _, a := range v.avoid {
 			if strings.Contains(out, norm(a)) {
 				t.Errorf("%s: plan has %q", v.name, a)
@@ -490,6 +509,8 @@ func TestMotoApply(t *testing.T) {
 		{nil, "Set exactly one of tmsync_binary_file"},
 		{[]string{binVar, "-var=tmsync_sha256=" + strings.Repeat("0", 64)}, "does not match tmsync_sha256"},
 		{[]string{"-var=tmsync_s3_uri=s3://bank-tools/tmsync/v1/tmsync_linux_amd64"}, "tmsync_s3_uri needs tmsync_sha256"},
+		{[]string{binVar, "-var=create_signing_key=true", "-var=signing_kms_key_arn=arn:aws:kms:eu-central-1:" + testbed.MotoAccount + ":alias/x"}, "Set create_signing_key or signing_kms_key_arn, not both"},
+		{[]string{binVar, "-var=signing_kms_key_arn=alias/bank-signing"}, "signing_kms_key_arn must be a KMS key ARN"},
 	} {
 		out, code := plan(c.vars...)
 		if code == 0 || !strings.Contains(out, c.want) {

@@ -44,6 +44,34 @@ module "kms" {
   allow_cloudwatch_logs = each.key == "logs"
 }
 
+# The bank's evidence signing key (issue 19), when asked: asymmetric, the private key
+# never leaves KMS.
+module "signing_key" {
+  source = "./modules/kms"
+  count  = var.create_signing_key ? 1 : 0
+
+  alias          = "${var.name}-signing"
+  description    = "${var.name}: the bank's signature on every image tmsync puts in ECR (cosign)"
+  key_usage      = "SIGN_VERIFY"
+  key_spec       = "ECC_NIST_P256"
+  key_admin_arns = var.kms_key_admin_arns
+}
+
+locals {
+  signing_key_arn = var.create_signing_key ? module.signing_key[0].key_arn : var.signing_kms_key_arn
+}
+
+resource "terraform_data" "signing_key_inputs" {
+  count = var.create_signing_key ? 1 : 0
+  input = var.create_signing_key
+  lifecycle {
+    precondition {
+      condition     = var.signing_kms_key_arn == null
+      error_message = "Set create_signing_key or signing_kms_key_arn, not both."
+    }
+  }
+}
+
 module "artifacts" {
   source = "./modules/artifacts"
 
@@ -136,6 +164,8 @@ module "iam" {
   vpc_id                    = module.network.vpc_id
   private_subnet_ids        = module.network.private_subnet_ids
   permissions_boundary_arn  = var.permissions_boundary_arn
+  signing_enabled           = var.create_signing_key || var.signing_kms_key_arn != null
+  signing_kms_key_arn       = local.signing_key_arn
 }
 
 locals {
@@ -154,6 +184,8 @@ locals {
       TOOLS_SHA256SUMS = module.tools[0].sha256sums
     } : {},
     # source: make build, modules only as go.sum pins them, from the given proxy.
+    # The bank's signing key: the buildspecs pass it as --sign-kms-key.
+    local.signing_key_arn == null ? {} : { TMSYNC_SIGN_KMS_KEY = local.signing_key_arn },
     var.tmsync_install == "source" ? merge(var.source_build_env, { GOFLAGS = "-mod=readonly -buildvcs=false" }) : {},
     var.https_proxy == null ? {} : {
       HTTPS_PROXY = var.https_proxy

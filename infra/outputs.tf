@@ -77,3 +77,8 @@ output "ecr_actions" {
   description = "ECR actions granted to the sync role."
   value       = module.iam.ecr_actions
 }
+
+output "signing_key_arn" {
+  description = "The bank's evidence signing key (tmsync --sign-kms-key), or null. Export its public key for cosign and Kyverno: aws kms get-public-key (docs/evidence.md)."
+  value       = local.signing_key_arn
+}

@@ -212,3 +212,20 @@ variable "tags" {
     ManagedBy = "terraform"
   }
 }
+
+variable "create_signing_key" {
+  description = "Create the bank's evidence signing key (KMS asymmetric ECC_NIST_P256, SIGN_VERIFY): tmsync signs every image it puts in ECR with it (--sign-kms-key, cosign format). See docs/evidence.md."
+  type        = bool
+  default     = false
+}
+
+variable "signing_kms_key_arn" {
+  description = "An existing signing key instead (key ARN or alias ARN; ECC_NIST_P256 or RSA, SIGN_VERIFY). null with create_signing_key = false: no signing."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.signing_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.signing_kms_key_arn))
+    error_message = "signing_kms_key_arn must be a KMS key ARN or alias ARN (arn:aws:kms:REGION:ACCOUNT:key/... or .../alias/...)."
+  }
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the programs the integration tests start, when they are missing and this user
-# can install them: the CNCF distribution registry, gpg, and moto_server (Python moto).
+# can install them: the CNCF distribution registry, gpg, moto_server (Python moto) and
+# cosign (go install; minutes the first time: the evidence tests run `cosign verify`).
 # With TMSYNC_INTEGRATION=require a piece that cannot be installed is an error.
 set -u
 missing_pkgs=()
@@ -24,6 +25,17 @@ if ! command -v moto_server >/dev/null 2>&1; then
   command -v pyenv >/dev/null 2>&1 && pyenv rehash >/dev/null 2>&1 || true
 fi
 
+# cosign: the evidence tests (issue 19) check tmsync's signatures with the real one. The
+# script skips when it is installed already (PATH or $(go env GOPATH)/bin).
+cosign_ok=1
+if ! bash "$(dirname "$0")/install-cosign.sh"; then
+  cosign_ok=0
+fi
+gobin="$(go env GOPATH 2>/dev/null)/bin"
+if ! command -v cosign >/dev/null 2>&1 && [ ! -x "$gobin/cosign" ]; then
+  cosign_ok=0
+fi
+
 fail=0
 for p in docker-registry gpg moto_server; do
   if ! command -v "$p" >/dev/null 2>&1; then
@@ -31,6 +43,10 @@ for p in docker-registry gpg moto_server; do
     fail=1
   fi
 done
+if [ "$cosign_ok" = 0 ]; then
+  echo "deps: cosign is not available; the evidence tests that run it will skip"
+  fail=1
+fi
 if [ "$fail" = 1 ] && [ "${TMSYNC_INTEGRATION:-}" = require ]; then
   echo "deps: TMSYNC_INTEGRATION=require and a piece is missing" >&2
   exit 1

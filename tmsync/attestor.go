@@ -28,6 +28,14 @@ type VendorAttestor struct {
 	// other's, and a later run of a release sees what the server says then.
 	fetched map[string][]attest.Occurrence
 	used    map[string]attest.Occurrence // by name: what the releases needed, for a bundle
+	// good are the occurrences that verified, by subject, with their verification: the
+	// evidence stored next to the image in the target.
+	good map[string]goodOccurrence
+}
+
+type goodOccurrence struct {
+	occ attest.Occurrence
+	ver attest.Verification
 }
 
 // AttestorOption configures NewAttestor.
@@ -76,7 +84,7 @@ func NewAttestor(client *attest.Client, verifier *attest.Verifier, opts ...Attes
 		return nil, fmt.Errorf("attestor: %w", err)
 	}
 	return &VendorAttestor{client: client, verifier: verifier, perImage: o.perImage, offline: o.bundle,
-		fetched: map[string][]attest.Occurrence{}, used: map[string]attest.Occurrence{}}, nil
+		fetched: map[string][]attest.Occurrence{}, used: map[string]attest.Occurrence{}, good: map[string]goodOccurrence{}}, nil
 }
 
 // Prepare implements Attestor.
@@ -140,6 +148,14 @@ func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attesta
 		// ErrNoAttestation when there was none) or *attest.UnavailableError.
 		return nil, err
 	}
+	for _, o := range occs {
+		if attest.Sanitize(o.Name) == v.Occurrence || o.Name == v.Occurrence {
+			a.mu.Lock()
+			a.good[sub.String()] = goodOccurrence{occ: o, ver: *v}
+			a.mu.Unlock()
+			break
+		}
+	}
 	att := &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt,
 		PayloadType: v.PayloadType, Hash: v.Hash, KeyExpired: v.KeyExpired}
 	if !v.KeyExpiresAt.IsZero() {
@@ -174,3 +190,13 @@ func (a *VendorAttestor) Occurrences() []attest.Occurrence {
 func (a *VendorAttestor) Bundle(address string, created time.Time) attest.Bundle {
 	return attest.Bundle{Version: 1, Address: address, Created: created.UTC(), Occurrences: a.Occurrences()}
 }
+
+// verified returns the occurrence that verified s (Verify) and its verification.
+func (a *VendorAttestor) verified(s attest.Subject) (attest.Occurrence, attest.Verification, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g, ok := a.good[s.String()]
+	return g.occ, g.ver, ok
+}
+
+func (a *VendorAttestor) vendorVerifier() *attest.Verifier { return a.verifier }

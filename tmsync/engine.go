@@ -149,6 +149,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 		r.export.folder = folder
 		steps = []func(context.Context) error{r.resolve, r.attest, r.exportAll}
 	}
+	steps = append(steps, r.evidenceStep)
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -150,6 +150,8 @@ type options struct {
 	cacheMaxBytes                                   int64
 	idleTimeout                                     time.Duration
 	enableBlobMounting                              bool
+	evidence                                        Evidence
+	pushLimiter                                     *rateLimiter
 }
 
 // WithSource sets how the source registries are reached: the vendor registry, its user

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tmsync/tmsync/evidence"
 )
 
 // ReportSchemaVersion is the version of the JSON report's schema (docs/report-schema.json).
@@ -90,6 +92,13 @@ type ImageRecord struct {
 	// --scan-wait.
 	Scan       map[string]int `json:"scan,omitempty"`
 	ScanStatus string         `json:"scanStatus,omitempty"`
+	// Evidence is the chain of custody next to the image in the target (--sign-kms-key):
+	// the vendor's attestation artifact and the bank's signature, what Sync found or
+	// added and Verify checked.
+	Evidence *evidence.Record `json:"evidence,omitempty"`
+	// Referrers are the vendor's referrers copied with the image (--copy-referrers), when
+	// the source has any.
+	Referrers *evidence.ReferrersCopy `json:"referrers,omitempty"`
 
 	// err is the failure Reason says, for Err; not in the JSON.
 	err error

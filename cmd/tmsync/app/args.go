@@ -52,6 +52,12 @@ type Args struct {
 	EnableBlobMounting bool
 	FailOnSeverity     string
 
+	// Evidence (issue 19): the bank's KMS signing key, a PEM public key for verify, and
+	// whether the vendor's referrers are copied.
+	SignKMSKey    string
+	BankPublicKey string
+	CopyReferrers bool
+
 	// Run.
 	ReleaseDir             string
 	ErrorLog, Report       string

@@ -66,6 +66,9 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
 		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a source transfer that moves no byte for this long"},
 		&cli.BoolFlag{Name: "enable-blob-mounting", Usage: "turn ECR's BLOB_MOUNTING account setting on if it is off (needs ecr:PutAccountSetting; default: read and report it only)"},
+		&cli.StringFlag{Name: "sign-kms-key", EnvVars: []string{"TMSYNC_SIGN_KMS_KEY"}, Usage: "bank's AWS KMS signing key (alias or ARN): sign every image in ECR (cosign format) and store the vendor's attestation next to it; verify checks both"},
+		&cli.StringFlag{Name: "bank-public-key", Usage: "verify: PEM public key the bank signatures must verify under (instead of --sign-kms-key)"},
+		&cli.BoolFlag{Name: "copy-referrers", Value: true, Usage: "copy the vendor's referrers (signatures, SBOMs) of each image, digests preserved"},
 		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
@@ -99,6 +102,7 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
 		ReleaseSHA256: c.String("release-sha256"),
 		CacheDir:      c.String("cache-dir"), IdleTimeout: c.Duration("idle-timeout"), EnableBlobMounting: c.Bool("enable-blob-mounting"),
+		SignKMSKey: c.String("sign-kms-key"), BankPublicKey: c.String("bank-public-key"), CopyReferrers: c.Bool("copy-referrers"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
 	}
 	a.FromBundle, a.EarlierBundles = c.String("from-bundle"), c.StringSlice("earlier-bundle")

@@ -279,6 +279,11 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 	if a.EnableBlobMounting {
 		opts = append(opts, tmsync.WithEnableBlobMounting())
 	}
+	evOpt, err := evidenceOption(ctx, a, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, evOpt)
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
 		opts = append(opts, tmsync.WithBlobInfoCacheDir(dir))
 	}

@@ -206,6 +206,25 @@ data "aws_iam_policy_document" "ecr" {
   }
 }
 
+# The bank's signing key (issue 19): sync signs each image's cosign payload (kms:Sign) and
+# reads the public key to check what is there; verify only reads the public key.
+data "aws_iam_policy_document" "signing" {
+  for_each = var.signing_enabled ? local.project_arn : {}
+
+  statement {
+    sid       = "BankSigningKey"
+    actions   = each.key == "sync" ? ["kms:GetPublicKey", "kms:Sign"] : ["kms:GetPublicKey"]
+    resources = [var.signing_kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "codebuild_signing" {
+  for_each = data.aws_iam_policy_document.signing
+  name     = "evidence-signing"
+  role     = aws_iam_role.codebuild[each.key].id
+  policy   = each.value.json
+}
+
 resource "aws_iam_role" "codebuild" {
   for_each             = local.project_arn
   name                 = "${var.name}-codebuild-${each.key}"

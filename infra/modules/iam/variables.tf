@@ -122,3 +122,15 @@ variable "allow_enable_blob_mounting" {
   type        = bool
   default     = false
 }
+
+variable "signing_enabled" {
+  description = "Whether the builds sign (signing_kms_key_arn is set); a plain bool, known at plan time."
+  type        = bool
+  default     = false
+}
+
+variable "signing_kms_key_arn" {
+  description = "The bank's KMS signing key (tmsync --sign-kms-key): the sync role may sign with it and read its public key, the verify role may read its public key. null: no evidence signing."
+  type        = string
+  default     = null
+}

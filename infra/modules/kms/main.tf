@@ -3,8 +3,9 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  account = data.aws_caller_identity.current.account_id
-  root    = "arn:${data.aws_partition.current.partition}:iam::${local.account}:root"
+  symmetric = var.key_spec == "SYMMETRIC_DEFAULT"
+  account   = data.aws_caller_identity.current.account_id
+  root      = "arn:${data.aws_partition.current.partition}:iam::${local.account}:root"
 }
 
 data "aws_iam_policy_document" "key" {
@@ -57,10 +58,13 @@ data "aws_iam_policy_document" "key" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = var.description
-  deletion_window_in_days = var.deletion_window_in_days
-  enable_key_rotation     = true
-  rotation_period_in_days = var.rotation_period_in_days
+  description              = var.description
+  key_usage                = var.key_usage
+  customer_master_key_spec = var.key_spec
+  deletion_window_in_days  = var.deletion_window_in_days
+  # KMS rotates symmetric keys only; an asymmetric (signing) key keeps its key pair.
+  enable_key_rotation     = local.symmetric
+  rotation_period_in_days = local.symmetric ? var.rotation_period_in_days : null
   policy                  = data.aws_iam_policy_document.key.json
   tags                    = var.tags
 }

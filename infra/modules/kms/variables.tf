@@ -38,3 +38,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "key_usage" {
+  description = "ENCRYPT_DECRYPT (default) or SIGN_VERIFY (the bank's signing key)."
+  type        = string
+  default     = "ENCRYPT_DECRYPT"
+}
+
+variable "key_spec" {
+  description = "SYMMETRIC_DEFAULT (default), or an asymmetric spec such as ECC_NIST_P256 for SIGN_VERIFY."
+  type        = string
+  default     = "SYMMETRIC_DEFAULT"
+}
