@@ -49,6 +49,7 @@ func newBed(t *testing.T) *bed {
 	b.ecr = testbed.StartECR(t, nil)
 	b.ecr.Moto.Env(t)
 	t.Setenv("TM_TOKEN", "")
+	createKMSAlias(t, b.ecr.Moto.Config(), "alias/tmsync-ecr")
 	var err error
 	if b.signer, err = attesttest.NewSigner("Vault Release Attestor"); err != nil {
 		t.Fatal(err)

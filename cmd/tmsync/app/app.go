@@ -83,8 +83,10 @@ func modeCommand(mode tmsync.Mode, usage string, stdout, stderr io.Writer, token
 				return exitCode(2)
 			}
 			a, err := argsFromFlags(c, stderr)
-			if a.SrcPassword == "" {
-				a.SrcPassword = token
+			if a.SrcPassword != "" {
+				a.TokenFrom = "--srcpasswd"
+			} else if token != "" {
+				a.SrcPassword, a.TokenFrom = token, "TM_TOKEN"
 			}
 			if err != nil {
 				fmt.Fprintf(stderr, "ERROR: %v\n", err)

@@ -15,6 +15,7 @@ type Args struct {
 	// Source (the old pipeline's flags).
 	SrcUser, SrcPassword, SrcDomain string
 	SrcTokenSecret                  string // Secrets Manager secret holding {"TM_TOKEN": "..."}
+	TokenFrom                       string // where SrcPassword came from, for the console: "--srcpasswd", "TM_TOKEN"
 	PackagesPostfix, ReleasePostfix string
 	AttestationAddress              string
 	AttestorKeyFile                 string
@@ -55,7 +56,9 @@ type Args struct {
 	BYOPolicy              string
 	ShardIndex, ShardCount int
 	DryRun                 bool
-	ReleaseSHA256          string // --release-sha256 (tmsync.WithReleaseSHA256)
+	ReleaseSHA256          string        // --release-sha256 (tmsync.WithReleaseSHA256)
+	SkipPreflight          bool          // --skip-preflight: no network checks before the run
+	Heartbeat              time.Duration // --heartbeat: a status line this often when not on a terminal
 
 	// Logging: LogLevel "" is off; LogFormat text or json.
 	LogLevel, LogFormat string
