@@ -57,6 +57,7 @@ type Args struct {
 	ShardIndex, ShardCount int
 	DryRun                 bool
 	ReleaseSHA256          string        // --release-sha256 (tmsync.WithReleaseSHA256)
+	DetailedExitCode       bool          // --detailed-exitcode: plan exits 3 when there are changes
 	SkipPreflight          bool          // --skip-preflight: no network checks before the run
 	Heartbeat              time.Duration // --heartbeat: a status line this often when not on a terminal
 

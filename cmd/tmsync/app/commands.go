@@ -73,8 +73,12 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 func reportCommand(stdout io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:      "report",
-		Usage:     "print a saved JSON report for people",
+		Usage:     "print a saved JSON report for people (a plan's as plan prints it)",
 		ArgsUsage: "FILE",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "detailed-exitcode", EnvVars: []string{"TMSYNC_DETAILED_EXITCODE"},
+				Usage: "for a plan: exit 3 when it has changes (0 none, 1 failures, 2 bad input)"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				fmt.Fprintln(c.App.ErrWriter, "ERROR: report takes one FILE")
@@ -85,8 +89,15 @@ func reportCommand(stdout io.Writer) *cli.Command {
 				fmt.Fprintf(c.App.ErrWriter, "ERROR: %v\n", err)
 				return exitCode(2)
 			}
-			if err := r.EncodeSummary(stdout); err != nil {
+			encode := r.EncodeSummary
+			if r.Mode == tmsync.ModePlan {
+				encode = r.EncodePlan
+			}
+			if err := encode(stdout); err != nil {
 				return err
+			}
+			if c.Bool("detailed-exitcode") && r.Mode == tmsync.ModePlan && r.ExitStatus() == 0 && r.ChangesPending() {
+				return exitCode(tmsync.ExitChangesPending)
 			}
 			return exitCode(r.ExitStatus())
 		},

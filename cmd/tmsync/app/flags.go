@@ -62,6 +62,8 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: debug, info, warn or error (default: no log; the console lines say what happened)"},
 		&cli.BoolFlag{Name: "debug", Usage: "shorthand for --log-level debug"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.BoolFlag{Name: "detailed-exitcode", EnvVars: []string{"TMSYNC_DETAILED_EXITCODE"}, Category: "Run",
+			Usage: "plan: exit 3 when there are changes (0 none, 1 failures, 2 bad input)"},
 		&cli.BoolFlag{Name: "skip-preflight", EnvVars: []string{"TMSYNC_SKIP_PREFLIGHT"}, Category: "Run",
 			Usage: "skip the checks before the run (AWS credentials, token, attestation server, registries, KMS key)"},
 		&cli.DurationFlag{Name: "heartbeat", Value: 30 * time.Second, EnvVars: []string{"TMSYNC_HEARTBEAT"}, Category: "Run",
@@ -97,7 +99,7 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		ReleaseDir: c.String("release-dir"), ErrorLog: c.String("error-log"), Report: c.String("report"), JUnit: c.String("junit"),
 		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
-		ReleaseSHA256: c.String("release-sha256"), SkipPreflight: c.Bool("skip-preflight"), Heartbeat: c.Duration("heartbeat"),
+		ReleaseSHA256: c.String("release-sha256"), SkipPreflight: c.Bool("skip-preflight"), DetailedExitCode: c.Bool("detailed-exitcode"), Heartbeat: c.Duration("heartbeat"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
 	}
 	if c.Bool("debug") {

@@ -93,6 +93,17 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 			status = max(status, 1)
 		}
 	}
+	if runAs == tmsync.ModePlan {
+		var view strings.Builder
+		if err := rep.EncodePlan(&view); err == nil {
+			for _, l := range strings.Split(strings.TrimRight(view.String(), "\n"), "\n") {
+				console.Printf("%s", l)
+			}
+		}
+		if a.DetailedExitCode && status == 0 && rep.ChangesPending() {
+			status = tmsync.ExitChangesPending
+		}
+	}
 	sum := rep.Summary
 	console.Printf("INFO: %s finished: %d images: %d copied, %d present, %d planned, %d ignored, %d rejected, %d failed; %s moved in %s",
 		mode, sum.Images, sum.Copied, sum.Present, sum.Planned, sum.Ignored, sum.Rejected, sum.Failed, tmsync.HumanBytes(sum.Bytes), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
