@@ -22,7 +22,7 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			"A SRC on the vendor registry (--srcdomain) is verified like sync does: its tag resolved to a\n" +
 			"digest, the vendor's attestation of that digest checked, and the image copied by that digest.\n" +
 			"--insecure-skip-attestation copies it unverified, with a warning.",
-		Flags: []cli.Flag{
+		Flags: categorize([]cli.Flag{
 			&cli.StringFlag{Name: "authfile", Usage: "auth.json with registry credentials"},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
 			&cli.StringFlag{Name: "srcusr", Value: "_tm", Usage: "user for the vendor registry"},
@@ -33,7 +33,8 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
 			&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
 			&cli.BoolFlag{Name: "insecure-skip-attestation", Usage: "copy a vendor image WITHOUT verifying its attestation (printed as a warning)"},
-		},
+		}),
+		OnUsageError: usageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				fmt.Fprintln(stderr, "ERROR: copy takes SRC and DEST")
