@@ -47,9 +47,17 @@ func TestHeartbeatSlowSource(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	beats := regexp.MustCompile(`(?m)^INFO: heartbeat: \d/2 images done, 1 in flight \([^)]*vault/svc-0\d:5.0.3 for \d+s\)$`).FindAllString(out, -1)
+	beats := regexp.MustCompile(`(?m)^INFO: heartbeat: \d/2 images done, 1 in flight \([^)]*vault/svc-0\d:5.0.3 for \d+s\), ([0-9.]+ [KM]?i?B) moved(; nothing moved since the last heartbeat: vault/svc-0\d:5.0.3)?$`).FindAllStringSubmatch(out, -1)
 	if len(beats) < 2 {
 		t.Fatalf("%d heartbeat lines naming the image in flight, want at least 2", len(beats))
+	}
+	var stalled, moved bool
+	for _, b := range beats {
+		stalled = stalled || b[2] != ""
+		moved = moved || b[1] != "0 B"
+	}
+	if !stalled || !moved {
+		t.Errorf("no heartbeat names a stalled image (%v) or counts bytes moved (%v)", stalled, moved)
 	}
 	// Off with 0.
 	code, out = r.run(r.args(rel, "--heartbeat", "0"))

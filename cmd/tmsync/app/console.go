@@ -37,8 +37,17 @@ type Console struct {
 	storm  bool
 	// quietSkip: no line for an image already in place (verify: that is the expected case).
 	quietSkip bool
-	// inflight: images whose copy has started, and when.
-	inflight map[string]time.Time
+	// inflight: images whose copy has started, and when; bytes: what each has moved
+	// (EventProgress); doneBytes: what finished images moved; lastBeat: bytes of each
+	// image at the last heartbeat.
+	inflight  map[string]time.Time
+	bytes     map[string]int64
+	doneBytes int64
+	lastBeat  map[string]int64
+	began     time.Time
+	// The terminal's status block: how many lines it has, and when it was drawn.
+	drawn    int
+	lastDraw time.Time
 }
 
 // heartbeat writes a status line every interval until stop is called: images done and in
@@ -97,6 +106,24 @@ func (c *Console) beat(now time.Time) {
 	if len(names) > 0 {
 		line += " (" + strings.Join(names, ", ") + ")"
 	}
+	line += ", " + tmsync.HumanBytes(c.moved()) + " moved"
+	// The images that moved nothing since the last heartbeat (in flight at both).
+	var stalled []string
+	for _, f := range list {
+		if last, ok := c.lastBeat[f.image]; ok && last == c.bytes[f.image] {
+			stalled = append(stalled, c.Redactor.Clean(f.image))
+		}
+	}
+	if len(stalled) > 3 {
+		stalled = append(stalled[:3], fmt.Sprintf("%d more", len(stalled)-3))
+	}
+	if len(stalled) > 0 {
+		line += "; nothing moved since the last heartbeat: " + strings.Join(stalled, ", ")
+	}
+	c.lastBeat = map[string]int64{}
+	for _, f := range list {
+		c.lastBeat[f.image] = c.bytes[f.image]
+	}
 	fmt.Fprintln(c.W, line)
 }
 
@@ -149,13 +176,25 @@ func newConsole(w io.Writer, red *tmsync.Redactor) *Console {
 func (c *Console) Event(e tmsync.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.Terminal {
-		fmt.Fprint(c.W, "\r\x1b[K") // clear the status line before a log line
-	}
 	e.Image, e.Message = c.Redactor.Clean(e.Image), c.Redactor.Clean(e.Message)
+	if e.Kind == tmsync.EventProgress {
+		if c.bytes == nil {
+			c.bytes = map[string]int64{}
+		}
+		if _, ok := c.inflight[e.Image]; ok {
+			c.bytes[e.Image] = e.Bytes
+		}
+		if c.Terminal && time.Since(c.lastDraw) >= 200*time.Millisecond {
+			c.clearStatus()
+			c.drawStatus()
+		}
+		return
+	}
+	c.clearStatus() // before a log line
 	switch e.Kind {
 	case tmsync.EventBegin:
 		c.total = e.Total
+		c.began = time.Now()
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case tmsync.EventStart:
 		c.running++
@@ -167,7 +206,9 @@ func (c *Console) Event(e tmsync.Event) {
 			fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 		}
 	case tmsync.EventDone, tmsync.EventSkip:
+		c.doneBytes += c.bytes[e.Image]
 		delete(c.inflight, e.Image)
+		delete(c.bytes, e.Image)
 		if e.Kind == tmsync.EventDone {
 			c.running--
 			c.storm = false
@@ -182,7 +223,9 @@ func (c *Console) Event(e tmsync.Event) {
 		}
 		fmt.Fprintf(c.W, "INFO: [%d/%d] %s\n", c.done, c.total, msg)
 	case tmsync.EventFail:
+		c.doneBytes += c.bytes[e.Image]
 		delete(c.inflight, e.Image)
+		delete(c.bytes, e.Image)
 		if e.Running {
 			c.running--
 		}
@@ -209,23 +252,87 @@ func (c *Console) Event(e tmsync.Event) {
 			fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 		}
 	}
-	if c.Terminal && c.total > 0 {
-		fmt.Fprintf(c.W, "tmsync: %d/%d images done, %d copying", c.done, c.total, max(c.running, 0))
+	c.drawStatus()
+}
+
+// moved is the bytes moved so far: finished images' and those in flight.
+func (c *Console) moved() int64 {
+	n := c.doneBytes
+	for _, b := range c.bytes {
+		n += b
 	}
+	return n
+}
+
+// maxStatusImages is how many images in flight the status block lists.
+const maxStatusImages = 6
+
+// drawStatus draws the terminal's status block under the log lines: each image in flight
+// with its bytes and rate, then the run's images done, bytes, rate and ETA. Each line
+// ends with a newline, so a log line never joins it; clearStatus removes the block.
+func (c *Console) drawStatus() {
+	if !c.Terminal || c.total == 0 {
+		return
+	}
+	now := time.Now()
+	var images []string
+	for im := range c.inflight {
+		images = append(images, im)
+	}
+	sort.Strings(images)
+	var lines []string
+	for i, im := range images {
+		if i == maxStatusImages {
+			lines = append(lines, fmt.Sprintf("  … and %d more", len(images)-i))
+			break
+		}
+		el := now.Sub(c.inflight[im])
+		lines = append(lines, fmt.Sprintf("  %s  %s  %s/s  %s", im, tmsync.HumanBytes(c.bytes[im]), tmsync.HumanBytes(rate(c.bytes[im], el)), el.Round(time.Second)))
+	}
+	el := now.Sub(c.began)
+	eta := "ETA -"
+	if c.done > 0 && c.done < c.total {
+		eta = "ETA " + (el / time.Duration(c.done) * time.Duration(c.total-c.done)).Round(time.Second).String()
+	}
+	lines = append(lines, fmt.Sprintf("tmsync: %d/%d images done, %d copying, %s at %s/s, %s", c.done, c.total, len(images),
+		tmsync.HumanBytes(c.moved()), tmsync.HumanBytes(rate(c.moved(), el)), eta))
+	for _, l := range lines {
+		fmt.Fprintf(c.W, "\x1b[K%s\n", l)
+	}
+	c.drawn, c.lastDraw = len(lines), now
+}
+
+// clearStatus removes the status block: the cursor goes up to its first line, and the
+// screen is cleared from there.
+func (c *Console) clearStatus() {
+	if c.drawn > 0 {
+		fmt.Fprintf(c.W, "\x1b[%dA\r\x1b[J", c.drawn)
+		c.drawn = 0
+	}
+}
+
+func rate(n int64, d time.Duration) int64 {
+	if d < time.Second {
+		return 0
+	}
+	return int64(float64(n) / d.Seconds())
 }
 
 // Printf writes one line (format has no newline) cleaned like an event's.
 func (c *Console) Printf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clearStatus()
 	fmt.Fprintln(c.W, c.Redactor.Clean(fmt.Sprintf(format, args...)))
+	c.drawStatus()
 }
 
 // finish ends the status line.
 func (c *Console) finish() {
-	if c.Terminal {
-		fmt.Fprint(c.W, "\r\x1b[K")
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clearStatus()
+	c.Terminal = false // nothing more is drawn
 }
 
 func isTerminal(w io.Writer) bool {
