@@ -18,7 +18,8 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 		ArgsUsage: "SRC DEST",
 		Description: "SRC and DEST are registry references (host/repo:tag or host/repo@sha256:...).\n" +
 			"Credentials come from auth.json (--authfile or the usual locations); for the vendor\n" +
-			"registry from --srcusr and TM_TOKEN.\n" +
+			"registry from --srcusr and TM_TOKEN; for an ECR registry (SRC or DEST) from ECR's\n" +
+			"GetAuthorizationToken with the AWS credentials, no docker login needed.\n" +
 			"A SRC on the vendor registry (--srcdomain) is verified like sync does: its tag resolved to a\n" +
 			"digest, the vendor's attestation of that digest checked, and the image copied by that digest.\n" +
 			"--insecure-skip-attestation copies it unverified, with a warning.",
@@ -33,6 +34,8 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
 			&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
 			&cli.BoolFlag{Name: "insecure-skip-attestation", Usage: "copy a vendor image WITHOUT verifying its attestation (printed as a warning)"},
+			&cli.StringSliceFlag{Name: "ecr-registry", EnvVars: []string{"TMSYNC_ECR_REGISTRY"},
+				Usage: "log in to this HOST[:PORT] with ECR's GetAuthorizationToken (as to every *.dkr.ecr.*.amazonaws.com host)"},
 		}),
 		OnUsageError: usageError(stderr),
 		Action: func(c *cli.Context) error {
@@ -59,6 +62,13 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			if c.Bool("insecure-skip-attestation") {
 				opts = append(opts, tmsync.WithCopySkipAttestation())
 			}
+			logins, err := ecrLogins(c.Context, []string{src, dest}, c.StringSlice("ecr-registry"), console.Redactor)
+			if err != nil {
+				console.W = stderr
+				console.Printf("ERROR: %v", err)
+				return exitCode(2)
+			}
+			opts = append(opts, logins...)
 			res, err := tmsync.CopyOne(c.Context, src, dest, opts...)
 			if err != nil {
 				console.W = stderr

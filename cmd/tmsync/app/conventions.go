@@ -93,7 +93,7 @@ var flagCategory = map[string]string{
 	"trgprefix": catTarget, "trgregion": catTarget, "trg_ecr_policy_file_path": catTarget,
 	"trg_ecr_lifecycle_file_path": catTarget, "trg_resource_tags_file_path": catTarget, "trg_kms_key_alias": catTarget,
 	"trg_dst_security_scan_enabled": catTarget, "throttle_ecr_creation_ms": catTarget, "target": catTarget,
-	"trg-registry": catTarget, "insecure-registry": catTarget, "trg-tag-mutability": catTarget,
+	"trg-registry": catTarget, "ecr-registry": catTarget, "insecure-registry": catTarget, "trg-tag-mutability": catTarget,
 	"trg_ecr_image_untagged_delete_days": catTarget, "prune-tags": catTarget, "scan-wait": catTarget,
 	"fail-on-severity": catTarget,
 	"error-log":        catOutput, "report": catOutput, "junit": catOutput, "save-attestation-bundle": catOutput,
