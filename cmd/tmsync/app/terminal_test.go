@@ -1,71 +1,12 @@
 package app
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tmsync/tmsync/internal/vtscreen"
 	"github.com/tmsync/tmsync/tmsync"
 )
-
-// screen is a small terminal emulator: enough of VT100 for what the console writes
-// (CR, LF as a tty's onlcr gives it, ESC[K, ESC[nA, ESC[J), to see what a person sees.
-type screen struct {
-	rows     []string
-	row, col int
-}
-
-var csiRE = regexp.MustCompile(`^\x1b\[(\d*)([A-Za-z])`)
-
-func (s *screen) write(out string) {
-	for len(out) > 0 {
-		if m := csiRE.FindStringSubmatch(out); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			switch m[2] {
-			case "K":
-				s.line()
-				if s.col < len(s.rows[s.row]) {
-					s.rows[s.row] = s.rows[s.row][:s.col]
-				}
-			case "A":
-				s.row = max(0, s.row-max(n, 1))
-			case "J":
-				s.line()
-				if s.col < len(s.rows[s.row]) {
-					s.rows[s.row] = s.rows[s.row][:s.col]
-				}
-				s.rows = s.rows[:s.row+1]
-			}
-			out = out[len(m[0]):]
-			continue
-		}
-		c := out[0]
-		out = out[1:]
-		switch c {
-		case '\r':
-			s.col = 0
-		case '\n':
-			s.row, s.col = s.row+1, 0
-		default:
-			s.line()
-			r := s.rows[s.row]
-			for len(r) < s.col {
-				r += " "
-			}
-			s.rows[s.row] = r[:s.col] + string(c) + r[min(len(r), s.col+1):]
-			s.col++
-		}
-	}
-}
-
-func (s *screen) line() {
-	for len(s.rows) <= s.row {
-		s.rows = append(s.rows, "")
-	}
-}
-
-func (s *screen) text() string { return strings.TrimRight(strings.Join(s.rows, "\n"), "\n") }
 
 // TestTerminalLiveView: on a terminal the console keeps a status block under the log
 // lines (each image in flight with its bytes and rate, the run's bytes and ETA), moves it
@@ -74,15 +15,15 @@ func (s *screen) text() string { return strings.TrimRight(strings.Join(s.rows, "
 func TestTerminalLiveView(t *testing.T) {
 	var out strings.Builder
 	c := &Console{W: &out, Terminal: true}
-	sc := &screen{}
-	flush := func() { sc.write(out.String()); out.Reset() }
+	sc := &vtscreen.Screen{}
+	flush := func() { sc.Write(out.String()); out.Reset() }
 	c.Event(tmsync.Event{Kind: tmsync.EventBegin, Total: 3, Message: "sync: 3 images"})
 	c.Event(tmsync.Event{Kind: tmsync.EventStart, Image: "vault/a:1", Message: "START: vault/a:1"})
 	c.Event(tmsync.Event{Kind: tmsync.EventStart, Image: "vault/b:1", Message: "START: vault/b:1"})
 	c.lastDraw = c.lastDraw.AddDate(-1, 0, 0)
 	c.Event(tmsync.Event{Kind: tmsync.EventProgress, Image: "vault/a:1", Bytes: 3 << 20})
 	flush()
-	mid := sc.text()
+	mid := sc.Text()
 	for _, want := range []string{"INFO: START: vault/b:1\n  vault/a:1  3.0 MiB", "\n  vault/b:1  0 B", "\ntmsync: 0/3 images done, 2 copying, 3.0 MiB at"} {
 		if !strings.Contains(mid, want) {
 			t.Errorf("mid-run screen lacks %q:\n%s", want, mid)
@@ -103,7 +44,7 @@ func TestTerminalLiveView(t *testing.T) {
 		"INFO: [3/3] SKIP: vault/c:1: already present",
 		"INFO: sync finished",
 	}, "\n")
-	if got := sc.text(); got != want {
+	if got := sc.Text(); got != want {
 		t.Errorf("final screen:\n%s\nwant:\n%s", got, want)
 	}
 	// Not a terminal: no escape sequence at all, and progress events print nothing.
