@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,37 @@ func TestOldBooleanSpelling(t *testing.T) {
 		if code != 2 || strings.Contains(errOut, "unexpected arguments") {
 			t.Errorf("%s: exit %d: %s", v, code, errOut)
 		}
+	}
+}
+
+// TestConfigFile: --config sets flags by name, the command line overrides it, config show
+// says where each value comes from with the token redacted, and a bad key is exit 2 naming
+// the file and line.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := dir + "/tmsync.yaml"
+	must(t, os.WriteFile(cfg, []byte("trgregion: eu-central-1\nconcurrency: 8\ntrg_dst_security_scan_enabled: True\n"+
+		"insecure-registry: [a.example:5000, b.example]\nrelease-dir: "+dir+"/no-such-release\n"), 0o644))
+	t.Setenv("TM_TOKEN", "tok-in-env-7c1f")
+	code, out, _ := runCLI(t, "config", "show", "--config", cfg, "--concurrency", "2")
+	for _, re := range []string{`(?m)^trgregion: +eu-central-1 +# config$`, `(?m)^concurrency: +2 +# flag or environment$`,
+		`(?m)^trg_dst_security_scan_enabled: +true +# config$`, `(?m)^insecure-registry: +"a.example:5000,b.example" +# config$`,
+		`(?m)^retries: +3 +# default$`, `(?m)^# vendor token: from TM_TOKEN \(REDACTED\)$`} {
+		if code != 0 || !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("config show: exit %d, no line like %s in:\n%s", code, re, out)
+		}
+	}
+	if strings.Contains(out, "tok-in-env-7c1f") {
+		t.Errorf("config show printed the token")
+	}
+	// A run reads it: the release folder it names is checked.
+	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--target", "registry", "--trg-registry", "127.0.0.1:1")
+	if code != 2 || !strings.Contains(out+errOut, "preflight: release folder "+dir+"/no-such-release") {
+		t.Errorf("plan --config: exit %d: %s%s", code, out, errOut)
+	}
+	must(t, os.WriteFile(cfg, []byte("trgregion: x\nconcurrancy: 3\n"), 0o644))
+	code, _, errOut = runCLI(t, "plan", "--config", cfg)
+	if code != 2 || !strings.Contains(errOut, cfg+`:2: no flag "concurrancy" (did you mean concurrency?)`) {
+		t.Errorf("bad key: exit %d: %s", code, errOut)
 	}
 }

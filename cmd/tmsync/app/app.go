@@ -61,6 +61,7 @@ func newApp(stdout, stderr io.Writer, token string) *cli.App {
 			copyCommand(stdout, stderr, token),
 			reportCommand(stdout),
 			versionCommand(stdout),
+			configCommand(stdout, stderr, token),
 			completionCommand(stdout, stderr),
 		},
 		EnableBashCompletion: true,
@@ -87,7 +88,8 @@ func modeCommand(mode tmsync.Mode, usage string, stdout, stderr io.Writer, token
 	return &cli.Command{
 		Name:         string(mode),
 		Usage:        usage,
-		Flags:        modeFlags(mode),
+		Flags:        append(modeFlags(mode), configFlag()),
+		Before:       applyConfig,
 		OnUsageError: usageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
