@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -101,6 +102,19 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
 		ReleaseSHA256: c.String("release-sha256"), SkipPreflight: c.Bool("skip-preflight"), DetailedExitCode: c.Bool("detailed-exitcode"), Heartbeat: c.Duration("heartbeat"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
+	}
+	// The old pipeline ran in the folder that held the release, the attestor key and the
+	// repository settings files: their default names are read from the release folder.
+	if a.ReleaseDir != "" && a.ReleaseDir != "." {
+		for _, p := range []struct {
+			name string
+			path *string
+		}{{"src_attestor", &a.AttestorKeyFile}, {"trg_ecr_policy_file_path", &a.PolicyPath},
+			{"trg_ecr_lifecycle_file_path", &a.LifecyclePath}, {"trg_resource_tags_file_path", &a.TagsPath}} {
+			if !c.IsSet(p.name) && *p.path != "" && !filepath.IsAbs(*p.path) {
+				*p.path = filepath.Join(a.ReleaseDir, *p.path)
+			}
+		}
 	}
 	if c.Bool("debug") {
 		a.LogLevel = "debug"

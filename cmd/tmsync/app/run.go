@@ -352,14 +352,14 @@ func ecrSettings(a Args, console *Console) (ecrtarget.Settings, error) {
 			return s, err
 		}
 	} else if a.TagsPath != "" {
-		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no resource tags file " + a.TagsPath + ": repositories get no resource tags"})
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no resource tags file " + absPath(a.TagsPath) + ": repositories get no resource tags"})
 	}
 	if a.PolicyPath != "" && (a.PolicyPathSet || exists(a.PolicyPath)) {
 		if s.RepositoryPolicy, err = ecrtarget.LoadRepositoryPolicy(a.PolicyPath); err != nil {
 			return s, err
 		}
 	} else if a.PolicyPath != "" {
-		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no repository policy file " + a.PolicyPath + ": repositories get no policy"})
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no repository policy file " + absPath(a.PolicyPath) + ": repositories get no policy"})
 	}
 	lifecycle := ""
 	if a.LifecyclePath != "" && (a.LifecyclePathSet || exists(a.LifecyclePath)) {
