@@ -127,8 +127,13 @@ func (c *Console) beat(now time.Time) {
 	fmt.Fprintln(c.W, line)
 }
 
-// failLines is how many failures (and retries) of one cause the console prints.
-const failLines = 3
+// failLines is how many failures of one cause the console prints, retryLines how many
+// retries: with the run's first line, its last two and a line saying the rest are not
+// listed, a failure of the target for every image stays within 10 lines.
+const (
+	failLines  = 2
+	retryLines = 1
+)
 
 var (
 	digestRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
@@ -158,13 +163,17 @@ func (c *Console) repeated(kind tmsync.EventKind, e tmsync.Event) bool {
 	k := string(kind) + "\x00" + cause(e.Image, e.Message)
 	c.causes[k]++
 	n := c.causes[k]
-	if n >= failLines && kind == tmsync.EventFail {
+	limit := failLines
+	if kind != tmsync.EventFail {
+		limit = retryLines
+	}
+	if n >= limit && kind == tmsync.EventFail {
 		c.storm = true
 	}
-	if n == failLines+1 && kind == tmsync.EventFail {
+	if n == limit+1 && kind == tmsync.EventFail {
 		fmt.Fprintf(c.W, "ERROR: more images fail like the ones above; the console stops listing them (the summary counts them, the error log lists each)\n")
 	}
-	return n > failLines
+	return n > limit
 }
 
 // newConsole is a Console on w, with a status line when w is a terminal.
