@@ -158,9 +158,18 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
+		offsets := map[digest.Digest]uint64{} // bytes of each blob so far, for EventProgress
 		for p := range progress {
 			if p.Event == types.ProgressEventDone {
 				moved.Add(int64(p.Offset))
+			}
+			if p.Event == types.ProgressEventRead || p.Event == types.ProgressEventDone {
+				offsets[p.Artifact.Digest] = p.Offset
+				var sum int64
+				for _, o := range offsets {
+					sum += int64(o)
+				}
+				r.o.observer.Event(Event{Kind: EventProgress, Image: it.img.Dest.String(), Bytes: sum})
 			}
 		}
 	}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
@@ -24,6 +25,7 @@ type copyOptions struct {
 	newAttestor     func() (Attestor, error)
 	skipAttestation bool
 	observer        Observer
+	logins          map[string]types.DockerAuthConfig // host -> credentials (WithCopyLogin)
 }
 
 // WithCopySource sets the vendor registry, its user and token, and the auth.json of the
@@ -31,6 +33,18 @@ type copyOptions struct {
 // registry, no login, the usual auth.json locations.
 func WithCopySource(s Source) CopyOption {
 	return func(o *copyOptions) error { o.source = s; return nil }
+}
+
+// WithCopyLogin logs in to host (source or destination) with username and password, such
+// as ECR's from GetAuthorizationToken, instead of an auth file. Default: none.
+func WithCopyLogin(host, username, password string) CopyOption {
+	return func(o *copyOptions) error {
+		if o.logins == nil {
+			o.logins = map[string]types.DockerAuthConfig{}
+		}
+		o.logins[host] = types.DockerAuthConfig{Username: username, Password: password}
+		return nil
+	}
 }
 
 // WithCopyInsecure names registry hosts spoken to over plain HTTP or without TLS
@@ -100,6 +114,13 @@ func CopyOne(ctx context.Context, src, dest string, opts ...CopyOption) (string,
 		srcHost = o.source.Registry
 	}
 	sys := func(host string) *types.SystemContext {
+		for h, login := range o.logins {
+			if manifest.SameRegistry(h, host) || strings.EqualFold(h, host) {
+				c := sourceSystemContext(host, o.insecure, o.source.AuthFile, "", "", "")
+				c.DockerAuthConfig = &login
+				return c
+			}
+		}
 		if o.source.Password == "" {
 			return sourceSystemContext(host, o.insecure, o.source.AuthFile, "", "", "")
 		}

@@ -63,6 +63,9 @@ const (
 	EventInfo  EventKind = "info"  // progress worth a line
 	// EventError is a failure found after the image's progress line (the scan gate).
 	EventError EventKind = "error"
+	// EventProgress is an image's copy moving: Bytes is how many of its blobs' bytes
+	// have been copied so far in this try. At most about one a second per blob.
+	EventProgress EventKind = "progress"
 )
 
 // BYOPolicy says what happens to an image outside the vendor registry that the vendor

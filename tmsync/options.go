@@ -109,6 +109,8 @@ type Event struct {
 	// Image is the destination "repository:tag", or "" for run-level events.
 	Image   string
 	Message string
+	// Bytes is, on EventProgress, the bytes of the image copied so far in this try.
+	Bytes int64
 }
 
 // Defaults of the engine's options, each applied when its option is not given.

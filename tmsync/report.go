@@ -211,6 +211,9 @@ func ReadReport(path string) (*Report, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("reading report %s: %w", path, err)
 	}
+	if r.SchemaVersion == 0 && r.Tool == "" && r.Images == nil {
+		return nil, fmt.Errorf("reading report %s: not a tmsync report (no schemaVersion, tool or images: write one with --report)", path)
+	}
 	if r.SchemaVersion != ReportSchemaVersion {
 		return nil, fmt.Errorf("reading report %s: schema version %d, this tmsync reads %d", path, r.SchemaVersion, ReportSchemaVersion)
 	}

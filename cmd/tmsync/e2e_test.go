@@ -50,6 +50,7 @@ func newBed(t *testing.T) *bed {
 	// The API proxy answers what moto lacks (the BLOB_MOUNTING account setting), as ECR does.
 	b.ecr.Env(t)
 	t.Setenv("TM_TOKEN", "")
+	createKMSAlias(t, b.ecr.Moto.Config(), "alias/tmsync-ecr")
 	var err error
 	if b.signer, err = attesttest.NewSigner("Vault Release Attestor"); err != nil {
 		t.Fatal(err)

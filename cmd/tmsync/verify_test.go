@@ -70,6 +70,9 @@ func TestVerifyECR(t *testing.T) {
 	if log := b.errorLog(); log != "" {
 		t.Errorf("verify of a good target: error log %q, want empty", log)
 	}
+	if strings.Contains(out, "SKIP") || !strings.Contains(out, "3 present") {
+		t.Errorf("verify of a good target: the console lists present images as SKIP or does not count them:\n%s", out)
+	}
 	if n := b.ecr.ManifestPushes(); n != pushes {
 		t.Errorf("verify of a good target pushed %d manifests", n-pushes)
 	}

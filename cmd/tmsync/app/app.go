@@ -31,7 +31,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	token, restore := takeSecretEnv()
 	defer restore()
 	app := newApp(stdout, stderr, token)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, joinBoolValues(args, boolFlagNames(app.Commands)))
 	if code, ok := err.(exitCode); ok {
 		return int(code)
 	}
@@ -52,7 +52,8 @@ func newApp(stdout, stderr io.Writer, token string) *cli.App {
 		Writer:  stdout, ErrWriter: stderr,
 		Description: "tmsync reads a release folder, verifies the vendor's attestation of every image digest,\n" +
 			"creates or reconciles the ECR repositories, and copies every image keeping its digest.\n" +
-			"Exit status: 0 every image in place and verified; 1 some images failed; 2 the run could not start.",
+			"Exit status: 0 every image in place and verified; 1 some images failed; 2 the run could not start\n" +
+			"(bad input, a preflight problem); 3 plan --detailed-exitcode: changes pending.",
 		Commands: []*cli.Command{
 			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, stderr, token),
 			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, stderr, token),
@@ -61,32 +62,47 @@ func newApp(stdout, stderr io.Writer, token string) *cli.App {
 			bundleCommand(stdout, stderr),
 			copyCommand(stdout, stderr, token),
 			reportCommand(stdout),
+			versionCommand(stdout),
+			configCommand(stdout, stderr, token),
+			completionCommand(stdout, stderr),
 		},
-		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			fmt.Fprintf(stderr, "ERROR: %v\n", err)
+		EnableBashCompletion: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			var names []string
+			for _, cmd := range c.App.Commands {
+				names = append(names, cmd.Names()...)
+			}
+			fmt.Fprintf(stderr, "ERROR: no command %q\n", c.Args().First())
+			if s := suggest(c.Args().First(), names); s != "" {
+				fmt.Fprintf(stderr, "Did you mean %q?\n", s)
+			}
 			return exitCode(2)
 		},
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageError(stderr),
 	}
 }
 
 func modeCommand(mode tmsync.Mode, usage string, stdout, stderr io.Writer, token string) *cli.Command {
 	return &cli.Command{
-		Name:  string(mode),
-		Usage: usage,
-		Flags: syncFlags(),
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			fmt.Fprintf(stderr, "ERROR: %v\n", err)
-			return exitCode(2)
-		},
+		Name:         string(mode),
+		Usage:        usage,
+		Flags:        append(modeFlags(mode), configFlag()),
+		Before:       applyConfig,
+		OnUsageError: usageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", c.Args().Slice())
 				return exitCode(2)
 			}
 			a, err := argsFromFlags(c, stderr)
-			if a.SrcPassword == "" {
-				a.SrcPassword = token
+			if a.SrcPassword != "" {
+				a.TokenFrom = "--srcpasswd"
+			} else if token != "" {
+				a.SrcPassword, a.TokenFrom = token, "TM_TOKEN"
 			}
 			if err != nil {
 				fmt.Fprintf(stderr, "ERROR: %v\n", err)

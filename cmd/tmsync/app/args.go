@@ -15,6 +15,7 @@ type Args struct {
 	// Source (the old pipeline's flags).
 	SrcUser, SrcPassword, SrcDomain string
 	SrcTokenSecret                  string // Secrets Manager secret holding {"TM_TOKEN": "..."}
+	TokenFrom                       string // where SrcPassword came from, for the console: "--srcpasswd", "TM_TOKEN"
 	PackagesPostfix, ReleasePostfix string
 	AttestationAddress              string
 	AttestorKeyFile                 string
@@ -71,7 +72,10 @@ type Args struct {
 	// a tar or split parts) instead of the vendor (sync/plan/verify --from-bundle).
 	FromBundle string
 	// EarlierBundles are bundles an incremental FromBundle may take left-out blobs from.
-	EarlierBundles []string
+	EarlierBundles   []string
+	DetailedExitCode bool          // --detailed-exitcode: plan exits 3 when there are changes
+	SkipPreflight    bool          // --skip-preflight: no network checks before the run
+	Heartbeat        time.Duration // --heartbeat: a status line this often when not on a terminal
 
 	// Logging: LogLevel "" is off; LogFormat text or json.
 	LogLevel, LogFormat string

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 
@@ -41,12 +42,16 @@ func newAttestor(c attestorConfig) (*tmsync.VendorAttestor, error) {
 func newVerifier(c attestorConfig) (*attest.Verifier, error) {
 	kf, err := os.Open(c.KeyFile)
 	if err != nil {
-		return nil, startErr("reading the attestor key --src_attestor", err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said absolute already
+		}
+		return nil, startErr("reading the attestor key --src_attestor "+absPath(c.KeyFile), err)
 	}
 	keyring, err := attest.ReadKeyring(kf)
 	kf.Close()
 	if err != nil {
-		return nil, startErr("reading the attestor key "+c.KeyFile, err)
+		return nil, startErr("reading the attestor key "+absPath(c.KeyFile), err)
 	}
 	var vopts []attest.VerifierOption
 	if len(c.Fingerprints) > 0 {

@@ -18,11 +18,12 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 		ArgsUsage: "SRC DEST",
 		Description: "SRC and DEST are registry references (host/repo:tag or host/repo@sha256:...).\n" +
 			"Credentials come from auth.json (--authfile or the usual locations); for the vendor\n" +
-			"registry from --srcusr and TM_TOKEN.\n" +
+			"registry from --srcusr and TM_TOKEN; for an ECR registry (SRC or DEST) from ECR's\n" +
+			"GetAuthorizationToken with the AWS credentials, no docker login needed.\n" +
 			"A SRC on the vendor registry (--srcdomain) is verified like sync does: its tag resolved to a\n" +
 			"digest, the vendor's attestation of that digest checked, and the image copied by that digest.\n" +
 			"--insecure-skip-attestation copies it unverified, with a warning.",
-		Flags: []cli.Flag{
+		Flags: categorize([]cli.Flag{
 			&cli.StringFlag{Name: "authfile", Usage: "auth.json with registry credentials"},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
 			&cli.StringFlag{Name: "srcusr", Value: "_tm", Usage: "user for the vendor registry"},
@@ -33,7 +34,10 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
 			&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
 			&cli.BoolFlag{Name: "insecure-skip-attestation", Usage: "copy a vendor image WITHOUT verifying its attestation (printed as a warning)"},
-		},
+			&cli.StringSliceFlag{Name: "ecr-registry", EnvVars: []string{"TMSYNC_ECR_REGISTRY"},
+				Usage: "log in to this HOST[:PORT] with ECR's GetAuthorizationToken (as to every *.dkr.ecr.*.amazonaws.com host)"},
+		}),
+		OnUsageError: usageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				fmt.Fprintln(stderr, "ERROR: copy takes SRC and DEST")
@@ -58,6 +62,13 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			if c.Bool("insecure-skip-attestation") {
 				opts = append(opts, tmsync.WithCopySkipAttestation())
 			}
+			logins, err := ecrLogins(c.Context, []string{src, dest}, c.StringSlice("ecr-registry"), console.Redactor)
+			if err != nil {
+				console.W = stderr
+				console.Printf("ERROR: %v", err)
+				return exitCode(2)
+			}
+			opts = append(opts, logins...)
 			res, err := tmsync.CopyOne(c.Context, src, dest, opts...)
 			if err != nil {
 				console.W = stderr
@@ -73,8 +84,12 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 func reportCommand(stdout io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:      "report",
-		Usage:     "print a saved JSON report for people",
+		Usage:     "print a saved JSON report for people (a plan's as plan prints it)",
 		ArgsUsage: "FILE",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "detailed-exitcode", EnvVars: []string{"TMSYNC_DETAILED_EXITCODE"},
+				Usage: "for a plan: exit 3 when it has changes (0 none, 1 failures, 2 bad input)"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				fmt.Fprintln(c.App.ErrWriter, "ERROR: report takes one FILE")
@@ -85,8 +100,15 @@ func reportCommand(stdout io.Writer) *cli.Command {
 				fmt.Fprintf(c.App.ErrWriter, "ERROR: %v\n", err)
 				return exitCode(2)
 			}
-			if err := r.EncodeSummary(stdout); err != nil {
+			encode := r.EncodeSummary
+			if r.Mode == tmsync.ModePlan {
+				encode = r.EncodePlan
+			}
+			if err := encode(stdout); err != nil {
 				return err
+			}
+			if c.Bool("detailed-exitcode") && r.Mode == tmsync.ModePlan && r.ExitStatus() == 0 && r.ChangesPending() {
+				return exitCode(tmsync.ExitChangesPending)
 			}
 			return exitCode(r.ExitStatus())
 		},

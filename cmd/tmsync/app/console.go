@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 
@@ -26,6 +30,150 @@ type Console struct {
 	total   int
 	done    int
 	running int
+	// Failures by cause: the first failLines of a cause are printed, the rest counted
+	// (each is in the error log). storm is set while a cause repeats and no image is done:
+	// START lines are then held back too.
+	causes map[string]int
+	storm  bool
+	// quietSkip: no line for an image already in place (verify: that is the expected case).
+	quietSkip bool
+	// inflight: images whose copy has started, and when; bytes: what each has moved
+	// (EventProgress); doneBytes: what finished images moved; lastBeat: bytes of each
+	// image at the last heartbeat.
+	inflight  map[string]time.Time
+	bytes     map[string]int64
+	doneBytes int64
+	lastBeat  map[string]int64
+	began     time.Time
+	// The terminal's status block: how many lines it has, and when it was drawn.
+	drawn    int
+	lastDraw time.Time
+}
+
+// heartbeat writes a status line every interval until stop is called: images done and in
+// flight, and the images in flight longest (a stalled source or target shows as an image
+// whose time grows from one heartbeat to the next). For logs that are not a terminal
+// (CodeBuild), where nothing else would be printed during a stall.
+func (c *Console) heartbeat(interval time.Duration) (stop func()) {
+	if interval <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				c.beat(now)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// beat writes one heartbeat line.
+func (c *Console) beat(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.total == 0 {
+		return
+	}
+	type fl struct {
+		image string
+		since time.Duration
+	}
+	var list []fl
+	for im, t := range c.inflight {
+		list = append(list, fl{im, now.Sub(t).Round(time.Second)})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		return list[i].since > list[j].since || (list[i].since == list[j].since && list[i].image < list[j].image)
+	})
+	var names []string
+	for i, f := range list {
+		if i == 3 {
+			names = append(names, fmt.Sprintf("%d more", len(list)-3))
+			break
+		}
+		names = append(names, fmt.Sprintf("%s for %s", c.Redactor.Clean(f.image), f.since))
+	}
+	line := fmt.Sprintf("INFO: heartbeat: %d/%d images done, %d in flight", c.done, c.total, len(list))
+	if len(names) > 0 {
+		line += " (" + strings.Join(names, ", ") + ")"
+	}
+	line += ", " + tmsync.HumanBytes(c.moved()) + " moved"
+	// The images that moved nothing since the last heartbeat (in flight at both).
+	var stalled []string
+	for _, f := range list {
+		if last, ok := c.lastBeat[f.image]; ok && last == c.bytes[f.image] {
+			stalled = append(stalled, c.Redactor.Clean(f.image))
+		}
+	}
+	if len(stalled) > 3 {
+		stalled = append(stalled[:3], fmt.Sprintf("%d more", len(stalled)-3))
+	}
+	if len(stalled) > 0 {
+		line += "; nothing moved since the last heartbeat: " + strings.Join(stalled, ", ")
+	}
+	c.lastBeat = map[string]int64{}
+	for _, f := range list {
+		c.lastBeat[f.image] = c.bytes[f.image]
+	}
+	fmt.Fprintln(c.W, line)
+}
+
+// failLines is how many failures of one cause the console prints, retryLines how many
+// retries: with the run's first line, its last two and a line saying the rest are not
+// listed, a failure of the target for every image stays within 10 lines.
+const (
+	failLines  = 2
+	retryLines = 1
+)
+
+var (
+	digestRE = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+	urlRE    = regexp.MustCompile(`(https?://[^/\s"]+)[^\s"]*`)
+)
+
+// cause is a failure message with what differs from image to image taken out (the image,
+// its repository, digests, URL paths), so that failures of one cause compare equal.
+func cause(image, msg string) string {
+	if image != "" {
+		msg = strings.ReplaceAll(msg, image, "<image>")
+		if repo, _, ok := strings.Cut(image, ":"); ok {
+			msg = strings.ReplaceAll(msg, repo, "<repo>")
+		}
+	}
+	msg = digestRE.ReplaceAllString(msg, "sha256:…")
+	msg = urlRE.ReplaceAllString(msg, "$1/…")
+	return msg
+}
+
+// repeated counts one failure (or retry) of its cause and reports whether the console has
+// said it failLines times already.
+func (c *Console) repeated(kind tmsync.EventKind, e tmsync.Event) bool {
+	if c.causes == nil {
+		c.causes = map[string]int{}
+	}
+	k := string(kind) + "\x00" + cause(e.Image, e.Message)
+	c.causes[k]++
+	n := c.causes[k]
+	limit := failLines
+	if kind != tmsync.EventFail {
+		limit = retryLines
+	}
+	if n >= limit && kind == tmsync.EventFail {
+		c.storm = true
+	}
+	if n == limit+1 && kind == tmsync.EventFail {
+		fmt.Fprintf(c.W, "ERROR: more images fail like the ones above; the console stops listing them (the summary counts them, the error log lists each)\n")
+	}
+	return n > limit
 }
 
 // newConsole is a Console on w, with a status line when w is a terminal.
@@ -37,38 +185,75 @@ func newConsole(w io.Writer, red *tmsync.Redactor) *Console {
 func (c *Console) Event(e tmsync.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.Terminal {
-		fmt.Fprint(c.W, "\r\x1b[K") // clear the status line before a log line
-	}
 	e.Image, e.Message = c.Redactor.Clean(e.Image), c.Redactor.Clean(e.Message)
+	if e.Kind == tmsync.EventProgress {
+		if c.bytes == nil {
+			c.bytes = map[string]int64{}
+		}
+		if _, ok := c.inflight[e.Image]; ok {
+			c.bytes[e.Image] = e.Bytes
+		}
+		if c.Terminal && time.Since(c.lastDraw) >= 200*time.Millisecond {
+			c.clearStatus()
+			c.drawStatus()
+		}
+		return
+	}
+	c.clearStatus() // before a log line
 	switch e.Kind {
 	case tmsync.EventBegin:
 		c.total = e.Total
+		c.began = time.Now()
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case tmsync.EventStart:
 		c.running++
-		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
+		if c.inflight == nil {
+			c.inflight = map[string]time.Time{}
+		}
+		c.inflight[e.Image] = time.Now()
+		if !c.storm {
+			fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
+		}
 	case tmsync.EventDone, tmsync.EventSkip:
+		c.doneBytes += c.bytes[e.Image]
+		delete(c.inflight, e.Image)
+		delete(c.bytes, e.Image)
 		if e.Kind == tmsync.EventDone {
 			c.running--
+			c.storm = false
 		}
 		c.done++
 		msg := e.Message
+		if e.Kind == tmsync.EventSkip && c.quietSkip {
+			break
+		}
 		if e.Kind == tmsync.EventSkip {
 			msg = "SKIP: " + e.Image + ": " + e.Message
 		}
 		fmt.Fprintf(c.W, "INFO: [%d/%d] %s\n", c.done, c.total, msg)
 	case tmsync.EventFail:
+		c.doneBytes += c.bytes[e.Image]
+		delete(c.inflight, e.Image)
+		delete(c.bytes, e.Image)
 		if e.Running {
 			c.running--
 		}
 		c.done++
-		fmt.Fprintf(c.W, "ERROR: [%d/%d] %s: %s\n", c.done, c.total, e.Image, e.Message)
+		if !c.repeated(e.Kind, e) {
+			fmt.Fprintf(c.W, "ERROR: [%d/%d] %s: %s\n", c.done, c.total, e.Image, e.Message)
+		}
 	case tmsync.EventError:
 		// After the image's progress line: an error found later (the scan gate).
 		fmt.Fprintf(c.W, "ERROR: %s: %s\n", e.Image, e.Message)
 	case tmsync.EventWarn, tmsync.EventRetry:
-		fmt.Fprintf(c.W, "WARNING: %s: %s\n", e.Image, e.Message)
+		if e.Kind == tmsync.EventRetry && c.repeated(e.Kind, e) {
+			break
+		}
+		if e.Image == "" {
+			fmt.Fprintf(c.W, "WARNING: %s\n", e.Message)
+		} else {
+			fmt.Fprintf(c.W, "WARNING: %s: %s\n", e.Image, e.Message)
+		}
 	default:
 		if e.Image != "" {
 			fmt.Fprintf(c.W, "INFO: %s: %s\n", e.Image, e.Message)
@@ -76,23 +261,87 @@ func (c *Console) Event(e tmsync.Event) {
 			fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 		}
 	}
-	if c.Terminal && c.total > 0 {
-		fmt.Fprintf(c.W, "tmsync: %d/%d images done, %d copying", c.done, c.total, max(c.running, 0))
+	c.drawStatus()
+}
+
+// moved is the bytes moved so far: finished images' and those in flight.
+func (c *Console) moved() int64 {
+	n := c.doneBytes
+	for _, b := range c.bytes {
+		n += b
 	}
+	return n
+}
+
+// maxStatusImages is how many images in flight the status block lists.
+const maxStatusImages = 6
+
+// drawStatus draws the terminal's status block under the log lines: each image in flight
+// with its bytes and rate, then the run's images done, bytes, rate and ETA. Each line
+// ends with a newline, so a log line never joins it; clearStatus removes the block.
+func (c *Console) drawStatus() {
+	if !c.Terminal || c.total == 0 {
+		return
+	}
+	now := time.Now()
+	var images []string
+	for im := range c.inflight {
+		images = append(images, im)
+	}
+	sort.Strings(images)
+	var lines []string
+	for i, im := range images {
+		if i == maxStatusImages {
+			lines = append(lines, fmt.Sprintf("  … and %d more", len(images)-i))
+			break
+		}
+		el := now.Sub(c.inflight[im])
+		lines = append(lines, fmt.Sprintf("  %s  %s  %s/s  %s", im, tmsync.HumanBytes(c.bytes[im]), tmsync.HumanBytes(rate(c.bytes[im], el)), el.Round(time.Second)))
+	}
+	el := now.Sub(c.began)
+	eta := "ETA -"
+	if c.done > 0 && c.done < c.total {
+		eta = "ETA " + (el / time.Duration(c.done) * time.Duration(c.total-c.done)).Round(time.Second).String()
+	}
+	lines = append(lines, fmt.Sprintf("tmsync: %d/%d images done, %d copying, %s at %s/s, %s", c.done, c.total, len(images),
+		tmsync.HumanBytes(c.moved()), tmsync.HumanBytes(rate(c.moved(), el)), eta))
+	for _, l := range lines {
+		fmt.Fprintf(c.W, "\x1b[K%s\n", l)
+	}
+	c.drawn, c.lastDraw = len(lines), now
+}
+
+// clearStatus removes the status block: the cursor goes up to its first line, and the
+// screen is cleared from there.
+func (c *Console) clearStatus() {
+	if c.drawn > 0 {
+		fmt.Fprintf(c.W, "\x1b[%dA\r\x1b[J", c.drawn)
+		c.drawn = 0
+	}
+}
+
+func rate(n int64, d time.Duration) int64 {
+	if d < time.Second {
+		return 0
+	}
+	return int64(float64(n) / d.Seconds())
 }
 
 // Printf writes one line (format has no newline) cleaned like an event's.
 func (c *Console) Printf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clearStatus()
 	fmt.Fprintln(c.W, c.Redactor.Clean(fmt.Sprintf(format, args...)))
+	c.drawStatus()
 }
 
 // finish ends the status line.
 func (c *Console) finish() {
-	if c.Terminal {
-		fmt.Fprint(c.W, "\r\x1b[K")
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clearStatus()
+	c.Terminal = false // nothing more is drawn
 }
 
 func isTerminal(w io.Writer) bool {

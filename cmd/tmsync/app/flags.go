@@ -3,6 +3,8 @@ package app
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,6 +71,12 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "sign-kms-key", EnvVars: []string{"TMSYNC_SIGN_KMS_KEY"}, Usage: "bank's AWS KMS signing key (alias or ARN): sign every image in ECR (cosign format) and store the vendor's attestation next to it; verify checks both"},
 		&cli.StringFlag{Name: "bank-public-key", Usage: "verify: PEM public key the bank signatures must verify under (instead of --sign-kms-key)"},
 		&cli.BoolFlag{Name: "copy-referrers", Value: true, Usage: "copy the vendor's referrers (signatures, SBOMs) of each image, digests preserved"},
+		&cli.BoolFlag{Name: "detailed-exitcode", EnvVars: []string{"TMSYNC_DETAILED_EXITCODE"}, Category: "Run",
+			Usage: "plan: exit 3 when there are changes (0 none, 1 failures, 2 bad input)"},
+		&cli.BoolFlag{Name: "skip-preflight", EnvVars: []string{"TMSYNC_SKIP_PREFLIGHT"}, Category: "Run",
+			Usage: "skip the checks before the run (AWS credentials, token, attestation server, registries, KMS key)"},
+		&cli.DurationFlag{Name: "heartbeat", Value: 30 * time.Second, EnvVars: []string{"TMSYNC_HEARTBEAT"}, Category: "Run",
+			Usage: "when not on a terminal, a status line this often (0: none)"},
 		&cli.StringFlag{Name: "release-sha256", Usage: "refuse to start (exit 2) unless the release folder's files hash to this digest (printed by plan, recorded as releaseSha256)"},
 	}
 }
@@ -100,10 +108,23 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 		ReleaseDir: c.String("release-dir"), ErrorLog: c.String("error-log"), Report: c.String("report"), JUnit: c.String("junit"),
 		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
 		ShardIndex: c.Int("shard-index"), ShardCount: c.Int("shard-count"), DryRun: c.Bool("dry-run"),
-		ReleaseSHA256: c.String("release-sha256"),
-		CacheDir:      c.String("cache-dir"), IdleTimeout: c.Duration("idle-timeout"), EnableBlobMounting: c.Bool("enable-blob-mounting"),
+		ReleaseSHA256: c.String("release-sha256"), SkipPreflight: c.Bool("skip-preflight"), DetailedExitCode: c.Bool("detailed-exitcode"), Heartbeat: c.Duration("heartbeat"),
+		CacheDir: c.String("cache-dir"), IdleTimeout: c.Duration("idle-timeout"), EnableBlobMounting: c.Bool("enable-blob-mounting"),
 		SignKMSKey: c.String("sign-kms-key"), BankPublicKey: c.String("bank-public-key"), CopyReferrers: c.Bool("copy-referrers"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
+	}
+	// The old pipeline ran in the folder that held the release, the attestor key and the
+	// repository settings files: their default names are read from the release folder.
+	if a.ReleaseDir != "" && a.ReleaseDir != "." {
+		for _, p := range []struct {
+			name string
+			path *string
+		}{{"src_attestor", &a.AttestorKeyFile}, {"trg_ecr_policy_file_path", &a.PolicyPath},
+			{"trg_ecr_lifecycle_file_path", &a.LifecyclePath}, {"trg_resource_tags_file_path", &a.TagsPath}} {
+			if !c.IsSet(p.name) && *p.path != "" && !filepath.IsAbs(*p.path) {
+				*p.path = filepath.Join(a.ReleaseDir, *p.path)
+			}
+		}
 	}
 	a.FromBundle, a.EarlierBundles = c.String("from-bundle"), c.StringSlice("earlier-bundle")
 	if c.Bool("debug") {

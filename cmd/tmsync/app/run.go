@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +29,7 @@ import (
 func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Writer) int {
 	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
 	defer console.finish()
+	console.quietSkip = mode == tmsync.ModeVerify
 	errorLog := a.ErrorLog
 	if errorLog == "" {
 		errorLog = "sync-error.log"
@@ -53,12 +55,17 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	if a.DryRun {
 		runAs = tmsync.ModePlan // --dry-run: plan only
 	}
-	s, err := setup(ctx, a, console, logger)
+	s, err := setup(ctx, runAs, a, console, logger)
 	if err != nil {
 		return fail(err)
 	}
 	defer s.close()
+	stopBeat := func() {}
+	if !console.Terminal {
+		stopBeat = console.heartbeat(a.Heartbeat)
+	}
 	rep, err := s.engine.Run(ctx, runAs, s.release)
+	stopBeat()
 	if err != nil {
 		return fail(err)
 	}
@@ -87,10 +94,21 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 			status = max(status, 1)
 		}
 	}
+	if runAs == tmsync.ModePlan {
+		var view strings.Builder
+		if err := rep.EncodePlan(&view); err == nil {
+			for _, l := range strings.Split(strings.TrimRight(view.String(), "\n"), "\n") {
+				console.Printf("%s", l)
+			}
+		}
+		if a.DetailedExitCode && status == 0 && rep.ChangesPending() {
+			status = tmsync.ExitChangesPending
+		}
+	}
 	sum := rep.Summary
 	console.Printf("INFO: %s finished: %d images: %d copied, %d present, %d planned, %d ignored, %d rejected, %d failed; %s moved in %s",
 		mode, sum.Images, sum.Copied, sum.Present, sum.Planned, sum.Ignored, sum.Rejected, sum.Failed, tmsync.HumanBytes(sum.Bytes), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
-	for _, l := range rep.ErrorLines() {
+	for _, l := range failureSummary(rep, absPath(errorLog)) {
 		console.Printf("%s", l)
 	}
 	return status
@@ -116,7 +134,7 @@ func (r *run) close() {
 func startErr(op string, err error) error { return &tmsync.StartError{Op: op, Err: err} }
 
 // setup builds the engine from a: credentials, attestor, target.
-func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (_ *run, retErr error) {
+func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logger *slog.Logger) (_ *run, retErr error) {
 	r := &run{}
 	if a.FromBundle != "" {
 		// The bundle is checked before anything else: an unreadable one stops the run.
@@ -153,14 +171,23 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", a.FailOnSeverity))
 		}
 	}
-	r.release = tmsync.ReleaseDir(a.ReleaseDir, manifest.WithReleasePostfix(a.ReleasePostfix),
-		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix))
+	relOpts := []manifest.Option{manifest.WithReleasePostfix(a.ReleasePostfix),
+		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix)}
+	r.release = tmsync.ReleaseDir(a.ReleaseDir, relOpts...)
 	if r.bundle != nil {
 		r.release = r.bundle.release(a)
 	}
 
+	// Preflight: every problem that would fail every image is found here, once, with a
+	// hint, before any image (--skip-preflight keeps only the checks that need no network).
+	ps := &problems{}
+	// A bundle's release folder was read and checked when the bundle was opened.
+	if r.bundle == nil && !checkRelease(ps, a.ReleaseDir, relOpts...) {
+		return nil, ps.err() // bad input: no network check needed to say so
+	}
 	var awsCfg aws.Config
 	token := a.SrcPassword
+	awsOK := false
 	if a.Target == "ecr" {
 		var opts []func(*config.LoadOptions) error
 		if a.TrgRegion != "" {
@@ -172,26 +199,72 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 		}
 		awsCfg = cfg
 		dropAWSSecretEnv()
+		switch {
+		case cfg.Region == "":
+			ps.add("no AWS region", "set --trgregion or AWS_REGION")
+		case a.SkipPreflight:
+			awsOK = true
+		default:
+			r.caller = checkCaller(ctx, ps, cfg)
+			awsOK = r.caller != ""
+		}
 	}
 	// With an offline attestation bundle the token is only needed to pull from the vendor's
 	// registry, which verify and an already-synced release never do: an audit account
 	// without the token can still verify.
 	offline := a.AttestationBundle != "" || a.FromBundle != ""
-	if token == "" && a.Target == "ecr" && a.FromBundle == "" {
+	tokenFrom := a.TokenFrom
+	const tokenHint = "set TM_TOKEN (or --srcpasswd), or store {\"TM_TOKEN\":\"...\"} in the Secrets Manager secret --src-token-secret"
+	if token == "" && a.Target == "ecr" && awsOK && a.FromBundle == "" {
 		t, err := tokenFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), a.SrcTokenSecret)
 		switch {
 		case err != nil && !offline:
-			return nil, startErr("reading the vendor token", err)
+			ps.add("no vendor token: TM_TOKEN is not set and "+shortErr(err), tokenHint)
 		case err != nil:
 			console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no vendor token (" + oneLine(err.Error()) + "): attestations from the bundle only, the vendor registry unreachable"})
+		default:
+			tokenFrom = "Secrets Manager secret " + a.SrcTokenSecret
 		}
 		token = t
+	} else if token == "" && !offline {
+		ps.add("no vendor token", tokenHint)
 	}
 	console.Redactor.Add(token)
 	console.Redactor.AddAuthFile(a.AuthFile)
 	console.Redactor.AddAuthFile(os.Getenv("REGISTRY_AUTH_FILE"))
-	if token == "" && !offline {
-		return nil, startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or (with --target ecr) the Secrets Manager secret --src-token-secret"))
+	if token != "" && tokenFrom != "" {
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "vendor token from " + tokenFrom})
+	}
+	if !a.SkipPreflight {
+		var wg sync.WaitGroup
+		goCheck := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
+		if a.Target == "ecr" && a.KMSKey != "" && awsOK {
+			goCheck(func() { checkKMS(ctx, ps, awsCfg, a.KMSKey) })
+		}
+		if !offline && token != "" {
+			goCheck(func() { checkAttestations(ctx, ps, a.AttestationAddress, token) })
+		}
+		if mode != tmsync.ModeVerify && token != "" {
+			src := vendorRegistry(a.SrcDomain)
+			goCheck(func() {
+				checkRegistry(ctx, ps, "source", src, hostIn(src, a.Insecure), a.SrcUser, token, "check --srcdomain and the network path")
+			})
+		}
+		if a.TrgRegistry != "" {
+			goCheck(func() {
+				checkRegistry(ctx, ps, "target", a.TrgRegistry, hostIn(a.TrgRegistry, a.Insecure), "", "", "check --trg-registry and the network path")
+			})
+		}
+		wg.Wait()
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	if a.Target == "ecr" && a.KMSKey == "" {
+		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "no --trg_kms_key_alias: new repositories are encrypted with AES256 (an AWS-owned key), not a key you control"})
+	}
+	if a.Target == "ecr" && !a.ScanOnPush {
+		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "--trg_dst_security_scan_enabled is off: images are not scanned on push"})
 	}
 
 	var attestor tmsync.Attestor
@@ -225,6 +298,9 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 		if err != nil {
 			return nil, startErr("reading repository settings", err)
 		}
+		if grantsEveryone(settings.RepositoryPolicy) {
+			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "the repository policy " + absPath(a.PolicyPath) + ` grants to "*" (every AWS account) without a condition`})
+		}
 		kmsClient := kms.NewFromConfig(awsCfg)
 		prov, err := ecrtarget.New(ecrtarget.NewClient(awsCfg),
 			ecrtarget.WithThrottle(time.Duration(a.ThrottleMS)*time.Millisecond), ecrtarget.WithLogger(logger),
@@ -249,10 +325,12 @@ func setup(ctx context.Context, a Args, console *Console, logger *slog.Logger) (
 		if target, err = tmsync.NewECRTarget(prov, a.TrgPrefix, settings, topts...); err != nil {
 			return nil, startErr("checking --trg-registry", err)
 		}
-		if id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
-			r.caller = aws.ToString(id.Arn)
-		} else {
-			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "could not read the caller identity: " + err.Error()})
+		if r.caller == "" && awsOK {
+			if id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+				r.caller = aws.ToString(id.Arn)
+			} else {
+				console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "could not read the caller identity: " + shortErr(err)})
+			}
 		}
 	}
 
@@ -328,14 +406,14 @@ func ecrSettings(a Args, console *Console) (ecrtarget.Settings, error) {
 			return s, err
 		}
 	} else if a.TagsPath != "" {
-		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no resource tags file " + a.TagsPath + ": repositories get no resource tags"})
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no resource tags file " + absPath(a.TagsPath) + ": repositories get no resource tags"})
 	}
 	if a.PolicyPath != "" && (a.PolicyPathSet || exists(a.PolicyPath)) {
 		if s.RepositoryPolicy, err = ecrtarget.LoadRepositoryPolicy(a.PolicyPath); err != nil {
 			return s, err
 		}
 	} else if a.PolicyPath != "" {
-		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no repository policy file " + a.PolicyPath + ": repositories get no policy"})
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no repository policy file " + absPath(a.PolicyPath) + ": repositories get no policy"})
 	}
 	lifecycle := ""
 	if a.LifecyclePath != "" && (a.LifecyclePathSet || exists(a.LifecyclePath)) {

@@ -1,0 +1,171 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.yaml.in/yaml/v3"
+)
+
+// configFlag is --config: a YAML file of flag values (the flags' own names as keys);
+// a flag on the command line or in its environment variable overrides it.
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", EnvVars: []string{"TMSYNC_CONFIG"}, Category: catRun,
+		Usage: "YAML file of flag values, by flag name (flags and their environment variables override it)"}
+}
+
+// applyConfig reads --config and sets every flag it names that the command line and the
+// environment did not. An unknown key or a value of the wrong kind is bad input, named
+// by file and line.
+func applyConfig(c *cli.Context) error {
+	path := c.String("config")
+	if path == "" {
+		return nil
+	}
+	abs := absPath(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading --config %s: %w", abs, err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("--config %s: %w", abs, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("--config %s:%d: want a mapping of flag names to values", abs, root.Line)
+	}
+	known := map[string]cli.Flag{}
+	var names []string
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			known[n] = f
+			names = append(names, n)
+		}
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		f, ok := known[k.Value]
+		if !ok || k.Value == "config" {
+			hint := ""
+			if s := suggest(k.Value, names); s != "" {
+				hint = fmt.Sprintf(" (did you mean %s?)", s)
+			}
+			return fmt.Errorf("--config %s:%d: no flag %q%s", abs, k.Line, k.Value, hint)
+		}
+		if k.Value == "srcpasswd" {
+			return fmt.Errorf("--config %s:%d: the vendor token does not go in a file: use TM_TOKEN or the Secrets Manager secret", abs, k.Line)
+		}
+		if c.IsSet(k.Value) {
+			continue
+		}
+		if c.App.Metadata == nil {
+			c.App.Metadata = map[string]any{}
+		}
+		set, _ := c.App.Metadata["config"].(map[string]bool)
+		if set == nil {
+			set = map[string]bool{}
+			c.App.Metadata["config"] = set
+		}
+		set[k.Value] = true
+		var values []string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			values = []string{v.Value}
+		case yaml.SequenceNode:
+			if _, ok := f.(*cli.StringSliceFlag); !ok {
+				return fmt.Errorf("--config %s:%d: %s takes one value, not a list", abs, v.Line, k.Value)
+			}
+			for _, e := range v.Content {
+				values = append(values, e.Value)
+			}
+		default:
+			return fmt.Errorf("--config %s:%d: %s: want a value or a list", abs, v.Line, k.Value)
+		}
+		for _, val := range values {
+			if _, ok := f.(*cli.BoolFlag); ok {
+				if w, ok := boolWords[strings.ToLower(val)]; ok {
+					val = w
+				}
+			}
+			if err := c.Set(k.Value, val); err != nil {
+				return fmt.Errorf("--config %s:%d: %s: %v", abs, v.Line, k.Value, err)
+			}
+		}
+	}
+	return nil
+}
+
+// configCommand is `tmsync config show`: the settings a sync would run with, each with
+// where it came from, the token redacted.
+func configCommand(stdout, stderr io.Writer, token string) *cli.Command {
+	flags := append(modeFlags("sync"), configFlag())
+	return &cli.Command{
+		Name:  "config",
+		Usage: "show the settings a run would use (flags, environment, --config file, defaults)",
+		Subcommands: []*cli.Command{{
+			Name:         "show",
+			Usage:        "print each setting with where it comes from; the token redacted",
+			Flags:        flags,
+			OnUsageError: usageError(stderr),
+			Before:       applyConfig,
+			Action: func(c *cli.Context) error {
+				fromFile, _ := c.App.Metadata["config"].(map[string]bool)
+				if p := c.String("config"); p != "" {
+					fmt.Fprintf(stdout, "# config file: %s\n", absPath(p))
+				}
+				var lines []string
+				for _, f := range c.Command.Flags {
+					name := f.Names()[0]
+					if name == "help" || name == "config" {
+						continue
+					}
+					val := fmt.Sprint(c.Value(name))
+					if sl, ok := c.Value(name).(cli.StringSlice); ok {
+						val = strings.Join(sl.Value(), ",")
+					}
+					if d, ok := c.Value(name).(time.Duration); ok {
+						val = d.String()
+					}
+					from := "default"
+					switch {
+					case fromFile[name]:
+						from = "config"
+					case c.IsSet(name):
+						from = "flag or environment"
+					}
+					if (name == "srcpasswd") && val != "" {
+						val = "REDACTED"
+					}
+					lines = append(lines, fmt.Sprintf("%-36s %-40s # %s", name+":", quoteYAML(val), from))
+				}
+				sort.Strings(lines)
+				switch {
+				case c.String("srcpasswd") != "":
+					lines = append(lines, "# vendor token: from --srcpasswd (REDACTED)")
+				case token != "":
+					lines = append(lines, "# vendor token: from TM_TOKEN (REDACTED)")
+				default:
+					lines = append(lines, "# vendor token: not set; a run reads the Secrets Manager secret --src-token-secret")
+				}
+				fmt.Fprintln(stdout, strings.Join(lines, "\n"))
+				return nil
+			},
+		}},
+	}
+}
+
+func quoteYAML(s string) string {
+	if s == "" || strings.ContainsAny(s, ": #{}[],'\"") {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}

@@ -1,0 +1,393 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tmsync/tmsync/tmsync"
+)
+
+// helpWidth is the column help text is wrapped at.
+const helpWidth = 100
+
+func init() {
+	cli.HelpPrinter = func(w io.Writer, templ string, data any) {
+		var b strings.Builder
+		cli.HelpPrinterCustom(&b, templ, data, map[string]any{"wrapAt": func() int { return helpWidth }})
+		io.WriteString(w, layoutHelp(b.String()))
+	}
+}
+
+// flagLine is a flag's help line: its names, then its usage after two or more spaces.
+var flagLine = regexp.MustCompile(`^(\s+)(--?\S.*?)\s{2,}(\S.*)$`)
+
+// layoutHelp puts each flag's usage under its names, like kubectl and gh, and wraps every
+// line at helpWidth.
+func layoutHelp(help string) string {
+	var out []string
+	for _, line := range strings.Split(help, "\n") {
+		if m := flagLine.FindStringSubmatch(line); m != nil {
+			out = append(out, m[1]+m[2])
+			out = append(out, wrapWords(m[3], m[1]+"      ")...)
+			continue
+		}
+		if len(line) <= helpWidth {
+			out = append(out, line)
+			continue
+		}
+		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		out = append(out, wrapWords(strings.TrimSpace(line), indent+"  ")...)
+	}
+	return strings.Join(out, "\n")
+}
+
+// wrapWords wraps text at helpWidth, each line starting with indent.
+func wrapWords(text, indent string) []string {
+	var lines []string
+	cur := indent
+	for _, w := range strings.Fields(text) {
+		for len(indent)+len(w) > helpWidth { // a word longer than a line (a URL): split it
+			if len(cur) > len(indent) {
+				lines = append(lines, cur)
+			}
+			n := helpWidth - len(indent)
+			lines = append(lines, indent+w[:n])
+			cur, w = indent, w[n:]
+		}
+		if len(cur) > len(indent) && len(cur)+1+len(w) > helpWidth {
+			lines = append(lines, cur)
+			cur = indent
+		}
+		if len(cur) > len(indent) {
+			cur += " "
+		}
+		cur += w
+	}
+	return append(lines, cur)
+}
+
+// Help categories of the flags.
+const (
+	catSource = "Source (vendor registry and attestations)"
+	catTarget = "Target (ECR or a registry)"
+	catOutput = "Outputs"
+	catRun    = "Run"
+)
+
+// flagCategory names the help category of each flag by name; a flag not named here is
+// shown under catRun. Categories are set here rather than on each flag's line, so that a
+// change adding a flag to syncFlags needs no change here.
+var flagCategory = map[string]string{
+	"srcusr": catSource, "srcpasswd": catSource, "srcdomain": catSource, "src_packages_postfix": catSource,
+	"src_release_postfix": catSource, "src_attestions_address": catSource, "gnupgdir": catSource,
+	"src_attestor": catSource, "src-attestor-fingerprint": catSource, "src-token-secret": catSource,
+	"authfile": catSource, "attestation-bundle": catSource, "attestation-per-image": catSource,
+	"strict-key-expiry": catSource, "byo-policy": catSource, "release-dir": catSource, "release-sha256": catSource,
+	"trgprefix": catTarget, "trgregion": catTarget, "trg_ecr_policy_file_path": catTarget,
+	"trg_ecr_lifecycle_file_path": catTarget, "trg_resource_tags_file_path": catTarget, "trg_kms_key_alias": catTarget,
+	"trg_dst_security_scan_enabled": catTarget, "throttle_ecr_creation_ms": catTarget, "target": catTarget,
+	"trg-registry": catTarget, "ecr-registry": catTarget, "insecure-registry": catTarget, "trg-tag-mutability": catTarget,
+	"trg_ecr_image_untagged_delete_days": catTarget, "prune-tags": catTarget, "scan-wait": catTarget,
+	"fail-on-severity": catTarget,
+	"error-log":        catOutput, "report": catOutput, "junit": catOutput, "save-attestation-bundle": catOutput,
+	"log-level": catOutput, "debug": catOutput, "log-format": catOutput,
+}
+
+// syncOnly are the flags that only sync uses: plan and verify accept them and do not show
+// them.
+var syncOnly = map[string]bool{
+	"concurrency": true, "retries": true, "scan-wait": true, "fail-on-severity": true, "dry-run": true,
+	"heartbeat": true, "save-attestation-bundle": true,
+}
+
+// modeFlags are the flags of mode, each in its help category.
+func modeFlags(mode tmsync.Mode) []cli.Flag {
+	var out []cli.Flag
+	for _, f := range syncFlags() {
+		name := f.Names()[0]
+		if mode != tmsync.ModeSync && syncOnly[name] {
+			// Accepted (a script may pass plan the flags of its sync) but not shown.
+			setHidden(f)
+		}
+		cat := flagCategory[name]
+		if cat == "" {
+			cat = catRun
+		}
+		setCategory(f, cat)
+		out = append(out, f)
+	}
+	return out
+}
+
+// categorize puts each of flags in its help category.
+func categorize(flags []cli.Flag) []cli.Flag {
+	for _, f := range flags {
+		cat := flagCategory[f.Names()[0]]
+		if cat == "" {
+			cat = catRun
+		}
+		setCategory(f, cat)
+	}
+	return flags
+}
+
+// setCategory sets a flag's help category when it has none.
+func setCategory(f cli.Flag, cat string) {
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		if f.Category == "" {
+			f.Category = cat
+		}
+	case *cli.BoolFlag:
+		if f.Category == "" {
+			f.Category = cat
+		}
+	case *cli.IntFlag:
+		if f.Category == "" {
+			f.Category = cat
+		}
+	case *cli.StringSliceFlag:
+		if f.Category == "" {
+			f.Category = cat
+		}
+	case *cli.DurationFlag:
+		if f.Category == "" {
+			f.Category = cat
+		}
+	}
+}
+
+// setHidden hides a flag from help.
+func setHidden(f cli.Flag) {
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		f.Hidden = true
+	case *cli.BoolFlag:
+		f.Hidden = true
+	case *cli.IntFlag:
+		f.Hidden = true
+	case *cli.StringSliceFlag:
+		f.Hidden = true
+	case *cli.DurationFlag:
+		f.Hidden = true
+	}
+}
+
+// usageError prints a usage error with a suggestion for a mistyped flag, and exits 2.
+func usageError(stderr io.Writer) cli.OnUsageErrorFunc {
+	return func(c *cli.Context, err error, _ bool) error {
+		fmt.Fprintf(stderr, "ERROR: %v\n", err)
+		const undefined = "flag provided but not defined: "
+		if name, ok := strings.CutPrefix(err.Error(), undefined); ok && c.Command != nil {
+			var names []string
+			for _, f := range c.Command.Flags {
+				names = append(names, f.Names()...)
+			}
+			if s := suggest(strings.TrimLeft(name, "-"), names); s != "" {
+				fmt.Fprintf(stderr, "Did you mean --%s?\n", s)
+			}
+		}
+		return exitCode(2)
+	}
+}
+
+// suggest is the name in names closest to typed, if it is close enough to be a typo.
+func suggest(typed string, names []string) string {
+	best, bestD := "", 1<<30
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(typed), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if bestD <= max(2, len(typed)/3) {
+		return best
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance, with "-" and "_" counted as the same.
+func editDistance(a, b string) int {
+	a = strings.ReplaceAll(a, "_", "-")
+	b = strings.ReplaceAll(b, "_", "-")
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// boolWords are the values the old pipeline accepted after a boolean flag, as a separate
+// argument ("--trg_dst_security_scan_enabled True").
+var boolWords = map[string]string{"true": "true", "false": "false", "yes": "true", "no": "false", "1": "true", "0": "false"}
+
+// joinBoolValues rewrites "--flag True" as "--flag=true" for the boolean flags of the
+// command named in args, so that the old pipeline's spelling parses.
+func joinBoolValues(args []string, bools map[string]bool) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name := strings.TrimLeft(a, "-")
+		if strings.HasPrefix(a, "-") && !strings.Contains(name, "=") && bools[name] && i+1 < len(args) {
+			if v, ok := boolWords[strings.ToLower(args[i+1])]; ok {
+				out = append(out, a+"="+v)
+				i++
+				continue
+			}
+		}
+		if n, v, ok := strings.Cut(name, "="); ok && strings.HasPrefix(a, "-") && bools[n] {
+			if w, ok := boolWords[strings.ToLower(v)]; ok {
+				out = append(out, "--"+n+"="+w)
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// boolFlagNames are the names of the boolean flags of every command.
+func boolFlagNames(cmds []*cli.Command) map[string]bool {
+	m := map[string]bool{}
+	var walk func([]*cli.Command)
+	walk = func(cs []*cli.Command) {
+		for _, c := range cs {
+			for _, f := range c.Flags {
+				if _, ok := f.(*cli.BoolFlag); ok {
+					for _, n := range f.Names() {
+						m[n] = true
+					}
+				}
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(cmds)
+	return m
+}
+
+func versionCommand(stdout io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print tmsync's version, Go version and the versions of its modules",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "short", Usage: "the version only"}},
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(stdout, "tmsync %s\n", tmsync.Version)
+			if c.Bool("short") {
+				return nil
+			}
+			bi, ok := debug.ReadBuildInfo()
+			if !ok {
+				return nil
+			}
+			fmt.Fprintf(stdout, "go: %s\nmodule: %s %s\n", bi.GoVersion, bi.Main.Path, bi.Main.Version)
+			settings := map[string]string{}
+			for _, s := range bi.Settings {
+				settings[s.Key] = s.Value
+			}
+			for _, k := range []string{"vcs.revision", "vcs.time", "vcs.modified", "-tags", "GOOS", "GOARCH", "CGO_ENABLED"} {
+				if v := settings[k]; v != "" {
+					fmt.Fprintf(stdout, "%s: %s\n", k, v)
+				}
+			}
+			deps := append([]*debug.Module(nil), bi.Deps...)
+			sort.Slice(deps, func(i, j int) bool { return deps[i].Path < deps[j].Path })
+			fmt.Fprintf(stdout, "dependencies (%d):\n", len(deps))
+			for _, d := range deps {
+				v := d.Version
+				if d.Replace != nil {
+					v += " => " + d.Replace.Path + " " + d.Replace.Version
+				}
+				fmt.Fprintf(stdout, "  %s %s\n", d.Path, v)
+			}
+			return nil
+		},
+	}
+}
+
+func completionCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "completion",
+		Usage:     "print a shell completion script: bash, zsh or fish",
+		ArgsUsage: "bash|zsh|fish",
+		Description: "bash: source <(tmsync completion bash)\n" +
+			"zsh:  tmsync completion zsh > \"${fpath[1]}/_tmsync\"\n" +
+			"fish: tmsync completion fish > ~/.config/fish/completions/tmsync.fish",
+		Action: func(c *cli.Context) error {
+			switch c.Args().First() {
+			case "bash":
+				fmt.Fprint(stdout, bashCompletion)
+			case "zsh":
+				fmt.Fprint(stdout, zshCompletion)
+			case "fish":
+				s, err := c.App.ToFishCompletion()
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(stdout, s)
+			default:
+				fmt.Fprintf(stderr, "ERROR: completion takes bash, zsh or fish, not %s\n", strconv.Quote(c.Args().First()))
+				return exitCode(2)
+			}
+			return nil
+		},
+	}
+}
+
+// The bash and zsh scripts ask tmsync itself for the candidates
+// (--generate-bash-completion, urfave/cli's protocol).
+const bashCompletion = `# bash completion for tmsync: source <(tmsync completion bash)
+_tmsync_complete() {
+  local cur words
+  COMPREPLY=()
+  cur="${COMP_WORDS[COMP_CWORD]}"
+  words=("${COMP_WORDS[@]:0:COMP_CWORD}")
+  if [[ "$cur" == -* ]]; then
+    words+=("$cur")
+  fi
+  COMPREPLY=($(compgen -W "$("${words[@]}" --generate-bash-completion 2>/dev/null)" -- "$cur"))
+  return 0
+}
+complete -o bashdefault -o default -F _tmsync_complete tmsync
+`
+
+const zshCompletion = `#compdef tmsync
+# zsh completion for tmsync: tmsync completion zsh > "${fpath[1]}/_tmsync"
+_tmsync() {
+  local -a opts
+  local cur
+  cur=${words[-1]}
+  if [[ "$cur" == "-"* ]]; then
+    opts=("${(@f)$(${words[@]:0:#words[@]-1} ${cur} --generate-bash-completion)}")
+  else
+    opts=("${(@f)$(${words[@]:0:#words[@]-1} --generate-bash-completion)}")
+  fi
+  if [[ "${opts[1]}" != "" ]]; then
+    _describe 'values' opts
+  else
+    _files
+  fi
+}
+compdef _tmsync tmsync
+`

@@ -1,0 +1,345 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/tmsync/tmsync/manifest"
+)
+
+// preflightTimeout bounds each check of the preflight: a problem is reported within a
+// few seconds, not after every image has tried and retried.
+const preflightTimeout = 4 * time.Second
+
+// problem is one thing the preflight found, with what to do about it.
+type problem struct{ what, hint string }
+
+func (p problem) String() string {
+	if p.hint == "" {
+		return p.what
+	}
+	return p.what + " (" + p.hint + ")"
+}
+
+// problems collects the preflight's findings from several goroutines.
+type problems struct {
+	mu      sync.Mutex
+	list    []problem
+	refused []string // who refused the vendor token: one problem for all of them
+}
+
+// tokenRefused records that who refused the vendor token.
+func (ps *problems) tokenRefused(who string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.refused = append(ps.refused, who)
+}
+
+func (ps *problems) add(what, hint string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.list = append(ps.list, problem{what, hint})
+}
+
+// err is the problems as one error, a line each, or nil.
+func (ps *problems) err() error {
+	if len(ps.refused) > 0 {
+		sort.Strings(ps.refused)
+		ps.list = append(ps.list, problem{"the vendor token was refused by " + strings.Join(ps.refused, " and "),
+			"check TM_TOKEN (or the Secrets Manager secret): it may have expired or belong to another account"})
+		ps.refused = nil
+	}
+	if len(ps.list) == 0 {
+		return nil
+	}
+	lines := make([]string, len(ps.list))
+	for i, p := range ps.list {
+		lines[i] = "preflight: " + p.String()
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// shortErr is err's text; for an AWS API error its code and message only, without the
+// SDK's operation and request id.
+func shortErr(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode() + ": " + api.ErrorMessage()
+	}
+	return oneLine(strings.ReplaceAll(err.Error(), "\n", " "))
+}
+
+// checkRelease checks that the release folder is a folder and reads: a release that
+// does not read is bad input, named by file and line, found before any network check.
+func checkRelease(ps *problems, dir string, opts ...manifest.Option) bool {
+	abs, _ := filepath.Abs(dir)
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		ps.add(fmt.Sprintf("release folder %s: %v", abs, errors.Unwrap(err)), "set --release-dir to the folder holding the release's *_release.json and image lists")
+		return false
+	case !st.IsDir():
+		ps.add("release folder "+abs+": not a folder", "set --release-dir to the folder holding the release")
+		return false
+	}
+	if _, err := manifest.Load(dir, opts...); err != nil {
+		ps.add("reading release folder "+abs+": "+err.Error(), "")
+		return false
+	}
+	return true
+}
+
+// checkCaller asks STS who the credentials are; "" when it cannot.
+func checkCaller(ctx context.Context, ps *problems, cfg aws.Config) string {
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		ps.add("no AWS credentials found", "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run where a role is attached (CodeBuild, EC2)")
+		return ""
+	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		ps.add("AWS credentials: "+shortErr(err), "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run where a role is attached (CodeBuild, EC2)")
+		return ""
+	}
+	return aws.ToString(id.Arn)
+}
+
+// checkKMS checks that the KMS key exists, is enabled and encrypts.
+func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key string) {
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
+	out, err := kms.NewFromConfig(cfg).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
+	if err != nil {
+		ps.add(fmt.Sprintf("KMS key %s in %s: %s", key, cfg.Region, shortErr(err)),
+			"check --trg_kms_key_alias (aws kms list-aliases --region "+cfg.Region+") and that the role may call kms:DescribeKey")
+		return
+	}
+	md := out.KeyMetadata
+	if md.KeyState != kmstypes.KeyStateEnabled {
+		ps.add(fmt.Sprintf("KMS key %s is %s", key, md.KeyState), "enable the key or name another")
+	}
+	if md.KeyUsage != "" && md.KeyUsage != kmstypes.KeyUsageTypeEncryptDecrypt {
+		ps.add(fmt.Sprintf("KMS key %s is for %s, not ENCRYPT_DECRYPT", key, md.KeyUsage), "ECR needs a symmetric encryption key")
+	}
+}
+
+// preflightHTTP is the client of the preflight's HTTP checks.
+func preflightHTTP() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	return &http.Client{Timeout: preflightTimeout, Transport: tr}
+}
+
+// checkAttestations asks the attestation server for one occurrence: it must answer, take
+// the token, and have occurrences (an answer {} is a wrong address or an empty note).
+func checkAttestations(ctx context.Context, ps *problems, address, token string) {
+	u, err := url.Parse(address)
+	if err != nil {
+		ps.add("attestation server address "+address+": "+err.Error(), "set --src_attestions_address")
+		return
+	}
+	q := u.Query()
+	q.Set("pageSize", "1")
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		ps.add("attestation server "+address+": "+err.Error(), "set --src_attestions_address")
+		return
+	}
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := preflightHTTP().Do(req)
+	if err != nil {
+		ps.add("attestation server "+address+" unreachable: "+shortErr(errors.Unwrap(err)), "check --src_attestions_address and the network path (egress allow-list)")
+		return
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		ps.tokenRefused(fmt.Sprintf("the attestation server %s (%s)", address, resp.Status))
+		return
+	case resp.StatusCode != http.StatusOK:
+		ps.add(fmt.Sprintf("attestation server %s answered %s", address, resp.Status), "check --src_attestions_address")
+		return
+	}
+	var page struct {
+		Occurrences []json.RawMessage `json:"occurrences"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err := json.Unmarshal(body, &page); err != nil {
+		ps.add("attestation server "+address+" did not answer with JSON occurrences", "check --src_attestions_address: it must name the note's occurrences endpoint")
+		return
+	}
+	if len(page.Occurrences) == 0 {
+		ps.add("attestation server "+address+" lists no occurrences (answer "+snippet(body)+")",
+			"check --src_attestions_address names the vendor note's occurrences; an empty note would report every image as unattested")
+	}
+}
+
+func snippet(b []byte) string {
+	s := oneLine(strings.TrimSpace(string(b)))
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return s
+}
+
+// checkRegistry checks that the registry answers /v2/ and, when user is set, that it
+// takes the credentials (basic, or the bearer token flow).
+func checkRegistry(ctx context.Context, ps *problems, role, host string, insecure bool, user, pass, hint string) {
+	scheme := "https"
+	if insecure {
+		scheme = "http"
+	}
+	hc := preflightHTTP()
+	get := func(u, user, pass string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		if user != "" || pass != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		return resp, nil
+	}
+	resp, err := get(scheme+"://"+host+"/v2/", "", "")
+	if err != nil {
+		cause := err
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			cause = ue.Err
+		}
+		ps.add(fmt.Sprintf("%s registry %s unreachable: %s", role, host, shortErr(cause)), hint)
+		return
+	}
+	if resp.StatusCode != http.StatusUnauthorized || (user == "" && pass == "") {
+		if resp.StatusCode >= 500 {
+			ps.add(fmt.Sprintf("%s registry %s answered %s", role, host, resp.Status), hint)
+		}
+		return
+	}
+	challenge := resp.Header.Get("WWW-Authenticate")
+	var authResp *http.Response
+	switch {
+	case strings.HasPrefix(strings.ToLower(challenge), "basic"):
+		authResp, err = get(scheme+"://"+host+"/v2/", user, pass)
+	case strings.HasPrefix(strings.ToLower(challenge), "bearer"):
+		params := challengeParams(challenge[len("bearer"):])
+		if params["realm"] == "" {
+			return
+		}
+		tu, perr := url.Parse(params["realm"])
+		if perr != nil {
+			return
+		}
+		q := tu.Query()
+		if params["service"] != "" {
+			q.Set("service", params["service"])
+		}
+		tu.RawQuery = q.Encode()
+		authResp, err = get(tu.String(), user, pass)
+	default:
+		return
+	}
+	if err != nil {
+		ps.add(fmt.Sprintf("%s registry %s: logging in: %s", role, host, shortErr(err)), hint)
+		return
+	}
+	if authResp.StatusCode == http.StatusUnauthorized || authResp.StatusCode == http.StatusForbidden {
+		ps.tokenRefused(fmt.Sprintf("the %s registry %s as %s (%s)", role, host, user, authResp.Status))
+	}
+}
+
+// challengeParams parses the key="value" pairs of a WWW-Authenticate challenge.
+func challengeParams(s string) map[string]string {
+	m := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok {
+			m[strings.ToLower(k)] = strings.Trim(v, `"`)
+		}
+	}
+	return m
+}
+
+// grantsEveryone reports whether a repository policy has an Allow statement whose
+// principal is "*" (anyone, in any account) without a condition.
+func grantsEveryone(policy string) bool {
+	var doc struct {
+		Statement json.RawMessage
+	}
+	if json.Unmarshal([]byte(policy), &doc) != nil {
+		return false
+	}
+	var stmts []map[string]any
+	if json.Unmarshal(doc.Statement, &stmts) != nil {
+		var one map[string]any
+		if json.Unmarshal(doc.Statement, &one) != nil {
+			return false
+		}
+		stmts = []map[string]any{one}
+	}
+	star := func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			return v == "*"
+		case []any:
+			for _, x := range v {
+				if x == "*" {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, st := range stmts {
+		if eff, _ := st["Effect"].(string); !strings.EqualFold(eff, "Allow") || st["Condition"] != nil {
+			continue
+		}
+		switch p := st["Principal"].(type) {
+		case string:
+			if p == "*" {
+				return true
+			}
+		case map[string]any:
+			if star(p["AWS"]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// absPath is p made absolute, for messages.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestHelpLayout: every command's help fits 100 columns, groups flags by category, and
+// shows only its own flags (plan and verify have no sync-only flag).
+func TestHelpLayout(t *testing.T) {
+	for _, cmd := range [][]string{{}, {"sync"}, {"plan"}, {"verify"}, {"copy"}, {"report"}, {"report", "merge"}, {"version"}, {"completion"}} {
+		code, out, _ := runCLI(t, append(cmd, "--help")...)
+		if code != 0 || out == "" {
+			t.Fatalf("%v --help: exit %d", cmd, code)
+		}
+		for i, l := range strings.Split(out, "\n") {
+			if len(l) > 100 {
+				t.Errorf("%v --help line %d is %d columns: %q", cmd, i+1, len(l), l)
+			}
+		}
+	}
+	_, syncHelp, _ := runCLI(t, "sync", "--help")
+	_, planHelp, _ := runCLI(t, "plan", "--help")
+	for _, cat := range []string{"Source (vendor registry and attestations)", "Target (ECR or a registry)", "Outputs", "Run"} {
+		if !strings.Contains(planHelp, "\n   "+cat+"\n") {
+			t.Errorf("plan --help has no category %q", cat)
+		}
+	}
+	for _, f := range []string{"--concurrency", "--retries", "--scan-wait", "--dry-run", "--heartbeat"} {
+		if !strings.Contains(syncHelp, "\n   "+f) {
+			t.Errorf("sync --help lacks %s", f)
+		}
+		if strings.Contains(planHelp, "\n   "+f) {
+			t.Errorf("plan --help shows the sync-only flag %s", f)
+		}
+	}
+	if !strings.Contains(planHelp, "--detailed-exitcode") || !strings.Contains(planHelp, "[$TMSYNC_DETAILED_EXITCODE]") {
+		t.Errorf("plan --help lacks --detailed-exitcode and its environment variable")
+	}
+}
+
+// TestDidYouMean: a mistyped flag or command gets a suggestion, exit 2; a far-off one none.
+func TestDidYouMean(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", "--concurency", "3"}, "Did you mean --concurrency?"},
+		{[]string{"plan", "--trg_kms_key_alais", "x"}, "Did you mean --trg_kms_key_alias?"},
+		{[]string{"plan", "--trg-kms-key-alias", "x"}, "Did you mean --trg_kms_key_alias?"},
+		{[]string{"snyc"}, `Did you mean "sync"?`},
+		{[]string{"verfiy"}, `Did you mean "verify"?`},
+		{[]string{"plan", "--zzzzzzzzzzzz"}, ""},
+		{[]string{"frobnicate"}, ""},
+	} {
+		code, out, errOut := runCLI(t, c.args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", c.args, code)
+		}
+		if c.want != "" && !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: no %q in %q", c.args, c.want, errOut)
+		}
+		if c.want == "" && strings.Contains(errOut+out, "Did you mean") {
+			t.Errorf("%v: a far-off suggestion: %q", c.args, errOut)
+		}
+	}
+}
+
+// TestVersionAndCompletion: version prints the module and its dependencies; completion
+// prints a script for bash, zsh and fish, and refuses another shell.
+func TestVersionAndCompletion(t *testing.T) {
+	code, out, _ := runCLI(t, "version")
+	for _, want := range []string{"tmsync ", "\ngo: go1.", "github.com/urfave/cli/v2 v2.", "go.podman.io/image/v5 "} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("version: exit %d, no %q in:\n%s", code, want, out)
+		}
+	}
+	for shell, want := range map[string]string{"bash": "complete -o bashdefault", "zsh": "#compdef tmsync", "fish": "complete -c tmsync"} {
+		code, out, _ := runCLI(t, "completion", shell)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("completion %s: exit %d, no %q", shell, code, want)
+		}
+	}
+	if code, _, errOut := runCLI(t, "completion", "powershell"); code != 2 || !strings.Contains(errOut, "bash, zsh or fish") {
+		t.Errorf("completion powershell: exit %d %q", code, errOut)
+	}
+	// The completion protocol answers with the commands and a command's flags.
+	// (urfave/cli reads os.Args for it: run the test binary as tmsync.)
+	complete := func(args ...string) string {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "TMSYNC_TEST_MAIN=1")
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return string(b)
+	}
+	if out := complete("--generate-bash-completion"); !strings.Contains(out, "sync\n") || !strings.Contains(out, "completion\n") {
+		t.Errorf("completion candidates: %q", out)
+	}
+	if out := complete("plan", "--trg_k", "--generate-bash-completion"); !strings.Contains(out, "--trg_kms_key_alias") {
+		t.Errorf("flag completion candidates: %q", out)
+	}
+}
+
+// TestOldBooleanSpelling: the old pipeline's "--flag True" (a separate word, any case)
+// parses as the flag set, not as a stray argument.
+func TestOldBooleanSpelling(t *testing.T) {
+	for _, v := range []string{"True", "TRUE", "false", "False"} {
+		code, _, errOut := runCLI(t, "plan", "--trg_dst_security_scan_enabled", v, "--target", "registry",
+			"--trg-registry", "127.0.0.1:1", "--release-dir", "/nonexistent-release")
+		if code != 2 || strings.Contains(errOut, "unexpected arguments") {
+			t.Errorf("%s: exit %d: %s", v, code, errOut)
+		}
+	}
+}
+
+// TestConfigFile: --config sets flags by name, the command line overrides it, config show
+// says where each value comes from with the token redacted, and a bad key is exit 2 naming
+// the file and line.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := dir + "/tmsync.yaml"
+	must(t, os.WriteFile(cfg, []byte("trgregion: eu-central-1\nconcurrency: 8\ntrg_dst_security_scan_enabled: True\n"+
+		"insecure-registry: [a.example:5000, b.example]\nrelease-dir: "+dir+"/no-such-release\n"), 0o644))
+	t.Setenv("TM_TOKEN", "tok-in-env-7c1f")
+	code, out, _ := runCLI(t, "config", "show", "--config", cfg, "--concurrency", "2")
+	for _, re := range []string{`(?m)^trgregion: +eu-central-1 +# config$`, `(?m)^concurrency: +2 +# flag or environment$`,
+		`(?m)^trg_dst_security_scan_enabled: +true +# config$`, `(?m)^insecure-registry: +"a.example:5000,b.example" +# config$`,
+		`(?m)^retries: +3 +# default$`, `(?m)^# vendor token: from TM_TOKEN \(REDACTED\)$`} {
+		if code != 0 || !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("config show: exit %d, no line like %s in:\n%s", code, re, out)
+		}
+	}
+	if strings.Contains(out, "tok-in-env-7c1f") {
+		t.Errorf("config show printed the token")
+	}
+	// A run reads it: the release folder it names is checked.
+	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--target", "registry", "--trg-registry", "127.0.0.1:1")
+	if code != 2 || !strings.Contains(out+errOut, "preflight: release folder "+dir+"/no-such-release") {
+		t.Errorf("plan --config: exit %d: %s%s", code, out, errOut)
+	}
+	must(t, os.WriteFile(cfg, []byte("trgregion: x\nconcurrancy: 3\n"), 0o644))
+	code, _, errOut = runCLI(t, "plan", "--config", cfg)
+	if code != 2 || !strings.Contains(errOut, cfg+`:2: no flag "concurrancy" (did you mean concurrency?)`) {
+		t.Errorf("bad key: exit %d: %s", code, errOut)
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tmsync/tmsync/internal/faultproxy"
+)
+
+// TestTargetFailureSummarised: the target refuses every image of a 150-image release
+// (wrong credentials: it answers /v2/, so the preflight passes it). The console says so
+// once with the count, in at most 10 lines; the error log has a line per image.
+func TestTargetFailureSummarised(t *testing.T) {
+	r := newRelBed(t, faultproxy.Config{})
+	rel, _ := r.release(150, 3)
+	bad := filepath.Join(t.TempDir(), "auth.json")
+	must(t, os.WriteFile(bad, []byte(`{"auths":{}}`), 0o600))
+	args := without(r.args(rel, "--retries", "0"), "--authfile")
+	args = append(args, "--authfile", bad)
+	code, out := r.run(args)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) > 10 {
+		t.Errorf("%d console lines, want at most 10", len(lines))
+	}
+	if !strings.Contains(out, "ERROR: 150 images failed") {
+		t.Errorf("the console does not count the failures of one cause once")
+	}
+	log := r.errorLog()
+	if n := strings.Count(log, "\n"); n != 150 {
+		t.Errorf("error log has %d lines, want 150", n)
+	}
+}
+
+// TestHeartbeatSlowSource: with a slow source and no terminal, a heartbeat line comes
+// every --heartbeat with the images done and the ones in flight, named with how long.
+func TestHeartbeatSlowSource(t *testing.T) {
+	r := newRelBed(t, faultproxy.Config{Latency: 400 * time.Millisecond, Match: faultproxy.ExceptPing})
+	rel, _ := r.release(2, 5)
+	code, out := r.run(r.args(rel, "--heartbeat", "300ms", "--concurrency", "1"))
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	beats := regexp.MustCompile(`(?m)^INFO: heartbeat: \d/2 images done, 1 in flight \([^)]*vault/svc-0\d:5.0.3 for \d+s\), ([0-9.]+ [KM]?i?B) moved(; nothing moved since the last heartbeat: vault/svc-0\d:5.0.3)?$`).FindAllStringSubmatch(out, -1)
+	if len(beats) < 2 {
+		t.Fatalf("%d heartbeat lines naming the image in flight, want at least 2", len(beats))
+	}
+	var stalled, moved bool
+	for _, b := range beats {
+		stalled = stalled || b[2] != ""
+		moved = moved || b[1] != "0 B"
+	}
+	if !stalled || !moved {
+		t.Errorf("no heartbeat names a stalled image (%v) or counts bytes moved (%v)", stalled, moved)
+	}
+	// Off with 0.
+	code, out = r.run(r.args(rel, "--heartbeat", "0"))
+	if code != 0 || strings.Contains(out, "heartbeat") {
+		t.Fatalf("exit %d, heartbeat with --heartbeat 0:\n%s", code, out)
+	}
+}
