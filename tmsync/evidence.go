@@ -103,7 +103,9 @@ func (r *run) evidenceStep(ctx context.Context) error {
 		dst := evidence.Image{Repository: host + "/" + it.repo, Digest: it.dgst, ImmutableTags: immutable[it.repo]}
 		subject := attest.Subject{Repository: it.src.Name(), Digest: it.dgst}
 		var errs []error
-		if r.mode == ModeSync && ev.CopyReferrers && it.img.Vendor {
+		// From a bundle there is no vendor to list referrers from (the run must not reach
+		// the internet); the bundle carries the images and their attestations only.
+		if r.mode == ModeSync && ev.CopyReferrers && it.img.Vendor && r.o.imageSource == nil {
 			src := evidence.Image{Repository: it.src.Name(), Digest: it.dgst}
 			rc, err := client.CopyReferrers(ctx, src, dst.Repository)
 			if len(rc.Referrers) > 0 || err != nil {
