@@ -172,21 +172,8 @@ type exportArgs struct {
 func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writer) int {
 	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
 	defer console.finish()
-	errorLog := a.ErrorLog
-	if errorLog == "" {
-		errorLog = "sync-error.log"
-	}
-	fail := func(err error) int {
-		parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
-		for _, p := range parts {
-			console.Printf("ERROR: %s", p)
-		}
-		line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
-		if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
-			console.Printf("ERROR: writing %s: %v", errorLog, werr)
-		}
-		return 2
-	}
+	errorLog := errorLogPath(a)
+	fail := func(err error) int { return failStart(console, errorLog, err) }
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))
@@ -325,23 +312,7 @@ func isPreviousBundle(p string) bool {
 // its summary, as runMode does; it returns the exit status.
 func writeOutputs(console *Console, a Args, rep *tmsync.Report, errorLog string) int {
 	rep.Clean(console.Redactor)
-	status := rep.ExitStatus()
-	if err := rep.WriteErrorLog(errorLog); err != nil {
-		console.Printf("ERROR: writing %s: %v", errorLog, err)
-		status = max(status, 1)
-	}
-	if a.Report != "" {
-		if err := rep.WriteJSON(a.Report); err != nil {
-			console.Printf("ERROR: writing %s: %v", a.Report, err)
-			status = max(status, 1)
-		}
-	}
-	if a.JUnit != "" {
-		if err := rep.WriteJUnit(a.JUnit); err != nil {
-			console.Printf("ERROR: writing %s: %v", a.JUnit, err)
-			status = max(status, 1)
-		}
-	}
+	status := writeReports(console, a, rep, errorLog)
 	sum := rep.Summary
 	console.Printf("INFO: %s finished: %d images: %d exported, %d ignored, %d rejected, %d failed; %s in %s",
 		rep.Mode, sum.Images, sum.Copied, sum.Ignored, sum.Rejected, sum.Failed, tmsync.HumanBytes(sum.Bytes), rep.Finished.Sub(rep.Started).Round(time.Millisecond))

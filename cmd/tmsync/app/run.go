@@ -23,6 +23,54 @@ import (
 	"github.com/tmsync/tmsync/tmsync"
 )
 
+// errorLogPath is the error log a run writes: --error-log, sync-error.log by default.
+func errorLogPath(a Args) string {
+	if a.ErrorLog == "" {
+		return "sync-error.log"
+	}
+	return a.ErrorLog
+}
+
+// failStart prints the error that stopped a run before it started, one ERROR line per
+// line of it (errors.Join lists problems a line each; every line starts with ERROR,
+// and remote text in it is escaped), writes it to the error log, and returns exit
+// status 2.
+func failStart(console *Console, errorLog string, err error) int {
+	parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
+	for _, p := range parts {
+		console.Printf("ERROR: %s", p)
+	}
+	line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
+	if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
+		console.Printf("ERROR: writing %s: %v", errorLog, werr)
+	}
+	return 2
+}
+
+// writeReports writes the error log and, when asked, the JSON report and the JUnit
+// file, and returns the exit status: the report's, at least 1 when a file could not
+// be written.
+func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string) int {
+	status := rep.ExitStatus()
+	if err := rep.WriteErrorLog(errorLog); err != nil {
+		console.Printf("ERROR: writing %s: %v", errorLog, err)
+		status = max(status, 1)
+	}
+	if a.Report != "" {
+		if err := rep.WriteJSON(a.Report); err != nil {
+			console.Printf("ERROR: writing %s: %v", a.Report, err)
+			status = max(status, 1)
+		}
+	}
+	if a.JUnit != "" {
+		if err := rep.WriteJUnit(a.JUnit); err != nil {
+			console.Printf("ERROR: writing %s: %v", a.JUnit, err)
+			status = max(status, 1)
+		}
+	}
+	return status
+}
+
 // runMode runs one mode from a: builds the engine, runs it, writes the error log, the
 // report, the JUnit file and the attestation bundle, prints to stdout, and returns the
 // exit status: 0 all in place, 1 some images failed, 2 the run could not start.
@@ -30,23 +78,8 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
 	defer console.finish()
 	console.quietSkip = mode == tmsync.ModeVerify
-	errorLog := a.ErrorLog
-	if errorLog == "" {
-		errorLog = "sync-error.log"
-	}
-	fail := func(err error) int {
-		// One ERROR line per line of the error (errors.Join lists problems a line
-		// each): every line starts with ERROR, and remote text in it is escaped.
-		parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
-		for _, p := range parts {
-			console.Printf("ERROR: %s", p)
-		}
-		line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
-		if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
-			console.Printf("ERROR: writing %s: %v", errorLog, werr)
-		}
-		return 2
-	}
+	errorLog := errorLogPath(a)
+	fail := func(err error) int { return failStart(console, errorLog, err) }
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))
@@ -77,23 +110,7 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 			console.Printf("ERROR: writing attestation bundle: %v", err)
 		}
 	}
-	status := rep.ExitStatus()
-	if err := rep.WriteErrorLog(errorLog); err != nil {
-		console.Printf("ERROR: writing %s: %v", errorLog, err)
-		status = max(status, 1)
-	}
-	if a.Report != "" {
-		if err := rep.WriteJSON(a.Report); err != nil {
-			console.Printf("ERROR: writing %s: %v", a.Report, err)
-			status = max(status, 1)
-		}
-	}
-	if a.JUnit != "" {
-		if err := rep.WriteJUnit(a.JUnit); err != nil {
-			console.Printf("ERROR: writing %s: %v", a.JUnit, err)
-			status = max(status, 1)
-		}
-	}
+	status := writeReports(console, a, rep, errorLog)
 	if runAs == tmsync.ModePlan {
 		var view strings.Builder
 		if err := rep.EncodePlan(&view); err == nil {
