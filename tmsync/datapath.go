@@ -143,6 +143,9 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 		mu.Lock()
 		images[i] = im
 		carried += n
+		if r.mode == ModePlan {
+			it.rec.Size = n
+		}
 		mu.Unlock()
 	})
 	dp.plan = schedule.Make(images)

@@ -76,7 +76,7 @@ func (r *Report) EncodePlan(w io.Writer) error {
 		switch im.Outcome {
 		case OutcomePlanned, OutcomeCopied:
 			copyN++
-			toMove += im.Bytes
+			toMove += max(im.Bytes, im.Size)
 			mark, what = "+", "copy"
 			if im.Outcome == OutcomeCopied {
 				what = "copied"
@@ -98,8 +98,11 @@ func (r *Report) EncodePlan(w io.Writer) error {
 		if im.Digest != "" {
 			line += " " + shortDigest(im.Digest)
 		}
-		if im.Bytes > 0 {
+		switch {
+		case im.Bytes > 0:
 			line += " (" + HumanBytes(im.Bytes) + ")"
+		case im.Size > 0:
+			line += " (" + HumanBytes(im.Size) + ")"
 		}
 		switch {
 		case im.Reason != "":

@@ -86,8 +86,11 @@ type ImageRecord struct {
 	AttestationNote string       `json:"attestationNote,omitempty"`
 	Repository      string       `json:"repository,omitempty"`
 	Bytes           int64        `json:"bytes,omitempty"`
-	Seconds         float64      `json:"seconds,omitempty"`
-	Attempts        int          `json:"attempts,omitempty"`
+	// Size is, in a plan, the bytes of the blobs the image's manifests name (every
+	// platform of an index): what its copy moves at most.
+	Size     int64   `json:"size,omitempty"`
+	Seconds  float64 `json:"seconds,omitempty"`
+	Attempts int     `json:"attempts,omitempty"`
 	// Scan are the ECR scan findings by severity and ScanStatus ECR's scan status, with
 	// --scan-wait.
 	Scan       map[string]int `json:"scan,omitempty"`

@@ -42,9 +42,11 @@ func TestPlanView(t *testing.T) {
 		"  ~ 3rdparty/tm/vault/core (change)\n      tag:Owner: platform -> payments\n",
 		"  + 3rdparty/tm/vault/ledger (create)\n",
 		"Images:\n",
-		"  + copy     vault/ledger:5.0.3 sha256:" + strings.TrimPrefix(images[1].Digest, "sha256:")[:12],
+		// The image to copy shows its size, read from its manifests (8 KiB layer + config).
+		"  + copy     vault/ledger:5.0.3 sha256:" + strings.TrimPrefix(images[1].Digest, "sha256:")[:12] + " (8.",
 		"  = present  vault/core:5.0.3 sha256:" + strings.TrimPrefix(images[0].Digest, "sha256:")[:12],
-		"Plan: 1 repositories to create, 1 to change, 0 unchanged; 1 images to copy, 1 present, 0 rejected, 0 failed.\n",
+		"Plan: 1 repositories to create, 1 to change, 0 unchanged; 1 images to copy (8.",
+		" KiB), 1 present, 0 rejected, 0 failed.\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q", want)

@@ -98,6 +98,57 @@ var flagCategory = map[string]string{
 	"fail-on-severity": catTarget,
 	"error-log":        catOutput, "report": catOutput, "junit": catOutput, "save-attestation-bundle": catOutput,
 	"log-level": catOutput, "debug": catOutput, "log-format": catOutput,
+	"from-bundle": catSource, "earlier-bundle": catSource,
+	"sign-kms-key": catTarget, "bank-public-key": catTarget, "copy-referrers": catTarget,
+	"enable-blob-mounting": catTarget,
+}
+
+// oldFlags are the old pipeline's flags: they keep its names and its environment (none,
+// or the one it read); every other flag also reads TMSYNC_<NAME>.
+var oldFlags = map[string]bool{
+	"srcusr": true, "srcpasswd": true, "srcdomain": true, "trgprefix": true, "trgregion": true,
+	"src_packages_postfix": true, "src_release_postfix": true, "trg_ecr_policy_file_path": true,
+	"trg_ecr_lifecycle_file_path": true, "trg_resource_tags_file_path": true, "trg_kms_key_alias": true,
+	"trg_dst_security_scan_enabled": true, "throttle_ecr_creation_ms": true, "src_attestions_address": true,
+	"gnupgdir": true, "src_attestor": true, "trg_ecr_image_untagged_delete_days": true,
+}
+
+// envName is the environment variable of tmsync's own flag name: TMSYNC_ and the name in
+// upper case, dashes as underscores.
+func envName(name string) string {
+	return "TMSYNC_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// setEnv gives a flag of tmsync's own its TMSYNC_ environment variable, unless it names
+// one already.
+func setEnv(f cli.Flag) {
+	name := f.Names()[0]
+	if oldFlags[name] {
+		return
+	}
+	env := []string{envName(name)}
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = env
+		}
+	case *cli.BoolFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = env
+		}
+	case *cli.IntFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = env
+		}
+	case *cli.StringSliceFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = env
+		}
+	case *cli.DurationFlag:
+		if len(f.EnvVars) == 0 {
+			f.EnvVars = env
+		}
+	}
 }
 
 // syncOnly are the flags that only sync uses: plan and verify accept them and do not show
@@ -121,6 +172,7 @@ func modeFlags(mode tmsync.Mode) []cli.Flag {
 			cat = catRun
 		}
 		setCategory(f, cat)
+		setEnv(f)
 		out = append(out, f)
 	}
 	return out
