@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"sort"
@@ -126,29 +127,20 @@ func setEnv(f cli.Flag) {
 	if oldFlags[name] {
 		return
 	}
-	env := []string{envName(name)}
-	switch f := f.(type) {
-	case *cli.StringFlag:
-		if len(f.EnvVars) == 0 {
-			f.EnvVars = env
-		}
-	case *cli.BoolFlag:
-		if len(f.EnvVars) == 0 {
-			f.EnvVars = env
-		}
-	case *cli.IntFlag:
-		if len(f.EnvVars) == 0 {
-			f.EnvVars = env
-		}
-	case *cli.StringSliceFlag:
-		if len(f.EnvVars) == 0 {
-			f.EnvVars = env
-		}
-	case *cli.DurationFlag:
-		if len(f.EnvVars) == 0 {
-			f.EnvVars = env
-		}
+	if v := flagField(f, "EnvVars"); v.IsValid() && v.Len() == 0 {
+		v.Set(reflect.ValueOf([]string{envName(name)}))
 	}
+}
+
+// flagField is the settable field name of a urfave/cli flag (every flag type of v2 is a
+// pointer to a struct with Category, Hidden and EnvVars fields, but no setter shared by
+// all), or the zero Value when the flag has no such field.
+func flagField(f cli.Flag, name string) reflect.Value {
+	v := reflect.ValueOf(f)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	return v.Elem().FieldByName(name)
 }
 
 // syncOnly are the flags that only sync uses: plan and verify accept them and do not show
@@ -192,43 +184,15 @@ func categorize(flags []cli.Flag) []cli.Flag {
 
 // setCategory sets a flag's help category when it has none.
 func setCategory(f cli.Flag, cat string) {
-	switch f := f.(type) {
-	case *cli.StringFlag:
-		if f.Category == "" {
-			f.Category = cat
-		}
-	case *cli.BoolFlag:
-		if f.Category == "" {
-			f.Category = cat
-		}
-	case *cli.IntFlag:
-		if f.Category == "" {
-			f.Category = cat
-		}
-	case *cli.StringSliceFlag:
-		if f.Category == "" {
-			f.Category = cat
-		}
-	case *cli.DurationFlag:
-		if f.Category == "" {
-			f.Category = cat
-		}
+	if v := flagField(f, "Category"); v.IsValid() && v.String() == "" {
+		v.SetString(cat)
 	}
 }
 
 // setHidden hides a flag from help.
 func setHidden(f cli.Flag) {
-	switch f := f.(type) {
-	case *cli.StringFlag:
-		f.Hidden = true
-	case *cli.BoolFlag:
-		f.Hidden = true
-	case *cli.IntFlag:
-		f.Hidden = true
-	case *cli.StringSliceFlag:
-		f.Hidden = true
-	case *cli.DurationFlag:
-		f.Hidden = true
+	if v := flagField(f, "Hidden"); v.IsValid() {
+		v.SetBool(true)
 	}
 }
 
