@@ -436,8 +436,17 @@ func flakyRun(t *testing.T, b *bed, cfg faultproxy.Config, scheduled bool) {
 		t.Errorf("%d fetches from byte 0 beyond one per blob, the wrapper refetched %d times", extra, refetches)
 	}
 	ratio := float64(sentBytes) / float64(b.distinctBytes())
-	if ratio > 1.05 && ps.RefetchedBytes == 0 {
-		t.Errorf("vendor egress %.3f× distinct bytes", ratio)
+	// containers/image resumes a cut body with a Range request. What the proxy wrote
+	// before the cut but the client never read (lost with the reset connection) crosses
+	// the link again: at most the blob's size per resume, and not a second fetch.
+	var resent int64
+	for d, size := range b.blobs {
+		if part[d] > 0 && sent[d] > size {
+			resent += min(sent[d]-size, int64(part[d])*size)
+		}
+	}
+	if fetched := float64(sentBytes-resent) / float64(b.distinctBytes()); fetched > 1.05 && ps.RefetchedBytes == 0 {
+		t.Errorf("vendor egress %.3f× distinct bytes (%.3f× without %d bytes re-sent after cuts)", ratio, fetched, resent)
 	}
 	stats := b.proxy.Stats()
 	faults := stats.Faults() - before.Faults()
