@@ -228,13 +228,13 @@ type (
 	intChunk   struct{ Offset, Length int64 }
 	threeChunk struct{ Offset, Length, Flags uint64 }
 	otherNames struct{ Off, Len uint64 }
-	wrongChunk struct{ noSupports }
-	wrongCount struct{ noSupports }
-	wrongNames struct{ noSupports }
-	wrongOut   struct{ noSupports }
-	notSlice   struct{ noSupports }
-	supportsFn struct{ noSupports }
-	good       struct{ noSupports }
+	wrongChunk struct{}
+	wrongCount struct{}
+	wrongNames struct{}
+	wrongOut   struct{}
+	notSlice   struct{}
+	supportsFn struct{}
+	good       struct{}
 )
 
 func (noSupports) GetBlobAt(context.Context, types.BlobInfo, []testChunk) (chan io.ReadCloser, chan error, error) {
@@ -261,7 +261,7 @@ func (notSlice) GetBlobAt(context.Context, types.BlobInfo, testChunk) (chan io.R
 	return nil, nil, nil
 }
 func (supportsFn) SupportsGetBlobAt(context.Context) bool { return true }
-func (good) SupportsGetBlobAt() bool                     { return true }
+func (good) SupportsGetBlobAt() bool                      { return true }
 
 func TestRangeGetterShapes(t *testing.T) {
 	for _, tc := range []struct {
