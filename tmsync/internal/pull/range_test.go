@@ -262,6 +262,9 @@ func (notSlice) GetBlobAt(context.Context, types.BlobInfo, testChunk) (chan io.R
 }
 func (supportsFn) SupportsGetBlobAt(context.Context) bool { return true }
 func (good) SupportsGetBlobAt() bool                      { return true }
+func (good) GetBlobAt(context.Context, types.BlobInfo, []testChunk) (chan io.ReadCloser, chan error, error) {
+	return nil, nil, nil
+}
 
 func TestRangeGetterShapes(t *testing.T) {
 	for _, tc := range []struct {
