@@ -13,8 +13,9 @@
 //     coalesced by the store: one reads from the vendor, the others wait for it;
 //   - retries each failed request by itself, with backoff: a 5xx, a 429, a connection
 //     reset or refused, a body cut mid-way, a stall (no byte for Options.IdleTimeout).
-//     A blob body that fails part-way is fetched again and the bytes already delivered
-//     are skipped, so the consumer sees one unbroken stream;
+//     A blob body that fails part-way is resumed at the first byte not yet delivered,
+//     with a Range request (see below), so the consumer sees one unbroken stream and
+//     the vendor sends each byte about once;
 //   - retries opening the source (the ping and the manifest fetch) and GetManifest the
 //     same way, and keeps fetched manifests in the store (they are small, and the
 //     air-gap bundle needs them).
@@ -28,13 +29,39 @@
 // only after 1 MiB or 60 s of progress. It does not retry a 5xx, a reset before the
 // answer, a failed Range request, a second quick cut, and it has no idle timeout: a
 // stalled body hangs until the caller's context ends. Those are what the wrapper adds.
-// The wrapper cannot send a Range request itself (the docker source does not expose
-// one), so its own resume re-fetches the blob and discards the prefix: it costs the
-// prefix again on the vendor link, but only after containers/image's own Range resume
-// failed, or after a stall.
+//
+// # Range resumes
+//
+// The docker source also has GetBlobAt (for zstd:chunked partial pulls): it sends
+// "Range: bytes=N-" with the source's own client (auth, mirrors, TLS), passes a 206
+// body through, and turns a 200 (the server ignored Range) into the asked bytes by
+// skipping the prefix itself. Its chunk type is in an internal package, so the wrapper
+// reaches it by reflection (range.go), only when its signature is exactly the one of
+// v5.42; TestRangeGetterPinsContainersImage fails if an update changes it. The wrapper
+// resumes a cut or stalled blob with one chunk {Offset: delivered, Length: to the end},
+// and reads GetBlobAt's error channel after the stream. It falls back to fetching the
+// blob again from byte 0 and skipping the prefix, for the rest of that blob, when the
+// source has no usable GetBlobAt (SupportsGetBlobAt false, another transport), when
+// the Range request is refused (400 BadPartialRequest, 416, ...), when the server
+// ignored it (the prefix crossed the link anyway), when GetBlobAt reports an error
+// after a short stream, or when no stream came within the idle timeout (a server
+// skipping a long prefix cannot be told from a stall there). Stats.RangeResumes and
+// RangeFallbacks count them; RefetchedBytes counts only bytes the vendor sent again.
+// Measured on the registry behind a proxy that stalls an 8 MiB layer at 6 MiB: the
+// vendor sent 1.00× the layer, against 1.75× with the refetch (cut twice at 3 and 3.5
+// MiB: 1.00× against 1.44×; at the last byte: 1.00× against 2.00×).
+//
+// The bytes after a Range resume are verified like the others: the store's Writer
+// checks the digest of a kept blob before it is committed, and copy.Image checks the
+// digest of every blob it pushes. GetBlobAt does not check Content-Range (the
+// docker source's own resume does), so a server answering from another offset is
+// caught only there: the copy fails, nothing is stored. An answer longer than the
+// blob's size fails the read at once.
 //
 // The idle timer runs only while the wrapper waits on the vendor: a slow consumer (the
-// target upload) does not count as a stall.
+// target upload) does not count as a stall. containers/image sleeps about 1 s before
+// its own resume of a first cut; an IdleTimeout below that cuts that resume, and the
+// wrapper resumes with its own Range request instead (no byte is lost either way).
 //
 // # Wiring into a copy engine
 //

@@ -2,8 +2,10 @@ package pull_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"net"
 	"net/http"
@@ -45,6 +47,35 @@ type counter struct {
 	stall    digest.Digest
 	stallFor time.Duration
 	stalled  int
+	// cuts, if set for a digest, cut its blob GET answers (200 or 206) in turn: answer i
+	// stops at byte cuts[d][i] of the blob (counted from the blob's start, not the
+	// answer's) and the connection is closed; a negative entry, or none, lets the
+	// answer through. stallAt does the same with stalls of stallFor.
+	cuts, stallAt map[digest.Digest][]int64
+	// ignoreRange strips Range from requests (the registry answers 200); corrupt206
+	// alters every byte of 206 answers.
+	ignoreRange, corrupt206 bool
+}
+
+var errCut = errors.New("counter: cut")
+
+// next pops the next scripted offset for d, or -1.
+func next(m map[digest.Digest][]int64, d digest.Digest) int64 {
+	if len(m[d]) == 0 {
+		return -1
+	}
+	at := m[d][0]
+	m[d] = m[d][1:]
+	return at
+}
+
+// rangeStart is where a 206 answer starts in the blob.
+func rangeStart(res *http.Response) int64 {
+	var first, last, total int64
+	if _, err := fmt.Sscanf(res.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total); err != nil {
+		return 0
+	}
+	return first
 }
 
 var blobPath = regexp.MustCompile(`^/v2/.+/blobs/(sha256:[0-9a-f]{64})$`)
@@ -56,6 +87,7 @@ func startCounter(t *testing.T, target string) *counter {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{Proxy: nil}
 	rp.FlushInterval = -1
+	rp.ErrorLog = log.New(io.Discard, "", 0) // the scripted cuts
 	rp.ModifyResponse = func(res *http.Response) error {
 		m := blobPath.FindStringSubmatch(res.Request.URL.Path)
 		if res.Request.Method != http.MethodGet || m == nil {
@@ -76,15 +108,33 @@ func startCounter(t *testing.T, target string) *counter {
 		if stall {
 			c.stalled++
 		}
-		res.Body = &countingBody{ReadCloser: res.Body, c: c, d: d, stallAt: res.ContentLength / 2, stall: stall,
-			stallFor: c.stallFor, ctx: res.Request.Context()}
+		body := &countingBody{ReadCloser: res.Body, c: c, d: d, stallAt: res.ContentLength / 2, stall: stall,
+			stallFor: c.stallFor, ctx: res.Request.Context(), cutAt: -1}
+		if res.StatusCode == http.StatusPartialContent {
+			body.start = rangeStart(res)
+			body.corrupt = c.corrupt206
+		}
+		if at := next(c.cuts, d); at >= 0 {
+			body.cutAt = at - body.start
+		}
+		if at := next(c.stallAt, d); at >= 0 {
+			body.stall, body.stallAt = true, at-body.start
+		}
+		res.Body = body
 		return nil
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: rp}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		if c.ignoreRange {
+			r.Header.Del("Range")
+		}
+		c.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	})}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	c.host = l.Addr().String()
@@ -100,9 +150,20 @@ type countingBody struct {
 	stall    bool
 	stallFor time.Duration
 	ctx      context.Context
+	start    int64 // the answer's first byte in the blob
+	cutAt    int64 // cut after this many bytes of the answer; <0: never
+	corrupt  bool
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
+	if b.cutAt >= 0 {
+		if b.n >= b.cutAt {
+			return 0, errCut // httputil.ReverseProxy aborts the connection
+		}
+		if rest := b.cutAt - b.n; int64(len(p)) > rest {
+			p = p[:rest]
+		}
+	}
 	if b.stall && b.n >= b.stallAt {
 		b.stall = false
 		select {
@@ -115,6 +176,11 @@ func (b *countingBody) Read(p []byte) (int, error) {
 		p = p[:b.stallAt-b.n]
 	}
 	n, err := b.ReadCloser.Read(p)
+	if b.corrupt {
+		for i := range p[:n] {
+			p[i] ^= 0x5a
+		}
+	}
 	b.n += int64(n)
 	b.c.mu.Lock()
 	b.c.sent[b.d] += int64(n)

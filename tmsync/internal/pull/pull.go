@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -68,10 +69,17 @@ type Stats struct {
 	// Kept is the blobs written into the store while streaming.
 	Kept int64
 	// Retries is every request retried; IdleCuts the ones cut by IdleTimeout;
-	// RefetchedBytes the prefixes fetched again to resume a blob.
+	// RefetchedBytes the bytes the vendor sent again to resume a blob (prefixes fetched
+	// again and skipped; 0 when every resume was a Range request).
 	Retries        int64
 	IdleCuts       int64
 	RefetchedBytes int64
+	// RangeResumes is the cut blobs resumed with a Range request answered with only the
+	// missing bytes; RangeFallbacks the resumes that fetched the blob again from byte 0
+	// instead (a source without GetBlobAt, a Range request refused, or ignored by the
+	// server, or a stall while the server skipped the prefix itself).
+	RangeResumes   int64
+	RangeFallbacks int64
 }
 
 // Puller wraps source references. One Puller serves a whole run; it is safe for
@@ -81,6 +89,7 @@ type Puller struct {
 
 	vendorGets, vendorBytes, storeHits, storeBytes, kept atomic.Int64
 	retries, idleCuts, refetched                         atomic.Int64
+	rangeResumes, rangeFallbacks                         atomic.Int64
 }
 
 // New returns a Puller with opts, defaults applied.
@@ -113,6 +122,7 @@ func (p *Puller) Stats() Stats {
 		VendorGets: p.vendorGets.Load(), VendorBytes: p.vendorBytes.Load(),
 		StoreHits: p.storeHits.Load(), StoreBytes: p.storeBytes.Load(), Kept: p.kept.Load(),
 		Retries: p.retries.Load(), IdleCuts: p.idleCuts.Load(), RefetchedBytes: p.refetched.Load(),
+		RangeResumes: p.rangeResumes.Load(), RangeFallbacks: p.rangeFallbacks.Load(),
 	}
 }
 
@@ -165,6 +175,15 @@ type wrappedSource struct {
 	types.ImageSource
 	ref *wrappedRef
 	p   *Puller
+
+	rangeOnce sync.Once
+	rangeFn   rangeFunc // nil: the source cannot resume with Range
+}
+
+// getRange returns the source's ranged fetch, or nil.
+func (s *wrappedSource) getRange() rangeFunc {
+	s.rangeOnce.Do(func() { s.rangeFn, _ = rangeGetter(s.ImageSource) })
+	return s.rangeFn
 }
 
 func (s *wrappedSource) Reference() types.ImageReference { return s.ref }
@@ -243,8 +262,9 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	return b, b.size, nil
 }
 
-// blobReader reads one blob from the source, resuming it after a failure by fetching
-// it again and skipping what was already delivered.
+// blobReader reads one blob from the source. After a failure it resumes at the first
+// byte not yet delivered: with a Range request when the source has one (rangeGetter),
+// otherwise by fetching the blob again and skipping what was already delivered.
 type blobReader struct {
 	ctx   context.Context
 	src   *wrappedSource
@@ -252,55 +272,180 @@ type blobReader struct {
 	cache types.BlobInfoCache
 	tee   *blobstore.Writer // nil: not kept
 
-	body   io.ReadCloser
-	cancel context.CancelFunc
-	idle   *time.Timer
-	fired  atomic.Bool
-	size   int64
-	offset int64 // bytes delivered to the consumer
-	fails  int   // body failures in a row without new bytes
-	done   bool
+	body    io.ReadCloser
+	errs    chan error // GetBlobAt's error channel while body is a ranged stream, else nil
+	streams chan io.ReadCloser
+	ranged  bool // body starts at a Range resume (206)
+	cancel  context.CancelFunc
+	idle    *time.Timer
+	fired   atomic.Bool
+	size    int64
+	offset  int64 // bytes delivered to the consumer
+	fails   int   // body failures in a row without new bytes
+	noRange bool  // resume this blob by refetching from byte 0
+	done    bool
 }
 
-// open fetches the blob (again), with retries, and skips the delivered prefix.
+// open fetches the blob, with retries: from byte 0 the first time, and from the first
+// byte not yet delivered after that.
 func (b *blobReader) open() error {
 	p := b.src.p
 	return p.retry(b.ctx, "blob", b.info.Digest, func(ctx context.Context) error {
-		actx, cancel := context.WithCancel(ctx)
-		b.fired.Store(false)
-		idle := time.AfterFunc(p.opts.IdleTimeout, func() { b.fired.Store(true); cancel() })
-		p.vendorGets.Add(1)
-		rc, size, err := b.src.ImageSource.GetBlob(actx, b.info, b.cache)
+		if b.offset > 0 && !b.noRange {
+			if get := b.src.getRange(); get != nil {
+				err := b.openRange(ctx, get)
+				if err == nil || retryable(ctx, err) || ctx.Err() != nil {
+					return err // a failed Range request is retried as one
+				}
+				// Refused (400 BadPartialRequest, 416, ...): refetch from byte 0.
+			}
+			b.fallBack()
+		}
+		return b.openFull(ctx)
+	})
+}
+
+// fallBack marks the blob as resumed from byte 0 from now on.
+func (b *blobReader) fallBack() {
+	if !b.noRange {
+		b.noRange = true
+		b.src.p.rangeFallbacks.Add(1)
+	}
+}
+
+// openFull fetches the blob from byte 0 and skips the delivered prefix.
+func (b *blobReader) openFull(ctx context.Context) error {
+	p := b.src.p
+	actx, cancel := context.WithCancel(ctx)
+	b.fired.Store(false)
+	idle := time.AfterFunc(p.opts.IdleTimeout, func() { b.fired.Store(true); cancel() })
+	p.vendorGets.Add(1)
+	rc, size, err := b.src.ImageSource.GetBlob(actx, b.info, b.cache)
+	if err != nil {
+		idle.Stop()
+		cancel()
+		return b.idleErr(err)
+	}
+	if b.offset > 0 {
+		if size >= 0 && b.size >= 0 && size != b.size {
+			idle.Stop()
+			cancel()
+			rc.Close()
+			return fmt.Errorf("blob %s changed size on resume: %d, then %d", b.info.Digest, b.size, size)
+		}
+		idle.Reset(p.opts.IdleTimeout)
+		n, err := io.CopyN(io.Discard, &idleReader{r: rc, t: idle, d: p.opts.IdleTimeout}, b.offset)
+		p.vendorBytes.Add(n)
+		p.refetched.Add(n)
 		if err != nil {
 			idle.Stop()
 			cancel()
+			rc.Close()
 			return b.idleErr(err)
 		}
-		if b.offset > 0 {
-			if size >= 0 && b.size >= 0 && size != b.size {
-				idle.Stop()
-				rc.Close()
-				cancel()
-				return fmt.Errorf("blob %s changed size on resume: %d, then %d", b.info.Digest, b.size, size)
-			}
-			idle.Reset(p.opts.IdleTimeout)
-			n, err := io.CopyN(io.Discard, &idleReader{r: rc, t: idle, d: p.opts.IdleTimeout}, b.offset)
-			p.vendorBytes.Add(n)
-			p.refetched.Add(n)
-			if err != nil {
-				idle.Stop()
-				rc.Close()
-				cancel()
-				return b.idleErr(err)
-			}
-		}
+	}
+	idle.Stop()
+	if b.size < 0 {
+		b.size = size
+	}
+	b.body, b.errs, b.streams, b.ranged, b.cancel, b.idle = rc, nil, nil, false, cancel, idle
+	return nil
+}
+
+// openRange asks the source for the bytes from b.offset on.
+func (b *blobReader) openRange(ctx context.Context, get rangeFunc) error {
+	p := b.src.p
+	actx, cancel := context.WithCancel(ctx)
+	b.fired.Store(false)
+	idle := time.AfterFunc(p.opts.IdleTimeout, func() { b.fired.Store(true); cancel() })
+	p.vendorGets.Add(1)
+	streams, errs, err := get(actx, b.info, uint64(b.offset))
+	if err != nil {
 		idle.Stop()
-		if b.size < 0 {
-			b.size = size
+		cancel()
+		return b.idleErr(err)
+	}
+	// The answer's headers are in. On a 206 the stream comes at once; on a 200 (the
+	// server ignored Range) containers/image skips the prefix itself first.
+	rc, err := firstStream(actx, streams, errs)
+	idle.Stop()
+	if err != nil {
+		cancel()
+		go drainBlobAt(streams, errs)
+		if b.fired.Load() {
+			// No stream within the idle timeout: a stall, or a server skipping a long
+			// prefix that the idle timer cannot see. Resume from byte 0 from now on,
+			// where every byte resets the timer.
+			b.fallBack()
 		}
-		b.body, b.cancel, b.idle = rc, cancel, idle
-		return nil
-	})
+		return b.idleErr(err)
+	}
+	if skippedByClient(rc) {
+		// A 200: the whole prefix crossed the link again.
+		p.vendorBytes.Add(b.offset)
+		p.refetched.Add(b.offset)
+		b.fallBack()
+	} else {
+		p.rangeResumes.Add(1)
+	}
+	b.body, b.errs, b.streams, b.ranged, b.cancel, b.idle = rc, errs, streams, true, cancel, idle
+	return nil
+}
+
+// firstStream waits for GetBlobAt's one stream, or its error.
+func firstStream(ctx context.Context, streams chan io.ReadCloser, errs chan error) (io.ReadCloser, error) {
+	for streams != nil || errs != nil {
+		select {
+		case s, ok := <-streams:
+			if !ok {
+				streams = nil
+				continue
+			}
+			if s == nil {
+				return nil, errors.New("ranged fetch: no stream")
+			}
+			return s, nil
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return nil, errors.New("ranged fetch: no data returned")
+}
+
+// drainBlobAt consumes what is left in GetBlobAt's channels, so that its goroutine ends,
+// and returns the first error reported. Both channels are closed when the producer is
+// done; it reports errors after the stream.
+func drainBlobAt(streams chan io.ReadCloser, errs chan error) error {
+	var first error
+	for streams != nil || errs != nil {
+		select {
+		case s, ok := <-streams:
+			if !ok {
+				streams = nil
+				continue
+			}
+			if s != nil {
+				s.Close()
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 // idleErr marks an error caused by the idle timer.
@@ -319,6 +464,12 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 	p := b.src.p
 	for {
 		if b.body == nil {
+			if b.size >= 0 && b.offset == b.size && b.offset > 0 {
+				// Cut after its last byte: nothing is missing (the digest is still checked
+				// by the store and by copy.Image).
+				b.finish()
+				return 0, io.EOF
+			}
 			if b.fails > 1 { // the first resume is immediate: containers/image already waited 1 s
 				if err := b.wait(b.fails - 1); err != nil {
 					b.dropTee()
@@ -333,6 +484,12 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 		b.idle.Reset(p.opts.IdleTimeout)
 		n, err := b.body.Read(buf)
 		b.idle.Stop()
+		if b.ranged && b.size >= 0 && b.offset+int64(n) > b.size {
+			b.closeBody()
+			b.dropTee()
+			b.done = true
+			return 0, fmt.Errorf("blob %s: the Range resume at byte %d sent more than the blob's %d bytes", b.info.Digest, b.offset, b.size)
+		}
 		if n > 0 {
 			b.fails = 0
 			p.vendorBytes.Add(int64(n))
@@ -343,22 +500,22 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 				}
 			}
 		}
-		switch {
-		case err == nil:
+		if err == nil {
 			return n, nil
-		case errors.Is(err, io.EOF):
-			b.done = true
-			b.closeBody()
-			if b.tee != nil {
-				if b.tee.Commit() == nil {
-					p.kept.Add(1)
-				}
-				b.tee = nil
-			}
-			return n, io.EOF
 		}
-		err = b.idleErr(err)
-		b.closeBody()
+		if errors.Is(err, io.EOF) {
+			err = b.endBody()
+			if err == nil && b.size >= 0 && b.offset < b.size {
+				err = fmt.Errorf("body ended at byte %d of %d: %w", b.offset, b.size, io.ErrUnexpectedEOF)
+			}
+			if err == nil {
+				b.finish()
+				return n, io.EOF
+			}
+		} else {
+			err = b.idleErr(err)
+			b.closeBody()
+		}
 		b.fails++
 		if !retryable(b.ctx, err) || b.fails > p.opts.Retries {
 			b.dropTee()
@@ -375,6 +532,46 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 			return n, nil // hand over what arrived; the next Read resumes
 		}
 	}
+}
+
+// finish ends a blob read to its end: the kept copy is committed (the store checks its
+// digest).
+func (b *blobReader) finish() {
+	p := b.src.p
+	b.done = true
+	if b.tee != nil {
+		if b.tee.Commit() == nil {
+			p.kept.Add(1)
+		}
+		b.tee = nil
+	}
+}
+
+// endBody closes a body read to its end. For a ranged stream it then reads GetBlobAt's
+// error channel (bounded by the idle timeout): an error there (a bad multipart answer,
+// say) fails the body, and the blob is resumed from byte 0.
+func (b *blobReader) endBody() error {
+	if b.errs == nil {
+		b.closeBody()
+		return nil
+	}
+	streams, errs := b.streams, b.errs
+	b.body.Close()
+	done := make(chan error, 1)
+	go func() { done <- drainBlobAt(streams, errs) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(b.src.p.opts.IdleTimeout):
+		err = &idleError{timeout: b.src.p.opts.IdleTimeout, err: errors.New("ranged fetch: no end after the body")}
+	}
+	b.cancel()
+	b.body, b.errs, b.streams = nil, nil, nil
+	if err != nil {
+		b.fallBack()
+		return fmt.Errorf("ranged fetch: %w (%w)", err, io.ErrUnexpectedEOF)
+	}
+	return nil
 }
 
 // wait sleeps the backoff of the k-th retry in a row (k from 1).
@@ -394,11 +591,15 @@ func (b *blobReader) wait(k int) error {
 	}
 }
 
+// closeBody abandons the body (cut, stalled, or no longer wanted).
 func (b *blobReader) closeBody() {
 	if b.body != nil {
+		b.cancel() // first: a stream that skips to its end on Close must not read on
 		b.body.Close()
-		b.cancel()
-		b.body = nil
+		if b.errs != nil {
+			go drainBlobAt(b.streams, b.errs)
+		}
+		b.body, b.errs, b.streams = nil, nil, nil
 	}
 }
 
