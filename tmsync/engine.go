@@ -106,6 +106,9 @@ type item struct {
 	dgst digest.Digest // the digest to copy: pinned, or resolved from the tag
 	rec  *ImageRecord
 	done bool // an outcome is final
+	// size is the bytes of the image's blobs (planCopies; 0 when unknown); shown the
+	// bytes last sent in an EventProgress, which never go down from one try to the next.
+	size, shown int64
 }
 
 func (it *item) fail(step string, outcome Outcome, err error) {
