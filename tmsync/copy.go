@@ -121,7 +121,8 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 		err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
 	}
 	it.fail("copy", OutcomeFailed, err)
-	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true})
+	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true,
+		Step: it.rec.Step, Cause: it.rec.Cause})
 	r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
 }
 

@@ -110,6 +110,11 @@ type Event struct {
 	// Image is the destination "repository:tag", or "" for run-level events.
 	Image   string
 	Message string
+	// Step and Cause are, on EventFail, the failed step and the failure's class (as
+	// ImageRecord's); Cause is also set on EventRetry. Many failures of one step and
+	// cause are one problem: a display may say it once.
+	Step  string
+	Cause Cause
 	// Bytes is, on EventProgress, the bytes of the image copied so far (all tries); on
 	// EventStart, the image's size (its blobs' bytes; 0 when unknown); on EventPlanned,
 	// the bytes of all the copies.

@@ -164,13 +164,24 @@ func cause(image, msg string) string {
 	return msg
 }
 
+// groupKey is what makes failures one problem: their step and structured cause (the
+// engine's ClassifyError); the message's text, with what differs from image to image
+// taken out, only when there is no cause or it is "other" (a report of an older tmsync,
+// an error of no known kind).
+func groupKey(step string, c tmsync.Cause, image, msg string) string {
+	if c == "" || c == tmsync.CauseOther {
+		return step + "\x00text\x00" + cause(image, msg)
+	}
+	return step + "\x00" + string(c)
+}
+
 // repeated counts one failure (or retry) of its cause and reports whether the console has
 // said it failLines times already.
 func (c *Console) repeated(kind tmsync.EventKind, e tmsync.Event) bool {
 	if c.causes == nil {
 		c.causes = map[string]int{}
 	}
-	k := string(kind) + "\x00" + cause(e.Image, e.Message)
+	k := string(kind) + "\x00" + groupKey(e.Step, e.Cause, e.Image, e.Message)
 	c.causes[k]++
 	n := c.causes[k]
 	limit := failLines
