@@ -101,7 +101,9 @@ func newPolicyContext() (*signature.PolicyContext, error) {
 // resets and a 429 on an upload, surfaces here.
 func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it *item) {
 	start := r.o.clock()
-	r.event(EventStart, it, "START: "+it.img.Dest.String())
+	msg := "START: " + it.img.Dest.String()
+	r.o.observer.Event(Event{Kind: EventStart, Image: it.img.Dest.String(), Message: msg, Bytes: it.size})
+	r.o.logger.Info(msg, "image", it.img.Dest.String())
 	err := r.retry(ctx, it, "", func(attempt int) error {
 		it.rec.Attempts = attempt
 		n, err := r.copyImage(ctx, pc, it)
@@ -119,7 +121,8 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 		err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
 	}
 	it.fail("copy", OutcomeFailed, err)
-	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true})
+	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true,
+		Step: it.rec.Step, Cause: it.rec.Cause})
 	r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
 }
 
@@ -156,6 +159,11 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 	var moved atomic.Int64
 	progress := make(chan types.ProgressProperties, 16)
 	drained := make(chan struct{})
+	// The earlier tries' whole blobs (it.rec.Bytes) stay moved; a retry skips them (they
+	// are in the target) and starts its own blobs at 0, so the image's progress is those
+	// plus this try's, and is shown only when it passes the last value shown: a blob cut
+	// in an earlier try and sent again is not counted twice.
+	earlier := it.rec.Bytes
 	go func() {
 		defer close(drained)
 		offsets := map[digest.Digest]uint64{} // bytes of each blob so far, for EventProgress
@@ -165,11 +173,14 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 			}
 			if p.Event == types.ProgressEventRead || p.Event == types.ProgressEventDone {
 				offsets[p.Artifact.Digest] = p.Offset
-				var sum int64
+				sum := earlier
 				for _, o := range offsets {
 					sum += int64(o)
 				}
-				r.o.observer.Event(Event{Kind: EventProgress, Image: it.img.Dest.String(), Bytes: sum})
+				if sum > it.shown {
+					it.shown = sum
+					r.o.observer.Event(Event{Kind: EventProgress, Image: it.img.Dest.String(), Bytes: sum})
+				}
 			}
 		}
 	}()

@@ -143,6 +143,7 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 		mu.Lock()
 		images[i] = im
 		carried += n
+		it.size = n
 		if r.mode == ModePlan {
 			it.rec.Size = n
 		}
@@ -170,6 +171,7 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 	if msg := t.mountingMessage(); msg != "" {
 		r.o.observer.Event(Event{Kind: EventInfo, Message: msg})
 	}
+	r.o.observer.Event(Event{Kind: EventPlanned, Total: len(todo), Bytes: carried})
 	r.o.logger.Info("copy plan", "images", len(todo), "leaders", len(dp.plan.Leaders),
 		"distinctBytes", dp.plan.DistinctBytes, "sharedBytes", dp.plan.SharedBytes)
 }

@@ -106,10 +106,14 @@ type item struct {
 	dgst digest.Digest // the digest to copy: pinned, or resolved from the tag
 	rec  *ImageRecord
 	done bool // an outcome is final
+	// size is the bytes of the image's blobs (planCopies; 0 when unknown); shown the
+	// bytes last sent in an EventProgress, which never go down from one try to the next.
+	size, shown int64
 }
 
 func (it *item) fail(step string, outcome Outcome, err error) {
 	it.rec.Outcome, it.rec.Step, it.rec.Reason, it.rec.err = outcome, step, err.Error(), err
+	it.rec.Cause = ClassifyError(err)
 	it.done = true
 }
 
@@ -507,7 +511,9 @@ func (r *run) retry(ctx context.Context, it *item, what string, op func(attempt 
 		if step == "" {
 			step = fmt.Sprintf("attempt %d", attempt)
 		}
-		r.event(EventRetry, it, fmt.Sprintf("%s failed, retrying in %s: %v", step, backoff, err))
+		msg := fmt.Sprintf("%s failed, retrying in %s: %v", step, backoff, err)
+		r.o.observer.Event(Event{Kind: EventRetry, Image: it.img.Dest.String(), Message: msg, Cause: ClassifyError(err)})
+		r.o.logger.Warn(msg, "image", it.img.Dest.String())
 		select {
 		case <-ctx.Done():
 			return err
@@ -518,11 +524,15 @@ func (r *run) retry(ctx context.Context, it *item, what string, op func(attempt 
 }
 
 func (r *run) event(kind EventKind, it *item, msg string) {
-	img := ""
+	e := Event{Kind: kind, Message: msg}
 	if it != nil {
-		img = it.img.Dest.String()
+		e.Image = it.img.Dest.String()
+		if kind == EventFail {
+			e.Step, e.Cause = it.rec.Step, it.rec.Cause
+		}
 	}
-	r.o.observer.Event(Event{Kind: kind, Image: img, Message: msg})
+	img := e.Image
+	r.o.observer.Event(e)
 	switch kind {
 	case EventFail, EventError:
 		r.o.logger.Error(msg, "image", img)

@@ -64,8 +64,16 @@ const (
 	// EventError is a failure found after the image's progress line (the scan gate).
 	EventError EventKind = "error"
 	// EventProgress is an image's copy moving: Bytes is how many of its blobs' bytes
-	// have been copied so far in this try. At most about one a second per blob.
+	// have been copied so far, over all its tries. It never decreases and never exceeds
+	// what was sent: a retry that sends a blob again counts only what passes the earlier
+	// try's mark. At most about one a second per blob.
 	EventProgress EventKind = "progress"
+	// EventPlanned is the copies planned (sync and plan), before the first EventStart:
+	// Total is the images to copy and Bytes the bytes their copies carry (each image's
+	// blobs, a blob shared by several images counted for each; images already in place
+	// not counted). An image's own size comes on its EventStart. Bytes is 0 when the
+	// sizes could not be read.
+	EventPlanned EventKind = "planned"
 )
 
 // BYOPolicy says what happens to an image outside the vendor registry that the vendor

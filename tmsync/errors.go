@@ -1,6 +1,24 @@
 package tmsync
 
-import "errors"
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/aws/smithy-go"
+	"github.com/docker/distribution/registry/api/errcode"
+	"go.podman.io/image/v5/docker"
+
+	"github.com/tmsync/tmsync/attest"
+)
 
 // Sentinel errors of the engine. An Attestor's errors are attest's: attest.ErrNoAttestation,
 // attest.ErrRejected and *attest.UnavailableError (see Attestor).
@@ -24,3 +42,210 @@ func (e *StartError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
 func startErr(op string, err error) error { return &StartError{Op: op, Err: err} }
+
+// Cause is a machine-readable class of an image's failure, for grouping many failures
+// that have one reason (the console says them once) and for tools reading the report.
+// It is derived from the error's structure (typed errors, registry error codes, HTTP
+// statuses, network errors), never from its text. Values are lower-case words joined by
+// "-"; new ones may be added.
+type Cause string
+
+// Causes of failure.
+const (
+	CauseCanceled          Cause = "canceled"          // the run was interrupted
+	CauseTimeout           Cause = "timeout"           // a deadline passed (network or context)
+	CauseUnauthorized      Cause = "unauthorized"      // credentials missing, wrong or expired (401, UNAUTHORIZED)
+	CauseDenied            Cause = "denied"            // credentials valid, access refused (403, DENIED, AccessDenied)
+	CauseNameUnknown       Cause = "name-unknown"      // repository unknown (NAME_UNKNOWN, RepositoryNotFound)
+	CauseManifestUnknown   Cause = "manifest-unknown"  // tag or digest not in the repository (MANIFEST_UNKNOWN, 404 on a manifest)
+	CauseBlobUnknown       Cause = "blob-unknown"      // a blob the manifest names is missing (BLOB_UNKNOWN)
+	CauseTooManyRequests   Cause = "too-many-requests" // rate limited (429, TOOMANYREQUESTS, throttling)
+	CauseServerError       Cause = "server-error"      // the server failed (5xx, AWS server fault)
+	CauseConnectionRefused Cause = "connection-refused"
+	CauseConnectionReset   Cause = "connection-reset" // reset, broken pipe or a body cut short
+	CauseDNS               Cause = "dns"              // the host name does not resolve
+	CauseTLS               Cause = "tls"              // certificate not trusted, wrong host name, handshake failed
+	CauseNetwork           Cause = "network"          // another network error
+	CauseNoAttestation     Cause = "no-attestation"   // the vendor attests nothing for the image
+	// CauseAttestationSignature: occurrences were found but no signature verifies with
+	// the attestor keys (bad, unsigned, unknown, expired or revoked key, weak hash).
+	CauseAttestationSignature Cause = "attestation-signature"
+	// CauseAttestationDigest: a valid signature vouches for another digest, repository or
+	// resource than the image's.
+	CauseAttestationDigest  Cause = "attestation-digest"
+	CauseAttestationInvalid Cause = "attestation-invalid" // another reason the attestations were rejected
+	// CauseAttestationUnavailable: the attestation server could not be asked (and the
+	// error says no more precise cause).
+	CauseAttestationUnavailable Cause = "attestation-unavailable"
+	CauseTagConflict            Cause = "tag-conflict"     // ErrTagConflict
+	CauseDigestMismatch         Cause = "digest-mismatch"  // ErrDigestMismatch
+	CauseScanFindings           Cause = "scan-findings"    // the scan gate found findings at its severity
+	CauseScanUnavailable        Cause = "scan-unavailable" // the scan ended without findings to check (FAILED, UNSUPPORTED_IMAGE)
+	CauseOther                  Cause = "other"            // none of the above
+)
+
+// ClassifyError returns the Cause of err, looking through every error it wraps; "" for
+// nil. HTTP statuses without a cause of their own give "http-NNN".
+func ClassifyError(err error) Cause {
+	if err == nil {
+		return ""
+	}
+	if errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) {
+		return CauseCanceled
+	}
+	if errors.Is(err, ErrTagConflict) {
+		return CauseTagConflict
+	}
+	if errors.Is(err, ErrDigestMismatch) {
+		return CauseDigestMismatch
+	}
+	if c := attestationCause(err); c != "" {
+		return c
+	}
+	if c := registryCause(err); c != "" {
+		return c
+	}
+	if c := networkCause(err); c != "" {
+		return c
+	}
+	if errors.As(err, new(*attest.UnavailableError)) {
+		return CauseAttestationUnavailable
+	}
+	return CauseOther
+}
+
+// attestationCause is the cause of an attestation rejection, "" for another error.
+func attestationCause(err error) Cause {
+	if errors.Is(err, attest.ErrNoAttestation) {
+		return CauseNoAttestation
+	}
+	if !errors.Is(err, attest.ErrRejected) {
+		return ""
+	}
+	for _, s := range []error{attest.ErrDigestMismatch, attest.ErrRepositoryMismatch, attest.ErrResourceMismatch} {
+		if errors.Is(err, s) {
+			return CauseAttestationDigest
+		}
+	}
+	for _, s := range []error{attest.ErrBadSignature, attest.ErrUnknownKey, attest.ErrNotSigned, attest.ErrNoSignature,
+		attest.ErrKeyExpired, attest.ErrKeyExpiredSinceSigning, attest.ErrKeyRevoked, attest.ErrSignatureExpired,
+		attest.ErrSignedInFuture, attest.ErrWeakHash, attest.ErrKeyIDMismatch, attest.ErrBadEncoding,
+		attest.ErrClearSigned, attest.ErrDetached} {
+		if errors.Is(err, s) {
+			return CauseAttestationSignature
+		}
+	}
+	return CauseAttestationInvalid
+}
+
+// registryCause is the cause a registry or AWS API said: an error code, an HTTP status,
+// an AWS error code; "" when err carries none.
+func registryCause(err error) Cause {
+	if errors.As(err, new(docker.ErrUnauthorizedForCredentials)) || errors.Is(err, attest.ErrUnauthorized) {
+		return CauseUnauthorized
+	}
+	if errors.Is(err, docker.ErrTooManyRequests) {
+		return CauseTooManyRequests
+	}
+	var list errcode.Errors // a registry's error list: its first error speaks for it
+	if errors.As(err, &list) && len(list) > 0 {
+		if c := registryCause(list[0]); c != "" {
+			return c
+		}
+	}
+	var ec errcode.Error
+	if errors.As(err, &ec) {
+		switch ec.Code.Descriptor().Value {
+		case "UNAUTHORIZED":
+			return CauseUnauthorized
+		case "DENIED":
+			return CauseDenied
+		case "NAME_UNKNOWN":
+			return CauseNameUnknown
+		case "MANIFEST_UNKNOWN":
+			return CauseManifestUnknown
+		case "BLOB_UNKNOWN":
+			return CauseBlobUnknown
+		case "TOOMANYREQUESTS":
+			return CauseTooManyRequests
+		}
+		return statusCause(ec.Code.Descriptor().HTTPStatusCode)
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		code := api.ErrorCode()
+		switch {
+		case code == "AccessDeniedException" || code == "AccessDenied":
+			return CauseDenied
+		case code == "UnrecognizedClientException" || code == "InvalidClientTokenId" || code == "ExpiredTokenException" ||
+			code == "ExpiredToken" || code == "InvalidSignatureException":
+			return CauseUnauthorized
+		case code == "RepositoryNotFoundException":
+			return CauseNameUnknown
+		case code == "ImageNotFoundException":
+			return CauseManifestUnknown
+		case strings.Contains(code, "Throttl") || code == "TooManyRequestsException" || code == "LimitExceededException":
+			return CauseTooManyRequests
+		case api.ErrorFault() == smithy.FaultServer:
+			return CauseServerError
+		}
+	}
+	if status, ok := httpStatus(err); ok {
+		return statusCause(status)
+	}
+	return ""
+}
+
+func statusCause(status int) Cause {
+	switch {
+	case status == http.StatusUnauthorized:
+		return CauseUnauthorized
+	case status == http.StatusForbidden:
+		return CauseDenied
+	case status == http.StatusTooManyRequests:
+		return CauseTooManyRequests
+	case status >= 500:
+		return CauseServerError
+	case status > 0:
+		return Cause(fmt.Sprintf("http-%d", status))
+	}
+	return ""
+}
+
+// networkCause is the cause of a network error, "" for another error.
+func networkCause(err error) Cause {
+	var certInvalid *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	var alert tls.AlertError
+	if errors.As(err, &certInvalid) || errors.As(err, &unknownCA) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &record) || errors.As(err, &alert) {
+		return CauseTLS
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if dns.IsTimeout {
+			return CauseTimeout
+		}
+		return CauseDNS
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return CauseTimeout
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return CauseConnectionRefused
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return CauseConnectionReset
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return CauseTimeout
+		}
+		return CauseNetwork
+	}
+	return ""
+}

@@ -102,14 +102,22 @@ func (f ObserverFunc) Event(e Event) { f(e) }
 // the engine's Redactor.
 type Event struct {
 	Kind EventKind
-	// Total is the number of images the run will handle, on EventBegin.
+	// Total is the number of images the run will handle, on EventBegin; the number of
+	// images to copy, on EventPlanned.
 	Total int
 	// Running is set on an EventFail of an image whose copy had started.
 	Running bool
 	// Image is the destination "repository:tag", or "" for run-level events.
 	Image   string
 	Message string
-	// Bytes is, on EventProgress, the bytes of the image copied so far in this try.
+	// Step and Cause are, on EventFail, the failed step and the failure's class (as
+	// ImageRecord's); Cause is also set on EventRetry. Many failures of one step and
+	// cause are one problem: a display may say it once.
+	Step  string
+	Cause Cause
+	// Bytes is, on EventProgress, the bytes of the image copied so far (all tries); on
+	// EventStart, the image's size (its blobs' bytes; 0 when unknown); on EventPlanned,
+	// the bytes of all the copies.
 	Bytes int64
 }
 

@@ -80,6 +80,10 @@ type ImageRecord struct {
 	// Step is the step that failed, for rejected and failed images.
 	Step   string `json:"step,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Cause is Reason's class (ClassifyError), for rejected and failed images: failures
+	// of one step and cause are one problem. Absent from reports of schema 1.x before
+	// it was added.
+	Cause Cause `json:"cause,omitempty"`
 	// Attestation is what verified the image; AttestationNote says why none did when
 	// the image passed without one (BYO policy "pinned").
 	Attestation     *Attestation `json:"attestation,omitempty"`

@@ -23,8 +23,13 @@ func (r *run) scanGate(ctx context.Context) {
 	t := r.target.(scanReader) // New checked it
 	failOn := r.o.scanFailOn
 	limit := failOn.rank()
-	fail := func(im *ImageRecord, reason string, err error) {
+	// cause "": the error's (ClassifyError).
+	fail := func(im *ImageRecord, reason string, err error, cause Cause) {
 		im.Outcome, im.Step, im.Reason, im.err = OutcomeFailed, "scan", reason, err
+		im.Cause = cause
+		if cause == "" {
+			im.Cause = ClassifyError(err)
+		}
 		r.o.observer.Event(Event{Kind: EventError, Image: im.Dest, Message: im.Reason})
 		r.o.logger.Error(im.Reason, "image", im.Dest)
 	}
@@ -37,7 +42,7 @@ func (r *run) scanGate(ctx context.Context) {
 		im.ScanStatus = status
 		if err != nil {
 			err = fmt.Errorf("waiting for the scan: %w", err)
-			fail(im, err.Error(), err)
+			fail(im, err.Error(), err, "")
 			continue
 		}
 		im.Scan = counts
@@ -47,7 +52,7 @@ func (r *run) scanGate(ctx context.Context) {
 		if counts == nil {
 			// FAILED, UNSUPPORTED_IMAGE, ...: a gate that cannot see the findings does not pass.
 			reason := fmt.Sprintf("scan status %s: no findings to check against the gate (%s and above)", status, strings.ToUpper(string(failOn)))
-			fail(im, reason, errors.New(reason))
+			fail(im, reason, errors.New(reason), CauseScanUnavailable)
 			continue
 		}
 		var over []string
@@ -59,7 +64,7 @@ func (r *run) scanGate(ctx context.Context) {
 		sort.Strings(over)
 		if len(over) > 0 {
 			reason := fmt.Sprintf("scan %s: %s found (gate: %s and above)", strings.ToLower(status), strings.Join(over, ", "), strings.ToUpper(string(failOn)))
-			fail(im, reason, errors.New(reason))
+			fail(im, reason, errors.New(reason), CauseScanFindings)
 		}
 	}
 }

@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,14 +20,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
-// createKMSAlias creates a symmetric key in moto and names it alias.
-func createKMSAlias(t *testing.T, cfg aws.Config, alias string) {
+// createKMSAlias creates a symmetric key in moto and names it alias; it returns the key's id.
+func createKMSAlias(t *testing.T, cfg aws.Config, alias string) string {
 	t.Helper()
 	c := kms.NewFromConfig(cfg)
 	k, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{})
 	must(t, err)
 	_, err = c.CreateAlias(context.Background(), &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: k.KeyMetadata.KeyId})
 	must(t, err)
+	return aws.ToString(k.KeyMetadata.KeyId)
+}
+
+// authFile writes an auth.json with user and pass for host and returns its path.
+func authFile(t *testing.T, host, user, pass string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "auth.json")
+	b, err := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{
+		"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}}})
+	must(t, err)
+	must(t, os.WriteFile(p, b, 0o600))
+	return p
 }
 
 // without is args with every flag named in drop (and its "=value") removed.
@@ -59,6 +76,17 @@ func TestPreflight(t *testing.T) {
 	}))
 	t.Cleanup(empty.Close)
 	plan := func(extra ...string) []string { return withMode(b.args(rel, extra...), "plan") }
+	kc := kms.NewFromConfig(b.ecr.Moto.Config())
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	disabled := createKMSAlias(t, b.ecr.Moto.Config(), "alias/tmsync-disabled-"+suffix)
+	_, err := kc.DisableKey(context.Background(), &kms.DisableKeyInput{KeyId: aws.String(disabled)})
+	must(t, err)
+	deleting := createKMSAlias(t, b.ecr.Moto.Config(), "alias/tmsync-deleting-"+suffix)
+	_, err = kc.ScheduleKeyDeletion(context.Background(), &kms.ScheduleKeyDeletionInput{KeyId: aws.String(deleting), PendingWindowInDays: aws.Int32(7)})
+	must(t, err)
+	registryTarget := func(auth string) []string {
+		return append(without(plan(), "--trg_kms_key_alias"), "--target", "registry", "--authfile", auth)
+	}
 	cases := []struct {
 		name  string
 		env   map[string]string
@@ -78,6 +106,14 @@ func TestPreflight(t *testing.T) {
 		{"token refused", map[string]string{"TM_TOKEN": "not-the-token"}, plan(), "the vendor token was refused by the attestation server", []string{"and the source registry", "check TM_TOKEN"}},
 		{"no release folder", map[string]string{"TM_TOKEN": b.token}, without(plan(), "--release-dir"),
 			"release folder", []string{"--release-dir"}},
+		{"disabled KMS key", map[string]string{"TM_TOKEN": b.token}, plan("--trg_kms_key_alias=alias/tmsync-disabled-" + suffix),
+			"KMS key alias/tmsync-disabled-" + suffix + " is Disabled", []string{"enable the key"}},
+		{"KMS key pending deletion", map[string]string{"TM_TOKEN": b.token}, plan("--trg_kms_key_alias=alias/tmsync-deleting-" + suffix),
+			"is PendingDeletion", []string{"cancel-key-deletion"}},
+		{"ECR token refused by the registry", map[string]string{"TM_TOKEN": b.token}, append(without(plan(), "--trg-registry"), "--trg-registry", b.vendor.Host),
+			"target registry " + b.vendor.Host + " refused the credentials of AWS", []string{"401", "--trgregion"}},
+		{"wrong target credentials", map[string]string{"TM_TOKEN": b.token}, registryTarget(authFile(t, b.ecr.Host, b.ecr.Username, "wrong-password")),
+			"target registry " + b.ecr.Host + " refused the credentials of " + b.ecr.Username, []string{"401", "--authfile"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,6 +160,24 @@ func TestPreflight(t *testing.T) {
 	code := run(context.Background(), without(plan(), "--trg_kms_key_alias"), &out, &out)
 	if code != 0 || !strings.Contains(out.String(), "WARNING: no --trg_kms_key_alias: new repositories are encrypted with AES256") {
 		t.Errorf("exit %d:\n%s", code, out.String())
+	}
+	// A usable key passes; moto makes the dry-run grant (real KMS does not), which the
+	// preflight revokes at once.
+	out.Reset()
+	if code := run(context.Background(), plan(), &out, &out); code != 0 || strings.Contains(out.String(), "preflight") {
+		t.Errorf("with a usable KMS key: exit %d:\n%s", code, out.String())
+	}
+	grants, err := kc.ListGrants(context.Background(), &kms.ListGrantsInput{KeyId: aws.String("alias/tmsync-ecr")})
+	must(t, err)
+	for _, g := range grants.Grants {
+		if aws.ToString(g.Name) == "tmsync-preflight" {
+			t.Errorf("the preflight left its dry-run grant %s on the key", aws.ToString(g.GrantId))
+		}
+	}
+	// The right target credentials pass.
+	out.Reset()
+	if code := run(context.Background(), registryTarget(authFile(t, b.ecr.Host, b.ecr.Username, b.ecr.Password)), &out, &out); code != 0 {
+		t.Errorf("registry target with its credentials: exit %d:\n%s", code, out.String())
 	}
 	// --skip-preflight lets the bad KMS alias through to the run.
 	out.Reset()

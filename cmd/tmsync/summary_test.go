@@ -47,17 +47,21 @@ func TestHeartbeatSlowSource(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	beats := regexp.MustCompile(`(?m)^INFO: heartbeat: \d/2 images done, 1 in flight \([^)]*vault/svc-0\d:5.0.3 for \d+s\), ([0-9.]+ [KM]?i?B) moved(; nothing moved since the last heartbeat: vault/svc-0\d:5.0.3)?$`).FindAllStringSubmatch(out, -1)
+	beats := regexp.MustCompile(`(?m)^INFO: heartbeat: \d/2 images done, 1 in flight \([^)]*vault/svc-0\d:5.0.3 for \d+s\), ([0-9.]+ [KM]?i?B) of ([0-9.]+ [KM]?i?B) moved at [0-9.]+ [KM]?i?B/s, ETA ([0-9hms.]+|-)(; nothing moved since the last heartbeat: vault/svc-0\d:5.0.3)?$`).FindAllStringSubmatch(out, -1)
 	if len(beats) < 2 {
 		t.Fatalf("%d heartbeat lines naming the image in flight, want at least 2", len(beats))
 	}
-	var stalled, moved bool
+	var stalled, moved, eta bool
 	for _, b := range beats {
-		stalled = stalled || b[2] != ""
+		stalled = stalled || b[4] != ""
 		moved = moved || b[1] != "0 B"
+		eta = eta || b[3] != "-"
+		if b[2] == "0 B" {
+			t.Errorf("a heartbeat has no bytes to move: %s", b[0])
+		}
 	}
-	if !stalled || !moved {
-		t.Errorf("no heartbeat names a stalled image (%v) or counts bytes moved (%v)", stalled, moved)
+	if !stalled || !moved || !eta {
+		t.Errorf("no heartbeat names a stalled image (%v), counts bytes moved (%v) or gives an ETA (%v)", stalled, moved, eta)
 	}
 	// Off with 0.
 	code, out = r.run(r.args(rel, "--heartbeat", "0"))

@@ -61,7 +61,7 @@ func run(ctx context.Context) error {
 		tmsync.WithSource(tmsync.Source{Registry: w.Vendor, Username: "_tm", Password: w.Token}),
 		tmsync.WithInsecure(w.Vendor, w.Target),
 		tmsync.WithObserver(tmsync.ObserverFunc(func(e tmsync.Event) {
-			if e.Kind != tmsync.EventInfo {
+			if e.Kind != tmsync.EventInfo && e.Message != "" { // progress events carry bytes, no message
 				fmt.Printf("%-5s %s %s\n", e.Kind, e.Image, e.Message)
 			}
 		})))

@@ -45,6 +45,16 @@ type Console struct {
 	doneBytes int64
 	lastBeat  map[string]int64
 	began     time.Time
+	// planned is the bytes of all the copies (EventPlanned; 0: unknown, the ETA is then
+	// estimated from images); sizes the size of each image in flight (EventStart), and
+	// settled the sizes of the copies that ended: what is left to move is planned less
+	// settled less what the images in flight have moved.
+	planned, settled int64
+	sizes            map[string]int64
+	// samples of the bytes moved, for the rate: a moving average over rateWindow.
+	samples []sample
+	// now is the clock (tests set it); nil: time.Now.
+	now func() time.Time
 	// The terminal's status block: how many lines it has, and when it was drawn.
 	drawn    int
 	lastDraw time.Time
@@ -106,7 +116,7 @@ func (c *Console) beat(now time.Time) {
 	if len(names) > 0 {
 		line += " (" + strings.Join(names, ", ") + ")"
 	}
-	line += ", " + tmsync.HumanBytes(c.moved()) + " moved"
+	line += ", " + c.movedLine(now)
 	// The images that moved nothing since the last heartbeat (in flight at both).
 	var stalled []string
 	for _, f := range list {
@@ -154,13 +164,24 @@ func cause(image, msg string) string {
 	return msg
 }
 
+// groupKey is what makes failures one problem: their step and structured cause (the
+// engine's ClassifyError); the message's text, with what differs from image to image
+// taken out, only when there is no cause or it is "other" (a report of an older tmsync,
+// an error of no known kind).
+func groupKey(step string, c tmsync.Cause, image, msg string) string {
+	if c == "" || c == tmsync.CauseOther {
+		return step + "\x00text\x00" + cause(image, msg)
+	}
+	return step + "\x00" + string(c)
+}
+
 // repeated counts one failure (or retry) of its cause and reports whether the console has
 // said it failLines times already.
 func (c *Console) repeated(kind tmsync.EventKind, e tmsync.Event) bool {
 	if c.causes == nil {
 		c.causes = map[string]int{}
 	}
-	k := string(kind) + "\x00" + cause(e.Image, e.Message)
+	k := string(kind) + "\x00" + groupKey(e.Step, e.Cause, e.Image, e.Message)
 	c.causes[k]++
 	n := c.causes[k]
 	limit := failLines
@@ -190,34 +211,39 @@ func (c *Console) Event(e tmsync.Event) {
 		if c.bytes == nil {
 			c.bytes = map[string]int64{}
 		}
-		if _, ok := c.inflight[e.Image]; ok {
-			c.bytes[e.Image] = e.Bytes
+		if _, ok := c.inflight[e.Image]; ok && e.Bytes > c.bytes[e.Image] {
+			c.bytes[e.Image] = e.Bytes // never down: a retry's progress restarts lower
 		}
-		if c.Terminal && time.Since(c.lastDraw) >= 200*time.Millisecond {
+		c.sample(c.clock())
+		if c.Terminal && c.clock().Sub(c.lastDraw) >= 200*time.Millisecond {
 			c.clearStatus()
 			c.drawStatus()
 		}
+		return
+	}
+	if e.Kind == tmsync.EventPlanned {
+		c.planned = e.Bytes
 		return
 	}
 	c.clearStatus() // before a log line
 	switch e.Kind {
 	case tmsync.EventBegin:
 		c.total = e.Total
-		c.began = time.Now()
+		c.began = c.clock()
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case tmsync.EventStart:
 		c.running++
 		if c.inflight == nil {
 			c.inflight = map[string]time.Time{}
+			c.sizes = map[string]int64{}
 		}
-		c.inflight[e.Image] = time.Now()
+		c.inflight[e.Image] = c.clock()
+		c.sizes[e.Image] = e.Bytes
 		if !c.storm {
 			fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 		}
 	case tmsync.EventDone, tmsync.EventSkip:
-		c.doneBytes += c.bytes[e.Image]
-		delete(c.inflight, e.Image)
-		delete(c.bytes, e.Image)
+		c.settle(e.Image)
 		if e.Kind == tmsync.EventDone {
 			c.running--
 			c.storm = false
@@ -232,9 +258,7 @@ func (c *Console) Event(e tmsync.Event) {
 		}
 		fmt.Fprintf(c.W, "INFO: [%d/%d] %s\n", c.done, c.total, msg)
 	case tmsync.EventFail:
-		c.doneBytes += c.bytes[e.Image]
-		delete(c.inflight, e.Image)
-		delete(c.bytes, e.Image)
+		c.settle(e.Image)
 		if e.Running {
 			c.running--
 		}
@@ -264,6 +288,93 @@ func (c *Console) Event(e tmsync.Event) {
 	c.drawStatus()
 }
 
+// settle ends an image's copy: what it moved stays in the run's bytes moved, and its
+// size leaves what is left to move.
+func (c *Console) settle(image string) {
+	if _, ok := c.inflight[image]; ok {
+		c.settled += max(c.sizes[image], c.bytes[image])
+	}
+	c.doneBytes += c.bytes[image]
+	delete(c.inflight, image)
+	delete(c.bytes, image)
+	delete(c.sizes, image)
+}
+
+func (c *Console) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+// sample is the run's bytes moved at a time.
+type sample struct {
+	at    time.Time
+	bytes int64
+}
+
+// rateWindow is the span of the moving average of the rate: long enough to smooth the
+// copies' bursts (a progress event a second per blob), short enough to follow a stall.
+const rateWindow = 20 * time.Second
+
+// sample records the bytes moved now and drops the samples older than rateWindow,
+// keeping the last one before it as the window's start.
+func (c *Console) sample(now time.Time) {
+	c.samples = append(c.samples, sample{now, c.moved()})
+	i := 0
+	for i+1 < len(c.samples) && now.Sub(c.samples[i+1].at) >= rateWindow {
+		i++
+	}
+	c.samples = c.samples[i:]
+}
+
+// rate is the bytes a second over the last rateWindow (the window starts at the run's
+// start until it is that old); 0 before a second has passed.
+func (c *Console) rate(now time.Time) int64 {
+	c.sample(now)
+	from := sample{c.began, 0}
+	if now.Sub(c.began) > rateWindow && len(c.samples) > 0 {
+		from = c.samples[0]
+	}
+	return rate(c.samples[len(c.samples)-1].bytes-from.bytes, now.Sub(from.at))
+}
+
+// remaining is the bytes left to move, when the plan gave the copies' bytes.
+func (c *Console) remaining() (int64, bool) {
+	if c.planned <= 0 {
+		return 0, false
+	}
+	left := c.planned - c.settled
+	for im, size := range c.sizes {
+		left -= min(c.bytes[im], size)
+	}
+	return max(left, 0), true
+}
+
+// eta estimates the time left: the bytes left at the recent rate; without the plan's
+// bytes (or before anything moved), from the images done so far.
+func (c *Console) eta(now time.Time, r int64) string {
+	if left, ok := c.remaining(); ok && r > 0 {
+		return "ETA " + (time.Duration(float64(left)/float64(r)) * time.Second).Round(time.Second).String()
+	}
+	if c.done > 0 && c.done < c.total {
+		el := now.Sub(c.began)
+		return "ETA " + (el / time.Duration(c.done) * time.Duration(c.total-c.done)).Round(time.Second).String()
+	}
+	return "ETA -"
+}
+
+// movedLine is the run's bytes moved, of the plan's bytes when known, the rate and ETA:
+// "1.2 GiB of 3.4 GiB moved at 12.0 MiB/s, ETA 3m5s".
+func (c *Console) movedLine(now time.Time) string {
+	s := tmsync.HumanBytes(c.moved())
+	if c.planned > 0 {
+		s += " of " + tmsync.HumanBytes(c.planned)
+	}
+	r := c.rate(now)
+	return s + " moved at " + tmsync.HumanBytes(r) + "/s, " + c.eta(now, r)
+}
+
 // moved is the bytes moved so far: finished images' and those in flight.
 func (c *Console) moved() int64 {
 	n := c.doneBytes
@@ -283,7 +394,7 @@ func (c *Console) drawStatus() {
 	if !c.Terminal || c.total == 0 {
 		return
 	}
-	now := time.Now()
+	now := c.clock()
 	var images []string
 	for im := range c.inflight {
 		images = append(images, im)
@@ -298,13 +409,7 @@ func (c *Console) drawStatus() {
 		el := now.Sub(c.inflight[im])
 		lines = append(lines, fmt.Sprintf("  %s  %s  %s/s  %s", im, tmsync.HumanBytes(c.bytes[im]), tmsync.HumanBytes(rate(c.bytes[im], el)), el.Round(time.Second)))
 	}
-	el := now.Sub(c.began)
-	eta := "ETA -"
-	if c.done > 0 && c.done < c.total {
-		eta = "ETA " + (el / time.Duration(c.done) * time.Duration(c.total-c.done)).Round(time.Second).String()
-	}
-	lines = append(lines, fmt.Sprintf("tmsync: %d/%d images done, %d copying, %s at %s/s, %s", c.done, c.total, len(images),
-		tmsync.HumanBytes(c.moved()), tmsync.HumanBytes(rate(c.moved(), el)), eta))
+	lines = append(lines, fmt.Sprintf("tmsync: %d/%d images done, %d copying, %s", c.done, c.total, len(images), c.movedLine(now)))
 	for _, l := range lines {
 		fmt.Fprintf(c.W, "\x1b[K%s\n", l)
 	}

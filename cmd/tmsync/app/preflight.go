@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,12 +18,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync"
 )
 
 // preflightTimeout bounds each check of the preflight: a problem is reported within a
@@ -43,7 +46,24 @@ func (p problem) String() string {
 type problems struct {
 	mu      sync.Mutex
 	list    []problem
-	refused []string // who refused the vendor token: one problem for all of them
+	warns   []problem // said, but the run goes on
+	refused []string  // who refused the vendor token: one problem for all of them
+}
+
+// warn records something the run can go on with.
+func (ps *problems) warn(what, hint string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.warns = append(ps.warns, problem{what, hint})
+}
+
+// warnings are the warnings' lines.
+func (ps *problems) warnings() []string {
+	var out []string
+	for _, w := range ps.warns {
+		out = append(out, "preflight: "+w.String())
+	}
+	return out
 }
 
 // tokenRefused records that who refused the vendor token.
@@ -123,11 +143,16 @@ func checkCaller(ctx context.Context, ps *problems, cfg aws.Config) string {
 	return aws.ToString(id.Arn)
 }
 
-// checkKMS checks that the KMS key exists, is enabled and encrypts.
-func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key string) {
+// checkKMS checks that the KMS key exists, is enabled and encrypts, and that the caller
+// may use it as ECR will: creating a repository encrypted with the key makes ECR create
+// grants on it with the caller's permissions (kms:CreateGrant; ECR's encryption-at-rest
+// guide). CreateGrant with DryRun asks KMS whether that call would be allowed without
+// making a grant. caller is the caller's ARN (the grant's grantee), "" when unknown.
+func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key, caller string) {
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
-	out, err := kms.NewFromConfig(cfg).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
+	client := kms.NewFromConfig(cfg)
+	out, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key)})
 	if err != nil {
 		ps.add(fmt.Sprintf("KMS key %s in %s: %s", key, cfg.Region, shortErr(err)),
 			"check --trg_kms_key_alias (aws kms list-aliases --region "+cfg.Region+") and that the role may call kms:DescribeKey")
@@ -135,10 +160,49 @@ func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key string) {
 	}
 	md := out.KeyMetadata
 	if md.KeyState != kmstypes.KeyStateEnabled {
-		ps.add(fmt.Sprintf("KMS key %s is %s", key, md.KeyState), "enable the key or name another")
+		hint := "enable the key or name another"
+		if md.KeyState == kmstypes.KeyStatePendingDeletion {
+			hint = "cancel its deletion (aws kms cancel-key-deletion, then enable it) or name another"
+		}
+		ps.add(fmt.Sprintf("KMS key %s is %s", key, md.KeyState), hint)
+		return // the grant check would only say the same again
 	}
 	if md.KeyUsage != "" && md.KeyUsage != kmstypes.KeyUsageTypeEncryptDecrypt {
 		ps.add(fmt.Sprintf("KMS key %s is for %s, not ENCRYPT_DECRYPT", key, md.KeyUsage), "ECR needs a symmetric encryption key")
+		return
+	}
+	if caller == "" {
+		return
+	}
+	g, err := client.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: md.Arn, GranteePrincipal: aws.String(caller),
+		Operations: []kmstypes.GrantOperation{kmstypes.GrantOperationEncrypt, kmstypes.GrantOperationDecrypt,
+			kmstypes.GrantOperationGenerateDataKey}, Name: aws.String("tmsync-preflight"), DryRun: aws.Bool(true)})
+	if err == nil {
+		// KMS never makes a grant on a dry run: it answers DryRunOperationException when
+		// the call would succeed. moto (the test bed's KMS) ignores DryRun and makes the
+		// grant; revoke it at once so a preflight leaves nothing behind.
+		if g.GrantId != nil {
+			if _, err := client.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: md.Arn, GrantId: g.GrantId}); err != nil {
+				ps.add(fmt.Sprintf("KMS key %s: the preflight's dry-run grant %s was made and could not be revoked: %s", key, aws.ToString(g.GrantId), shortErr(err)),
+					"revoke it: aws kms revoke-grant --key-id "+aws.ToString(md.Arn)+" --grant-id "+aws.ToString(g.GrantId))
+			}
+		}
+		return
+	}
+	var dry *kmstypes.DryRunOperationException
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &dry):
+		return // allowed
+	case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "AccessDenied"):
+		// A key policy may allow grants only when an AWS service asks for them
+		// (kms:GrantIsForAWSResource, as the console's default key-user statement does):
+		// ECR can then make them while this direct call is refused. So a refusal is
+		// said, not an error.
+		ps.warn(fmt.Sprintf("KMS key %s: the role may not create grants on it (%s); ECR will fail to create repositories with it unless the key policy allows grants for AWS resources",
+			key, shortErr(err)), "allow kms:CreateGrant (with kms:GrantIsForAWSResource) and kms:DescribeKey to "+caller+" in the key policy")
+	default:
+		ps.add(fmt.Sprintf("KMS key %s cannot be used by ECR: %s", key, shortErr(err)), "enable the key or name another in --trg_kms_key_alias")
 	}
 }
 
@@ -205,42 +269,66 @@ func snippet(b []byte) string {
 	return s
 }
 
-// checkRegistry checks that the registry answers /v2/ and, when user is set, that it
-// takes the credentials (basic, or the bearer token flow).
-func checkRegistry(ctx context.Context, ps *problems, role, host string, insecure bool, user, pass, hint string) {
+// registryCheck is one registry for checkRegistry: who it is to the run, and the
+// credentials to try (none: only that it answers).
+type registryCheck struct {
+	role, host string
+	insecure   bool
+	user, pass string
+	// scope is asked of a token server ("repository:NAME:push,pull"), "" for none.
+	scope string
+	hint  string
+	// refused says the credentials were refused; nil: one problem with hint.
+	refused func(who string)
+}
+
+// checkRegistry checks that the registry answers /v2/ and, with credentials, that it
+// takes them: basic, or the bearer token flow (a token for scope, then /v2/ with it).
+func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 	scheme := "https"
-	if insecure {
+	if rc.insecure {
 		scheme = "http"
 	}
 	hc := preflightHTTP()
-	get := func(u, user, pass string) (*http.Response, error) {
+	get := func(u string, auth func(*http.Request)) (*http.Response, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if user != "" || pass != "" {
-			req.SetBasicAuth(user, pass)
+		if auth != nil {
+			auth(req)
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-		return resp, nil
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp, body, nil
 	}
-	resp, err := get(scheme+"://"+host+"/v2/", "", "")
+	basic := func(req *http.Request) { req.SetBasicAuth(rc.user, rc.pass) }
+	creds := rc.user != "" || rc.pass != ""
+	refused := func(status string) {
+		who := fmt.Sprintf("the %s registry %s as %s (%s)", rc.role, rc.host, rc.user, status)
+		if rc.refused != nil {
+			rc.refused(who)
+			return
+		}
+		ps.add(fmt.Sprintf("%s registry %s refused the credentials of %s (%s)", rc.role, rc.host, rc.user, status), rc.hint)
+	}
+	v2 := scheme + "://" + rc.host + "/v2/"
+	resp, _, err := get(v2, nil)
 	if err != nil {
 		cause := err
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			cause = ue.Err
 		}
-		ps.add(fmt.Sprintf("%s registry %s unreachable: %s", role, host, shortErr(cause)), hint)
+		ps.add(fmt.Sprintf("%s registry %s unreachable: %s", rc.role, rc.host, shortErr(cause)), rc.hint)
 		return
 	}
-	if resp.StatusCode != http.StatusUnauthorized || (user == "" && pass == "") {
+	if resp.StatusCode != http.StatusUnauthorized || !creds {
 		if resp.StatusCode >= 500 {
-			ps.add(fmt.Sprintf("%s registry %s answered %s", role, host, resp.Status), hint)
+			ps.add(fmt.Sprintf("%s registry %s answered %s", rc.role, rc.host, resp.Status), rc.hint)
 		}
 		return
 	}
@@ -248,7 +336,7 @@ func checkRegistry(ctx context.Context, ps *problems, role, host string, insecur
 	var authResp *http.Response
 	switch {
 	case strings.HasPrefix(strings.ToLower(challenge), "basic"):
-		authResp, err = get(scheme+"://"+host+"/v2/", user, pass)
+		authResp, _, err = get(v2, basic)
 	case strings.HasPrefix(strings.ToLower(challenge), "bearer"):
 		params := challengeParams(challenge[len("bearer"):])
 		if params["realm"] == "" {
@@ -262,18 +350,76 @@ func checkRegistry(ctx context.Context, ps *problems, role, host string, insecur
 		if params["service"] != "" {
 			q.Set("service", params["service"])
 		}
+		if rc.scope != "" {
+			q.Set("scope", rc.scope)
+		}
 		tu.RawQuery = q.Encode()
-		authResp, err = get(tu.String(), user, pass)
+		var body []byte
+		authResp, body, err = get(tu.String(), basic)
+		if err != nil || authResp.StatusCode != http.StatusOK {
+			break
+		}
+		var tok struct {
+			Token       string `json:"token"`
+			AccessToken string `json:"access_token"`
+		}
+		if json.Unmarshal(body, &tok) != nil || tok.Token+tok.AccessToken == "" {
+			ps.add(fmt.Sprintf("%s registry %s: its token server %s answered no token", rc.role, rc.host, tu.Host), rc.hint)
+			return
+		}
+		bearer := tok.Token
+		if bearer == "" {
+			bearer = tok.AccessToken
+		}
+		authResp, _, err = get(v2, func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+bearer) })
 	default:
 		return
 	}
 	if err != nil {
-		ps.add(fmt.Sprintf("%s registry %s: logging in: %s", role, host, shortErr(err)), hint)
+		ps.add(fmt.Sprintf("%s registry %s: logging in: %s", rc.role, rc.host, shortErr(err)), rc.hint)
 		return
 	}
-	if authResp.StatusCode == http.StatusUnauthorized || authResp.StatusCode == http.StatusForbidden {
-		ps.tokenRefused(fmt.Sprintf("the %s registry %s as %s (%s)", role, host, user, authResp.Status))
+	switch {
+	case authResp.StatusCode == http.StatusUnauthorized || authResp.StatusCode == http.StatusForbidden:
+		refused(authResp.Status)
+	case authResp.StatusCode >= 500:
+		ps.add(fmt.Sprintf("%s registry %s answered %s when logging in", rc.role, rc.host, authResp.Status), rc.hint)
 	}
+}
+
+// checkECRLogin gets the registry credentials from ECR (GetAuthorizationToken) and checks
+// that the registry takes them: host, or the registry the token names when host is "".
+func checkECRLogin(ctx context.Context, ps *problems, cfg aws.Config, host string, insecure []string, red *tmsync.Redactor) {
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
+	const hint = "the role needs ecr:GetAuthorizationToken; check --trgregion and --trg-registry"
+	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		ps.add("ECR login: "+shortErr(err), hint)
+		return
+	}
+	if len(out.AuthorizationData) == 0 {
+		ps.add("ECR login: GetAuthorizationToken answered no authorization data", hint)
+		return
+	}
+	ad := out.AuthorizationData[0]
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(ad.AuthorizationToken))
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if err != nil || !ok {
+		ps.add("ECR login: GetAuthorizationToken answered a token that is not base64 user:password", hint)
+		return
+	}
+	red.Add(pass)
+	if host == "" {
+		u, err := url.Parse(aws.ToString(ad.ProxyEndpoint))
+		if err != nil || u.Host == "" {
+			ps.add("ECR login: GetAuthorizationToken answered no registry address", hint)
+			return
+		}
+		host = u.Host
+	}
+	checkRegistry(ctx, ps, registryCheck{role: "target", host: host, insecure: hostIn(host, insecure), user: user, pass: pass,
+		hint: "check --trgregion, --trg-registry if set, and the network path to the registry"})
 }
 
 // challengeParams parses the key="value" pairs of a WWW-Authenticate challenge.

@@ -256,7 +256,16 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		var wg sync.WaitGroup
 		goCheck := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 		if a.Target == "ecr" && a.KMSKey != "" && awsOK {
-			goCheck(func() { checkKMS(ctx, ps, awsCfg, a.KMSKey) })
+			goCheck(func() { checkKMS(ctx, ps, awsCfg, a.KMSKey, r.caller) })
+		}
+		switch {
+		case a.Target == "ecr" && awsOK && mode != tmsync.ModeVerify:
+			goCheck(func() { checkECRLogin(ctx, ps, awsCfg, a.TrgRegistry, a.Insecure, console.Redactor) })
+		case a.Target == "ecr" && a.TrgRegistry != "":
+			goCheck(func() {
+				checkRegistry(ctx, ps, registryCheck{role: "target", host: a.TrgRegistry, insecure: hostIn(a.TrgRegistry, a.Insecure),
+					hint: "check --trg-registry and the network path"})
+			})
 		}
 		if !offline && token != "" {
 			goCheck(func() { checkAttestations(ctx, ps, a.AttestationAddress, token) })
@@ -264,15 +273,30 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		if mode != tmsync.ModeVerify && token != "" {
 			src := vendorRegistry(a.SrcDomain)
 			goCheck(func() {
-				checkRegistry(ctx, ps, "source", src, hostIn(src, a.Insecure), a.SrcUser, token, "check --srcdomain and the network path")
+				checkRegistry(ctx, ps, registryCheck{role: "source", host: src, insecure: hostIn(src, a.Insecure), user: a.SrcUser, pass: token,
+					hint: "check --srcdomain and the network path", refused: ps.tokenRefused})
 			})
 		}
-		if a.TrgRegistry != "" {
+		if a.Target == "registry" {
+			// The target's credentials are those the copies will use: --authfile, else the
+			// usual auth files (REGISTRY_AUTH_FILE, containers' auth.json, docker's config).
+			user, pass := tmsync.RegistryCredentials(a.TrgRegistry, a.AuthFile)
+			console.Redactor.Add(pass)
+			prefix := strings.Trim(a.TrgPrefix, "/")
+			scope := ""
+			if prefix != "" {
+				scope = "repository:" + prefix + ":push,pull"
+			}
 			goCheck(func() {
-				checkRegistry(ctx, ps, "target", a.TrgRegistry, hostIn(a.TrgRegistry, a.Insecure), "", "", "check --trg-registry and the network path")
+				checkRegistry(ctx, ps, registryCheck{role: "target", host: a.TrgRegistry, insecure: hostIn(a.TrgRegistry, a.Insecure),
+					user: user, pass: pass, scope: scope,
+					hint: "check --trg-registry, the network path, and the target's credentials in --authfile (or the usual auth files)"})
 			})
 		}
 		wg.Wait()
+	}
+	for _, w := range ps.warnings() {
+		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
 	}
 	if err := ps.err(); err != nil {
 		return nil, err

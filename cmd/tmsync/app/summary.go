@@ -15,8 +15,13 @@ const maxCauses = 4
 // each with the count and the first images, at most maxCauses+1 lines; each failure is
 // a line of the error log at errorLog.
 func failureSummary(rep *tmsync.Report, errorLog string) []string {
+	// A group is the failures of one step and cause (groupKey); its message is its first
+	// image's reason with what differs from image to image taken out, and its cause's
+	// name when the others' reasons read differently.
 	type group struct {
 		step, cause string
+		class       tmsync.Cause
+		mixed       bool // the images' reasons differ beyond image names, digests and URLs
 		images      []string
 	}
 	var groups []*group
@@ -26,12 +31,14 @@ func failureSummary(rep *tmsync.Report, errorLog string) []string {
 			continue
 		}
 		c := cause(im.Dest, tmsync.Sanitize(oneLine(im.Reason)))
-		k := im.Step + "\x00" + c
+		k := groupKey(im.Step, im.Cause, im.Dest, tmsync.Sanitize(oneLine(im.Reason)))
 		g := byKey[k]
 		if g == nil {
-			g = &group{step: im.Step, cause: c}
+			g = &group{step: im.Step, cause: c, class: im.Cause}
 			byKey[k] = g
 			groups = append(groups, g)
+		} else if c != g.cause {
+			g.mixed = true
 		}
 		g.images = append(g.images, im.Dest)
 	}
@@ -58,8 +65,12 @@ func failureSummary(rep *tmsync.Report, errorLog string) []string {
 		if len(g.images) > len(first) {
 			more = fmt.Sprintf(" and %d more", len(g.images)-len(first))
 		}
+		msg := g.cause
+		if g.mixed {
+			msg = string(g.class) + ", e.g. " + strings.ReplaceAll(g.cause, "<image>", g.images[0])
+		}
 		lines = append(lines, fmt.Sprintf("ERROR: %d images failed (%s): %s [%s%s; each in %s]",
-			len(g.images), g.step, g.cause, strings.Join(first, ", "), more, errorLog))
+			len(g.images), g.step, msg, strings.Join(first, ", "), more, errorLog))
 	}
 	if rep.Interrupted {
 		lines = append(lines, "ERROR: run interrupted: the images not listed as copied or present were not synced")

@@ -52,3 +52,38 @@ func TestGrantsEveryone(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureSummaryByCause: failures are grouped by step and structured cause, not by
+// their text: differently worded failures of one cause are one line (named by the cause,
+// with an example), the same words under two causes or two steps are two.
+func TestFailureSummaryByCause(t *testing.T) {
+	rep := &tmsync.Report{}
+	add := func(dest, step string, c tmsync.Cause, reason string) {
+		rep.Images = append(rep.Images, tmsync.ImageRecord{Dest: dest, Outcome: tmsync.OutcomeFailed, Step: step, Cause: c, Reason: reason})
+	}
+	for i := range 4 {
+		add(fmt.Sprintf("vault/a%d:1", i), "copy", tmsync.CauseUnauthorized, []string{
+			"reading manifest sha256:0: unauthorized: authentication required",
+			"writing blob: requested access to the resource is denied (401)",
+		}[i%2])
+	}
+	add("vault/b:1", "copy", tmsync.CauseConnectionRefused, "dial tcp 10.0.0.9:443: connect: connection refused")
+	add("vault/c:1", "lookup", tmsync.CauseConnectionRefused, "dial tcp 10.0.0.9:443: connect: connection refused")
+	add("vault/d:1", "copy", tmsync.CauseOther, "boom")
+	add("vault/e:1", "copy", tmsync.CauseOther, "bang")
+	lines := failureSummary(rep, "/x/sync-error.log")
+	t.Logf("%s", strings.Join(lines, "\n"))
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 5 (unauthorized, refused in copy, refused in lookup, boom, and one more)", len(lines))
+	}
+	if !strings.HasPrefix(lines[0], "ERROR: 4 images failed (copy): unauthorized, e.g. reading manifest") {
+		t.Errorf("the 4 unauthorized failures are not one line named by their cause: %q", lines[0])
+	}
+	// A report of an older tmsync (no cause): grouped by text as before.
+	for i := range rep.Images {
+		rep.Images[i].Cause = ""
+	}
+	if lines := failureSummary(rep, "/x/sync-error.log"); !strings.HasPrefix(lines[0], "ERROR: 2 images failed (copy): reading manifest") {
+		t.Errorf("without causes: %q", lines)
+	}
+}
