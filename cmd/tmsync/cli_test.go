@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -139,7 +140,8 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("config show printed the token")
 	}
 	// A run reads it: the release folder it names is checked.
-	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--target", "registry", "--trg-registry", "127.0.0.1:1")
+	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--target", "registry", "--trg-registry", "127.0.0.1:1",
+		"--error-log", filepath.Join(dir, "sync-error.log"))
 	if code != 2 || !strings.Contains(out+errOut, "preflight: release folder "+dir+"/no-such-release") {
 		t.Errorf("plan --config: exit %d: %s%s", code, out, errOut)
 	}
