@@ -112,7 +112,8 @@ func TestVersionAndCompletion(t *testing.T) {
 func TestOldBooleanSpelling(t *testing.T) {
 	for _, v := range []string{"True", "TRUE", "false", "False"} {
 		code, _, errOut := runCLI(t, "plan", "--trg_dst_security_scan_enabled", v, "--target", "registry",
-			"--trg-registry", "127.0.0.1:1", "--release-dir", "/nonexistent-release")
+			"--trg-registry", "127.0.0.1:1", "--release-dir", "/nonexistent-release",
+			"--error-log", filepath.Join(t.TempDir(), "sync-error.log"))
 		if code != 2 || strings.Contains(errOut, "unexpected arguments") {
 			t.Errorf("%s: exit %d: %s", v, code, errOut)
 		}
