@@ -1,7 +1,6 @@
 package testbed
 
 import (
-
 	"github.com/tmsync/tmsync/internal/faultproxy"
 )
 
