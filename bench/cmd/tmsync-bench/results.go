@@ -436,6 +436,9 @@ func (r *results) markdown() string {
 		"After every cold run the bench checks that each tag in the target has the source's digest and that every\n" +
 		"blob is in place. Wall time is from process start to exit; peak RSS is the child's `ru_maxrss`.\n" +
 		"Figures are medians over the runs; the order of the tools rotates between rounds.\n\n")
+	if r.Options.ECR {
+		b.WriteString(ecrSetup)
+	}
 	b.WriteString("## Results\n\n")
 	b.WriteString(r.table())
 	if len(r.Notes) > 0 {
@@ -449,6 +452,21 @@ func (r *results) markdown() string {
 	}
 	return b.String()
 }
+
+// ecrSetup describes the ECR-like mode in benchmarks.md.
+const ecrSetup = "**ECR-like target (issue 15).** A second, smaller release of the same shape (`-ecr-images`, layers of\n" +
+	"`-ecr-min-layer-mb` to `-ecr-max-layer-mb`; two shared base layers, one multi-arch index) is pulled through a counting\n" +
+	"proxy in front of the source (`internal/faultproxy`, no faults: it counts the blob bytes the source sends) into\n" +
+	"the ECR stand-in of `internal/testbed`: moto's ECR API and a distribution registry behind a proxy that applies ECR's\n" +
+	"rules (pushes only into created repositories; with `BLOB_MOUNTING` off a mount request becomes an ordinary upload,\n" +
+	"202; with it on a mount succeeds only from a repository whose committed manifest references the blob) and counts\n" +
+	"the blob bytes uploaded and the mounts asked and done. Every run gets a fresh stand-in (moto reset, empty\n" +
+	"registry) with the setting set by the bench, the same for every tool. tmsync runs `sync --target ecr` (AWS SDK\n" +
+	"pointed at the stand-in, AES256 repositories created within its timed run, `--throttle_ecr_creation_ms 5`); the\n" +
+	"peers cannot create ECR repositories, so the bench creates them (AES256) before their timed run and gives them the\n" +
+	"registry credentials (skopeo auth file, crane `DOCKER_CONFIG`, regsync config). After every run the bench checks\n" +
+	"that each tag has the source's digest and every blob is in place. Multiples are of the release's distinct blob\n" +
+	"bytes (configs and layers, each counted once).\n\n"
 
 // analysisText is a hand-written section kept in bench/analysis.md, appended when present.
 func analysisText() string {
