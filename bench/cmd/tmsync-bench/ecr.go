@@ -147,7 +147,9 @@ type ecrRun struct {
 	Uploaded    int64         `json:"uploaded_bytes"`
 	MountsAsked int           `json:"mounts_asked"`
 	MountsDone  int           `json:"mounts_done"`
-	MaxRSSKB    int64         `json:"max_rss_kb,omitempty"`
+	// MountOutcomes counts the mount requests by the stand-in's answer (testbed.Mount.Outcome).
+	MountOutcomes map[string]int `json:"mount_outcomes,omitempty"`
+	MaxRSSKB      int64          `json:"max_rss_kb,omitempty"`
 }
 
 // ecrResult is every run of one tool with BLOB_MOUNTING off or on.
@@ -282,6 +284,12 @@ func (b *ecrBench) run(ctx context.Context, tool string, mounting bool, workDir 
 	r := ecrRun{Wall: m.Wall, MaxRSSKB: m.MaxRSSKB, Egress: settledEgress(b.proxy)}
 	tr := e.Traffic()
 	r.Uploaded, r.MountsAsked, r.MountsDone = tr.UploadedBytes, len(tr.Mounts), tr.MountsDone()
+	for _, mt := range tr.Mounts {
+		if r.MountOutcomes == nil {
+			r.MountOutcomes = map[string]int{}
+		}
+		r.MountOutcomes[mt.Outcome]++
+	}
 	if err != nil {
 		return r, err
 	}
