@@ -455,7 +455,8 @@ func (r *results) markdown() string {
 
 // ecrSetup describes the ECR-like mode in benchmarks.md.
 const ecrSetup = "**ECR-like target (issue 15).** A second, smaller release of the same shape (`-ecr-images`, layers of\n" +
-	"`-ecr-min-layer-mb` to `-ecr-max-layer-mb`; two shared base layers, one multi-arch index) is pulled through a counting\n" +
+	"`-ecr-min-layer-mb` to `-ecr-max-layer-mb`; two shared base layers, one multi-arch index; smaller because the main\n" +
+	"release took ~7 min for this mode alone on the 2-core machine) is pulled through a counting\n" +
 	"proxy in front of the source (`internal/faultproxy`, no faults: it counts the blob bytes the source sends) into\n" +
 	"the ECR stand-in of `internal/testbed`: moto's ECR API and a distribution registry behind a proxy that applies ECR's\n" +
 	"rules (pushes only into created repositories; with `BLOB_MOUNTING` off a mount request becomes an ordinary upload,\n" +
