@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -230,7 +229,7 @@ func New(target *url.URL, cfg Config) (*Proxy, error) {
 
 // Start starts a proxy to target, "HOST:PORT" or a URL, for the test and closes it at
 // cleanup.
-func Start(t testing.TB, target string, cfg Config) *Proxy {
+func Start(t TB, target string, cfg Config) *Proxy {
 	t.Helper()
 	if !strings.Contains(target, "://") {
 		target = "http://" + target

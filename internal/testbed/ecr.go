@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -74,7 +73,7 @@ type ECR struct {
 
 // StartECR starts a registry paired with m (a fresh SharedMoto(t) when m is nil) and the
 // proxy in front of it.
-func StartECR(t testing.TB, m *Moto) *ECR {
+func StartECR(t TB, m *Moto) *ECR {
 	t.Helper()
 	if m == nil {
 		m = SharedMoto(t)
@@ -158,7 +157,7 @@ func (e *ECR) Config() aws.Config {
 
 // Env points the AWS SDK's default configuration chain at APIURL for the rest of the
 // test, as Moto.Env does at moto.
-func (e *ECR) Env(t testing.TB) {
+func (e *ECR) Env(t TB) {
 	e.Moto.Env(t)
 	t.Setenv("AWS_ENDPOINT_URL", e.APIURL)
 }

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"sync/atomic"
-	"testing"
 
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 )
@@ -242,7 +241,7 @@ const (
 )
 
 // startAPI starts the API proxy in front of moto and returns its URL.
-func (e *ECR) startAPI(t testing.TB) string {
+func (e *ECR) startAPI(t TB) string {
 	t.Helper()
 	moto, err := url.Parse(e.Moto.URL)
 	if err != nil {

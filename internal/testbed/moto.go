@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"os"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +23,7 @@ const (
 )
 
 // StartMoto starts a moto_server of the test's own, stopped when the test ends.
-func StartMoto(t testing.TB) *Moto {
+func StartMoto(t TB) *Moto {
 	t.Helper()
 	bin := NeedProgram(t, "moto_server", "Python package moto[server]")
 	m, p, err := startMoto(bin)
@@ -67,7 +66,7 @@ var shared struct {
 // SharedMoto returns a moto_server shared by the tests of one test binary, reset to an
 // empty state. The test holds it until it ends, so tests that use it run one at a time.
 // The server lives as long as the test binary and dies with it.
-func SharedMoto(t testing.TB) *Moto {
+func SharedMoto(t TB) *Moto {
 	t.Helper()
 	bin := NeedProgram(t, "moto_server", "Python package moto[server]")
 	shared.mu.Lock()
@@ -81,7 +80,7 @@ func SharedMoto(t testing.TB) *Moto {
 }
 
 // Reset clears every resource moto holds.
-func (m *Moto) Reset(t testing.TB) {
+func (m *Moto) Reset(t TB) {
 	t.Helper()
 	resp, err := http.Post(m.URL+"/moto-api/reset", "application/json", nil)
 	if err != nil {
@@ -104,7 +103,7 @@ func (m *Moto) Config() aws.Config {
 
 // Env points the AWS SDK's default configuration chain at this server for the rest of the
 // test, the way a user does with AWS_ENDPOINT_URL.
-func (m *Moto) Env(t testing.TB) {
+func (m *Moto) Env(t TB) {
 	t.Setenv("AWS_ENDPOINT_URL", m.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -24,7 +23,7 @@ func Required() bool { return os.Getenv(EnvIntegration) == "require" }
 
 // NeedProgram finds name on PATH, or skips the test (fails it when integration is required)
 // with a message that says how to install it.
-func NeedProgram(t testing.TB, name, install string) string {
+func NeedProgram(t TB, name, install string) string {
 	t.Helper()
 	if os.Getenv(EnvIntegration) == "skip" {
 		t.Skipf("integration tests are off (%s=skip)", EnvIntegration)
@@ -42,7 +41,7 @@ func NeedProgram(t testing.TB, name, install string) string {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	t.Helper()
 	p, err := freePort()
 	if err != nil {
@@ -135,7 +134,7 @@ func (p *process) stop() {
 }
 
 // stopAtCleanup stops p when the test ends, and shows its output if the test failed.
-func (p *process) stopAtCleanup(t testing.TB) {
+func (p *process) stopAtCleanup(t TB) {
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -40,7 +39,7 @@ type RegistryOptions struct {
 }
 
 // StartRegistry starts a distribution registry and returns once it answers on /v2/.
-func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
+func StartRegistry(t TB, opts RegistryOptions) *Registry {
 	t.Helper()
 	bin := NeedProgram(t, "docker-registry", "Debian package docker-registry")
 	dir := t.TempDir()

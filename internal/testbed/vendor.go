@@ -1,8 +1,6 @@
 package testbed
 
 import (
-	"testing"
-
 	"github.com/tmsync/tmsync/internal/faultproxy"
 )
 
@@ -21,7 +19,7 @@ type Vendor struct {
 }
 
 // StartVendor starts a registry with opts behind a fault proxy with faults.
-func StartVendor(t testing.TB, opts RegistryOptions, faults faultproxy.Config) *Vendor {
+func StartVendor(t TB, opts RegistryOptions, faults faultproxy.Config) *Vendor {
 	t.Helper()
 	reg := StartRegistry(t, opts)
 	p := faultproxy.Start(t, reg.Host, faults)

@@ -44,6 +44,18 @@ func TestQuickBench(t *testing.T) {
 			t.Errorf("%s: no successful run", tr.Tool)
 		}
 	}
+	// The ECR-like mode: every tool with mounting off and on, verified (it needs moto_server).
+	if len(res.ECR) == 0 {
+		t.Errorf("no ECR-like runs; notes: %v", res.Notes)
+	}
+	for _, tr := range res.ECR {
+		for _, e := range tr.Errors {
+			t.Errorf("%s, ECR-like, BLOB_MOUNTING %s: %s", tr.Tool, onOff(tr.Mounting), e)
+		}
+		if len(tr.Runs) == 0 || tr.Runs[0].Egress == 0 || tr.Runs[0].Uploaded == 0 {
+			t.Errorf("%s, ECR-like, BLOB_MOUNTING %s: no run with bytes counted: %+v", tr.Tool, onOff(tr.Mounting), tr.Runs)
+		}
+	}
 	for _, f := range []string{"benchmarks.md", "benchmarks.json"} {
 		if _, err := os.Stat(filepath.Join(o.Out, f)); err != nil {
 			t.Error(err)

@@ -47,14 +47,23 @@ type options struct {
 	InstallLog string  `json:"-"`
 	Seed       uint64  `json:"seed"`
 	Render     bool    `json:"-"`
+	// The ECR-like mode (issue 15).
+	ECR           bool    `json:"ecr"`
+	ECRRuns       int     `json:"ecr_runs"`
+	ECRImages     int     `json:"ecr_images"`
+	ECRMinLayerMB float64 `json:"ecr_min_layer_mb"`
+	ECRMaxLayerMB float64 `json:"ecr_max_layer_mb"`
+	ECRTools      string  `json:"ecr_tools"`
 }
 
 func defaultOptions(quick bool) options {
 	o := options{Runs: 3, Images: 40, MinLayerMB: 1, MaxLayerMB: 20, BigMiB: 1024, Jobs: 4,
 		Tools: "tmsync,skopeo,crane,regsync,raw", BigTools: "tmsync,raw,skopeo,crane,regsync",
-		Out: "docs", Tmsync: "bin/tmsync", Seed: 1}
+		Out: "docs", Tmsync: "bin/tmsync", Seed: 1,
+		ECR: true, ECRRuns: 1, ECRImages: 24, ECRMinLayerMB: 1, ECRMaxLayerMB: 4, ECRTools: "tmsync,skopeo,crane,regsync,raw"}
 	if quick {
 		o.Quick, o.Runs, o.Images, o.MinLayerMB, o.MaxLayerMB, o.BigMiB = true, 1, 8, 0.25, 2, 64
+		o.ECRImages, o.ECRMinLayerMB, o.ECRMaxLayerMB = 8, 0.25, 2
 		o.BigTools = "tmsync,raw"
 		o.Out = filepath.Join("bench", "out")
 	}
@@ -87,11 +96,20 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.InstallLog, "install-log", "", "output of bench/install-peers.sh, for the install times")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the synthetic release")
 	fs.BoolVar(&o.Render, "render", false, "only rewrite OUT/benchmarks.md from OUT/benchmarks.json and bench/analysis.md")
+	fs.BoolVar(&o.ECR, "ecr", o.ECR, "run the ECR-like mode (issue 15): every tool into the ECR stand-in with BLOB_MOUNTING off and on, bytes pulled and uploaded (-ecr=false skips it)")
+	fs.IntVar(&o.ECRRuns, "ecr-runs", o.ECRRuns, "runs of every ECR-like measurement")
+	fs.IntVar(&o.ECRImages, "ecr-images", o.ECRImages, "images in the ECR-like release (same shape as the main one)")
+	fs.Float64Var(&o.ECRMinLayerMB, "ecr-min-layer-mb", o.ECRMinLayerMB, "smallest layer of the ECR-like release, MB")
+	fs.Float64Var(&o.ECRMaxLayerMB, "ecr-max-layer-mb", o.ECRMaxLayerMB, "largest layer of the ECR-like release, MB")
+	fs.StringVar(&o.ECRTools, "ecr-tools", o.ECRTools, "tools timed in the ECR-like mode")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.Runs < 1 || o.Images < 2 || o.Jobs < 1 || o.MinLayerMB <= 0 || o.MaxLayerMB < o.MinLayerMB {
 		return o, fmt.Errorf("bad options: runs ≥ 1, images ≥ 2, jobs ≥ 1, 0 < min-layer-mb ≤ max-layer-mb")
+	}
+	if o.ECR && (o.ECRRuns < 1 || o.ECRImages < 2 || o.ECRMinLayerMB <= 0 || o.ECRMaxLayerMB < o.ECRMinLayerMB) {
+		return o, fmt.Errorf("bad options: ecr-runs ≥ 1, ecr-images ≥ 2, 0 < ecr-min-layer-mb ≤ ecr-max-layer-mb")
 	}
 	return o, nil
 }
@@ -288,11 +306,51 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 		logf(log, "large image %s in %.1f s", big.Digest, time.Since(t0).Seconds())
 	}
 
+	// The ECR-like mode's release, pulled through a counting proxy in front of the source.
+	var eb *ecrBench
+	ecrTools := splitList(o.ECRTools)
+	if o.ECR && len(ecrTools) > 0 {
+		tb, moto, proxy, err := startECRBench(work, src)
+		if err != nil {
+			res.note("ECR-like mode skipped: %v", err)
+		} else {
+			defer tb.close()
+			ecrSpec := spec
+			ecrSpec.Images, ecrSpec.MinLayer, ecrSpec.MaxLayer = o.ECRImages, mb(o.ECRMinLayerMB), mb(o.ECRMaxLayerMB)
+			ecrSpec.BaseSizes = [2]int64{mb(o.ECRMaxLayerMB), mb((o.ECRMinLayerMB + o.ECRMaxLayerMB) / 2)}
+			ecrSpec.Version, ecrSpec.RepoPrefix, ecrSpec.Seed = "9.9.2", "vault-ecr/", o.Seed^0xEC2
+			logf(log, "pushing the ECR-like release (%d images)", o.ECRImages)
+			eimgs, err := genRelease(ctx, sc, ecrSpec, work)
+			if err != nil {
+				return nil, fmt.Errorf("generating the ECR-like release: %w", err)
+			}
+			esrc := &registry{Host: proxy.Host, User: src.User, Password: src.Password}
+			eb = &ecrBench{env: env, moto: moto, proxy: proxy, src: esrc, imgs: eimgs,
+				relDir: filepath.Join(work, "ecr-release")}
+			if _, err := writeRelease(eb.relDir, ecrSpec.Version, esrc.Host, eimgs); err != nil {
+				return nil, err
+			}
+			res.ECRRelease = statsOf(eimgs)
+			logf(log, "ECR-like release: %d images, %d distinct blobs, %d distinct bytes", res.ECRRelease.Images,
+				res.ECRRelease.Blobs, res.ECRRelease.UniqueBytes)
+			for _, t := range ecrTools {
+				if v, ok := avail[t]; ok {
+					res.Versions[t] = v
+				}
+			}
+		}
+	}
+
 	if _, ok := avail[toolTmsync]; ok {
 		var subs []subject
 		for _, img := range append(append([]*benchImage{}, imgs...), big) {
 			if img != nil {
 				subs = append(subs, subject{Repository: src.Host + "/" + img.Repo, Digest: img.Digest})
+			}
+		}
+		if eb != nil {
+			for _, img := range eb.imgs {
+				subs = append(subs, subject{Repository: eb.src.Host + "/" + img.Repo, Digest: img.Digest})
 			}
 		}
 		env.attest, err = newAttestations(filepath.Join(work, "attest"), token, subs)
@@ -372,6 +430,12 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 				dst.stop()
 				logf(log, "large layer %d/%d %-8s %s", r+1, o.Runs, tool, last(tr.Cold))
 			}
+		}
+	}
+
+	if eb != nil {
+		if err := runECRSection(ctx, eb, ecrTools, avail, o.ECRRuns, res, log); err != nil {
+			return nil, err
 		}
 	}
 

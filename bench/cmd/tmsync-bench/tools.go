@@ -47,6 +47,20 @@ type job struct {
 	releaseDir string
 	workDir    string // per-run folder for config files and logs
 	env        *benchEnv
+	ecr        *ecrJob // set when dst is the ECR stand-in
+}
+
+// authsJSON is a Docker config / containers auth file with basic auth for every registry
+// of regs that has a user.
+func authsJSON(regs ...*registry) string {
+	var parts []string
+	for _, r := range regs {
+		if r != nil && r.User != "" {
+			a := base64.StdEncoding.EncodeToString([]byte(r.User + ":" + r.Password))
+			parts = append(parts, fmt.Sprintf("%q:{\"auth\":%q}", r.Host, a))
+		}
+	}
+	return `{"auths":{` + strings.Join(parts, ",") + `}}`
 }
 
 type procOut struct {
@@ -141,8 +155,13 @@ func runTool(ctx context.Context, tool string, j job) (measure, error) {
 func runTmsync(ctx context.Context, j job, bin string) (measure, error) {
 	e := j.env
 	report := filepath.Join(j.workDir, "report.json")
-	args := []string{"sync",
-		"--target", "registry",
+	target := []string{"--target", "registry"}
+	if j.ecr != nil {
+		// tmsync creates the repositories (AES256, no KMS key) within its timed run.
+		target = []string{"--target", "ecr", "--trgregion", "us-east-1", "--throttle_ecr_creation_ms", "5"}
+	}
+	args := append([]string{"sync"}, target...)
+	args = append(args,
 		"--trg-registry", j.dst.Host,
 		"--trgprefix", "/",
 		"--srcdomain", j.src.Host,
@@ -155,10 +174,13 @@ func runTmsync(ctx context.Context, j job, bin string) (measure, error) {
 		"--error-log", filepath.Join(j.workDir, "sync-error.log"),
 		"--report", report,
 		"--concurrency", fmt.Sprint(e.opts.Jobs),
-	}
+	)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = j.workDir
 	env := baseEnv("TM_TOKEN=" + j.src.Password)
+	if j.ecr != nil {
+		env = append(env, ecrEnv(j.ecr.APIURL)...)
+	}
 	if os.Getenv("TMSYNC_CPUPROFILE") != "" { // profiles of every run into its folder (tmsync-prof)
 		env = append(env, "TMSYNC_CPUPROFILE="+filepath.Join(j.workDir, "cpu.prof"),
 			"TMSYNC_MEMPROFILE="+filepath.Join(j.workDir, "mem.prof"),
@@ -193,7 +215,7 @@ func runSkopeo(ctx context.Context, j job) (measure, error) {
 	yml := filepath.Join(j.workDir, "skopeo-sync.yml")
 	policy := filepath.Join(j.workDir, "policy.json")
 	auth := filepath.Join(j.workDir, "auth.json")
-	for p, b := range map[string]string{yml: y.String(), policy: `{"default":[{"type":"insecureAcceptAnything"}]}`, auth: `{"auths":{}}`} {
+	for p, b := range map[string]string{yml: y.String(), policy: `{"default":[{"type":"insecureAcceptAnything"}]}`, auth: authsJSON(j.dst)} {
 		if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
 			return measure{}, err
 		}
@@ -227,8 +249,7 @@ func runCrane(ctx context.Context, j job) (measure, error) {
 	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
 		return measure{}, err
 	}
-	auth := base64.StdEncoding.EncodeToString([]byte(j.src.User + ":" + j.src.Password))
-	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, j.src.Host, auth)
+	cfg := authsJSON(j.src, j.dst)
 	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(cfg), 0o600); err != nil {
 		return measure{}, err
 	}
@@ -249,6 +270,9 @@ func runRegsync(ctx context.Context, j job) (measure, error) {
 	var y strings.Builder
 	fmt.Fprintf(&y, "version: 1\ncreds:\n  - registry: %q\n    tls: disabled\n    user: %q\n    pass: %q\n  - registry: %q\n    tls: disabled\n",
 		j.src.Host, j.src.User, j.src.Password, j.dst.Host)
+	if j.dst.User != "" {
+		fmt.Fprintf(&y, "    user: %q\n    pass: %q\n", j.dst.User, j.dst.Password)
+	}
 	fmt.Fprintf(&y, "defaults:\n  parallel: %d\nsync:\n", j.env.opts.Jobs)
 	for _, img := range j.imgs {
 		fmt.Fprintf(&y, "  - source: %q\n    target: %q\n    type: image\n",
