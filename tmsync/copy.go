@@ -49,7 +49,12 @@ func (r *run) copyAll(ctx context.Context) error {
 	}
 	// Leader-first: each image starts once the owners of its shared blobs have ended, so
 	// that its copy mounts them (or, refused, uploads them from the store). A waiting
-	// image holds no copy slot.
+	// image holds no copy slot. When the target is known not to mount (ECR with
+	// BLOB_MOUNTING off), waiting would buy nothing: every repository receives every
+	// layer anyway, and the store already pulls a shared blob once (a second reader
+	// waits for the first one's write and reads the store), so every image starts at
+	// once.
+	wait := !r.mountingOff()
 	ended := make([]chan struct{}, len(todo))
 	for i := range ended {
 		ended[i] = make(chan struct{})
@@ -61,6 +66,9 @@ func (r *run) copyAll(ctx context.Context) error {
 			defer wg.Done()
 			defer close(ended[i])
 			for _, j := range dp.plan.After[i] {
+				if !wait {
+					break
+				}
 				select {
 				case <-ended[j]:
 				case <-ctx.Done():

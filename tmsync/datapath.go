@@ -254,6 +254,12 @@ func (r *run) blobMounting(ctx context.Context) {
 	}
 }
 
+// mountingOff reports whether the target is known not to mount blobs across
+// repositories: ECR with BLOB_MOUNTING read as off (and not turned on by this run).
+func (r *run) mountingOff() bool {
+	return r.rep.Transfer != nil && r.rep.Transfer.BlobMounting == "DISABLED"
+}
+
 // mountingMessage says what the plan found about mounting, for the console.
 func (t *Transfer) mountingMessage() string {
 	switch t.BlobMounting {

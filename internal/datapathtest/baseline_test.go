@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +63,9 @@ type figures struct {
 	retries                 int // whole-image tries after the first, over all images
 	seconds                 float64
 	rep                     *tmsync.Report
+	// startedBeforeFirstEnd is how many images had started when the first one ended:
+	// how far the schedule let copies overlap.
+	startedBeforeFirstEnd int
 }
 
 // syncInto syncs the release in dir from v into a fresh ECR stand-in with mounting as
@@ -81,6 +85,21 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool, opts .
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	started, firstEnd := 0, -1
+	obs := tmsync.ObserverFunc(func(ev tmsync.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev.Kind {
+		case tmsync.EventStart:
+			started++
+		case tmsync.EventDone, tmsync.EventFail:
+			if firstEnd < 0 {
+				firstEnd = started
+			}
+		}
+	})
+	opts = append([]tmsync.Option{tmsync.WithObserver(obs)}, opts...)
 	eng, err := tmsync.New(target, acceptAll{}, append([]tmsync.Option{
 		tmsync.WithSource(tmsync.Source{Registry: v.Host, Username: "_tm", Password: vendorToken}),
 		tmsync.WithInsecure(v.Host, e.Host)}, opts...)...)
@@ -92,7 +111,7 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool, opts .
 	if err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	f := figures{seconds: time.Since(start).Seconds(), egress: v.Egress(), rep: rep}
+	f := figures{seconds: time.Since(start).Seconds(), egress: v.Egress(), rep: rep, startedBeforeFirstEnd: firstEnd} // the copies have ended: no more events
 	tr := e.Traffic()
 	f.uploaded, f.mountsAsked, f.mountsDone = tr.UploadedBytes, len(tr.Mounts), tr.MountsDone()
 	for _, im := range rep.Images {

@@ -45,6 +45,12 @@ func TestDataPathOnECR(t *testing.T) {
 			if !mounting && f.uploaded <= int64(float64(d.Bytes)*1.5) {
 				t.Errorf("uploaded %.3fx with mounting off: a shared base must go to every repository", up)
 			}
+			// With mounting on, followers wait for the leaders; with it off nothing is
+			// gained by waiting, and the copies start at once, as many as run at a time.
+			if !mounting && f.startedBeforeFirstEnd < tmsync.DefaultConcurrency {
+				t.Errorf("mounting off: %d images started before the first ended, want %d (no leader-first wait)",
+					f.startedBeforeFirstEnd, tmsync.DefaultConcurrency)
+			}
 			tr := f.rep.Transfer
 			if tr == nil || tr.Store == nil {
 				t.Fatalf("no transfer record: %+v", tr)
