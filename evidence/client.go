@@ -164,6 +164,7 @@ func NewClient(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	c.transport = newPingCache(c.transport)
 	return c, nil
 }
 

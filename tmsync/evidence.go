@@ -99,7 +99,10 @@ func (r *run) evidenceStep(ctx context.Context) error {
 		immutable[repo.Name] = repo.State["imageTagMutability"] == "IMMUTABLE"
 	}
 	var mu sync.Mutex
-	forEach(ctx, todo, r.o.concurrency, func(ctx context.Context, it *item) {
+	// Mostly lookups (the referrers of each image, at the vendor and at the target), each
+	// a few small requests after a ping and a token: run them as wide as the tag lookups.
+	// What it pushes is small and paced by the evidence client's own push limiter.
+	forEach(ctx, todo, max(r.o.concurrency, r.o.lookupConcurrency), func(ctx context.Context, it *item) {
 		dst := evidence.Image{Repository: host + "/" + it.repo, Digest: it.dgst, ImmutableTags: immutable[it.repo]}
 		subject := attest.Subject{Repository: it.src.Name(), Digest: it.dgst}
 		var errs []error
