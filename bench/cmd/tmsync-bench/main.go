@@ -42,6 +42,8 @@ type options struct {
 	Out        string  `json:"-"`
 	Tmsync     string  `json:"-"`
 	TmsyncAlt  string  `json:"tmsync_alt,omitempty"`
+	// TmsyncAltNote says what the tmsync-alt build is (a candidate fix, an older release).
+	TmsyncAltNote string `json:"tmsync_alt_note,omitempty"`
 	Work       string  `json:"-"`
 	Keep       bool    `json:"-"`
 	InstallLog string  `json:"-"`
@@ -91,6 +93,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.Out, "out", o.Out, "folder for benchmarks.md and benchmarks.json")
 	fs.StringVar(&o.Tmsync, "tmsync", o.Tmsync, "tmsync binary")
 	fs.StringVar(&o.TmsyncAlt, "tmsync-alt", "", "another tmsync binary (a candidate fix) timed as tmsync-alt on the release")
+	fs.StringVar(&o.TmsyncAltNote, "tmsync-alt-note", "", "what the -tmsync-alt build is, for benchmarks.md (e.g. \"main before issue 15, d86013e\")")
 	fs.StringVar(&o.Work, "work", "", "working folder (default: a new temporary folder)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the working folder")
 	fs.StringVar(&o.InstallLog, "install-log", "", "output of bench/install-peers.sh, for the install times")

@@ -429,7 +429,10 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "- **raw**: the physical reference, in-process Go: each distinct blob streamed once (GET from the source piped\n"+
 		"  into one streamed upload on the target: POST, one PATCH with the body, PUT), %d at a time, shared blobs mounted across repositories, then the manifests\n"+
 		"  put. No existence checks, retries, verification or attestation.\n", r.Options.Jobs)
-	if r.Options.TmsyncAlt != "" {
+	switch {
+	case r.Options.TmsyncAltNote != "":
+		fmt.Fprintf(&b, "- **tmsync-alt**: another tmsync build, same flags: %s.\n", r.Options.TmsyncAltNote)
+	case r.Options.TmsyncAlt != "":
 		b.WriteString("- **tmsync-alt** (experiment): another tmsync build, with a candidate fix (see the analysis below).\n")
 	}
 	b.WriteString("\nCold: into an empty target. No-op: the same command again right after, into the now full target.\n" +
