@@ -44,11 +44,11 @@ type options struct {
 	TmsyncAlt  string  `json:"tmsync_alt,omitempty"`
 	// TmsyncAltNote says what the tmsync-alt build is (a candidate fix, an older release).
 	TmsyncAltNote string `json:"tmsync_alt_note,omitempty"`
-	Work       string  `json:"-"`
-	Keep       bool    `json:"-"`
-	InstallLog string  `json:"-"`
-	Seed       uint64  `json:"seed"`
-	Render     bool    `json:"-"`
+	Work          string `json:"-"`
+	Keep          bool   `json:"-"`
+	InstallLog    string `json:"-"`
+	Seed          uint64 `json:"seed"`
+	Render        bool   `json:"-"`
 	// The ECR-like mode (issue 15).
 	ECR           bool    `json:"ecr"`
 	ECRRuns       int     `json:"ecr_runs"`
