@@ -123,6 +123,7 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 		it.rec.Outcome = OutcomeCopied
 		it.done = true
 		r.event(EventDone, it, fmt.Sprintf("DONE: %s %s (%s)", it.img.Dest.String(), it.dgst, HumanBytes(it.rec.Bytes)))
+		r.evidenceNow(it)
 		return
 	}
 	if ctx.Err() != nil {

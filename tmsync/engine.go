@@ -93,6 +93,11 @@ type run struct {
 	export *exportRun
 	// dp is the run's blob store, puller and copy plan (sync only).
 	dp *dataPath
+	// ev is what the images' evidence shares; evPipe (sync) runs it as outcomes become
+	// known, with evCtx, the run's context.
+	ev     *evidenceRun
+	evPipe *evidencePipe
+	evCtx  context.Context
 }
 
 // item is one image on its way through a run.
@@ -154,14 +159,17 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 		steps = []func(context.Context) error{r.resolve, r.attest, r.exportAll}
 	}
 	steps = append(steps, r.evidenceStep)
+	r.startEvidence(ctx)
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			if ctx.Err() != nil {
 				break // interrupted, not a failure to start: report what was done
 			}
+			r.waitEvidence()
 			return nil, err
 		}
 	}
+	r.waitEvidence() // after an interruption, the evidence step did not run
 	for _, it := range items {
 		if it.done {
 			continue
@@ -465,6 +473,7 @@ func (r *run) existing(ctx context.Context) error {
 					it.rec.Outcome = OutcomePresent
 					it.done = true
 					r.event(EventSkip, it, "already present with digest "+have.String())
+					r.evidenceNow(it)
 				default:
 					it.fail("lookup", OutcomeFailed, fmt.Errorf("%w: %s:%s is %s in the target, the release says %s",
 						ErrTagConflict, repo, it.img.Dest.Tag, have, it.dgst))

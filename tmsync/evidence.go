@@ -65,103 +65,200 @@ type verifiedSource interface {
 	vendorVerifier() *attest.Verifier
 }
 
-// evidenceStep puts (sync) or checks (verify) each image's evidence, after the copies.
-func (r *run) evidenceStep(ctx context.Context) error {
+// evidenceWanted reports whether it gets evidence in this run: in a sync every image
+// copied or present, in a verify every present image when a bank key is given.
+func (r *run) evidenceWanted(it *item) bool {
 	ev := r.o.evidence
-	if !ev.any() || r.mode == ModePlan {
+	switch {
+	case !ev.any():
+		return false
+	case r.mode == ModeSync:
+		return it.rec.Outcome == OutcomeCopied || it.rec.Outcome == OutcomePresent
+	case r.mode == ModeVerify:
+		return it.rec.Outcome == OutcomePresent && ev.BankKey != nil
+	}
+	return false
+}
+
+// evidenceRun is what every image's evidence shares: the client (made from the first
+// image that needs it), the target's host, the repositories with immutable tags and
+// what verified the vendor's attestations.
+type evidenceRun struct {
+	once      sync.Once
+	client    *evidence.Client
+	host      string
+	err       error
+	immutable map[string]bool
+	vs        verifiedSource
+	mu        sync.Mutex // it.rec's evidence fields
+}
+
+func (r *run) evidenceSetup(ctx context.Context, it *item) *evidenceRun {
+	e := r.ev
+	e.once.Do(func() {
+		e.client, e.host, e.err = r.evidenceClient(ctx, it)
+		e.vs, _ = r.attestor.(verifiedSource)
+		// Ensure writes a fallback tag only where none is; on IMMUTABLE repositories it
+		// must know, to report a tag it cannot fix as blocked instead of pushing into a
+		// refusal. The repositories step has run: their states are known.
+		e.immutable = map[string]bool{}
+		for _, repo := range r.rep.Repositories {
+			e.immutable[repo.Name] = repo.State["imageTagMutability"] == "IMMUTABLE"
+		}
+	})
+	return e
+}
+
+// evidenceWidth is how many images' evidence run at once: mostly lookups (the referrers
+// of each image, at the vendor and at the target), each a few small requests, so as wide
+// as the tag lookups; what it pushes is small and paced by the evidence client's own
+// push limiter.
+func (r *run) evidenceWidth() int { return max(r.o.concurrency, r.o.lookupConcurrency) }
+
+// startEvidence starts, in a sync, each image's evidence as soon as its outcome is known
+// (present after the tag lookup, copied after its copy) instead of after every copy:
+// the referrer lookups at the vendor overlap the lookups and copies at the target (a
+// no-op re-sync, the two take about as long).
+// evidenceStep waits for them.
+func (r *run) startEvidence(ctx context.Context) {
+	r.ev = &evidenceRun{}
+	if r.mode != ModeSync || !r.o.evidence.any() {
+		return
+	}
+	r.evPipe = &evidencePipe{sem: make(chan struct{}, r.evidenceWidth()), started: map[*item]bool{}}
+	r.evCtx = ctx
+}
+
+// waitEvidence waits for the evidence started by the pipe (none without one).
+func (r *run) waitEvidence() {
+	if r.evPipe != nil {
+		r.evPipe.wg.Wait()
+	}
+}
+
+// evidencePipe runs the evidence of images handed to it as their outcomes become known.
+type evidencePipe struct {
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	started map[*item]bool
+}
+
+// evidenceNow hands it to the pipe, if there is one and it wants evidence. The caller
+// has made its outcome final and touches it no more.
+func (r *run) evidenceNow(it *item) {
+	p := r.evPipe
+	if p == nil || !r.evidenceWanted(it) {
+		return
+	}
+	p.mu.Lock()
+	p.started[it] = true
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx := r.evCtx
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-p.sem }()
+		if ctx.Err() != nil {
+			return // interrupted: nothing more starts
+		}
+		r.evidenceOne(ctx, it)
+	}()
+}
+
+// evidenceStep puts (sync) or checks (verify) each image's evidence: in a sync it waits
+// for those started as outcomes became known, then does any image not yet done.
+func (r *run) evidenceStep(ctx context.Context) error {
+	if !r.o.evidence.any() || r.mode == ModePlan {
 		return nil
+	}
+	started := map[*item]bool{}
+	if p := r.evPipe; p != nil {
+		p.wg.Wait()
+		started = p.started
 	}
 	var todo []*item
 	for _, it := range r.items {
-		switch {
-		case r.mode == ModeSync && (it.rec.Outcome == OutcomeCopied || it.rec.Outcome == OutcomePresent):
-			todo = append(todo, it)
-		case r.mode == ModeVerify && it.rec.Outcome == OutcomePresent && (ev.BankKey != nil):
+		if r.evidenceWanted(it) && !started[it] {
 			todo = append(todo, it)
 		}
 	}
-	if len(todo) == 0 {
-		return nil
+	forEach(ctx, todo, r.evidenceWidth(), func(ctx context.Context, it *item) { r.evidenceOne(ctx, it) })
+	return nil
+}
+
+// evidenceOne puts (sync) or checks (verify) the evidence of one image.
+func (r *run) evidenceOne(ctx context.Context, it *item) {
+	ev := r.o.evidence
+	e := r.evidenceSetup(ctx, it)
+	if e.err != nil {
+		it.fail("evidence", OutcomeFailed, fmt.Errorf("evidence: %w", e.err))
+		r.event(EventError, it, it.rec.Reason)
+		return
 	}
-	client, host, err := r.evidenceClient(ctx, todo[0])
-	if err != nil {
-		for _, it := range todo {
-			it.fail("evidence", OutcomeFailed, fmt.Errorf("evidence: %w", err))
-			r.event(EventError, it, it.rec.Reason)
-		}
-		return nil
-	}
-	vs, _ := r.attestor.(verifiedSource)
-	// Ensure writes a fallback tag only where none is; on IMMUTABLE repositories it must
-	// know, to report a tag it cannot fix as blocked instead of pushing into a refusal.
-	immutable := map[string]bool{}
-	for _, repo := range r.rep.Repositories {
-		immutable[repo.Name] = repo.State["imageTagMutability"] == "IMMUTABLE"
-	}
-	var mu sync.Mutex
-	// Mostly lookups (the referrers of each image, at the vendor and at the target), each
-	// a few small requests after a ping and a token: run them as wide as the tag lookups.
-	// What it pushes is small and paced by the evidence client's own push limiter.
-	forEach(ctx, todo, max(r.o.concurrency, r.o.lookupConcurrency), func(ctx context.Context, it *item) {
-		dst := evidence.Image{Repository: host + "/" + it.repo, Digest: it.dgst, ImmutableTags: immutable[it.repo]}
-		subject := attest.Subject{Repository: it.src.Name(), Digest: it.dgst}
-		var errs []error
-		// From a bundle there is no vendor to list referrers from (the run must not reach
-		// the internet); the bundle carries the images and their attestations only.
-		if r.mode == ModeSync && ev.CopyReferrers && it.img.Vendor && r.o.imageSource == nil {
-			src := evidence.Image{Repository: it.src.Name(), Digest: it.dgst}
-			rc, err := client.CopyReferrers(ctx, src, dst.Repository)
-			if len(rc.Referrers) > 0 || err != nil {
-				mu.Lock()
-				it.rec.Referrers = &rc
-				mu.Unlock()
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("copying the vendor's referrers: %w", err))
-			}
-		}
-		var rec evidence.Record
-		var err error
-		switch {
-		case r.mode == ModeSync && ev.Signer != nil:
-			want := evidence.Evidence{Signer: ev.Signer}
-			if vs != nil && it.rec.Attestation != nil {
-				if occ, ver, ok := vs.verified(subject); ok {
-					want.Attestation = &evidence.VendorAttestation{Occurrence: occ, Verification: ver, Source: subject}
-					want.Vendor = vs.vendorVerifier()
-				}
-			}
-			rec, err = client.Ensure(ctx, dst, want)
-		case r.mode == ModeVerify:
-			chk := evidence.Checks{BankKey: ev.BankKey}
-			if vs != nil && it.img.Vendor {
-				chk.Vendor, chk.VendorRepository = vs.vendorVerifier(), it.src.Name()
-			}
-			rec, err = client.Verify(ctx, dst, chk)
-		}
-		if rec.Attestation != nil || rec.Signature != nil {
-			mu.Lock()
-			it.rec.Evidence = &rec
-			mu.Unlock()
+	client, host := e.client, e.host
+	dst := evidence.Image{Repository: host + "/" + it.repo, Digest: it.dgst, ImmutableTags: e.immutable[it.repo]}
+	subject := attest.Subject{Repository: it.src.Name(), Digest: it.dgst}
+	var errs []error
+	// From a bundle there is no vendor to list referrers from (the run must not reach
+	// the internet); the bundle carries the images and their attestations only.
+	if r.mode == ModeSync && ev.CopyReferrers && it.img.Vendor && r.o.imageSource == nil {
+		src := evidence.Image{Repository: it.src.Name(), Digest: it.dgst}
+		rc, err := client.CopyReferrers(ctx, src, dst.Repository)
+		if len(rc.Referrers) > 0 || err != nil {
+			e.mu.Lock()
+			it.rec.Referrers = &rc
+			e.mu.Unlock()
 		}
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("copying the vendor's referrers: %w", err))
 		}
-		if err := errors.Join(errs...); err != nil {
-			// The evidence package's errors name the image in the target; others get it.
-			if !strings.Contains(err.Error(), dst.String()) {
-				err = fmt.Errorf("%s: %w", dst, err)
+	}
+	var rec evidence.Record
+	var err error
+	switch {
+	case r.mode == ModeSync && ev.Signer != nil:
+		want := evidence.Evidence{Signer: ev.Signer}
+		if e.vs != nil && it.rec.Attestation != nil {
+			if occ, ver, ok := e.vs.verified(subject); ok {
+				want.Attestation = &evidence.VendorAttestation{Occurrence: occ, Verification: ver, Source: subject}
+				want.Vendor = e.vs.vendorVerifier()
 			}
-			it.fail("evidence", OutcomeFailed, err)
-			// The image had its progress line (copied or present): this one comes after.
-			r.event(EventError, it, it.rec.Reason)
-			return
 		}
-		if rec.ManifestPushes > 0 {
-			r.event(EventInfo, it, fmt.Sprintf("evidence: %d manifest pushes", rec.ManifestPushes))
+		rec, err = client.Ensure(ctx, dst, want)
+	case r.mode == ModeVerify:
+		chk := evidence.Checks{BankKey: ev.BankKey}
+		if e.vs != nil && it.img.Vendor {
+			chk.Vendor, chk.VendorRepository = e.vs.vendorVerifier(), it.src.Name()
 		}
-	})
-	return nil
+		rec, err = client.Verify(ctx, dst, chk)
+	}
+	if rec.Attestation != nil || rec.Signature != nil {
+		e.mu.Lock()
+		it.rec.Evidence = &rec
+		e.mu.Unlock()
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		// The evidence package's errors name the image in the target; others get it.
+		if !strings.Contains(err.Error(), dst.String()) {
+			err = fmt.Errorf("%s: %w", dst, err)
+		}
+		it.fail("evidence", OutcomeFailed, err)
+		// The image had its progress line (copied or present): this one comes after.
+		r.event(EventError, it, it.rec.Reason)
+		return
+	}
+	if rec.ManifestPushes > 0 {
+		r.event(EventInfo, it, fmt.Sprintf("evidence: %d manifest pushes", rec.ManifestPushes))
+	}
 }
 
 // evidenceClient makes the run's evidence client: the target's registry credentials (an
