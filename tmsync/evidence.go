@@ -251,6 +251,10 @@ func (r *run) evidenceOne(ctx context.Context, it *item) {
 		if !strings.Contains(err.Error(), dst.String()) {
 			err = fmt.Errorf("%s: %w", dst, err)
 		}
+		if ctx.Err() != nil {
+			// Cut by the interruption, not failed: a rerun puts it (the image is present).
+			err = fmt.Errorf("%w: evidence not finished: %v", ErrInterrupted, ctx.Err())
+		}
 		it.fail("evidence", OutcomeFailed, err)
 		// The image had its progress line (copied or present): this one comes after.
 		r.event(EventError, it, it.rec.Reason)
