@@ -521,8 +521,12 @@ func (r *run) retry(ctx context.Context, it *item, what string, op func(attempt 
 			step = fmt.Sprintf("attempt %d", attempt)
 		}
 		msg := fmt.Sprintf("%s failed, retrying in %s: %v", step, backoff, err)
-		r.o.observer.Event(Event{Kind: EventRetry, Image: it.img.Dest.String(), Message: msg, Cause: ClassifyError(err)})
-		r.o.logger.Warn(msg, "image", it.img.Dest.String())
+		img := "" // a step of the run (the tag lookups of a repository) has no image
+		if it != nil {
+			img = it.img.Dest.String()
+		}
+		r.o.observer.Event(Event{Kind: EventRetry, Image: img, Message: msg, Cause: ClassifyError(err)})
+		r.o.logger.Warn(msg, "image", img)
 		select {
 		case <-ctx.Done():
 			return err

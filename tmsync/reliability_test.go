@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/docker/distribution/registry/api/errcode"
 	v2 "github.com/docker/distribution/registry/api/v2"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/types"
 
@@ -283,6 +285,41 @@ func TestExistingRetriesTransientErrors(t *testing.T) {
 	}
 	if s := fp.Stats(); s.Errors[503] != 1 {
 		t.Fatalf("the proxy injected %v, want one 503", s.Errors)
+	}
+	if rec := rep.Images[0]; rec.Outcome != OutcomeCopied {
+		t.Errorf("outcome %s at %s (%s), want copied", rec.Outcome, rec.Step, rec.Reason)
+	}
+}
+
+// flakyExisting fails its first Existing call with a temporary error.
+type flakyExisting struct {
+	Target
+	calls atomic.Int32
+}
+
+func (f *flakyExisting) Existing(ctx context.Context, repo string, tags []string) (map[string]digest.Digest, error) {
+	if f.calls.Add(1) == 1 {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return f.Target.Existing(ctx, repo, tags)
+}
+
+// TestExistingRetryOfARepository: a tag lookup that fails for a temporary reason after
+// the target's own fallbacks is retried by the engine as a step of the run (no image of
+// its own), and the image is copied.
+func TestExistingRetryOfARepository(t *testing.T) {
+	reg, im := unitBed(t)
+	rt, err := NewRegistryTarget(reg.Host+"/mirror", WithTargetCredentials("push", unitPassword), WithTargetInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := &flakyExisting{Target: rt}
+	rep, err := unitEngine(t, reg, im, unitPassword, ft).Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.calls.Load(); n != 2 {
+		t.Errorf("Existing called %d times, want 2 (one retry)", n)
 	}
 	if rec := rep.Images[0]; rec.Outcome != OutcomeCopied {
 		t.Errorf("outcome %s at %s (%s), want copied", rec.Outcome, rec.Step, rec.Reason)
