@@ -231,6 +231,15 @@ func NewClient(address string, opts ...ClientOption) (*Client, error) {
 	return c, nil
 }
 
+// RefuseDowngrade is a CheckRedirect for an [http.Client] that carries a credential: it
+// refuses a redirect from https to anything else (Go keeps the Authorization header on a
+// redirect to the same host on another scheme) and stops after 10 redirects. The error
+// wraps ErrInsecureRedirect. Every client of tmsync that sends a token or password uses
+// it (or, here, checkRedirect with the caller's own policy after it).
+func RefuseDowngrade(req *http.Request, via []*http.Request) error {
+	return checkRedirect(nil)(req, via)
+}
+
 // checkRedirect refuses a redirect from https to anything else (the token would travel in
 // clear text, and the answer could be changed on the way), then applies next, the
 // caller's policy, or else a limit of 10 redirects. Go's client already drops the

@@ -16,6 +16,8 @@ import (
 	imgmanifest "go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/docker/config"
 	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/attest"
 )
 
 // tagLookup answers "which digest does repo:tag have?" for a plain registry with plain
@@ -49,7 +51,7 @@ type authChallenge struct {
 
 func newTagLookup(host string, sys *types.SystemContext, insecure bool) *tagLookup {
 	l := &tagLookup{host: host, scheme: "https", tokens: map[string]string{},
-		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: refuseDowngrade, Transport: &http.Transport{
+		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: attest.RefuseDowngrade, Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}}
 	if insecure {
 		l.scheme = "http"

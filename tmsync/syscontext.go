@@ -95,19 +95,6 @@ func plainHTTPGuard(insecure []string) func(*url.URL) (*url.URL, error) {
 	}
 }
 
-// refuseDowngrade is the CheckRedirect of tmsync's own registry client: no redirect from
-// https to anything else is followed (the request may carry a credential), and Go's
-// limit of ten redirects stays.
-func refuseDowngrade(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("refusing a redirect from %s to %s://%s: it would downgrade https", via[0].URL.Host, req.URL.Scheme, req.URL.Host)
-	}
-	return nil
-}
-
 // systemTLSOverrides returns one warning when the machine's registries.conf would weaken
 // what tmsync does for one of hosts (mark it insecure, mirror, block or rewrite it),
 // which tmsync does not honour; "" when it would not.

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -206,11 +207,12 @@ func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key, caller str
 	}
 }
 
-// preflightHTTP is the client of the preflight's HTTP checks.
+// preflightHTTP is the client of the preflight's HTTP checks. They send the vendor token
+// and the target's password: no redirect from https to plain HTTP is followed.
 func preflightHTTP() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	return &http.Client{Timeout: preflightTimeout, Transport: tr}
+	return &http.Client{Timeout: preflightTimeout, Transport: tr, CheckRedirect: attest.RefuseDowngrade}
 }
 
 // checkAttestations asks the attestation server for one occurrence: it must answer, take
