@@ -121,7 +121,34 @@ func New(api API, opts ...Option) (*Provisioner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("ecrtarget: %w", err)
 	}
-	return &Provisioner{api: api, throttle: o.throttle, now: o.now, log: o.log, poll: o.poll, keys: o.keys}, nil
+	return &Provisioner{api: api, throttle: o.throttle, now: o.now, log: o.log, poll: o.poll, keys: memoKeys(o.keys)}, nil
+}
+
+// memoKeys keeps each key's ARN once resolved: a release's repositories share one key,
+// and Ensure and Plan compare it for every existing repository. A failed resolution is
+// not kept (it is asked again). nil stays nil.
+func memoKeys(r KeyResolver) KeyResolver {
+	if r == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	known := map[string]string{}
+	return func(ctx context.Context, key string) (string, error) {
+		mu.Lock()
+		arn, ok := known[key]
+		mu.Unlock()
+		if ok {
+			return arn, nil
+		}
+		arn, err := r(ctx, key)
+		if err != nil {
+			return "", err
+		}
+		mu.Lock()
+		known[key] = arn
+		mu.Unlock()
+		return arn, nil
+	}
 }
 
 // Result is what Ensure did, or what Plan would do, to one repository.

@@ -476,3 +476,33 @@ func TestNewReportsEveryBadOption(t *testing.T) {
 		t.Errorf("valid options: %v", err)
 	}
 }
+
+// TestKeyResolvedOncePerProvisioner: the repositories of a release share one KMS key;
+// its ARN is resolved once for all of them, and a failed resolution is asked again.
+func TestKeyResolvedOncePerProvisioner(t *testing.T) {
+	keyARN := "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	calls := 0
+	fail := true
+	p := mustNew(t, &fakeAPI{repo: existingRepo(keyARN)}, WithKeyResolver(func(context.Context, string) (string, error) {
+		calls++
+		if fail {
+			fail = false
+			return "", errors.New("throttled")
+		}
+		return keyARN, nil
+	}))
+	s := wantedSettings()
+	s.KMSKey = "alias/ecr"
+	for i := range 4 {
+		res, err := p.Ensure(context.Background(), repoName, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && (len(res.Drift) > 0 || len(res.Unverified) > 0) {
+			t.Fatalf("run %d: drift %+v, unverified %v", i, res.Drift, res.Unverified)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("the resolver was called %d times for 4 repositories, want 2 (a failure, then once)", calls)
+	}
+}
