@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/tmsync/tmsync/ecrtarget"
+	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
 
@@ -26,6 +27,20 @@ func refHost(ref string) string {
 	return host
 }
 
+// ecrRegistry reads host as a registry in any spelling of it (case, a trailing dot,
+// :443): its canonical form, and whether it is ECR's, in which region.
+func ecrRegistry(host string) (canon, region string, ok bool) {
+	canon, err := manifest.CanonicalRegistry(host)
+	if err != nil {
+		return host, "", false // not a host tmsync parses: the copy will say so
+	}
+	m := ecrHostRE.FindStringSubmatch(canon)
+	if m == nil {
+		return canon, "", false
+	}
+	return canon, m[2], true
+}
+
 // ecrLogins logs copy in to the ECR registries among refs (by their host name, or named
 // by --ecr-registry) with GetAuthorizationToken, as docker login would: the credentials
 // are passed to the copy, never written to a file, and added to the redactor.
@@ -34,17 +49,17 @@ func ecrLogins(ctx context.Context, refs []string, forced []string, red *tmsync.
 	done := map[string]bool{}
 	for _, ref := range refs {
 		host := refHost(ref)
-		if host == "" || done[host] {
+		if host == "" {
 			continue
 		}
-		m := ecrHostRE.FindStringSubmatch(host)
-		if m == nil && !hostIn(host, forced) {
+		canon, region, isECR := ecrRegistry(host)
+		if done[canon] || !isECR && !hostIn(host, forced) {
 			continue
 		}
-		done[host] = true
+		done[canon] = true
 		var lo []func(*config.LoadOptions) error
-		if m != nil {
-			lo = append(lo, config.WithRegion(m[2]))
+		if region != "" {
+			lo = append(lo, config.WithRegion(region))
 		}
 		cfg, err := config.LoadDefaultConfig(ctx, lo...)
 		if err != nil {

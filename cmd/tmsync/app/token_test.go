@@ -33,3 +33,23 @@ func TestParseTokenSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestECRRegistrySpellings: copy logs in to ECR whatever the spelling of its host, and
+// to nothing that only looks like it.
+func TestECRRegistrySpellings(t *testing.T) {
+	const canon = "123456789012.dkr.ecr.eu-west-2.amazonaws.com"
+	for _, h := range []string{canon, "123456789012.DKR.ECR.EU-WEST-2.AMAZONAWS.COM", canon + ":443", canon + ".", canon + ".:443"} {
+		if got, region, ok := ecrRegistry(h); !ok || got != canon || region != "eu-west-2" {
+			t.Errorf("%s: %q %q %v, want %s in eu-west-2", h, got, region, ok, canon)
+		}
+	}
+	if _, region, ok := ecrRegistry("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com"); !ok || region != "us-east-1" {
+		t.Errorf("FIPS endpoint: %q %v", region, ok)
+	}
+	for _, h := range []string{canon + ":5000", "12345678901.dkr.ecr.eu-west-2.amazonaws.com", "123456789012.dkr.ecr.eu-west-2.amazonaws.com.evil.example",
+		"evil.example", "123456789012.dkr.ecr.eu-west-2.amazonaws.com@evil.example", ""} {
+		if _, _, ok := ecrRegistry(h); ok {
+			t.Errorf("%q taken for ECR", h)
+		}
+	}
+}
