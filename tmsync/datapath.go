@@ -80,8 +80,6 @@ type dataPath struct {
 	store  *blobstore.Store
 	puller *pull.Puller
 	plan   schedule.Plan
-	// index is the position of each item in the plan.
-	index map[*item]int
 }
 
 // openDataPath opens the run's store (kept in WithCacheDir's folder, else temporary)
@@ -121,8 +119,12 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 	images := make([]schedule.Image, len(todo))
 	var mu sync.Mutex
 	var carried int64
+	pos := make(map[*item]int, len(todo)) // the position of each item in the plan
+	for i, it := range todo {
+		pos[it] = i
+	}
 	forEach(ctx, todo, r.o.lookupConcurrency, func(ctx context.Context, it *item) {
-		i := indexOf(todo, it)
+		i := pos[it]
 		ref, sys, err := r.sourceRef(ctx, it)
 		if err != nil {
 			return
@@ -150,10 +152,6 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 		mu.Unlock()
 	})
 	dp.plan = schedule.Make(images)
-	dp.index = map[*item]int{}
-	for i, it := range todo {
-		dp.index[it] = i
-	}
 	t := r.transfer()
 	t.DistinctBytes, t.SharedBytes = dp.plan.DistinctBytes, dp.plan.SharedBytes
 	t.MountSavingsBytes = carried - dp.plan.DistinctBytes
@@ -174,15 +172,6 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 	r.o.observer.Event(Event{Kind: EventPlanned, Total: len(todo), Bytes: carried})
 	r.o.logger.Info("copy plan", "images", len(todo), "leaders", len(dp.plan.Leaders),
 		"distinctBytes", dp.plan.DistinctBytes, "sharedBytes", dp.plan.SharedBytes)
-}
-
-func indexOf(items []*item, it *item) int {
-	for i, x := range items {
-		if x == it {
-			return i
-		}
-	}
-	return -1
 }
 
 // closeDataPath records what the data path did and closes the store (removing it unless

@@ -29,7 +29,6 @@ type Console struct {
 	mu      sync.Mutex
 	total   int
 	done    int
-	running int
 	// Failures by cause: the first failLines of a cause are printed, the rest counted
 	// (each is in the error log). storm is set while a cause repeats and no image is done:
 	// START lines are then held back too.
@@ -232,7 +231,6 @@ func (c *Console) Event(e tmsync.Event) {
 		c.began = c.clock()
 		fmt.Fprintf(c.W, "INFO: %s\n", e.Message)
 	case tmsync.EventStart:
-		c.running++
 		if c.inflight == nil {
 			c.inflight = map[string]time.Time{}
 			c.sizes = map[string]int64{}
@@ -245,7 +243,6 @@ func (c *Console) Event(e tmsync.Event) {
 	case tmsync.EventDone, tmsync.EventSkip:
 		c.settle(e.Image)
 		if e.Kind == tmsync.EventDone {
-			c.running--
 			c.storm = false
 		}
 		c.done++
@@ -259,9 +256,6 @@ func (c *Console) Event(e tmsync.Event) {
 		fmt.Fprintf(c.W, "INFO: [%d/%d] %s\n", c.done, c.total, msg)
 	case tmsync.EventFail:
 		c.settle(e.Image)
-		if e.Running {
-			c.running--
-		}
 		c.done++
 		if !c.repeated(e.Kind, e) {
 			fmt.Fprintf(c.W, "ERROR: [%d/%d] %s: %s\n", c.done, c.total, e.Image, e.Message)
