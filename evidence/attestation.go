@@ -203,32 +203,33 @@ func boundTo(m *v1.Manifest, ref name.Digest) bool {
 // referrerDescriptors lists the referrers of ref (API, or the tag scheme when the
 // registry has no API), bounded.
 func (o *op) referrerDescriptors(ref name.Digest) ([]v1.Descriptor, error) {
-	// A registry known (from an earlier probe in this run) to answer the referrers API
+	descs, err := o.listReferrers(ref)
+	if err != nil {
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, err)
+	}
+	if len(descs) > maxReferrers {
+		return nil, fmt.Errorf("listing the referrers of %s: more than %d", ref, maxReferrers)
+	}
+	return descs, nil
+}
+
+func (o *op) listReferrers(ref name.Digest) ([]v1.Descriptor, error) {
+	// A registry found (by the probe, once per host and run) to answer the referrers API
 	// with anything but an image index is read through the referrers tag directly, as
 	// remote.Referrers would after asking the API again: one request per image less.
 	if api, err := o.referrersAPI(ref); err == nil && !api {
-		descs, err := o.taggedReferrers(ref)
-		if err != nil {
-			return nil, fmt.Errorf("listing the referrers of %s: %w", ref, err)
-		}
-		if len(descs) > maxReferrers {
-			return nil, fmt.Errorf("listing the referrers of %s: more than %d", ref, maxReferrers)
-		}
-		return descs, nil
+		return o.taggedReferrers(ref)
 	}
 	idx, err := remote.Referrers(ref, o.opts...)
+	if isNotFound(err) {
+		return nil, nil
+	}
 	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, err)
+		return nil, err
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, err)
-	}
-	if len(im.Manifests) > maxReferrers {
-		return nil, fmt.Errorf("listing the referrers of %s: more than %d", ref, maxReferrers)
+		return nil, err
 	}
 	return im.Manifests, nil
 }
