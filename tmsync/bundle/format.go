@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -196,20 +197,10 @@ func encodeManifest(m *Manifest) ([]byte, error) {
 // writeSums writes SHA256SUMS in sha256sum's text format ("<hex>  <path>"), sorted by path.
 func writeSums(w io.Writer, sums map[string]string) error {
 	bw := bufio.NewWriter(w)
-	for _, p := range slices.Sorted(mapsKeys(sums)) {
+	for _, p := range slices.Sorted(maps.Keys(sums)) {
 		fmt.Fprintf(bw, "%s  %s\n", sums[p], p)
 	}
 	return bw.Flush()
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // parseSums reads SHA256SUMS: "<hex>  <path>" or "<hex> *<path>" lines, LF or CRLF.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -182,7 +183,7 @@ func (b *Bundle) openDir(ctx context.Context) error {
 	if err := b.setManifest(mb, sb); err != nil {
 		return err
 	}
-	for _, p := range slices.Sorted(mapsKeys(b.files)) {
+	for _, p := range slices.Sorted(maps.Keys(b.files)) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -352,7 +353,7 @@ func typeName(t byte) string {
 
 // evaluate decides every file's state, then every image's integrity.
 func (b *Bundle) evaluate() {
-	for _, p := range slices.Sorted(mapsKeys(b.files)) {
+	for _, p := range slices.Sorted(maps.Keys(b.files)) {
 		st := b.files[p]
 		rec := st.rec
 		want, inSums := b.sums[p]

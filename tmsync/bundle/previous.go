@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,17 +39,9 @@ func ReadPrevious(path string) (*Previous, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, ManifestFile)
 	}
-	f, err := os.Open(path)
+	b, err := readFileBounded(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the previous bundle: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the previous bundle: %w", err)
-	}
-	if len(b) > maxManifestBytes {
-		return nil, fmt.Errorf("reading the previous bundle: %s is larger than %d bytes", path, maxManifestBytes)
+		return nil, fmt.Errorf("reading the previous bundle %s: %w", path, err)
 	}
 	m, err := parseManifest(b)
 	if err != nil {
@@ -126,6 +117,9 @@ func (m MissingBlob) String() string {
 // may be nil (only earlier bundles count). An error of target is returned as is.
 func (b *Bundle) CheckExternal(ctx context.Context, target Has, earlier ...*Bundle) ([]MissingBlob, error) {
 	var missing []MissingBlob
+	// Tags of one repository share their blobs: the target is asked once per repository
+	// and blob.
+	held := map[string]bool{}
 	for _, im := range b.m.Images {
 		repo, _, _ := strings.Cut(im.Name, ":")
 		for _, bl := range im.Blobs {
@@ -135,13 +129,15 @@ func (b *Bundle) CheckExternal(ctx context.Context, target Has, earlier ...*Bund
 			if e := holder(bl.Digest, earlier); e != nil {
 				continue
 			}
-			ok := false
-			if target != nil {
+			key := repo + "@" + bl.Digest.String()
+			ok, asked := held[key]
+			if target != nil && !asked {
 				var err error
 				ok, err = target.Has(ctx, repo, bl.Digest)
 				if err != nil {
 					return nil, fmt.Errorf("checking %s in %s: %w", bl.Digest, repo, err)
 				}
+				held[key] = ok
 			}
 			if !ok {
 				missing = append(missing, MissingBlob{Image: im.Name, Digest: bl.Digest, Size: bl.Size})
