@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/attest"
@@ -272,16 +272,14 @@ func (r *run) evidenceClient(ctx context.Context, it *item) (*evidence.Client, s
 	if err != nil {
 		return nil, "", fmt.Errorf("the target's credentials: %w", err)
 	}
-	host := registryHost(ref)
-	kc := keychain{}
+	host := reference.Domain(ref.DockerReference())
+	opts := []evidence.Option{evidence.WithToolVersion(Version), evidence.WithLogger(r.o.logger), evidence.WithClock(r.o.clock)}
 	if sys != nil && sys.DockerAuthConfig != nil && sys.DockerAuthConfig.Username != "" {
-		kc[host] = authn.FromConfig(authn.AuthConfig{Username: sys.DockerAuthConfig.Username, Password: sys.DockerAuthConfig.Password})
+		opts = append(opts, evidence.WithCredentials(host, sys.DockerAuthConfig.Username, sys.DockerAuthConfig.Password))
 	}
-	if r.o.source.Username != "" || r.o.source.Password != "" {
-		kc[r.vendor] = authn.FromConfig(authn.AuthConfig{Username: r.o.source.Username, Password: r.o.source.Password})
+	if r.vendor != "" && (r.o.source.Username != "" || r.o.source.Password != "") {
+		opts = append(opts, evidence.WithCredentials(r.vendor, r.o.source.Username, r.o.source.Password))
 	}
-	opts := []evidence.Option{evidence.WithKeychain(kc), evidence.WithToolVersion(Version),
-		evidence.WithLogger(r.o.logger), evidence.WithClock(r.o.clock)}
 	if r.o.pushLimiter != nil {
 		opts = append(opts, evidence.WithPushLimiter(r.o.pushLimiter))
 	}
@@ -290,27 +288,6 @@ func (r *run) evidenceClient(ctx context.Context, it *item) (*evidence.Client, s
 	}
 	c, err := evidence.NewClient(opts...)
 	return c, host, err
-}
-
-// registryHost is the registry host of a containers/image docker reference.
-func registryHost(ref types.ImageReference) string {
-	name := ref.DockerReference().Name()
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' {
-			return name[:i]
-		}
-	}
-	return name
-}
-
-// keychain gives each registry host its credentials, anonymous elsewhere.
-type keychain map[string]authn.Authenticator
-
-func (k keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
-	if a, ok := k[res.RegistryStr()]; ok {
-		return a, nil
-	}
-	return authn.Anonymous, nil
 }
 
 // rateLimiter spaces events at most rate per second, shared by every goroutine.
