@@ -26,9 +26,9 @@ type Console struct {
 	// control characters are still escaped.
 	Redactor *tmsync.Redactor
 
-	mu      sync.Mutex
-	total   int
-	done    int
+	mu    sync.Mutex
+	total int
+	done  int
 	// Failures by cause: the first failLines of a cause are printed, the rest counted
 	// (each is in the error log). storm is set while a cause repeats and no image is done:
 	// START lines are then held back too.
