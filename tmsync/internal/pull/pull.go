@@ -3,6 +3,8 @@ package pull
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -727,6 +729,14 @@ func retryable(ctx context.Context, err error) bool {
 	var ecs errcode.Errors
 	if errors.As(err, &ecs) && len(ecs) > 0 {
 		return retryable(ctx, ecs[0])
+	}
+	// A certificate that does not verify arrives as a network error (url.Error) and will
+	// not verify on the next try either (tmsync.Retryable decides the same).
+	var certInvalid *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	if errors.As(err, &certInvalid) || errors.As(err, &unknownCA) || errors.As(err, &hostname) {
+		return false
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||

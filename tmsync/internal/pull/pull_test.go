@@ -3,10 +3,13 @@ package pull
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"sync"
 	"syscall"
 	"testing"
@@ -346,6 +349,12 @@ func TestRetryable(t *testing.T) {
 		{fmt.Errorf("x: %w", syscall.ECONNREFUSED), true},
 		{errors.New("manifest unknown"), false},
 		{context.Canceled, false},
+		// A certificate that does not verify, as a ping or a GET meets it (a url.Error
+		// is a net.Error): not retried.
+		{&url.Error{Op: "Get", URL: "https://vendor.example/v2/", Err: x509.UnknownAuthorityError{}}, false},
+		{&url.Error{Op: "Get", URL: "https://vendor.example/v2/", Err: x509.HostnameError{Host: "vendor.example"}}, false},
+		{&url.Error{Op: "Get", URL: "https://vendor.example/v2/", Err: &tls.CertificateVerificationError{Err: errors.New("expired")}}, false},
+		{&url.Error{Op: "Get", URL: "https://vendor.example/v2/", Err: syscall.ECONNRESET}, true},
 	} {
 		if got := retryable(ctx, tc.err); got != tc.want {
 			t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.want)
