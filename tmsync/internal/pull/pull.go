@@ -282,9 +282,10 @@ type blobReader struct {
 	idle    *time.Timer
 	fired   atomic.Bool
 	size    int64
-	offset  int64 // bytes delivered to the consumer
-	fails   int   // body failures in a row without new bytes
-	noRange bool  // resume this blob by refetching from byte 0
+	offset  int64         // bytes delivered to the consumer
+	fails   int           // body failures in a row without new bytes
+	pause   time.Duration // the wait before the next resume (said in its Retry)
+	noRange bool          // resume this blob by refetching from byte 0
 	done    bool
 }
 
@@ -472,11 +473,12 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 				b.finish()
 				return 0, io.EOF
 			}
-			if b.fails > 1 { // the first resume is immediate: containers/image already waited 1 s
-				if err := b.wait(b.fails - 1); err != nil {
+			if b.pause > 0 {
+				if err := b.wait(b.pause); err != nil {
 					b.dropTee()
 					return 0, err
 				}
+				b.pause = 0
 			}
 			if err := b.open(); err != nil {
 				b.dropTee()
@@ -527,8 +529,14 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 			return n, err
 		}
 		p.retries.Add(1)
+		// The first resume is immediate (containers/image already waited 1 s); later ones
+		// wait the backoff, said in the retry before the wait.
+		b.pause = 0
+		if b.fails > 1 {
+			b.pause = b.backoff(b.fails - 1)
+		}
 		if p.opts.OnRetry != nil {
-			p.opts.OnRetry(Retry{Op: "blob", Digest: b.info.Digest, Attempt: b.fails, Err: err})
+			p.opts.OnRetry(Retry{Op: "blob", Digest: b.info.Digest, Attempt: b.fails, Wait: b.pause, Err: err})
 		}
 		if n > 0 {
 			return n, nil // hand over what arrived; the next Read resumes
@@ -576,14 +584,19 @@ func (b *blobReader) endBody() error {
 	return nil
 }
 
-// wait sleeps the backoff of the k-th retry in a row (k from 1).
-func (b *blobReader) wait(k int) error {
+// backoff is the wait before the k-th retry in a row (k from 1), jittered.
+func (b *blobReader) backoff(k int) time.Duration {
 	p := b.src.p
 	d := p.opts.Backoff
 	for i := 1; i < k && d < p.opts.MaxBackoff; i++ {
 		d *= 2
 	}
-	t := time.NewTimer(jitter(min(d, p.opts.MaxBackoff)))
+	return jitter(min(d, p.opts.MaxBackoff))
+}
+
+// wait sleeps d, or until the reader's context ends.
+func (b *blobReader) wait(d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-b.ctx.Done():

@@ -372,3 +372,32 @@ func TestRangeGetterPinsContainersImage(t *testing.T) {
 		}
 	}
 }
+
+// TestBlobRetrySaysItsWait: a body cut again before any new byte waits the backoff
+// before the next resume, and its Retry says how long (the first resume is immediate).
+func TestBlobRetrySaysItsWait(t *testing.T) {
+	cut := func(at int64) step { return step{failAt: at, failErr: io.ErrUnexpectedEOF} }
+	r, info, want := newRanged(t, []step{cut(50_000)}, rstep{step: cut(50_000)}, rstep{step: cut(50_000)})
+	var mu sync.Mutex
+	var waits []time.Duration
+	opts := fastOptions(Options{Retries: 5, OnRetry: func(rt Retry) {
+		mu.Lock()
+		waits = append(waits, rt.Wait)
+		mu.Unlock()
+	}})
+	opts.Backoff, opts.MaxBackoff = 40*time.Millisecond, 80*time.Millisecond
+	p, _ := New(opts)
+	start := time.Now()
+	got, err := pullRanged(t, p, r, info)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%v, %d bytes", err, len(got))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) != 3 || waits[0] != 0 || waits[1] <= 0 || waits[2] <= waits[1]/2 {
+		t.Fatalf("waits said %v: want 0, then the backoff (about 40 ms, then 80 ms)", waits)
+	}
+	if took := time.Since(start); took < waits[1]+waits[2] {
+		t.Errorf("took %s, less than the waits said (%s + %s)", took, waits[1], waits[2])
+	}
+}
