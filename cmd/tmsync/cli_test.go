@@ -52,6 +52,8 @@ func TestDidYouMean(t *testing.T) {
 		{[]string{"sync", "--concurency", "3"}, "Did you mean --concurrency?"},
 		{[]string{"plan", "--trg_kms_key_alais", "x"}, "Did you mean --trg_kms_key_alias?"},
 		{[]string{"plan", "--trg-kms-key-alias", "x"}, "Did you mean --trg_kms_key_alias?"},
+		{[]string{"export", "--relase-dir", "x"}, "Did you mean --release-dir?"},
+		{[]string{"bundle", "verify", "--temp-dri", "x"}, "Did you mean --temp-dir?"},
 		{[]string{"snyc"}, `Did you mean "sync"?`},
 		{[]string{"verfiy"}, `Did you mean "verify"?`},
 		{[]string{"plan", "--zzzzzzzzzzzz"}, ""},

@@ -141,10 +141,7 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			"for `tmsync sync --from-bundle` on a side without the vendor. Refused images are reported as by\n" +
 			"sync (error log, report, exit 1) and left out of the bundle.",
 		Flags: flags,
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			fmt.Fprintf(stderr, "ERROR: %v\n", err)
-			return exitCode(2)
-		},
+		OnUsageError: usageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", c.Args().Slice())
@@ -363,10 +360,7 @@ func bundleCommand(stdout, stderr io.Writer) *cli.Command {
 				&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "the vendor registry: its images always need an attestation"},
 				&cli.StringFlag{Name: "temp-dir", Usage: "where a tar is extracted (default: the system's)"},
 			},
-			OnUsageError: func(c *cli.Context, err error, _ bool) error {
-				fmt.Fprintf(stderr, "ERROR: %v\n", err)
-				return exitCode(2)
-			},
+			OnUsageError: usageError(stderr),
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {
 					fmt.Fprintln(stderr, "ERROR: bundle verify takes one DIR or FILE.tar")

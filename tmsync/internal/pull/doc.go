@@ -80,8 +80,6 @@
 //
 //	src = puller.Wrap(src)
 //
-// and, for the air-gap bundle, store.AddImage(desc, destName, annotations) after it.
-//
 // The package knows the containers/image interfaces and blobstore, nothing of tmsync's
 // engine.
 package pull
