@@ -76,7 +76,7 @@ func (c *Client) CopyReferrers(ctx context.Context, src Image, dstRepository str
 				continue
 			}
 			seen[d.Digest.String()] = true
-			if len(seen) > maxReferrers {
+			if len(seen)-1 > maxReferrers { // seen holds the image itself too
 				errs = append(errs, fmt.Errorf("copying the referrers of %s: more than %d", src, maxReferrers))
 				queue = nil
 				break
