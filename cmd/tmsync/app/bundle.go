@@ -89,8 +89,7 @@ func openBundleRun(ctx context.Context, a Args, console *Console) (*bundleRun, e
 
 // release is the bundle's release folder, read as --release-dir would be.
 func (br *bundleRun) release(a Args) tmsync.Release {
-	return tmsync.ReleaseDir(br.b.ReleaseDir(), manifest.WithReleasePostfix(a.ReleasePostfix),
-		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix))
+	return tmsync.ReleaseDir(br.b.ReleaseDir(), releaseOptions(a)...)
 }
 
 // checkExternal lists, before anything is pushed, the blobs an incremental bundle left
@@ -227,8 +226,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if err != nil {
 		return fail(err)
 	}
-	relOpts := []manifest.Option{manifest.WithReleasePostfix(a.ReleasePostfix),
-		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix)}
+	relOpts := releaseOptions(a)
 	rel := tmsync.ReleaseDir(a.ReleaseDir, relOpts...)
 	var bopts []bundle.ExportOption
 	if x.since != "" {

@@ -23,6 +23,13 @@ import (
 	"github.com/tmsync/tmsync/tmsync"
 )
 
+// releaseOptions read the release folder as the flags say: file names, the vendor
+// registry and the target prefix.
+func releaseOptions(a Args) []manifest.Option {
+	return []manifest.Option{manifest.WithReleasePostfix(a.ReleasePostfix),
+		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix)}
+}
+
 // errorLogPath is the error log a run writes: --error-log, sync-error.log by default.
 func errorLogPath(a Args) string {
 	if a.ErrorLog == "" {
@@ -188,8 +195,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", a.FailOnSeverity))
 		}
 	}
-	relOpts := []manifest.Option{manifest.WithReleasePostfix(a.ReleasePostfix),
-		manifest.WithImagesPostfix(a.PackagesPostfix), manifest.WithVendorRegistry(a.SrcDomain), manifest.WithPrefix(a.TrgPrefix)}
+	relOpts := releaseOptions(a)
 	r.release = tmsync.ReleaseDir(a.ReleaseDir, relOpts...)
 	if r.bundle != nil {
 		r.release = r.bundle.release(a)
