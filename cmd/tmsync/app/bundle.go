@@ -139,7 +139,7 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			"the images that passed, the release folder and the attestations into a bundle (docs/bundle.md)\n" +
 			"for `tmsync sync --from-bundle` on a side without the vendor. Refused images are reported as by\n" +
 			"sync (error log, report, exit 1) and left out of the bundle.",
-		Flags: flags,
+		Flags:        flags,
 		OnUsageError: usageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
