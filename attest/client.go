@@ -237,8 +237,26 @@ func NewClient(address string, opts ...ClientOption) (*Client, error) {
 // wraps ErrInsecureRedirect. Every client of tmsync that sends a token or password uses
 // it (or, here, checkRedirect with the caller's own policy after it).
 func RefuseDowngrade(req *http.Request, via []*http.Request) error {
-	return checkRedirect(nil)(req, via)
+	for _, v := range via {
+		if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return &downgradeError{from: v.URL.Redacted(), to: req.URL.Redacted()}
+		}
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	return nil
 }
+
+// downgradeError is RefuseDowngrade's refusal: an ErrInsecureRedirect worded for any
+// client (ErrInsecureRedirect's own text names the attestation server).
+type downgradeError struct{ from, to string }
+
+func (e *downgradeError) Error() string {
+	return fmt.Sprintf("refusing a redirect from %s to %s: it would downgrade https", e.from, e.to)
+}
+
+func (e *downgradeError) Unwrap() error { return ErrInsecureRedirect }
 
 // checkRedirect refuses a redirect from https to anything else (the token would travel in
 // clear text, and the answer could be changed on the way), then applies next, the
