@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -14,12 +15,25 @@ import (
 // Only 200 and 401 answers are kept (the challenge is a property of the registry, not of
 // the repository); a failure or any other status is passed on and not kept. A pingCache
 // lives as long as its Client: one run.
+//
+// For a registry reached over plain HTTP (an insecure one), go-containerregistry races an
+// HTTPS ping and an HTTP one on every operation; the HTTPS attempt fails (a TLS handshake
+// against a plain server) but still costs a connection and a key exchange each time.
+// Once a host has failed over HTTPS and answered over plain HTTP, later HTTPS pings to it
+// fail at once without a connection (errPlainHTTP); the HTTP ping is then answered from
+// the cache. A registry that only speaks HTTPS is never in that set: a failed HTTPS ping
+// there is passed on, not kept.
 type pingCache struct {
 	base http.RoundTripper
 
-	mu   sync.Mutex
-	seen map[string]cachedPing // scheme://host/v2/ -> answer
+	mu        sync.Mutex
+	seen      map[string]cachedPing // scheme://host/v2/ -> answer
+	httpsDown map[string]bool       // hosts whose HTTPS ping failed at the transport
+	plain     map[string]bool       // of those, hosts that then answered over plain HTTP
 }
+
+// errPlainHTTP answers an HTTPS ping to a host known, in this run, to speak plain HTTP.
+var errPlainHTTP = errors.New("registry answered over plain HTTP earlier in this run; HTTPS not tried again")
 
 type cachedPing struct {
 	status int
@@ -32,7 +46,7 @@ type cachedPing struct {
 const maxPingBody = 4 << 10
 
 func newPingCache(base http.RoundTripper) *pingCache {
-	return &pingCache{base: base, seen: map[string]cachedPing{}}
+	return &pingCache{base: base, seen: map[string]cachedPing{}, httpsDown: map[string]bool{}, plain: map[string]bool{}}
 }
 
 func isPing(r *http.Request) bool {
@@ -45,9 +59,20 @@ func (p *pingCache) RoundTrip(r *http.Request) (*http.Response, error) {
 		return p.base.RoundTrip(r)
 	}
 	key := r.URL.Scheme + "://" + r.URL.Host + "/v2/"
+	https := r.URL.Scheme == "https"
 	p.mu.Lock()
 	c, ok := p.seen[key]
+	skip := https && p.plain[r.URL.Host]
+	if ok && !https && p.httpsDown[r.URL.Host] {
+		p.plain[r.URL.Host] = true
+	}
 	p.mu.Unlock()
+	if skip {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, errPlainHTTP
+	}
 	if ok {
 		if r.Body != nil {
 			r.Body.Close()
@@ -59,6 +84,11 @@ func (p *pingCache) RoundTrip(r *http.Request) (*http.Response, error) {
 		}, nil
 	}
 	resp, err := p.base.RoundTrip(r)
+	if err != nil && https {
+		p.mu.Lock()
+		p.httpsDown[r.URL.Host] = true
+		p.mu.Unlock()
+	}
 	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
 		return resp, err
 	}
@@ -71,6 +101,9 @@ func (p *pingCache) RoundTrip(r *http.Request) (*http.Response, error) {
 	if len(body) <= maxPingBody {
 		p.mu.Lock()
 		p.seen[key] = cachedPing{status: resp.StatusCode, proto: resp.Proto, header: resp.Header.Clone(), body: body}
+		if r.URL.Scheme == "http" && p.httpsDown[r.URL.Host] {
+			p.plain[r.URL.Host] = true
+		}
 		p.mu.Unlock()
 	}
 	return resp, nil
