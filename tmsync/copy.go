@@ -1,12 +1,12 @@
 package tmsync
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync/internal/schedule"
 )
 
 // copyAll copies every image still on its way, concurrency at a time, each with its own
@@ -48,48 +49,83 @@ func (r *run) copyAll(ctx context.Context) error {
 		policies <- pc
 	}
 	// Leader-first: each image starts once the owners of its shared blobs have ended, so
-	// that its copy mounts them (or, refused, uploads them from the store). A waiting
-	// image holds no copy slot. When the target is known not to mount (ECR with
-	// BLOB_MOUNTING off), waiting would buy nothing: every repository receives every
-	// layer anyway, and the store already pulls a shared blob once (a second reader
-	// waits for the first one's write and reads the store), so every image starts at
-	// once.
-	wait := !r.mountingOff()
-	ended := make([]chan struct{}, len(todo))
-	for i := range ended {
-		ended[i] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	for _, i := range dp.plan.Order() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(ended[i])
-			for _, j := range dp.plan.After[i] {
-				if !wait {
-					break
-				}
-				select {
-				case <-ended[j]:
-				case <-ctx.Done():
-					return // left to be reported as interrupted
-				}
-			}
-			var pc *signature.PolicyContext
-			select {
-			case pc = <-policies:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { policies <- pc }()
-			if ctx.Err() != nil {
-				return
-			}
-			r.copyWithRetry(ctx, pc, todo[i])
-		}()
-	}
-	wg.Wait()
+	// that its copy mounts them (or, refused, uploads them from the store). When the
+	// target is known not to mount (ECR with BLOB_MOUNTING off), waiting would buy
+	// nothing: every repository receives every layer anyway, and the store already pulls
+	// a shared blob once (a second reader waits for the first one's write and reads the
+	// store), so every image is ready at once.
+	r.dispatch(ctx, dp.plan, !r.mountingOff(), func(i int) {
+		pc := <-policies
+		defer func() { policies <- pc }()
+		r.copyWithRetry(ctx, pc, todo[i])
+	})
 	return nil
+}
+
+// dispatch runs copy(i) for every image of plan, at most the run's concurrency at once.
+// With wait, an image is ready once every image it waits for (plan.After) has ended;
+// without, every image is ready at the start. A free slot goes to the ready image first
+// in plan.Order (those others wait for, then the larger ones), decided by this one loop,
+// not by which goroutine wakes first. Once ctx is done nothing more starts (the images
+// not started are reported as interrupted); dispatch returns when the started ones end.
+func (r *run) dispatch(ctx context.Context, plan schedule.Plan, wait bool, copy func(i int)) {
+	n := len(plan.After)
+	rank := plan.Rank()
+	pending := make([]int, n)      // images i still waits for
+	dependants := make([][]int, n) // images waiting for i
+	if wait {
+		for i, after := range plan.After {
+			pending[i] = len(after)
+			for _, j := range after {
+				dependants[j] = append(dependants[j], i)
+			}
+		}
+	}
+	ready := &rankQueue{rank: rank}
+	for i := range n {
+		if pending[i] == 0 {
+			heap.Push(ready, i)
+		}
+	}
+	ended := make(chan int)
+	running, left := 0, n
+	for left > 0 {
+		for running < r.o.concurrency && ready.Len() > 0 && ctx.Err() == nil {
+			i := heap.Pop(ready).(int)
+			running++
+			go func() {
+				defer func() { ended <- i }()
+				copy(i)
+			}()
+		}
+		if running == 0 {
+			return // interrupted, or nothing more can start
+		}
+		i := <-ended
+		running--
+		left--
+		for _, j := range dependants[i] {
+			if pending[j]--; pending[j] == 0 {
+				heap.Push(ready, j)
+			}
+		}
+	}
+}
+
+// rankQueue is a heap of image indexes, lowest rank first.
+type rankQueue struct {
+	rank  []int
+	items []int
+}
+
+func (q *rankQueue) Len() int           { return len(q.items) }
+func (q *rankQueue) Less(a, b int) bool { return q.rank[q.items[a]] < q.rank[q.items[b]] }
+func (q *rankQueue) Swap(a, b int)      { q.items[a], q.items[b] = q.items[b], q.items[a] }
+func (q *rankQueue) Push(x any)         { q.items = append(q.items, x.(int)) }
+func (q *rankQueue) Pop() any {
+	x := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return x
 }
 
 // newPolicyContext accepts any image: the vendor's attestation was verified by tmsync

@@ -130,6 +130,14 @@ func (r *registry) kill() {
 	}
 }
 
+// cpu is the registry process's CPU time so far; 0 when unknown.
+func (r *registry) cpu() time.Duration {
+	if r == nil || r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return procCPU(r.cmd.Process.Pid)
+}
+
 // stop stops the registry and removes its storage.
 func (r *registry) stop() {
 	r.kill()

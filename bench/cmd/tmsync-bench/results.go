@@ -28,6 +28,10 @@ type toolResult struct {
 	NoopRSS  float64 `json:"noop_peak_rss_median_mb,omitempty"`
 	MBps     float64 `json:"mb_per_s,omitempty"`
 	Requests int     `json:"attestation_requests_max,omitempty"`
+	// CPU seconds of the cold runs (medians): the tool, the source registry, the target.
+	ToolCPUS   float64 `json:"cold_tool_cpu_median_s,omitempty"`
+	SourceCPUS float64 `json:"cold_source_cpu_median_s,omitempty"`
+	TargetCPUS float64 `json:"cold_target_cpu_median_s,omitempty"`
 }
 
 func (t *toolResult) fail(format string, args ...any) {
@@ -134,6 +138,9 @@ func (r *results) finish(d time.Duration) {
 	for _, t := range append(slices.Clone(r.Tools), r.Big...) {
 		t.ColdS, t.NoopS = medianOf(t.Cold, secs), medianOf(t.Noop, secs)
 		t.RSSMB, t.NoopRSS = medianOf(t.Cold, rssMB), medianOf(t.Noop, rssMB)
+		t.ToolCPUS = medianOf(t.Cold, func(m measure) float64 { return m.ToolCPU.Seconds() })
+		t.SourceCPUS = medianOf(t.Cold, func(m measure) float64 { return m.SourceCPU.Seconds() })
+		t.TargetCPUS = medianOf(t.Cold, func(m measure) float64 { return m.TargetCPU.Seconds() })
 		for _, m := range append(slices.Clone(t.Cold), t.Noop...) {
 			t.Requests = max(t.Requests, m.Requests)
 		}
@@ -341,8 +348,8 @@ func (r *results) table() string {
 	fmt.Fprintf(&b, "Release: %d images (%d manifests), %d distinct blobs, %.0f MB distinct, %.0f MB counted per repository; median of %d run(s), %d jobs.\n\n",
 		r.Release.Images, r.Release.Manifests, r.Release.Blobs, float64(r.Release.UniqueBytes)/1e6,
 		float64(r.Release.RepoBytes)/1e6, r.Options.Runs, r.Options.Jobs)
-	b.WriteString("| tool | cold s | cold × tmsync | no-op s | no-op × tmsync | MB in target | peak RSS MB (cold / no-op) | digests equal |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| tool | cold s | cold × tmsync | no-op s | no-op × tmsync | MB in target | peak RSS MB (cold / no-op) | cold CPU s: tool / source / target | digests equal |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, t := range r.Tools {
 		rss := "-"
 		if t.Tool != toolRaw && len(t.Cold) > 0 {
@@ -353,8 +360,12 @@ func (r *results) table() string {
 		if t.Tool == toolRaw {
 			noop, ok = "n/a", ok+" (reference)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f | %s | %s |\n", t.Tool, fmtS(t.ColdS), fmtRatio(t.ColdS, tm.ColdS),
-			noop, fmtRatio(t.NoopS, tm.NoopS), float64(t.Stored)/1e6, rss, ok)
+		cpu := "-"
+		if t.ToolCPUS > 0 {
+			cpu = fmt.Sprintf("%.1f / %.1f / %.1f", t.ToolCPUS, t.SourceCPUS, t.TargetCPUS)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f | %s | %s | %s |\n", t.Tool, fmtS(t.ColdS), fmtRatio(t.ColdS, tm.ColdS),
+			noop, fmtRatio(t.NoopS, tm.NoopS), float64(t.Stored)/1e6, rss, cpu, ok)
 	}
 	if len(r.Big) > 0 {
 		btm := ref(r.Big)

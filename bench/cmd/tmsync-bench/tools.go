@@ -35,9 +35,15 @@ const (
 type measure struct {
 	Wall     time.Duration `json:"wall_ns"`
 	MaxRSSKB int64         `json:"max_rss_kb"` // largest of the tool's processes
-	Procs    int           `json:"processes"`
-	Requests int           `json:"attestation_requests,omitempty"`
-	Report   any           `json:"report_summary,omitempty"`
+	// CPU time (user + system) of the tool (its processes; raw: the bench process while
+	// it copies), of the source registry and of the target registry during the run: on
+	// a machine whose CPUs are all busy, wall time follows their sum.
+	ToolCPU   time.Duration `json:"tool_cpu_ns,omitempty"`
+	SourceCPU time.Duration `json:"source_cpu_ns,omitempty"`
+	TargetCPU time.Duration `json:"target_cpu_ns,omitempty"`
+	Procs     int           `json:"processes"`
+	Requests  int           `json:"attestation_requests,omitempty"`
+	Report    any           `json:"report_summary,omitempty"`
 }
 
 // job is what a tool is asked to copy.
@@ -96,9 +102,10 @@ func runProcs(ctx context.Context, cmds []*exec.Cmd, parallel int) (measure, err
 				return err
 			}
 			err = c.Run()
-			if wall, rss, ok := usage(); ok {
+			if wall, rss, cpu, ok := usage(); ok {
 				mu.Lock()
 				m.MaxRSSKB = max(m.MaxRSSKB, rss)
+				m.ToolCPU += cpu
 				childWall = max(childWall, wall)
 				mu.Unlock()
 			}
@@ -128,11 +135,24 @@ func baseEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// runTool copies j.imgs from j.src into j.dst with the named tool.
+// runTool copies j.imgs from j.src into j.dst with the named tool, and adds the CPU
+// time the registries spent meanwhile.
 func runTool(ctx context.Context, tool string, j job) (measure, error) {
 	if err := os.MkdirAll(j.workDir, 0o755); err != nil {
 		return measure{}, err
 	}
+	src0, dst0 := j.src.cpu(), j.dst.cpu()
+	m, err := runToolOnly(ctx, tool, j)
+	if src0 > 0 {
+		m.SourceCPU = j.src.cpu() - src0
+	}
+	if dst0 > 0 {
+		m.TargetCPU = j.dst.cpu() - dst0
+	}
+	return m, err
+}
+
+func runToolOnly(ctx context.Context, tool string, j job) (measure, error) {
 	switch tool {
 	case toolTmsync:
 		return runTmsync(ctx, j, j.env.tmsyncBin)
@@ -145,9 +165,9 @@ func runTool(ctx context.Context, tool string, j job) (measure, error) {
 	case toolRegsync:
 		return runRegsync(ctx, j)
 	case toolRaw:
-		start := time.Now()
+		start, cpu0 := time.Now(), selfCPU()
 		err := rawCopy(ctx, j.src.client(), j.dst.client(), j.imgs, j.env.opts.Jobs)
-		return measure{Wall: time.Since(start)}, err
+		return measure{Wall: time.Since(start), ToolCPU: selfCPU() - cpu0}, err
 	}
 	return measure{}, fmt.Errorf("unknown tool %q", tool)
 }
@@ -175,17 +195,26 @@ func runTmsync(ctx context.Context, j job, bin string) (measure, error) {
 		"--report", report,
 		"--concurrency", fmt.Sprint(e.opts.Jobs),
 	)
+	if extra := os.Getenv("TMSYNC_BENCH_ARGS"); extra != "" { // experiments only: extra flags for tmsync
+		args = append(args, strings.Fields(extra)...)
+	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = j.workDir
 	env := baseEnv("TM_TOKEN=" + j.src.Password)
 	if j.ecr != nil {
 		env = append(env, ecrEnv(j.ecr.APIURL)...)
 	}
-	if os.Getenv("TMSYNC_CPUPROFILE") != "" { // profiles of every run into its folder (tmsync-prof)
+	if os.Getenv("TMSYNC_CPUPROFILE") != "" {
+		// Profiles of every run into its folder (with -tmsync bench/out/tmsync-prof): CPU,
+		// heap and the console lines timed; the execution trace and the blocking
+		// profile too with TMSYNC_TRACE=1 (they slow the run); TMSYNC_LOG_LEVEL passed on.
 		env = append(env, "TMSYNC_CPUPROFILE="+filepath.Join(j.workDir, "cpu.prof"),
 			"TMSYNC_MEMPROFILE="+filepath.Join(j.workDir, "mem.prof"),
-			"TMSYNC_TRACE="+filepath.Join(j.workDir, "trace.out"),
-			"TMSYNC_BLOCKPROFILE="+filepath.Join(j.workDir, "block.prof"))
+			"TMSYNC_TIMELINE="+filepath.Join(j.workDir, "timeline.txt"), "TMSYNC_LOG_LEVEL="+os.Getenv("TMSYNC_LOG_LEVEL"))
+		if os.Getenv("TMSYNC_TRACE") != "" {
+			env = append(env, "TMSYNC_TRACE="+filepath.Join(j.workDir, "trace.out"),
+				"TMSYNC_BLOCKPROFILE="+filepath.Join(j.workDir, "block.prof"))
+		}
 	}
 	cmd.Env = env
 	before := e.attest.Requests()

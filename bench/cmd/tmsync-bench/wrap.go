@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -50,13 +51,15 @@ func maybeWrap() {
 		}
 	}
 	var rss int64
+	var cpu time.Duration
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			rss = ru.Maxrss
 		}
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if out != nil {
-		fmt.Fprintf(out, "wall_ns=%d maxrss_kb=%d\n", wall.Nanoseconds(), rss)
+		fmt.Fprintf(out, "wall_ns=%d maxrss_kb=%d cpu_ns=%d\n", wall.Nanoseconds(), rss, cpu.Nanoseconds())
 		out.Close()
 	}
 	os.Exit(code)
@@ -64,7 +67,7 @@ func maybeWrap() {
 
 // wrapped turns cmd into the same command run under the wrapper, and returns a function
 // that reads the child's wall time and peak RSS after cmd has finished.
-func wrapped(cmd *exec.Cmd) (func() (time.Duration, int64, bool), error) {
+func wrapped(cmd *exec.Cmd) (func() (time.Duration, int64, time.Duration, bool), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -88,10 +91,10 @@ func wrapped(cmd *exec.Cmd) (func() (time.Duration, int64, bool), error) {
 		r.Close()
 		done <- string(b[:n])
 	}()
-	return func() (time.Duration, int64, bool) {
+	return func() (time.Duration, int64, time.Duration, bool) {
 		w.Close()
 		s := <-done
-		var wall, rss int64
+		var wall, rss, cpu int64
 		for _, f := range strings.Fields(s) {
 			k, v, _ := strings.Cut(f, "=")
 			n, _ := strconv.ParseInt(v, 10, 64)
@@ -100,8 +103,44 @@ func wrapped(cmd *exec.Cmd) (func() (time.Duration, int64, bool), error) {
 				wall = n
 			case "maxrss_kb":
 				rss = n
+			case "cpu_ns":
+				cpu = n
 			}
 		}
-		return time.Duration(wall), rss, s != ""
+		return time.Duration(wall), rss, time.Duration(cpu), s != ""
 	}, nil
+}
+
+// selfCPU is the bench process's CPU time so far (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the CPU time (user + system) of process pid so far, from /proc; 0 when
+// unknown.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // utime and stime are fields 14 and 15: 12 and 13 after the name
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clockTicks
 }

@@ -6,6 +6,7 @@
 //	TMSYNC_MEMPROFILE  heap profile at the end (allocations: -sample_index=alloc_space)
 //	TMSYNC_TRACE       execution trace (go tool trace): where the wall time goes
 //	TMSYNC_BLOCKPROFILE  blocking profile (wall time spent waiting, by stack)
+//	TMSYNC_TIMELINE    tmsync's output, each line prefixed with the seconds since start
 //
 // Use it as `tmsync-bench -tmsync bench/out/tmsync-prof -keep` with TMSYNC_CPUPROFILE=1
 // set (tmsync-bench then puts cpu.prof, mem.prof, trace.out and block.prof into every
@@ -13,13 +14,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tmsync/tmsync/cmd/tmsync/app"
 )
@@ -27,7 +33,15 @@ import (
 func main() {
 	stop := start()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Run(ctx, os.Args, os.Stdout, os.Stderr)
+	stdout, stderr := io.Writer(os.Stdout), io.Writer(os.Stderr)
+	if p := os.Getenv("TMSYNC_TIMELINE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			defer f.Close()
+			tl := &timeline{w: f, start: time.Now()}
+			stdout, stderr = io.MultiWriter(os.Stdout, tl), io.MultiWriter(os.Stderr, tl)
+		}
+	}
+	code := app.Run(ctx, os.Args, stdout, stderr)
 	cancel()
 	stop()
 	os.Exit(code)
@@ -67,4 +81,26 @@ func write(path, profile string) {
 	}
 	defer f.Close()
 	_ = pprof.Lookup(profile).WriteTo(f, 0)
+}
+
+// timeline writes every complete line it is given prefixed with the seconds since start.
+type timeline struct {
+	mu    sync.Mutex
+	w     io.Writer
+	start time.Time
+	buf   []byte
+}
+
+func (t *timeline) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	for {
+		i := bytes.IndexByte(t.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		fmt.Fprintf(t.w, "%7.3f %s\n", time.Since(t.start).Seconds(), t.buf[:i])
+		t.buf = t.buf[i+1:]
+	}
 }

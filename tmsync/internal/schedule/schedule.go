@@ -58,6 +58,11 @@ type Plan struct {
 	// DuplicateBytes is what leaders running in parallel upload although another
 	// leader owns it (see Options.DuplicateShare).
 	DuplicateBytes int64
+	// Blocks[i] is how many copies wait, directly or not, for image i to end; Own[i]
+	// the bytes image i pushes itself: its blobs less the shared ones another image
+	// owns and i waits for (those it mounts).
+	Blocks []int
+	Own    []int64
 }
 
 // Options tune MakeWith. The zero value is Make's.
@@ -75,13 +80,28 @@ func (p Plan) Shared(d digest.Digest) bool {
 	return ok
 }
 
-// Order is the waves one after the other.
+// Order is the order in which to start the copies that are ready: first those that
+// others wait for (the more copies wait, the sooner), so that the waiting ends early;
+// then the larger copies first, so that the run does not end on one long copy while the
+// other slots are idle (longest processing time first). Ties go to the earlier image.
 func (p Plan) Order() []int {
-	var out []int
-	for _, w := range p.Waves {
-		out = append(out, w...)
+	out := make([]int, len(p.After))
+	for i := range out {
+		out[i] = i
 	}
+	slices.SortStableFunc(out, func(a, b int) int {
+		return cmp.Or(cmp.Compare(p.Blocks[b], p.Blocks[a]), cmp.Compare(p.Own[b], p.Own[a]))
+	})
 	return out
+}
+
+// Rank is the position of every image in Order: lower starts first.
+func (p Plan) Rank() []int {
+	rank := make([]int, len(p.After))
+	for pos, i := range p.Order() {
+		rank[i] = pos
+	}
+	return rank
 }
 
 // Make plans the copies of images with the default Options.
@@ -201,9 +221,40 @@ func MakeWith(images []Image, opts Options) Plan {
 		}
 		p.Waves[k] = append(p.Waves[k], i)
 	}
-	// Within a wave, the larger copies first: they set the wave's length.
+	// What each copy pushes itself, and how many copies wait for it.
+	p.Own = make([]int64, n)
+	p.Blocks = make([]int, n)
+	for i := range images {
+		waits := map[int]bool{}
+		for _, j := range p.After[i] {
+			waits[j] = true
+		}
+		for d, sz := range carried[i] {
+			if o, ok := p.Owner[d]; ok && o != i && waits[o] {
+				continue
+			}
+			p.Own[i] += sz
+		}
+	}
+	for i := range images {
+		// Every image that i waits for, directly or not, counts i once.
+		seen := map[int]bool{}
+		var up func(int)
+		up = func(k int) {
+			for _, j := range p.After[k] {
+				if !seen[j] {
+					seen[j] = true
+					p.Blocks[j]++
+					up(j)
+				}
+			}
+		}
+		up(i)
+	}
+	// Within a wave, in start order.
+	rank := p.Rank()
 	for _, w := range p.Waves {
-		slices.SortStableFunc(w, func(a, b int) int { return cmp.Compare(total[b], total[a]) })
+		slices.SortFunc(w, func(a, b int) int { return cmp.Compare(rank[a], rank[b]) })
 	}
 	return p
 }

@@ -52,7 +52,7 @@ func TestShapes(t *testing.T) {
 				img(base, b("y", 1)), img(mid, b("z", 1)), img(base, mid, b("x", 1)), img(base, b("w", 1)),
 			},
 			leaders: []int{2},
-			waves:   [][]int{{2}, {0, 3, 1}},
+			waves:   [][]int{{2}, {0, 1, 3}}, // each pushes 1 byte itself: ties by index
 			after:   map[int][]int{0: {2}, 1: {2}, 3: {2}},
 		},
 		{
@@ -70,7 +70,7 @@ func TestShapes(t *testing.T) {
 				img(b("p", 10), b("a", 50)), img(b("p", 10), b("b", 1)), img(b("q", 20), b("c", 1)), img(b("q", 20), b("d", 50)),
 			},
 			leaders: []int{2, 1},
-			waves:   [][]int{{2, 1}, {3, 0}},
+			waves:   [][]int{{2, 1}, {0, 3}},
 			after:   map[int][]int{0: {1}, 3: {2}},
 		},
 		{
@@ -91,7 +91,7 @@ func TestShapes(t *testing.T) {
 				img(base, b("m1", 50)), img(base, b("m2", 40)), img(base, b("m1", 50), b("z", 1)), img(base, b("m2", 40), b("w", 1)),
 			},
 			leaders: []int{0, 1},
-			waves:   [][]int{{0}, {2, 1}, {3}},
+			waves:   [][]int{{0}, {1, 2}, {3}}, // 1 leads 3: it starts first
 			after:   map[int][]int{1: {0}, 2: {0}, 3: {0, 1}},
 		},
 		{
@@ -239,5 +239,45 @@ func TestRandomShapes(t *testing.T) {
 	// With no duplicates allowed, the leaders wait for each other.
 	if s := MakeWith(images, Options{DuplicateShare: -1}); len(s.Waves) != 3 || s.DuplicateBytes != 0 {
 		t.Fatalf("strict: %d waves, %d duplicate bytes", len(s.Waves), s.DuplicateBytes)
+	}
+}
+
+// TestOrder: the copies others wait for start first (the more waiting, the sooner), then
+// the larger ones by the bytes they push themselves (not counting what they mount).
+func TestOrder(t *testing.T) {
+	base := b("base", 100)
+	images := []Image{
+		img(b("big", 900)),                   // 0: alone, the largest
+		img(base, b("own1", 500)),            // 1: waits for the leader; pushes 500 itself
+		img(base, b("tools", 10), b("x", 1)), // 2: leads base and tools: 2 wait for it
+		img(base, b("tools", 10), b("y", 5)), // 3: pushes 5 itself
+		img(b("small", 3)),                   // 4: alone, small
+	}
+	p := Make(images)
+	if !reflect.DeepEqual(p.Leaders, []int{2}) {
+		t.Fatalf("leaders %v", p.Leaders)
+	}
+	if want := []int{0, 0, 2, 0, 0}; !reflect.DeepEqual(p.Blocks, want) {
+		t.Fatalf("blocks %v, want %v", p.Blocks, want)
+	}
+	if want := []int64{900, 500, 111, 5, 3}; !reflect.DeepEqual(p.Own, want) {
+		t.Fatalf("own %v, want %v", p.Own, want)
+	}
+	if got, want := p.Order(), []int{2, 0, 1, 3, 4}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	if got, want := p.Rank(), []int{1, 2, 0, 3, 4}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("rank %v, want %v", got, want)
+	}
+	// Waits in a chain: 1, 2 and 3 wait for 0, and 3 for 1 too: 0 blocks three
+	// copies, 1 one (counted once each, however many paths lead there).
+	base = b("base", 100<<20)
+	chain := []Image{img(base, b("m1", 50)), img(base, b("m2", 40)), img(base, b("m1", 50), b("z", 1)), img(base, b("m2", 40), b("w", 1))}
+	q := Make(chain)
+	if want := []int{3, 1, 0, 0}; !reflect.DeepEqual(q.Blocks, want) {
+		t.Fatalf("chain: blocks %v, want %v (after %v)", q.Blocks, want, q.After)
+	}
+	if got, want := q.Order(), []int{0, 1, 2, 3}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("chain: order %v, want %v", got, want)
 	}
 }
