@@ -235,9 +235,10 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		ImageListSelection:            copy.CopyAllImages, // an index keeps every platform and its digest
 		PreserveDigests:               true,               // fail rather than re-encode anything
 		ConcurrentBlobCopiesSemaphore: r.blobs,
-		// The target is looked up before the copy; this lets a retried copy skip the
-		// blobs that already arrived.
-		OptimizeDestinationImageAlreadyExists: true,
+		// A retry first asks the target for the manifest (one GET per image), so that a try
+		// that failed after its manifest was pushed is not copied again; the first try
+		// does not: the run's lookup found the tag absent just before.
+		OptimizeDestinationImageAlreadyExists: it.rec.Attempts > 1,
 		Progress:                              progress,
 		ProgressInterval:                      time.Second,
 		ReportWriter:                          io.Discard,

@@ -107,14 +107,18 @@ func TestRangeResumeLargeBlob(t *testing.T) {
 		stallAt []int64
 		idle    time.Duration
 		// want
-		resumes   int64
+		resumes int64
+		// orNone: containers/image may resume both cuts itself (a reset can drop bytes
+		// the client had not read yet, so that its second answer makes more than 1 MiB
+		// of progress), leaving the wrapper no resume to make.
+		orNone    bool
 		maxRatio  float64 // vendor bytes / blob size, with Range
 		hideRatio float64 // at least this without Range (the old refetch), 0: not run
 	}{
 		{name: "stalled at 6 MiB", stallAt: []int64{6 * MiB}, idle: 500 * time.Millisecond, resumes: 1, maxRatio: 1.05, hideRatio: 1.7},
 		{name: "cut twice (3 MiB, then 3.5 MiB)", cuts: []int64{3 * MiB, 3*MiB + MiB/2}, resumes: 1, maxRatio: 1.05, hideRatio: 1.4},
 		{name: "cut at byte 0 twice", cuts: []int64{0, 0}, resumes: 0, maxRatio: 1.05},
-		{name: "cut at the last byte twice", cuts: []int64{bigSize - 1, bigSize - 1}, resumes: 1, maxRatio: 1.05, hideRatio: 1.95},
+		{name: "cut at the last byte twice", cuts: []int64{bigSize - 1, bigSize - 1}, resumes: 1, orNone: true, maxRatio: 1.05, hideRatio: 1.95},
 		// containers/image resumes the first cut itself and gives up on the second
 		// (no 1 MiB of progress); the wrapper resumes the third and later ones.
 		{name: "cut five times", cuts: []int64{1 * MiB, 1*MiB + 100_000, 2 * MiB, 5 * MiB, 8*MiB - 1000}, resumes: 4, maxRatio: 1.05, hideRatio: 1.1},
@@ -145,7 +149,8 @@ func TestRangeResumeLargeBlob(t *testing.T) {
 				ratio := float64(sent) / bigSize
 				t.Logf("Range hidden %v: vendor bytes %.3f× the blob, %s, %+v", hide, ratio, time.Since(start).Round(time.Millisecond), s)
 				if !hide {
-					if ratio > tc.maxRatio || s.RefetchedBytes != 0 || s.RangeResumes != tc.resumes || s.RangeFallbacks != 0 {
+					resumesOK := s.RangeResumes == tc.resumes || (tc.orNone && s.RangeResumes == 0)
+					if ratio > tc.maxRatio || s.RefetchedBytes != 0 || !resumesOK || s.RangeFallbacks != 0 {
 						t.Errorf("with Range: %.3f× (max %.2f), stats %+v, want %d Range resumes", ratio, tc.maxRatio, s, tc.resumes)
 					}
 				} else if ratio < tc.hideRatio || s.RangeResumes != 0 {
