@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +66,7 @@ type exportOptions struct {
 	retries       int
 	idleTimeout   time.Duration
 	now           func() time.Time
+	progress      func(ProgressEvent)
 }
 
 // Defaults of Export's options.
@@ -205,11 +207,13 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 	g.SetLimit(opts.jobs)
 	for i, im := range images {
 		g.Go(func() error {
-			rec, err := x.image(gctx, im)
+			t := newTracker(opts.progress, im.Name)
+			rec, err := x.image(gctx, im, t)
 			if err != nil {
 				errs[i] = fmt.Errorf("exporting %s (%s): %w", im.Name, im.Source, err)
 			}
 			records[i] = rec
+			t.end(rec.Bytes, errs[i])
 			return nil
 		})
 	}
@@ -286,8 +290,8 @@ type exporter struct {
 	seen  map[digest.Digest]bool // external blobs counted
 }
 
-// image copies one image's blobs into the store.
-func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
+// image copies one image's blobs into the store, telling t as they arrive.
+func (x *exporter) image(ctx context.Context, im Image, t *tracker) (ImageRecord, error) {
 	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.systemContext)
 	if err != nil {
 		return ImageRecord{}, err
@@ -300,6 +304,7 @@ func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
 			have[b.Digest] = true
 			rec.Blobs = append(rec.Blobs, b)
 			rec.Bytes += b.Size
+			t.settle(rec.Bytes)
 		}
 	}
 	top, mime, err := x.manifest(ctx, src, nil, im.Digest)
@@ -329,16 +334,30 @@ func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
 		}
 	}
 	rec.Platforms = len(mans)
-	for _, m := range mans {
+	// Every manifest is parsed before any blob is fetched, for the image's size.
+	parsedAll := make([]imgmanifest.Manifest, len(mans))
+	size, sized := rec.Bytes, maps.Clone(have)
+	for i, m := range mans {
 		parsed, err := imgmanifest.FromBlob(m.b, m.mime)
 		if err != nil {
 			return rec, fmt.Errorf("reading a manifest: %w", err)
 		}
+		parsedAll[i] = parsed
+		for _, b := range append([]types.BlobInfo{parsed.ConfigInfo()}, blobInfos(parsed.LayerInfos())...) {
+			if !sized[b.Digest] {
+				sized[b.Digest] = true
+				size += b.Size
+			}
+		}
+	}
+	t.start(size)
+	t.settle(rec.Bytes)
+	for _, parsed := range parsedAll {
 		// Layers the previous release carried are left out. Manifests and configs never
 		// are: they are small, and copy.Image reads both from the source even when the
 		// target holds them.
 		cfg := parsed.ConfigInfo()
-		if err := x.blob(ctx, src, cfg); err != nil {
+		if err := x.blob(ctx, src, cfg, t); err != nil {
 			return rec, err
 		}
 		add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType})
@@ -348,7 +367,7 @@ func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
 			if x.opts.since != nil && x.opts.since.has(info.Digest) {
 				b.External = true
 				x.countExternal(b)
-			} else if err := x.blob(ctx, src, info); err != nil {
+			} else if err := x.blob(ctx, src, info, t); err != nil {
 				return rec, err
 			}
 			add(b)
@@ -375,8 +394,16 @@ func (x *exporter) manifest(ctx context.Context, src types.ImageSource, instance
 	return b, mime, nil
 }
 
-// blob makes sure the store holds a verified copy of info.
-func (x *exporter) blob(ctx context.Context, src types.ImageSource, info types.BlobInfo) error {
+func blobInfos(layers []imgmanifest.LayerInfo) []types.BlobInfo {
+	out := make([]types.BlobInfo, len(layers))
+	for i, l := range layers {
+		out[i] = l.BlobInfo
+	}
+	return out
+}
+
+// blob makes sure the store holds a verified copy of info, telling t of the bytes read.
+func (x *exporter) blob(ctx context.Context, src types.ImageSource, info types.BlobInfo, t *tracker) error {
 	if err := info.Digest.Validate(); err != nil {
 		return fmt.Errorf("blob %q: %w", info.Digest, err)
 	}
@@ -397,7 +424,8 @@ func (x *exporter) blob(ctx context.Context, src types.ImageSource, info types.B
 		w.Abort()
 		return fmt.Errorf("reading blob %s: %w", info.Digest, err)
 	}
-	_, err = io.Copy(w, rc)
+	t.fetching(info.Size)
+	_, err = io.Copy(w, t.reader(rc))
 	rc.Close()
 	if err != nil {
 		w.Abort()
