@@ -78,8 +78,9 @@ type bundler interface {
 
 // exportAll writes every image still on its way (resolved and verified) into the bundle.
 //
-// Events follow each image as bundle.Export writes it (bundle.WithProgress): EventStart
-// when its manifests are read (with its size), EventProgress as its blobs reach the
+// Events follow bundle.Export (bundle.WithProgress): EventPlanned once every image's
+// manifests are read (the images and their bytes, for the ETA); then for each image
+// EventStart when its blobs start (with its size), EventProgress as they reach the
 // layout, EventDone when they all have ("into the bundle"). The report's outcome waits
 // for the bundle: when Export then fails (another image, the disk), an image already
 // announced done is failed ("the bundle was not written") with an EventError, the event
@@ -187,6 +188,10 @@ type exportState struct {
 
 // exportProgress turns one of bundle.Export's progress events into the run's events.
 func (r *run) exportProgress(ctx context.Context, st *exportState, e bundle.ProgressEvent) {
+	if e.Kind == bundle.ProgressPlanned {
+		r.o.observer.Event(Event{Kind: EventPlanned, Total: e.Images, Bytes: e.Bytes})
+		return
+	}
 	if st == nil {
 		return
 	}

@@ -81,9 +81,10 @@ func (w *world) exporter(obs Observer, opts ...Option) *Exporter {
 	return x
 }
 
-// TestExportProgressEvents: each image's START comes when its turn comes (one at a
-// time: after the previous image's DONE, not all up front), then its PROGRESS, rising
-// to the bytes of bundle.json, then its DONE; START carries the image's size.
+// TestExportProgressEvents: EventPlanned first, with every image's bytes; then each
+// image's START comes when its turn comes (one at a time: after the previous image's
+// DONE, not all up front), then its PROGRESS, rising to the bytes of bundle.json, then
+// its DONE; START carries the image's size.
 func TestExportProgressEvents(t *testing.T) {
 	w := newWorld(t)
 	images := w.push([]releasetest.Image{
@@ -101,8 +102,25 @@ func TestExportProgressEvents(t *testing.T) {
 		t.Fatalf("copied %d, manifest %v: %v", rep.Summary.Copied, m != nil, rep.ErrorLines())
 	}
 	want := map[string]int64{}
+	var total int64
 	for _, im := range m.Images {
 		want[im.Name] = im.Bytes
+		total += im.Bytes
+	}
+	// EventPlanned once, before the first START, with the images and their bytes.
+	planned := -1
+	for i, e := range l.events {
+		if e.Kind == EventPlanned {
+			if planned >= 0 || e.Total != 3 || e.Bytes != total {
+				t.Errorf("EventPlanned at %d (earlier: %d): %d images, %d bytes; want one, 3 images, %d bytes", i, planned, e.Total, e.Bytes, total)
+			}
+			planned = i
+		}
+	}
+	for _, rec := range rep.Images {
+		if s := l.index(rec.Dest, EventStart); planned < 0 || s < planned {
+			t.Errorf("%s: START at %d, EventPlanned at %d", rec.Dest, s, planned)
+		}
 	}
 	var dones []int
 	for _, rec := range rep.Images {

@@ -203,17 +203,50 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 	x := &exporter{opts: opts, store: store, puller: puller, seen: map[digest.Digest]bool{}}
 	records := make([]ImageRecord, len(images))
 	errs := make([]error, len(images))
-	g, gctx := errgroup.WithContext(ctx)
+	trackers := make([]*tracker, len(images))
+	failed := func(i int, err error) {
+		errs[i] = fmt.Errorf("exporting %s (%s): %w", images[i].Name, images[i].Source, err)
+		trackers[i].end(0, errs[i])
+	}
+	// Every image's manifests first (each is read once either way): the sizes, for
+	// ProgressPlanned, before the first blob.
+	preps := make([]*prepared, len(images))
+	g := new(errgroup.Group)
 	g.SetLimit(opts.jobs)
 	for i, im := range images {
+		trackers[i] = newTracker(opts.progress, im.Name)
 		g.Go(func() error {
-			t := newTracker(opts.progress, im.Name)
-			rec, err := x.image(gctx, im, t)
+			p, err := x.prepare(ctx, im)
 			if err != nil {
-				errs[i] = fmt.Errorf("exporting %s (%s): %w", im.Name, im.Source, err)
+				failed(i, err)
 			}
+			preps[i] = p
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if opts.progress != nil {
+		e := ProgressEvent{Kind: ProgressPlanned}
+		for _, p := range preps {
+			if p != nil {
+				e.Images++
+				e.Bytes += p.size
+			}
+		}
+		opts.progress(e)
+	}
+	for i, p := range preps {
+		if p == nil {
+			continue
+		}
+		g.Go(func() error {
+			rec, err := x.fetch(ctx, p, trackers[i])
 			records[i] = rec
-			t.end(rec.Bytes, errs[i])
+			if err != nil {
+				failed(i, err)
+			} else {
+				trackers[i].end(rec.Bytes, nil)
+			}
 			return nil
 		})
 	}
@@ -290,29 +323,35 @@ type exporter struct {
 	seen  map[digest.Digest]bool // external blobs counted
 }
 
-// image copies one image's blobs into the store, telling t as they arrive.
-func (x *exporter) image(ctx context.Context, im Image, t *tracker) (ImageRecord, error) {
+// prepared is an image whose manifests are read (and stored), its blobs not yet.
+type prepared struct {
+	src  types.ImageSource // open until fetch returns
+	rec  ImageRecord       // manifests in Blobs and Bytes
+	have map[digest.Digest]bool
+	mans []imgmanifest.Manifest
+	size int64 // the image's bytes once every blob is in: rec.Bytes then
+}
+
+// prepare opens an image's source and reads its manifests (the top one and, for an
+// index, every instance's) into the store. On success the source is left open for fetch.
+func (x *exporter) prepare(ctx context.Context, im Image) (_ *prepared, err error) {
 	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.systemContext)
 	if err != nil {
-		return ImageRecord{}, err
+		return nil, err
 	}
-	defer src.Close()
-	rec := ImageRecord{Name: im.Name, Source: im.Source, Digest: im.Digest, Attested: im.Attested}
-	have := map[digest.Digest]bool{}
-	add := func(b Blob) {
-		if !have[b.Digest] {
-			have[b.Digest] = true
-			rec.Blobs = append(rec.Blobs, b)
-			rec.Bytes += b.Size
-			t.settle(rec.Bytes)
+	defer func() {
+		if err != nil {
+			src.Close()
 		}
-	}
+	}()
+	p := &prepared{src: src, rec: ImageRecord{Name: im.Name, Source: im.Source, Digest: im.Digest, Attested: im.Attested},
+		have: map[digest.Digest]bool{}}
 	top, mime, err := x.manifest(ctx, src, nil, im.Digest)
 	if err != nil {
-		return rec, err
+		return nil, err
 	}
-	rec.MediaType, rec.Size = mime, int64(len(top))
-	add(Blob{Digest: im.Digest, Size: rec.Size, MediaType: mime})
+	p.rec.MediaType, p.rec.Size = mime, int64(len(top))
+	p.add(Blob{Digest: im.Digest, Size: p.rec.Size, MediaType: mime}, nil)
 	type man struct {
 		b    []byte
 		mime string
@@ -321,59 +360,75 @@ func (x *exporter) image(ctx context.Context, im Image, t *tracker) (ImageRecord
 	if imgmanifest.MIMETypeIsMultiImage(mime) {
 		list, err := imgmanifest.ListFromBlob(top, mime)
 		if err != nil {
-			return rec, fmt.Errorf("reading the index: %w", err)
+			return nil, fmt.Errorf("reading the index: %w", err)
 		}
 		mans = nil
 		for _, d := range list.Instances() {
 			b, mt, err := x.manifest(ctx, src, &d, d)
 			if err != nil {
-				return rec, err
+				return nil, err
 			}
-			add(Blob{Digest: d, Size: int64(len(b)), MediaType: mt})
+			p.add(Blob{Digest: d, Size: int64(len(b)), MediaType: mt}, nil)
 			mans = append(mans, man{b, mt})
 		}
 	}
-	rec.Platforms = len(mans)
-	// Every manifest is parsed before any blob is fetched, for the image's size.
-	parsedAll := make([]imgmanifest.Manifest, len(mans))
-	size, sized := rec.Bytes, maps.Clone(have)
-	for i, m := range mans {
+	p.rec.Platforms = len(mans)
+	p.size = p.rec.Bytes
+	sized := maps.Clone(p.have)
+	for _, m := range mans {
 		parsed, err := imgmanifest.FromBlob(m.b, m.mime)
 		if err != nil {
-			return rec, fmt.Errorf("reading a manifest: %w", err)
+			return nil, fmt.Errorf("reading a manifest: %w", err)
 		}
-		parsedAll[i] = parsed
+		p.mans = append(p.mans, parsed)
 		for _, b := range append([]types.BlobInfo{parsed.ConfigInfo()}, blobInfos(parsed.LayerInfos())...) {
 			if !sized[b.Digest] {
 				sized[b.Digest] = true
-				size += b.Size
+				p.size += b.Size
 			}
 		}
 	}
-	t.start(size)
-	t.settle(rec.Bytes)
-	for _, parsed := range parsedAll {
+	return p, nil
+}
+
+// add records a blob of the image in the layout (once), telling t.
+func (p *prepared) add(b Blob, t *tracker) {
+	if !p.have[b.Digest] {
+		p.have[b.Digest] = true
+		p.rec.Blobs = append(p.rec.Blobs, b)
+		p.rec.Bytes += b.Size
+		t.settle(p.rec.Bytes)
+	}
+}
+
+// fetch copies a prepared image's blobs into the store, telling t as they arrive, and
+// closes its source.
+func (x *exporter) fetch(ctx context.Context, p *prepared, t *tracker) (ImageRecord, error) {
+	defer p.src.Close()
+	t.start(p.size)
+	t.settle(p.rec.Bytes)
+	for _, parsed := range p.mans {
 		// Layers the previous release carried are left out. Manifests and configs never
 		// are: they are small, and copy.Image reads both from the source even when the
 		// target holds them.
 		cfg := parsed.ConfigInfo()
-		if err := x.blob(ctx, src, cfg, t); err != nil {
-			return rec, err
+		if err := x.blob(ctx, p.src, cfg, t); err != nil {
+			return p.rec, err
 		}
-		add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType})
+		p.add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType}, t)
 		for _, l := range parsed.LayerInfos() {
 			info := l.BlobInfo
 			b := Blob{Digest: info.Digest, Size: info.Size, MediaType: info.MediaType}
 			if x.opts.since != nil && x.opts.since.has(info.Digest) {
 				b.External = true
 				x.countExternal(b)
-			} else if err := x.blob(ctx, src, info, t); err != nil {
-				return rec, err
+			} else if err := x.blob(ctx, p.src, info, t); err != nil {
+				return p.rec, err
 			}
-			add(b)
+			p.add(b, t)
 		}
 	}
-	return rec, nil
+	return p.rec, nil
 }
 
 // manifest reads a manifest, checks it is the one asked for and stores it.

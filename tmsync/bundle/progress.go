@@ -8,10 +8,18 @@ import (
 // ProgressKind says what a ProgressEvent reports.
 type ProgressKind string
 
-// The kinds of ProgressEvent, in the order one image sends them: ProgressStart once,
-// ProgressBytes any number of times, then ProgressDone or ProgressFail once. An image
-// that fails before its manifests are read sends ProgressFail alone.
+// The kinds of ProgressEvent. Export reads every image's manifests first, then sends
+// ProgressPlanned once, then writes the images' blobs. Each image sends, in order,
+// ProgressStart once, ProgressBytes any number of times, then ProgressDone or
+// ProgressFail once; an image whose manifests could not be read sends ProgressFail
+// alone, before ProgressPlanned.
 const (
+	// ProgressPlanned: every image's manifests are read. Image is "", Images is the
+	// images whose blobs are now written and Bytes the sum of their sizes (a blob shared
+	// by several images counted for each, a layer left out of an incremental bundle
+	// counted: each image's ProgressDone bytes).
+	ProgressPlanned ProgressKind = "planned"
+
 	// ProgressStart: the image's manifests are read (and in the layout), its blobs are
 	// about to be; Bytes is the image's size, what its ProgressDone will say.
 	ProgressStart ProgressKind = "start"
@@ -40,6 +48,8 @@ type ProgressEvent struct {
 	Image string
 	// Bytes: see each kind.
 	Bytes int64
+	// Images is set on ProgressPlanned.
+	Images int
 	// Err is set on ProgressFail.
 	Err error
 }

@@ -21,6 +21,7 @@ import (
 type progressLog struct {
 	mu     sync.Mutex
 	events map[string][]bundle.ProgressEvent
+	all    []bundle.ProgressEvent // in order
 }
 
 func (l *progressLog) record(e bundle.ProgressEvent) {
@@ -30,6 +31,32 @@ func (l *progressLog) record(e bundle.ProgressEvent) {
 		l.events = map[string][]bundle.ProgressEvent{}
 	}
 	l.events[e.Image] = append(l.events[e.Image], e)
+	l.all = append(l.all, e)
+}
+
+// planned checks the one ProgressPlanned: before every ProgressStart, after every
+// failure of an image that never started, with images and bytes.
+func (l *progressLog) planned(t *testing.T, images int, bytes int64) {
+	t.Helper()
+	at := -1
+	for i, e := range l.all {
+		switch {
+		case e.Kind == bundle.ProgressPlanned && at >= 0:
+			t.Errorf("a second ProgressPlanned at %d", i)
+		case e.Kind == bundle.ProgressPlanned:
+			at = i
+			if e.Images != images || e.Bytes != bytes || e.Image != "" {
+				t.Errorf("planned %+v; want %d images, %d bytes", e, images, bytes)
+			}
+		case e.Kind == bundle.ProgressStart && at < 0:
+			t.Errorf("%s started before ProgressPlanned", e.Image)
+		case e.Kind == bundle.ProgressFail && at >= 0 && len(l.events[e.Image]) == 1:
+			t.Errorf("%s failed before starting, after ProgressPlanned", e.Image)
+		}
+	}
+	if at < 0 {
+		t.Error("no ProgressPlanned")
+	}
 }
 
 // check verifies one image's events: start, bytes*, done; the bytes rising, within the
@@ -109,13 +136,16 @@ func TestExportProgress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(log.events) != len(m.Images) {
-			t.Errorf("events for %d images, the bundle has %d", len(log.events), len(m.Images))
+		if len(log.events) != len(m.Images)+1 /* planned: "" */ {
+			t.Errorf("events for %d images, the bundle has %d", len(log.events)-1, len(m.Images))
 		}
 		inside := 0
+		var total int64
 		for _, im := range m.Images {
 			inside += log.check(t, im.Name, im.Bytes, blobEnds(im))
+			total += im.Bytes
 		}
+		log.planned(t, len(m.Images), total)
 		if inside == 0 {
 			t.Error("no progress inside a blob: the bytes are not counted as they are read")
 		}
@@ -152,6 +182,7 @@ func TestExportProgress(t *testing.T) {
 		for _, im := range m.Images {
 			failed.check(t, im.Name, im.Bytes, blobEnds(im))
 		}
+		failed.planned(t, len(m.Images), total)
 	})
 }
 
