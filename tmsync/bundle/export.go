@@ -176,7 +176,8 @@ type ExportStats struct {
 }
 
 // Export writes a bundle of images into dir (created if missing) and returns its
-// bundle.json. A rerun into the same folder after an interruption keeps the blobs
+// bundle.json. It reads every image's manifests first (the sources stay open), then
+// their blobs, opts' jobs images at a time in each phase. A rerun into the same folder after an interruption keeps the blobs
 // already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
 // written last, when every image is in: a folder without them is not a bundle.
 // Per-image failures are joined into the error; no bundle.json is then written.

@@ -54,11 +54,12 @@ type ProgressEvent struct {
 	Err error
 }
 
-// WithProgress sets a function Export calls as each image is written: when it starts,
-// as its bytes move, and when it is done or fails (see ProgressKind). It is called from
-// the goroutines writing the images, for different images at once (it must be safe for
-// concurrent use); the events of one image come from one goroutine, in order. It should
-// return quickly: the image waits for it. Default: none.
+// WithProgress sets a function Export calls once every image's manifests are read
+// (ProgressPlanned), and as each image is written: when it starts, as its bytes move,
+// and when it is done or fails (see ProgressKind). It is called from the goroutines
+// writing the images, for different images at once (it must be safe for concurrent
+// use); the events of one image come from one goroutine, in order. It should return
+// quickly: the image waits for it. Default: none.
 func WithProgress(fn func(ProgressEvent)) ExportOption {
 	return func(o *exportOptions) error { o.progress = fn; return nil }
 }
