@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/types"
@@ -76,6 +77,15 @@ type bundler interface {
 }
 
 // exportAll writes every image still on its way (resolved and verified) into the bundle.
+//
+// Events follow bundle.Export (bundle.WithProgress): EventPlanned once every image's
+// manifests are read (the images and their bytes, for the ETA); then for each image
+// EventStart when its blobs start (with its size), EventProgress as they reach the
+// layout, EventDone when they all have ("into the bundle"). The report's outcome waits
+// for the bundle: when Export then fails (another image, the disk), an image already
+// announced done is failed ("the bundle was not written") with an EventError, the event
+// of a failure found after an image's DONE line (a second EventFail would count the
+// image twice); an image that fails itself gets its EventFail at once.
 func (r *run) exportAll(ctx context.Context) error {
 	x := r.export
 	todo := r.pending()
@@ -83,6 +93,7 @@ func (r *run) exportAll(ctx context.Context) error {
 		return nil
 	}
 	images := make([]bundle.Image, 0, len(todo))
+	states := make(map[string]*exportState, len(todo)) // read-only once Export runs
 	fps := map[string]bool{}
 	for _, it := range todo {
 		ref, err := sourceReference(it.src, it.dgst)
@@ -95,10 +106,10 @@ func (r *run) exportAll(ctx context.Context) error {
 		src.Digest = it.dgst
 		images = append(images, bundle.Image{Name: it.img.Dest.String(), Source: src.String(), Digest: it.dgst,
 			Ref: sysRef{ImageReference: ref, sys: r.sourceSys(it.src.Registry)}, Attested: it.rec.Attestation != nil})
+		states[it.img.Dest.String()] = &exportState{it: it}
 		if it.rec.Attestation != nil {
 			fps[it.rec.Attestation.Fingerprint] = true
 		}
-		r.event(EventStart, it, "START: "+it.img.Dest.String()+" into "+x.dir)
 	}
 	var occs []attest.Occurrence
 	if b, ok := r.attestor.(bundler); ok {
@@ -124,9 +135,8 @@ func (r *run) exportAll(ctx context.Context) error {
 		bundle.WithAttestations(attest.Bundle{Version: 1, Created: r.o.clock().UTC(), Occurrences: occs}, fingerprints...),
 		bundle.WithToolVersion(Version), bundle.WithJobs(r.o.concurrency), bundle.WithClock(r.o.clock),
 	}, x.opts...)
-	start := r.o.clock()
+	opts = append(opts, bundle.WithProgress(func(e bundle.ProgressEvent) { r.exportProgress(ctx, states[e.Image], e) }))
 	m, _, err := bundle.Export(ctx, x.dir, images, opts...)
-	secs := since(start, r.o.clock)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // reported as interrupted
@@ -136,7 +146,13 @@ func (r *run) exportAll(ctx context.Context) error {
 				continue
 			}
 			it.fail("export", OutcomeFailed, fmt.Errorf("%s: the bundle was not written (rerun to complete it): %w", it.img.Dest, imageErr(err, it.img.Dest.String())))
-			r.event(EventFail, it, it.rec.Reason)
+			if st := states[it.img.Dest.String()]; st != nil && st.in {
+				r.event(EventError, it, it.rec.Reason)
+			} else {
+				r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason,
+					Running: st != nil && st.started, Step: it.rec.Step, Cause: it.rec.Cause})
+				r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
+			}
 		}
 		return nil
 	}
@@ -149,12 +165,66 @@ func (r *run) exportAll(ctx context.Context) error {
 		if it.done {
 			continue
 		}
-		it.rec.Outcome, it.rec.Bytes, it.rec.Attempts, it.rec.Seconds = OutcomeCopied, bytes[it.img.Dest.String()], 1, secs
+		st := states[it.img.Dest.String()]
+		it.rec.Outcome, it.rec.Bytes, it.rec.Attempts, it.rec.Seconds = OutcomeCopied, bytes[it.img.Dest.String()], 1, st.secs
 		it.rec.Destination = "bundle " + x.dir + " " + it.img.Dest.String()
 		it.done = true
-		r.event(EventDone, it, fmt.Sprintf("DONE: %s %s (%s) into the bundle", it.img.Dest, it.dgst, HumanBytes(it.rec.Bytes)))
+		if !st.in { // not announced: cannot happen when Export succeeds, but never leave an image silent
+			r.event(EventDone, it, doneMessage(it))
+		}
 	}
 	return nil
+}
+
+// exportState is what exportAll knows of an image while bundle.Export writes it. Only
+// the goroutine writing that image touches it, until Export returns.
+type exportState struct {
+	it      *item
+	started bool      // EventStart sent
+	in      bool      // its blobs are in the layout, EventDone sent
+	began   time.Time // when it started
+	secs    float64   // from its start to its blobs in
+}
+
+// exportProgress turns one of bundle.Export's progress events into the run's events.
+func (r *run) exportProgress(ctx context.Context, st *exportState, e bundle.ProgressEvent) {
+	if e.Kind == bundle.ProgressPlanned {
+		r.o.observer.Event(Event{Kind: EventPlanned, Total: e.Images, Bytes: e.Bytes})
+		return
+	}
+	if st == nil {
+		return
+	}
+	it := st.it
+	name := it.img.Dest.String()
+	switch e.Kind {
+	case bundle.ProgressStart:
+		st.started, st.began, it.size = true, r.o.clock(), e.Bytes
+		msg := "START: " + name + " into " + r.export.dir
+		r.o.observer.Event(Event{Kind: EventStart, Image: name, Message: msg, Bytes: e.Bytes})
+		r.o.logger.Info(msg, "image", name)
+	case bundle.ProgressBytes:
+		if e.Bytes > it.shown {
+			it.shown = e.Bytes
+			r.o.observer.Event(Event{Kind: EventProgress, Image: name, Bytes: e.Bytes})
+		}
+	case bundle.ProgressDone:
+		st.in, st.secs = true, since(st.began, r.o.clock)
+		it.rec.Bytes = e.Bytes
+		r.event(EventDone, it, doneMessage(it))
+	case bundle.ProgressFail:
+		if ctx.Err() != nil {
+			return // reported as interrupted
+		}
+		it.fail("export", OutcomeFailed, fmt.Errorf("%s: the bundle was not written (rerun to complete it): %w", it.img.Dest, e.Err))
+		r.o.observer.Event(Event{Kind: EventFail, Image: name, Message: it.rec.Reason, Running: st.started,
+			Step: it.rec.Step, Cause: it.rec.Cause})
+		r.o.logger.Error(it.rec.Reason, "image", name)
+	}
+}
+
+func doneMessage(it *item) string {
+	return fmt.Sprintf("DONE: %s %s (%s) into the bundle", it.img.Dest, it.dgst, HumanBytes(it.rec.Bytes))
 }
 
 // imageErr is the part of Export's joined error about image name, else all of it.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +66,7 @@ type exportOptions struct {
 	retries       int
 	idleTimeout   time.Duration
 	now           func() time.Time
+	progress      func(ProgressEvent)
 }
 
 // Defaults of Export's options.
@@ -174,7 +176,8 @@ type ExportStats struct {
 }
 
 // Export writes a bundle of images into dir (created if missing) and returns its
-// bundle.json. A rerun into the same folder after an interruption keeps the blobs
+// bundle.json. It reads every image's manifests first (the sources stay open), then
+// their blobs, opts' jobs images at a time in each phase. A rerun into the same folder after an interruption keeps the blobs
 // already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
 // written last, when every image is in: a folder without them is not a bundle.
 // Per-image failures are joined into the error; no bundle.json is then written.
@@ -201,15 +204,50 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 	x := &exporter{opts: opts, store: store, puller: puller, seen: map[digest.Digest]bool{}}
 	records := make([]ImageRecord, len(images))
 	errs := make([]error, len(images))
-	g, gctx := errgroup.WithContext(ctx)
+	trackers := make([]*tracker, len(images))
+	failed := func(i int, err error) {
+		errs[i] = fmt.Errorf("exporting %s (%s): %w", images[i].Name, images[i].Source, err)
+		trackers[i].end(0, errs[i])
+	}
+	// Every image's manifests first (each is read once either way): the sizes, for
+	// ProgressPlanned, before the first blob.
+	preps := make([]*prepared, len(images))
+	g := new(errgroup.Group)
 	g.SetLimit(opts.jobs)
 	for i, im := range images {
+		trackers[i] = newTracker(opts.progress, im.Name)
 		g.Go(func() error {
-			rec, err := x.image(gctx, im)
+			p, err := x.prepare(ctx, im)
 			if err != nil {
-				errs[i] = fmt.Errorf("exporting %s (%s): %w", im.Name, im.Source, err)
+				failed(i, err)
 			}
+			preps[i] = p
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if opts.progress != nil {
+		e := ProgressEvent{Kind: ProgressPlanned}
+		for _, p := range preps {
+			if p != nil {
+				e.Images++
+				e.Bytes += p.size
+			}
+		}
+		opts.progress(e)
+	}
+	for i, p := range preps {
+		if p == nil {
+			continue
+		}
+		g.Go(func() error {
+			rec, err := x.fetch(ctx, p, trackers[i])
 			records[i] = rec
+			if err != nil {
+				failed(i, err)
+			} else {
+				trackers[i].end(rec.Bytes, nil)
+			}
 			return nil
 		})
 	}
@@ -286,28 +324,35 @@ type exporter struct {
 	seen  map[digest.Digest]bool // external blobs counted
 }
 
-// image copies one image's blobs into the store.
-func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
+// prepared is an image whose manifests are read (and stored), its blobs not yet.
+type prepared struct {
+	src  types.ImageSource // open until fetch returns
+	rec  ImageRecord       // manifests in Blobs and Bytes
+	have map[digest.Digest]bool
+	mans []imgmanifest.Manifest
+	size int64 // the image's bytes once every blob is in: rec.Bytes then
+}
+
+// prepare opens an image's source and reads its manifests (the top one and, for an
+// index, every instance's) into the store. On success the source is left open for fetch.
+func (x *exporter) prepare(ctx context.Context, im Image) (_ *prepared, err error) {
 	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.systemContext)
 	if err != nil {
-		return ImageRecord{}, err
+		return nil, err
 	}
-	defer src.Close()
-	rec := ImageRecord{Name: im.Name, Source: im.Source, Digest: im.Digest, Attested: im.Attested}
-	have := map[digest.Digest]bool{}
-	add := func(b Blob) {
-		if !have[b.Digest] {
-			have[b.Digest] = true
-			rec.Blobs = append(rec.Blobs, b)
-			rec.Bytes += b.Size
+	defer func() {
+		if err != nil {
+			src.Close()
 		}
-	}
+	}()
+	p := &prepared{src: src, rec: ImageRecord{Name: im.Name, Source: im.Source, Digest: im.Digest, Attested: im.Attested},
+		have: map[digest.Digest]bool{}}
 	top, mime, err := x.manifest(ctx, src, nil, im.Digest)
 	if err != nil {
-		return rec, err
+		return nil, err
 	}
-	rec.MediaType, rec.Size = mime, int64(len(top))
-	add(Blob{Digest: im.Digest, Size: rec.Size, MediaType: mime})
+	p.rec.MediaType, p.rec.Size = mime, int64(len(top))
+	p.add(Blob{Digest: im.Digest, Size: p.rec.Size, MediaType: mime}, nil)
 	type man struct {
 		b    []byte
 		mime string
@@ -316,45 +361,75 @@ func (x *exporter) image(ctx context.Context, im Image) (ImageRecord, error) {
 	if imgmanifest.MIMETypeIsMultiImage(mime) {
 		list, err := imgmanifest.ListFromBlob(top, mime)
 		if err != nil {
-			return rec, fmt.Errorf("reading the index: %w", err)
+			return nil, fmt.Errorf("reading the index: %w", err)
 		}
 		mans = nil
 		for _, d := range list.Instances() {
 			b, mt, err := x.manifest(ctx, src, &d, d)
 			if err != nil {
-				return rec, err
+				return nil, err
 			}
-			add(Blob{Digest: d, Size: int64(len(b)), MediaType: mt})
+			p.add(Blob{Digest: d, Size: int64(len(b)), MediaType: mt}, nil)
 			mans = append(mans, man{b, mt})
 		}
 	}
-	rec.Platforms = len(mans)
+	p.rec.Platforms = len(mans)
+	p.size = p.rec.Bytes
+	sized := maps.Clone(p.have)
 	for _, m := range mans {
 		parsed, err := imgmanifest.FromBlob(m.b, m.mime)
 		if err != nil {
-			return rec, fmt.Errorf("reading a manifest: %w", err)
+			return nil, fmt.Errorf("reading a manifest: %w", err)
 		}
+		p.mans = append(p.mans, parsed)
+		for _, b := range append([]types.BlobInfo{parsed.ConfigInfo()}, blobInfos(parsed.LayerInfos())...) {
+			if !sized[b.Digest] {
+				sized[b.Digest] = true
+				p.size += b.Size
+			}
+		}
+	}
+	return p, nil
+}
+
+// add records a blob of the image in the layout (once), telling t.
+func (p *prepared) add(b Blob, t *tracker) {
+	if !p.have[b.Digest] {
+		p.have[b.Digest] = true
+		p.rec.Blobs = append(p.rec.Blobs, b)
+		p.rec.Bytes += b.Size
+		t.settle(p.rec.Bytes)
+	}
+}
+
+// fetch copies a prepared image's blobs into the store, telling t as they arrive, and
+// closes its source.
+func (x *exporter) fetch(ctx context.Context, p *prepared, t *tracker) (ImageRecord, error) {
+	defer p.src.Close()
+	t.start(p.size)
+	t.settle(p.rec.Bytes)
+	for _, parsed := range p.mans {
 		// Layers the previous release carried are left out. Manifests and configs never
 		// are: they are small, and copy.Image reads both from the source even when the
 		// target holds them.
 		cfg := parsed.ConfigInfo()
-		if err := x.blob(ctx, src, cfg); err != nil {
-			return rec, err
+		if err := x.blob(ctx, p.src, cfg, t); err != nil {
+			return p.rec, err
 		}
-		add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType})
+		p.add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType}, t)
 		for _, l := range parsed.LayerInfos() {
 			info := l.BlobInfo
 			b := Blob{Digest: info.Digest, Size: info.Size, MediaType: info.MediaType}
 			if x.opts.since != nil && x.opts.since.has(info.Digest) {
 				b.External = true
 				x.countExternal(b)
-			} else if err := x.blob(ctx, src, info); err != nil {
-				return rec, err
+			} else if err := x.blob(ctx, p.src, info, t); err != nil {
+				return p.rec, err
 			}
-			add(b)
+			p.add(b, t)
 		}
 	}
-	return rec, nil
+	return p.rec, nil
 }
 
 // manifest reads a manifest, checks it is the one asked for and stores it.
@@ -375,8 +450,16 @@ func (x *exporter) manifest(ctx context.Context, src types.ImageSource, instance
 	return b, mime, nil
 }
 
-// blob makes sure the store holds a verified copy of info.
-func (x *exporter) blob(ctx context.Context, src types.ImageSource, info types.BlobInfo) error {
+func blobInfos(layers []imgmanifest.LayerInfo) []types.BlobInfo {
+	out := make([]types.BlobInfo, len(layers))
+	for i, l := range layers {
+		out[i] = l.BlobInfo
+	}
+	return out
+}
+
+// blob makes sure the store holds a verified copy of info, telling t of the bytes read.
+func (x *exporter) blob(ctx context.Context, src types.ImageSource, info types.BlobInfo, t *tracker) error {
 	if err := info.Digest.Validate(); err != nil {
 		return fmt.Errorf("blob %q: %w", info.Digest, err)
 	}
@@ -397,7 +480,8 @@ func (x *exporter) blob(ctx context.Context, src types.ImageSource, info types.B
 		w.Abort()
 		return fmt.Errorf("reading blob %s: %w", info.Digest, err)
 	}
-	_, err = io.Copy(w, rc)
+	t.fetching(info.Size)
+	_, err = io.Copy(w, t.reader(rc))
 	rc.Close()
 	if err != nil {
 		w.Abort()

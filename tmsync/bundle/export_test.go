@@ -1,0 +1,11 @@
+package bundle
+
+import "time"
+
+// SetProgressInterval sets how often an image sends ProgressBytes while a blob is read,
+// for a test, and returns what undoes it.
+func SetProgressInterval(d time.Duration) (restore func()) {
+	old := progressEvery
+	progressEvery = d
+	return func() { progressEvery = old }
+}
