@@ -176,9 +176,9 @@ type ExportStats struct {
 }
 
 // Export writes a bundle of images into dir (created if missing) and returns its
-// bundle.json. It reads every image's manifests first (the sources stay open), then
-// their blobs, opts' jobs images at a time in each phase. A rerun into the same folder after an interruption keeps the blobs
-// already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
+// bundle.json. It reads every image's manifests first, then their blobs, opts' jobs
+// images at a time in each phase. A rerun into the same folder after an interruption keeps
+// the blobs already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
 // written last, when every image is in: a folder without them is not a bundle.
 // Per-image failures are joined into the error; no bundle.json is then written.
 func Export(ctx context.Context, dir string, images []Image, options ...ExportOption) (*Manifest, ExportStats, error) {
@@ -326,26 +326,24 @@ type exporter struct {
 
 // prepared is an image whose manifests are read (and stored), its blobs not yet.
 type prepared struct {
-	src  types.ImageSource // open until fetch returns
-	rec  ImageRecord       // manifests in Blobs and Bytes
+	im   Image
+	rec  ImageRecord // manifests in Blobs and Bytes
 	have map[digest.Digest]bool
 	mans []imgmanifest.Manifest
 	size int64 // the image's bytes once every blob is in: rec.Bytes then
 }
 
-// prepare opens an image's source and reads its manifests (the top one and, for an
-// index, every instance's) into the store. On success the source is left open for fetch.
-func (x *exporter) prepare(ctx context.Context, im Image) (_ *prepared, err error) {
+// prepare reads an image's manifests (the top one and, for an index, every instance's)
+// into the store. It closes the source it opened: with hundreds of images, keeping every
+// one open until its blobs' turn would hold as many clients and connections; fetch opens
+// it again (one manifest request more per image, as a sync's plan and copy do).
+func (x *exporter) prepare(ctx context.Context, im Image) (*prepared, error) {
 	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.systemContext)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			src.Close()
-		}
-	}()
-	p := &prepared{src: src, rec: ImageRecord{Name: im.Name, Source: im.Source, Digest: im.Digest, Attested: im.Attested},
+	defer src.Close()
+	p := &prepared{im: im, rec: ImageRecord{Name: im.Name, Source: im.Source, Digest: im.Digest, Attested: im.Attested},
 		have: map[digest.Digest]bool{}}
 	top, mime, err := x.manifest(ctx, src, nil, im.Digest)
 	if err != nil {
@@ -402,10 +400,13 @@ func (p *prepared) add(b Blob, t *tracker) {
 	}
 }
 
-// fetch copies a prepared image's blobs into the store, telling t as they arrive, and
-// closes its source.
+// fetch copies a prepared image's blobs into the store, telling t as they arrive.
 func (x *exporter) fetch(ctx context.Context, p *prepared, t *tracker) (ImageRecord, error) {
-	defer p.src.Close()
+	src, err := x.puller.Wrap(p.im.Ref).NewImageSource(ctx, x.opts.systemContext)
+	if err != nil {
+		return p.rec, err
+	}
+	defer src.Close()
 	t.start(p.size)
 	t.settle(p.rec.Bytes)
 	for _, parsed := range p.mans {
@@ -413,7 +414,7 @@ func (x *exporter) fetch(ctx context.Context, p *prepared, t *tracker) (ImageRec
 		// are: they are small, and copy.Image reads both from the source even when the
 		// target holds them.
 		cfg := parsed.ConfigInfo()
-		if err := x.blob(ctx, p.src, cfg, t); err != nil {
+		if err := x.blob(ctx, src, cfg, t); err != nil {
 			return p.rec, err
 		}
 		p.add(Blob{Digest: cfg.Digest, Size: cfg.Size, MediaType: cfg.MediaType}, t)
@@ -423,7 +424,7 @@ func (x *exporter) fetch(ctx context.Context, p *prepared, t *tracker) (ImageRec
 			if x.opts.since != nil && x.opts.since.has(info.Digest) {
 				b.External = true
 				x.countExternal(b)
-			} else if err := x.blob(ctx, p.src, info, t); err != nil {
+			} else if err := x.blob(ctx, src, info, t); err != nil {
 				return p.rec, err
 			}
 			p.add(b, t)
