@@ -189,7 +189,13 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		// cuts, shared blobs from the store); a bundle is local and verified already.
 		src = r.dp.wrapSource(src)
 	}
-	if err := checkDeclaredLayers(ctx, src, srcSys, it.dgst, it.img.Layers); err != nil {
+	// The plan read the manifest into the store: checking the declared layers against it
+	// costs no request (opening the source would fetch it again).
+	var stored []byte
+	if r.dp != nil && r.o.imageSource == nil {
+		stored, _ = r.dp.puller.StoredManifest(it.dgst)
+	}
+	if err := checkDeclaredLayers(ctx, src, srcSys, it.dgst, it.img.Layers, stored); err != nil {
 		return 0, err
 	}
 	dst, dstSys, err := r.target.Reference(ctx, it.repo, it.img.Dest.Tag)

@@ -20,19 +20,23 @@ var ErrLayersMismatch = fmt.Errorf("release layers differ from the image's")
 // layers of the manifest the source serves for the pinned digest, before anything is
 // pushed. The digest pin and its attestation already bind the content; a release file
 // whose layer list disagrees with it was edited or is broken, and says so loudly. An
-// index has no layers of its own: its platforms are not compared.
-func checkDeclaredLayers(ctx context.Context, src types.ImageReference, sys *types.SystemContext, d digest.Digest, declared []manifest.Layer) error {
+// index has no layers of its own: its platforms are not compared. stored is the manifest
+// when the run's store already holds it (nil: it is read from src).
+func checkDeclaredLayers(ctx context.Context, src types.ImageReference, sys *types.SystemContext, d digest.Digest, declared []manifest.Layer, stored []byte) error {
 	if len(declared) == 0 {
 		return nil
 	}
-	is, err := src.NewImageSource(ctx, sys)
-	if err != nil {
-		return err
-	}
-	defer is.Close()
-	man, mt, err := is.GetManifest(ctx, nil)
-	if err != nil {
-		return err
+	man := stored
+	mt := imgmanifest.GuessMIMEType(man)
+	if man == nil {
+		is, err := src.NewImageSource(ctx, sys)
+		if err != nil {
+			return err
+		}
+		defer is.Close()
+		if man, mt, err = is.GetManifest(ctx, nil); err != nil {
+			return err
+		}
 	}
 	if got := d.Algorithm().FromBytes(man); got != d {
 		return &permanentError{fmt.Errorf("%w: the source serves %s for %s", ErrDigestMismatch, got, d)}

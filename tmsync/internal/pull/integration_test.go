@@ -271,6 +271,31 @@ func newBed(t *testing.T, n int, cfg faultproxy.Config) *bed {
 		if len(infos) != len(got) || !maps.Equal(got, want) {
 			t.Fatalf("ImageBlobs(%s): %v, want %v", im.Repository, got, want)
 		}
+		if _, ok := p.StoredManifest(digest.Digest(im.Digest)); ok {
+			t.Fatal("StoredManifest without a store answered")
+		}
+	}
+	// With a store, ImageBlobs keeps the manifests it read: StoredManifest then answers
+	// without a request, with the verified bytes (an index's own manifest here).
+	st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ps, _ := pull.New(pull.Options{Store: st})
+	top := digest.Digest(b.images[0].Digest)
+	if _, ok := ps.StoredManifest(top); ok {
+		t.Fatal("StoredManifest answered before anything was read")
+	}
+	if _, err := ps.ImageBlobs(ctx, ref(t, b.proxy.Host+"/"+b.images[0].Repository+"@"+b.images[0].Digest), b.sourceSys()); err != nil {
+		t.Fatal(err)
+	}
+	man, ok := ps.StoredManifest(top)
+	if !ok || digest.FromBytes(man) != top {
+		t.Fatalf("StoredManifest(%s) after ImageBlobs: %v, bytes of %s", top, ok, digest.FromBytes(man))
+	}
+	if _, ok := ps.StoredManifest("sha256:not-a-digest"); ok {
+		t.Fatal("StoredManifest of an invalid digest answered")
 	}
 	return b
 }

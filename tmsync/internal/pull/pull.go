@@ -218,6 +218,16 @@ func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.
 	return man, mime, nil
 }
 
+// StoredManifest returns manifest d when the store holds it (read by ImageBlobs or an
+// earlier GetManifest, and verified by digest on the way in), without opening the
+// source: opening a docker source fetches its manifest again.
+func (p *Puller) StoredManifest(d digest.Digest) ([]byte, bool) {
+	if p.opts.Store == nil || d.Validate() != nil {
+		return nil, false
+	}
+	return readSmall(p.opts.Store, d)
+}
+
 // readSmall reads a manifest from the store.
 func readSmall(st *blobstore.Store, d digest.Digest) ([]byte, bool) {
 	rc, _, err := st.Open(d)
