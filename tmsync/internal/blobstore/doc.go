@@ -31,10 +31,8 @@
 //
 // One run at a time per Dir: Open clears ingest/, and index.json is last-writer-wins.
 //
-// # Images
-//
-// AddImage records an image in index.json with its org.opencontainers.image.ref.name
-// annotation (and any others, such as its source reference), for the air-gap bundle.
+// The layout's index.json is written empty when the store is created (the air-gap bundle,
+// package bundle, writes its own).
 //
 // The package knows nothing of registries, containers/image or tmsync's engine.
 package blobstore

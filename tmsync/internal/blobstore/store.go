@@ -2,6 +2,8 @@ package blobstore
 
 import (
 	"context"
+	_ "crypto/sha256" // go-digest's algorithms need their hashes linked in
+	_ "crypto/sha512"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -435,37 +436,6 @@ func (w *Writer) Abort() {
 	_ = w.f.Close()
 	_ = os.Remove(w.f.Name())
 	w.s.finish(w.d, w.fl, w.size, false)
-}
-
-// AddImage records an image in index.json: desc (a manifest or index, whose blob must
-// be in the store) named refName (org.opencontainers.image.ref.name), with the extra
-// annotations given. An earlier entry with the same refName is replaced.
-func (s *Store) AddImage(desc ocispec.Descriptor, refName string, annotations map[string]string) error {
-	if refName == "" {
-		return errors.New("blob store: an image needs a ref name")
-	}
-	if size, ok := s.Has(desc.Digest); !ok || size != desc.Size {
-		return fmt.Errorf("blob store: image %s: %w: manifest %s (%d bytes)", refName, ErrNotFound, desc.Digest, desc.Size)
-	}
-	desc.Annotations = map[string]string{}
-	for k, v := range annotations {
-		desc.Annotations[k] = v
-	}
-	desc.Annotations[ocispec.AnnotationRefName] = refName
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.index.Manifests = slices.DeleteFunc(s.index.Manifests, func(m ocispec.Descriptor) bool {
-		return m.Annotations[ocispec.AnnotationRefName] == refName
-	})
-	s.index.Manifests = append(s.index.Manifests, desc)
-	return s.writeIndex()
-}
-
-// Images returns the entries of index.json.
-func (s *Store) Images() []ocispec.Descriptor {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.index.Manifests)
 }
 
 func (s *Store) writeIndex() error {

@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	imgspecs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/oci/layout"
 )
 
 func randomBlob(t testing.TB, n int, seed uint64) ([]byte, digest.Digest) {
@@ -354,61 +352,5 @@ func TestTemporaryRemovedKeptReused(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(bad, "oci-layout"), []byte(`{"imageLayoutVersion":"2.0"}`), 0o644)
 	if _, err := Open(Options{Dir: bad}); err == nil {
 		t.Fatal("a foreign oci-layout version was accepted")
-	}
-}
-
-// TestImagesOpenInContainersImage checks that the layout is one that other OCI tools
-// read: containers/image's oci: transport finds the image by its ref name.
-func TestImagesOpenInContainersImage(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "layout")
-	s := open(t, Options{Dir: dir})
-	layer, dl := randomBlob(t, 3000, 13)
-	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + dl.String() + `"]}}`)
-	dc := digest.FromBytes(config)
-	man, _ := json.Marshal(ocispec.Manifest{
-		Versioned: imgspecs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: dc, Size: int64(len(config))},
-		Layers: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayer, Digest: dl, Size: int64(len(layer))}},
-	})
-	dm := digest.FromBytes(man)
-	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dm, Size: int64(len(man))}
-	if err := s.AddImage(desc, "app:1.0", nil); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("an image whose manifest is not stored was added: %v", err)
-	}
-	for _, b := range [][]byte{layer, config, man} {
-		if err := s.Put(ctx, digest.FromBytes(b), int64(len(b)), bytes.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.AddImage(desc, "app:1.0", map[string]string{"io.tmsync.source": "vendor.example/app@" + dm.String()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddImage(desc, "app:1.0", nil); err != nil { // replaced, not doubled
-		t.Fatal(err)
-	}
-	if err := s.AddImage(desc, "other/app:2", map[string]string{"io.tmsync.source": "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(s.Images()); n != 2 {
-		t.Fatalf("%d index entries, want 2", n)
-	}
-	ref, err := layout.NewReference(dir, "other/app:2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := ref.NewImageSource(ctx, nil)
-	if err != nil {
-		t.Fatalf("containers/image cannot open the layout: %v", err)
-	}
-	defer src.Close()
-	got, _, err := src.GetManifest(ctx, nil)
-	if err != nil || !bytes.Equal(got, man) {
-		t.Fatalf("manifest through oci:: %v", err)
-	}
-	// Reopened, the index survives.
-	s2 := open(t, Options{Dir: dir})
-	if imgs := s2.Images(); len(imgs) != 2 || imgs[1].Annotations["io.tmsync.source"] != "x" {
-		t.Fatalf("index after reopen: %+v", imgs)
 	}
 }
