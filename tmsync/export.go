@@ -145,7 +145,9 @@ func (r *run) exportAll(ctx context.Context) error {
 			if it.done {
 				continue
 			}
-			it.fail("export", OutcomeFailed, fmt.Errorf("%s: the bundle was not written (rerun to complete it): %w", it.img.Dest, imageErr(err, it.img.Dest.String())))
+			// An image whose own export failed has its outcome already (ProgressFail);
+			// these are the others: the bundle is not written because of those.
+			it.fail("export", OutcomeFailed, fmt.Errorf("%s: the bundle was not written (rerun to complete it): %w", it.img.Dest, err))
 			if st := states[it.img.Dest.String()]; st != nil && st.in {
 				r.event(EventError, it, it.rec.Reason)
 			} else {
@@ -225,22 +227,6 @@ func (r *run) exportProgress(ctx context.Context, st *exportState, e bundle.Prog
 
 func doneMessage(it *item) string {
 	return fmt.Sprintf("DONE: %s %s (%s) into the bundle", it.img.Dest, it.dgst, HumanBytes(it.rec.Bytes))
-}
-
-// imageErr is the part of Export's joined error about image name, else all of it.
-func imageErr(err error, name string) error {
-	var mine []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			if e != nil && strings.Contains(e.Error(), "exporting "+name+" ") {
-				mine = append(mine, e)
-			}
-		}
-	}
-	if len(mine) > 0 {
-		return errors.Join(mine...)
-	}
-	return err
 }
 
 // sysRef opens its image with its own system context, whatever the caller passes: each
