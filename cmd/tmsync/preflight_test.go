@@ -185,5 +185,9 @@ func TestPreflight(t *testing.T) {
 	if strings.Contains(out.String(), "preflight") {
 		t.Errorf("--skip-preflight still checked:\n%s", out.String())
 	}
-	_ = code
+	// A plan does not resolve the key: it exits 0 and shows the repository it would
+	// create with that alias (the run got it; a sync would fail at CreateRepository).
+	if code != 0 || !strings.Contains(out.String(), "encryption KMS alias/does-not-exist") {
+		t.Errorf("--skip-preflight plan with a bad KMS alias: exit %d, want 0 and the alias in the plan:\n%s", code, out.String())
+	}
 }
