@@ -149,6 +149,12 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 	r.o.observer.Event(Event{Kind: EventStart, Image: it.img.Dest.String(), Message: msg, Bytes: it.size})
 	r.o.logger.Info(msg, "image", it.img.Dest.String())
 	err := r.retry(ctx, it, "", func(attempt int) error {
+		// A vendor that has answered nothing for minutes while requests spent their
+		// retries is down: this image fails at once, without a try, instead of every
+		// image in turn spending its own (minutes each).
+		if err := r.sourceDown(); err != nil {
+			return &permanentError{err}
+		}
 		it.rec.Attempts = attempt
 		n, err := r.copyImage(ctx, pc, it)
 		it.rec.Bytes += n
@@ -169,6 +175,15 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true,
 		Step: it.rec.Step, Cause: it.rec.Cause})
 	r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
+}
+
+// sourceDown is the puller's outage report (pull.Puller.Unavailable), for a registry
+// source; nil from a bundle.
+func (r *run) sourceDown() error {
+	if r.dp == nil || r.o.imageSource != nil {
+		return nil
+	}
+	return r.dp.puller.Unavailable()
 }
 
 // CredentialInvalidator is implemented by targets whose credentials expire (ECR): after a

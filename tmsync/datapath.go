@@ -93,7 +93,7 @@ func (r *run) openDataPath() (*dataPath, error) {
 		}
 		dp.store = st
 	}
-	p, err := pull.New(pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout,
+	po := pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout,
 		Keep: func(d digest.Digest) bool {
 			// A kept store keeps everything, so that a rerun pulls nothing again; a
 			// temporary one only what more than one image needs.
@@ -102,7 +102,11 @@ func (r *run) openDataPath() (*dataPath, error) {
 		OnRetry: func(rt pull.Retry) {
 			r.o.logger.Warn("source request retried", "op", rt.Op, "digest", rt.Digest.String(),
 				"attempt", rt.Attempt, "wait", rt.Wait.String(), "error", rt.Err.Error())
-		}})
+		}}
+	if r.o.pullHook != nil {
+		r.o.pullHook(&po)
+	}
+	p, err := pull.New(po)
 	if err != nil {
 		if dp.store != nil {
 			_ = dp.store.Close()

@@ -13,6 +13,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/tmsync/internal/pull"
 )
 
 // Attestation is the attestation that verified an image.
@@ -159,6 +160,7 @@ type options struct {
 	cacheDir, storeParent                           string
 	cacheMaxBytes                                   int64
 	idleTimeout                                     time.Duration
+	pullHook                                        func(*pull.Options) // tests: the puller's retries and outage limit
 	enableBlobMounting                              bool
 	evidence                                        Evidence
 	pushLimiter                                     *rateLimiter

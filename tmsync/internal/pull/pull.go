@@ -48,7 +48,38 @@ type Options struct {
 	IdleTimeout time.Duration
 	// OnRetry, if set, is called before each retry (for logging; it must not block).
 	OnRetry func(Retry)
+	// OutageLimit is how long the source may go without answering one request, once a
+	// request has spent its retries, before Unavailable reports it down. Default
+	// DefaultOutageLimit.
+	OutageLimit time.Duration
+	// now is the clock (tests). Default time.Now.
+	now func() time.Time
 }
+
+// DefaultOutageLimit is Options.OutageLimit's default: a vendor outage shorter than this
+// is ridden out by the retries; a longer one ends the run's copies instead of letting
+// every image spend its retries in turn.
+const DefaultOutageLimit = 5 * time.Minute
+
+// ErrUnavailable is what Unavailable's error matches (errors.Is): the source has
+// answered no request for longer than Options.OutageLimit, and requests spent their
+// retries meanwhile.
+var ErrUnavailable = errors.New("the source registry is unavailable")
+
+// UnavailableError is Unavailable's error. It unwraps to the last failure, so that the
+// cause (5xx, refused connection, ...) can still be told.
+type UnavailableError struct {
+	Since     time.Duration // since the source last answered a request (or the Puller began)
+	Exhausted int64         // requests that spent their retries since then
+	Last      error         // the last of those failures
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("%v: no request answered for %s, %d requests failed after all their retries; the last: %v",
+		ErrUnavailable, e.Since.Round(time.Second), e.Exhausted, e.Last)
+}
+
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Last} }
 
 // Retry describes a failed request about to be tried again.
 type Retry struct {
@@ -92,6 +123,14 @@ type Puller struct {
 	vendorGets, vendorBytes, storeHits, storeBytes, kept atomic.Int64
 	retries, idleCuts, refetched                         atomic.Int64
 	rangeResumes, rangeFallbacks                         atomic.Int64
+
+	// The outage detector (Unavailable): when the source last answered a request or
+	// sent a blob byte (unix nanoseconds; New's time at first), and the requests that
+	// spent their retries since.
+	alive     atomic.Int64
+	mu        sync.Mutex
+	exhausted int64
+	lastErr   error
 }
 
 // New returns a Puller with opts, defaults applied.
@@ -111,11 +150,51 @@ func New(opts Options) (*Puller, error) {
 	if opts.Keep == nil {
 		opts.Keep = func(digest.Digest) bool { return false }
 	}
-	if opts.Retries < 0 || opts.Backoff < 0 || opts.MaxBackoff < opts.Backoff || opts.IdleTimeout < 0 {
-		return nil, fmt.Errorf("pull: invalid options (retries %d, backoff %s..%s, idle %s)",
-			opts.Retries, opts.Backoff, opts.MaxBackoff, opts.IdleTimeout)
+	if opts.OutageLimit == 0 {
+		opts.OutageLimit = DefaultOutageLimit
 	}
-	return &Puller{opts: opts}, nil
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	if opts.Retries < 0 || opts.Backoff < 0 || opts.MaxBackoff < opts.Backoff || opts.IdleTimeout < 0 || opts.OutageLimit < 0 {
+		return nil, fmt.Errorf("pull: invalid options (retries %d, backoff %s..%s, idle %s, outage limit %s)",
+			opts.Retries, opts.Backoff, opts.MaxBackoff, opts.IdleTimeout, opts.OutageLimit)
+	}
+	p := &Puller{opts: opts}
+	p.alive.Store(opts.now().UnixNano())
+	return p, nil
+}
+
+// Unavailable reports the source down: it has answered no request and sent no blob byte
+// for longer than Options.OutageLimit, and at least one request spent all its retries
+// meanwhile. A caller checks it before starting (or retrying) an image, so that a
+// vendor gone for good ends the run in minutes rather than after every image has spent
+// its retries in turn. Any answered request clears it; so does a download that is
+// moving, however long. nil while the source is up, or failing only briefly.
+func (p *Puller) Unavailable() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	since := p.opts.now().Sub(time.Unix(0, p.alive.Load()))
+	if p.exhausted == 0 || since < p.opts.OutageLimit {
+		return nil
+	}
+	return &UnavailableError{Since: since, Exhausted: p.exhausted, Last: p.lastErr}
+}
+
+// answered records a request the source answered.
+func (p *Puller) answered() {
+	p.mu.Lock()
+	p.alive.Store(p.opts.now().UnixNano())
+	p.exhausted, p.lastErr = 0, nil
+	p.mu.Unlock()
+}
+
+// spent records a request that failed after all its retries, for a temporary reason.
+func (p *Puller) spent(err error) {
+	p.mu.Lock()
+	p.exhausted++
+	p.lastErr = err
+	p.mu.Unlock()
 }
 
 // Stats returns the counts so far.
@@ -507,6 +586,7 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 		if n > 0 {
 			b.fails = 0
 			p.vendorBytes.Add(int64(n))
+			p.alive.Store(p.opts.now().UnixNano()) // a moving download: the source is up
 			b.offset += int64(n)
 			if b.tee != nil {
 				if _, werr := b.tee.Write(buf[:n]); werr != nil {
@@ -686,9 +766,13 @@ func (p *Puller) retry(ctx context.Context, op string, d digest.Digest, f func(c
 			cancel(nil)
 		}
 		if err == nil {
+			p.answered()
 			return nil
 		}
 		if attempt > p.opts.Retries || !retryable(ctx, err) {
+			if attempt > p.opts.Retries && retryable(ctx, err) {
+				p.spent(err)
+			}
 			if attempt > 1 {
 				return fmt.Errorf("%s %s: %d attempts: %w", op, d, attempt, err)
 			}
