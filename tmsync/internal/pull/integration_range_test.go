@@ -149,9 +149,13 @@ func TestRangeResumeLargeBlob(t *testing.T) {
 				ratio := float64(sent) / bigSize
 				t.Logf("Range hidden %v: vendor bytes %.3f× the blob, %s, %+v", hide, ratio, time.Since(start).Round(time.Millisecond), s)
 				if !hide {
-					resumesOK := s.RangeResumes == tc.resumes || (tc.orNone && s.RangeResumes == 0)
+					// More resumes than scripted are fine: on a loaded machine the idle timer
+					// (500 ms in some cases) can also cut a transfer that was only slow, and
+					// the resume still sends each byte once (the ratio and the refetched
+					// bytes say so).
+					resumesOK := s.RangeResumes >= tc.resumes || (tc.orNone && s.RangeResumes == 0)
 					if ratio > tc.maxRatio || s.RefetchedBytes != 0 || !resumesOK || s.RangeFallbacks != 0 {
-						t.Errorf("with Range: %.3f× (max %.2f), stats %+v, want %d Range resumes", ratio, tc.maxRatio, s, tc.resumes)
+						t.Errorf("with Range: %.3f× (max %.2f), stats %+v, want at least %d Range resumes", ratio, tc.maxRatio, s, tc.resumes)
 					}
 				} else if ratio < tc.hideRatio || s.RangeResumes != 0 {
 					t.Errorf("without Range: %.3f×, want at least %.2f× (the control does not show the cost)", ratio, tc.hideRatio)
