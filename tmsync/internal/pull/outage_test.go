@@ -74,22 +74,34 @@ func TestUnavailable(t *testing.T) {
 	if !strings.Contains(err.Error(), "2m0s") || !strings.Contains(err.Error(), "1 requests failed") {
 		t.Errorf("message %q", err.Error())
 	}
-	// An answer clears it; a new spent request right after is not an outage yet.
+	// An answer clears it; requests that keep failing after it make an outage only once
+	// one fails OutageLimit after the answer.
 	if err := p.retry(ctx, "manifest", d, ok); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.retry(ctx, "blob", d, fail(down503))
 	_ = p.retry(ctx, "blob", d, fail(down503))
 	if err := p.Unavailable(); err != nil {
 		t.Fatalf("down 0 s after an answer: %v", err)
 	}
 	clock.add(59 * time.Second)
+	_ = p.retry(ctx, "blob", d, fail(down503))
 	if err := p.Unavailable(); err != nil {
 		t.Fatalf("down before the limit: %v", err)
 	}
 	clock.add(time.Second)
-	if err := p.Unavailable(); !errors.As(err, &ue) || ue.Exhausted != 2 {
-		t.Fatalf("at the limit with 2 spent requests: %v", err)
+	_ = p.retry(ctx, "blob", d, fail(down503))
+	if err := p.Unavailable(); !errors.As(err, &ue) || ue.Exhausted != 3 {
+		t.Fatalf("at the limit with 3 spent requests: %v", err)
+	}
+	// One old failure and then a long time without requests is not an outage: late in a
+	// run the copies may need nothing from the vendor.
+	if err := p.retry(ctx, "manifest", d, ok); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.retry(ctx, "blob", d, fail(down503))
+	clock.add(time.Hour)
+	if err := p.Unavailable(); err != nil {
+		t.Fatalf("down after an hour without requests: %v", err)
 	}
 	// A download that moves keeps the source up, however long it takes.
 	p.alive.Store(clock.now().UnixNano())

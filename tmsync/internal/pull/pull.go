@@ -48,8 +48,8 @@ type Options struct {
 	IdleTimeout time.Duration
 	// OnRetry, if set, is called before each retry (for logging; it must not block).
 	OnRetry func(Retry)
-	// OutageLimit is how long the source may go without answering one request, once a
-	// request has spent its retries, before Unavailable reports it down. Default
+	// OutageLimit is how long requests may keep failing after all their retries, with
+	// nothing answered, before Unavailable reports the source down. Default
 	// DefaultOutageLimit.
 	OutageLimit time.Duration
 	// now is the clock (tests). Default time.Now.
@@ -61,9 +61,8 @@ type Options struct {
 // every image spend its retries in turn.
 const DefaultOutageLimit = 5 * time.Minute
 
-// ErrUnavailable is what Unavailable's error matches (errors.Is): the source has
-// answered no request for longer than Options.OutageLimit, and requests spent their
-// retries meanwhile.
+// ErrUnavailable is what Unavailable's error matches (errors.Is): requests have kept
+// spending their retries for Options.OutageLimit with nothing answered.
 var ErrUnavailable = errors.New("the source registry is unavailable")
 
 // UnavailableError is Unavailable's error. It unwraps to the last failure, so that the
@@ -131,6 +130,7 @@ type Puller struct {
 	mu        sync.Mutex
 	exhausted int64
 	lastErr   error
+	lastSpent time.Time // when the last of those failed
 }
 
 // New returns a Puller with opts, defaults applied.
@@ -165,20 +165,22 @@ func New(opts Options) (*Puller, error) {
 	return p, nil
 }
 
-// Unavailable reports the source down: it has answered no request and sent no blob byte
-// for longer than Options.OutageLimit, and at least one request spent all its retries
-// meanwhile. A caller checks it before starting (or retrying) an image, so that a
-// vendor gone for good ends the run in minutes rather than after every image has spent
-// its retries in turn. Any answered request clears it; so does a download that is
-// moving, however long. nil while the source is up, or failing only briefly.
+// Unavailable reports the source down: requests keep spending all their retries, the
+// last of them Options.OutageLimit or more after the source last answered a request or
+// sent a blob byte. A caller checks it before starting (or retrying) an image, so that
+// a vendor gone for good ends the run in minutes rather than after every image has
+// spent its retries in turn. Time without requests does not count (late in a run the
+// copies may need nothing from the vendor for long: one old failure is not an outage);
+// any answered request clears it, and so does a download that is moving, however long.
+// nil while the source is up, or failing only briefly.
 func (p *Puller) Unavailable() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	since := p.opts.now().Sub(time.Unix(0, p.alive.Load()))
-	if p.exhausted == 0 || since < p.opts.OutageLimit {
+	alive := time.Unix(0, p.alive.Load())
+	if p.exhausted == 0 || p.lastSpent.Sub(alive) < p.opts.OutageLimit {
 		return nil
 	}
-	return &UnavailableError{Since: since, Exhausted: p.exhausted, Last: p.lastErr}
+	return &UnavailableError{Since: p.opts.now().Sub(alive), Exhausted: p.exhausted, Last: p.lastErr}
 }
 
 // answered records a request the source answered.
@@ -193,7 +195,7 @@ func (p *Puller) answered() {
 func (p *Puller) spent(err error) {
 	p.mu.Lock()
 	p.exhausted++
-	p.lastErr = err
+	p.lastErr, p.lastSpent = err, p.opts.now()
 	p.mu.Unlock()
 }
 
