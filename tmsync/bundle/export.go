@@ -175,6 +175,10 @@ type ExportStats struct {
 	ExternalBytes int64
 }
 
+// outageLimit is pull.Options.OutageLimit for Export's puller (0: its default); tests
+// shorten it.
+var outageLimit time.Duration
+
 // Export writes a bundle of images into dir (created if missing) and returns its
 // bundle.json. It reads every image's manifests first, then their blobs, opts' jobs
 // images at a time in each phase. A rerun into the same folder after an interruption keeps
@@ -197,7 +201,7 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 		return nil, ExportStats{}, err
 	}
 	defer store.Close()
-	puller, err := pull.New(pull.Options{Store: store, Retries: opts.retries, IdleTimeout: opts.idleTimeout})
+	puller, err := pull.New(pull.Options{Store: store, Retries: opts.retries, IdleTimeout: opts.idleTimeout, OutageLimit: outageLimit})
 	if err != nil {
 		return nil, ExportStats{}, err
 	}
@@ -217,6 +221,12 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 	for i, im := range images {
 		trackers[i] = newTracker(opts.progress, im.Name)
 		g.Go(func() error {
+			// A vendor gone for good (pull.Puller.Unavailable) fails the images not yet
+			// read at once, instead of each spending its retries in turn.
+			if err := x.puller.Unavailable(); err != nil {
+				failed(i, err)
+				return nil
+			}
 			p, err := x.prepare(ctx, im)
 			if err != nil {
 				failed(i, err)
@@ -241,6 +251,10 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 			continue
 		}
 		g.Go(func() error {
+			if err := x.puller.Unavailable(); err != nil {
+				failed(i, err)
+				return nil
+			}
 			rec, err := x.fetch(ctx, p, trackers[i])
 			records[i] = rec
 			if err != nil {

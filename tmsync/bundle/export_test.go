@@ -9,3 +9,11 @@ func SetProgressInterval(d time.Duration) (restore func()) {
 	progressEvery = d
 	return func() { progressEvery = old }
 }
+
+// SetOutageLimit sets how long the vendor may keep failing before Export stops reading
+// images, for a test, and returns what undoes it.
+func SetOutageLimit(d time.Duration) (restore func()) {
+	old := outageLimit
+	outageLimit = d
+	return func() { outageLimit = old }
+}
