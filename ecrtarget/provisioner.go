@@ -125,8 +125,9 @@ func New(api API, opts ...Option) (*Provisioner, error) {
 }
 
 // memoKeys keeps each key's ARN once resolved: a release's repositories share one key,
-// and Ensure and Plan compare it for every existing repository. A failed resolution is
-// not kept (it is asked again). nil stays nil.
+// and Ensure and Plan compare it for every existing repository. Resolutions are made one
+// at a time, so that the repositories ensured in parallel ask once, not once each. A
+// failed resolution is not kept (it is asked again). nil stays nil.
 func memoKeys(r KeyResolver) KeyResolver {
 	if r == nil {
 		return nil
@@ -135,18 +136,15 @@ func memoKeys(r KeyResolver) KeyResolver {
 	known := map[string]string{}
 	return func(ctx context.Context, key string) (string, error) {
 		mu.Lock()
-		arn, ok := known[key]
-		mu.Unlock()
-		if ok {
+		defer mu.Unlock()
+		if arn, ok := known[key]; ok {
 			return arn, nil
 		}
 		arn, err := r(ctx, key)
 		if err != nil {
 			return "", err
 		}
-		mu.Lock()
 		known[key] = arn
-		mu.Unlock()
 		return arn, nil
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync/internal/pull"
 	"github.com/tmsync/tmsync/tmsync/internal/schedule"
 )
 
@@ -62,13 +63,13 @@ func (r *run) copyAll(ctx context.Context) error {
 	return nil
 }
 
-// dispatch runs copy(i) for every image of plan, at most the run's concurrency at once.
+// dispatch runs copyOne(i) for every image of plan, at most the run's concurrency at once.
 // With wait, an image is ready once every image it waits for (plan.After) has ended;
 // without, every image is ready at the start. A free slot goes to the ready image first
 // in plan.Order (those others wait for, then the larger ones), decided by this one loop,
 // not by which goroutine wakes first. Once ctx is done nothing more starts (the images
 // not started are reported as interrupted); dispatch returns when the started ones end.
-func (r *run) dispatch(ctx context.Context, plan schedule.Plan, wait bool, copy func(i int)) {
+func (r *run) dispatch(ctx context.Context, plan schedule.Plan, wait bool, copyOne func(i int)) {
 	n := len(plan.After)
 	rank := plan.Rank()
 	pending := make([]int, n)      // images i still waits for
@@ -95,7 +96,7 @@ func (r *run) dispatch(ctx context.Context, plan schedule.Plan, wait bool, copy 
 			running++
 			go func() {
 				defer func() { ended <- i }()
-				copy(i)
+				copyOne(i)
 			}()
 		}
 		if running == 0 {
@@ -172,18 +173,24 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 		err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
 	}
 	it.fail("copy", OutcomeFailed, err)
-	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: true,
-		Step: it.rec.Step, Cause: it.rec.Cause})
-	r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
+	r.failEvent(it, true)
 }
 
-// sourceDown is the puller's outage report (pull.Puller.Unavailable), for a registry
-// source; nil from a bundle.
-func (r *run) sourceDown() error {
+// puller is the run's puller when the source is a registry (the copies read through it);
+// nil from a bundle, which is local and verified already, or before the data path opens.
+func (r *run) puller() *pull.Puller {
 	if r.dp == nil || r.o.imageSource != nil {
 		return nil
 	}
-	return r.dp.puller.Unavailable()
+	return r.dp.puller
+}
+
+// sourceDown is the puller's outage report (pull.Puller.Unavailable); nil from a bundle.
+func (r *run) sourceDown() error {
+	if p := r.puller(); p != nil {
+		return p.Unavailable()
+	}
+	return nil
 }
 
 // CredentialInvalidator is implemented by targets whose credentials expire (ECR): after a
@@ -199,16 +206,14 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 	if err != nil {
 		return 0, err
 	}
-	if r.o.imageSource == nil {
-		// A registry source is read through the run's puller (per-request retries, idle
-		// cuts, shared blobs from the store); a bundle is local and verified already.
-		src = r.dp.wrapSource(src)
-	}
-	// The plan read the manifest into the store: checking the declared layers against it
-	// costs no request (opening the source would fetch it again).
+	// A registry source is read through the run's puller (per-request retries, idle cuts,
+	// shared blobs from the store). The plan read the manifest into the store: checking
+	// the declared layers against it costs no request (opening the source would fetch it
+	// again).
 	var stored []byte
-	if r.dp != nil && r.o.imageSource == nil {
-		stored, _ = r.dp.puller.StoredManifest(it.dgst)
+	if p := r.puller(); p != nil {
+		src = p.Wrap(src)
+		stored, _ = p.StoredManifest(it.dgst)
 	}
 	if err := checkDeclaredLayers(ctx, src, srcSys, it.dgst, it.img.Layers, stored); err != nil {
 		return 0, err

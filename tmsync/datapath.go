@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
 	"github.com/tmsync/tmsync/tmsync/internal/pull"
@@ -262,14 +261,6 @@ func (t *Transfer) mountingMessage() string {
 		return fmt.Sprintf("ECR BLOB_MOUNTING is off: turning it on (--enable-blob-mounting) would save %s of uploads", HumanBytes(t.MountSavingsBytes))
 	}
 	return ""
-}
-
-// wrapSource is the source reference a copy reads through: the run's puller.
-func (dp *dataPath) wrapSource(ref types.ImageReference) types.ImageReference {
-	if dp == nil {
-		return ref
-	}
-	return dp.puller.Wrap(ref)
 }
 
 // readBlobMounting is the run step of blobMounting.

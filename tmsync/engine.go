@@ -117,9 +117,16 @@ type item struct {
 }
 
 func (it *item) fail(step string, outcome Outcome, err error) {
+	it.failRec(step, outcome, err)
+	it.done = true
+}
+
+// failRec records a failure in the image's record only: for an image whose outcome was
+// already final (its evidence failed), done stays as it is, since the run's other
+// goroutines read done meanwhile (pending).
+func (it *item) failRec(step string, outcome Outcome, err error) {
 	it.rec.Outcome, it.rec.Step, it.rec.Reason, it.rec.err = outcome, step, err.Error(), err
 	it.rec.Cause = ClassifyError(err)
-	it.done = true
 }
 
 func (r *run) run(ctx context.Context) (*Report, error) {
@@ -534,6 +541,14 @@ func (r *run) retry(ctx context.Context, it *item, what string, op func(attempt 
 		}
 		backoff *= 2
 	}
+}
+
+// failEvent sends the EventFail of it (its reason, step and cause; running: it had
+// started) and logs it.
+func (r *run) failEvent(it *item, running bool) {
+	r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason, Running: running,
+		Step: it.rec.Step, Cause: it.rec.Cause})
+	r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
 }
 
 func (r *run) event(kind EventKind, it *item, msg string) {

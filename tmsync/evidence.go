@@ -197,7 +197,7 @@ func (r *run) evidenceOne(ctx context.Context, it *item) {
 	ev := r.o.evidence
 	e := r.evidenceSetup(ctx, it)
 	if e.err != nil {
-		it.fail("evidence", OutcomeFailed, fmt.Errorf("evidence: %w", e.err))
+		it.failRec("evidence", OutcomeFailed, fmt.Errorf("evidence: %w", e.err))
 		r.event(EventError, it, it.rec.Reason)
 		return
 	}
@@ -255,7 +255,7 @@ func (r *run) evidenceOne(ctx context.Context, it *item) {
 			// Cut by the interruption, not failed: a rerun puts it (the image is present).
 			err = fmt.Errorf("%w: evidence not finished: %v", ErrInterrupted, ctx.Err())
 		}
-		it.fail("evidence", OutcomeFailed, err)
+		it.failRec("evidence", OutcomeFailed, err)
 		// The image had its progress line (copied or present): this one comes after.
 		r.event(EventError, it, it.rec.Reason)
 		return

@@ -151,9 +151,7 @@ func (r *run) exportAll(ctx context.Context) error {
 			if st := states[it.img.Dest.String()]; st != nil && st.in {
 				r.event(EventError, it, it.rec.Reason)
 			} else {
-				r.o.observer.Event(Event{Kind: EventFail, Image: it.img.Dest.String(), Message: it.rec.Reason,
-					Running: st != nil && st.started, Step: it.rec.Step, Cause: it.rec.Cause})
-				r.o.logger.Error(it.rec.Reason, "image", it.img.Dest.String())
+				r.failEvent(it, st != nil && st.started)
 			}
 		}
 		return nil
@@ -219,9 +217,7 @@ func (r *run) exportProgress(ctx context.Context, st *exportState, e bundle.Prog
 			return // reported as interrupted
 		}
 		it.fail("export", OutcomeFailed, fmt.Errorf("%s: the bundle was not written (rerun to complete it): %w", it.img.Dest, e.Err))
-		r.o.observer.Event(Event{Kind: EventFail, Image: name, Message: it.rec.Reason, Running: st.started,
-			Step: it.rec.Step, Cause: it.rec.Cause})
-		r.o.logger.Error(it.rec.Reason, "image", name)
+		r.failEvent(it, st.started)
 	}
 }
 

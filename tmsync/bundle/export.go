@@ -350,7 +350,8 @@ type prepared struct {
 // prepare reads an image's manifests (the top one and, for an index, every instance's)
 // into the store. It closes the source it opened: with hundreds of images, keeping every
 // one open until its blobs' turn would hold as many clients and connections; fetch opens
-// it again (one manifest request more per image, as a sync's plan and copy do).
+// it again (a new client: a ping, a token where the registry uses tokens, and the
+// manifest once more, as a sync's plan and copy do).
 func (x *exporter) prepare(ctx context.Context, im Image) (*prepared, error) {
 	src, err := x.puller.Wrap(im.Ref).NewImageSource(ctx, x.opts.systemContext)
 	if err != nil {

@@ -11,8 +11,9 @@ type ProgressKind string
 // The kinds of ProgressEvent. Export reads every image's manifests first, then sends
 // ProgressPlanned once, then writes the images' blobs. Each image sends, in order,
 // ProgressStart once, ProgressBytes any number of times, then ProgressDone or
-// ProgressFail once; an image whose manifests could not be read sends ProgressFail
-// alone, before ProgressPlanned.
+// ProgressFail once. An image sends ProgressFail alone when its manifests could not be
+// read (before ProgressPlanned), and also after it when its source could not be opened
+// again for its blobs or the source was reported unavailable before it started.
 const (
 	// ProgressPlanned: every image's manifests are read. Image is "", Images is the
 	// images whose blobs are now written and Bytes the sum of their sizes (a blob shared

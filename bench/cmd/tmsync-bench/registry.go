@@ -130,10 +130,10 @@ func (r *registry) kill() {
 	}
 }
 
-// cpu is the registry process's CPU time so far; 0 when unknown.
-func (r *registry) cpu() time.Duration {
+// cpu is the registry process's CPU time so far; ok false when unknown.
+func (r *registry) cpu() (time.Duration, bool) {
 	if r == nil || r.cmd == nil || r.cmd.Process == nil {
-		return 0
+		return 0, false
 	}
 	return procCPU(r.cmd.Process.Pid)
 }

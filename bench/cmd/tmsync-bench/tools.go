@@ -141,13 +141,15 @@ func runTool(ctx context.Context, tool string, j job) (measure, error) {
 	if err := os.MkdirAll(j.workDir, 0o755); err != nil {
 		return measure{}, err
 	}
-	src0, dst0 := j.src.cpu(), j.dst.cpu()
+	src0, srcOK := j.src.cpu()
+	dst0, dstOK := j.dst.cpu()
 	m, err := runToolOnly(ctx, tool, j)
-	if src0 > 0 {
-		m.SourceCPU = j.src.cpu() - src0
+	// A figure only when both readings worked (a registry that exited reads as unknown).
+	if src1, ok := j.src.cpu(); ok && srcOK {
+		m.SourceCPU = src1 - src0
 	}
-	if dst0 > 0 {
-		m.TargetCPU = j.dst.cpu() - dst0
+	if dst1, ok := j.dst.cpu(); ok && dstOK {
+		m.TargetCPU = dst1 - dst0
 	}
 	return m, err
 }

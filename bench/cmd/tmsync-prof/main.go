@@ -9,8 +9,9 @@
 //	TMSYNC_TIMELINE    tmsync's output, each line prefixed with the seconds since start
 //
 // Use it as `tmsync-bench -tmsync bench/out/tmsync-prof -keep` with TMSYNC_CPUPROFILE=1
-// set (tmsync-bench then puts cpu.prof, mem.prof, trace.out and block.prof into every
-// run's folder).
+// set: tmsync-bench then puts cpu.prof, mem.prof and timeline.txt into every run's
+// folder, and trace.out and block.prof too when TMSYNC_TRACE=1 is set (they slow the
+// run); TMSYNC_LOG_LEVEL is passed on.
 package main
 
 import (

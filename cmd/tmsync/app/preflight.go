@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,13 +17,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/ecrtarget"
 	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -395,30 +394,21 @@ func checkECRLogin(ctx context.Context, ps *problems, cfg aws.Config, host strin
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
 	const hint = "the role needs ecr:GetAuthorizationToken; check --trgregion and --trg-registry"
-	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	// The ECR target's own credentials code (decoding, checks, the registry's address).
+	prov, err := ecrtarget.New(ecrtarget.NewClient(cfg))
 	if err != nil {
 		ps.add("ECR login: "+shortErr(err), hint)
 		return
 	}
-	if len(out.AuthorizationData) == 0 {
-		ps.add("ECR login: GetAuthorizationToken answered no authorization data", hint)
+	cred, err := prov.Credentials(ctx)
+	if err != nil {
+		ps.add("ECR login: "+shortErr(err), hint)
 		return
 	}
-	ad := out.AuthorizationData[0]
-	raw, err := base64.StdEncoding.DecodeString(aws.ToString(ad.AuthorizationToken))
-	user, pass, ok := strings.Cut(string(raw), ":")
-	if err != nil || !ok {
-		ps.add("ECR login: GetAuthorizationToken answered a token that is not base64 user:password", hint)
-		return
-	}
-	red.Add(pass)
+	red.Add(cred.Password)
+	user, pass := cred.Username, cred.Password
 	if host == "" {
-		u, err := url.Parse(aws.ToString(ad.ProxyEndpoint))
-		if err != nil || u.Host == "" {
-			ps.add("ECR login: GetAuthorizationToken answered no registry address", hint)
-			return
-		}
-		host = u.Host
+		host = cred.Registry
 	}
 	checkRegistry(ctx, ps, registryCheck{role: "target", host: host, insecure: hostIn(host, insecure), user: user, pass: pass,
 		hint: "check --trgregion, --trg-registry if set, and the network path to the registry"})

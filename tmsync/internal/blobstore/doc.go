@@ -29,7 +29,7 @@
 // absent (the caller fetches it again). Blobs written in this run are not hashed again.
 // Leftover ingest files are removed at Open.
 //
-// One run at a time per Dir: Open clears ingest/, and index.json is last-writer-wins.
+// One run at a time per Dir: Open clears ingest/.
 //
 // The layout's index.json is written empty when the store is created (the air-gap bundle,
 // package bundle, writes its own).

@@ -63,7 +63,6 @@ type Store struct {
 	inflight map[digest.Digest]*flight
 	used     int64 // bytes of stored blobs
 	reserved int64 // bytes reserved by open writers
-	index    ocispec.Index
 	stats    Stats
 }
 
@@ -121,13 +120,12 @@ func (s *Store) init() error {
 	} else {
 		return fmt.Errorf("opening the blob store: %w", err)
 	}
-	s.index = ocispec.Index{Versioned: imgspecs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+	// index.json: checked when there is one, written empty when there is none (the
+	// air-gap bundle writes its own).
 	if b, err := os.ReadFile(filepath.Join(s.root, indexFile)); err == nil {
-		if err := json.Unmarshal(b, &s.index); err != nil {
+		var idx ocispec.Index
+		if err := json.Unmarshal(b, &idx); err != nil {
 			return fmt.Errorf("blob store %s: reading %s: %w", s.root, indexFile, err)
-		}
-		if s.index.Manifests == nil {
-			s.index.Manifests = []ocispec.Descriptor{}
 		}
 	} else if errors.Is(err, fs.ErrNotExist) {
 		if err := s.writeIndex(); err != nil {
@@ -438,8 +436,10 @@ func (w *Writer) Abort() {
 	w.s.finish(w.d, w.fl, w.size, false)
 }
 
+// writeIndex writes an empty index.json.
 func (s *Store) writeIndex() error {
-	b, err := json.Marshal(s.index)
+	b, err := json.Marshal(ocispec.Index{Versioned: imgspecs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{}})
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,13 @@ func fastOptions(o Options) Options {
 
 func pullBlob(t *testing.T, p *Puller, f *fakeSource, info types.BlobInfo) ([]byte, error) {
 	t.Helper()
-	src, err := p.Wrap(fakeRef{src: f}).NewImageSource(context.Background(), nil)
+	return pullRef(t, p, fakeRef{src: f}, info)
+}
+
+// pullRef reads blob info through p from the source ref opens.
+func pullRef(t *testing.T, p *Puller, ref types.ImageReference, info types.BlobInfo) ([]byte, error) {
+	t.Helper()
+	src, err := p.Wrap(ref).NewImageSource(context.Background(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -89,16 +89,7 @@ func newRanged(t *testing.T, steps []step, rsteps ...rstep) (*rangedSource, type
 
 func pullRanged(t *testing.T, p *Puller, r *rangedSource, info types.BlobInfo) ([]byte, error) {
 	t.Helper()
-	src, err := p.Wrap(rangedRef{src: r}).NewImageSource(context.Background(), nil)
-	if err != nil {
-		return nil, err
-	}
-	rc, _, err := src.GetBlob(context.Background(), info, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
+	return pullRef(t, p, rangedRef{src: r}, info)
 }
 
 type rangedRef struct {
