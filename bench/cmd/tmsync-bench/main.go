@@ -44,11 +44,13 @@ type options struct {
 	TmsyncAlt  string  `json:"tmsync_alt,omitempty"`
 	// TmsyncAltNote says what the tmsync-alt build is (a candidate fix, an older release).
 	TmsyncAltNote string `json:"tmsync_alt_note,omitempty"`
-	Work          string `json:"-"`
-	Keep          bool   `json:"-"`
-	InstallLog    string `json:"-"`
-	Seed          uint64 `json:"seed"`
-	Render        bool   `json:"-"`
+	// TmsyncArgs is TMSYNC_BENCH_ARGS, extra flags given to tmsync in an experiment.
+	TmsyncArgs string `json:"tmsync_extra_args,omitempty"`
+	Work       string `json:"-"`
+	Keep       bool   `json:"-"`
+	InstallLog string `json:"-"`
+	Seed       uint64 `json:"seed"`
+	Render     bool   `json:"-"`
 	// The ECR-like mode (issue 15).
 	ECR           bool    `json:"ecr"`
 	ECRRuns       int     `json:"ecr_runs"`
@@ -108,6 +110,7 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	o.TmsyncArgs = os.Getenv("TMSYNC_BENCH_ARGS")
 	if o.Runs < 1 || o.Images < 2 || o.Jobs < 1 || o.MinLayerMB <= 0 || o.MaxLayerMB < o.MinLayerMB {
 		return o, fmt.Errorf("bad options: runs ≥ 1, images ≥ 2, jobs ≥ 1, 0 < min-layer-mb ≤ max-layer-mb")
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ type registry struct {
 	dir      string
 	cmd      *exec.Cmd
 	done     chan struct{}
+	profiled chan struct{} // closed when the TMSYNC_BENCH_REGPROF profile is written
 }
 
 // startRegistry starts docker-registry in a new folder under parent and waits until /v2/
@@ -66,6 +68,18 @@ func startRegistry(ctx context.Context, parent, name, user, password string) (*r
 		}
 		r.Host = "127.0.0.1:" + strconv.Itoa(port)
 		cfg := testbed.RegistryConfig(filepath.Join(dir, "data"), r.Host, hex.EncodeToString(secret), auth)
+		debug := ""
+		if profileSeconds() > 0 {
+			dport, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			debug = "127.0.0.1:" + strconv.Itoa(dport)
+			cfg = strings.Replace(cfg, "http:\n", "http:\n  debug:\n    addr: "+debug+"\n", 1)
+		}
+		if accessLog() {
+			cfg = strings.Replace(cfg, "level: error\n  accesslog:\n    disabled: true", "level: error\n  accesslog:\n    disabled: false", 1)
+		}
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			return nil, err
@@ -85,6 +99,10 @@ func startRegistry(ctx context.Context, parent, name, user, password string) (*r
 		r.cmd, r.done = cmd, make(chan struct{})
 		go func() { _ = cmd.Wait(); logf.Close(); close(r.done) }()
 		if lastErr = waitReady(ctx, "http://"+r.Host+"/v2/", r.done, 15*time.Second); lastErr == nil {
+			if debug != "" {
+				r.profiled = make(chan struct{})
+				go func() { defer close(r.profiled); r.profile(debug, profileSeconds()) }()
+			}
 			return r, nil
 		}
 		r.kill()
@@ -138,9 +156,49 @@ func (r *registry) cpu() (time.Duration, bool) {
 	return procCPU(r.cmd.Process.Pid)
 }
 
-// stop stops the registry and removes its storage.
+// accessLog reports whether TMSYNC_BENCH_ACCESSLOG asks for the registries' access logs
+// (every request, kept as logs/<name>-N.log in the working folder: counting requests by
+// kind). Logging costs the registries CPU, so figures from such a run are not comparable.
+func accessLog() bool { return os.Getenv("TMSYNC_BENCH_ACCESSLOG") != "" }
+
+// profileSeconds is TMSYNC_BENCH_REGPROF: when set, every registry takes a CPU profile of
+// its first N seconds, kept as logs/<name>.prof in the working folder.
+func profileSeconds() int {
+	n, _ := strconv.Atoi(os.Getenv("TMSYNC_BENCH_REGPROF"))
+	return n
+}
+
+func (r *registry) profile(debug string, seconds int) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debug, seconds))
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	logs := filepath.Join(filepath.Dir(r.dir), "logs")
+	if os.MkdirAll(logs, 0o755) != nil {
+		return
+	}
+	f, err := os.Create(filepath.Join(logs, filepath.Base(r.dir)+".prof"))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}
+
+// stop stops the registry and removes its storage (keeping its log with
+// TMSYNC_BENCH_ACCESSLOG set).
 func (r *registry) stop() {
+	if r.profiled != nil {
+		<-r.profiled
+	}
 	r.kill()
+	if accessLog() {
+		logs := filepath.Join(filepath.Dir(r.dir), "logs")
+		if b, err := os.ReadFile(filepath.Join(r.dir, "registry.log")); err == nil && os.MkdirAll(logs, 0o755) == nil {
+			_ = os.WriteFile(filepath.Join(logs, filepath.Base(r.dir)+".log"), b, 0o644)
+		}
+	}
 	_ = os.RemoveAll(r.dir)
 }
 

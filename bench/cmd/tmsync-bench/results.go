@@ -446,6 +446,9 @@ func (r *results) markdown() string {
 	case r.Options.TmsyncAlt != "":
 		b.WriteString("- **tmsync-alt** (experiment): another tmsync build, with a candidate fix (see the analysis below).\n")
 	}
+	if r.Options.TmsyncArgs != "" {
+		fmt.Fprintf(&b, "- **experiment**: every tmsync build ran with the extra flags `%s` (TMSYNC_BENCH_ARGS).\n", r.Options.TmsyncArgs)
+	}
 	b.WriteString("\nCold: into an empty target. No-op: the same command again right after, into the now full target.\n" +
 		"After every cold run the bench checks that each tag in the target has the source's digest and that every\n" +
 		"blob is in place. Wall time is from process start to exit; peak RSS is the child's `ru_maxrss`.\n" +
