@@ -153,11 +153,18 @@ func (l *tagLookup) authorize(ctx context.Context, req *http.Request, repo strin
 
 // token asks the registry's token service for a pull token of repo.
 func (l *tagLookup) token(ctx context.Context, repo string) (string, error) {
-	q := url.Values{"scope": {"repository:" + repo + ":pull"}}
+	// The realm may carry its own query (…/token?account=x): keep it, add ours.
+	tu, err := url.Parse(l.challenge.realm)
+	if err != nil || tu.Host == "" {
+		return "", errUnsupported
+	}
+	q := tu.Query()
+	q.Set("scope", "repository:"+repo+":pull")
 	if l.challenge.service != "" {
 		q.Set("service", l.challenge.service)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.challenge.realm+"?"+q.Encode(), nil)
+	tu.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tu.String(), nil)
 	if err != nil {
 		return "", errUnsupported
 	}

@@ -44,20 +44,33 @@ func TestTagLookupBasicAuth(t *testing.T) {
 // TestTagLookupBearer: the token flow of Harbor, Artifactory and Docker Hub, against a
 // small token-auth registry.
 func TestTagLookupBearer(t *testing.T) {
+	// A realm without a query, and one with its own (some token services take the account
+	// or the tenant there): the lookup keeps it and adds scope and service.
+	for name, realmQuery := range map[string]string{"plain realm": "", "realm with a query": "?account=bank&scope=ignored"} {
+		t.Run(name, func(t *testing.T) { testTagLookupBearer(t, realmQuery) })
+	}
+}
+
+func testTagLookupBearer(t *testing.T, realmQuery string) {
 	var tokens, heads atomic.Int32
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/token":
 			u, p, _ := r.BasicAuth()
-			if u != "robot" || p != "s3cret" || r.URL.Query().Get("scope") != "repository:tm/app:pull" || r.URL.Query().Get("service") != "reg" {
+			q := r.URL.Query()
+			if u != "robot" || p != "s3cret" || len(q["scope"]) != 1 || q.Get("scope") != "repository:tm/app:pull" || q.Get("service") != "reg" {
 				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			if realmQuery != "" && q.Get("account") != "bank" {
+				w.WriteHeader(http.StatusBadRequest)
 				return
 			}
 			tokens.Add(1)
 			w.Write([]byte(`{"token":"tok-1"}`))
 		case r.Header.Get("Authorization") != "Bearer tok-1":
-			w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token",service="reg"`)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token`+realmQuery+`",service="reg"`)
 			w.WriteHeader(http.StatusUnauthorized)
 		case r.URL.Path == "/v2/tm/app/manifests/1.0" && r.Method == http.MethodHead:
 			heads.Add(1)
