@@ -186,11 +186,20 @@ func (r *run) puller() *pull.Puller {
 }
 
 // sourceDown is the puller's outage report (pull.Puller.Unavailable); nil from a bundle.
+// The first report stands for the rest of the run: the images failed for it share one
+// reason (one line in the failure summary) and the run does not go back to a source it
+// has given up on.
 func (r *run) sourceDown() error {
-	if p := r.puller(); p != nil {
-		return p.Unavailable()
+	p := r.puller()
+	if p == nil {
+		return nil
 	}
-	return nil
+	r.downMu.Lock()
+	defer r.downMu.Unlock()
+	if r.down == nil {
+		r.down = p.Unavailable()
+	}
+	return r.down
 }
 
 // CredentialInvalidator is implemented by targets whose credentials expire (ECR): after a

@@ -92,7 +92,7 @@ func (r *run) openDataPath() (*dataPath, error) {
 		}
 		dp.store = st
 	}
-	po := pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout,
+	po := pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout, Now: r.o.clock,
 		Keep: func(d digest.Digest) bool {
 			// A kept store keeps everything, so that a rerun pulls nothing again; a
 			// temporary one only what more than one image needs.

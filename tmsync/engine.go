@@ -98,6 +98,10 @@ type run struct {
 	ev     *evidenceRun
 	evPipe *evidencePipe
 	evCtx  context.Context
+	// down is the source's outage once the puller reported it (sourceDown): every image
+	// failed for it carries the same error, not each its own "no answer for …" time.
+	downMu sync.Mutex
+	down   error
 }
 
 // item is one image on its way through a run.

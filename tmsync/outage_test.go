@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +47,17 @@ func TestVendorDownEndsTheRun(t *testing.T) {
 	run := func(limit time.Duration) (*Report, int) {
 		t.Helper()
 		before := fp.Stats().Requests
-		e, err := New(registryTarget(t, reg), acceptAll{}, WithSource(Source{Registry: fp.Host, Username: "push", Password: unitPassword}),
+		// A clock that moves 2 s at every reading: the outage's "no request answered for"
+		// grows from one image to the next, as in a real run.
+		var mu sync.Mutex
+		now := time.Now()
+		clock := func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			now = now.Add(2 * time.Second)
+			return now
+		}
+		e, err := New(registryTarget(t, reg), acceptAll{}, WithSource(Source{Registry: fp.Host, Username: "push", Password: unitPassword}), WithClock(clock),
 			WithInsecure(reg.Host, fp.Host), WithConcurrency(1), WithRetryBackoff(time.Millisecond),
 			withPull(func(o *pull.Options) {
 				o.Retries, o.Backoff, o.MaxBackoff, o.OutageLimit = 1, time.Millisecond, time.Millisecond, limit
@@ -61,11 +72,16 @@ func TestVendorDownEndsTheRun(t *testing.T) {
 		return rep, fp.Stats().Requests - before
 	}
 	down, downRequests := run(time.Millisecond)
+	reasons := map[string]bool{}
 	for _, rec := range down.Images {
+		reasons[rec.Reason] = true
 		if rec.Outcome != OutcomeFailed || rec.Attempts != 0 || !strings.Contains(rec.Reason, pull.ErrUnavailable.Error()) ||
 			rec.Cause != CauseServerError {
 			t.Errorf("%s with the vendor down: %s after %d tries, cause %q: %s", rec.Dest, rec.Outcome, rec.Attempts, rec.Cause, rec.Reason)
 		}
+	}
+	if len(reasons) != 1 {
+		t.Errorf("the images failed for the one outage give %d different reasons, want 1: %v", len(reasons), reasons)
 	}
 	up, upRequests := run(time.Hour)
 	for _, rec := range up.Images {

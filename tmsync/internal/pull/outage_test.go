@@ -37,7 +37,7 @@ func TestUnavailable(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	p, err := New(Options{Retries: 1, Backoff: time.Millisecond, MaxBackoff: time.Millisecond,
-		OutageLimit: time.Minute, now: clock.now})
+		OutageLimit: time.Minute, Now: clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

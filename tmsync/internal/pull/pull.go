@@ -52,8 +52,8 @@ type Options struct {
 	// nothing answered, before Unavailable reports the source down. Default
 	// DefaultOutageLimit.
 	OutageLimit time.Duration
-	// now is the clock (tests). Default time.Now.
-	now func() time.Time
+	// Now is the clock of the outage detector (the engine's WithClock). Default time.Now.
+	Now func() time.Time
 }
 
 // DefaultOutageLimit is Options.OutageLimit's default: a vendor outage shorter than this
@@ -153,15 +153,15 @@ func New(opts Options) (*Puller, error) {
 	if opts.OutageLimit == 0 {
 		opts.OutageLimit = DefaultOutageLimit
 	}
-	if opts.now == nil {
-		opts.now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Retries < 0 || opts.Backoff < 0 || opts.MaxBackoff < opts.Backoff || opts.IdleTimeout < 0 || opts.OutageLimit < 0 {
 		return nil, fmt.Errorf("pull: invalid options (retries %d, backoff %s..%s, idle %s, outage limit %s)",
 			opts.Retries, opts.Backoff, opts.MaxBackoff, opts.IdleTimeout, opts.OutageLimit)
 	}
 	p := &Puller{opts: opts}
-	p.alive.Store(opts.now().UnixNano())
+	p.alive.Store(opts.Now().UnixNano())
 	return p, nil
 }
 
@@ -180,13 +180,13 @@ func (p *Puller) Unavailable() error {
 	if p.exhausted == 0 || p.lastSpent.Sub(alive) < p.opts.OutageLimit {
 		return nil
 	}
-	return &UnavailableError{Since: p.opts.now().Sub(alive), Exhausted: p.exhausted, Last: p.lastErr}
+	return &UnavailableError{Since: p.opts.Now().Sub(alive), Exhausted: p.exhausted, Last: p.lastErr}
 }
 
 // answered records a request the source answered.
 func (p *Puller) answered() {
 	p.mu.Lock()
-	p.alive.Store(p.opts.now().UnixNano())
+	p.alive.Store(p.opts.Now().UnixNano())
 	p.exhausted, p.lastErr = 0, nil
 	p.mu.Unlock()
 }
@@ -195,7 +195,7 @@ func (p *Puller) answered() {
 func (p *Puller) spent(err error) {
 	p.mu.Lock()
 	p.exhausted++
-	p.lastErr, p.lastSpent = err, p.opts.now()
+	p.lastErr, p.lastSpent = err, p.opts.Now()
 	p.mu.Unlock()
 }
 
@@ -588,7 +588,7 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 		if n > 0 {
 			b.fails = 0
 			p.vendorBytes.Add(int64(n))
-			p.alive.Store(p.opts.now().UnixNano()) // a moving download: the source is up
+			p.alive.Store(p.opts.Now().UnixNano()) // a moving download: the source is up
 			b.offset += int64(n)
 			if b.tee != nil {
 				if _, werr := b.tee.Write(buf[:n]); werr != nil {
