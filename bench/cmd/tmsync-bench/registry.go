@@ -192,6 +192,15 @@ func (r *registry) stop() {
 	if r.profiled != nil {
 		<-r.profiled
 	}
+	if accessLog() && r.cmd != nil && r.cmd.Process != nil {
+		// The process's I/O counts (syscalls and bytes read and written) beside its log.
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", r.cmd.Process.Pid)); err == nil {
+			logs := filepath.Join(filepath.Dir(r.dir), "logs")
+			if os.MkdirAll(logs, 0o755) == nil {
+				_ = os.WriteFile(filepath.Join(logs, filepath.Base(r.dir)+".io"), b, 0o644)
+			}
+		}
+	}
 	r.kill()
 	if accessLog() {
 		logs := filepath.Join(filepath.Dir(r.dir), "logs")
