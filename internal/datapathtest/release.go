@@ -67,7 +67,10 @@ func SharedBaseRelease(ctx context.Context, reg releasetest.Registry, o ReleaseO
 		if i == 0 {
 			images[i].Repository, images[i].Index = "vault/core", true
 		}
-		if err := releasetest.Push(ctx, reg, &images[i], o.Seed*1_000_003+int64(i)*7_919+17); err != nil {
+		// releasetest.Push seeds layer l with seed+l*7919 and platform k with
+		// seed+k*104729: images' seeds far apart keep each image's own layers its own
+		// (a step of 7919 made image i's layer 1 image i+1's layer 0).
+		if err := releasetest.Push(ctx, reg, &images[i], o.Seed*1_000_000_007+int64(i)*15_485_863+17); err != nil {
 			return nil, err
 		}
 	}
