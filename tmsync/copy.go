@@ -159,6 +159,9 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 		it.rec.Attempts = attempt
 		n, err := r.copyImage(ctx, pc, it)
 		it.rec.Bytes += n
+		if err != nil && ctx.Err() == nil {
+			r.keepAfterFailure()
+		}
 		return err
 	})
 	it.rec.Seconds = since(start, r.o.clock)

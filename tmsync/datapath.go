@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -63,6 +64,32 @@ type StoreRecord struct {
 	// from the store instead of the source.
 	Reused      int   `json:"reused"`
 	ServedBytes int64 `json:"servedBytes"`
+	// KeptAll: a copy failed in the run, and from then on every blob read from the
+	// source was kept, so that a retry (after a target failure, say) read it from the
+	// store instead of pulling it again.
+	KeptAll bool `json:"keptAll,omitempty"`
+}
+
+// keepAfterFailure is called when a copy's try has failed: from now on the run keeps
+// every blob it reads from the source, not only the shared ones, so that the retry of
+// a copy the target failed (an upload cut, a 5xx on its commit) uploads again from the
+// local store instead of pulling the blob across the vendor link again. A run without a
+// failure pays nothing for it. The blobs the failed try streamed without keeping them
+// are pulled again once. Without a bound of the operator's (WithCacheMaxBytes), the
+// store's grows to the release's distinct bytes.
+func (r *run) keepAfterFailure() {
+	dp := r.dp
+	if dp == nil || dp.store == nil || r.o.imageSource != nil || dp.keepAll.Swap(true) {
+		return
+	}
+	if r.o.cacheMaxBytes == 0 && r.o.cacheDir == "" {
+		bound := max(dp.bound.Load(), dp.plan.DistinctBytes+storeSlack)
+		dp.store.SetMaxBytes(bound)
+		dp.bound.Store(bound)
+	}
+	r.o.observer.Event(Event{Kind: EventInfo, Message: fmt.Sprintf(
+		"a copy failed: every blob read from the source from now on is kept in the local store (bound %s), so that a retry does not pull it again",
+		HumanBytes(dp.bound.Load()))})
 }
 
 // blobMountingTimeout bounds reading (and, when asked, changing) the mount setting.
@@ -79,6 +106,11 @@ type dataPath struct {
 	store  *blobstore.Store
 	puller *pull.Puller
 	plan   schedule.Plan
+	// keepAll: a copy has failed in this run (keepAfterFailure), and every blob read
+	// from the source from then on is kept in the store, not only the shared ones.
+	keepAll atomic.Bool
+	// bound is the store's bound (0 without a store).
+	bound atomic.Int64
 }
 
 // openDataPath opens the run's store (kept in WithCacheDir's folder, else temporary)
@@ -95,8 +127,9 @@ func (r *run) openDataPath() (*dataPath, error) {
 	po := pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout, Now: r.o.clock,
 		Keep: func(d digest.Digest) bool {
 			// A kept store keeps everything, so that a rerun pulls nothing again; a
-			// temporary one only what more than one image needs.
-			return r.o.cacheDir != "" || dp.plan.Shared(d)
+			// temporary one what more than one image needs, and everything once a copy
+			// has failed in the run (keepAfterFailure).
+			return r.o.cacheDir != "" || dp.plan.Shared(d) || dp.keepAll.Load()
 		},
 		OnRetry: func(rt pull.Retry) {
 			r.o.logger.Warn("source request retried", "op", rt.Op, "digest", rt.Digest.String(),
@@ -167,6 +200,7 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 			}
 		}
 		dp.store.SetMaxBytes(bound)
+		dp.bound.Store(bound)
 		t.Store = &StoreRecord{MaxBytes: bound, Kept: r.o.cacheDir != ""}
 	}
 	if msg := t.mountingMessage(); msg != "" {
@@ -191,6 +225,8 @@ func (r *run) closeDataPath(dp *dataPath) {
 		t.Store = &StoreRecord{Kept: r.o.cacheDir != ""}
 	}
 	t.Store.Bytes, t.Store.Blobs, t.Store.Reused, t.Store.ServedBytes = st.Bytes, st.Blobs, st.Reused, ps.StoreBytes
+	t.Store.MaxBytes = dp.bound.Load()
+	t.Store.KeptAll = dp.keepAll.Load()
 	if t.Store.Kept {
 		t.Store.Dir = dp.store.Dir()
 	}

@@ -73,7 +73,18 @@ type figures struct {
 // cost.
 func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool, opts ...tmsync.Option) figures {
 	t.Helper()
+	return syncVia(t, v, dir, mounting, nil, opts...)
+}
+
+// syncVia is syncInto with the target's registry reached through front(host) when front
+// is not nil (a fault proxy, say).
+func syncVia(t *testing.T, v *testbed.Vendor, dir string, mounting bool, front func(host string) string, opts ...tmsync.Option) figures {
+	t.Helper()
 	e := testbed.StartECR(t, nil)
+	host := e.Host
+	if front != nil {
+		host = front(e.Host)
+	}
 	e.SetBlobMounting(mounting)
 	v.Proxy.ResetCounts()
 	prov, err := ecrtarget.New(ecrtarget.NewClient(e.Config()))
@@ -81,7 +92,7 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool, opts .
 		t.Fatal(err)
 	}
 	target, err := tmsync.NewECRTarget(prov, "/mirror/", ecrtarget.Settings{},
-		tmsync.WithTargetRegistryHost(e.Host), tmsync.WithTargetInsecure())
+		tmsync.WithTargetRegistryHost(host), tmsync.WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +113,7 @@ func syncInto(t *testing.T, v *testbed.Vendor, dir string, mounting bool, opts .
 	opts = append([]tmsync.Option{tmsync.WithObserver(obs)}, opts...)
 	eng, err := tmsync.New(target, acceptAll{}, append([]tmsync.Option{
 		tmsync.WithSource(tmsync.Source{Registry: v.Host, Username: "_tm", Password: vendorToken}),
-		tmsync.WithInsecure(v.Host, e.Host)}, opts...)...)
+		tmsync.WithInsecure(v.Host, host)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

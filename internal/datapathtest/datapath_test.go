@@ -2,7 +2,10 @@ package datapathtest_test
 
 import (
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,5 +168,83 @@ func TestCacheDirRerun(t *testing.T) {
 	}
 	if second.rep.Transfer.Store.Reused == 0 {
 		t.Errorf("store reused nothing: %+v", *second.rep.Transfer.Store)
+	}
+}
+
+// TestTargetFaultsPullOnce: the target fails the commit (PUT) of a blob needed once,
+// first in one repository and later in another. The first failure's blob crosses the
+// vendor link again (it was streamed, not kept); from then on the run keeps every blob
+// it pulls, so the second failure's retry uploads from the local store and its blob
+// crosses the vendor link once.
+func TestTargetFaultsPullOnce(t *testing.T) {
+	v, dir, images, d := vendorRelease(t, datapathtest.ReleaseOptions{Images: 6, BaseSize: 256 << 10, LayerSize: 64 << 10})
+	base := map[string]bool{}
+	for _, l := range images[0].Base {
+		dg, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		base[dg.String()] = true
+	}
+	// The faults: the first commit of a blob needed once (not a base layer), then the
+	// first such commit in another repository.
+	var mu sync.Mutex
+	var firstRepo, firstBlob, secondBlob string
+	fault := func(r *http.Request) bool {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			return false
+		}
+		dg := r.URL.Query().Get("digest")
+		repo, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/blobs/")
+		if dg == "" || base[dg] {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case firstBlob == "":
+			firstRepo, firstBlob = repo, dg
+			return true
+		case secondBlob == "" && repo != firstRepo:
+			secondBlob = dg
+			return true
+		}
+		return false
+	}
+	var fp *faultproxy.Proxy
+	front := func(host string) string {
+		fp = faultproxy.Start(t, host, faultproxy.Config{ErrorRate: 1, Statuses: []int{500}, Match: fault})
+		return fp.Host
+	}
+	f := syncVia(t, v, dir, false, front, tmsync.WithConcurrency(1), tmsync.WithRetryBackoff(10*time.Millisecond))
+	if len(f.failed) > 0 {
+		t.Fatalf("failed: %v", f.failed)
+	}
+	if firstBlob == "" || secondBlob == "" || fp.Stats().Errors[500] != 2 {
+		t.Fatalf("faults %v: first %q, second %q; the test failed no commit", fp.Stats().Errors, firstBlob, secondBlob)
+	}
+	sent := v.Proxy.Stats().Blobs
+	gets := func(dg string) int {
+		n := 0
+		for k, c := range sent {
+			if k.Digest == dg {
+				n += c.Gets
+			}
+		}
+		return n
+	}
+	t.Logf("vendor egress %.3fx the distinct %d bytes; the first failed blob pulled %d times, the second %d; retries %d",
+		float64(f.egress)/float64(d.Bytes), d.Bytes, gets(firstBlob), gets(secondBlob), f.retries)
+	if f.retries < 2 {
+		t.Errorf("%d whole-image retries, want the 2 the faults caused", f.retries)
+	}
+	if n := gets(secondBlob); n != 1 {
+		t.Errorf("the blob whose commit failed after the first failure crossed the vendor link %d times, want once (kept in the store)", n)
+	}
+	if n := gets(firstBlob); n > 2 {
+		t.Errorf("the first failed blob crossed the vendor link %d times, want at most twice", n)
+	}
+	if st := f.rep.Transfer.Store; st == nil || !st.KeptAll || st.MaxBytes < d.Bytes || st.Bytes > st.MaxBytes {
+		t.Errorf("store record %+v: want keptAll, a bound of at least the distinct %d bytes, held within it", st, d.Bytes)
 	}
 }
