@@ -2,8 +2,6 @@ package tmsync
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"go.podman.io/image/v5/docker"
 
 	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/tmsync/internal/regerr"
 )
 
 // Sentinel errors of the engine. An Attestor's errors are attest's: attest.ErrNoAttestation,
@@ -62,7 +61,7 @@ const (
 	CauseTooManyRequests   Cause = "too-many-requests" // rate limited (429, TOOMANYREQUESTS, throttling)
 	CauseServerError       Cause = "server-error"      // the server failed (5xx, AWS server fault)
 	CauseConnectionRefused Cause = "connection-refused"
-	CauseConnectionReset   Cause = "connection-reset" // reset, broken pipe or a body cut short
+	CauseConnectionReset   Cause = "connection-reset" // reset or aborted, broken pipe, or a body cut short (io.ErrUnexpectedEOF, io.EOF)
 	CauseDNS               Cause = "dns"              // the host name does not resolve
 	CauseTLS               Cause = "tls"              // certificate not trusted, wrong host name, handshake failed
 	CauseNetwork           Cause = "network"          // another network error
@@ -190,7 +189,7 @@ func registryCause(err error) Cause {
 			return CauseServerError
 		}
 	}
-	if status, ok := httpStatus(err); ok {
+	if status, ok := regerr.Status(err); ok {
 		return statusCause(status)
 	}
 	return ""
@@ -214,14 +213,7 @@ func statusCause(status int) Cause {
 
 // networkCause is the cause of a network error, "" for another error.
 func networkCause(err error) Cause {
-	var certInvalid *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var record tls.RecordHeaderError
-	var alert tls.AlertError
-	if errors.As(err, &certInvalid) || errors.As(err, &unknownCA) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &record) || errors.As(err, &alert) {
+	if regerr.TLS(err) {
 		return CauseTLS
 	}
 	var dns *net.DNSError
@@ -237,7 +229,8 @@ func networkCause(err error) Cause {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return CauseConnectionRefused
 	}
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return CauseConnectionReset
 	}
 	var ne net.Error
