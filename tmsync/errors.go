@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/aws/smithy-go"
-	"github.com/docker/distribution/registry/api/errcode"
 	"go.podman.io/image/v5/docker"
 
 	"github.com/tmsync/tmsync/attest"
@@ -146,15 +145,9 @@ func registryCause(err error) Cause {
 	if errors.Is(err, docker.ErrTooManyRequests) {
 		return CauseTooManyRequests
 	}
-	var list errcode.Errors // a registry's error list: its first error speaks for it
-	if errors.As(err, &list) && len(list) > 0 {
-		if c := registryCause(list[0]); c != "" {
-			return c
-		}
-	}
-	var ec errcode.Error
-	if errors.As(err, &ec) {
-		switch ec.Code.Descriptor().Value {
+	// A registry error code: of a list, its first error speaks for it.
+	if code, ok := regerr.Code(err); ok {
+		switch code.Descriptor().Value {
 		case "UNAUTHORIZED":
 			return CauseUnauthorized
 		case "DENIED":
@@ -168,7 +161,7 @@ func registryCause(err error) Cause {
 		case "TOOMANYREQUESTS":
 			return CauseTooManyRequests
 		}
-		return statusCause(ec.Code.Descriptor().HTTPStatusCode)
+		return statusCause(code.Descriptor().HTTPStatusCode)
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {

@@ -45,14 +45,14 @@ func (v Verdict) String() string {
 //
 //  1. a TLS failure (TLS): Permanent, even inside a net.Error;
 //  2. a refused credential (docker.ErrUnauthorizedForCredentials): Permanent;
-//  3. the HTTP status of the answer (Status: containers/image's
-//     docker.UnexpectedHTTPStatusError, or its unexported error for a body that is not a
-//     registry's JSON error list: an HTML page from a CDN, a HEAD's empty body): 408, 429
-//     and 5xx are Temporary, any other status Permanent;
-//  4. docker.ErrTooManyRequests: Temporary;
-//  5. a registry error code (errcode.Error or errcode.ErrorCode; of an errcode.Errors
+//  3. docker.ErrTooManyRequests: Temporary;
+//  4. a registry error code (errcode.Error or errcode.ErrorCode; of an errcode.Errors
 //     list, its first, as containers/image reads it): by the HTTP status its descriptor
-//     gives, as in 3. A code the client does not know parses as UNKNOWN (500): Temporary;
+//     gives, as in 5. A code the client does not know parses as UNKNOWN (500): Temporary;
+//  5. the HTTP status of the answer (Status: containers/image's
+//     docker.UnexpectedHTTPStatusError, or its unexported error for a 4xx whose body is
+//     not a registry's JSON error list: an HTML page from a CDN, a HEAD's empty body):
+//     408, 429 and 5xx are Temporary, any other status Permanent;
 //  6. a network fault: a net.Error (a url.Error, a timeout, a dial or read failure), a
 //     reset, refused or aborted connection, a broken pipe, a timed-out socket, or a
 //     stream that ended before its answer did (io.ErrUnexpectedEOF, io.EOF returned as
@@ -70,14 +70,14 @@ func Classify(err error) Verdict {
 	if errors.As(err, new(docker.ErrUnauthorizedForCredentials)) {
 		return Permanent
 	}
-	if status, ok := Status(err); ok {
-		return statusVerdict(status)
-	}
 	if errors.Is(err, docker.ErrTooManyRequests) {
 		return Temporary
 	}
 	if code, ok := Code(err); ok {
 		return statusVerdict(code.Descriptor().HTTPStatusCode)
+	}
+	if status, ok := Status(err); ok {
+		return statusVerdict(status)
 	}
 	if errors.Is(err, context.Canceled) {
 		return Unknown
