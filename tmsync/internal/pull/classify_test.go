@@ -73,7 +73,7 @@ func TestClassifyRealRegistryErrors(t *testing.T) {
 	for _, op := range []string{"GET manifest", "HEAD manifest", "GET blob"} {
 		for _, status := range []int{400, 401, 403, 404, 405, 408, 429, 500, 502, 503, 504} {
 			t.Run(fmt.Sprintf("%s %d", op, status), func(t *testing.T) {
-				err, f := realError(t, op, status)
+				f, err := realError(t, op, status)
 				w := wants[status]
 				carrier := statusCarrier(err)
 				t.Logf("%s %d: %s: %v", op, status, carrier, err)
@@ -240,10 +240,10 @@ func TestPullRetriesHTMLAnswers(t *testing.T) {
 	}
 }
 
-// TestRangeResumeRetriesHTMLAnswer: a blob cut halfway is resumed with a Range request,
+// TestRangeResumeRetryAfterHTMLAnswer: a blob cut halfway is resumed with a Range request,
 // which the vendor's CDN answers once with an HTML error page; the resume is retried as
 // a Range request, not turned into a fetch from byte 0.
-func TestRangeResumeRetriesHTMLAnswer(t *testing.T) {
+func TestRangeResumeRetryAfterHTMLAnswer(t *testing.T) {
 	for _, status := range []int{503, 408} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			ctx := context.Background()

@@ -179,7 +179,7 @@ func htmlError(w http.ResponseWriter, r *http.Request, status int) {
 
 // realError makes one request with containers/image's docker transport (no Puller)
 // against a front that answers status to it, and returns c/image's error.
-func realError(t *testing.T, op string, status int) (error, *htmlFront) {
+func realError(t *testing.T, op string, status int) (*htmlFront, error) {
 	t.Helper()
 	ctx := context.Background()
 	f := startHTMLFront(t)
@@ -213,5 +213,5 @@ func realError(t *testing.T, op string, status int) (error, *htmlFront) {
 	if err == nil {
 		t.Fatalf("%s answered %d: no error", op, status)
 	}
-	return err, f
+	return f, err
 }

@@ -21,10 +21,10 @@ type notInt struct{ StatusCode string }
 
 func (notInt) Error() string { return "not an int" }
 
-// TestStatus: the status is a struct's own int field StatusCode, found anywhere in the
+// TestClassifierStatus: the status is a struct's own int field StatusCode, found anywhere in the
 // chain (pointer or value, wrapped, joined), first in chain order; a field promoted from
 // an embedded pointer (nil or not) or of another kind is not a status, and never panics.
-func TestStatus(t *testing.T) {
+func TestClassifierStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		err    error
@@ -50,7 +50,7 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestVerdictString(t *testing.T) {
+func TestClassifierVerdictString(t *testing.T) {
 	for v, want := range map[Verdict]string{Unknown: "unknown", Temporary: "temporary", Permanent: "permanent"} {
 		if v.String() != want {
 			t.Errorf("%d: %q, want %q", int(v), v.String(), want)
