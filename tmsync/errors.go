@@ -2,8 +2,6 @@ package tmsync
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +12,10 @@ import (
 	"syscall"
 
 	"github.com/aws/smithy-go"
-	"github.com/docker/distribution/registry/api/errcode"
 	"go.podman.io/image/v5/docker"
 
 	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/tmsync/internal/regerr"
 )
 
 // Sentinel errors of the engine. An Attestor's errors are attest's: attest.ErrNoAttestation,
@@ -62,7 +60,7 @@ const (
 	CauseTooManyRequests   Cause = "too-many-requests" // rate limited (429, TOOMANYREQUESTS, throttling)
 	CauseServerError       Cause = "server-error"      // the server failed (5xx, AWS server fault)
 	CauseConnectionRefused Cause = "connection-refused"
-	CauseConnectionReset   Cause = "connection-reset" // reset, broken pipe or a body cut short
+	CauseConnectionReset   Cause = "connection-reset" // reset or aborted, broken pipe, or a body cut short (io.ErrUnexpectedEOF, io.EOF)
 	CauseDNS               Cause = "dns"              // the host name does not resolve
 	CauseTLS               Cause = "tls"              // certificate not trusted, wrong host name, handshake failed
 	CauseNetwork           Cause = "network"          // another network error
@@ -147,15 +145,9 @@ func registryCause(err error) Cause {
 	if errors.Is(err, docker.ErrTooManyRequests) {
 		return CauseTooManyRequests
 	}
-	var list errcode.Errors // a registry's error list: its first error speaks for it
-	if errors.As(err, &list) && len(list) > 0 {
-		if c := registryCause(list[0]); c != "" {
-			return c
-		}
-	}
-	var ec errcode.Error
-	if errors.As(err, &ec) {
-		switch ec.Code.Descriptor().Value {
+	// A registry error code: of a list, its first error speaks for it.
+	if code, ok := regerr.Code(err); ok {
+		switch code.Descriptor().Value {
 		case "UNAUTHORIZED":
 			return CauseUnauthorized
 		case "DENIED":
@@ -169,7 +161,7 @@ func registryCause(err error) Cause {
 		case "TOOMANYREQUESTS":
 			return CauseTooManyRequests
 		}
-		return statusCause(ec.Code.Descriptor().HTTPStatusCode)
+		return statusCause(code.Descriptor().HTTPStatusCode)
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -190,7 +182,7 @@ func registryCause(err error) Cause {
 			return CauseServerError
 		}
 	}
-	if status, ok := httpStatus(err); ok {
+	if status, ok := regerr.Status(err); ok {
 		return statusCause(status)
 	}
 	return ""
@@ -214,14 +206,7 @@ func statusCause(status int) Cause {
 
 // networkCause is the cause of a network error, "" for another error.
 func networkCause(err error) Cause {
-	var certInvalid *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var record tls.RecordHeaderError
-	var alert tls.AlertError
-	if errors.As(err, &certInvalid) || errors.As(err, &unknownCA) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &record) || errors.As(err, &alert) {
+	if regerr.TLS(err) {
 		return CauseTLS
 	}
 	var dns *net.DNSError
@@ -237,7 +222,8 @@ func networkCause(err error) Cause {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return CauseConnectionRefused
 	}
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return CauseConnectionReset
 	}
 	var ne net.Error

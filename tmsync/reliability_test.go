@@ -71,6 +71,14 @@ func TestRetryable(t *testing.T) {
 		{"broken pipe", fmt.Errorf("x: %w", syscall.EPIPE), true},
 		{"unknown CA", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.UnknownAuthorityError{}}), false},
 		{"wrong host in cert", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.HostnameError{Host: "r"}}), false},
+		// A certificate out of its validity, not wrapped in tls.CertificateVerificationError
+		// (a hand-made verification): ClassifyError says tls, and it is never retried.
+		{"expired cert, unwrapped", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.CertificateInvalidError{Reason: x509.Expired}}), false},
+		{"aborted connection", fmt.Errorf("x: %w", syscall.ECONNABORTED), true},
+		{"EOF", fmt.Errorf("reading manifest: %w", io.EOF), true},
+		// A stall cut by the vendor puller's idle timer is a net.Error timeout.
+		{"timeout", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: timeoutError{}}), true},
+		{"canceled in a url.Error", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: context.Canceled}), false},
 		{"aws client fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "RepositoryNotFoundException", Fault: smithy.FaultClient}), false},
 		{"aws unknown fault", fmt.Errorf("x: %w", &smithy.GenericAPIError{Code: "SomethingNew"}), false},
 		{"nil", nil, false},
@@ -86,6 +94,12 @@ func TestRetryable(t *testing.T) {
 		})
 	}
 }
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
 
 // unparsedResponse has the shape of containers/image's unexported error for a response
 // whose body it could not parse.

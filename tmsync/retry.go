@@ -2,35 +2,30 @@ package tmsync
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"io"
-	"net"
-	"net/http"
-	"reflect"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	"github.com/docker/distribution/registry/api/errcode"
 	"go.podman.io/image/v5/docker"
+
+	"github.com/tmsync/tmsync/tmsync/internal/regerr"
 )
 
 // Retryable reports whether another try of what failed with err may succeed. It decides
 // by the error's structure only, never by its text:
 //
-//   - a registry's HTTP status (containers/image's docker.UnexpectedHTTPStatusError, its
-//     ErrTooManyRequests, or the status of a registry error code, errcode.Error): 408,
-//     429 and 5xx are temporary, every other status is not;
-//   - a network error (net.Error, a reset or refused connection, a broken pipe, a body
-//     cut short: io.ErrUnexpectedEOF) is temporary, unless it is a TLS certificate that
-//     does not verify;
+//   - a cancelled context (the run was interrupted), a refused credential, a digest
+//     mismatch, a tag conflict and an error marked permanent are not temporary;
 //   - an AWS error is temporary when the SDK's own retryables say so (throttling,
 //     timeouts, 5xx) or it is a server fault;
-//   - a refused credential, a digest mismatch, a tag conflict, a cancelled context and
-//     anything else are not.
+//   - anything else as the registry and network classifier that the vendor puller shares
+//     (regerr.Classify) says: 408, 429 and 5xx, whatever the body (a CDN's HTML page
+//     included), a registry error code by its HTTP status, and network faults, a stall
+//     included, are temporary; a certificate that does not verify, any TLS failure that
+//     ClassifyError calls CauseTLS, and every other status are not; what it does not
+//     know is not.
 //
 // The engine retries what Retryable accepts (WithRetries), and renews an expiring
 // target's credentials once after a refused one (CredentialInvalidator).
@@ -42,76 +37,17 @@ func Retryable(err error) bool {
 	if errors.As(err, &perm) || errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) || unauthorized(err) {
 		return false
 	}
-	if status, ok := httpStatus(err); ok {
-		return retryableStatus(status)
-	}
-	if errors.Is(err, docker.ErrTooManyRequests) {
-		return true
-	}
-	var ec errcode.Error
-	if errors.As(err, &ec) {
-		return retryableStatus(ec.Code.Descriptor().HTTPStatusCode)
-	}
 	// An AWS error (ECR credentials, tag lookups) comes after the SDK's own retries.
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
 			api.ErrorFault() == smithy.FaultServer
 	}
-	var certInvalid *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	if errors.As(err, &certInvalid) || errors.As(err, &unknownCA) || errors.As(err, &hostname) {
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
+	return regerr.Classify(err) == regerr.Temporary
 }
 
-func retryableStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
-}
-
-// httpStatus returns the HTTP status an error in err's chain carries in an int field
-// StatusCode: containers/image's docker.UnexpectedHTTPStatusError, and its unexported
-// error for a response whose body it could not parse (a HEAD's, which has none), whose
-// status would otherwise be only in its text.
-func httpStatus(err error) (int, bool) {
-	for _, e := range chain(err) {
-		v := reflect.ValueOf(e)
-		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-			if v.IsNil() {
-				break
-			}
-			v = v.Elem()
-		}
-		if v.Kind() != reflect.Struct {
-			continue
-		}
-		if f := v.FieldByName("StatusCode"); f.IsValid() && f.CanInt() {
-			return int(f.Int()), true
-		}
-	}
-	return 0, false
-}
-
-// chain is err and every error it wraps, depth first.
-func chain(err error) []error {
-	if err == nil {
-		return nil
-	}
-	out := []error{err}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		out = append(out, chain(u.Unwrap())...)
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			out = append(out, chain(e)...)
-		}
-	}
-	return out
-}
+// httpStatus is the HTTP status a registry answered (regerr.Status).
+func httpStatus(err error) (int, bool) { return regerr.Status(err) }
 
 // permanentError marks an error that another try cannot fix.
 type permanentError struct{ err error }
@@ -125,6 +61,6 @@ func unauthorized(err error) bool {
 	if errors.As(err, &unauth) {
 		return true
 	}
-	var ec errcode.Error
-	return errors.As(err, &ec) && ec.Code.Descriptor().Value == "UNAUTHORIZED"
+	code, ok := regerr.Code(err)
+	return ok && code == errcode.ErrorCodeUnauthorized
 }

@@ -3,8 +3,6 @@ package pull
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +10,9 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
-	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
 	imgmanifest "go.podman.io/image/v5/manifest"
@@ -25,6 +20,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
+	"github.com/tmsync/tmsync/tmsync/internal/regerr"
 )
 
 // DefaultIdleTimeout is Options.IdleTimeout's default.
@@ -737,6 +733,12 @@ func (i *idleReader) Read(p []byte) (int, error) {
 	return i.r.Read(p)
 }
 
+// idleError is a request cut by the Puller's idle timer: the source sent nothing for
+// timeout. It is a network timeout (a net.Error whose Timeout is true), retried like
+// one, here and by the engine. It does not unwrap to what the cut attempt returned:
+// that is the cancellation of the attempt's own context, which must not read as the
+// caller's interruption (context.Canceled) once the retries are spent; it is kept in the
+// message only.
 type idleError struct {
 	timeout time.Duration
 	err     error
@@ -745,7 +747,14 @@ type idleError struct {
 func (e *idleError) Error() string {
 	return fmt.Sprintf("no byte received for %s (idle timeout): %v", e.timeout, e.err)
 }
-func (e *idleError) Unwrap() error { return e.err }
+
+// Timeout is true: the source stalled.
+func (e *idleError) Timeout() bool { return true }
+
+// Temporary is true (net.Error's deprecated method).
+func (e *idleError) Temporary() bool { return true }
+
+var _ net.Error = (*idleError)(nil)
 
 // retry runs op until it succeeds, fails for good, or the retries are spent. Each
 // attempt gets its own context, cut after IdleTimeout unless op arms its own timer
@@ -805,9 +814,11 @@ func jitter(d time.Duration) time.Duration {
 	return d*3/4 + rand.N(d/2+1)
 }
 
-// retryable reports whether a failed request may succeed when made again: network
-// faults, stalls, 5xx and 429; not a refused credential, an unknown name or digest, or
-// the caller's own cancellation.
+// retryable reports whether a failed request may succeed when made again: not after
+// the caller's own cancellation; always after an idle cut (the source stalled); else as
+// the registry and network classifier the engine's retry shares says (regerr.Classify:
+// network faults, 408, 429 and 5xx whatever the body, not a refused credential, another
+// status, an unknown name or digest, or a certificate that does not verify).
 func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -816,44 +827,7 @@ func retryable(ctx context.Context, err error) bool {
 	if errors.As(err, &idle) {
 		return true
 	}
-	var unauth docker.ErrUnauthorizedForCredentials
-	if errors.As(err, &unauth) {
-		return false
-	}
-	if errors.Is(err, docker.ErrTooManyRequests) {
-		return true
-	}
-	var status docker.UnexpectedHTTPStatusError
-	if errors.As(err, &status) {
-		return status.StatusCode >= 500 || status.StatusCode == 429 || status.StatusCode == 408
-	}
-	var ec errcode.Error
-	if errors.As(err, &ec) {
-		switch ec.Code.Descriptor().Value {
-		case "TOOMANYREQUESTS", "UNAVAILABLE", "UNKNOWN":
-			return true
-		}
-		return false
-	}
-	var ecs errcode.Errors
-	if errors.As(err, &ecs) && len(ecs) > 0 {
-		return retryable(ctx, ecs[0])
-	}
-	// A certificate that does not verify arrives as a network error (url.Error) and will
-	// not verify on the next try either (tmsync.Retryable decides the same).
-	var certInvalid *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	if errors.As(err, &certInvalid) || errors.As(err, &unknownCA) || errors.As(err, &hostname) {
-		return false
-	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNABORTED) {
-		return true
-	}
-	return false
+	return regerr.Classify(err) == regerr.Temporary
 }
 
 // ImageBlobs lists the blobs an image copy pushes: the config and layers of the image,

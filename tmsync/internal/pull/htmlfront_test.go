@@ -1,0 +1,217 @@
+package pull_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	imgspecs "github.com/opencontainers/image-spec/specs-go"
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/types"
+)
+
+// htmlFront is a small registry (httptest) serving one image, vault/app:1.0, whose
+// answers can be scripted: a queue of error statuses per kind of request, answered with
+// an HTML page (Content-Type text/html) as a CDN or a load balancer in front of a
+// registry sends them, not a registry's JSON error list; a cut or a stall of the layer's
+// body. containers/image's docker transport talks to it for real.
+type htmlFront struct {
+	srv                      *httptest.Server
+	host                     string
+	manifest, config, layer  []byte
+	manifestDigest           digest.Digest
+	configDesc, layerDesc    imgspec.Descriptor
+	mu                       sync.Mutex
+	script                   map[string][]int // "GET manifest", "HEAD manifest", "GET blob", "GET range" -> statuses to answer first
+	requests                 map[string]int
+	cutAt                    int64 // the next full GET of the layer is cut after this many bytes; 0: none
+	stallBlob, stallManifest bool  // every layer body stops (a full one after half, a ranged one at once) / every manifest GET sends nothing, until the client leaves
+}
+
+func startHTMLFront(t *testing.T) *htmlFront {
+	t.Helper()
+	f := &htmlFront{script: map[string][]int{}, requests: map[string]int{}}
+	f.layer = make([]byte, 256<<10)
+	_, _ = rand.Read(f.layer)
+	f.config = []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + digest.FromBytes(f.layer).String() + `"]}}`)
+	f.configDesc = imgspec.Descriptor{MediaType: imgspec.MediaTypeImageConfig, Digest: digest.FromBytes(f.config), Size: int64(len(f.config))}
+	f.layerDesc = imgspec.Descriptor{MediaType: imgspec.MediaTypeImageLayer, Digest: digest.FromBytes(f.layer), Size: int64(len(f.layer))}
+	m, err := json.Marshal(imgspec.Manifest{Versioned: imgspecs.Versioned{SchemaVersion: 2}, MediaType: imgspec.MediaTypeImageManifest,
+		Config: f.configDesc, Layers: []imgspec.Descriptor{f.layerDesc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.manifest, f.manifestDigest = m, digest.FromBytes(m)
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	f.host = strings.TrimPrefix(f.srv.URL, "http://")
+	return f
+}
+
+// answer queues statuses for a kind of request.
+func (f *htmlFront) answer(kind string, statuses ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.script[kind] = append(f.script[kind], statuses...)
+}
+
+func (f *htmlFront) count(kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests[kind]
+}
+
+func (f *htmlFront) ref(t testing.TB) types.ImageReference { return ref(t, f.host+"/vault/app:1.0") }
+
+func (f *htmlFront) sys() *types.SystemContext {
+	return &types.SystemContext{DockerInsecureSkipTLSVerify: types.OptionalBoolTrue}
+}
+
+func (f *htmlFront) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v2/" {
+		w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+		_, _ = w.Write([]byte("{}"))
+		return
+	}
+	kind := r.Method + " "
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/v2/vault/app/manifests/"):
+		kind += "manifest"
+	case strings.HasPrefix(r.URL.Path, "/v2/vault/app/blobs/") && r.Header.Get("Range") != "":
+		kind += "range"
+	case strings.HasPrefix(r.URL.Path, "/v2/vault/app/blobs/"):
+		kind += "blob"
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	f.mu.Lock()
+	f.requests[kind]++
+	status := 0
+	if q := f.script[kind]; len(q) > 0 {
+		status, f.script[kind] = q[0], q[1:]
+	}
+	cut := int64(0)
+	if kind == "GET blob" && f.cutAt > 0 {
+		cut, f.cutAt = f.cutAt, 0
+	}
+	stallBlob, stallManifest := f.stallBlob, f.stallManifest
+	f.mu.Unlock()
+	if status != 0 {
+		htmlError(w, r, status)
+		return
+	}
+	if strings.HasSuffix(kind, "manifest") {
+		if stallManifest {
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", imgspec.MediaTypeImageManifest)
+		w.Header().Set("Docker-Content-Digest", f.manifestDigest.String())
+		w.Header().Set("Content-Length", strconv.Itoa(len(f.manifest)))
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(f.manifest)
+		}
+		return
+	}
+	var body []byte
+	switch digest.Digest(r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]) {
+	case f.configDesc.Digest:
+		body = f.config
+	case f.layerDesc.Digest:
+		body = f.layer
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	from := int64(0)
+	if kind == "GET range" {
+		if _, err := fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-", &from); err != nil || from >= int64(len(body)) {
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)-int(from)))
+	if from > 0 {
+		w.WriteHeader(http.StatusPartialContent)
+	}
+	rest := body[from:]
+	if cut > 0 {
+		_, _ = w.Write(rest[:cut])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the connection is closed mid-body
+	}
+	if stallBlob && len(body) == len(f.layer) {
+		if from == 0 {
+			_, _ = w.Write(rest[:len(rest)/2])
+		}
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return
+	}
+	_, _ = w.Write(rest)
+}
+
+// htmlError answers status with an HTML page, as a CDN does. 429 and 503 say
+// Retry-After: 0, so that containers/image's own 429 retries (5 tries, honouring
+// Retry-After) take no wall time.
+func htmlError(w http.ResponseWriter, r *http.Request, status int) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "0")
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		fmt.Fprintf(w, "<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center><hr><center>cdn</center></body></html>\n",
+			status, http.StatusText(status), status, http.StatusText(status))
+	}
+}
+
+// realError makes one request with containers/image's docker transport (no Puller)
+// against a front that answers status to it, and returns c/image's error.
+func realError(t *testing.T, op string, status int) (*htmlFront, error) {
+	t.Helper()
+	ctx := context.Background()
+	f := startHTMLFront(t)
+	var err error
+	switch op {
+	case "GET manifest":
+		f.answer(op, status, status, status, status, status) // 429: c/image tries 5 times
+		var src types.ImageSource
+		src, err = f.ref(t).NewImageSource(ctx, f.sys())
+		if err == nil {
+			src.Close()
+		}
+	case "HEAD manifest":
+		f.answer(op, status, status, status, status, status)
+		_, err = dockerGetDigest(ctx, f.sys(), f.ref(t))
+	case "GET blob":
+		src, oerr := f.ref(t).NewImageSource(ctx, f.sys())
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		defer src.Close()
+		f.answer(op, status, status, status, status, status)
+		rc, _, gerr := src.GetBlob(ctx, types.BlobInfo{Digest: f.layerDesc.Digest, Size: f.layerDesc.Size}, noCache)
+		if rc != nil {
+			rc.Close()
+		}
+		err = gerr
+	default:
+		t.Fatalf("no op %q", op)
+	}
+	if err == nil {
+		t.Fatalf("%s answered %d: no error", op, status)
+	}
+	return f, err
+}
