@@ -47,7 +47,15 @@ type problems struct {
 	mu      sync.Mutex
 	list    []problem
 	warns   []problem // said, but the run goes on
+	notes   []string  // said as INFO: what the preflight could not check, and why that is expected
 	refused []string  // who refused the vendor token: one problem for all of them
+}
+
+// note records something the operator should know that is not a problem.
+func (ps *problems) note(what string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.notes = append(ps.notes, "preflight: "+what)
 }
 
 // warn records something the run can go on with.
@@ -195,12 +203,14 @@ func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key, caller str
 	case errors.As(err, &dry):
 		return // allowed
 	case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "AccessDenied"):
-		// A key policy may allow grants only when an AWS service asks for them
-		// (kms:GrantIsForAWSResource, as the console's default key-user statement does):
-		// ECR can then make them while this direct call is refused. So a refusal is
-		// said, not an error.
-		ps.warn(fmt.Sprintf("KMS key %s: the role may not create grants on it (%s); ECR will fail to create repositories with it unless the key policy allows grants for AWS resources",
-			key, shortErr(err)), "allow kms:CreateGrant (with kms:GrantIsForAWSResource) and kms:DescribeKey to "+caller+" in the key policy")
+		// tmsync's own IAM policy (infra/modules/iam), like the console's default
+		// key-user statement, allows grants only when an AWS service asks for them
+		// (kms:GrantIsForAWSResource): ECR makes its grant while this direct call is
+		// refused. A refusal is then the expected answer, not a problem: said as INFO,
+		// since a warning on every correct run teaches operators to skip warnings. A key
+		// ECR cannot use still fails the repository's creation, before any copy.
+		ps.note(fmt.Sprintf("KMS key %s: grants on it were not checked: the role may create them only for AWS services such as ECR (kms:GrantIsForAWSResource), as tmsync's IAM policy allows; ECR's own grant is checked when it creates a repository",
+			key))
 	default:
 		ps.add(fmt.Sprintf("KMS key %s cannot be used by ECR: %s", key, shortErr(err)), "enable the key or name another in --trg_kms_key_alias")
 	}

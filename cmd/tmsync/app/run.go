@@ -301,6 +301,9 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		}
 		wg.Wait()
 	}
+	for _, n := range ps.notes {
+		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: n})
+	}
 	for _, w := range ps.warnings() {
 		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
 	}
