@@ -124,7 +124,7 @@ func (r *run) openDataPath() (*dataPath, error) {
 		}
 		dp.store = st
 	}
-	po := pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout, Now: r.o.clock,
+	po := pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout,
 		Keep: func(d digest.Digest) bool {
 			// A kept store keeps everything, so that a rerun pulls nothing again; a
 			// temporary one what more than one image needs, and everything once a copy

@@ -47,8 +47,8 @@ func TestVendorDownEndsTheRun(t *testing.T) {
 	run := func(limit time.Duration) (*Report, int) {
 		t.Helper()
 		before := fp.Stats().Requests
-		// A clock that moves 2 s at every reading: the outage's "no request answered for"
-		// grows from one image to the next, as in a real run.
+		// The puller's clock moves 2 s at every reading: the outage's "no request
+		// answered for" grows from one image to the next, as in a real run.
 		var mu sync.Mutex
 		now := time.Now()
 		clock := func() time.Time {
@@ -57,10 +57,10 @@ func TestVendorDownEndsTheRun(t *testing.T) {
 			now = now.Add(2 * time.Second)
 			return now
 		}
-		e, err := New(registryTarget(t, reg), acceptAll{}, WithSource(Source{Registry: fp.Host, Username: "push", Password: unitPassword}), WithClock(clock),
+		e, err := New(registryTarget(t, reg), acceptAll{}, WithSource(Source{Registry: fp.Host, Username: "push", Password: unitPassword}),
 			WithInsecure(reg.Host, fp.Host), WithConcurrency(1), WithRetryBackoff(time.Millisecond),
 			withPull(func(o *pull.Options) {
-				o.Retries, o.Backoff, o.MaxBackoff, o.OutageLimit = 1, time.Millisecond, time.Millisecond, limit
+				o.Retries, o.Backoff, o.MaxBackoff, o.OutageLimit, o.Now = 1, time.Millisecond, time.Millisecond, limit, clock
 			}))
 		if err != nil {
 			t.Fatal(err)

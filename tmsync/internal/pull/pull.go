@@ -48,7 +48,7 @@ type Options struct {
 	// nothing answered, before Unavailable reports the source down. Default
 	// DefaultOutageLimit.
 	OutageLimit time.Duration
-	// Now is the clock of the outage detector (the engine's WithClock). Default time.Now.
+	// Now is the clock of the outage detector (tests). Default time.Now.
 	Now func() time.Time
 }
 
