@@ -70,13 +70,13 @@ type StoreRecord struct {
 	KeptAll bool `json:"keptAll,omitempty"`
 }
 
-// keepAfterFailure is called when a copy's try has failed: from now on the run keeps
-// every blob it reads from the source, not only the shared ones, so that the retry of
-// a copy the target failed (an upload cut, a 5xx on its commit) uploads again from the
-// local store instead of pulling the blob across the vendor link again. A run without a
-// failure pays nothing for it. The blobs the failed try streamed without keeping them
-// are pulled again once. Without a bound of the operator's (WithCacheMaxBytes), the
-// store's grows to the release's distinct bytes.
+// keepAfterFailure is called when a copy's try has failed for a temporary reason
+// (Retryable): from now on the run keeps every blob it reads from the source, not only
+// the shared ones, so that the retry of a copy the target failed (an upload cut, a 5xx
+// on its commit) uploads again from the local store instead of pulling the blob across
+// the vendor link again. A run without such a failure pays nothing for it; the blobs the
+// failed try was streaming are pulled once more. Without a bound of the operator's
+// (WithCacheMaxBytes), the store's grows to the release's distinct bytes.
 func (r *run) keepAfterFailure() {
 	dp := r.dp
 	if dp == nil || dp.store == nil || r.o.imageSource != nil || dp.keepAll.Swap(true) {
