@@ -53,6 +53,9 @@ type Client struct {
 
 	mu        sync.Mutex
 	referrers map[string]bool // registry host -> referrers API answered
+	// probing holds the hosts whose referrers API is being probed: the images listed in
+	// parallel at the start of a run wait for the one probe instead of each making one.
+	probing map[string]chan struct{}
 	// indexSubject405 holds the hosts that refused a referrer whose subject is an index.
 	indexSubject405 map[string]bool
 }
@@ -156,6 +159,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		version:   "dev",
 		now:       time.Now,
 		referrers: map[string]bool{},
+		probing:   map[string]chan struct{}{},
 
 		indexSubject405: map[string]bool{},
 	}
@@ -259,12 +263,38 @@ func (o *op) resolve(img *Image) (name.Digest, v1.Descriptor, error) {
 // The answer is kept per registry host.
 func (o *op) referrersAPI(ref name.Digest) (bool, error) {
 	host := ref.Context().RegistryStr()
-	o.c.mu.Lock()
-	known, ok := o.c.referrers[host]
-	o.c.mu.Unlock()
-	if ok {
-		return known, nil
+	for {
+		o.c.mu.Lock()
+		known, ok := o.c.referrers[host]
+		wait, busy := o.c.probing[host]
+		if !ok && !busy {
+			o.c.probing[host] = make(chan struct{})
+		}
+		o.c.mu.Unlock()
+		if ok {
+			return known, nil
+		}
+		if !busy {
+			break // this call probes
+		}
+		select { // another call is probing: its answer, or (not remembered) a probe of our own
+		case <-wait:
+		case <-o.ctx.Done():
+			return false, o.ctx.Err()
+		}
 	}
+	defer func() {
+		o.c.mu.Lock()
+		close(o.c.probing[host])
+		delete(o.c.probing, host)
+		o.c.mu.Unlock()
+	}()
+	return o.probeReferrersAPI(ref, host)
+}
+
+// probeReferrersAPI asks host's referrers API about ref (referrersAPI).
+func (o *op) probeReferrersAPI(ref name.Digest, host string) (bool, error) {
+	var known bool
 	tr, err := transport.NewWithContext(o.ctx, ref.Context().Registry, o.authFor(ref.Context()),
 		o.c.transport, []string{ref.Context().Scope(transport.PullScope)})
 	if err != nil {

@@ -122,6 +122,24 @@ func TestReferrerListingRequests(t *testing.T) {
 					t.Errorf("%d referrers API requests for %d images to a registry with the API", api, n)
 				}
 			}
+			// The images of a run are listed in parallel: a new client's first listings
+			// wait for one probe instead of each probing.
+			c2 := newClient(t)
+			api0 = counts.get("referrers-api")
+			var wg sync.WaitGroup
+			for i, img := range imgs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := c2.CopyReferrers(ctx, img, dst+"/bank/app-"+string(rune('a'+i))); err != nil {
+						t.Errorf("image %d in parallel: %v", i, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if api := counts.get("referrers-api") - api0; rk.scheme == evidence.SchemeReferrersTag && api != 1 {
+				t.Errorf("%d referrers API requests for %d images listed in parallel, to a registry without the API: want 1 (one probe)", api, n)
+			}
 		})
 	}
 }
