@@ -46,9 +46,8 @@ func (p problem) String() string {
 type problems struct {
 	mu      sync.Mutex
 	list    []problem
-	warns   []problem // said, but the run goes on
-	notes   []string  // said as INFO: what the preflight could not check, and why that is expected
-	refused []string  // who refused the vendor token: one problem for all of them
+	notes   []string // said as INFO: what the preflight could not check, and why that is expected
+	refused []string // who refused the vendor token: one problem for all of them
 }
 
 // note records something the operator should know that is not a problem.
@@ -56,22 +55,6 @@ func (ps *problems) note(what string) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.notes = append(ps.notes, "preflight: "+what)
-}
-
-// warn records something the run can go on with.
-func (ps *problems) warn(what, hint string) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	ps.warns = append(ps.warns, problem{what, hint})
-}
-
-// warnings are the warnings' lines.
-func (ps *problems) warnings() []string {
-	var out []string
-	for _, w := range ps.warns {
-		out = append(out, "preflight: "+w.String())
-	}
-	return out
 }
 
 // tokenRefused records that who refused the vendor token.

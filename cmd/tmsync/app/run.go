@@ -304,9 +304,6 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 	for _, n := range ps.notes {
 		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: n})
 	}
-	for _, w := range ps.warnings() {
-		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
-	}
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
