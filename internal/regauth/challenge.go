@@ -239,14 +239,17 @@ func (p *parser) quoted() (string, error) {
 		case c == '"':
 			p.pos++
 			return b.String(), nil
+		case c < 0x20 && c != '\t' || c == 0x7f:
+			return "", p.errorf("control character in a quoted value")
 		case c == '\\':
 			p.pos++
 			if p.eof() {
 				break
 			}
+			if e := p.peek(); e < 0x20 && e != '\t' || e == 0x7f {
+				return "", p.errorf("control character in a quoted value")
+			}
 			b.WriteByte(p.peek())
-		case c < 0x20 && c != '\t' || c == 0x7f:
-			return "", p.errorf("control character in a quoted value")
 		default:
 			b.WriteByte(c)
 		}

@@ -76,10 +76,11 @@ func TestRegauthParseChallengeErrors(t *testing.T) {
 		{`Bearer realm="https://a/t`, ``},  // unterminated quote
 		{`Bearer realm="https://a/t\`, ``}, // escape at the end
 		{`Bearer realm="x" service="y"`, ``},
-		{`Bearer realm=,service=x`, `bearer[realm=]`},        // a token68, then "service=x" is no challenge
-		{`Bearer realm = ,service=x`, ``},                    // no value
-		{`Bearer realm="a"b`, ``},                            // text after a quoted value                 // no comma between params
-		{"Bearer realm=\"a\x00b\"", ``},                      // control character
+		{`Bearer realm=,service=x`, `bearer[realm=]`}, // a token68, then "service=x" is no challenge
+		{`Bearer realm = ,service=x`, ``},             // no value
+		{`Bearer realm="a"b`, ``},                     // text after a quoted value                 // no comma between params
+		{"Bearer realm=\"a\x00b\"", ``},
+		{"Bearer realm=\"a\\\x04b\"", ``},                    // an escaped control character
 		{`Basic realm=x, Bearer realm="y`, `basic{realm=x}`}, // the first challenge survives
 		{`="x"`, ``},           // no scheme
 		{`Bearer"realm"`, ``},  // no space after the scheme
