@@ -2,10 +2,8 @@ package tmsync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/internal/regauth"
 )
 
 // tagLookup answers "which digest does repo:tag have?" for a plain registry with plain
@@ -35,7 +34,7 @@ type tagLookup struct {
 	client *http.Client
 
 	once      sync.Once
-	challenge *authChallenge // nil: the registry asks for no auth
+	challenge *regauth.Challenge // nil: the registry asks for no auth
 	pingErr   error
 
 	mu     sync.Mutex
@@ -43,11 +42,6 @@ type tagLookup struct {
 }
 
 var errUnsupported = errors.New("registry lookup not supported by the light client")
-
-type authChallenge struct {
-	scheme         string // "basic" or "bearer"
-	realm, service string
-}
 
 func newTagLookup(host string, sys *types.SystemContext, insecure bool) *tagLookup {
 	l := &tagLookup{host: host, scheme: "https", tokens: map[string]string{},
@@ -94,7 +88,7 @@ func (l *tagLookup) digest(ctx context.Context, repo, tag string) (digest.Digest
 			return d, true, nil
 		case resp.StatusCode == http.StatusNotFound:
 			return "", false, nil
-		case resp.StatusCode == http.StatusUnauthorized && attempt == 0 && l.challenge != nil && l.challenge.scheme == "bearer":
+		case resp.StatusCode == http.StatusUnauthorized && attempt == 0 && l.challenge != nil && l.challenge.Scheme == "bearer":
 			continue // the token may have expired: fetch a new one once
 		default:
 			return "", false, fmt.Errorf("HEAD %s/%s:%s: status %d: %w", l.host, repo, tag, resp.StatusCode, errUnsupported)
@@ -117,11 +111,14 @@ func (l *tagLookup) ping(ctx context.Context) error {
 	case http.StatusOK:
 		return nil
 	case http.StatusUnauthorized:
-		c := parseChallenge(resp.Header.Get("WWW-Authenticate"))
-		if c == nil {
+		// A header that does not parse to its end may still have offered a usable
+		// challenge first: take it, as containers/image would.
+		cs, _ := regauth.Challenges(resp.Header)
+		c, ok := regauth.Pick(cs)
+		if !ok {
 			return errUnsupported
 		}
-		l.challenge = c
+		l.challenge = &c
 		return nil
 	}
 	return fmt.Errorf("ping %s: status %d: %w", l.host, resp.StatusCode, errUnsupported)
@@ -131,7 +128,7 @@ func (l *tagLookup) authorize(ctx context.Context, req *http.Request, repo strin
 	switch {
 	case l.challenge == nil:
 		return nil
-	case l.challenge.scheme == "basic":
+	case l.challenge.Scheme == "basic":
 		req.SetBasicAuth(l.user, l.pass)
 		return nil
 	}
@@ -153,70 +150,11 @@ func (l *tagLookup) authorize(ctx context.Context, req *http.Request, repo strin
 
 // token asks the registry's token service for a pull token of repo.
 func (l *tagLookup) token(ctx context.Context, repo string) (string, error) {
-	// The realm may carry its own query (…/token?account=x): keep it, add ours.
-	tu, err := url.Parse(l.challenge.realm)
-	if err != nil || tu.Host == "" {
-		return "", errUnsupported
-	}
-	q := tu.Query()
-	q.Set("scope", "repository:"+repo+":pull")
-	if l.challenge.service != "" {
-		q.Set("service", l.challenge.service)
-	}
-	tu.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tu.String(), nil)
+	tok, err := regauth.FetchToken(ctx, l.client, regauth.TokenRequest{
+		Realm: l.challenge.Realm(), Service: l.challenge.Service(), Scope: "repository:" + repo + ":pull",
+		User: l.user, Pass: l.pass, PlainHTTP: l.scheme == "http"})
 	if err != nil {
-		return "", errUnsupported
+		return "", fmt.Errorf("token for %s: %w: %w", repo, err, errUnsupported)
 	}
-	if l.user != "" {
-		req.SetBasicAuth(l.user, l.pass)
-	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("%w: token: %v", errUnsupported, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("token for %s: status %d: %w", repo, resp.StatusCode, errUnsupported)
-	}
-	var body struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		return "", errUnsupported
-	}
-	if body.Token != "" {
-		return body.Token, nil
-	}
-	if body.AccessToken != "" {
-		return body.AccessToken, nil
-	}
-	return "", errUnsupported
-}
-
-// parseChallenge reads `Basic realm="x"` or `Bearer realm="x",service="y",scope="z"`.
-func parseChallenge(h string) *authChallenge {
-	scheme, params, _ := strings.Cut(strings.TrimSpace(h), " ")
-	c := &authChallenge{scheme: strings.ToLower(scheme)}
-	for _, p := range strings.Split(params, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `"`)
-		switch strings.ToLower(k) {
-		case "realm":
-			c.realm = v
-		case "service":
-			c.service = v
-		}
-	}
-	switch {
-	case c.scheme == "basic":
-		return c
-	case c.scheme == "bearer" && c.realm != "":
-		return c
-	}
-	return nil
+	return tok, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/ecrtarget"
+	"github.com/tmsync/tmsync/internal/regauth"
 	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -284,21 +285,21 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		scheme = "http"
 	}
 	hc := preflightHTTP()
-	get := func(u string, auth func(*http.Request)) (*http.Response, []byte, error) {
+	get := func(u string, auth func(*http.Request)) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if auth != nil {
 			auth(req)
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return resp, body, nil
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return resp, nil
 	}
 	basic := func(req *http.Request) { req.SetBasicAuth(rc.user, rc.pass) }
 	creds := rc.user != "" || rc.pass != ""
@@ -310,8 +311,18 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		}
 		ps.add(fmt.Sprintf("%s registry %s refused the credentials of %s (%s)", rc.role, rc.host, rc.user, status), rc.hint)
 	}
+	// loginAnswer judges the answer to the credentials, from the registry or its token
+	// server: refused, or a server error; any other status says nothing of them.
+	loginAnswer := func(code int, status string) {
+		switch {
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			refused(status)
+		case code >= 500:
+			ps.add(fmt.Sprintf("%s registry %s answered %s when logging in", rc.role, rc.host, status), rc.hint)
+		}
+	}
 	v2 := scheme + "://" + rc.host + "/v2/"
-	resp, _, err := get(v2, nil)
+	resp, err := get(v2, nil)
 	if err != nil {
 		cause := err
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
@@ -326,59 +337,45 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		}
 		return
 	}
-	challenge := resp.Header.Get("WWW-Authenticate")
+	// A header that does not parse to its end may still have offered a usable challenge
+	// first: the copies (containers/image) would take it, so the check does too.
+	cs, _ := regauth.Challenges(resp.Header)
+	challenge, ok := regauth.Pick(cs)
+	if !ok {
+		return
+	}
 	var authResp *http.Response
-	switch {
-	case strings.HasPrefix(strings.ToLower(challenge), "basic"):
-		authResp, _, err = get(v2, basic)
-	case strings.HasPrefix(strings.ToLower(challenge), "bearer"):
-		params := challengeParams(challenge[len("bearer"):])
-		if params["realm"] == "" {
+	switch challenge.Scheme {
+	case "basic":
+		authResp, err = get(v2, basic)
+	case "bearer":
+		treq := regauth.TokenRequest{Realm: challenge.Realm(), Service: challenge.Service(), Scope: rc.scope,
+			User: rc.user, Pass: rc.pass, PlainHTTP: rc.insecure}
+		tu, uerr := treq.URL()
+		if uerr != nil {
+			ps.add(fmt.Sprintf("%s registry %s: %s", rc.role, rc.host, uerr), rc.hint)
 			return
 		}
-		tu, perr := url.Parse(params["realm"])
-		if perr != nil {
+		bearer, terr := regauth.FetchToken(ctx, hc, treq)
+		var status *regauth.StatusError
+		switch {
+		case errors.As(terr, &status):
+			loginAnswer(status.Code, status.Status)
 			return
-		}
-		q := tu.Query()
-		if params["service"] != "" {
-			q.Set("service", params["service"])
-		}
-		if rc.scope != "" {
-			q.Set("scope", rc.scope)
-		}
-		tu.RawQuery = q.Encode()
-		var body []byte
-		authResp, body, err = get(tu.String(), basic)
-		if err != nil || authResp.StatusCode != http.StatusOK {
-			break
-		}
-		var tok struct {
-			Token       string `json:"token"`
-			AccessToken string `json:"access_token"`
-		}
-		if json.Unmarshal(body, &tok) != nil || tok.Token+tok.AccessToken == "" {
+		case errors.Is(terr, regauth.ErrNoToken):
 			ps.add(fmt.Sprintf("%s registry %s: its token server %s answered no token", rc.role, rc.host, tu.Host), rc.hint)
 			return
+		case terr != nil:
+			err = terr
+		default:
+			authResp, err = get(v2, func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+bearer) })
 		}
-		bearer := tok.Token
-		if bearer == "" {
-			bearer = tok.AccessToken
-		}
-		authResp, _, err = get(v2, func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+bearer) })
-	default:
-		return
 	}
 	if err != nil {
 		ps.add(fmt.Sprintf("%s registry %s: logging in: %s", rc.role, rc.host, shortErr(err)), rc.hint)
 		return
 	}
-	switch {
-	case authResp.StatusCode == http.StatusUnauthorized || authResp.StatusCode == http.StatusForbidden:
-		refused(authResp.Status)
-	case authResp.StatusCode >= 500:
-		ps.add(fmt.Sprintf("%s registry %s answered %s when logging in", rc.role, rc.host, authResp.Status), rc.hint)
-	}
+	loginAnswer(authResp.StatusCode, authResp.Status)
 }
 
 // checkECRLogin gets the registry credentials from ECR (GetAuthorizationToken) and checks
@@ -405,18 +402,6 @@ func checkECRLogin(ctx context.Context, ps *problems, cfg aws.Config, host strin
 	}
 	checkRegistry(ctx, ps, registryCheck{role: "target", host: host, insecure: hostIn(host, insecure), user: user, pass: pass,
 		hint: "check --trgregion, --trg-registry if set, and the network path to the registry"})
-}
-
-// challengeParams parses the key="value" pairs of a WWW-Authenticate challenge.
-func challengeParams(s string) map[string]string {
-	m := map[string]string{}
-	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok {
-			m[strings.ToLower(k)] = strings.Trim(v, `"`)
-		}
-	}
-	return m
 }
 
 // grantsEveryone reports whether a repository policy has an Allow statement whose

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestPreflightBearer: checkRegistry's token flow against a small token-auth registry,
+// with the challenge and the token answer spelled as registries spell them.
+func TestPreflightBearer(t *testing.T) {
+	const pass = "pw-secret-9"
+	big := `{` + strings.Repeat(" ", 200<<10) + `"token":"tok-1"}` // the token past the old 64 KiB read
+	for _, tc := range []struct {
+		name, challenge, answer, pass string
+		want                          string // "": no problem
+	}{
+		{"plain", `Bearer realm="%s",service="reg"`, `{"token":"tok-1"}`, pass, ""},
+		{"access_token", `Bearer realm="%s",service="reg"`, `{"access_token":"tok-1"}`, pass, ""},
+		{"quoted comma in the realm", `Bearer realm="%s?tenant=a,b",service="reg"`, `{"token":"tok-1"}`, pass, ""},
+		{"large answer", `Bearer realm="%s",service="reg"`, big, pass, ""},
+		{"wrong password", `Bearer realm="%s",service="reg"`, `{"token":"tok-1"}`, "wrong",
+			"target registry HOST refused the credentials of robot (401 Unauthorized)"},
+		{"wrong password, several challenges", `Negotiate, Bearer realm="%s",service="reg"`, `{"token":"tok-1"}`, "wrong",
+			"target registry HOST refused the credentials of robot (401 Unauthorized)"},
+		{"no token", `Bearer realm="%s",service="reg"`, `{}`, pass, "target registry HOST: its token server HOST answered no token"},
+		{"not JSON", `Bearer realm="%s",service="reg"`, `<html>`, pass, "target registry HOST: its token server HOST answered no token"},
+		{"realm not a URL", `Bearer realm="token%.0s",service="reg"`, `{"token":"tok-1"}`, pass,
+			`target registry HOST: token realm unusable: "token" is not an http(s) URL`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == "/token":
+					u, p, _ := r.BasicAuth()
+					q := r.URL.Query()
+					if u != "robot" || p != pass || q.Get("scope") != "repository:tm:push,pull" || q.Get("service") != "reg" {
+						w.WriteHeader(http.StatusUnauthorized)
+						return
+					}
+					if strings.Contains(tc.challenge, "tenant") && q.Get("tenant") != "a,b" {
+						w.WriteHeader(http.StatusUnauthorized)
+						return
+					}
+					w.Write([]byte(tc.answer))
+				case r.URL.Path == "/v2/" && r.Header.Get("Authorization") == "Bearer tok-1":
+				default:
+					w.Header().Set("WWW-Authenticate", fmt.Sprintf(tc.challenge, srv.URL+"/token"))
+					w.WriteHeader(http.StatusUnauthorized)
+				}
+			}))
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+			ps := &problems{}
+			checkRegistry(context.Background(), ps, registryCheck{role: "target", host: host, insecure: true,
+				user: "robot", pass: tc.pass, scope: "repository:tm:push,pull", hint: "HINT"})
+			got := ""
+			if err := ps.err(); err != nil {
+				got = strings.ReplaceAll(err.Error(), host, "HOST")
+			}
+			want := ""
+			if tc.want != "" {
+				want = "preflight: " + tc.want + " (HINT)"
+			}
+			if got != want {
+				t.Fatalf("problems %q\nwant %q", got, want)
+			}
+			if strings.Contains(got, pass) || strings.Contains(got, "tok-1") {
+				t.Fatalf("a secret in the problem: %s", got)
+			}
+		})
+	}
+}
