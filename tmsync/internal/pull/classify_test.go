@@ -248,15 +248,7 @@ func TestRangeResumeRetryAfterHTMLAnswer(t *testing.T) {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			ctx := context.Background()
 			f := startHTMLFront(t)
-			p, err := pull.New(pull.Options{Retries: 3, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := p.Wrap(f.ref(t)).NewImageSource(ctx, f.sys())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
+			p, src := f.open(t, pull.Options{Retries: 3, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
 			f.mu.Lock()
 			f.cutAt = int64(len(f.layer) / 2)
 			f.mu.Unlock()
@@ -319,15 +311,7 @@ func TestIdleSpentIsATimeout(t *testing.T) {
 	t.Run("blob", func(t *testing.T) {
 		ctx := context.Background()
 		f := startHTMLFront(t)
-		p, err := pull.New(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := p.Wrap(f.ref(t)).NewImageSource(ctx, f.sys())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
+		p, src := f.open(t, opts)
 		f.mu.Lock()
 		f.stallBlob = true
 		f.mu.Unlock()

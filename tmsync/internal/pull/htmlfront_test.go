@@ -16,6 +16,8 @@ import (
 	imgspecs "github.com/opencontainers/image-spec/specs-go"
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/tmsync/internal/pull"
 )
 
 // htmlFront is a small registry (httptest) serving one image, vault/app:1.0, whose
@@ -70,6 +72,22 @@ func (f *htmlFront) count(kind string) int {
 }
 
 func (f *htmlFront) ref(t testing.TB) types.ImageReference { return ref(t, f.host+"/vault/app:1.0") }
+
+// open makes a Puller with opts and opens the front's image through it (closed at the
+// test's end).
+func (f *htmlFront) open(t *testing.T, opts pull.Options) (*pull.Puller, types.ImageSource) {
+	t.Helper()
+	p, err := pull.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := p.Wrap(f.ref(t)).NewImageSource(context.Background(), f.sys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return p, src
+}
 
 func (f *htmlFront) sys() *types.SystemContext {
 	return &types.SystemContext{DockerInsecureSkipTLSVerify: types.OptionalBoolTrue}
