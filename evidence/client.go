@@ -263,25 +263,32 @@ func (o *op) resolve(img *Image) (name.Digest, v1.Descriptor, error) {
 // The answer is kept per registry host.
 func (o *op) referrersAPI(ref name.Digest) (bool, error) {
 	host := ref.Context().RegistryStr()
-	for {
-		o.c.mu.Lock()
-		known, ok := o.c.referrers[host]
-		wait, busy := o.c.probing[host]
-		if !ok && !busy {
-			o.c.probing[host] = make(chan struct{})
-		}
-		o.c.mu.Unlock()
-		if ok {
-			return known, nil
-		}
-		if !busy {
-			break // this call probes
-		}
-		select { // another call is probing: its answer, or (not remembered) a probe of our own
+	o.c.mu.Lock()
+	known, ok := o.c.referrers[host]
+	wait, busy := o.c.probing[host]
+	if !ok && !busy {
+		o.c.probing[host] = make(chan struct{})
+	}
+	o.c.mu.Unlock()
+	switch {
+	case ok:
+		return known, nil
+	case busy:
+		// Another call is probing: wait for its answer. An answer that is not remembered
+		// (a 401, a 5xx, a network error) leaves each waiter to probe on its own, in
+		// parallel, as before the single flight.
+		select {
 		case <-wait:
 		case <-o.ctx.Done():
 			return false, o.ctx.Err()
 		}
+		o.c.mu.Lock()
+		known, ok = o.c.referrers[host]
+		o.c.mu.Unlock()
+		if ok {
+			return known, nil
+		}
+		return o.probeReferrersAPI(ref, host)
 	}
 	defer func() {
 		o.c.mu.Lock()

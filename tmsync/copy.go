@@ -159,7 +159,7 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 		it.rec.Attempts = attempt
 		n, err := r.copyImage(ctx, pc, it)
 		it.rec.Bytes += n
-		if err != nil && ctx.Err() == nil && Retryable(err) {
+		if err != nil && ctx.Err() == nil && attempt <= r.o.retries && Retryable(err) {
 			r.keepAfterFailure() // this image is tried again: its blobs and the rest are kept
 		}
 		return err

@@ -71,25 +71,29 @@ type StoreRecord struct {
 }
 
 // keepAfterFailure is called when a copy's try has failed for a temporary reason
-// (Retryable): from now on the run keeps every blob it reads from the source, not only
-// the shared ones, so that the retry of a copy the target failed (an upload cut, a 5xx
-// on its commit) uploads again from the local store instead of pulling the blob across
-// the vendor link again. A run without such a failure pays nothing for it; the blobs the
-// failed try was streaming are pulled once more. Without a bound of the operator's
-// (WithCacheMaxBytes), the store's grows to the release's distinct bytes.
+// (Retryable) and the image will be tried again: from now on the run keeps every blob
+// it reads from the source, not only the shared ones, so that the retry of a copy the
+// target failed (an upload cut, a 5xx on its commit) uploads again from the local store
+// instead of pulling the blob across the vendor link again. A run without such a
+// failure pays nothing for it; the blobs the failed try was streaming are pulled once
+// more. The store's bound grows to the release's distinct bytes first, so that the
+// blobs needed once never take the room of a shared one. Not with a kept store
+// (WithCacheDir: it keeps every blob already), nor under a bound of the operator's
+// (WithCacheMaxBytes: the room goes to the shared blobs, which save the most).
 func (r *run) keepAfterFailure() {
 	dp := r.dp
-	if dp == nil || dp.store == nil || r.o.imageSource != nil || dp.keepAll.Swap(true) {
+	if dp == nil || dp.store == nil || r.o.imageSource != nil || r.o.cacheDir != "" || r.o.cacheMaxBytes != 0 {
 		return
 	}
-	if r.o.cacheMaxBytes == 0 && r.o.cacheDir == "" {
-		bound := max(dp.bound.Load(), dp.plan.DistinctBytes+storeSlack)
+	dp.keepOnce.Do(func() {
+		bound := dp.plan.DistinctBytes + storeSlack
 		dp.store.SetMaxBytes(bound)
 		dp.bound.Store(bound)
-	}
-	r.o.observer.Event(Event{Kind: EventInfo, Message: fmt.Sprintf(
-		"a copy failed: every blob read from the source from now on is kept in the local store (bound %s), so that a retry does not pull it again",
-		HumanBytes(dp.bound.Load()))})
+		dp.keepAll.Store(true) // after the bound: Keep says yes only once there is room
+		r.o.observer.Event(Event{Kind: EventInfo, Message: fmt.Sprintf(
+			"a copy failed: every blob read from the source from now on is kept in the local store (bound %s), so that a retry does not pull it again",
+			HumanBytes(bound))})
+	})
 }
 
 // blobMountingTimeout bounds reading (and, when asked, changing) the mount setting.
@@ -108,7 +112,8 @@ type dataPath struct {
 	plan   schedule.Plan
 	// keepAll: a copy has failed in this run (keepAfterFailure), and every blob read
 	// from the source from then on is kept in the store, not only the shared ones.
-	keepAll atomic.Bool
+	keepAll  atomic.Bool
+	keepOnce sync.Once
 	// bound is the store's bound (0 without a store).
 	bound atomic.Int64
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -222,8 +221,7 @@ func networkCause(err error) Cause {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return CauseConnectionRefused
 	}
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	if regerr.ConnectionFault(err) {
 		return CauseConnectionReset
 	}
 	var ne net.Error

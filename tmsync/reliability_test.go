@@ -75,7 +75,8 @@ func TestRetryable(t *testing.T) {
 		// (a hand-made verification): ClassifyError says tls, and it is never retried.
 		{"expired cert, unwrapped", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: x509.CertificateInvalidError{Reason: x509.Expired}}), false},
 		{"aborted connection", fmt.Errorf("x: %w", syscall.ECONNABORTED), true},
-		{"EOF", fmt.Errorf("reading manifest: %w", io.EOF), true},
+		{"server closed the connection (EOF in a url.Error)", fmt.Errorf("reading manifest: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: io.EOF}), true},
+		{"a local file read to its end", fmt.Errorf("bundle.json: %w", io.EOF), false},
 		// A stall cut by the vendor puller's idle timer is a net.Error timeout.
 		{"timeout", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: timeoutError{}}), true},
 		{"canceled in a url.Error", fmt.Errorf("x: %w", &url.Error{Op: "Get", URL: "https://r/v2/", Err: context.Canceled}), false},

@@ -43,11 +43,8 @@ func Retryable(err error) bool {
 		return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
 			api.ErrorFault() == smithy.FaultServer
 	}
-	return regerr.Classify(err) == regerr.Temporary
+	return regerr.Retryable(err)
 }
-
-// httpStatus is the HTTP status a registry answered (regerr.Status).
-func httpStatus(err error) (int, bool) { return regerr.Status(err) }
 
 // permanentError marks an error that another try cannot fix.
 type permanentError struct{ err error }

@@ -15,6 +15,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/docker/config"
 	"go.podman.io/image/v5/types"
+
+	"github.com/tmsync/tmsync/tmsync/internal/regerr"
 )
 
 // RegistryTarget is a plain OCI registry (Harbor, Artifactory, a distribution registry):
@@ -132,7 +134,7 @@ func notFound(err error) bool {
 			return true
 		}
 	}
-	status, ok := httpStatus(err)
+	status, ok := regerr.Status(err)
 	return ok && status == http.StatusNotFound
 }
 

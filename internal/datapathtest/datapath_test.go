@@ -175,7 +175,9 @@ func TestCacheDirRerun(t *testing.T) {
 // first in one repository and later in another. The first failure's blob crosses the
 // vendor link again (it was streamed, not kept); from then on the run keeps every blob
 // it pulls, so the second failure's retry uploads from the local store and its blob
-// crosses the vendor link once.
+// crosses the vendor link once. Under a store bound of the operator's
+// (--cache-max-bytes) the room stays for the shared blobs: nothing more is kept, and the
+// second blob is pulled again.
 func TestTargetFaultsPullOnce(t *testing.T) {
 	v, dir, images, d := vendorRelease(t, datapathtest.ReleaseOptions{Images: 6, BaseSize: 256 << 10, LayerSize: 64 << 10})
 	base := map[string]bool{}
@@ -186,65 +188,79 @@ func TestTargetFaultsPullOnce(t *testing.T) {
 		}
 		base[dg.String()] = true
 	}
-	// The faults: the first commit of a blob needed once (not a base layer), then the
-	// first such commit in another repository.
-	var mu sync.Mutex
-	var firstRepo, firstBlob, secondBlob string
-	fault := func(r *http.Request) bool {
-		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
-			return false
-		}
-		dg := r.URL.Query().Get("digest")
-		repo, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/blobs/")
-		if dg == "" || base[dg] {
-			return false
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case firstBlob == "":
-			firstRepo, firstBlob = repo, dg
-			return true
-		case secondBlob == "" && repo != firstRepo:
-			secondBlob = dg
-			return true
-		}
-		return false
-	}
-	var fp *faultproxy.Proxy
-	front := func(host string) string {
-		fp = faultproxy.Start(t, host, faultproxy.Config{ErrorRate: 1, Statuses: []int{500}, Match: fault})
-		return fp.Host
-	}
-	f := syncVia(t, v, dir, false, front, tmsync.WithConcurrency(1), tmsync.WithRetryBackoff(10*time.Millisecond))
-	if len(f.failed) > 0 {
-		t.Fatalf("failed: %v", f.failed)
-	}
-	if firstBlob == "" || secondBlob == "" || fp.Stats().Errors[500] != 2 {
-		t.Fatalf("faults %v: first %q, second %q; the test failed no commit", fp.Stats().Errors, firstBlob, secondBlob)
-	}
-	sent := v.Proxy.Stats().Blobs
-	gets := func(dg string) int {
-		n := 0
-		for k, c := range sent {
-			if k.Digest == dg {
-				n += c.Gets
+	for _, tc := range []struct {
+		name       string
+		opts       []tmsync.Option
+		keptAll    bool
+		secondGets int
+	}{
+		{"default store", nil, true, 1},
+		{"operator's bound", []tmsync.Option{tmsync.WithCacheMaxBytes(4 * d.Bytes)}, false, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The faults: the first commit of a blob needed once (not a base layer), then
+			// the first such commit in another repository.
+			var mu sync.Mutex
+			var firstRepo, firstBlob, secondBlob string
+			fault := func(r *http.Request) bool {
+				if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
+					return false
+				}
+				dg := r.URL.Query().Get("digest")
+				repo, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/blobs/")
+				if dg == "" || base[dg] {
+					return false
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case firstBlob == "":
+					firstRepo, firstBlob = repo, dg
+					return true
+				case secondBlob == "" && repo != firstRepo:
+					secondBlob = dg
+					return true
+				}
+				return false
 			}
-		}
-		return n
-	}
-	t.Logf("vendor egress %.3fx the distinct %d bytes; the first failed blob pulled %d times, the second %d; retries %d",
-		float64(f.egress)/float64(d.Bytes), d.Bytes, gets(firstBlob), gets(secondBlob), f.retries)
-	if f.retries < 2 {
-		t.Errorf("%d whole-image retries, want the 2 the faults caused", f.retries)
-	}
-	if n := gets(secondBlob); n != 1 {
-		t.Errorf("the blob whose commit failed after the first failure crossed the vendor link %d times, want once (kept in the store)", n)
-	}
-	if n := gets(firstBlob); n > 2 {
-		t.Errorf("the first failed blob crossed the vendor link %d times, want at most twice", n)
-	}
-	if st := f.rep.Transfer.Store; st == nil || !st.KeptAll || st.MaxBytes < d.Bytes || st.Bytes > st.MaxBytes {
-		t.Errorf("store record %+v: want keptAll, a bound of at least the distinct %d bytes, held within it", st, d.Bytes)
+			var fp *faultproxy.Proxy
+			front := func(host string) string {
+				fp = faultproxy.Start(t, host, faultproxy.Config{ErrorRate: 1, Statuses: []int{500}, Match: fault})
+				return fp.Host
+			}
+			opts := append([]tmsync.Option{tmsync.WithConcurrency(1), tmsync.WithRetryBackoff(10 * time.Millisecond)}, tc.opts...)
+			f := syncVia(t, v, dir, false, front, opts...)
+			if len(f.failed) > 0 {
+				t.Fatalf("failed: %v", f.failed)
+			}
+			if firstBlob == "" || secondBlob == "" || fp.Stats().Errors[500] != 2 {
+				t.Fatalf("faults %v: first %q, second %q; the test failed no commit", fp.Stats().Errors, firstBlob, secondBlob)
+			}
+			sent := v.Proxy.Stats().Blobs
+			gets := func(dg string) int {
+				n := 0
+				for k, c := range sent {
+					if k.Digest == dg {
+						n += c.Gets
+					}
+				}
+				return n
+			}
+			t.Logf("vendor egress %.3fx the distinct %d bytes; the first failed blob pulled %d times, the second %d; retries %d",
+				float64(f.egress)/float64(d.Bytes), d.Bytes, gets(firstBlob), gets(secondBlob), f.retries)
+			if f.retries < 2 {
+				t.Errorf("%d whole-image retries, want the 2 the faults caused", f.retries)
+			}
+			if n := gets(secondBlob); n != tc.secondGets {
+				t.Errorf("the blob whose commit failed after the first failure crossed the vendor link %d times, want %d", n, tc.secondGets)
+			}
+			if n := gets(firstBlob); n > 2 {
+				t.Errorf("the first failed blob crossed the vendor link %d times, want at most twice", n)
+			}
+			st := f.rep.Transfer.Store
+			if st == nil || st.KeptAll != tc.keptAll || st.Bytes > st.MaxBytes || (tc.keptAll && st.MaxBytes < d.Bytes) {
+				t.Errorf("store record %+v: want keptAll %v, a bound of at least the distinct %d bytes when keeping all, held within it", st, tc.keptAll, d.Bytes)
+			}
+		})
 	}
 }

@@ -156,7 +156,8 @@ func TestClassifyAgreement(t *testing.T) {
 		{"dns", wrap(urlErr(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "vendor.example", IsNotFound: true}})), true, tmsync.CauseDNS},
 		{"other net error", wrap(urlErr(&net.OpError{Op: "dial", Err: errors.New("network is down")})), true, tmsync.CauseNetwork},
 		{"server closed the connection (url.Error EOF)", wrap(urlErr(io.EOF)), true, tmsync.CauseConnectionReset},
-		{"io.EOF, bare", wrap(io.EOF), true, tmsync.CauseConnectionReset},
+		// A bare io.EOF is a file or stream read to its end, not a network fault.
+		{"io.EOF, bare", wrap(io.EOF), false, tmsync.CauseOther},
 		{"io.ErrUnexpectedEOF", wrap(io.ErrUnexpectedEOF), true, tmsync.CauseConnectionReset},
 		{"unknown CA", wrap(urlErr(x509.UnknownAuthorityError{})), false, tmsync.CauseTLS},
 		{"wrong host", wrap(urlErr(x509.HostnameError{Host: "vendor.example"})), false, tmsync.CauseTLS},

@@ -827,7 +827,7 @@ func retryable(ctx context.Context, err error) bool {
 	if errors.As(err, &idle) {
 		return true
 	}
-	return regerr.Classify(err) == regerr.Temporary
+	return regerr.Retryable(err)
 }
 
 // ImageBlobs lists the blobs an image copy pushes: the config and layers of the image,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"reflect"
 	"syscall"
 
@@ -83,12 +84,21 @@ func Classify(err error) Verdict {
 		return Unknown
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNABORTED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ETIMEDOUT) {
+	if errors.As(err, &ne) || ConnectionFault(err) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ETIMEDOUT) {
 		return Temporary
 	}
 	return Unknown
+}
+
+// ConnectionFault reports whether err is a connection that broke: reset or aborted, a
+// broken pipe, a body cut short (io.ErrUnexpectedEOF), or a server that closed the
+// connection before answering (io.EOF inside the HTTP client's *url.Error). A bare
+// io.EOF is not one: a local file read to its end ("bundle.json: EOF") is no network
+// fault.
+func ConnectionFault(err error) bool {
+	var ue *url.Error
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, &ue) && errors.Is(ue.Err, io.EOF))
 }
 
 // Retryable reports whether Classify says Temporary.
