@@ -46,7 +46,8 @@ var errUnsupported = errors.New("registry lookup not supported by the light clie
 func newTagLookup(host string, sys *types.SystemContext, insecure bool) *tagLookup {
 	l := &tagLookup{host: host, scheme: "https", tokens: map[string]string{},
 		client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: attest.RefuseDowngrade, Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}}
+			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second,
+			MaxResponseHeaderBytes: 64 << 10}}}
 	if insecure {
 		l.scheme = "http"
 	}
@@ -149,6 +150,9 @@ func (l *tagLookup) authorize(ctx context.Context, req *http.Request, repo strin
 }
 
 // token asks the registry's token service for a pull token of repo.
+// A refused realm (a plain-HTTP realm of an HTTPS registry, which would carry the
+// password in clear) only makes the lookup fall back to containers/image, whose own
+// token request does not refuse it: the preflight's check is what stops such a run.
 func (l *tagLookup) token(ctx context.Context, repo string) (string, error) {
 	tok, err := regauth.FetchToken(ctx, l.client, regauth.TokenRequest{
 		Realm: l.challenge.Realm(), Service: l.challenge.Service(), Scope: "repository:" + repo + ":pull",

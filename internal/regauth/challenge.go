@@ -39,8 +39,10 @@ func Challenges(h http.Header) ([]Challenge, error) {
 }
 
 // Pick is the challenge a client answers: the first Basic or Bearer challenge in the
-// server's order, the rule containers/image (the copies) follows. A Bearer challenge
-// without a realm cannot be answered and is passed over.
+// server's order. A Bearer challenge without a realm cannot be answered and is passed
+// over. This is more lenient than containers/image (the copies), which reads only the
+// first challenge of each header, allows no space around "=" and cuts an unquoted value
+// at ':': a header it misreads can pass here. Real registries send the plain forms.
 func Pick(cs []Challenge) (Challenge, bool) {
 	for _, c := range cs {
 		switch {
@@ -58,11 +60,15 @@ func Pick(cs []Challenge) (Challenge, bool) {
 //	challenge  = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
 //	auth-param = token BWS "=" BWS ( token / quoted-string )
 //
-// An unquoted value may be any run of visible characters but comma and quote (registries
-// send unquoted URLs).
-// separated by commas. Quoted values may hold commas and backslash-escaped quotes; the
-// scheme and parameter names are case-insensitive. On a syntax error Parse returns the
-// challenges complete before it and an error naming the byte offset.
+// Challenges and auth-params are separated by commas. An unquoted value may be any run
+// of visible characters but comma and quote (registries send unquoted URLs). Quoted
+// values may hold commas and backslash-escaped quotes; the scheme and parameter names
+// are case-insensitive. On a syntax error Parse returns the challenges read before it
+// (the one being read too, when it already has parameters: `realm="…",service="x"
+// scope="y"` still names its realm) and an error naming the byte offset. A header of
+// more than MaxChallenges challenges, or a challenge of more than MaxParams parameters,
+// is cut there with an error: a hostile registry cannot make the parser build without
+// bound from a 10 MB header.
 func Parse(h string) ([]Challenge, error) {
 	p := parser{s: h}
 	var out []Challenge
@@ -70,6 +76,9 @@ func Parse(h string) ([]Challenge, error) {
 		p.skipListSeparators()
 		if p.eof() {
 			return out, nil
+		}
+		if len(out) == MaxChallenges {
+			return out, p.errorf("more than %d challenges", MaxChallenges)
 		}
 		scheme := p.token()
 		if scheme == "" {
@@ -81,7 +90,7 @@ func Parse(h string) ([]Challenge, error) {
 			continue
 		}
 		if p.peek() != ' ' && p.peek() != '\t' {
-			return out, p.errorf("expected a space after the scheme %q", scheme)
+			return out, p.errorf("expected a space after the scheme %q", clip(scheme))
 		}
 		p.skipSpace()
 		if t, ok := p.token68(); ok {
@@ -90,11 +99,20 @@ func Parse(h string) ([]Challenge, error) {
 			continue
 		}
 		if err := p.params(c.Params); err != nil {
+			if len(c.Params) > 0 {
+				out = append(out, c)
+			}
 			return out, err
 		}
 		out = append(out, c)
 	}
 }
+
+// MaxChallenges and MaxParams bound what Parse builds from one header.
+const (
+	MaxChallenges = 16
+	MaxParams     = 32
+)
 
 type parser struct {
 	s   string
@@ -179,7 +197,7 @@ func (p *parser) params(m map[string]string) error {
 		p.skipSpace()
 		if p.eof() || p.peek() != '=' {
 			if first {
-				return p.errorf("expected '=' after %q", name)
+				return p.errorf("expected '=' after %q", clip(name))
 			}
 			p.pos = mark // a token after a comma without '=': the next challenge's scheme
 			return nil
@@ -196,11 +214,14 @@ func (p *parser) params(m map[string]string) error {
 		} else {
 			val = p.bare()
 			if val == "" {
-				return p.errorf("expected a value for %q", name)
+				return p.errorf("expected a value for %q", clip(name))
 			}
 		}
 		key := strings.ToLower(name)
 		if _, seen := m[key]; !seen {
+			if len(m) == MaxParams {
+				return p.errorf("more than %d parameters", MaxParams)
+			}
 			m[key] = val
 		}
 		p.skipSpace()
@@ -208,7 +229,7 @@ func (p *parser) params(m map[string]string) error {
 			return nil
 		}
 		if p.peek() != ',' {
-			return p.errorf("expected ',' after the value of %q", name)
+			return p.errorf("expected ',' after the value of %q", clip(name))
 		}
 		// Commas separate both the params and the challenges: look past them.
 		p.skipListSeparators()

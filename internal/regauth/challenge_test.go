@@ -73,18 +73,19 @@ func TestRegauthParseChallenge(t *testing.T) {
 
 func TestRegauthParseChallengeErrors(t *testing.T) {
 	for _, tc := range []struct{ in, before string }{
-		{`Bearer realm="https://a/t`, ``},  // unterminated quote
-		{`Bearer realm="https://a/t\`, ``}, // escape at the end
-		{`Bearer realm="x" service="y"`, ``},
-		{`Bearer realm=,service=x`, `bearer[realm=]`}, // a token68, then "service=x" is no challenge
-		{`Bearer realm = ,service=x`, ``},             // no value
-		{`Bearer realm="a"b`, ``},                     // text after a quoted value                 // no comma between params
+		{`Bearer realm="https://a/t`, ``},                   // unterminated quote
+		{`Bearer realm="https://a/t\`, ``},                  // escape at the end
+		{`Bearer realm="x" service="y"`, `bearer{realm=x}`}, // no comma between params: the realm read so far is kept
+		{`Bearer realm=,service=x`, `bearer[realm=]`},       // a token68, then "service=x" is no challenge
+		{`Bearer realm = ,service=x`, ``},                   // no value
+		{`Bearer realm="a"b`, `bearer{realm=a}`},            // text after a quoted value
 		{"Bearer realm=\"a\x00b\"", ``},
 		{"Bearer realm=\"a\\\x04b\"", ``},                    // an escaped control character
 		{`Basic realm=x, Bearer realm="y`, `basic{realm=x}`}, // the first challenge survives
-		{`="x"`, ``},           // no scheme
-		{`Bearer"realm"`, ``},  // no space after the scheme
-		{`Bearer foo bar`, ``}, // neither token68 nor params
+		{`="x"`, ``},                           // no scheme
+		{`Bearer"realm"`, ``},                  // no space after the scheme
+		{`Bearer foo bar`, ``},                 // neither token68 nor params
+		{strings.Repeat("x", 1<<20) + `"`, ``}, // a huge scheme: the error quotes it clipped
 	} {
 		got, err := Parse(tc.in)
 		if err == nil {
@@ -159,4 +160,27 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q -> %s -> %q -> %s, %v", s, show(cs), strings.Join(parts, ", "), show(again), err)
 		}
 	})
+}
+
+// TestRegauthParseBounded: a hostile header (Go's client takes up to 10 MB of headers)
+// is cut with an error, not built without bound, and the errors quote what the server
+// sent clipped.
+func TestRegauthParseBounded(t *testing.T) {
+	got, err := Parse(strings.Repeat("a,", 1<<20))
+	if err == nil || len(got) != MaxChallenges {
+		t.Errorf("a million challenges: kept %d, error %v; want %d and an error", len(got), err, MaxChallenges)
+	}
+	var params strings.Builder
+	for i := range MaxParams + 1 {
+		fmt.Fprintf(&params, "p%d=1,", i)
+	}
+	got, err = Parse("Bearer realm=r," + params.String())
+	if err == nil || len(got) != 1 || len(got[0].Params) != MaxParams || got[0].Realm() != "r" {
+		t.Errorf("%d parameters: %v, error %v; want the first %d kept, realm first, and an error", MaxParams+2, got, err, MaxParams)
+	}
+	for _, h := range []string{strings.Repeat("x", 1<<20) + `"`, "Bearer " + strings.Repeat("n", 1<<20) + "=\"x\" y"} {
+		if _, err := Parse(h); err == nil || len(err.Error()) > 300 {
+			t.Errorf("a 1 MiB name: error of %d bytes (%v), want a short one", len(fmt.Sprint(err)), err != nil)
+		}
+	}
 }

@@ -75,10 +75,17 @@ func startRegistry(ctx context.Context, parent, name, user, password string) (*r
 				return nil, err
 			}
 			debug = "127.0.0.1:" + strconv.Itoa(dport)
-			cfg = strings.Replace(cfg, "http:\n", "http:\n  debug:\n    addr: "+debug+"\n", 1)
+			if !strings.Contains(cfg, "\nhttp:\n") {
+				return nil, fmt.Errorf("TMSYNC_BENCH_REGPROF: the registry configuration has no http section to add the debug address to")
+			}
+			cfg = strings.Replace(cfg, "\nhttp:\n", "\nhttp:\n  debug:\n    addr: "+debug+"\n", 1)
 		}
 		if accessLog() {
-			cfg = strings.Replace(cfg, "level: error\n  accesslog:\n    disabled: true", "level: error\n  accesslog:\n    disabled: false", 1)
+			const off = "level: error\n  accesslog:\n    disabled: true"
+			if !strings.Contains(cfg, off) {
+				return nil, fmt.Errorf("TMSYNC_BENCH_ACCESSLOG: the registry configuration's log section changed; cannot turn the access log on")
+			}
+			cfg = strings.Replace(cfg, off, "level: error\n  accesslog:\n    disabled: false", 1)
 		}
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -169,8 +176,10 @@ func profileSeconds() int {
 }
 
 func (r *registry) profile(debug string, seconds int) {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debug, seconds))
+	hc := &http.Client{Timeout: time.Duration(seconds)*time.Second + 10*time.Second}
+	resp, err := hc.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debug, seconds))
 	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: no CPU profile of the registry in %s: %v\n", r.dir, err)
 		return
 	}
 	defer resp.Body.Close()

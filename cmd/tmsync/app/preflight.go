@@ -193,8 +193,8 @@ func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key, caller str
 		// refused. A refusal is then the expected answer, not a problem: said as INFO,
 		// since a warning on every correct run teaches operators to skip warnings. A key
 		// ECR cannot use still fails the repository's creation, before any copy.
-		ps.note(fmt.Sprintf("KMS key %s: grants on it were not checked: the role may create them only for AWS services such as ECR (kms:GrantIsForAWSResource), as tmsync's IAM policy allows; ECR's own grant is checked when it creates a repository",
-			key))
+		ps.note(fmt.Sprintf("KMS key %s: the dry-run grant was refused (%s), as expected when grants are allowed only for AWS services such as ECR (kms:GrantIsForAWSResource, tmsync's IAM module); if the role has no kms:CreateGrant on it at all, creating a new repository will fail",
+			key, shortErr(err)))
 	default:
 		ps.add(fmt.Sprintf("KMS key %s cannot be used by ECR: %s", key, shortErr(err)), "enable the key or name another in --trg_kms_key_alias")
 	}
@@ -205,7 +205,16 @@ func checkKMS(ctx context.Context, ps *problems, cfg aws.Config, key, caller str
 func preflightHTTP() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tr.MaxResponseHeaderBytes = 64 << 10 // a registry's answer has small headers; not Go's 10 MB
 	return &http.Client{Timeout: preflightTimeout, Transport: tr, CheckRedirect: attest.RefuseDowngrade}
+}
+
+// clipHeader shortens a header a server sent, for a message.
+func clipHeader(h string) string {
+	if len(h) > 120 {
+		return h[:120] + "…"
+	}
+	return h
 }
 
 // checkAttestations asks the attestation server for one occurrence: it must answer, take
@@ -338,10 +347,12 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		return
 	}
 	// A header that does not parse to its end may still have offered a usable challenge
-	// first: the copies (containers/image) would take it, so the check does too.
+	// first: the check takes it (regauth.Pick says how this differs from the copies).
 	cs, _ := regauth.Challenges(resp.Header)
 	challenge, ok := regauth.Pick(cs)
 	if !ok {
+		ps.note(fmt.Sprintf("%s registry %s: credentials not checked: it offers no Basic or Bearer challenge we can answer (WWW-Authenticate %q)",
+			rc.role, rc.host, clipHeader(resp.Header.Get("WWW-Authenticate"))))
 		return
 	}
 	var authResp *http.Response
@@ -363,7 +374,8 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 			loginAnswer(status.Code, status.Status)
 			return
 		case errors.Is(terr, regauth.ErrNoToken):
-			ps.add(fmt.Sprintf("%s registry %s: its token server %s answered no token", rc.role, rc.host, tu.Host), rc.hint)
+			why := strings.TrimPrefix(terr.Error(), regauth.ErrNoToken.Error()+": ") // what was wrong with the answer (no secret in it)
+			ps.add(fmt.Sprintf("%s registry %s: its token server %s answered no token (%s)", rc.role, rc.host, tu.Host, why), rc.hint)
 			return
 		case terr != nil:
 			err = terr

@@ -26,8 +26,8 @@ func TestPreflightBearer(t *testing.T) {
 			"target registry HOST refused the credentials of robot (401 Unauthorized)"},
 		{"wrong password, several challenges", `Negotiate, Bearer realm="%s",service="reg"`, `{"token":"tok-1"}`, "wrong",
 			"target registry HOST refused the credentials of robot (401 Unauthorized)"},
-		{"no token", `Bearer realm="%s",service="reg"`, `{}`, pass, "target registry HOST: its token server HOST answered no token"},
-		{"not JSON", `Bearer realm="%s",service="reg"`, `<html>`, pass, "target registry HOST: its token server HOST answered no token"},
+		{"no token", `Bearer realm="%s",service="reg"`, `{}`, pass, "target registry HOST: its token server HOST answered no token (neither token nor access_token is set)"},
+		{"not JSON", `Bearer realm="%s",service="reg"`, `<html>`, pass, "target registry HOST: its token server HOST answered no token (the answer is not a JSON object)"},
 		{"realm not a URL", `Bearer realm="token%.0s",service="reg"`, `{"token":"tok-1"}`, pass,
 			`target registry HOST: token realm unusable: "token" is not an http(s) URL`},
 	} {
@@ -73,5 +73,28 @@ func TestPreflightBearer(t *testing.T) {
 				t.Fatalf("a secret in the problem: %s", got)
 			}
 		})
+	}
+}
+
+// TestPreflightNoUsableChallenge: a registry that offers no Basic or Bearer challenge
+// (Negotiate only, or a Bearer without a realm) is not a problem the run stops for, but
+// the operator is told that its credentials were not checked.
+func TestPreflightNoUsableChallenge(t *testing.T) {
+	for _, challenge := range []string{`Negotiate`, `Bearer service="reg"`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("WWW-Authenticate", challenge)
+			w.WriteHeader(http.StatusUnauthorized)
+		}))
+		host := strings.TrimPrefix(srv.URL, "http://")
+		ps := &problems{}
+		checkRegistry(context.Background(), ps, registryCheck{role: "target", host: host, insecure: true,
+			user: "robot", pass: "s3cret-pass", scope: "repository:tm:push,pull", hint: "HINT"})
+		srv.Close()
+		if err := ps.err(); err != nil {
+			t.Errorf("%s: a problem: %v", challenge, err)
+		}
+		if len(ps.notes) != 1 || !strings.Contains(ps.notes[0], "credentials not checked") || strings.Contains(ps.notes[0], "s3cret-pass") {
+			t.Errorf("%s: notes %q, want one saying the credentials were not checked", challenge, ps.notes)
+		}
 	}
 }
