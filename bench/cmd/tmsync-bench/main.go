@@ -62,7 +62,7 @@ type options struct {
 
 func defaultOptions(quick bool) options {
 	o := options{Runs: 3, Images: 40, MinLayerMB: 1, MaxLayerMB: 20, BigMiB: 1024, Jobs: 4,
-		Tools: "tmsync,skopeo,crane,regsync,raw", BigTools: "tmsync,raw,skopeo,crane,regsync",
+		Tools: "tmsync,skopeo,crane,regsync,cimage,raw", BigTools: "tmsync,raw,skopeo,crane,regsync",
 		Out: "docs", Tmsync: "bin/tmsync", Seed: 1,
 		ECR: true, ECRRuns: 1, ECRImages: 24, ECRMinLayerMB: 1, ECRMaxLayerMB: 4, ECRTools: "tmsync,skopeo,crane,regsync,raw"}
 	if quick {
@@ -228,7 +228,7 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 
 	// Which tools can run.
 	tools, bigTools := splitList(o.Tools), splitList(o.BigTools)
-	avail := map[string]string{toolRaw: "in-process Go (net/http)"}
+	avail := map[string]string{toolRaw: "in-process Go (net/http)", toolCImage: "in-process containers/image copy.Image (go.podman.io/image/v5)"}
 	for _, t := range []string{toolSkopeo, toolCrane, toolRegsync} {
 		if _, err := exec.LookPath(t); err != nil {
 			res.note("%s is not installed (bench/install-peers.sh installs it): skipped", t)
@@ -395,7 +395,7 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 				}
 				tr.Stored = dst.storedBytes()
 			}
-			if err == nil && tool != toolRaw {
+			if err == nil && !inProcess(tool) {
 				j.workDir += "-noop"
 				noop, err := runTool(ctx, tool, j)
 				if err != nil {

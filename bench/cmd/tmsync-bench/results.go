@@ -352,12 +352,12 @@ func (r *results) table() string {
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, t := range r.Tools {
 		rss := "-"
-		if t.Tool != toolRaw && len(t.Cold) > 0 {
+		if !inProcess(t.Tool) && len(t.Cold) > 0 {
 			rss = fmt.Sprintf("%.0f / %.0f", t.RSSMB, t.NoopRSS)
 		}
 		ok := fmt.Sprintf("%d/%d runs", t.Verified, r.Options.Runs)
 		noop := fmtS(t.NoopS)
-		if t.Tool == toolRaw {
+		if inProcess(t.Tool) {
 			noop, ok = "n/a", ok+" (reference)"
 		}
 		cpu := "-"
@@ -440,6 +440,8 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "- **raw**: the physical reference, in-process Go: each distinct blob streamed once (GET from the source piped\n"+
 		"  into one streamed upload on the target: POST, one PATCH with the body, PUT), %d at a time, shared blobs mounted across repositories, then the manifests\n"+
 		"  put. No existence checks, retries, verification or attestation.\n", r.Options.Jobs)
+	fmt.Fprintf(&b, "- **cimage**: containers/image's `copy.Image` and nothing else, in-process: every image by digest, %d at a time,\n"+
+		"  one blob-info cache for the run (shared blobs mounted). No plan, store, retries or attestation: the floor of a copy built on it.\n", r.Options.Jobs)
 	switch {
 	case r.Options.TmsyncAltNote != "":
 		fmt.Fprintf(&b, "- **tmsync-alt**: another tmsync build, same flags: %s.\n", r.Options.TmsyncAltNote)
