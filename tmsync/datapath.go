@@ -88,7 +88,6 @@ func (r *run) keepAfterFailure() {
 	dp.keepOnce.Do(func() {
 		bound := dp.plan.DistinctBytes + storeSlack
 		dp.store.SetMaxBytes(bound)
-		dp.bound.Store(bound)
 		dp.keepAll.Store(true) // after the bound: Keep says yes only once there is room
 		r.o.observer.Event(Event{Kind: EventInfo, Message: fmt.Sprintf(
 			"a copy failed: every blob read from the source from now on is kept in the local store (bound %s), so that a retry does not pull it again",
@@ -114,8 +113,6 @@ type dataPath struct {
 	// from the source from then on is kept in the store, not only the shared ones.
 	keepAll  atomic.Bool
 	keepOnce sync.Once
-	// bound is the store's bound (0 without a store).
-	bound atomic.Int64
 }
 
 // openDataPath opens the run's store (kept in WithCacheDir's folder, else temporary)
@@ -205,7 +202,6 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 			}
 		}
 		dp.store.SetMaxBytes(bound)
-		dp.bound.Store(bound)
 		t.Store = &StoreRecord{MaxBytes: bound, Kept: r.o.cacheDir != ""}
 	}
 	if msg := t.mountingMessage(); msg != "" {
@@ -230,7 +226,7 @@ func (r *run) closeDataPath(dp *dataPath) {
 		t.Store = &StoreRecord{Kept: r.o.cacheDir != ""}
 	}
 	t.Store.Bytes, t.Store.Blobs, t.Store.Reused, t.Store.ServedBytes = st.Bytes, st.Blobs, st.Reused, ps.StoreBytes
-	t.Store.MaxBytes = dp.bound.Load()
+	t.Store.MaxBytes = dp.store.MaxBytes()
 	t.Store.KeptAll = dp.keepAll.Load()
 	if t.Store.Kept {
 		t.Store.Dir = dp.store.Dir()

@@ -90,7 +90,7 @@ func Parse(h string) ([]Challenge, error) {
 			continue
 		}
 		if p.peek() != ' ' && p.peek() != '\t' {
-			return out, p.errorf("expected a space after the scheme %q", clip(scheme))
+			return out, p.errorf("expected a space after the scheme %q", Clip(scheme))
 		}
 		p.skipSpace()
 		if t, ok := p.token68(); ok {
@@ -197,7 +197,7 @@ func (p *parser) params(m map[string]string) error {
 		p.skipSpace()
 		if p.eof() || p.peek() != '=' {
 			if first {
-				return p.errorf("expected '=' after %q", clip(name))
+				return p.errorf("expected '=' after %q", Clip(name))
 			}
 			p.pos = mark // a token after a comma without '=': the next challenge's scheme
 			return nil
@@ -214,7 +214,7 @@ func (p *parser) params(m map[string]string) error {
 		} else {
 			val = p.bare()
 			if val == "" {
-				return p.errorf("expected a value for %q", clip(name))
+				return p.errorf("expected a value for %q", Clip(name))
 			}
 		}
 		key := strings.ToLower(name)
@@ -229,7 +229,7 @@ func (p *parser) params(m map[string]string) error {
 			return nil
 		}
 		if p.peek() != ',' {
-			return p.errorf("expected ',' after the value of %q", clip(name))
+			return p.errorf("expected ',' after the value of %q", Clip(name))
 		}
 		// Commas separate both the params and the challenges: look past them.
 		p.skipListSeparators()

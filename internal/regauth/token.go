@@ -51,7 +51,7 @@ type TokenRequest struct {
 func (r TokenRequest) URL() (*url.URL, error) {
 	u, err := url.Parse(r.Realm)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%w: %q is not an http(s) URL", ErrRealm, clip(r.Realm))
+		return nil, fmt.Errorf("%w: %q is not an http(s) URL", ErrRealm, Clip(r.Realm))
 	}
 	if u.Scheme == "http" && !r.PlainHTTP {
 		return nil, fmt.Errorf("%w: %s is plain HTTP and the registry is not", ErrRealm, u.Redacted())
@@ -132,8 +132,9 @@ func readToken(r io.Reader) (string, error) {
 	return tok, nil
 }
 
-// clip shortens a server-given string for an error message.
-func clip(s string) string {
+// Clip shortens a string a server sent, for an error or a message (at most 80 bytes
+// and an ellipsis).
+func Clip(s string) string {
 	if len(s) > 80 {
 		return s[:80] + "…"
 	}

@@ -209,14 +209,6 @@ func preflightHTTP() *http.Client {
 	return &http.Client{Timeout: preflightTimeout, Transport: tr, CheckRedirect: attest.RefuseDowngrade}
 }
 
-// clipHeader shortens a header a server sent, for a message.
-func clipHeader(h string) string {
-	if len(h) > 120 {
-		return h[:120] + "…"
-	}
-	return h
-}
-
 // checkAttestations asks the attestation server for one occurrence: it must answer, take
 // the token, and have occurrences (an answer {} is a wrong address or an empty note).
 func checkAttestations(ctx context.Context, ps *problems, address, token string) {
@@ -352,7 +344,7 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 	challenge, ok := regauth.Pick(cs)
 	if !ok {
 		ps.note(fmt.Sprintf("%s registry %s: credentials not checked: it offers no Basic or Bearer challenge we can answer (WWW-Authenticate %q)",
-			rc.role, rc.host, clipHeader(resp.Header.Get("WWW-Authenticate"))))
+			rc.role, rc.host, regauth.Clip(resp.Header.Get("WWW-Authenticate"))))
 		return
 	}
 	var authResp *http.Response

@@ -177,6 +177,13 @@ func (s *Store) SetMaxBytes(n int64) {
 	s.max = max(n, 0)
 }
 
+// MaxBytes is the bound (0: none).
+func (s *Store) MaxBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max
+}
+
 // Size is the bytes of the blobs stored.
 func (s *Store) Size() int64 {
 	s.mu.Lock()
