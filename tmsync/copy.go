@@ -239,6 +239,10 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		r.o.redactor.Add(dstSys.DockerAuthConfig.Password) // ECR's short-lived password too
 	}
 	dstSys = withBlobInfoCache(dstSys, r.cacheDir)
+	// The copy runs under a watch that cuts it when its target goes quiet for the idle
+	// timeout (copyWatches): containers/image's client has no such timeout.
+	cctx, watch := r.copyWatches().watch(ctx)
+	src = watch.wrap(src)
 	var moved atomic.Int64
 	progress := make(chan types.ProgressProperties, 16)
 	drained := make(chan struct{})
@@ -251,6 +255,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		defer close(drained)
 		offsets := map[digest.Digest]uint64{} // bytes of each blob so far, for EventProgress
 		for p := range progress {
+			watch.touch()
 			if p.Event == types.ProgressEventDone {
 				moved.Add(int64(p.Offset))
 			}
@@ -267,7 +272,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 			}
 		}
 	}()
-	man, err := copy.Image(ctx, pc, dst, src, &copy.Options{
+	man, err := copy.Image(cctx, pc, dst, src, &copy.Options{
 		SourceCtx:                     srcSys,
 		DestinationCtx:                dstSys,
 		ImageListSelection:            copy.CopyAllImages, // an index keeps every platform and its digest
@@ -283,7 +288,13 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 	})
 	close(progress)
 	<-drained
+	stall := watch.end()
 	if err != nil {
+		if stall != nil && ctx.Err() == nil {
+			// Cut by the watch: its error, not the cancellation's (which reads as the
+			// operator's interruption and is never retried).
+			return moved.Load(), stall
+		}
 		return moved.Load(), err
 	}
 	got := it.dgst.Algorithm().FromBytes(man)
@@ -299,6 +310,12 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		}
 	}
 	return moved.Load(), nil
+}
+
+// copyWatches is the run's watch of its copies' targets, made on first use.
+func (r *run) copyWatches() *copyWatches {
+	r.watchOnce.Do(func() { r.watches = newCopyWatches(r.o.idleTimeout) })
+	return r.watches
 }
 
 // sourceReference is the containers/image reference of a source image by digest.

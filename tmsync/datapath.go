@@ -14,8 +14,8 @@ import (
 	"github.com/tmsync/tmsync/tmsync/internal/schedule"
 )
 
-// DefaultIdleTimeout is how long a source transfer may move no byte before it is cut and
-// retried (WithIdleTimeout).
+// DefaultIdleTimeout is how long a source or target transfer may move no byte before it
+// is cut and retried (WithIdleTimeout).
 const DefaultIdleTimeout = pull.DefaultIdleTimeout
 
 // storeSlack is added to the default bound of the run's store: the manifests and
@@ -40,11 +40,13 @@ type Transfer struct {
 	BlobMountingEnabled bool   `json:"blobMountingEnabled,omitempty"`
 	// SourceBytes is the blob bytes read from the source registries (retries included),
 	// SourceRequests the blob requests; Retries the source requests retried, IdleCuts
-	// those cut by the idle timeout.
+	// those cut by the idle timeout. TargetIdleCuts is the copies cut because their
+	// target took no byte and sent no answer for the idle timeout (tried again).
 	SourceBytes    int64 `json:"sourceBytes"`
 	SourceRequests int64 `json:"sourceRequests"`
 	Retries        int64 `json:"retries"`
 	IdleCuts       int64 `json:"idleCuts"`
+	TargetIdleCuts int64 `json:"targetIdleCuts"`
 	// Store is the run's local blob store.
 	Store *StoreRecord `json:"store,omitempty"`
 }
@@ -218,6 +220,9 @@ func (r *run) closeDataPath(dp *dataPath) {
 	t := r.transfer()
 	ps := dp.puller.Stats()
 	t.SourceBytes, t.SourceRequests, t.Retries, t.IdleCuts = ps.VendorBytes, ps.VendorGets, ps.Retries, ps.IdleCuts
+	if r.watches != nil {
+		t.TargetIdleCuts = r.watches.cuts.Load()
+	}
 	if dp.store == nil {
 		return
 	}

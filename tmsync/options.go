@@ -306,8 +306,9 @@ func WithCacheMaxBytes(n int64) Option {
 	}
 }
 
-// WithIdleTimeout sets how long a source transfer may move no byte before it is cut and
-// retried. Default DefaultIdleTimeout.
+// WithIdleTimeout sets how long a transfer may move no byte before it is cut and retried:
+// a source request (retried at that request), and a copy whose target takes no byte and
+// sends no answer (tried again as a whole image). Default DefaultIdleTimeout.
 func WithIdleTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {

@@ -140,6 +140,68 @@ func TestStalledSource(t *testing.T) {
 	}
 }
 
+// TestStalledTarget stalls one target request for far longer than the idle timeout: an
+// upload whose body the target stops taking, a blob HEAD (before any stream opens), and an
+// image's manifest PUT (after every stream closed). containers/image's client has no
+// timeout for these; the copy is cut by the watch, tried again, and the sync ends long
+// before the stall would.
+func TestStalledTarget(t *testing.T) {
+	v, dir, images, _ := vendorRelease(t, datapathtest.ReleaseOptions{Images: 4, BaseSize: 256 << 10, LayerSize: 64 << 10})
+	const idle = time.Second
+	for _, tc := range []struct {
+		name  string
+		match func(r *http.Request) bool
+	}{
+		{"upload", func(r *http.Request) bool {
+			return r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/blobs/uploads/")
+		}},
+		{"blob HEAD", func(r *http.Request) bool {
+			return r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/sha256:")
+		}},
+		{"manifest PUT", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fp *faultproxy.Proxy
+			front := func(host string) string {
+				fp = faultproxy.Start(t, host, faultproxy.Config{Seed: 1, StallRate: 1, Stall: 5 * time.Minute,
+					MaxFaults: 1, Match: tc.match})
+				return fp.Host
+			}
+			f := syncVia(t, v, dir, false, front, tmsync.WithIdleTimeout(idle), tmsync.WithRetryBackoff(10*time.Millisecond))
+			if len(f.failed) > 0 {
+				t.Fatalf("failed: %v", f.failed)
+			}
+			st := fp.Stats()
+			cuts := f.rep.Transfer.TargetIdleCuts
+			t.Logf("%d stalls of 5 min at the target, %d target idle cuts, %d whole-image retries, sync %.1fs",
+				st.Stalls, cuts, f.retries, f.seconds)
+			if st.Stalls != 1 {
+				t.Fatalf("%d stalls: the test stalled nothing", st.Stalls)
+			}
+			if cuts != 1 || f.retries != 1 {
+				t.Errorf("target idle cuts %d, retries %d: want the stalled copy cut once and tried again", cuts, f.retries)
+			}
+			if f.seconds > 30 {
+				t.Errorf("sync took %.1fs with a %s idle timeout: the stall was not cut", f.seconds, idle)
+			}
+			if n := len(f.rep.Images); n != len(images) {
+				t.Errorf("%d images reported, want %d", n, len(images))
+			}
+			var stalled *tmsync.ImageRecord
+			for i := range f.rep.Images {
+				if f.rep.Images[i].Attempts > 1 {
+					stalled = &f.rep.Images[i]
+				}
+			}
+			if stalled == nil || stalled.Outcome != tmsync.OutcomeCopied {
+				t.Errorf("no image copied on a second try: %+v", stalled)
+			}
+		})
+	}
+}
+
 // TestCacheDirRerun keeps the store (--cache-dir): a second sync of the same release,
 // into an empty target, pulls no blob from the vendor.
 func TestCacheDirRerun(t *testing.T) {

@@ -47,7 +47,7 @@ type Args struct {
 	ThrottleMS         int
 	ScanWait           time.Duration
 	// CacheDir keeps the blob store (--cache-dir); IdleTimeout cuts a stalled source
-	// transfer (--idle-timeout); EnableBlobMounting may turn ECR's BLOB_MOUNTING on.
+	// or target transfer (--idle-timeout); EnableBlobMounting may turn ECR's BLOB_MOUNTING on.
 	CacheDir           string
 	IdleTimeout        time.Duration
 	EnableBlobMounting bool

@@ -1,0 +1,190 @@
+package tmsync
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/types"
+)
+
+// gateSource is an image source whose blob streams block in Read until their gate opens.
+type gateSource struct {
+	types.ImageSource
+	gate chan struct{}
+}
+
+func (s *gateSource) GetBlob(ctx context.Context, info types.BlobInfo, _ types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	return io.NopCloser(&gatedReader{gate: s.gate, r: strings.NewReader("blob")}), 4, nil
+}
+
+type gatedReader struct {
+	gate chan struct{}
+	r    io.Reader
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	<-g.gate
+	return g.r.Read(p)
+}
+
+type gateRef struct {
+	types.ImageReference
+	src *gateSource
+}
+
+func (r gateRef) NewImageSource(context.Context, *types.SystemContext) (types.ImageSource, error) {
+	return r.src, nil
+}
+
+// openStream opens a blob stream of a watched copy, as containers/image does before an
+// upload.
+func openStream(t *testing.T, ctx context.Context, c *copyWatch, src *gateSource, d digest.Digest) io.ReadCloser {
+	t.Helper()
+	is, err := c.wrap(gateRef{src: src}).NewImageSource(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := is.GetBlob(ctx, types.BlobInfo{Digest: d}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// cutWithin waits for the watch to cut ctx, and returns the stall; nil if it was not cut
+// within d.
+func cutWithin(ctx context.Context, c *copyWatch, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return c.end()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+const blobA = digest.Digest("sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+
+func TestWatchCutsAStreamTheTargetStoppedTaking(t *testing.T) {
+	w := newCopyWatches(100 * time.Millisecond)
+	ctx, c := w.watch(context.Background())
+	open := make(chan struct{})
+	close(open)
+	rc := openStream(t, ctx, c, &gateSource{gate: open}, blobA)
+	if _, err := io.ReadAll(rc); err != nil { // the whole blob read: now the target must answer
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := cutWithin(ctx, c, 5*time.Second)
+	if err == nil {
+		t.Fatal("an open stream nobody read for 50x the idle timeout was not cut")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("cut after %s with a 100ms idle timeout", took)
+	}
+	if !strings.Contains(err.Error(), blobA.String()) || !strings.Contains(err.Error(), "100ms") {
+		t.Errorf("error %q does not name the blob and the timeout", err)
+	}
+	if !errors.Is(context.Cause(ctx), err) {
+		t.Errorf("the copy's context cause is %v, want the stall", context.Cause(ctx))
+	}
+	// The engine's view of it: a timeout, tried again; not the operator's interruption.
+	if !Retryable(err) || errors.Is(err, context.Canceled) || ClassifyError(err) != CauseTimeout {
+		t.Errorf("stall: retryable %v, canceled %v, cause %q; want retryable, not canceled, timeout",
+			Retryable(err), errors.Is(err, context.Canceled), ClassifyError(err))
+	}
+	if n := w.cuts.Load(); n != 1 {
+		t.Errorf("cuts %d, want 1", n)
+	}
+	_ = rc.Close()
+	if n := w.open.Load(); n != 0 {
+		t.Errorf("%d streams open after close", n)
+	}
+}
+
+// A Read in progress is the source's side (the puller cuts it on its own): however long
+// it takes, the watch does not cut the copy.
+func TestWatchLeavesASlowSourceAlone(t *testing.T) {
+	w := newCopyWatches(50 * time.Millisecond)
+	ctx, c := w.watch(context.Background())
+	gate := make(chan struct{})
+	rc := openStream(t, ctx, c, &gateSource{gate: gate}, blobA)
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(rc)
+		done <- err
+	}()
+	if err := cutWithin(ctx, c, 500*time.Millisecond); err != nil {
+		t.Fatalf("cut during a source Read: %v", err)
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_ = rc.Close()
+	if err := c.end(); err != nil {
+		t.Errorf("end: %v", err)
+	}
+}
+
+// A copy with no stream of its own (waiting for a slot of the run's blob semaphore, say)
+// is not cut while another copy's stream is open and being read, nor within the idle
+// timeout of that stream's closing; once the whole run has been quiet for it, it is.
+func TestWatchBetweenBlobs(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	w := newCopyWatches(idle)
+	octx, other := w.watch(context.Background())
+	ctx, c := w.watch(context.Background())
+	gate := make(chan struct{})
+	rc := openStream(t, octx, other, &gateSource{gate: gate}, blobA) // in a source Read: never cut
+	go func() { _, _ = io.ReadAll(rc) }()
+	if err := cutWithin(ctx, c, 4*idle); err != nil {
+		t.Fatalf("a copy between blobs was cut while another stream of the run was open: %v", err)
+	}
+	close(gate)
+	time.Sleep(idle / 2)
+	_ = rc.Close()
+	closed := time.Now()
+	if err := other.end(); err != nil { // its copy is done
+		t.Errorf("the other copy, whose stream closed: %v", err)
+	}
+	err := cutWithin(ctx, c, 20*idle)
+	if err == nil {
+		t.Fatal("a copy with no stream, in a run with none open, was not cut")
+	}
+	if since := time.Since(closed); since < idle {
+		t.Errorf("cut %s after the run's last stream closed, within the idle timeout %s", since, idle)
+	}
+	if strings.Contains(err.Error(), "blob") {
+		t.Errorf("a stall between blobs names a blob: %q", err)
+	}
+}
+
+// end of a copy that left a stream open takes it out of the run's count (else every
+// later copy between blobs would never be cut), and a later Close does not count it twice.
+func TestWatchEndDetachesStreams(t *testing.T) {
+	w := newCopyWatches(time.Hour)
+	ctx, c := w.watch(context.Background())
+	open := make(chan struct{})
+	close(open)
+	rc1 := openStream(t, ctx, c, &gateSource{gate: open}, blobA)
+	_ = openStream(t, ctx, c, &gateSource{gate: open}, blobA)
+	if n := w.open.Load(); n != 2 {
+		t.Fatalf("%d streams open, want 2", n)
+	}
+	_ = rc1.Close()
+	if err := c.end(); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	_ = rc1.Close()
+	if n := w.open.Load(); n != 0 {
+		t.Errorf("%d streams counted open after the copy ended, want 0", n)
+	}
+	if ctx.Err() == nil {
+		t.Error("the copy's context is still live after end")
+	}
+}
