@@ -5,10 +5,12 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/types"
 
@@ -273,7 +275,8 @@ func (r *run) evidenceClient(ctx context.Context, it *item) (*evidence.Client, s
 		return nil, "", fmt.Errorf("the target's credentials: %w", err)
 	}
 	host := reference.Domain(ref.DockerReference())
-	opts := []evidence.Option{evidence.WithToolVersion(Version), evidence.WithLogger(r.o.logger), evidence.WithClock(r.o.clock)}
+	opts := []evidence.Option{evidence.WithToolVersion(Version), evidence.WithLogger(r.o.logger), evidence.WithClock(r.o.clock),
+		evidence.WithTransport(evidenceTransport(r.o.idleTimeout))}
 	if sys != nil && sys.DockerAuthConfig != nil && sys.DockerAuthConfig.Username != "" {
 		opts = append(opts, evidence.WithCredentials(host, sys.DockerAuthConfig.Username, sys.DockerAuthConfig.Password))
 	}
@@ -288,6 +291,21 @@ func (r *run) evidenceClient(ctx context.Context, it *item) (*evidence.Client, s
 	}
 	c, err := evidence.NewClient(opts...)
 	return c, host, err
+}
+
+// evidenceTransport is go-containerregistry's default transport with an answer timeout:
+// the evidence's requests (referrer listings, small manifests and blobs) would otherwise
+// wait for ever on a registry that never answers. A request whose answer does not start
+// within the idle timeout fails as a timeout, which go-containerregistry retries.
+func evidenceTransport(idle time.Duration) http.RoundTripper {
+	base, ok := remote.DefaultTransport.(*http.Transport)
+	if !ok {
+		return remote.DefaultTransport
+	}
+	tr := base.Clone()
+	tr.ResponseHeaderTimeout = idle
+	tr.MaxResponseHeaderBytes = 64 << 10
+	return tr
 }
 
 // rateLimiter spaces events at most rate per second, shared by every goroutine.

@@ -202,6 +202,35 @@ func TestStalledTarget(t *testing.T) {
 	}
 }
 
+// TestStalledVendorReferrers stalls the listing of an image's referrers at the vendor
+// (the evidence's request, outside the copy) for far longer than the idle timeout: it is
+// cut and asked again, and the sync ends long before the stall would.
+func TestStalledVendorReferrers(t *testing.T) {
+	v, dir, images, _ := vendorRelease(t, datapathtest.ReleaseOptions{Images: 3, BaseSize: 64 << 10, LayerSize: 16 << 10})
+	listing := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && (strings.Contains(r.URL.Path, "/referrers/") || strings.Contains(r.URL.Path, "/manifests/sha256-"))
+	}
+	if err := v.Proxy.SetConfig(faultproxy.Config{Seed: 1, StallRate: 1, Stall: 5 * time.Minute, MaxFaults: 1, Match: listing}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = v.Proxy.SetConfig(faultproxy.Config{}) }()
+	f := syncInto(t, v, dir, false, tmsync.WithIdleTimeout(time.Second), tmsync.WithEvidence(tmsync.Evidence{CopyReferrers: true}))
+	st := v.Proxy.Stats()
+	t.Logf("%d stalls of 5 min at the vendor's referrers, sync %.1fs, failed %v", st.Stalls, f.seconds, f.failed)
+	if st.Stalls != 1 {
+		t.Fatalf("%d stalls: the test stalled nothing", st.Stalls)
+	}
+	if f.seconds > 30 {
+		t.Errorf("sync took %.1fs with a 1s idle timeout: the stalled listing was not cut", f.seconds)
+	}
+	if len(f.failed) > 0 {
+		t.Errorf("failed: %v (the cut listing is asked again)", f.failed)
+	}
+	if n := len(f.rep.Images); n != len(images) {
+		t.Errorf("%d images reported, want %d", n, len(images))
+	}
+}
+
 // TestCacheDirRerun keeps the store (--cache-dir): a second sync of the same release,
 // into an empty target, pulls no blob from the vendor.
 func TestCacheDirRerun(t *testing.T) {
