@@ -18,6 +18,11 @@ import (
 // is cut and retried (WithIdleTimeout).
 const DefaultIdleTimeout = pull.DefaultIdleTimeout
 
+// MinIdleTimeout is the shortest idle timeout WithIdleTimeout takes: below it, ordinary
+// pauses (a registry's answer to a commit, a scheduler's hiccup) would cut transfers that
+// are moving, and a run would spend itself cutting and retrying (1ms for 1m, say).
+const MinIdleTimeout = time.Second
+
 // storeSlack is added to the default bound of the run's store: the manifests and
 // configs kept beside the shared layers.
 const storeSlack = 8 << 20

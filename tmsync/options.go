@@ -308,11 +308,12 @@ func WithCacheMaxBytes(n int64) Option {
 
 // WithIdleTimeout sets how long a transfer may move no byte before it is cut and retried:
 // a source request (retried at that request), and a copy whose target takes no byte and
-// sends no answer (tried again as a whole image). Default DefaultIdleTimeout.
+// sends no answer (tried again as a whole image). Default DefaultIdleTimeout; at least
+// MinIdleTimeout.
 func WithIdleTimeout(d time.Duration) Option {
 	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("idle timeout %s: want more than 0", d)
+		if d < MinIdleTimeout {
+			return fmt.Errorf("idle timeout %s: want at least %s", d, MinIdleTimeout)
 		}
 		o.idleTimeout = d
 		return nil

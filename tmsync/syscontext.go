@@ -3,10 +3,12 @@ package tmsync
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -58,13 +60,26 @@ var (
 	registriesConf, confDir string
 )
 
-// emptyRegistriesConf returns an empty registries.conf and an empty drop-in folder, made
-// once per process in a private temporary folder. /dev/null serves as the file when the
-// folder cannot be made; the drop-in folder is then a path that cannot exist (a missing
-// folder reads as empty, a folder that is not one is an error).
+// procNone is a drop-in folder that does not exist and that no one can create: procfs
+// takes no new entries, not even from root.
+const procNone = "/proc/tmsync-none/registries.conf.d"
+
+// emptyRegistriesConf returns an empty registries.conf (/dev/null) and a drop-in folder
+// that reads as empty: a missing folder does (a folder that is not one is an error), so on
+// Linux it is procNone, which leaves nothing behind. Elsewhere it is an empty folder made
+// once per process in a private temporary folder (left there: a removed one could be made
+// again by someone else, with a configuration of theirs); when that cannot be made either,
+// a path below /dev/null's name that cannot exist.
 func emptyRegistriesConf() (string, string) {
 	registriesConfOnce.Do(func() {
-		registriesConf, confDir = os.DevNull, filepath.Join(os.DevNull+".tmsync-none", "registries.conf.d")
+		registriesConf = os.DevNull
+		if _, err := os.Stat(procNone); runtime.GOOS == "linux" && errors.Is(err, fs.ErrNotExist) {
+			if st, err := os.Stat("/proc/self"); err == nil && st.IsDir() {
+				confDir = procNone
+				return
+			}
+		}
+		confDir = filepath.Join(os.DevNull+".tmsync-none", "registries.conf.d")
 		dir, err := os.MkdirTemp("", "tmsync-registries-")
 		if err != nil {
 			return

@@ -2,11 +2,14 @@ package tmsync
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,5 +92,29 @@ func TestSystemOverridesWarning(t *testing.T) {
 	reg, err := sysregistriesv2.FindRegistry(newSystemContext("vendor.example:443", nil), "vendor.example:443/x")
 	if err != nil || reg != nil {
 		t.Errorf("tmsync's system context found %+v %v in the system configuration", reg, err)
+	}
+}
+
+// The empty registries configuration leaves nothing on disk (it once left an empty
+// tmsync-registries-* folder in $TMPDIR per process: thousands on a build machine), and
+// containers/image reads it as empty.
+func TestEmptyRegistriesConfLeavesNothing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("procfs: Linux only")
+	}
+	conf, dir := emptyRegistriesConf()
+	if conf != os.DevNull || dir != procNone {
+		t.Fatalf("registries.conf %q, drop-ins %q: want %q and %q", conf, dir, os.DevNull, procNone)
+	}
+	if _, err := os.ReadDir(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the drop-in folder %s: %v, want it missing", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err == nil {
+		t.Fatalf("%s could be made: someone could put a configuration there", dir)
+	}
+	sysregistriesv2.InvalidateCache()
+	regs, err := sysregistriesv2.GetRegistries(newSystemContext("example.com", nil))
+	if err != nil || len(regs) != 0 {
+		t.Fatalf("containers/image read %d registries, error %v: want an empty configuration", len(regs), err)
 	}
 }

@@ -188,3 +188,18 @@ func TestWatchEndDetachesStreams(t *testing.T) {
 		t.Error("the copy's context is still live after end")
 	}
 }
+
+// A typo (1ms for 1m) would cut every transfer and spend the run retrying: refused.
+func TestWithIdleTimeoutBounds(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, 0, time.Millisecond, 999 * time.Millisecond} {
+		if err := WithIdleTimeout(d)(&options{}); err == nil || !strings.Contains(err.Error(), "at least 1s") {
+			t.Errorf("WithIdleTimeout(%s): %v, want refused (at least 1s)", d, err)
+		}
+	}
+	for _, d := range []time.Duration{MinIdleTimeout, time.Minute} {
+		o := &options{}
+		if err := WithIdleTimeout(d)(o); err != nil || o.idleTimeout != d {
+			t.Errorf("WithIdleTimeout(%s): %v, idle %s", d, err, o.idleTimeout)
+		}
+	}
+}
