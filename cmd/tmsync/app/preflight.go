@@ -276,6 +276,10 @@ type registryCheck struct {
 	hint  string
 	// refused says the credentials were refused; nil: one problem with hint.
 	refused func(who string)
+	// needCreds: the run cannot work anonymously here (the registry target: its copies
+	// push). A registry that asks for credentials when none were found is then a problem,
+	// unless its token server gives an anonymous token for scope.
+	needCreds bool
 }
 
 // checkRegistry checks that the registry answers /v2/ and, with credentials, that it
@@ -332,6 +336,10 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		ps.add(fmt.Sprintf("%s registry %s unreachable: %s", rc.role, rc.host, shortErr(cause)), rc.hint)
 		return
 	}
+	if resp.StatusCode == http.StatusUnauthorized && !creds && rc.needCreds {
+		checkAnonymous(ctx, ps, hc, rc, resp.Header)
+		return
+	}
 	if resp.StatusCode != http.StatusUnauthorized || !creds {
 		if resp.StatusCode >= 500 {
 			ps.add(fmt.Sprintf("%s registry %s answered %s", rc.role, rc.host, resp.Status), rc.hint)
@@ -380,6 +388,33 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		return
 	}
 	loginAnswer(authResp.StatusCode, authResp.Status)
+}
+
+// checkAnonymous judges a registry that asked for credentials (h, its 401's headers) when
+// none were found for it: a Basic challenge, or a token server that refuses an anonymous
+// token for the scope, is a problem that names the missing credentials; an anonymous
+// token, or an answer that says nothing of them, is not.
+func checkAnonymous(ctx context.Context, ps *problems, hc *http.Client, rc registryCheck, h http.Header) {
+	missing := func() {
+		ps.add(fmt.Sprintf("%s registry %s asks for credentials and none were found for it", rc.role, rc.host), rc.hint)
+	}
+	cs, _ := regauth.Challenges(h)
+	challenge, ok := regauth.Pick(cs)
+	if !ok {
+		ps.note(fmt.Sprintf("%s registry %s asks for credentials, none were found for it, and it offers no Basic or Bearer challenge we can answer (WWW-Authenticate %q)",
+			rc.role, rc.host, regauth.Clip(h.Get("WWW-Authenticate"))))
+		return
+	}
+	if challenge.Scheme == "basic" {
+		missing()
+		return
+	}
+	_, err := regauth.FetchToken(ctx, hc, regauth.TokenRequest{Realm: challenge.Realm(), Service: challenge.Service(),
+		Scope: rc.scope, PlainHTTP: rc.insecure})
+	var status *regauth.StatusError
+	if errors.As(err, &status) && (status.Code == http.StatusUnauthorized || status.Code == http.StatusForbidden) {
+		missing()
+	}
 }
 
 // checkECRLogin gets the registry credentials from ECR (GetAuthorizationToken) and checks

@@ -98,3 +98,61 @@ func TestPreflightNoUsableChallenge(t *testing.T) {
 		}
 	}
 }
+
+// TestPreflightNoCredentials: a registry target that asks for credentials when none were
+// found for it stops the run before anything is created (exit 2), instead of failing
+// every image at its lookup; unless its token server gives an anonymous token. Where the
+// check runs without credentials on purpose (needCreds false), a 401 says nothing.
+func TestPreflightNoCredentials(t *testing.T) {
+	const want = "preflight: target registry HOST asks for credentials and none were found for it (HINT)"
+	for _, tc := range []struct {
+		name, challenge string
+		anonymous       int // the token server's status for an anonymous token
+		needCreds       bool
+		want            string
+	}{
+		{"basic", `Basic realm="reg"`, 0, true, want},
+		{"basic, lower case", `basic realm="reg"`, 0, true, want},
+		{"bearer, anonymous refused", `Bearer realm="%s",service="reg"`, http.StatusUnauthorized, true, want},
+		{"bearer, anonymous forbidden", `Bearer realm="%s",service="reg"`, http.StatusForbidden, true, want},
+		{"bearer, anonymous token", `Bearer realm="%s",service="reg"`, http.StatusOK, true, ""},
+		{"bearer, token server down", `Bearer realm="%s",service="reg"`, http.StatusBadGateway, true, ""},
+		{"open registry", "", 0, true, ""},
+		{"basic, not needed", `Basic realm="reg"`, 0, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.URL.Path == "/token":
+					if _, _, ok := r.BasicAuth(); ok || r.URL.Query().Get("scope") != "repository:tm:push,pull" {
+						w.WriteHeader(http.StatusBadRequest)
+						return
+					}
+					w.WriteHeader(tc.anonymous)
+					w.Write([]byte(`{"token":"anon"}`))
+				case tc.challenge == "":
+				default:
+					c := tc.challenge
+					if strings.Contains(c, "%s") {
+						c = fmt.Sprintf(c, srv.URL+"/token")
+					}
+					w.Header().Set("WWW-Authenticate", c)
+					w.WriteHeader(http.StatusUnauthorized)
+				}
+			}))
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+			ps := &problems{}
+			checkRegistry(context.Background(), ps, registryCheck{role: "target", host: host, insecure: true,
+				scope: "repository:tm:push,pull", hint: "HINT", needCreds: tc.needCreds})
+			got := ""
+			if err := ps.err(); err != nil {
+				got = strings.ReplaceAll(err.Error(), host, "HOST")
+			}
+			if got != tc.want {
+				t.Fatalf("problems %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

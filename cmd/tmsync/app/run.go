@@ -295,7 +295,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 			}
 			goCheck(func() {
 				checkRegistry(ctx, ps, registryCheck{role: "target", host: a.TrgRegistry, insecure: hostIn(a.TrgRegistry, a.Insecure),
-					user: user, pass: pass, scope: scope,
+					user: user, pass: pass, scope: scope, needCreds: true,
 					hint: "check --trg-registry, the network path, and the target's credentials in --authfile (or the usual auth files)"})
 			})
 		}
