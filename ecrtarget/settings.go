@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Tag is an AWS resource tag.
@@ -179,8 +181,8 @@ func parseRepositoryPolicy(data []byte) (string, error) {
 		var doc struct {
 			Statement json.RawMessage
 		}
-		if err := json.Unmarshal(trimmed, &doc); err != nil {
-			return "", fmt.Errorf("policy document: %v", err)
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return "", fmt.Errorf("policy document: %v", jsonError(data, err))
 		}
 		if len(doc.Statement) == 0 {
 			return "", fmt.Errorf("$.Statement: missing")
@@ -256,17 +258,196 @@ func LoadLifecyclePolicy(path string, untaggedDays int) (string, error) {
 	return policy, nil
 }
 
+// parseLifecyclePolicy checks the policy against ECR's lifecycle policy properties, so
+// that a file ECR would refuse stops the run before a repository is made (PutLifecyclePolicy
+// comes after CreateRepository): the rules' shape, types, the values ECR documents, the
+// priorities unique, and a rule on "any" tag status last. Errors give the JSON path. It
+// does not restrict what ECR may add (a new countType or action type is passed on).
 func parseLifecyclePolicy(data []byte) (string, error) {
-	var doc struct {
-		Rules []json.RawMessage `json:"rules"`
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return "", fmt.Errorf("lifecycle policy: %v", jsonError(data, err))
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return "", fmt.Errorf("lifecycle policy: %v", err)
+	if doc == nil {
+		return "", fmt.Errorf("$: want a JSON object with rules")
 	}
-	if len(doc.Rules) == 0 {
+	for k := range doc {
+		if k != "rules" {
+			return "", fmt.Errorf("$.%s: unknown field (a lifecycle policy has only rules)", k)
+		}
+	}
+	rules, ok := doc["rules"].([]any)
+	if !ok || len(rules) == 0 {
 		return "", fmt.Errorf("$.rules: missing or empty")
 	}
+	priorities := map[int64]int{}
+	var anyAt int64 = -1
+	var highest int64
+	for i, r := range rules {
+		at := fmt.Sprintf("$.rules[%d]", i)
+		prio, tagStatus, err := checkLifecycleRule(at, r)
+		if err != nil {
+			return "", err
+		}
+		if j, dup := priorities[prio]; dup {
+			return "", fmt.Errorf("%s.rulePriority: %d is also the priority of $.rules[%d] (want each rule its own)", at, prio, j)
+		}
+		priorities[prio] = i
+		highest = max(highest, prio)
+		if tagStatus == "any" {
+			anyAt = prio
+		}
+	}
+	if anyAt >= 0 && anyAt != highest {
+		return "", fmt.Errorf("$.rules: the rule with tagStatus \"any\" has priority %d; ECR wants it last (the highest priority, here %d)", anyAt, highest)
+	}
 	return canonicalJSON(string(data))
+}
+
+// checkLifecycleRule checks one rule at JSON path at, and returns its priority and tag
+// status.
+func checkLifecycleRule(at string, r any) (int64, string, error) {
+	rule, ok := r.(map[string]any)
+	if !ok {
+		return 0, "", fmt.Errorf("%s: want an object with rulePriority, selection and action", at)
+	}
+	for k := range rule {
+		switch k {
+		case "rulePriority", "description", "selection", "action":
+		default:
+			return 0, "", fmt.Errorf("%s.%s: unknown field", at, k)
+		}
+	}
+	prio, err := positiveInt(at+".rulePriority", rule["rulePriority"], true)
+	if err != nil {
+		return 0, "", err
+	}
+	if d, ok := rule["description"]; ok {
+		if _, ok := d.(string); !ok {
+			return 0, "", fmt.Errorf("%s.description: want a string", at)
+		}
+	}
+	sel, ok := rule["selection"].(map[string]any)
+	if !ok {
+		return 0, "", fmt.Errorf("%s.selection: missing, or not an object", at)
+	}
+	at += ".selection"
+	tagStatus, _ := sel["tagStatus"].(string)
+	switch tagStatus {
+	case "tagged", "untagged", "any":
+	default:
+		return 0, "", fmt.Errorf("%s.tagStatus: %s, want tagged, untagged or any", at, shown(sel["tagStatus"]))
+	}
+	lists := 0
+	for _, name := range []string{"tagPrefixList", "tagPatternList"} {
+		v, set := sel[name]
+		if !set {
+			continue
+		}
+		if tagStatus != "tagged" {
+			return 0, "", fmt.Errorf("%s.%s: only with tagStatus tagged", at, name)
+		}
+		list, ok := v.([]any)
+		if !ok || len(list) == 0 {
+			return 0, "", fmt.Errorf("%s.%s: want a non-empty list of strings", at, name)
+		}
+		for j, e := range list {
+			str, ok := e.(string)
+			if !ok || str == "" {
+				return 0, "", fmt.Errorf("%s.%s[%d]: want a non-empty string", at, name, j)
+			}
+			if name == "tagPatternList" && strings.Count(str, "*") > 4 {
+				return 0, "", fmt.Errorf("%s.%s[%d]: %q has more than 4 wildcards", at, name, j, str)
+			}
+		}
+		lists++
+	}
+	if tagStatus == "tagged" && lists == 0 {
+		return 0, "", fmt.Errorf("%s: tagStatus tagged needs tagPrefixList or tagPatternList", at)
+	}
+	countType, ok := sel["countType"].(string)
+	if !ok || countType == "" {
+		return 0, "", fmt.Errorf("%s.countType: %s, want imageCountMoreThan or sinceImagePushed", at, shown(sel["countType"]))
+	}
+	if _, err := positiveInt(at+".countNumber", sel["countNumber"], true); err != nil {
+		return 0, "", err
+	}
+	unit, hasUnit := sel["countUnit"]
+	switch {
+	case countType == "imageCountMoreThan" && hasUnit:
+		return 0, "", fmt.Errorf("%s.countUnit: not with countType imageCountMoreThan", at)
+	case countType == "sinceImagePushed" && unit != "days":
+		return 0, "", fmt.Errorf("%s.countUnit: %s, want \"days\" with countType sinceImagePushed", at, shown(unit))
+	}
+	for k := range sel {
+		switch k {
+		case "tagStatus", "tagPrefixList", "tagPatternList", "countType", "countUnit", "countNumber":
+		default:
+			if countType == "imageCountMoreThan" || countType == "sinceImagePushed" {
+				return 0, "", fmt.Errorf("%s.%s: unknown field", at, k)
+			}
+		}
+	}
+	action, ok := rule["action"].(map[string]any)
+	if !ok {
+		return 0, "", fmt.Errorf("%s.action: missing, or not an object", strings.TrimSuffix(at, ".selection"))
+	}
+	if t, _ := action["type"].(string); t == "" {
+		return 0, "", fmt.Errorf("%s.action.type: %s, want a string (expire)", strings.TrimSuffix(at, ".selection"), shown(action["type"]))
+	}
+	return prio, tagStatus, nil
+}
+
+// positiveInt reads v, at JSON path at, as an integer of 1 or more.
+func positiveInt(at string, v any, required bool) (int64, error) {
+	if v == nil && required {
+		return 0, fmt.Errorf("%s: missing (want an integer of 1 or more)", at)
+	}
+	n, ok := v.(json.Number)
+	if ok {
+		if i, err := n.Int64(); err == nil && i >= 1 {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: %s, want an integer of 1 or more", at, shown(v))
+}
+
+// shown is a JSON value as an error quotes it: its JSON text, clipped; "missing" for none.
+func shown(v any) string {
+	if v == nil {
+		return "missing"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "unreadable"
+	}
+	if len(b) > 40 {
+		b = append(b[:37], "..."...)
+	}
+	return string(b)
+}
+
+// jsonError adds the line and column to a JSON syntax or type error of data.
+func jsonError(data []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var at int64 = -1
+	switch {
+	case errors.As(err, &se):
+		at = se.Offset - 1 // the offset is past the byte that did not fit
+	case errors.As(err, &te):
+		at = te.Offset
+	}
+	if at < 0 {
+		return err
+	}
+	at = max(0, min(at, int64(len(data))))
+	before := data[:at]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
+	return fmt.Errorf("line %d, column %d: %v", line, col, err)
 }
 
 // DefaultLifecyclePolicy expires untagged images days after push.

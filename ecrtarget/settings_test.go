@@ -217,3 +217,67 @@ func FuzzCanonicalJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestLifecyclePolicyChecked: a lifecycle file ECR would refuse stops the run before any
+// repository is made (PutLifecyclePolicy comes after CreateRepository), with the JSON path
+// of what is wrong; one ECR takes passes, whatever its layout.
+func TestLifecyclePolicyChecked(t *testing.T) {
+	rule := func(prio, sel, action string) string {
+		return `{"rulePriority":` + prio + `,"selection":` + sel + `,"action":` + action + `}`
+	}
+	const untagged = `{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14}`
+	const expire = `{"type":"expire"}`
+	policy := func(rules ...string) string { return `{"rules":[` + strings.Join(rules, ",") + `]}` }
+	good := []string{
+		DefaultLifecyclePolicy(3),
+		policy(rule("1", untagged, expire)),
+		"\n\n  " + policy(rule("1", untagged, expire)) + "\n",
+		policy(rule("1", `{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":10}`, expire),
+			rule("5", `{"tagStatus":"tagged","tagPatternList":["prod*","*a*b*c*"],"countType":"imageCountMoreThan","countNumber":1}`, expire),
+			rule("9", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":500}`, expire)),
+		// A count type or action ECR may add later is passed on.
+		policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePulled","countUnit":"days","countNumber":30,"storageClass":"archive"}`, `{"type":"transition","targetStorageClass":"archive"}`)),
+		`{"rules":[{"rulePriority":1,"description":"x","selection":` + untagged + `,"action":` + expire + `}]}`,
+	}
+	for _, doc := range good {
+		if _, err := LoadLifecyclePolicy(write(t, "lc.json", doc), 1); err != nil {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+	for _, tc := range []struct{ doc, want string }{
+		{`{"rules":[{"rulePriority":"one"}]}`, `$.rules[0].rulePriority: "one", want an integer of 1 or more`},
+		{policy(rule("0", untagged, expire)), `$.rules[0].rulePriority: 0, want`},
+		{policy(rule("1.5", untagged, expire)), `$.rules[0].rulePriority: 1.5, want`},
+		{policy(rule("-1", untagged, expire)), `$.rules[0].rulePriority: -1, want`},
+		{`{"rules":[{"selection":` + untagged + `,"action":` + expire + `}]}`, `$.rules[0].rulePriority: missing`},
+		{policy(rule("1", untagged, expire), rule("1", untagged, expire)), `$.rules[1].rulePriority: 1 is also the priority of $.rules[0]`},
+		{policy(rule("1", `{"tagStatus":"Untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1}`, expire)), `$.rules[0].selection.tagStatus: "Untagged", want tagged, untagged or any`},
+		{policy(rule("1", `{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1}`, expire)), `$.rules[0].selection: tagStatus tagged needs tagPrefixList or tagPatternList`},
+		{policy(rule("1", `{"tagStatus":"untagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1}`, expire)), `$.rules[0].selection.tagPrefixList: only with tagStatus tagged`},
+		{policy(rule("1", `{"tagStatus":"tagged","tagPrefixList":[],"countType":"imageCountMoreThan","countNumber":1}`, expire)), `tagPrefixList: want a non-empty list`},
+		{policy(rule("1", `{"tagStatus":"tagged","tagPatternList":[7],"countType":"imageCountMoreThan","countNumber":1}`, expire)), `tagPatternList[0]: want a non-empty string`},
+		{policy(rule("1", `{"tagStatus":"tagged","tagPatternList":["a*b*c*d*e*f"],"countType":"imageCountMoreThan","countNumber":1}`, expire)), `more than 4 wildcards`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePushed","countNumber":1}`, expire)), `countUnit: missing, want "days"`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"hours","countNumber":1}`, expire)), `countUnit: "hours", want "days"`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"imageCountMoreThan","countUnit":"days","countNumber":1}`, expire)), `countUnit: not with countType imageCountMoreThan`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":"14"}`, expire)), `countNumber: "14", want an integer`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days"}`, expire)), `countNumber: missing`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1,"tagstatus":"x"}`, expire)), `selection.tagstatus: unknown field`},
+		{policy(rule("1", `{"tagStatus":"untagged","countUnit":"days","countNumber":1}`, expire)), `countType: missing`},
+		{policy(rule("1", untagged, `{}`)), `$.rules[0].action.type: missing`},
+		{policy(rule("1", untagged, `"expire"`)), `$.rules[0].action: missing, or not an object`},
+		{`{"rules":[{"rulePriority":1,"Selection":` + untagged + `,"action":` + expire + `}]}`, `$.rules[0].Selection: unknown field`},
+		{policy(rule("2", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire), rule("3", untagged, expire)), `tagStatus "any" has priority 2`},
+		{`{"rules":[` + rule("1", untagged, expire) + `],"Rules":[]}`, `$.Rules: unknown field`},
+		{`[]`, `lifecycle policy: `},
+		{`null`, `$: want a JSON object`},
+		{`{"rules":[1]}`, `$.rules[0]: want an object`},
+		{"{\n  \"rules\": [\n    {\"rulePriority\": 1,,}\n  ]\n}", `line 3, column 24`},
+	} {
+		p := write(t, "lc.json", tc.doc)
+		_, err := LoadLifecyclePolicy(p, 1)
+		if !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s:\n got %v\nwant %q", tc.doc, err, tc.want)
+		}
+	}
+}
