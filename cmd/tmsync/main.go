@@ -16,6 +16,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A console that goes away (`tmsync sync | head`, a log agent that dies) must not kill
+	// the run mid-copy: with SIGPIPE caught, a write to it fails (EPIPE) and the run goes on
+	// to its report, error log and exit status. The signal itself is dropped.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -424,6 +424,42 @@ func TestReliabilitySIGTERMThenRerun(t *testing.T) {
 	}
 }
 
+// TestReliabilityConsoleGone: the console's reader goes away after a few lines (`tmsync
+// sync | head -3`): the run is not killed by SIGPIPE mid-copy; it finishes, writes its
+// report and an empty error log, and exits 0.
+func TestReliabilityConsoleGone(t *testing.T) {
+	r := newRelBed(t, faultproxy.Config{Latency: 50 * time.Millisecond, Match: faultproxy.ExceptPing})
+	rel, images := r.release(6, 300)
+	args := r.args(rel, "--concurrency", "2")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "TMSYNC_TEST_MAIN=1")
+	pr, pw, err := os.Pipe()
+	must(t, err)
+	cmd.Stdout, cmd.Stderr = pw, pw // both to the pipe that goes away: no other console
+	must(t, cmd.Start())
+	_ = pw.Close()
+	sc := bufio.NewScanner(pr)
+	for n := 0; n < 3 && sc.Scan(); n++ {
+	}
+	_ = pr.Close() // like head: stop reading, the pipe's reader is gone
+	err = cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("tmsync was killed by %s when its console went away", ws.Signal())
+	}
+	if code != 0 {
+		t.Fatalf("exit %d (%v), want 0; error log:\n%s", code, err, r.errorLog())
+	}
+	if log := r.errorLog(); log != "" {
+		t.Errorf("error log %q, want empty", log)
+	}
+	if s := r.report().Summary; s.Copied != len(images) {
+		t.Errorf("summary %+v, want %d copied", s, len(images))
+	}
+}
+
 // runProcess runs tmsync as a child process (this test binary, through TestMain). With
 // termAfter > 0 it sends SIGTERM once that many images are done. It checks that the
 // child's argv holds no secret, and returns the exit status and the console output.
