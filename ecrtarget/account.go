@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 )
 
@@ -28,9 +29,12 @@ var _ AccountSettingPutter = (*ecr.Client)(nil)
 func EnableBlobMountingActions() []string { return []string{"ecr:PutAccountSetting"} }
 
 // BlobMounting reads the account setting BLOB_MOUNTING (GetAccountSetting): true when
-// it is ENABLED.
+// it is ENABLED. The setting only informs the plan and the report: the call is tried
+// twice at most, so that an endpoint that does not implement it (a stand-in, an older
+// partition) costs a second, not the SDK's full backoff.
 func (p *Provisioner) BlobMounting(ctx context.Context) (bool, error) {
-	out, err := p.api.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String(SettingBlobMounting)})
+	out, err := p.api.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String(SettingBlobMounting)},
+		func(o *ecr.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 2) })
 	if err != nil {
 		return false, fmt.Errorf("reading the account setting %s: %w", SettingBlobMounting, err)
 	}

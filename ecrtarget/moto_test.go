@@ -540,3 +540,30 @@ func mustNew(t testing.TB, api ecrtarget.API, opts ...ecrtarget.Option) *ecrtarg
 	}
 	return p
 }
+
+// TestMotoBlobMountingUnimplemented: moto does not implement GetAccountSetting, as an
+// endpoint may not: reading the setting fails within a few seconds (two tries), not after
+// the SDK's full backoff (the run waited 15 s for it, printing nothing).
+func TestMotoBlobMountingUnimplemented(t *testing.T) {
+	m := testbed.SharedMoto(t)
+	tr := newTransport(0, 1)
+	p := mustNew(t, client(m, tr))
+	start := time.Now()
+	_, err := p.BlobMounting(context.Background())
+	took := time.Since(start)
+	tr.mu.Lock()
+	n := 0
+	for _, c := range tr.calls {
+		if c.op == "GetAccountSetting" {
+			n++
+		}
+	}
+	tr.mu.Unlock()
+	t.Logf("GetAccountSetting against moto: %v after %s, %d calls", err, took.Round(time.Millisecond), n)
+	if err == nil {
+		t.Skip("this moto implements GetAccountSetting")
+	}
+	if n > 2 || took > 5*time.Second {
+		t.Errorf("%d calls in %s: want at most 2 tries, in a few seconds", n, took)
+	}
+}
