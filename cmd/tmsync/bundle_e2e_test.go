@@ -29,6 +29,27 @@ func withCommand(args []string, cmd string) []string {
 	return out
 }
 
+// exportArgs are args (a sync's, of b.args) as export takes them: the command export,
+// without the target's flags, which export refuses.
+func exportArgs(args []string) []string {
+	target := map[string]bool{"--trgprefix": true, "--trgregion": true, "--trg_kms_key_alias": true,
+		"--throttle_ecr_creation_ms": true, "--trg-registry": true, "--trg_resource_tags_file_path": true,
+		"--trg_ecr_policy_file_path": true, "--trg_dst_security_scan_enabled": true}
+	in := withCommand(args, "export")
+	out := in[:2:2]
+	for i := 2; i < len(in); i++ {
+		name, _, hasValue := strings.Cut(in[i], "=")
+		if !target[name] {
+			out = append(out, in[i])
+			continue
+		}
+		if !hasValue && name != "--trg_dst_security_scan_enabled" {
+			i++ // its value
+		}
+	}
+	return out
+}
+
 // withFlag replaces the value of flag in args.
 func withFlag(args []string, flag, value string) []string {
 	out := append([]string(nil), args...)
@@ -95,7 +116,7 @@ func TestBundleEndToEnd(t *testing.T) {
 	t.Setenv("TM_TOKEN", b.token)
 	bdir := filepath.Join(b.dir, "bundle")
 	start := time.Now()
-	code, _ := b.run(append(withCommand(args, "export"), "--to", bdir))
+	code, _ := b.run(append(exportArgs(args), "--to", bdir))
 	exportSecs := time.Since(start).Seconds()
 	if code != 0 {
 		t.Fatalf("export: exit %d; error log:\n%s", code, b.errorLog())
@@ -133,7 +154,18 @@ func TestBundleEndToEnd(t *testing.T) {
 	// vendor is there.
 	tarPath := filepath.Join(b.dir, "out", "bundle.tar")
 	must(t, os.MkdirAll(filepath.Dir(tarPath), 0o755))
-	if code, _ := b.run(append(withCommand(args, "export"), "--to", tarPath, "--split", "1M")); code != 0 {
+	// A split below one tar block is refused before anything is fetched (it once failed
+	// at the pack, after the whole export), and so is a flag of sync's target.
+	if code, out := b.run(append(exportArgs(args), "--to", tarPath, "--split", "1")); code != 2 || !strings.Contains(out, "--split") || strings.Contains(out, "START:") {
+		t.Errorf("export --split 1: exit %d; want 2 naming --split, nothing fetched", code)
+	}
+	if _, err := os.Stat(tarPath + ".export.d"); !os.IsNotExist(err) {
+		t.Errorf("export --split 1 made %s.export.d: %v", tarPath, err)
+	}
+	if code, out := b.run(append(exportArgs(args), "--to", tarPath, "--trgprefix", "/x/")); code != 2 || !strings.Contains(out, "--trgprefix") {
+		t.Errorf("export --trgprefix: exit %d; want 2 naming it", code)
+	}
+	if code, _ := b.run(append(exportArgs(args), "--to", tarPath, "--split", "1M")); code != 0 {
 		t.Fatalf("export --to tar --split: exit %d", code)
 	}
 	parts, err := bundle.Parts(tarPath + ".000")
@@ -144,7 +176,7 @@ func TestBundleEndToEnd(t *testing.T) {
 		t.Errorf("the export folder next to the tar is left behind: %v", err)
 	}
 	incr := filepath.Join(b.dir, "bundle-5.0.4")
-	if code, _ := b.run(append(withCommand(withFlag(args, "--release-dir", rel2), "export"), "--to", incr, "--since", bdir)); code != 0 {
+	if code, _ := b.run(append(exportArgs(withFlag(args, "--release-dir", rel2)), "--to", incr, "--since", bdir)); code != 0 {
 		t.Fatalf("incremental export: exit %d", code)
 	}
 	if mi := readBundleJSON(t, incr); len(mi.External) != 2 {
@@ -152,7 +184,7 @@ func TestBundleEndToEnd(t *testing.T) {
 	}
 	// --since a previous release folder: the same blobs left out, read from the vendor.
 	incrRel := filepath.Join(b.dir, "bundle-5.0.4-since-folder")
-	if code, _ := b.run(append(withCommand(withFlag(args, "--release-dir", rel2), "export"), "--to", incrRel, "--since", rel)); code != 0 {
+	if code, _ := b.run(append(exportArgs(withFlag(args, "--release-dir", rel2)), "--to", incrRel, "--since", rel)); code != 0 {
 		t.Fatalf("incremental export --since a release folder: exit %d", code)
 	}
 	if mi := readBundleJSON(t, incrRel); len(mi.External) != 2 || mi.Since == nil || len(mi.Since.Releases) != 1 || mi.Since.Releases[0] != "5.0.3" {
@@ -172,7 +204,7 @@ func TestBundleEndToEnd(t *testing.T) {
 	must(t, os.Mkdir(rel3, 0o755))
 	writeRelease(t, rel3, "5.0.5", b.vendor.Host, bad, nil)
 	refusedDir := filepath.Join(b.dir, "bundle-5.0.5")
-	if code, _ := b.run(append(withCommand(withFlag(args, "--release-dir", rel3), "export"), "--to", refusedDir)); code != 1 {
+	if code, _ := b.run(append(exportArgs(withFlag(args, "--release-dir", rel3)), "--to", refusedDir)); code != 1 {
 		t.Errorf("export of a release with a bad attestation: exit %d, want 1", code)
 	}
 	if lines := strings.Split(strings.TrimSpace(b.errorLog()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "ERROR: attestation failed: vault/accounts:5.0.5") {

@@ -91,6 +91,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// MinSplit is the smallest part size PackFile takes: one tar block.
+const MinSplit = 512
+
 // PackFile packs the bundle in dir into the file path, or, with split > 0, into parts
 // of at most split bytes named path.000, path.001, ... It returns the files written.
 // A part is written under a temporary name and renamed when complete.
@@ -98,8 +101,8 @@ func PackFile(ctx context.Context, dir, path string, split int64) ([]string, err
 	if split < 0 {
 		return nil, fmt.Errorf("bundle: negative split size %d", split)
 	}
-	if split > 0 && split < 512 {
-		return nil, fmt.Errorf("bundle: split size %d is below one tar block (512 bytes)", split)
+	if split > 0 && split < MinSplit {
+		return nil, fmt.Errorf("bundle: split size %d is below one tar block (%d bytes)", split, MinSplit)
 	}
 	pw := &partWriter{path: path, split: split}
 	_, err := Pack(ctx, dir, pw)

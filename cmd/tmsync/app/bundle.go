@@ -125,28 +125,101 @@ func (br *bundleRun) close() {
 	}
 }
 
+// exportFlagNames are the flags of sync that export reads (runExport and what it
+// calls): the vendor and its token, the attestations, the release folder, the outputs
+// and the run's pace. The others (the target, shards, dry run, the scan gate, signing,
+// the blob cache, the preflight) mean nothing to an export: they are not defined for
+// it, so that urfave/cli refuses them (exit 2) rather than export ignoring them.
+var exportFlagNames = map[string]bool{
+	"srcusr": true, "srcpasswd": true, "srcdomain": true, "src-token-secret": true,
+	"src_packages_postfix": true, "src_release_postfix": true, "release-dir": true, "release-sha256": true,
+	"src_attestions_address": true, "src_attestor": true, "src-attestor-fingerprint": true,
+	"attestation-bundle": true, "attestation-per-image": true, "strict-key-expiry": true,
+	"byo-policy": true, "authfile": true, "insecure-registry": true,
+	"error-log": true, "report": true, "junit": true, "save-attestation-bundle": true,
+	"log-level": true, "debug": true, "log-format": true,
+	"concurrency": true, "retries": true,
+}
+
+// exportRefusals say why a flag of sync is not one of export's, for the usage error.
+var exportRefusals = map[string]string{
+	"dry-run":     "export has no dry run; use `tmsync plan` to see what a sync would do",
+	"shard-index": "export writes every image of the release into one bundle: it has no shards",
+	"shard-count": "export writes every image of the release into one bundle: it has no shards",
+	"from-bundle": "export reads from the vendor: --from-bundle is for sync, plan and verify",
+}
+
+// exportFlags are export's flags: exportFlagNames taken from syncFlags, in their help
+// categories, and export's own.
+func exportFlags() []cli.Flag {
+	var flags []cli.Flag
+	for _, f := range syncFlags() {
+		name := f.Names()[0]
+		if !exportFlagNames[name] {
+			continue
+		}
+		if name == "insecure-registry" {
+			setCategory(f, catSource) // export has no target: the vendor's and upstream registries
+		}
+		flags = append(flags, f)
+	}
+	categorize(flags)
+	return append(flags,
+		&cli.StringFlag{Name: "to", Category: catOutput, Usage: "write the bundle to this folder, or to this FILE.tar (packed from a folder FILE.tar.export.d next to it: twice the bundle's size on disk until packed)"},
+		&cli.StringFlag{Name: "split", Category: catOutput, Usage: "with --to FILE.tar: cut the tar into parts of this size (bytes, or with K, M, G: KiB, MiB, GiB; at least 512)"},
+		&cli.StringFlag{Name: "since", Category: catSource, Usage: "incremental: leave out the layers a previous bundle (its folder or bundle.json) or release folder carried"},
+	)
+}
+
+// exportUsageError is usageError, and for a flag of sync that export does not take, why.
+func exportUsageError(stderr io.Writer) cli.OnUsageErrorFunc {
+	base := usageError(stderr)
+	return func(c *cli.Context, err error, sub bool) error {
+		const undefined = "flag provided but not defined: "
+		name, ok := strings.CutPrefix(err.Error(), undefined)
+		name = strings.TrimLeft(name, "-")
+		if !ok || !isSyncFlag(name) {
+			return base(c, err, sub)
+		}
+		why := exportRefusals[name]
+		if why == "" {
+			why = "export verifies and writes a bundle, with no target: the flags of the target, the run and its gates are for sync, plan and verify"
+		}
+		fmt.Fprintf(stderr, "ERROR: --%s is not a flag of export: %s\n", name, why)
+		return exitCode(2)
+	}
+}
+
+// isSyncFlag: name is one of the names of a flag of sync.
+func isSyncFlag(name string) bool {
+	for _, f := range syncFlags() {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // exportCommand is `tmsync export --to DIR|FILE.tar [--split SIZE] [--since PREVIOUS]`.
 func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
-	flags := append(syncFlags(),
-		&cli.StringFlag{Name: "to", Usage: "write the bundle to this folder, or to this FILE.tar (packed from a folder FILE.tar.export.d next to it: twice the bundle's size on disk until packed)"},
-		&cli.StringFlag{Name: "split", Usage: "with --to FILE.tar: cut the tar into parts of this size (bytes, or with K, M, G: KiB, MiB, GiB)"},
-		&cli.StringFlag{Name: "since", Usage: "incremental: leave out the layers a previous bundle (its folder or bundle.json) carried"},
-	)
 	return &cli.Command{
 		Name:  "export",
 		Usage: "verify a release as sync does and write it into an air-gapped bundle (no target)",
 		Description: "Reads the release folder, verifies every image's attestation exactly as sync does, and writes\n" +
 			"the images that passed, the release folder and the attestations into a bundle (docs/bundle.md)\n" +
 			"for `tmsync sync --from-bundle` on a side without the vendor. Refused images are reported as by\n" +
-			"sync (error log, report, exit 1) and left out of the bundle.",
-		Flags:        flags,
-		OnUsageError: usageError(stderr),
+			"sync (error log, report, exit 1) and left out of the bundle. It takes the source, attestation,\n" +
+			"release and output flags of sync; the target's, --dry-run and the shards are refused (exit 2).",
+		Flags:        exportFlags(),
+		OnUsageError: exportUsageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", c.Args().Slice())
 				return exitCode(2)
 			}
-			a, err := argsFromFlags(c, stderr)
+			a, err := exportArgsFromFlags(c, stderr)
 			if a.SrcPassword == "" {
 				a.SrcPassword = token
 			}
@@ -160,9 +233,67 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 	}
 }
 
+// exportArgsFromFlags is argsFromFlags for export's flags (exportFlagNames): the Args
+// fields export reads; the others keep their zero values.
+func exportArgsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
+	if c.IsSet("srcpasswd") {
+		fmt.Fprintln(stderr, "WARNING: --srcpasswd puts the token in the process list; prefer TM_TOKEN or the Secrets Manager secret")
+	}
+	a := Args{
+		SrcUser: c.String("srcusr"), SrcPassword: c.String("srcpasswd"), SrcDomain: c.String("srcdomain"),
+		SrcTokenSecret:  c.String("src-token-secret"),
+		PackagesPostfix: c.String("src_packages_postfix"), ReleasePostfix: c.String("src_release_postfix"),
+		AttestationAddress: c.String("src_attestions_address"), AttestorKeyFile: c.String("src_attestor"),
+		AttestorFingerprints: c.StringSlice("src-attestor-fingerprint"),
+		AttestationBundle:    c.String("attestation-bundle"), SaveAttestationBundle: c.String("save-attestation-bundle"),
+		AttestationPerImage: c.Bool("attestation-per-image"), StrictKeyExpiry: c.Bool("strict-key-expiry"),
+		AuthFile: c.String("authfile"), Insecure: c.StringSlice("insecure-registry"),
+		ReleaseDir: c.String("release-dir"), ReleaseSHA256: c.String("release-sha256"),
+		ErrorLog: c.String("error-log"), Report: c.String("report"), JUnit: c.String("junit"),
+		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
+		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
+	}
+	// As for sync: the attestor key's default name is read from the release folder.
+	if a.ReleaseDir != "" && a.ReleaseDir != "." && !c.IsSet("src_attestor") && a.AttestorKeyFile != "" && !filepath.IsAbs(a.AttestorKeyFile) {
+		a.AttestorKeyFile = filepath.Join(a.ReleaseDir, a.AttestorKeyFile)
+	}
+	if c.Bool("debug") {
+		a.LogLevel = "debug"
+	}
+	if a.Retries < 0 {
+		return a, errors.New("--retries must be >= 0")
+	}
+	if a.Concurrency < 1 {
+		return a, errors.New("--concurrency must be >= 1")
+	}
+	return a, nil
+}
+
+// exportArgs are export's own flags.
 type exportArgs struct {
 	to, split, since string
 	tokenSecretSet   bool
+}
+
+// check refuses, before anything is read or fetched, what export's own flags cannot do;
+// it returns the --split size in bytes (0: one tar or a folder).
+func (x exportArgs) check() (split int64, err error) {
+	if x.to == "" {
+		return 0, errors.New("export needs --to DIR or --to FILE.tar")
+	}
+	if x.split == "" {
+		return 0, nil
+	}
+	if split, err = parseSize(x.split); err != nil {
+		return 0, fmt.Errorf("--split %q: %w", x.split, err)
+	}
+	if split < bundle.MinSplit {
+		return 0, fmt.Errorf("--split %q: %d bytes is below one tar block: want at least %d bytes", x.split, split, bundle.MinSplit)
+	}
+	if !strings.HasSuffix(x.to, ".tar") {
+		return 0, fmt.Errorf("--split needs --to FILE.tar (--to %s)", x.to)
+	}
+	return split, nil
 }
 
 func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writer) int {
@@ -174,22 +305,11 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if err != nil {
 		return fail(startErr("checking flags", err))
 	}
-	if x.to == "" {
-		return fail(startErr("checking flags", errors.New("export needs --to DIR or --to FILE.tar")))
+	split, err := x.check()
+	if err != nil {
+		return fail(startErr("checking flags", err))
 	}
-	if a.FromBundle != "" {
-		return fail(startErr("checking flags", errors.New("export reads from the vendor: --from-bundle is for sync, plan and verify")))
-	}
-	var split int64
-	if x.split != "" {
-		if split, err = parseSize(x.split); err != nil {
-			return fail(startErr("checking flags", fmt.Errorf("--split %q: %w", x.split, err)))
-		}
-	}
-	toTar := strings.HasSuffix(x.to, ".tar") || split > 0
-	if split > 0 && !strings.HasSuffix(x.to, ".tar") {
-		return fail(startErr("checking flags", errors.New("--split needs --to FILE.tar")))
-	}
+	toTar := strings.HasSuffix(x.to, ".tar")
 
 	token := a.SrcPassword
 	if token == "" && x.tokenSecretSet {

@@ -1,6 +1,19 @@
 package app
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
 
 func TestParseSize(t *testing.T) {
 	good := map[string]int64{"1": 1, "1048576": 1 << 20, "1M": 1 << 20, "1m": 1 << 20, "1MiB": 1 << 20, "1MB": 1 << 20,
@@ -13,6 +26,187 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"", "0", "-1", "1.5G", "M", "1X", "99999999999T", "1 M B", "0x10"} {
 		if got, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// runCLI runs tmsync with args and returns its exit status, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), append([]string{"tmsync"}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// sampleArgs are a flag given on the command line with a value it parses.
+func sampleArgs(f cli.Flag) []string {
+	name := "--" + f.Names()[0]
+	switch f.(type) {
+	case *cli.BoolFlag:
+		return []string{name}
+	case *cli.IntFlag:
+		return []string{name, "1"}
+	case *cli.DurationFlag:
+		return []string{name, "1m"}
+	default:
+		return []string{name, "x"}
+	}
+}
+
+// The flags of sync that export does not read are refused, exit 2, naming the flag,
+// before anything is done: none of them is ignored.
+func TestExportRefusesSyncFlags(t *testing.T) {
+	t.Setenv("TM_TOKEN", "")
+	// The walkthrough's, written out so that a change to exportFlagNames cannot let them in.
+	for _, name := range []string{"dry-run", "shard-index", "shard-count", "target", "scan-wait", "sign-kms-key",
+		"from-bundle", "trgprefix", "trg-registry", "fail-on-severity", "cache-dir", "skip-preflight"} {
+		if exportFlagNames[name] {
+			t.Errorf("export takes --%s", name)
+		}
+	}
+	type refusal struct {
+		args []string
+		name string
+	}
+	cases := []refusal{
+		{[]string{"--dry-run"}, "--dry-run"},
+		{[]string{"--dry-run=false"}, "--dry-run"},
+		{[]string{"-dry-run"}, "--dry-run"},
+		{[]string{"--dry-run", "True"}, "--dry-run"}, // the old pipeline's spelling of a bool
+		{[]string{"--shard-count", "2", "--shard-index", "1"}, "--shard-count"},
+		{[]string{"--shard-index=1"}, "--shard-index"},
+		{[]string{"--target", "ecr"}, "--target"},
+		{[]string{"--scan-wait", "5m"}, "--scan-wait"},
+		{[]string{"--sign-kms-key=alias/bank"}, "--sign-kms-key"},
+		{[]string{"--from-bundle", "/b"}, "--from-bundle"},
+	}
+	n := 0
+	for _, f := range syncFlags() {
+		if !exportFlagNames[f.Names()[0]] {
+			cases = append(cases, refusal{sampleArgs(f), "--" + f.Names()[0]})
+			n++
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d flags of sync refused by export, want the target's, the run's and the gates' (30 or more)", n)
+	}
+	dir := t.TempDir()
+	for i, c := range cases {
+		to := filepath.Join(dir, fmt.Sprintf("b%d", i))
+		errLog := filepath.Join(dir, fmt.Sprintf("err%d.log", i))
+		args := append([]string{"export", "--to", to, "--error-log", errLog, "--release-dir", dir}, c.args...)
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 2 || !strings.Contains(stderr, c.name+" is not a flag of export") {
+			t.Errorf("export %q: exit %d, stderr %q; want 2 naming %s", c.args, code, stderr, c.name)
+		}
+		if stdout != "" {
+			t.Errorf("export %q: printed %q", c.args, stdout)
+		}
+		for _, p := range []string{to, errLog} {
+			if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("export %q: %s was written (%v)", c.args, p, err)
+			}
+		}
+	}
+	// --dry-run says what to run instead.
+	if _, _, stderr := runCLI(t, "export", "--to", filepath.Join(dir, "x"), "--dry-run"); !strings.Contains(stderr, "tmsync plan") {
+		t.Errorf("export --dry-run: %q, want a pointer to tmsync plan", stderr)
+	}
+	// A typo of an export flag still gets its suggestion.
+	if code, _, stderr := runCLI(t, "export", "--relase-dir", "x"); code != 2 || !strings.Contains(stderr, "Did you mean --release-dir?") {
+		t.Errorf("export --relase-dir: exit %d, %q", code, stderr)
+	}
+}
+
+// export --help shows export's flags, under their headings, and none of sync's others.
+func TestExportHelp(t *testing.T) {
+	code, help, _ := runCLI(t, "export", "--help")
+	if code != 0 {
+		t.Fatalf("export --help: exit %d", code)
+	}
+	// A flag's line: its names, at the options' indent (its usage is indented more).
+	shown := map[string]bool{}
+	for _, line := range regexp.MustCompile(`(?m)^   --.*$`).FindAllString(help, -1) {
+		for _, name := range regexp.MustCompile(`--[A-Za-z0-9_-]+`).FindAllString(line, -1) {
+			shown[name] = true
+		}
+	}
+	for _, f := range syncFlags() {
+		for _, name := range f.Names() {
+			if shown["--"+name] != exportFlagNames[f.Names()[0]] {
+				t.Errorf("export --help shows --%s: %v, want %v", name, shown["--"+name], exportFlagNames[f.Names()[0]])
+			}
+		}
+	}
+	for _, name := range []string{"--to", "--split", "--since", "--release-dir", "--src_attestor", "--report", "--concurrency"} {
+		if !shown[name] {
+			t.Errorf("export --help does not show %s", name)
+		}
+	}
+	for _, name := range []string{"--dry-run", "--shard-index", "--shard-count", "--target", "--scan-wait", "--sign-kms-key", "--trgprefix"} {
+		if shown[name] {
+			t.Errorf("export --help shows %s", name)
+		}
+	}
+	// Every flag under a heading: the first line after OPTIONS: is one, and there is no
+	// target heading (export has none).
+	_, opts, _ := strings.Cut(help, "OPTIONS:\n")
+	first := strings.TrimSpace(strings.SplitN(strings.TrimLeft(opts, "\n"), "\n", 2)[0])
+	if first != catOutput {
+		t.Errorf("export --help: options begin with %q, want the heading %q", first, catOutput)
+	}
+	for _, cat := range []string{catSource, catOutput, catRun} {
+		if !strings.Contains(help, "\n   "+cat+"\n") {
+			t.Errorf("export --help has no heading %q", cat)
+		}
+	}
+	if strings.Contains(help, catTarget) {
+		t.Errorf("export --help has a target heading")
+	}
+}
+
+// --split is checked when the flags are read: below one tar block, exit 2 naming it,
+// nothing written, before the attestor key (the first file a run reads) is looked for.
+func TestExportSplitChecked(t *testing.T) {
+	t.Setenv("TM_TOKEN", "not-a-token")
+	dir := t.TempDir()
+	for _, split := range []string{"1", "511", "511B", "0", "-1", "0.5K", "1X", "512", "1K"} {
+		to := filepath.Join(dir, "b.tar")
+		errLog := filepath.Join(dir, "err.log")
+		args := []string{"export", "--to", to, "--split", split, "--error-log", errLog, "--release-dir", dir}
+		code, out, stderr := runCLI(t, args...)
+		if split == "512" || split == "1K" {
+			// A size the tar takes: the run goes on and stops at the missing attestor key.
+			if code != 2 || strings.Contains(out, "--split") || !strings.Contains(out, "attestor key") {
+				t.Errorf("export --split %q: exit %d, %q; want 2 at the attestor key", split, code, out+stderr)
+			}
+			continue
+		}
+		if code != 2 || !strings.Contains(out, "--split") || strings.Contains(out, "attestor") {
+			t.Errorf("export --split %q: exit %d, %q; want 2 naming --split, before the attestor key", split, code, out+stderr)
+		}
+		for _, p := range []string{to, to + ".export.d", to + ".000"} {
+			if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("export --split %q: %s was written (%v)", split, p, err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		x    exportArgs
+		want int64
+		err  string
+	}{
+		{exportArgs{to: "b.tar", split: "512"}, 512, ""},
+		{exportArgs{to: "b.tar", split: "1M"}, 1 << 20, ""},
+		{exportArgs{to: "b.tar"}, 0, ""},
+		{exportArgs{to: "b"}, 0, ""},
+		{exportArgs{to: "b.tar", split: "511"}, 0, "below one tar block"},
+		{exportArgs{to: "b", split: "1M"}, 0, "--split needs --to FILE.tar"},
+		{exportArgs{split: "1M"}, 0, "needs --to"},
+	} {
+		got, err := c.x.check()
+		if got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%+v.check() = %d, %v; want %d, %q", c.x, got, err, c.want, c.err)
 		}
 	}
 }
