@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/urfave/cli/v2"
 
@@ -313,7 +312,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 
 	token := a.SrcPassword
 	if token == "" && x.tokenSecretSet {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := loadAWSConfig(ctx)
 		if err != nil {
 			return fail(startErr("loading AWS configuration", err))
 		}

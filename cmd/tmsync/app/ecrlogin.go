@@ -61,7 +61,7 @@ func ecrLogins(ctx context.Context, refs []string, forced []string, red *tmsync.
 		if region != "" {
 			lo = append(lo, config.WithRegion(region))
 		}
-		cfg, err := config.LoadDefaultConfig(ctx, lo...)
+		cfg, err := loadAWSConfig(ctx, lo...)
 		if err != nil {
 			return nil, fmt.Errorf("ECR login to %s: loading AWS configuration: %w", host, err)
 		}

@@ -36,7 +36,7 @@ func evidenceOption(ctx context.Context, a Args, awsCfg aws.Config) (tmsync.Opti
 			if a.TrgRegion != "" {
 				opts = append(opts, config.WithRegion(a.TrgRegion))
 			}
-			cfg, err := config.LoadDefaultConfig(ctx, opts...)
+			cfg, err := loadAWSConfig(ctx, opts...)
 			if err != nil {
 				return nil, startErr("loading AWS configuration", err)
 			}

@@ -216,7 +216,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		if a.TrgRegion != "" {
 			opts = append(opts, config.WithRegion(a.TrgRegion))
 		}
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		cfg, err := loadAWSConfig(ctx, opts...)
 		if err != nil {
 			return nil, startErr("loading AWS configuration", err)
 		}
