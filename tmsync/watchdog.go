@@ -32,9 +32,23 @@ import (
 //     life (a source call, a progress event) for the idle timeout and no stream of the
 //     whole run has opened, been read or closed meanwhile.
 //
-// A registry that needs longer than the idle timeout to answer a blob's commit, or a link
-// so slow that the socket's send buffer (a few MB) takes longer than that to drain after
-// the last read, is cut too; the default (60 s) leaves room for both.
+// Once a stream has given its last byte the target still has to take what sits in the
+// socket's buffers and commit the blob: ECR's commit of a large layer (an S3 multipart
+// completion behind it) may take minutes. So a stream read to its end gets the idle
+// timeout plus commitAllowance for its size before it counts as stalled.
+
+// commitRate is the slowest commit the watch waits for after a blob's last byte: its
+// size at this rate, on top of the idle timeout (1 GiB: 107 s more).
+const commitRate = 10 << 20 // bytes per second
+
+// commitAllowance is the time a stream read to its end may wait for the target's commit
+// beyond the idle timeout.
+func commitAllowance(size int64) time.Duration {
+	if size <= 0 {
+		return 0
+	}
+	return time.Duration(float64(size) / commitRate * float64(time.Second))
+}
 
 // copyWatches is the run's side of the watch: the streams open in the run, when one last
 // moved, and the copies cut.
@@ -140,7 +154,11 @@ func (c *copyWatch) check(now time.Time) bool {
 	defer c.mu.Unlock()
 	var stall *targetStallError
 	for s := range c.streams {
-		if !s.reading.Load() && t-s.last.Load() > idle {
+		limit := idle
+		if s.eof.Load() {
+			limit += commitAllowance(s.size).Nanoseconds()
+		}
+		if !s.reading.Load() && t-s.last.Load() > limit {
 			stall = &targetStallError{idle: c.run.idle, blob: s.info.Digest}
 			break
 		}
@@ -203,7 +221,11 @@ func (s *watchedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	if err != nil {
 		return nil, n, err
 	}
-	st := &watchedStream{ReadCloser: rc, w: s.w, info: info}
+	size := n
+	if size < 0 {
+		size = info.Size
+	}
+	st := &watchedStream{ReadCloser: rc, w: s.w, info: info, size: size}
 	st.moved()
 	s.w.mu.Lock()
 	s.w.streams[st] = struct{}{}
@@ -217,6 +239,8 @@ type watchedStream struct {
 	io.ReadCloser
 	w       *copyWatch
 	info    types.BlobInfo
+	size    int64       // the blob's size, -1 or 0 when unknown
+	eof     atomic.Bool // the stream has given its last byte: the target commits
 	reading atomic.Bool
 	last    atomic.Int64 // unix nanoseconds of the last Read's return (or the opening)
 	once    sync.Once
@@ -236,6 +260,9 @@ func (s *watchedStream) Read(p []byte) (int, error) {
 	s.reading.Store(true)
 	n, err := s.ReadCloser.Read(p)
 	s.last.Store(time.Now().UnixNano())
+	if err == io.EOF {
+		s.eof.Store(true)
+	}
 	s.reading.Store(false)
 	return n, err
 }

@@ -19,7 +19,11 @@ type gateSource struct {
 }
 
 func (s *gateSource) GetBlob(ctx context.Context, info types.BlobInfo, _ types.BlobInfoCache) (io.ReadCloser, int64, error) {
-	return io.NopCloser(&gatedReader{gate: s.gate, r: strings.NewReader("blob")}), 4, nil
+	n := int64(4)
+	if info.Size > 0 {
+		n = info.Size // the size the source says (the stream itself stays short)
+	}
+	return io.NopCloser(&gatedReader{gate: s.gate, r: strings.NewReader("blob")}), n, nil
 }
 
 type gatedReader struct {
@@ -103,6 +107,41 @@ func TestWatchCutsAStreamTheTargetStoppedTaking(t *testing.T) {
 	_ = rc.Close()
 	if n := w.open.Load(); n != 0 {
 		t.Errorf("%d streams open after close", n)
+	}
+}
+
+// A stream read to its end waits for the target's commit: a large blob gets more than the
+// idle timeout for it (ECR's commit of a large layer may take minutes), a small one not.
+func TestWatchGivesACommitTime(t *testing.T) {
+	if got := commitAllowance(1 << 30); got < 100*time.Second || got > 110*time.Second {
+		t.Errorf("commit allowance of 1 GiB: %s, want about 107s", got)
+	}
+	if commitAllowance(-1) != 0 || commitAllowance(0) != 0 {
+		t.Error("an unknown size gets a commit allowance")
+	}
+	w := newCopyWatches(100 * time.Millisecond)
+	ctx, c := w.watch(context.Background())
+	open := make(chan struct{})
+	close(open)
+	// 2 MB at 10 MB/s: 200ms more than the idle timeout once read to its end.
+	big := &gateSource{gate: open}
+	is, err := c.wrap(gateRef{src: big}).NewImageSource(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := is.GetBlob(ctx, types.BlobInfo{Digest: blobA, Size: 2 << 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(rc); err != nil {
+		t.Fatal(err)
+	}
+	read := time.Now()
+	if err := cutWithin(ctx, c, 250*time.Millisecond); err != nil {
+		t.Fatalf("cut %s after the last byte of a 2 MB blob, within its commit allowance: %v", time.Since(read), err)
+	}
+	if err := cutWithin(ctx, c, 2*time.Second); err == nil {
+		t.Fatal("a commit far past its allowance was not cut")
 	}
 }
 
