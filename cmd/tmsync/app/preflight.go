@@ -21,6 +21,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"go.podman.io/image/v5/pkg/docker/config"
+	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/ecrtarget"
@@ -276,9 +278,10 @@ type registryCheck struct {
 	hint  string
 	// refused says the credentials were refused; nil: one problem with hint.
 	refused func(who string)
-	// needCreds: the run cannot work anonymously here (the registry target: its copies
-	// push). A registry that asks for credentials when none were found is then a problem,
-	// unless its token server gives an anonymous token for scope.
+	// needCreds: no credential of any kind was found for the registry, and the run
+	// cannot work anonymously there (the registry target: its copies push). A registry
+	// that asks for credentials is then a problem, unless its token server gives an
+	// anonymous token for scope.
 	needCreds bool
 }
 
@@ -388,6 +391,25 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		return
 	}
 	loginAnswer(authResp.StatusCode, authResp.Status)
+}
+
+// targetCredentials are the registry target's credentials as its copies will use them
+// (authFile, else the usual auth files and credential helpers), for the preflight to check:
+// a user and password; none (all "") with an identity token, which the check does not
+// replay, or when a helper failed to answer. none says that nothing at all was found:
+// only then is a registry that asks for credentials a problem (registryCheck.needCreds).
+// The secrets found are added to red.
+func targetCredentials(host, authFile string, red *tmsync.Redactor) (user, pass string, none bool) {
+	c, err := config.GetCredentials(&types.SystemContext{AuthFilePath: authFile}, host)
+	if err != nil {
+		return "", "", false
+	}
+	red.Add(c.Password)
+	red.Add(c.IdentityToken)
+	if c.IdentityToken != "" {
+		return "", "", false
+	}
+	return c.Username, c.Password, c.Username == "" && c.Password == ""
 }
 
 // checkAnonymous judges a registry that asked for credentials (h, its 401's headers) when

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tmsync/tmsync/tmsync"
 )
 
 // TestPreflightBearer: checkRegistry's token flow against a small token-auth registry,
@@ -154,5 +158,46 @@ func TestPreflightNoCredentials(t *testing.T) {
 				t.Fatalf("problems %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// targetCredentials: nothing found is "none" only when the auth file holds nothing for
+// the host; an identity token (a credential helper's, or docker's "<token>:" entry) is
+// not replayed by the check and does not count as none, and neither does a helper that
+// fails (the preflight cannot tell, so it does not stop the run).
+func TestTargetCredentials(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HOME", dir)
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	t.Setenv("DOCKER_CONFIG", dir)
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+	const host = "mirror.example:5000"
+	for _, tc := range []struct {
+		name, file, user, pass string
+		none                   bool
+	}{
+		{"nothing", `{"auths":{}}`, "", "", true},
+		{"another host", `{"auths":{"other.example":{"auth":"dTpw"}}}`, "", "", true},
+		{"user and password", `{"auths":{"mirror.example:5000":{"auth":"dTpwdy1zZWNyZXQtMQ=="}}}`, "u", "pw-secret-1", false},
+		{"identity token", `{"auths":{"mirror.example:5000":{"auth":"PHRva2VuPjo=","identitytoken":"id-tok-7"}}}`, "", "", false},
+		{"a helper that fails", `{"credHelpers":{"mirror.example:5000":"tmsync-test-no-such-helper"}}`, "", "", false},
+	} {
+		p := filepath.Join(dir, "auth-"+strings.ReplaceAll(tc.name, " ", "-")+".json")
+		if err := os.WriteFile(p, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		red := tmsync.NewRedactor()
+		user, pass, none := targetCredentials(host, p, red)
+		if user != tc.user || pass != tc.pass || none != tc.none {
+			t.Errorf("%s: %q, %q, none %v; want %q, %q, none %v", tc.name, user, pass, none, tc.user, tc.pass, tc.none)
+		}
+		for _, secret := range []string{"pw-secret-1", "id-tok-7"} {
+			if !strings.Contains(tc.file, "identitytoken") && secret == "id-tok-7" || tc.pass != secret && secret == "pw-secret-1" {
+				continue // not in this case's file
+			}
+			if got := red.Clean("x " + secret + " x"); strings.Contains(got, secret) {
+				t.Errorf("%s: the secret found is not redacted: %q", tc.name, got)
+			}
+		}
 	}
 }

@@ -286,8 +286,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		if a.Target == "registry" {
 			// The target's credentials are those the copies will use: --authfile, else the
 			// usual auth files (REGISTRY_AUTH_FILE, containers' auth.json, docker's config).
-			user, pass := tmsync.RegistryCredentials(a.TrgRegistry, a.AuthFile)
-			console.Redactor.Add(pass)
+			user, pass, none := targetCredentials(a.TrgRegistry, a.AuthFile, console.Redactor)
 			prefix := strings.Trim(a.TrgPrefix, "/")
 			scope := ""
 			if prefix != "" {
@@ -295,7 +294,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 			}
 			goCheck(func() {
 				checkRegistry(ctx, ps, registryCheck{role: "target", host: a.TrgRegistry, insecure: hostIn(a.TrgRegistry, a.Insecure),
-					user: user, pass: pass, scope: scope, needCreds: true,
+					user: user, pass: pass, scope: scope, needCreds: none,
 					hint: "check --trg-registry, the network path, and the target's credentials in --authfile (or the usual auth files)"})
 			})
 		}
