@@ -243,6 +243,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 	// timeout (copyWatches): containers/image's client has no such timeout.
 	cctx, watch := r.copyWatches().watch(ctx)
 	src = watch.wrap(src)
+	dstSys.DockerProxy = watch.proxy(dstSys.DockerProxy) // dstSys is this copy's own
 	var moved atomic.Int64
 	progress := make(chan types.ProgressProperties, 16)
 	drained := make(chan struct{})
@@ -293,6 +294,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		if stall != nil && ctx.Err() == nil {
 			// Cut by the watch: its error, not the cancellation's (which reads as the
 			// operator's interruption and is never retried).
+			r.copyWatches().cuts.Add(1)
 			return moved.Load(), stall
 		}
 		return moved.Load(), err
@@ -314,7 +316,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 
 // copyWatches is the run's watch of its copies' targets, made on first use.
 func (r *run) copyWatches() *copyWatches {
-	r.watchOnce.Do(func() { r.watches = newCopyWatches(r.o.idleTimeout) })
+	r.watchOnce.Do(func() { r.watches = newCopyWatches(r.o.idleTimeout, r.blobs) })
 	return r.watches
 }
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/types"
+	"golang.org/x/sync/semaphore"
 )
 
 // The target side of a copy is containers/image's own HTTP client: it has a connect
@@ -28,9 +31,14 @@ import (
 //     means a target that takes no byte and sends no answer: the copy is cut.
 //   - Between blobs a copy reads nothing: its HEADs, mounts and manifest PUT go to the
 //     target alone, and it may wait for a slot of the run's blob semaphore, held by other
-//     images' streams. A copy with no open stream is cut only when it has had no sign of
-//     life (a source call, a progress event) for the idle timeout and no stream of the
-//     whole run has opened, been read or closed meanwhile.
+//     images' streams. A copy with no open stream is cut when it has had no sign of life
+//     (a source call, a progress event, a target request) for the idle timeout and no copy
+//     can be waiting for a slot: the semaphore has room and no waiter. While some copy may
+//     be waiting, it is cut only when no stream of the whole run has opened or closed for
+//     the idle timeout either.
+//   - Every request to the target is a sign of life (the system context's proxy hook sees
+//     each): a registry that throttles with 429 and Retry-After is answering, and
+//     containers/image waits and asks again (up to 5 times) before any byte moves.
 //
 // Once a stream has given its last byte the target still has to take what sits in the
 // socket's buffers and commit the blob: ECR's commit of a large layer (an S3 multipart
@@ -53,14 +61,15 @@ func commitAllowance(size int64) time.Duration {
 // copyWatches is the run's side of the watch: the streams open in the run, when one last
 // moved, and the copies cut.
 type copyWatches struct {
-	idle time.Duration
-	open atomic.Int64 // streams open in the run
-	last atomic.Int64 // unix nanoseconds of the last stream opened, read or closed in the run
-	cuts atomic.Int64 // copies cut for a quiet target
+	idle  time.Duration
+	slots *semaphore.Weighted // the run's blob semaphore (nil: none)
+	open  atomic.Int64        // streams open in the run
+	last  atomic.Int64        // unix nanoseconds of the last stream opened or closed in the run
+	cuts  atomic.Int64        // copies cut for a quiet target (counted by the engine)
 }
 
-func newCopyWatches(idle time.Duration) *copyWatches {
-	w := &copyWatches{idle: idle}
+func newCopyWatches(idle time.Duration, slots *semaphore.Weighted) *copyWatches {
+	w := &copyWatches{idle: idle, slots: slots}
 	w.last.Store(time.Now().UnixNano())
 	return w
 }
@@ -87,7 +96,8 @@ func (e *targetStallError) Temporary() bool { return true }
 type copyWatch struct {
 	run    *copyWatches
 	cancel context.CancelCauseFunc
-	last   atomic.Int64 // unix nanoseconds of this copy's last sign of life
+	last   atomic.Int64 // unix nanoseconds of this copy's last sign of life at the source
+	asked  atomic.Int64 // unix nanoseconds of this copy's last request to the target
 	calls  atomic.Int64 // source calls in progress (a manifest read, a blob being opened)
 
 	mu       sync.Mutex
@@ -153,27 +163,50 @@ func (c *copyWatch) check(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var stall *targetStallError
+	asked := c.asked.Load() // the copy's last request to the target
 	for s := range c.streams {
 		limit := idle
 		if s.eof.Load() {
 			limit += commitAllowance(s.size).Nanoseconds()
 		}
-		if !s.reading.Load() && t-s.last.Load() > limit {
+		if !s.reading.Load() && t-max(s.last.Load(), asked) > limit {
 			stall = &targetStallError{idle: c.run.idle, blob: s.info.Digest}
 			break
 		}
 	}
-	if stall == nil && len(c.streams) == 0 && c.calls.Load() == 0 && c.run.open.Load() == 0 &&
-		t-max(c.last.Load(), c.run.last.Load()) > idle {
+	if stall == nil && len(c.streams) == 0 && c.calls.Load() == 0 && t-max(c.last.Load(), asked) > idle &&
+		(c.run.noWaiters() || c.run.open.Load() == 0 && t-c.run.last.Load() > idle) {
 		stall = &targetStallError{idle: c.run.idle}
 	}
 	if stall == nil {
 		return false
 	}
 	c.causeErr = stall
-	c.run.cuts.Add(1)
 	c.cancel(stall)
 	return true
+}
+
+// noWaiters reports whether no copy can be waiting for a slot of the run's blob
+// semaphore: it has room and no waiter (TryAcquire takes a slot only then; it is given
+// back at once).
+func (w *copyWatches) noWaiters() bool {
+	if w.slots == nil || !w.slots.TryAcquire(1) {
+		return false
+	}
+	w.slots.Release(1)
+	return true
+}
+
+// proxy wraps a system context's proxy function (every request containers/image makes
+// to the target goes through it) so that each request counts as the copy's sign of life.
+func (c *copyWatch) proxy(next func(*url.URL) (*url.URL, error)) func(*url.URL) (*url.URL, error) {
+	return func(u *url.URL) (*url.URL, error) {
+		c.asked.Store(time.Now().UnixNano())
+		if next == nil {
+			return http.ProxyFromEnvironment(&http.Request{URL: u})
+		}
+		return next(u)
+	}
 }
 
 // wrap makes ref's image sources report to the watch.
