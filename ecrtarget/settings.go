@@ -283,7 +283,7 @@ func parseLifecyclePolicy(data []byte) (string, error) {
 		return "", fmt.Errorf("$.rules: missing or empty")
 	}
 	priorities := map[int64]int{}
-	var anyAt int64 = -1
+	var anyAt []int64 // the priorities of the rules on "any"
 	var highest int64
 	for i, r := range rules {
 		at := fmt.Sprintf("$.rules[%d]", i)
@@ -297,11 +297,14 @@ func parseLifecyclePolicy(data []byte) (string, error) {
 		priorities[prio] = i
 		highest = max(highest, prio)
 		if tagStatus == "any" {
-			anyAt = prio
+			anyAt = append(anyAt, prio)
 		}
 	}
-	if anyAt >= 0 && anyAt != highest {
-		return "", fmt.Errorf("$.rules: the rule with tagStatus \"any\" has priority %d; ECR wants it last (the highest priority, here %d)", anyAt, highest)
+	switch {
+	case len(anyAt) > 1:
+		return "", fmt.Errorf("$.rules: %d rules have tagStatus \"any\" (priorities %v); ECR takes one, last", len(anyAt), anyAt)
+	case len(anyAt) == 1 && anyAt[0] != highest:
+		return "", fmt.Errorf("$.rules: the rule with tagStatus \"any\" has priority %d; ECR wants it last (the highest priority, here %d)", anyAt[0], highest)
 	}
 	return canonicalJSON(string(data))
 }
@@ -378,12 +381,15 @@ func checkLifecycleRule(at string, r any) (int64, string, error) {
 	switch {
 	case countType == "imageCountMoreThan" && hasUnit:
 		return 0, "", fmt.Errorf("%s.countUnit: not with countType imageCountMoreThan", at)
-	case countType == "sinceImagePushed" && unit != "days":
-		return 0, "", fmt.Errorf("%s.countUnit: %s, want \"days\" with countType sinceImagePushed", at, shown(unit))
+	case strings.HasPrefix(countType, "since") && unit != "days": // every age: sinceImagePushed, -Pulled, -Transitioned
+		return 0, "", fmt.Errorf("%s.countUnit: %s, want \"days\" with countType %s", at, shown(unit), countType)
+	}
+	if sc, ok := sel["storageClass"]; ok && sc != "standard" && sc != "archive" {
+		return 0, "", fmt.Errorf("%s.storageClass: %s, want standard or archive", at, shown(sc))
 	}
 	for k := range sel {
 		switch k {
-		case "tagStatus", "tagPrefixList", "tagPatternList", "countType", "countUnit", "countNumber":
+		case "tagStatus", "tagPrefixList", "tagPatternList", "countType", "countUnit", "countNumber", "storageClass":
 		default:
 			if countType == "imageCountMoreThan" || countType == "sinceImagePushed" {
 				return 0, "", fmt.Errorf("%s.%s: unknown field", at, k)
@@ -394,8 +400,14 @@ func checkLifecycleRule(at string, r any) (int64, string, error) {
 	if !ok {
 		return 0, "", fmt.Errorf("%s.action: missing, or not an object", strings.TrimSuffix(at, ".selection"))
 	}
-	if t, _ := action["type"].(string); t == "" {
-		return 0, "", fmt.Errorf("%s.action.type: %s, want a string (expire)", strings.TrimSuffix(at, ".selection"), shown(action["type"]))
+	at = strings.TrimSuffix(at, ".selection") + ".action"
+	switch t, _ := action["type"].(string); {
+	case t == "":
+		return 0, "", fmt.Errorf("%s.type: %s, want a string (expire)", at, shown(action["type"]))
+	case t != "expire" && t != "transition" && (strings.EqualFold(t, "expire") || strings.EqualFold(t, "transition")):
+		return 0, "", fmt.Errorf("%s.type: %q, want %q (ECR's names are lower case)", at, t, strings.ToLower(t))
+	case t == "transition" && action["targetStorageClass"] != "archive":
+		return 0, "", fmt.Errorf("%s.targetStorageClass: %s, want \"archive\" with type transition", at, shown(action["targetStorageClass"]))
 	}
 	return prio, tagStatus, nil
 }

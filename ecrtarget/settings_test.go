@@ -238,6 +238,8 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 		// A count type or action ECR may add later is passed on.
 		policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePulled","countUnit":"days","countNumber":30,"storageClass":"archive"}`, `{"type":"transition","targetStorageClass":"archive"}`)),
 		`{"rules":[{"rulePriority":1,"description":"x","selection":` + untagged + `,"action":` + expire + `}]}`,
+		policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":3,"storageClass":"standard"}`, expire)),
+		policy(rule("1", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3,"storageClass":"standard"}`, expire)),
 	}
 	for _, doc := range good {
 		if _, err := LoadLifecyclePolicy(write(t, "lc.json", doc), 1); err != nil {
@@ -273,6 +275,12 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 		{`null`, `$: want a JSON object`},
 		{`{"rules":[1]}`, `$.rules[0]: want an object`},
 		{"{\n  \"rules\": [\n    {\"rulePriority\": 1,,}\n  ]\n}", `line 3, column 24`},
+		{policy(rule("5", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire), rule("9", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":9}`, expire)), `2 rules have tagStatus "any"`},
+		{policy(rule("9", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":9}`, expire), rule("5", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire)), `2 rules have tagStatus "any"`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePulled","countNumber":30}`, expire)), `countUnit: missing, want "days" with countType sinceImagePulled`},
+		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":3,"storageClass":"Glacier"}`, expire)), `storageClass: "Glacier", want standard or archive`},
+		{policy(rule("1", untagged, `{"type":"Expire"}`)), `$.rules[0].action.type: "Expire", want "expire"`},
+		{policy(rule("1", untagged, `{"type":"transition"}`)), `$.rules[0].action.targetStorageClass: missing, want "archive"`},
 	} {
 		p := write(t, "lc.json", tc.doc)
 		_, err := LoadLifecyclePolicy(p, 1)
