@@ -20,7 +20,8 @@ func TestTargetFailureSummarised(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "auth.json")
 	must(t, os.WriteFile(bad, []byte(`{"auths":{}}`), 0o600))
 	args := without(r.args(rel, "--retries", "0"), "--authfile")
-	args = append(args, "--authfile", bad)
+	// Past the preflight, which stops a run with no credentials for the target (below).
+	args = append(args, "--authfile", bad, "--skip-preflight")
 	code, out := r.run(args)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
@@ -35,6 +36,30 @@ func TestTargetFailureSummarised(t *testing.T) {
 	log := r.errorLog()
 	if n := strings.Count(log, "\n"); n != 150 {
 		t.Errorf("error log has %d lines, want 150", n)
+	}
+}
+
+// TestTargetWithoutCredentials: a registry target that asks for credentials when the
+// auth file has none for it stops the run at the preflight, exit 2, one line that says so,
+// and nothing pushed (it used to start and fail every image at its lookup, exit 1).
+func TestTargetWithoutCredentials(t *testing.T) {
+	r := newRelBed(t, faultproxy.Config{})
+	rel, _ := r.release(3, 3)
+	bad := filepath.Join(t.TempDir(), "auth.json")
+	must(t, os.WriteFile(bad, []byte(`{"auths":{}}`), 0o600))
+	args := append(without(r.args(rel), "--authfile"), "--authfile", bad)
+	code, out := r.run(args)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, out)
+	}
+	if !strings.Contains(out, "asks for credentials and none were found for it") || strings.Contains(out, "START:") {
+		t.Errorf("console:\n%s\nwant the preflight's line and no copy started", out)
+	}
+	if log := r.errorLog(); !strings.Contains(log, "asks for credentials") {
+		t.Errorf("error log %q, want the preflight's problem", log)
+	}
+	if st := r.targetState(); len(st) != 0 {
+		t.Errorf("the target holds %v after a run stopped at the preflight", st)
 	}
 }
 
