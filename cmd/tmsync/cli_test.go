@@ -45,6 +45,7 @@ func TestHelpLayout(t *testing.T) {
 
 // TestDidYouMean: a mistyped flag or command gets a suggestion, exit 2; a far-off one none.
 func TestDidYouMean(t *testing.T) {
+	t.Setenv("TMSYNC_ERROR_LOG", filepath.Join(t.TempDir(), "sync-error.log")) // a bad flag writes it
 	for _, c := range []struct {
 		args []string
 		want string
