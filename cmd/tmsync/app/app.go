@@ -90,9 +90,9 @@ func (cl *cmdline) refuse(errorLog string, err error) error {
 	return exitCode(failStart(console, errorLog, err))
 }
 
-// runCommand gives a command that runs (sync, plan, verify, export) the error log on
-// every way its command line can fail: a flag that does not parse, a --config that
-// does not read, a blank TM_TOKEN.
+// runCommand gives a command that runs (sync, plan, verify) the error log on every way
+// its command line can fail: a flag that does not parse, a --config that does not read,
+// a blank TM_TOKEN.
 func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
 		code := usageError(cl.stderr)(c, err, sub) // prints the error and a suggestion
@@ -109,6 +109,12 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 			return nil
 		}
 	}
+	return cl.tokenCommand(cmd)
+}
+
+// tokenCommand refuses a blank TM_TOKEN before cmd's action. Export keeps its own usage
+// errors (it names the sync flags it does not take, and writes nothing for them).
+func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
 		if cl.tokenBlank {
@@ -136,7 +142,7 @@ func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
 			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, cl),
 			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, cl),
 			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, cl),
-			cl.runCommand(exportCommand(stdout, stderr, token)),
+			cl.tokenCommand(exportCommand(stdout, stderr, token)),
 			bundleCommand(stdout, stderr),
 			copyCommand(stdout, cl),
 			reportCommand(stdout),
