@@ -43,6 +43,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 	if strings.Contains(out.String()+string(log), "t0k3n-value-never-printed") {
 		t.Fatal("the token was printed")
 	}
+	t.Setenv("TMSYNC_ERROR_LOG", errLog) // a command line that does not parse writes it
 	for _, bad := range [][]string{
 		{"tmsync", "sync", "--no-such-flag"},
 		{"tmsync", "sync", "--concurrency", "0"},

@@ -45,6 +45,7 @@ func TestHelpLayout(t *testing.T) {
 
 // TestDidYouMean: a mistyped flag or command gets a suggestion, exit 2; a far-off one none.
 func TestDidYouMean(t *testing.T) {
+	t.Setenv("TMSYNC_ERROR_LOG", filepath.Join(t.TempDir(), "sync-error.log")) // a bad flag writes it
 	for _, c := range []struct {
 		args []string
 		want string
@@ -149,7 +150,7 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("plan --config: exit %d: %s%s", code, out, errOut)
 	}
 	must(t, os.WriteFile(cfg, []byte("trgregion: x\nconcurrancy: 3\n"), 0o644))
-	code, _, errOut = runCLI(t, "plan", "--config", cfg)
+	code, _, errOut = runCLI(t, "plan", "--config", cfg, "--error-log", dir+"/sync-error.log") // a bad --config writes it
 	if code != 2 || !strings.Contains(errOut, cfg+`:2: no flag "concurrancy" (did you mean concurrency?)`) {
 		t.Errorf("bad key: exit %d: %s", code, errOut)
 	}

@@ -9,10 +9,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -27,10 +31,18 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 // start. It takes TM_TOKEN (and, once the AWS configuration is read, the AWS secret keys)
 // out of the environment for the duration of the run, and puts them back before it
 // returns.
+//
+// Everything written to stderr goes through a Redactor that knows the token (TM_TOKEN,
+// --srcpasswd) and any password written into a reference on the command line: an error
+// that quotes an argument (urfave/cli's "invalid value", a stray argument) cannot print it.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	token, restore := takeSecretEnv()
+	token, blank, restore := takeSecretEnv()
 	defer restore()
-	app := newApp(stdout, stderr, token)
+	red := tmsync.NewRedactor(token)
+	red.Add(argSecrets(args)...)
+	stderr = redactingWriter{w: stderr, red: red}
+	cl := &cmdline{args: args, token: token, tokenBlank: blank, red: red, stderr: stderr}
+	app := newApp(stdout, stderr, cl)
 	err := app.RunContext(ctx, joinBoolValues(args, boolFlagNames(app.Commands)))
 	if code, ok := err.(exitCode); ok {
 		return int(code)
@@ -42,9 +54,81 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// redactingWriter writes through red: each Write is one message (fmt.Fprintf, a log
+// record), so a secret is never split between two of them.
+type redactingWriter struct {
+	w   io.Writer
+	red *tmsync.Redactor
+}
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.red.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// cmdline is what every command shares of one command line.
+type cmdline struct {
+	args       []string // as given, for the error log of a command line that does not parse
+	token      string   // TM_TOKEN, trimmed
+	tokenBlank bool     // TM_TOKEN was set to white space only
+	red        *tmsync.Redactor
+	stderr     io.Writer // redacted
+}
+
+// errTokenBlank refuses a TM_TOKEN of white space only: a secret that did not arrive
+// (an empty CI variable, a file of newlines) would otherwise read as "no token".
+var errTokenBlank = errors.New("TM_TOKEN is set but blank (white space only): give the vendor token, or unset TM_TOKEN")
+
+// refuse stops a run that cannot start (a bad flag, a stray argument, a bad --config) as
+// the run's own "checking flags" errors do: the error on stderr, and the error log
+// (--error-log, or sync-error.log) rewritten to say it, so that the log is empty exactly
+// when the exit status is 0. An old --report is left as it is, as those errors leave it.
+func (cl *cmdline) refuse(errorLog string, err error) error {
+	console := &Console{W: cl.stderr, Redactor: cl.red}
+	return exitCode(failStart(console, errorLog, err))
+}
+
+// runCommand gives a command that runs (sync, plan, verify) the error log on every way
+// its command line can fail: a flag that does not parse, a --config that does not read,
+// a blank TM_TOKEN.
+func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
+	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
+		code := usageError(cl.stderr)(c, err, sub) // prints the error and a suggestion
+		// The flags after the bad one are not parsed: the error log's path is read from
+		// the command line itself.
+		failStart(&Console{W: io.Discard, Redactor: cl.red}, errorLogFromArgs(cl.args), err)
+		return code
+	}
+	if before := cmd.Before; before != nil {
+		cmd.Before = func(c *cli.Context) error {
+			if err := before(c); err != nil {
+				return cl.refuse(errorLogPath(Args{ErrorLog: c.String("error-log")}), err)
+			}
+			return nil
+		}
+	}
+	return cl.tokenCommand(cmd)
+}
+
+// tokenCommand refuses a blank TM_TOKEN before cmd's action. Export keeps its own usage
+// errors (it names the sync flags it does not take, and writes nothing for them).
+func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
+	action := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		if cl.tokenBlank {
+			return cl.refuse(errorLogPath(Args{ErrorLog: c.String("error-log")}), errTokenBlank)
+		}
+		return action(c)
+	}
+	return cmd
+}
+
 // newApp is the command line; token is the vendor token read from TM_TOKEN, which is no
 // longer in the environment.
-func newApp(stdout, stderr io.Writer, token string) *cli.App {
+func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
+	token := cl.token
 	return &cli.App{
 		Name:    "tmsync",
 		Usage:   "put a Thought Machine Vault release into Amazon ECR, verified and byte for byte",
@@ -55,15 +139,15 @@ func newApp(stdout, stderr io.Writer, token string) *cli.App {
 			"Exit status: 0 every image in place and verified; 1 some images failed; 2 the run could not start\n" +
 			"(bad input, a preflight problem); 3 plan --detailed-exitcode: changes pending.",
 		Commands: []*cli.Command{
-			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, stderr, token),
-			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, stderr, token),
-			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, stderr, token),
-			exportCommand(stdout, stderr, token),
+			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, cl),
+			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, cl),
+			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, cl),
+			cl.tokenCommand(exportCommand(stdout, stderr, token)),
 			bundleCommand(stdout, stderr),
-			copyCommand(stdout, stderr, token),
+			copyCommand(stdout, cl),
 			reportCommand(stdout),
 			versionCommand(stdout),
-			configCommand(stdout, stderr, token),
+			configCommand(stdout, stderr, cl),
 			completionCommand(stdout, stderr),
 		},
 		EnableBashCompletion: true,
@@ -86,17 +170,17 @@ func newApp(stdout, stderr io.Writer, token string) *cli.App {
 	}
 }
 
-func modeCommand(mode tmsync.Mode, usage string, stdout, stderr io.Writer, token string) *cli.Command {
-	return &cli.Command{
-		Name:         string(mode),
-		Usage:        usage,
-		Flags:        append(modeFlags(mode), configFlag()),
-		Before:       applyConfig,
-		OnUsageError: usageError(stderr),
+func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) *cli.Command {
+	stderr, token := cl.stderr, cl.token
+	return cl.runCommand(&cli.Command{
+		Name:   string(mode),
+		Usage:  usage,
+		Flags:  append(modeFlags(mode), configFlag()),
+		Before: applyConfig,
 		Action: func(c *cli.Context) error {
+			errorLog := errorLogPath(Args{ErrorLog: c.String("error-log")})
 			if c.NArg() > 0 {
-				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", c.Args().Slice())
-				return exitCode(2)
+				return cl.refuse(errorLog, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
 			}
 			a, err := argsFromFlags(c, stderr)
 			if a.SrcPassword != "" {
@@ -105,10 +189,56 @@ func modeCommand(mode tmsync.Mode, usage string, stdout, stderr io.Writer, token
 				a.SrcPassword, a.TokenFrom = token, "TM_TOKEN"
 			}
 			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: %v\n", err)
-				return exitCode(2)
+				return cl.refuse(errorLog, err)
 			}
 			return exitCode(runMode(c.Context, mode, a, stdout, stderr))
 		},
+	})
+}
+
+// errorLogFromArgs is the error log of a command line whose flags did not parse: the
+// flags after a bad one are never read, so --error-log is looked for in the arguments
+// as given, then in TMSYNC_ERROR_LOG, then in the --config file; else sync-error.log.
+func errorLogFromArgs(args []string) string {
+	flagValue := func(name string) string {
+		v := ""
+		for i := 0; i < len(args); i++ {
+			a := args[i]
+			if a == "--" {
+				break
+			}
+			if !strings.HasPrefix(a, "-") {
+				continue
+			}
+			n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			switch {
+			case n != name:
+			case hasVal:
+				v = val
+			case i+1 < len(args):
+				v = args[i+1]
+				i++
+			}
+		}
+		return v // the last one given, as the flag package takes it
 	}
+	if v := flagValue("error-log"); v != "" {
+		return v
+	}
+	if v := os.Getenv(envName("error-log")); v != "" {
+		return v
+	}
+	cfg := flagValue("config")
+	if cfg == "" {
+		cfg = os.Getenv(envName("config"))
+	}
+	if cfg != "" {
+		var m map[string]any
+		if data, err := os.ReadFile(cfg); err == nil && yaml.Unmarshal(data, &m) == nil {
+			if v, ok := m["error-log"].(string); ok && v != "" {
+				return v
+			}
+		}
+	}
+	return errorLogPath(Args{})
 }

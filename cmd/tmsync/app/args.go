@@ -49,6 +49,7 @@ type Args struct {
 	// CacheDir keeps the blob store (--cache-dir); IdleTimeout cuts a stalled source
 	// or target transfer (--idle-timeout); EnableBlobMounting may turn ECR's BLOB_MOUNTING on.
 	CacheDir           string
+	CacheMaxBytes      int64 // --cache-max-bytes; 0 the default bound
 	IdleTimeout        time.Duration
 	EnableBlobMounting bool
 	FailOnSeverity     string

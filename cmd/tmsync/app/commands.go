@@ -1,17 +1,21 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/manifest"
 	"github.com/tmsync/tmsync/tmsync"
 )
 
-func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
+func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
+	stderr, token := cl.stderr, cl.token
 	return &cli.Command{
 		Name:      "copy",
 		Usage:     "copy one image, keeping its digest (the manual fallback for a single image)",
@@ -43,19 +47,33 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 				fmt.Fprintln(stderr, "ERROR: copy takes SRC and DEST")
 				return exitCode(2)
 			}
+			if cl.tokenBlank {
+				fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
+				return exitCode(2)
+			}
 			src, dest := c.Args().Get(0), c.Args().Get(1)
-			console := &Console{W: stdout, Redactor: tmsync.NewRedactor(token)}
+			// Bad references are bad input (exit 2), said before any registry is asked.
+			for _, r := range []struct{ role, ref string }{{"SRC", src}, {"DEST", dest}} {
+				if err := checkRef(r.ref); err != nil {
+					fmt.Fprintf(stderr, "ERROR: copy: %s %s: %v\n", r.role, maskRef(r.ref), err)
+					return exitCode(2)
+				}
+			}
+			console := &Console{W: stdout, Redactor: cl.red}
 			console.Redactor.AddAuthFile(c.String("authfile"))
+			var attestorErr error // the attestor could not be made: bad input (a key file), exit 2
 			opts := []tmsync.CopyOption{
 				tmsync.WithCopySource(tmsync.Source{Registry: c.String("srcdomain"), Username: c.String("srcusr"), Password: token,
 					AuthFile: c.String("authfile")}),
 				tmsync.WithCopyInsecure(c.StringSlice("insecure-registry")...),
 				tmsync.WithCopyAttestor(func() (tmsync.Attestor, error) {
-					return newAttestor(attestorConfig{
+					att, err := newAttestor(attestorConfig{
 						KeyFile: c.String("src_attestor"), Fingerprints: c.StringSlice("src-attestor-fingerprint"),
 						Address: c.String("src_attestions_address"), Token: token,
 						Bundle: c.String("attestation-bundle"), PerImage: true, StrictKeyExpiry: c.Bool("strict-key-expiry"),
 					})
+					attestorErr = err
+					return att, err
 				}),
 				tmsync.WithCopyObserver(console),
 			}
@@ -73,6 +91,9 @@ func copyCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			if err != nil {
 				console.W = stderr
 				console.Printf("ERROR: copy %s to %s: %v", src, dest, err)
+				if attestorErr != nil {
+					return exitCode(2)
+				}
 				return exitCode(1)
 			}
 			console.Printf("INFO: copied %s to %s: %s", src, dest, res)
@@ -147,4 +168,20 @@ func reportCommand(stdout io.Writer) *cli.Command {
 			},
 		}},
 	}
+}
+
+// checkRef checks a registry reference as copy reads it: no credentials in it, a name
+// that parses, at most one of a tag and a digest.
+func checkRef(s string) error {
+	if _, ok := refUserinfo(s); ok {
+		return errors.New("a reference takes no credentials (user:password@): the vendor token comes from TM_TOKEN, other registries' from auth.json")
+	}
+	named, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return fmt.Errorf("not a registry reference (host/repo:tag or host/repo@sha256:...): %w", err)
+	}
+	if _, err := docker.NewReference(reference.TagNameOnly(named)); err != nil {
+		return err
+	}
+	return nil
 }

@@ -51,9 +51,19 @@ func applyConfig(c *cli.Context) error {
 			names = append(names, n)
 		}
 	}
+	firstAt := map[string]int{} // the line of each key, by the flag it names
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		f, ok := known[k.Value]
+		if ok {
+			// A key given twice (or a flag under two of its names) is a mistake in the
+			// file: neither value can be taken silently.
+			canon := f.Names()[0]
+			if line, dup := firstAt[canon]; dup {
+				return fmt.Errorf("--config %s:%d: %s given twice (first on line %d)", abs, k.Line, k.Value, line)
+			}
+			firstAt[canon] = k.Line
+		}
 		if !ok || k.Value == "config" {
 			hint := ""
 			if s := suggest(k.Value, names); s != "" {
@@ -106,7 +116,8 @@ func applyConfig(c *cli.Context) error {
 
 // configCommand is `tmsync config show`: the settings a sync would run with, each with
 // where it came from, the token redacted.
-func configCommand(stdout, stderr io.Writer, token string) *cli.Command {
+func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
+	token := cl.token
 	flags := append(modeFlags("sync"), configFlag())
 	return &cli.Command{
 		Name:  "config",
@@ -118,6 +129,10 @@ func configCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			OnUsageError: usageError(stderr),
 			Before:       applyConfig,
 			Action: func(c *cli.Context) error {
+				if cl.tokenBlank {
+					fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
+					return exitCode(2)
+				}
 				fromFile, _ := c.App.Metadata["config"].(map[string]bool)
 				if p := c.String("config"); p != "" {
 					fmt.Fprintf(stdout, "# config file: %s\n", absPath(p))

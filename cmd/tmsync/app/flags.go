@@ -1,9 +1,11 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -66,7 +68,8 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "from-bundle", Usage: "air-gapped: read the release, its images and attestations from this bundle (folder, tar or split parts) written by tmsync export; no vendor token, no network but the target"},
 		&cli.StringSliceFlag{Name: "earlier-bundle", Usage: "with --from-bundle: an earlier bundle holding blobs an incremental bundle left out (repeatable)"},
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
-		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a transfer (from the source or to the target) that moves no byte for this long"},
+		&cli.StringFlag{Name: "cache-max-bytes", Value: "0", Usage: "bound the blob store: bytes, or a number with K, M, G or T (KiB, MiB, GiB, TiB; 500MiB, 2G and 2GB alike); a blob that does not fit is streamed without being kept (0: the release's shared bytes, with --cache-dir its distinct bytes, plus 8 MiB)"},
+		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a transfer (from the source or to the target) that moves no byte for this long (at least 1s)"},
 		&cli.BoolFlag{Name: "enable-blob-mounting", Usage: "turn ECR's BLOB_MOUNTING account setting on if it is off (needs ecr:PutAccountSetting; default: read and report it only)"},
 		&cli.StringFlag{Name: "sign-kms-key", EnvVars: []string{"TMSYNC_SIGN_KMS_KEY"}, Usage: "bank's AWS KMS signing key (alias or ARN): sign every image in ECR (cosign format) and store the vendor's attestation next to it; verify checks both"},
 		&cli.StringFlag{Name: "bank-public-key", Usage: "verify: PEM public key the bank signatures must verify under (instead of --sign-kms-key)"},
@@ -130,17 +133,48 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if a.Retries < 0 {
-		return a, fmt.Errorf("--retries must be >= 0")
+		bad("--retries %d: want 0 or more", a.Retries)
 	}
-	if a.ThrottleMS < 0 || a.Concurrency < 1 || a.UntaggedDeleteDays < 1 {
-		return a, fmt.Errorf("--throttle_ecr_creation_ms must be >= 0, --concurrency and --trg_ecr_image_untagged_delete_days >= 1")
+	if a.ThrottleMS < 0 {
+		bad("--throttle_ecr_creation_ms %d: want 0 or more", a.ThrottleMS)
 	}
-	if a.IdleTimeout <= 0 {
-		return a, fmt.Errorf("--idle-timeout must be more than 0")
+	if a.Concurrency < 1 {
+		bad("--concurrency %d: want at least 1", a.Concurrency)
+	}
+	if a.UntaggedDeleteDays < 1 {
+		bad("--trg_ecr_image_untagged_delete_days %d: want at least 1", a.UntaggedDeleteDays)
+	}
+	// Under a second is a typo (1ms for 1m): every transfer would be cut and retried for ever.
+	if a.IdleTimeout < minIdleTimeout {
+		bad("--idle-timeout %s: want at least %s", a.IdleTimeout, minIdleTimeout)
 	}
 	if a.ScanWait < 0 {
-		return a, fmt.Errorf("--scan-wait must be positive")
+		bad("--scan-wait %s: want 0 or more", a.ScanWait)
 	}
-	return a, nil
+	// ECR settings are checked here, not per image when a repository is made: a bad one
+	// would fail every image (or pass unseen with --target registry).
+	switch strings.ToUpper(a.TagMutability) {
+	case "", "IMMUTABLE", "MUTABLE":
+	default:
+		bad("--trg-tag-mutability %q: want IMMUTABLE or MUTABLE", a.TagMutability)
+	}
+	switch strings.ToLower(a.LogFormat) {
+	case "", "text", "json":
+	default:
+		bad("--log-format %q: want text or json", a.LogFormat)
+	}
+	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && v != "0" {
+		n, err := parseSize(v)
+		if err != nil {
+			bad("--cache-max-bytes %q: %v (0: the default)", v, err)
+		}
+		a.CacheMaxBytes = n
+	}
+	return a, errors.Join(errs...)
 }
+
+// minIdleTimeout is the shortest --idle-timeout.
+const minIdleTimeout = time.Second

@@ -397,6 +397,9 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 	if a.CacheDir != "" {
 		opts = append(opts, tmsync.WithCacheDir(a.CacheDir))
 	}
+	if a.CacheMaxBytes > 0 {
+		opts = append(opts, tmsync.WithCacheMaxBytes(a.CacheMaxBytes))
+	}
 	if a.IdleTimeout > 0 {
 		opts = append(opts, tmsync.WithIdleTimeout(a.IdleTimeout))
 	}

@@ -1,0 +1,93 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestTakeSecretEnvTrims(t *testing.T) {
+	for _, c := range []struct {
+		env, token string
+		blank      bool
+	}{
+		{"tok-1234", "tok-1234", false}, {"tok-1234\n", "tok-1234", false}, {"tok-1234\r\n", "tok-1234", false},
+		{"  tok-1234 \t", "tok-1234", false}, {"", "", false}, {" ", "", true}, {"\r\n", "", true},
+	} {
+		t.Setenv("TM_TOKEN", c.env)
+		token, blank, restore := takeSecretEnv()
+		if token != c.token || blank != c.blank {
+			t.Errorf("TM_TOKEN=%q: %q blank %v, want %q %v", c.env, token, blank, c.token, c.blank)
+		}
+		if v, ok := os.LookupEnv("TM_TOKEN"); ok {
+			t.Errorf("TM_TOKEN=%q left in the environment: %q", c.env, v)
+		}
+		restore()
+	}
+}
+
+func TestRefCredentials(t *testing.T) {
+	d := "@sha256:" + strings.Repeat("a", 64)
+	for _, c := range []struct{ ref, userinfo, masked string }{
+		{"_tm:s3cret@host/repo" + d, "_tm:s3cret", "_tm:[REDACTED]@host/repo" + d},
+		{"docker://_tm:s3cret@host:5000/a/b:1", "_tm:s3cret", "docker://_tm:[REDACTED]@host:5000/a/b:1"},
+		{"_tm:ab/cd@ef@host/repo:1", "_tm:ab/cd@ef", "_tm:[REDACTED]@host/repo:1"},
+		{"tokenonly@host/repo", "tokenonly", "[REDACTED]@host/repo"},
+		{"host/repo" + d, "", "host/repo" + d},
+		{"host/repo:1" + d, "", "host/repo:1" + d},
+		{"robot@corp.example", "", "robot@corp.example"},
+		{"--flag=a@b/c", "", "--flag=a@b/c"},
+	} {
+		ui, ok := refUserinfo(c.ref)
+		if ui != c.userinfo || ok != (c.userinfo != "") {
+			t.Errorf("refUserinfo(%q) = %q %v, want %q", c.ref, ui, ok, c.userinfo)
+		}
+		if got := maskRef(c.ref); got != c.masked {
+			t.Errorf("maskRef(%q) = %q, want %q", c.ref, got, c.masked)
+		}
+	}
+}
+
+func TestArgSecrets(t *testing.T) {
+	got := argSecrets([]string{"tmsync", "sync", "--srcpasswd", "p1-xxxx", "-srcpasswd=p2-yyyy\n", "--srcpasswd-not", "zz",
+		"_tm:p3-zzzz@h/r", "--", "--srcpasswd"})
+	for _, want := range []string{"p1-xxxx", "p2-yyyy", "p2-yyyy\n", "_tm:p3-zzzz", "p3-zzzz"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("argSecrets lacks %q: %q", want, got)
+		}
+	}
+	if slices.Contains(got, "zz") {
+		t.Errorf("argSecrets took another flag's value: %q", got)
+	}
+}
+
+func TestErrorLogFromArgs(t *testing.T) {
+	t.Setenv("TMSYNC_ERROR_LOG", "")
+	t.Setenv("TMSYNC_CONFIG", "")
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(cfg, []byte("error-log: from-config.log\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tmsync", "sync", "--bad"}, "sync-error.log"},
+		{[]string{"tmsync", "sync", "--bad", "--error-log", "a.log"}, "a.log"},
+		{[]string{"tmsync", "sync", "-error-log=b.log", "--bad"}, "b.log"},
+		{[]string{"tmsync", "sync", "--error-log", "a.log", "--error-log", "c.log"}, "c.log"},
+		{[]string{"tmsync", "sync", "--", "--error-log", "a.log"}, "sync-error.log"},
+		{[]string{"tmsync", "sync", "--config", cfg}, "from-config.log"},
+		{[]string{"tmsync", "sync", "--config", cfg, "--error-log", "a.log"}, "a.log"},
+	} {
+		if got := errorLogFromArgs(c.args); got != c.want {
+			t.Errorf("%v: %q, want %q", c.args, got, c.want)
+		}
+	}
+	t.Setenv("TMSYNC_ERROR_LOG", "env.log")
+	if got := errorLogFromArgs([]string{"tmsync", "sync", "--config", cfg}); got != "env.log" {
+		t.Errorf("environment: %q", got)
+	}
+}
