@@ -335,3 +335,31 @@ func assertRepositorySettings(t *testing.T, ecrc *ecr.Client, full string) {
 		t.Errorf("%s: lifecycle policy %v", full, err)
 	}
 }
+
+// TestBadLifecycleFileCreatesNothing: a lifecycle policy ECR would refuse (a rule priority
+// spelled as a word) stops the run before any repository is made: exit 2, the file and
+// the JSON path named in the error log; it used to create every repository and then fail
+// each one's PutLifecyclePolicy, exit 1.
+func TestBadLifecycleFileCreatesNothing(t *testing.T) {
+	b := newBed(t)
+	images := []releasetest.Image{{Repository: "vault/core", Tag: "5.0.3", Layers: 1, LayerSize: 8 << 10}}
+	b.push(images, 1, true)
+	rel := filepath.Join(b.dir, "release")
+	must(t, os.Mkdir(rel, 0o755))
+	writeRelease(t, rel, "5.0.3", b.vendor.Host, images, nil)
+	lc := filepath.Join(b.dir, "ecr_lifecycle_policy.json")
+	must(t, os.WriteFile(lc, []byte(`{"rules":[{"rulePriority":"one"}]}`), 0o644))
+	t.Setenv("TM_TOKEN", b.token)
+	code, _ := b.run(b.args(rel, "--trg_ecr_lifecycle_file_path", lc))
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if log := b.errorLog(); !strings.Contains(log, lc) || !strings.Contains(log, "$.rules[0].rulePriority") {
+		t.Errorf("error log %q: want the file and the JSON path", log)
+	}
+	out, err := ecr.NewFromConfig(b.ecr.Moto.Config()).DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{})
+	must(t, err)
+	if len(out.Repositories) != 0 {
+		t.Errorf("%d repositories created by a run whose lifecycle file ECR would refuse", len(out.Repositories))
+	}
+}
