@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 )
 
@@ -133,9 +134,31 @@ func RetryOptions(maxAttempts int, baseDelay, maxBackoff time.Duration) func(*ec
 }
 
 // NewClient returns an ECR client for cfg with the retryer of NewRetryer and its
-// defaults; optFns apply after it (pass RetryOptions to change it). The engine makes its
-// ECR clients here, so every one retries throttling the same way.
+// defaults, and DefaultAPITimeout on each request; optFns apply after them (pass
+// RetryOptions or APITimeout to change them). The engine makes its ECR clients here, so
+// every one retries throttling, and cuts a request left unanswered, the same way.
 func NewClient(cfg aws.Config, optFns ...func(*ecr.Options)) *ecr.Client {
-	fns := append([]func(*ecr.Options){RetryOptions(0, 0, 0)}, optFns...)
+	fns := append([]func(*ecr.Options){RetryOptions(0, 0, 0), APITimeout(DefaultAPITimeout)}, optFns...)
 	return ecr.NewFromConfig(cfg, fns...)
+}
+
+// DefaultAPITimeout bounds each try of an ECR API call. ECR answers in well under a
+// second; the SDK's HTTP client has connect and TLS handshake timeouts and none for the
+// answer, so a request that gets none (a half-open connection, a proxy that swallowed it)
+// would hold the run for the kernel's 15 minutes, or for ever. Cut, it is retried as a
+// timeout.
+const DefaultAPITimeout = time.Minute
+
+// APITimeout sets the time each try of an ECR API call may take, answer included, on the
+// SDK's own HTTP client (cfg's, or the SDK's default); a client of the caller's own
+// (ecr.Options.HTTPClient of another type) is left as it is.
+func APITimeout(d time.Duration) func(*ecr.Options) {
+	return func(o *ecr.Options) {
+		switch c := o.HTTPClient.(type) {
+		case nil:
+			o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(d)
+		case *awshttp.BuildableClient:
+			o.HTTPClient = c.WithTimeout(d)
+		}
+	}
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/smithy-go"
@@ -74,5 +76,49 @@ func TestRetryerDoesNotRetryAccessDenied(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "ecr DescribeRepositories 3rdparty/tm/x: ") {
 		t.Fatalf("message %q", err)
+	}
+}
+
+// TestAPITimeout: an ECR endpoint that takes a request and never answers (a half-open
+// connection, a proxy that swallowed it) does not hold the run: each try is cut at the API
+// timeout and retried, and the call fails as a timeout.
+func TestAPITimeout(t *testing.T) {
+	hang := make(chan struct{})
+	var mu sync.Mutex
+	tries := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tries++
+		mu.Unlock()
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	c := ecrtarget.NewClient(cfg, ecrtarget.RetryOptions(2, time.Millisecond, time.Millisecond), ecrtarget.APITimeout(200*time.Millisecond),
+		func(o *ecr.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	start := time.Now()
+	_, err := c.DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{})
+	took := time.Since(start)
+	mu.Lock()
+	n := tries
+	mu.Unlock()
+	t.Logf("%v after %s, %d tries", err, took.Round(time.Millisecond), n)
+	if err == nil || took > 5*time.Second {
+		t.Fatalf("a call to an endpoint that never answers: %v after %s", err, took)
+	}
+	if n != 2 {
+		t.Errorf("%d tries, want 2 (the cut try retried)", n)
+	}
+	// By default, DefaultAPITimeout, on cfg's client as on the SDK's own.
+	for _, hc := range []aws.HTTPClient{nil, awshttp.NewBuildableClient()} {
+		cfg.HTTPClient = hc
+		bc, ok := ecrtarget.NewClient(cfg).Options().HTTPClient.(*awshttp.BuildableClient)
+		if !ok || bc.GetTimeout() != ecrtarget.DefaultAPITimeout {
+			t.Errorf("NewClient with HTTP client %T: %T, want the SDK's client with a %s timeout", hc, bc, ecrtarget.DefaultAPITimeout)
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/tmsync/tmsync/ecrtarget"
 	"github.com/tmsync/tmsync/tmsync"
 )
 
@@ -26,6 +28,9 @@ func TestSDKLinesGoToTheRunLogger(t *testing.T) {
 	}
 	if _, ok := cfg.Logger.(sdkLogger); !ok {
 		t.Fatalf("the AWS configuration's logger is %T, want sdkLogger", cfg.Logger)
+	}
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); !ok || bc.GetTimeout() != ecrtarget.DefaultAPITimeout {
+		t.Errorf("the AWS configuration's HTTP client %T has no %s timeout", cfg.HTTPClient, ecrtarget.DefaultAPITimeout)
 	}
 	cfg.Logger.Logf(logging.Warn, "falling back to IMDSv1: %s", "s3cr3t-token-value")
 	cfg.Logger.Logf(logging.Debug, "request sent")
