@@ -259,13 +259,7 @@ func exportArgsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}
-	if a.Retries < 0 {
-		return a, errors.New("--retries must be >= 0")
-	}
-	if a.Concurrency < 1 {
-		return a, errors.New("--concurrency must be >= 1")
-	}
-	return a, nil
+	return a, checkArgs(a, func(name string) bool { return exportFlagNames[name] })
 }
 
 // exportArgs are export's own flags.

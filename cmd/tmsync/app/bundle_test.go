@@ -210,3 +210,21 @@ func TestExportSplitChecked(t *testing.T) {
 		}
 	}
 }
+
+// Export's values are checked as sync's are (checkArgs, on the flags export has): exit 2
+// naming the flag and the value, before the attestor key is looked for.
+func TestExportValuesChecked(t *testing.T) {
+	t.Setenv("TM_TOKEN", "not-a-token")
+	dir := t.TempDir()
+	for _, tc := range [][2]string{
+		{"--log-format=xml", `--log-format "xml": want text or json`},
+		{"--concurrency=0", "--concurrency 0: want at least 1"},
+		{"--retries=-1", "--retries -1: want 0 or more"},
+	} {
+		code, out, stderr := runCLI(t, "export", "--to", filepath.Join(dir, "b"), "--error-log", filepath.Join(dir, "err.log"),
+			"--release-dir", dir, tc[0])
+		if code != 2 || !strings.Contains(out+stderr, tc[1]) || strings.Contains(out+stderr, "attestor") {
+			t.Errorf("export %s: exit %d, %q; want 2 saying %q, before the attestor key", tc[0], code, out+stderr, tc[1])
+		}
+	}
+}

@@ -133,47 +133,46 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}
+	errs := []error{checkArgs(a, func(string) bool { return true })}
+	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && v != "0" {
+		n, err := parseSize(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--cache-max-bytes %q: %v (0: the default)", v, err))
+		}
+		a.CacheMaxBytes = n
+	}
+	return a, errors.Join(errs...)
+}
+
+// checkArgs checks the values of the flags a command has (has: sync, plan and verify all
+// of them, export its own), one error per bad flag, naming it.
+func checkArgs(a Args, has func(name string) bool) error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if a.Retries < 0 {
-		bad("--retries %d: want 0 or more", a.Retries)
+	check := func(name string, ok bool, format string, args ...any) {
+		if has(name) && !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
 	}
-	if a.ThrottleMS < 0 {
-		bad("--throttle_ecr_creation_ms %d: want 0 or more", a.ThrottleMS)
-	}
-	if a.Concurrency < 1 {
-		bad("--concurrency %d: want at least 1", a.Concurrency)
-	}
-	if a.UntaggedDeleteDays < 1 {
-		bad("--trg_ecr_image_untagged_delete_days %d: want at least 1", a.UntaggedDeleteDays)
-	}
+	check("retries", a.Retries >= 0, "--retries %d: want 0 or more", a.Retries)
+	check("throttle_ecr_creation_ms", a.ThrottleMS >= 0, "--throttle_ecr_creation_ms %d: want 0 or more", a.ThrottleMS)
+	check("concurrency", a.Concurrency >= 1, "--concurrency %d: want at least 1", a.Concurrency)
+	check("trg_ecr_image_untagged_delete_days", a.UntaggedDeleteDays >= 1, "--trg_ecr_image_untagged_delete_days %d: want at least 1", a.UntaggedDeleteDays)
 	// Under a second is a typo (1ms for 1m): every transfer would be cut and retried for ever.
-	if a.IdleTimeout < minIdleTimeout {
-		bad("--idle-timeout %s: want at least %s", a.IdleTimeout, minIdleTimeout)
-	}
-	if a.ScanWait < 0 {
-		bad("--scan-wait %s: want 0 or more", a.ScanWait)
-	}
+	check("idle-timeout", a.IdleTimeout >= minIdleTimeout, "--idle-timeout %s: want at least %s", a.IdleTimeout, minIdleTimeout)
+	check("scan-wait", a.ScanWait >= 0, "--scan-wait %s: want 0 or more", a.ScanWait)
 	// ECR settings are checked here, not per image when a repository is made: a bad one
 	// would fail every image (or pass unseen with --target registry).
 	switch strings.ToUpper(a.TagMutability) {
 	case "", "IMMUTABLE", "MUTABLE":
 	default:
-		bad("--trg-tag-mutability %q: want IMMUTABLE or MUTABLE", a.TagMutability)
+		check("trg-tag-mutability", false, "--trg-tag-mutability %q: want IMMUTABLE or MUTABLE", a.TagMutability)
 	}
 	switch strings.ToLower(a.LogFormat) {
 	case "", "text", "json":
 	default:
-		bad("--log-format %q: want text or json", a.LogFormat)
+		check("log-format", false, "--log-format %q: want text or json", a.LogFormat)
 	}
-	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && v != "0" {
-		n, err := parseSize(v)
-		if err != nil {
-			bad("--cache-max-bytes %q: %v (0: the default)", v, err)
-		}
-		a.CacheMaxBytes = n
-	}
-	return a, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // minIdleTimeout is the shortest --idle-timeout.
