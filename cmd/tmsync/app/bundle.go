@@ -233,33 +233,9 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 }
 
 // exportArgsFromFlags is argsFromFlags for export's flags (exportFlagNames): the Args
-// fields export reads; the others keep their zero values.
+// fields of the flags export does not have keep their zero values, and go unchecked.
 func exportArgsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
-	if c.IsSet("srcpasswd") {
-		fmt.Fprintln(stderr, "WARNING: --srcpasswd puts the token in the process list; prefer TM_TOKEN or the Secrets Manager secret")
-	}
-	a := Args{
-		SrcUser: c.String("srcusr"), SrcPassword: c.String("srcpasswd"), SrcDomain: c.String("srcdomain"),
-		SrcTokenSecret:  c.String("src-token-secret"),
-		PackagesPostfix: c.String("src_packages_postfix"), ReleasePostfix: c.String("src_release_postfix"),
-		AttestationAddress: c.String("src_attestions_address"), AttestorKeyFile: c.String("src_attestor"),
-		AttestorFingerprints: c.StringSlice("src-attestor-fingerprint"),
-		AttestationBundle:    c.String("attestation-bundle"), SaveAttestationBundle: c.String("save-attestation-bundle"),
-		AttestationPerImage: c.Bool("attestation-per-image"), StrictKeyExpiry: c.Bool("strict-key-expiry"),
-		AuthFile: c.String("authfile"), Insecure: c.StringSlice("insecure-registry"),
-		ReleaseDir: c.String("release-dir"), ReleaseSHA256: c.String("release-sha256"),
-		ErrorLog: c.String("error-log"), Report: c.String("report"), JUnit: c.String("junit"),
-		Concurrency: c.Int("concurrency"), Retries: c.Int("retries"), BYOPolicy: c.String("byo-policy"),
-		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
-	}
-	// As for sync: the attestor key's default name is read from the release folder.
-	if a.ReleaseDir != "" && a.ReleaseDir != "." && !c.IsSet("src_attestor") && a.AttestorKeyFile != "" && !filepath.IsAbs(a.AttestorKeyFile) {
-		a.AttestorKeyFile = filepath.Join(a.ReleaseDir, a.AttestorKeyFile)
-	}
-	if c.Bool("debug") {
-		a.LogLevel = "debug"
-	}
-	return a, checkArgs(a, func(name string) bool { return exportFlagNames[name] })
+	return readArgs(c, stderr, func(name string) bool { return exportFlagNames[name] })
 }
 
 // exportArgs are export's own flags.

@@ -85,6 +85,12 @@ func syncFlags() []cli.Flag {
 }
 
 func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
+	return readArgs(c, stderr, func(string) bool { return true })
+}
+
+// readArgs reads the flags into Args and checks the values of those the command has
+// (has); a flag it does not have reads as its zero value.
+func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Args, error) {
 	if c.IsSet("gnupgdir") {
 		fmt.Fprintln(stderr, "INFO: --gnupgdir is ignored: tmsync verifies attestations itself and needs no GPG home")
 	}
@@ -133,7 +139,7 @@ func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}
-	errs := []error{checkArgs(a, func(string) bool { return true })}
+	errs := []error{checkArgs(a, has)}
 	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && v != "0" {
 		n, err := parseSize(v)
 		if err != nil {
