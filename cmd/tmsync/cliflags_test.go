@@ -111,7 +111,7 @@ func TestFlagValuesCheckedWhenRead(t *testing.T) {
 		{"sync", "--idle-timeout", "1s"}, {"sync", "--idle-timeout", "1m"},
 		{"sync", "--trg-tag-mutability", "MUTABLE"}, {"sync", "--trg-tag-mutability", "immutable"}, {"plan", "--trg-tag-mutability", "Mutable"},
 		{"sync", "--log-format", "JSON"}, {"sync", "--log-format", "text"},
-		{"sync", "--cache-max-bytes", "500MiB"}, {"sync", "--cache-max-bytes", "2GB"}, {"sync", "--cache-max-bytes", "1048576"}, {"sync", "--cache-max-bytes", "0"},
+		{"sync", "--cache-max-bytes", "500MiB"}, {"sync", "--cache-max-bytes", "2GB"}, {"sync", "--cache-max-bytes", "1048576"}, {"sync", "--cache-max-bytes", "0"}, {"sync", "--cache-max-bytes", "0MiB"}, {"sync", "--cache-max-bytes", "0B"},
 		{"sync", "--throttle_ecr_creation_ms", "0"},
 	} {
 		code, out, errOut := runCLI(t, append(good, noRun(t, filepath.Join(t.TempDir(), "e.log"))...)...)
@@ -307,5 +307,16 @@ func TestCacheMaxBytesFlag(t *testing.T) {
 		if (c.want != 0 && got != c.want) || (c.want == 0 && (got == 3<<20 || got == 3<<20+1 || got <= 0)) {
 			t.Errorf("--cache-max-bytes %s: store bound %d, want %d", c.flag, got, c.want)
 		}
+	}
+}
+
+// A command line that does not parse, whose error log cannot be written, says so: the
+// pipeline would otherwise find no log and no word of why.
+func TestCommandLineErrorLogUnwritable(t *testing.T) {
+	t.Setenv("TM_TOKEN", "")
+	bad := filepath.Join(t.TempDir(), "no-such-dir", "e.log")
+	code, out, errOut := runCLI(t, "sync", "--retries", "x", "--error-log="+bad)
+	if code != 2 || !strings.Contains(out+errOut, "ERROR: writing "+bad) {
+		t.Errorf("exit %d, output %q: want 2 and a line saying the error log could not be written", code, out+errOut)
 	}
 }

@@ -98,7 +98,7 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 		code := usageError(cl.stderr)(c, err, sub) // prints the error and a suggestion
 		// The flags after the bad one are not parsed: the error log's path is read from
 		// the command line itself.
-		failStart(&Console{W: io.Discard, Redactor: cl.red}, errorLogFromArgs(cl.args), err)
+		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), err)
 		return code
 	}
 	if before := cmd.Before; before != nil {
@@ -199,7 +199,11 @@ func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) 
 // errorLogFromArgs is the error log of a command line whose flags did not parse: the
 // flags after a bad one are never read, so --error-log is looked for in the arguments
 // as given, then in TMSYNC_ERROR_LOG, then in the --config file; else sync-error.log.
-func errorLogFromArgs(args []string) string {
+// takesValue are the names of the flags that take a value: written without "=", such a
+// flag takes the next argument, which is then never read as a flag ("--report
+// --error-log" is a report named --error-log, as the flag package reads it). A flag
+// not known here (the bad one, say) takes nothing.
+func errorLogFromArgs(args []string, takesValue map[string]bool) string {
 	flagValue := func(name string) string {
 		v := ""
 		for i := 0; i < len(args); i++ {
@@ -212,12 +216,15 @@ func errorLogFromArgs(args []string) string {
 			}
 			n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 			switch {
-			case n != name:
 			case hasVal:
-				v = val
-			case i+1 < len(args):
-				v = args[i+1]
-				i++
+				if n == name {
+					v = val
+				}
+			case takesValue[n] && i+1 < len(args):
+				if n == name {
+					v = args[i+1]
+				}
+				i++ // the value of n, whatever it looks like
 			}
 		}
 		return v // the last one given, as the flag package takes it
@@ -241,4 +248,24 @@ func errorLogFromArgs(args []string) string {
 		}
 	}
 	return errorLogPath(Args{})
+}
+
+// valueFlagNames are the names (aliases included) of the flags of cmds that take a value:
+// all but the boolean ones.
+func valueFlagNames(cmds []*cli.Command) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range cmds {
+		for _, f := range c.Flags {
+			if _, ok := f.(*cli.BoolFlag); ok {
+				continue
+			}
+			for _, n := range f.Names() {
+				m[n] = true
+			}
+		}
+		for n := range valueFlagNames(c.Subcommands) {
+			m[n] = true
+		}
+	}
+	return m
 }

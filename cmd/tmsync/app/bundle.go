@@ -215,7 +215,7 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 		OnUsageError: exportUsageError(stderr),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", c.Args().Slice())
+				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", maskRefs(c.Args().Slice()))
 				return exitCode(2)
 			}
 			a, err := exportArgsFromFlags(c, stderr)

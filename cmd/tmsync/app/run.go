@@ -43,15 +43,21 @@ func errorLogPath(a Args) string {
 // and remote text in it is escaped), writes it to the error log, and returns exit
 // status 2.
 func failStart(console *Console, errorLog string, err error) int {
-	parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
-	for _, p := range parts {
+	for _, p := range strings.Split(console.Redactor.Redact(err.Error()), "\n") {
 		console.Printf("ERROR: %s", p)
 	}
+	startLog(console, errorLog, err)
+	return 2
+}
+
+// startLog writes the error log of a run that could not start (err, redacted, on one
+// line); a log it cannot write is said on console.
+func startLog(console *Console, errorLog string, err error) {
+	parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
 	line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
 	if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
 		console.Printf("ERROR: writing %s: %v", errorLog, werr)
 	}
-	return 2
 }
 
 // writeReports writes the error log and, when asked, the JSON report and the JUnit

@@ -54,7 +54,7 @@ var awsSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_C
 func argSecrets(args []string) []string {
 	var out []string
 	for i := 0; i < len(args); i++ {
-		a := args[i]
+		a := strings.TrimLeft(args[i], " \t") // " --srcpasswd=X" is an argument, echoed as one
 		if a == "--" {
 			continue
 		}
@@ -78,7 +78,8 @@ func argSecrets(args []string) []string {
 
 // refDigest is a digest at the end of a reference (@sha256:...), the only "@" a
 // reference has other than one after credentials.
-var refDigest = regexp.MustCompile(`@[A-Za-z0-9_+.-]+:[A-Za-z0-9=_-]+$`)
+// The encoded part is 32 characters or more (a port, "@reg:5000", is not a digest).
+var refDigest = regexp.MustCompile(`@[A-Za-z0-9_+.-]+:[A-Za-z0-9=_-]{32,}$`)
 
 // refUserinfo is the user:password of a reference written with credentials in it,
 // [scheme://]user:password@host/repo[:tag][@digest]: a registry reference has no such
@@ -89,8 +90,13 @@ func refUserinfo(s string) (string, bool) {
 	}
 	s = refDigest.ReplaceAllString(s, "")
 	i := strings.LastIndex(s, "@")
-	if i <= 0 || strings.HasPrefix(s, "-") || !strings.Contains(s[i:], "/") {
-		return "", false // not host/repo after the "@": an e-mail address, a flag
+	if i <= 0 || strings.HasPrefix(strings.TrimSpace(s), "-") {
+		return "", false // no "@" left, or a flag
+	}
+	// user:password@ whatever follows (host/repo, a single name, host:port); the user (a
+	// token alone) only before host/repo: "name@host" alone may be an e-mail address.
+	if !strings.Contains(s[:i], ":") && !strings.Contains(s[i:], "/") {
+		return "", false
 	}
 	return s[:i], true
 }

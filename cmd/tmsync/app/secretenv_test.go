@@ -1,11 +1,14 @@
 package app
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tmsync/tmsync/tmsync"
 )
 
 func TestTakeSecretEnvTrims(t *testing.T) {
@@ -39,6 +42,10 @@ func TestRefCredentials(t *testing.T) {
 		{"host/repo:1" + d, "", "host/repo:1" + d},
 		{"robot@corp.example", "", "robot@corp.example"},
 		{"--flag=a@b/c", "", "--flag=a@b/c"},
+		{"user:hunter2pw@ubuntu", "user:hunter2pw", "user:[REDACTED]@ubuntu"},
+		{"u:pw@reg:5000", "u:pw", "u:[REDACTED]@reg:5000"},
+		{"u:pw@ubuntu" + d, "u:pw", "u:[REDACTED]@ubuntu" + d},
+		{" --srcpasswd=x@y/z", "", " --srcpasswd=x@y/z"},
 	} {
 		ui, ok := refUserinfo(c.ref)
 		if ui != c.userinfo || ok != (c.userinfo != "") {
@@ -52,8 +59,8 @@ func TestRefCredentials(t *testing.T) {
 
 func TestArgSecrets(t *testing.T) {
 	got := argSecrets([]string{"tmsync", "sync", "--srcpasswd", "p1-xxxx", "-srcpasswd=p2-yyyy\n", "--srcpasswd-not", "zz",
-		"_tm:p3-zzzz@h/r", "--", "--srcpasswd"})
-	for _, want := range []string{"p1-xxxx", "p2-yyyy", "p2-yyyy\n", "_tm:p3-zzzz", "p3-zzzz"} {
+		"_tm:p3-zzzz@h/r", " --srcpasswd=p4-wwww", "u:p5-vvvv@reg:5000", "--", "--srcpasswd"})
+	for _, want := range []string{"p1-xxxx", "p2-yyyy", "p2-yyyy\n", "_tm:p3-zzzz", "p3-zzzz", "p4-wwww", "p5-vvvv"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("argSecrets lacks %q: %q", want, got)
 		}
@@ -66,6 +73,10 @@ func TestArgSecrets(t *testing.T) {
 func TestErrorLogFromArgs(t *testing.T) {
 	t.Setenv("TMSYNC_ERROR_LOG", "")
 	t.Setenv("TMSYNC_CONFIG", "")
+	takes := valueFlagNames(newApp(io.Discard, io.Discard, &cmdline{red: tmsync.NewRedactor()}).Commands)
+	if !takes["report"] || !takes["srcpasswd"] || takes["dry-run"] {
+		t.Fatalf("valueFlagNames: report %v, srcpasswd %v, dry-run %v", takes["report"], takes["srcpasswd"], takes["dry-run"])
+	}
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(cfg, []byte("error-log: from-config.log\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -81,13 +92,17 @@ func TestErrorLogFromArgs(t *testing.T) {
 		{[]string{"tmsync", "sync", "--", "--error-log", "a.log"}, "sync-error.log"},
 		{[]string{"tmsync", "sync", "--config", cfg}, "from-config.log"},
 		{[]string{"tmsync", "sync", "--config", cfg, "--error-log", "a.log"}, "a.log"},
+		// Another flag's value is not read as a flag: --report's is "--error-log".
+		{[]string{"tmsync", "sync", "--report", "--error-log", "--retries", "x"}, "sync-error.log"},
+		{[]string{"tmsync", "sync", "--srcpasswd", "--error-log=/p", "--bad"}, "sync-error.log"},
+		{[]string{"tmsync", "sync", "--dry-run", "--error-log", "d.log", "--bad"}, "d.log"},
 	} {
-		if got := errorLogFromArgs(c.args); got != c.want {
+		if got := errorLogFromArgs(c.args, takes); got != c.want {
 			t.Errorf("%v: %q, want %q", c.args, got, c.want)
 		}
 	}
 	t.Setenv("TMSYNC_ERROR_LOG", "env.log")
-	if got := errorLogFromArgs([]string{"tmsync", "sync", "--config", cfg}); got != "env.log" {
+	if got := errorLogFromArgs([]string{"tmsync", "sync", "--config", cfg}, takes); got != "env.log" {
 		t.Errorf("environment: %q", got)
 	}
 }
