@@ -210,6 +210,12 @@ func TestBlankToken(t *testing.T) {
 			t.Errorf("error log %q does not name TM_TOKEN", log)
 		}
 	}
+	// Where TM_TOKEN is not used (--srcpasswd wins over it), a blank one stops nothing.
+	t.Setenv("TM_TOKEN", " ")
+	if code, out, errOut := runCLI(t, append([]string{"plan", "--srcpasswd", "tok-flag-5512"}, noRun(t, filepath.Join(t.TempDir(), "e.log"))...)...); code != 2 ||
+		strings.Contains(out+errOut, "TM_TOKEN is set but blank") || !strings.Contains(out+errOut, "no-release") {
+		t.Errorf("blank TM_TOKEN with --srcpasswd: exit %d: %s", code, out+errOut)
+	}
 	for _, v := range []string{"tok-crlf-4411\r\n", "  tok-crlf-4411\n"} {
 		t.Setenv("TM_TOKEN", v)
 		code, out, _ := runCLI(t, "config", "show")

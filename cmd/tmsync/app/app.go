@@ -112,12 +112,14 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 	return cl.tokenCommand(cmd)
 }
 
-// tokenCommand refuses a blank TM_TOKEN before cmd's action. Export keeps its own usage
-// errors (it names the sync flags it does not take, and writes nothing for them).
+// tokenCommand refuses a blank TM_TOKEN before cmd's action, when the run would use it:
+// not with --srcpasswd (which wins over TM_TOKEN), nor from a bundle (no vendor). Export
+// keeps its own usage errors (it names the sync flags it does not take, and writes
+// nothing for them).
 func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
-		if cl.tokenBlank {
+		if cl.tokenBlank && c.String("srcpasswd") == "" && c.String("from-bundle") == "" {
 			return cl.refuse(errorLogPath(Args{ErrorLog: c.String("error-log")}), errTokenBlank)
 		}
 		return action(c)
