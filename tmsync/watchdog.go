@@ -58,19 +58,25 @@ func commitAllowance(size int64) time.Duration {
 	return time.Duration(float64(size) / commitRate * float64(time.Second))
 }
 
+// watchEpoch and watchClock are the watch's clock: nanoseconds on the monotonic clock,
+// which a step of the wall clock (NTP) does not move.
+var watchEpoch = time.Now()
+
+func watchClock() int64 { return int64(time.Since(watchEpoch)) }
+
 // copyWatches is the run's side of the watch: the streams open in the run, when one last
 // moved, and the copies cut.
 type copyWatches struct {
 	idle  time.Duration
 	slots *semaphore.Weighted // the run's blob semaphore (nil: none)
 	open  atomic.Int64        // streams open in the run
-	last  atomic.Int64        // unix nanoseconds of the last stream opened or closed in the run
+	last  atomic.Int64        // watchClock of the last stream opened or closed in the run
 	cuts  atomic.Int64        // copies cut for a quiet target (counted by the engine)
 }
 
 func newCopyWatches(idle time.Duration, slots *semaphore.Weighted) *copyWatches {
 	w := &copyWatches{idle: idle, slots: slots}
-	w.last.Store(time.Now().UnixNano())
+	w.last.Store(watchClock())
 	return w
 }
 
@@ -96,8 +102,8 @@ func (e *targetStallError) Temporary() bool { return true }
 type copyWatch struct {
 	run    *copyWatches
 	cancel context.CancelCauseFunc
-	last   atomic.Int64 // unix nanoseconds of this copy's last sign of life at the source
-	asked  atomic.Int64 // unix nanoseconds of this copy's last request to the target
+	last   atomic.Int64 // watchClock of this copy's last sign of life at the source
+	asked  atomic.Int64 // watchClock of this copy's last request to the target
 	calls  atomic.Int64 // source calls in progress (a manifest read, a blob being opened)
 
 	mu       sync.Mutex
@@ -154,12 +160,12 @@ func (c *copyWatch) end() error {
 	return cause
 }
 
-func (c *copyWatch) touch() { c.last.Store(time.Now().UnixNano()) }
+func (c *copyWatch) touch() { c.last.Store(watchClock()) }
 
 // check cuts the copy if its target has gone quiet; it reports whether it did.
 func (c *copyWatch) check(now time.Time) bool {
 	idle := c.run.idle.Nanoseconds()
-	t := now.UnixNano()
+	t := int64(now.Sub(watchEpoch))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var stall *targetStallError
@@ -201,7 +207,7 @@ func (w *copyWatches) noWaiters() bool {
 // to the target goes through it) so that each request counts as the copy's sign of life.
 func (c *copyWatch) proxy(next func(*url.URL) (*url.URL, error)) func(*url.URL) (*url.URL, error) {
 	return func(u *url.URL) (*url.URL, error) {
-		c.asked.Store(time.Now().UnixNano())
+		c.asked.Store(watchClock())
 		if next == nil {
 			return http.ProxyFromEnvironment(&http.Request{URL: u})
 		}
@@ -275,13 +281,13 @@ type watchedStream struct {
 	size    int64       // the blob's size, -1 or 0 when unknown
 	eof     atomic.Bool // the stream has given its last byte: the target commits
 	reading atomic.Bool
-	last    atomic.Int64 // unix nanoseconds of the last Read's return (or the opening)
+	last    atomic.Int64 // watchClock of the last Read's return (or the opening)
 	once    sync.Once
 }
 
 // moved marks the stream's opening or closing: a sign of life of the copy and of the run.
 func (s *watchedStream) moved() {
-	now := time.Now().UnixNano()
+	now := watchClock()
 	s.last.Store(now)
 	s.w.last.Store(now)
 	s.w.run.last.Store(now)
@@ -292,7 +298,7 @@ func (s *watchedStream) moved() {
 func (s *watchedStream) Read(p []byte) (int, error) {
 	s.reading.Store(true)
 	n, err := s.ReadCloser.Read(p)
-	s.last.Store(time.Now().UnixNano())
+	s.last.Store(watchClock())
 	if err == io.EOF {
 		s.eof.Store(true)
 	}
