@@ -106,6 +106,9 @@ func TestFlakyVendor(t *testing.T) {
 			if n := len(f.rep.Images); n != len(images) {
 				t.Errorf("%d images reported, want %d", n, len(images))
 			}
+			if n := f.rep.Transfer.TargetIdleCuts; n != 0 {
+				t.Errorf("%s seed %d: %d copies cut as a stalled target; only the vendor had faults", sr.name, seed, n)
+			}
 		}
 		_ = v.Proxy.SetConfig(faultproxy.Config{})
 		if faults == 0 {
@@ -134,6 +137,10 @@ func TestStalledSource(t *testing.T) {
 	t.Logf("%d stalls of 1 min, %d idle cuts, sync %.1fs", st.Stalls, tr.IdleCuts, f.seconds)
 	if st.Stalls == 0 || tr.IdleCuts == 0 {
 		t.Fatalf("stalls %d, idle cuts %d: the test stalled nothing", st.Stalls, tr.IdleCuts)
+	}
+	// A stalled source is the puller's to cut (inside a Read), never the target watch's.
+	if tr.TargetIdleCuts != 0 {
+		t.Errorf("%d copies cut as a stalled target while only the source stalled", tr.TargetIdleCuts)
 	}
 	if f.seconds > 30 {
 		t.Errorf("sync took %.1fs with a %s idle timeout: stalls were not cut", f.seconds, idle)
