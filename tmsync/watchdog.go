@@ -38,12 +38,20 @@ import (
 //     the idle timeout either.
 //   - Every request to the target is a sign of life (the system context's proxy hook sees
 //     each): a registry that throttles with 429 and Retry-After is answering, and
-//     containers/image waits and asks again (up to 5 times) before any byte moves.
+//     containers/image waits (up to 60 s) and asks again (up to 5 times) before any byte
+//     moves. After a request the watch waits the idle timeout and retryWait more.
 //
 // Once a stream has given its last byte the target still has to take what sits in the
 // socket's buffers and commit the blob: ECR's commit of a large layer (an S3 multipart
 // completion behind it) may take minutes. So a stream read to its end gets the idle
 // timeout plus commitAllowance for its size before it counts as stalled.
+
+// retryWait is how long after a request to the target the watch also waits, on top of the
+// idle timeout, before it calls the copy quiet: the answer may have been a 429 whose
+// Retry-After containers/image honours (up to 60 s) before it asks again. The idle timeout
+// again, at most 60 s: a request that hangs is cut after twice the idle timeout (2 min by
+// default).
+func retryWait(idle time.Duration) time.Duration { return min(idle, time.Minute) }
 
 // commitRate is the slowest commit the watch waits for after a blob's last byte: its
 // size at this rate, on top of the idle timeout (1 GiB: 107 s more).
@@ -120,6 +128,7 @@ func (w *copyWatches) watch(ctx context.Context) (context.Context, *copyWatch) {
 	c := &copyWatch{run: w, cancel: cancel, streams: map[*watchedStream]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	c.touch()
+	c.asked.Store(watchClock()) // the copy's first requests are about to go out
 	every := min(max(w.idle/4, 10*time.Millisecond), 5*time.Second)
 	go func() {
 		defer close(c.done)
@@ -169,18 +178,20 @@ func (c *copyWatch) check(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var stall *targetStallError
-	asked := c.asked.Load() // the copy's last request to the target
+	// The copy's last request to the target: quiet since then only after the idle timeout
+	// and the wait a registry may have asked for before it (retryWait).
+	askedQuiet := t-c.asked.Load() > idle+retryWait(c.run.idle).Nanoseconds()
 	for s := range c.streams {
 		limit := idle
 		if s.eof.Load() {
 			limit += commitAllowance(s.size).Nanoseconds()
 		}
-		if !s.reading.Load() && t-max(s.last.Load(), asked) > limit {
+		if !s.reading.Load() && t-s.last.Load() > limit && askedQuiet {
 			stall = &targetStallError{idle: c.run.idle, blob: s.info.Digest}
 			break
 		}
 	}
-	if stall == nil && len(c.streams) == 0 && c.calls.Load() == 0 && t-max(c.last.Load(), asked) > idle &&
+	if stall == nil && len(c.streams) == 0 && c.calls.Load() == 0 && t-c.last.Load() > idle && askedQuiet &&
 		(c.run.noWaiters() || c.run.open.Load() == 0 && t-c.run.last.Load() > idle) {
 		stall = &targetStallError{idle: c.run.idle}
 	}

@@ -284,7 +284,8 @@ func TestWatchBetweenBlobsInABusyRun(t *testing.T) {
 }
 
 // Every request the copy makes to the target is a sign of life: a registry that answers
-// 429 with Retry-After, and is asked again after the wait, is not a stall.
+// 429 with Retry-After, and is asked again after the wait (up to the idle timeout more,
+// retryWait), is not a stall; once the requests stop, the copy is cut.
 func TestWatchTargetRequestsAreLife(t *testing.T) {
 	const idle = 100 * time.Millisecond
 	w := newCopyWatches(idle, semaphore.NewWeighted(4))
@@ -295,8 +296,8 @@ func TestWatchTargetRequestsAreLife(t *testing.T) {
 	defer rc.Close()
 	proxy := c.proxy(func(*url.URL) (*url.URL, error) { return nil, nil })
 	u, _ := url.Parse("https://registry.example/v2/")
-	stop := time.After(6 * idle)
-	tick := time.NewTicker(idle / 2)
+	stop := time.After(8 * idle)
+	tick := time.NewTicker(idle * 3 / 2) // longer than the idle timeout, within its retryWait
 	defer tick.Stop()
 asking:
 	for {

@@ -209,6 +209,34 @@ func TestStalledTarget(t *testing.T) {
 	}
 }
 
+// TestTargetThrottleIsNotAStall: a target that answers 429 with a Retry-After longer
+// than the idle timeout is answering; containers/image waits and asks again, and the
+// watch does not cut the copy (it waits retryWait more after a request).
+func TestTargetThrottleIsNotAStall(t *testing.T) {
+	v, dir, images, _ := vendorRelease(t, datapathtest.ReleaseOptions{Images: 3, BaseSize: 64 << 10, LayerSize: 16 << 10})
+	var fp *faultproxy.Proxy
+	front := func(host string) string {
+		fp = faultproxy.Start(t, host, faultproxy.Config{Seed: 1, ErrorRate: 1, Statuses: []int{http.StatusTooManyRequests},
+			RetryAfter: 3 * time.Second, MaxFaults: 2, Match: func(r *http.Request) bool {
+				return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/")
+			}})
+		return fp.Host
+	}
+	// Retry-After 3 s, the idle timeout 2 s: quiet for longer than the idle timeout, and
+	// within its retryWait.
+	f := syncVia(t, v, dir, false, front, tmsync.WithIdleTimeout(2*time.Second), tmsync.WithRetryBackoff(10*time.Millisecond))
+	t.Logf("429s %v, target idle cuts %d, whole-image retries %d, sync %.1fs", fp.Stats().Errors, f.rep.Transfer.TargetIdleCuts, f.retries, f.seconds)
+	if fp.Stats().Errors[http.StatusTooManyRequests] != 2 {
+		t.Fatalf("429s %v: the test throttled nothing", fp.Stats().Errors)
+	}
+	if len(f.failed) > 0 || len(f.rep.Images) != len(images) {
+		t.Fatalf("failed %v, %d images reported", f.failed, len(f.rep.Images))
+	}
+	if f.rep.Transfer.TargetIdleCuts != 0 || f.retries != 0 {
+		t.Errorf("target idle cuts %d, whole-image retries %d: a throttled upload was cut as a stall", f.rep.Transfer.TargetIdleCuts, f.retries)
+	}
+}
+
 // TestStalledVendorReferrers stalls the listing of an image's referrers at the vendor
 // (the evidence's request, outside the copy) for far longer than the idle timeout: it is
 // cut and asked again, and the sync ends long before the stall would.
