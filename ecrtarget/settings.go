@@ -323,7 +323,7 @@ func checkLifecycleRule(at string, r any) (int64, string, error) {
 			return 0, "", fmt.Errorf("%s.%s: unknown field", at, k)
 		}
 	}
-	prio, err := positiveInt(at+".rulePriority", rule["rulePriority"], true)
+	prio, err := positiveInt(at+".rulePriority", rule["rulePriority"])
 	if err != nil {
 		return 0, "", err
 	}
@@ -374,7 +374,7 @@ func checkLifecycleRule(at string, r any) (int64, string, error) {
 	if !ok || countType == "" {
 		return 0, "", fmt.Errorf("%s.countType: %s, want imageCountMoreThan or sinceImagePushed", at, shown(sel["countType"]))
 	}
-	if _, err := positiveInt(at+".countNumber", sel["countNumber"], true); err != nil {
+	if _, err := positiveInt(at+".countNumber", sel["countNumber"]); err != nil {
 		return 0, "", err
 	}
 	unit, hasUnit := sel["countUnit"]
@@ -412,9 +412,9 @@ func checkLifecycleRule(at string, r any) (int64, string, error) {
 	return prio, tagStatus, nil
 }
 
-// positiveInt reads v, at JSON path at, as an integer of 1 or more.
-func positiveInt(at string, v any, required bool) (int64, error) {
-	if v == nil && required {
+// positiveInt reads v, at JSON path at, as an integer of 1 or more (required).
+func positiveInt(at string, v any) (int64, error) {
+	if v == nil {
 		return 0, fmt.Errorf("%s: missing (want an integer of 1 or more)", at)
 	}
 	n, ok := v.(json.Number)

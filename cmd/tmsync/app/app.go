@@ -251,23 +251,3 @@ func errorLogFromArgs(args []string, takesValue map[string]bool) string {
 	}
 	return errorLogPath(Args{})
 }
-
-// valueFlagNames are the names (aliases included) of the flags of cmds that take a value:
-// all but the boolean ones.
-func valueFlagNames(cmds []*cli.Command) map[string]bool {
-	m := map[string]bool{}
-	for _, c := range cmds {
-		for _, f := range c.Flags {
-			if _, ok := f.(*cli.BoolFlag); ok {
-				continue
-			}
-			for _, n := range f.Names() {
-				m[n] = true
-			}
-		}
-		for n := range valueFlagNames(c.Subcommands) {
-			m[n] = true
-		}
-	}
-	return m
-}

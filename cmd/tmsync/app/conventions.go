@@ -284,13 +284,21 @@ func joinBoolValues(args []string, bools map[string]bool) []string {
 }
 
 // boolFlagNames are the names of the boolean flags of every command.
-func boolFlagNames(cmds []*cli.Command) map[string]bool {
+func boolFlagNames(cmds []*cli.Command) map[string]bool { return flagNames(cmds, true) }
+
+// valueFlagNames are the names of the flags of every command that take a value: all but
+// the boolean ones.
+func valueFlagNames(cmds []*cli.Command) map[string]bool { return flagNames(cmds, false) }
+
+// flagNames are the names (aliases included) of the flags of cmds and their subcommands
+// that are boolean (bools) or are not (!bools).
+func flagNames(cmds []*cli.Command, bools bool) map[string]bool {
 	m := map[string]bool{}
 	var walk func([]*cli.Command)
 	walk = func(cs []*cli.Command) {
 		for _, c := range cs {
 			for _, f := range c.Flags {
-				if _, ok := f.(*cli.BoolFlag); ok {
+				if _, isBool := f.(*cli.BoolFlag); isBool == bools {
 					for _, n := range f.Names() {
 						m[n] = true
 					}
