@@ -23,7 +23,13 @@ import (
 const toolCImage = "cimage"
 
 // inProcess reports whether tool runs in the bench process (no no-op run, no RSS).
-func inProcess(tool string) bool { return tool == toolRaw || tool == toolCImage }
+func inProcess(tool string) bool {
+	switch tool {
+	case toolRaw, toolCImage, toolOwnUpload, toolOwnUploadHEAD:
+		return true
+	}
+	return false
+}
 
 func cimageCopy(ctx context.Context, src, dst *registry, imgs []*benchImage, parallel int, work string) error {
 	cacheDir, err := os.MkdirTemp(work, "cimage-blob-info-")

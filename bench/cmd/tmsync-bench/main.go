@@ -228,7 +228,8 @@ func run(ctx context.Context, o options, log interface{ Write([]byte) (int, erro
 
 	// Which tools can run.
 	tools, bigTools := splitList(o.Tools), splitList(o.BigTools)
-	avail := map[string]string{toolRaw: "in-process Go (net/http)", toolCImage: "in-process containers/image copy.Image (go.podman.io/image/v5)"}
+	avail := map[string]string{toolRaw: "in-process Go (net/http)", toolCImage: "in-process containers/image copy.Image (go.podman.io/image/v5)",
+		toolOwnUpload: "in-process: own blob uploads, then copy.Image", toolOwnUploadHEAD: "in-process: own blob uploads after a HEAD, then copy.Image"}
 	for _, t := range []string{toolSkopeo, toolCrane, toolRegsync} {
 		if _, err := exec.LookPath(t); err != nil {
 			res.note("%s is not installed (bench/install-peers.sh installs it): skipped", t)

@@ -170,6 +170,10 @@ func runToolOnly(ctx context.Context, tool string, j job) (measure, error) {
 		start, cpu0 := time.Now(), selfCPU()
 		err := rawCopy(ctx, j.src.client(), j.dst.client(), j.imgs, j.env.opts.Jobs)
 		return measure{Wall: time.Since(start), ToolCPU: selfCPU() - cpu0}, err
+	case toolOwnUpload, toolOwnUploadHEAD:
+		start, cpu0 := time.Now(), selfCPU()
+		err := ownUploadCopy(ctx, j, tool == toolOwnUploadHEAD)
+		return measure{Wall: time.Since(start), ToolCPU: selfCPU() - cpu0}, err
 	case toolCImage:
 		start, cpu0 := time.Now(), selfCPU()
 		err := cimageCopy(ctx, j.src, j.dst, j.imgs, j.env.opts.Jobs, j.workDir)
