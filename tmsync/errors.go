@@ -14,6 +14,7 @@ import (
 	"go.podman.io/image/v5/docker"
 
 	"github.com/tmsync/tmsync/attest"
+	"github.com/tmsync/tmsync/tmsync/internal/pull"
 	"github.com/tmsync/tmsync/tmsync/internal/regerr"
 )
 
@@ -81,6 +82,13 @@ const (
 	CauseOther                  Cause = "other"            // none of the above
 )
 
+// sizeMismatch reports whether err is a source blob that is not the length its manifest
+// declares (pull.SizeError): not the bytes the release pins, like a digest mismatch.
+func sizeMismatch(err error) bool {
+	var se *pull.SizeError
+	return errors.As(err, &se)
+}
+
 // ClassifyError returns the Cause of err, looking through every error it wraps; "" for
 // nil. HTTP statuses without a cause of their own give "http-NNN".
 func ClassifyError(err error) Cause {
@@ -93,7 +101,7 @@ func ClassifyError(err error) Cause {
 	if errors.Is(err, ErrTagConflict) {
 		return CauseTagConflict
 	}
-	if errors.Is(err, ErrDigestMismatch) {
+	if errors.Is(err, ErrDigestMismatch) || sizeMismatch(err) {
 		return CauseDigestMismatch
 	}
 	if c := attestationCause(err); c != "" {

@@ -34,7 +34,7 @@ func Retryable(err error) bool {
 		return false
 	}
 	var perm *permanentError
-	if errors.As(err, &perm) || errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTagConflict) || unauthorized(err) {
+	if errors.As(err, &perm) || errors.Is(err, ErrDigestMismatch) || sizeMismatch(err) || errors.Is(err, ErrTagConflict) || unauthorized(err) {
 		return false
 	}
 	// An AWS error (ECR credentials, tag lookups) comes after the SDK's own retries.

@@ -390,3 +390,57 @@ func TestTargetFaultsPullOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestVendorSendsMoreThanTheBlob: the vendor answers the blobs of one image that no
+// other image carries with the blob's bytes and then zeros without end, no
+// Content-Length. That image fails, said as such, without an upload that never ends; the
+// other images are copied, and the sync ends.
+func TestVendorSendsMoreThanTheBlob(t *testing.T) {
+	v, dir, images, d := vendorRelease(t, datapathtest.ReleaseOptions{Images: 3, BaseSize: 64 << 10, LayerSize: 32 << 10})
+	base := map[string]bool{}
+	for _, l := range images[0].Base {
+		dg, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		base[dg.String()] = true
+	}
+	bad := images[1].Repository
+	own := func(r *http.Request) bool {
+		if !faultproxy.IsBlobDownload(r) {
+			return false
+		}
+		repo, dg, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/blobs/")
+		return repo == bad && !base[dg]
+	}
+	if err := v.Proxy.SetConfig(faultproxy.Config{Pad: -1, Match: own}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = v.Proxy.SetConfig(faultproxy.Config{}) }()
+	f := syncInto(t, v, dir, false)
+	st := v.Proxy.Stats()
+	t.Logf("sync %.1fs, %d padded downloads, read %d (distinct %d), uploaded %d, failed %v", f.seconds, st.Pads, f.rep.Transfer.SourceBytes, d.Bytes, f.uploaded, f.failed)
+	if st.Pads == 0 {
+		t.Fatal("nothing padded: the test tested nothing")
+	}
+	if len(f.failed) != 1 || !strings.Contains(f.failed[0], bad) || !strings.Contains(f.failed[0], "more than") {
+		t.Fatalf("failed: %v; want %s alone, for sending more than the blob", f.failed, bad)
+	}
+	for _, im := range f.rep.Images {
+		if strings.Contains(im.Dest, bad) {
+			if im.Attempts != 1 {
+				t.Errorf("%s tried %d times: a blob longer than its manifest says is not asked again", im.Dest, im.Attempts)
+			}
+			if im.Cause != tmsync.CauseDigestMismatch {
+				t.Errorf("%s: cause %q, want %q", im.Dest, im.Cause, tmsync.CauseDigestMismatch)
+			}
+		}
+	}
+	// What tmsync read and uploaded: the release about once, and at most a read buffer
+	// more per padded download. (The proxy's own egress counts what it pushed into the
+	// socket's buffers before tmsync closed it: megabytes on loopback.)
+	read := f.rep.Transfer.SourceBytes
+	if read > 2*d.Bytes+int64(st.Pads)*(64<<10) || f.uploaded > 2*d.Bytes {
+		t.Errorf("read %d, uploaded %d bytes for %d distinct: the padding went through", read, f.uploaded, d.Bytes)
+	}
+}

@@ -20,6 +20,7 @@ type fate struct {
 	cut     bool          // cut the response body ...
 	cutAt   float64       // ... after this share of it, in [0.1, 0.9)
 	stall   time.Duration // send nothing for this long: mid-body (at cutAt) for a blob download, before the headers otherwise
+	pad     int64         // Config.Pad, for a blob download not otherwise faulted
 }
 
 // draws are the random numbers behind one fate. Every request takes all of them, so that
@@ -129,6 +130,9 @@ func (p *Proxy) decide(r *http.Request) (fate, time.Duration) {
 		f.stall = cfg.Stall
 		f.cutAt = 0.1 + 0.8*d.cutAt
 		p.injected++
+	}
+	if cfg.Pad != 0 && IsBlobDownload(r) && f.status == 0 && !f.reset && !f.cut && f.stall == 0 {
+		f.pad = cfg.Pad
 	}
 	return f, cfg.RetryAfter
 }

@@ -58,6 +58,13 @@ type Config struct {
 	// share of LatencyJitter. Default 0.
 	Latency, LatencyJitter time.Duration
 
+	// Pad makes every eligible blob download answered 200 longer than the blob: its
+	// Content-Length is dropped (the body goes chunked) and Pad bytes of zeros follow the
+	// blob's; -1: zeros without end, until the client leaves. Not drawn, not counted in
+	// MaxFaults: every eligible download is padded (narrow it with Match). A client must
+	// stop reading at the blob's size. Default 0.
+	Pad int64
+
 	// Match says which requests are eligible for faults, latency included; nil means
 	// all. Requests not matched are forwarded untouched and do not count as attempts.
 	Match func(*http.Request) bool
@@ -81,6 +88,9 @@ type Stats struct {
 	Resets int
 	// Stalls is the answers stalled.
 	Stalls int
+	// Pads is the blob downloads padded (Config.Pad), counted when the client closes
+	// them; not in Faults.
+	Pads int
 
 	// BodyBytes is every response body byte forwarded to clients (injected error
 	// bodies are not counted).
@@ -140,6 +150,7 @@ const (
 	KindCut   FaultKind = "cut"
 	KindReset FaultKind = "reset"
 	KindStall FaultKind = "stall"
+	KindPad   FaultKind = "pad"
 )
 
 // Fault records one injected fault, enough to find it again in a replay.
@@ -153,7 +164,7 @@ type Fault struct {
 	// response (0 for a reset, or a stall before the status line).
 	Status int
 	// Sent is how many body bytes were sent before a cut or a stall, of Size (-1 if
-	// unknown).
+	// unknown); for a pad, the bytes sent after the blob's.
 	Sent, Size int64
 }
 
@@ -338,6 +349,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, fmt.Errorf("%w: ErrorRate %v with no Statuses", ErrConfig, cfg.ErrorRate)
 	case cfg.RetryAfter < 0 || cfg.Latency < 0 || cfg.LatencyJitter < 0 || cfg.Stall < 0:
 		return cfg, fmt.Errorf("%w: negative duration", ErrConfig)
+	case cfg.Pad < -1:
+		return cfg, fmt.Errorf("%w: Pad %d (want -1, 0 or more)", ErrConfig, cfg.Pad)
 	case cfg.MaxFaults < 0:
 		return cfg, fmt.Errorf("%w: negative MaxFaults %d", ErrConfig, cfg.MaxFaults)
 	}
@@ -385,7 +398,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isBlob {
 		cw.blob = &BlobKey{Repository: repo, Digest: dgst}
 	}
-	if f.cut || (f.stall > 0 && isBlob) {
+	if f.cut || (f.stall > 0 && isBlob) || f.pad != 0 {
 		r = r.WithContext(context.WithValue(r.Context(), fateKey{}, &f))
 	}
 	defer p.count(cw) // deferred: a cut aborts the handler with a panic
@@ -427,6 +440,8 @@ func (p *Proxy) record(f Fault) {
 		p.stats.Resets++
 	case KindStall:
 		p.stats.Stalls++
+	case KindPad:
+		p.stats.Pads++
 	}
 	p.faults = append(p.faults, f)
 }
@@ -503,6 +518,14 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, f fate, retr
 // modifyResponse arms the cut of a response whose fate is to be cut.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	f, _ := res.Request.Context().Value(fateKey{}).(*fate)
+	if f != nil && f.pad != 0 && !f.cut && f.stall == 0 && res.StatusCode == http.StatusOK {
+		fault := Fault{Kind: KindPad, Method: res.Request.Method, Path: res.Request.URL.Path,
+			Key: f.key, Attempt: f.attempt, Status: res.StatusCode, Size: res.ContentLength}
+		res.ContentLength = -1
+		res.Header.Del("Content-Length")
+		res.Body = &padBody{ReadCloser: res.Body, left: f.pad, onPad: func(n int64) { fault.Sent = n; p.record(fault) }}
+		return nil
+	}
 	if f == nil || (!f.cut && f.stall == 0) {
 		return nil
 	}
@@ -581,6 +604,45 @@ func (b *cutBody) Read(p []byte) (int, error) {
 		b.onShort()
 	}
 	return n, err
+}
+
+// padBody is a body followed by left zeros (-1: without end); onPad is called once, when
+// the body is closed, with the zeros sent.
+type padBody struct {
+	io.ReadCloser
+	left, sent int64
+	inBody     bool // past the body: padding
+	onPad      func(int64)
+	once       sync.Once
+}
+
+func (b *padBody) Read(p []byte) (int, error) {
+	if !b.inBody {
+		n, err := b.ReadCloser.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		b.inBody = true
+		if n > 0 {
+			return n, nil
+		}
+	}
+	if b.left == 0 {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if b.left > 0 {
+		n = int(min(int64(n), b.left))
+		b.left -= int64(n)
+	}
+	clear(p[:n])
+	b.sent += int64(n)
+	return n, nil
+}
+
+func (b *padBody) Close() error {
+	b.once.Do(func() { b.onPad(b.sent) })
+	return b.ReadCloser.Close()
 }
 
 // Close gives the fault back if the body was closed before the cut (the client left).

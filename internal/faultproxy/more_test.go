@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -228,5 +230,66 @@ func TestMixedFaultsDeterministic(t *testing.T) {
 	cfg.Seed = 12
 	if c := faultLog(t, target, cfg); reflect.DeepEqual(a, c) {
 		t.Fatal("another seed gave the same faults")
+	}
+}
+
+// A padded blob download comes without a Content-Length, the blob's bytes and then Pad
+// zeros (or zeros without end); other requests are untouched.
+func TestPad(t *testing.T) {
+	const size = 64 << 10
+	for _, pad := range []int64{1, 100 << 10} {
+		t.Run(fmt.Sprint(pad), func(t *testing.T) {
+			p := Start(t, backend(t, size).URL, Config{Pad: pad})
+			res, err := http.Get(p.URL + "/v2/app/blobs/" + blobDigest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ContentLength != -1 || res.Header.Get("Content-Length") != "" {
+				t.Errorf("Content-Length %d %q, want none", res.ContentLength, res.Header.Get("Content-Length"))
+			}
+			if int64(len(body)) != size+pad {
+				t.Fatalf("%d bytes, want %d", len(body), size+pad)
+			}
+			for _, b := range body[size:] {
+				if b != 0 {
+					t.Fatal("padding is not zeros")
+				}
+			}
+			if st := p.Stats(); st.Pads != 1 || st.Faults() != 0 {
+				t.Errorf("Stats: %d pads, %d faults; want 1, 0", st.Pads, st.Faults())
+			}
+			if f := p.Faults(); len(f) != 1 || f[0].Kind != KindPad || f[0].Sent != pad {
+				t.Errorf("Faults %+v", f)
+			}
+			res, err = http.Get(p.URL + "/v2/app/manifests/1.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if st := p.Stats(); st.Pads != 1 {
+				t.Errorf("a manifest GET was padded")
+			}
+		})
+	}
+	t.Run("without end", func(t *testing.T) {
+		p := Start(t, backend(t, size).URL, Config{Pad: -1})
+		res, err := http.Get(p.URL + "/v2/app/blobs/" + blobDigest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, io.LimitReader(res.Body, 8<<20))
+		res.Body.Close()
+		if err != nil || n != 8<<20 {
+			t.Fatalf("%d bytes, %v; want 8 MiB and more", n, err)
+		}
+	})
+	if _, err := New(&url.URL{Scheme: "http", Host: "127.0.0.1:1"}, Config{Pad: -2}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "Pad") {
+		t.Errorf("Pad -2: %v, want ErrConfig", err)
 	}
 }

@@ -58,6 +58,17 @@
 // caught only there: the copy fails, nothing is stored. An answer longer than the
 // blob's size fails the read at once.
 //
+// # Lengths
+//
+// Every blob is held to the size its manifest declares (types.BlobInfo.Size; the
+// manifest is the one the vendor's attestation binds): an answer announcing another
+// Content-Length is refused before a byte is read, and a body without a length
+// (chunked) is cut at the first byte beyond the declared size, none of that Read
+// delivered. Without this, a source sending bytes without end would be uploaded to the
+// target without end (copy.Image checks the digest only at the end of the stream, and
+// the idle timer sees a moving body). Both are SizeError and not retried. A blob whose
+// manifest gives no size (schema 1) is read as the source sends it.
+//
 // The idle timer runs only while the wrapper waits on the vendor: a slow consumer (the
 // target upload) does not count as a stall. containers/image sleeps about 1 s before
 // its own resume of a first cut; an IdleTimeout below that cuts that resume, and the

@@ -1,16 +1,20 @@
 package pull_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	imgspecs "github.com/opencontainers/image-spec/specs-go"
@@ -36,6 +40,11 @@ type htmlFront struct {
 	requests                 map[string]int
 	cutAt                    int64 // the next full GET of the layer is cut after this many bytes; 0: none
 	stallBlob, stallManifest bool  // every layer body stops (a full one after half, a ranged one at once) / every manifest GET sends nothing, until the client leaves
+	// extra: every full GET of the layer sends these bytes after it (-1: bytes without
+	// end), without a Content-Length, or announcing the longer length with announce;
+	// chunked: without a Content-Length even with no extra bytes.
+	extra             int64
+	announce, chunked bool
 }
 
 func startHTMLFront(t *testing.T) *htmlFront {
@@ -122,6 +131,7 @@ func (f *htmlFront) serve(w http.ResponseWriter, r *http.Request) {
 		cut, f.cutAt = f.cutAt, 0
 	}
 	stallBlob, stallManifest := f.stallBlob, f.stallManifest
+	extra, announce, chunked := f.extra, f.announce, f.chunked
 	f.mu.Unlock()
 	if status != 0 {
 		htmlError(w, r, status)
@@ -159,6 +169,24 @@ func (f *htmlFront) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body)))
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	if (extra != 0 || chunked) && kind == "GET blob" && len(body) == len(f.layer) {
+		if announce && extra > 0 {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)+int(extra)))
+		}
+		_, _ = w.Write(body)
+		junk := make([]byte, 32<<10)
+		for sent := int64(0); extra < 0 || sent < extra; {
+			n := int64(len(junk))
+			if extra > 0 {
+				n = min(n, extra-sent)
+			}
+			if _, err := w.Write(junk[:n]); err != nil {
+				return // the client left
+			}
+			sent += n
+		}
+		return
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)-int(from)))
 	if from > 0 {
 		w.WriteHeader(http.StatusPartialContent)
@@ -232,4 +260,76 @@ func realError(t *testing.T, op string, status int) (*htmlFront, error) {
 		t.Fatalf("%s answered %d: no error", op, status)
 	}
 	return f, err
+}
+
+// TestBlobHeldToDeclaredSize: the manifest (bound by the vendor's attestation) says how
+// long each blob is. A source that sends more, with no length (chunked) or an endless
+// body, or that announces another length, is stopped: nothing beyond the declared bytes
+// reaches the copy (which would upload it to the target), the read ends, and the error
+// is not retried. A body without a length that is exactly the blob still reads.
+func TestBlobHeldToDeclaredSize(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		extra    int64
+		announce bool
+		more     bool // the error is a read past the size, not an announced length
+	}{
+		{"chunked, 1 MiB more", 1 << 20, false, true},
+		{"chunked, one byte more", 1, false, true},
+		{"chunked, without end", -1, false, true},
+		{"announces 1 MiB more", 1 << 20, true, false},
+		{"announces one byte more", 1, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			f := startHTMLFront(t)
+			p, src := f.open(t, pull.Options{Retries: 3, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
+			f.mu.Lock()
+			f.extra, f.announce = tc.extra, tc.announce
+			f.mu.Unlock()
+			var got int64
+			rc, _, err := src.GetBlob(ctx, types.BlobInfo{Digest: f.layerDesc.Digest, Size: f.layerDesc.Size}, noCache)
+			if err == nil {
+				got, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			var se *pull.SizeError
+			if !errors.As(err, &se) {
+				t.Fatalf("read %d bytes, error %v; want a SizeError", got, err)
+			}
+			t.Logf("%v", err)
+			if se.More != tc.more || se.Declared != f.layerDesc.Size || se.Digest != f.layerDesc.Digest {
+				t.Errorf("SizeError %+v", se)
+			}
+			if got > f.layerDesc.Size {
+				t.Errorf("%d bytes reached the reader, the blob has %d", got, f.layerDesc.Size)
+			}
+			if tc.announce && got != 0 {
+				t.Errorf("%d bytes read from a source announcing the wrong length, want 0", got)
+			}
+			if s := p.Stats(); s.Retries != 0 || s.VendorGets != 1 {
+				t.Errorf("%d retries and %d blob requests, want 0 and 1: a wrong length is not asked again", s.Retries, s.VendorGets)
+			}
+			if ctx.Err() != nil {
+				t.Fatal("the read did not end")
+			}
+		})
+	}
+	t.Run("chunked, exact", func(t *testing.T) {
+		f := startHTMLFront(t)
+		_, src := f.open(t, pull.Options{Retries: 1})
+		f.mu.Lock()
+		f.chunked = true
+		f.mu.Unlock()
+		rc, _, err := src.GetBlob(context.Background(), types.BlobInfo{Digest: f.layerDesc.Digest, Size: f.layerDesc.Size}, noCache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err != nil || !bytes.Equal(got, f.layer) {
+			t.Fatalf("%d bytes, %v", len(got), err)
+		}
+	})
 }

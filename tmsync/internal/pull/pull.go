@@ -76,6 +76,25 @@ func (e *UnavailableError) Error() string {
 
 func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Last} }
 
+// SizeError is a blob whose source does not send the length its manifest declares:
+// it announces another length, or sends more bytes than the manifest says (More). The
+// manifest is the one the vendor's attestation binds, so the source is wrong, and
+// asking again does not help: it is not retried. Nothing beyond the declared length
+// reaches the copy.
+type SizeError struct {
+	Digest   digest.Digest
+	Declared int64 // the manifest's size
+	Got      int64 // the length announced, or (More) the bytes sent so far
+	More     bool
+}
+
+func (e *SizeError) Error() string {
+	if e.More {
+		return fmt.Sprintf("blob %s: the source sent more than the %d bytes its manifest declares (read stopped at %d)", e.Digest, e.Declared, e.Got)
+	}
+	return fmt.Sprintf("blob %s: the source announces %d bytes, its manifest declares %d", e.Digest, e.Got, e.Declared)
+}
+
 // Retry describes a failed request about to be tried again.
 type Retry struct {
 	Op      string        // "open", "manifest" or "blob"
@@ -416,6 +435,14 @@ func (b *blobReader) openFull(ctx context.Context) error {
 		cancel()
 		return b.idleErr(err)
 	}
+	if b.info.Size > 0 && size >= 0 && size != b.info.Size {
+		// The manifest (verified against the attestation) says how long the blob is: a
+		// source announcing another length is not sending it, and nothing of it is read.
+		idle.Stop()
+		cancel()
+		rc.Close()
+		return &SizeError{Digest: b.info.Digest, Declared: b.info.Size, Got: size}
+	}
 	if b.offset > 0 {
 		if size >= 0 && b.size >= 0 && size != b.size {
 			idle.Stop()
@@ -437,6 +464,12 @@ func (b *blobReader) openFull(ctx context.Context) error {
 	idle.Stop()
 	if b.size < 0 {
 		b.size = size
+		if b.info.Size > 0 {
+			// A body without a length (chunked) is held to the manifest's: the first byte
+			// beyond it ends the read (see Read), so a source cannot make the copy upload
+			// without end.
+			b.size = b.info.Size
+		}
 	}
 	b.body, b.errs, b.streams, b.ranged, b.cancel, b.idle = rc, nil, nil, false, cancel, idle
 	return nil
@@ -575,11 +608,16 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 		b.idle.Reset(p.opts.IdleTimeout)
 		n, err := b.body.Read(buf)
 		b.idle.Stop()
-		if b.ranged && b.size >= 0 && b.offset+int64(n) > b.size {
+		if b.size >= 0 && b.offset+int64(n) > b.size {
+			// More bytes than the blob has: a Range resume that started elsewhere, or a
+			// body without a length that does not end. None of this Read is delivered.
 			b.closeBody()
 			b.dropTee()
 			b.done = true
-			return 0, fmt.Errorf("blob %s: the Range resume at byte %d sent more than the blob's %d bytes", b.info.Digest, b.offset, b.size)
+			if b.ranged {
+				return 0, fmt.Errorf("blob %s: the Range resume at byte %d sent more than the blob's %d bytes", b.info.Digest, b.offset, b.size)
+			}
+			return 0, &SizeError{Digest: b.info.Digest, Declared: b.size, Got: b.offset + int64(n), More: true}
 		}
 		if n > 0 {
 			b.fails = 0
