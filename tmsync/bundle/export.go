@@ -193,14 +193,16 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 	if err := checkImages(images); err != nil {
 		return nil, ExportStats{}, err
 	}
+	// The store first: it refuses a folder another export is writing, or one that is
+	// neither empty nor a layout, before anything in it is changed.
+	store, err := blobstore.Open(blobstore.Options{Dir: dir})
+	if err != nil {
+		return nil, ExportStats{}, fmt.Errorf("%w: %w", ErrFolderRefused, err)
+	}
+	defer store.Close()
 	if err := prepareDir(dir, opts.releases); err != nil {
 		return nil, ExportStats{}, err
 	}
-	store, err := blobstore.Open(blobstore.Options{Dir: dir})
-	if err != nil {
-		return nil, ExportStats{}, err
-	}
-	defer store.Close()
 	puller, err := pull.New(pull.Options{Store: store, Retries: opts.retries, IdleTimeout: opts.idleTimeout, OutageLimit: outageLimit})
 	if err != nil {
 		return nil, ExportStats{}, err
