@@ -184,6 +184,8 @@ var outageLimit time.Duration
 // images at a time in each phase. A rerun into the same folder after an interruption keeps
 // the blobs already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
 // written last, when every image is in: a folder without them is not a bundle.
+// A folder another export is writing, or one that is neither empty nor a layout, is
+// refused before anything in it changes (ErrFolderRefused).
 // Per-image failures are joined into the error; no bundle.json is then written.
 func Export(ctx context.Context, dir string, images []Image, options ...ExportOption) (*Manifest, ExportStats, error) {
 	opts, err := newExportOptions(options)

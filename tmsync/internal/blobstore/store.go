@@ -25,7 +25,8 @@ import (
 type Options struct {
 	// Dir is the layout's folder. Empty (the default): a new temporary folder under
 	// TempParent, removed by Close. Set (tmsync's --cache-dir): the folder is created
-	// if missing, reused if it holds a layout, and kept by Close.
+	// if missing, reused if it holds a layout, refused if it holds anything else (see
+	// Open), and kept by Close.
 	Dir string
 	// TempParent is where a temporary store is made. Default os.TempDir().
 	TempParent string
