@@ -127,11 +127,14 @@ type dataPath struct {
 func (r *run) openDataPath() (*dataPath, error) {
 	dp := &dataPath{}
 	if r.mode == ModeSync {
-		st, err := blobstore.Open(blobstore.Options{Dir: r.o.cacheDir, TempParent: r.o.storeParent})
-		if err != nil {
-			return nil, err
+		dp.store = r.store // kept: opened by openStore
+		if dp.store == nil {
+			st, err := blobstore.Open(blobstore.Options{TempParent: r.o.storeParent})
+			if err != nil {
+				return nil, err
+			}
+			dp.store = st
 		}
-		dp.store = st
 	}
 	po := pull.Options{Store: dp.store, IdleTimeout: r.o.idleTimeout,
 		Keep: func(d digest.Digest) bool {
@@ -156,6 +159,33 @@ func (r *run) openDataPath() (*dataPath, error) {
 	}
 	dp.puller = p
 	return dp, nil
+}
+
+// openStore opens the kept store (WithCacheDir), taking its folder's lock, at the start
+// of a sync: a folder that is neither empty nor a store, one with links in its layout,
+// or one another run is using (blobstore.ErrNotStore, ErrUnsafeLayout, ErrLocked) is a
+// *StartError before any repository or tag is created. A temporary store is made later,
+// when there is something to copy (openDataPath).
+func (r *run) openStore(context.Context) error {
+	if r.o.cacheDir == "" {
+		return nil
+	}
+	st, err := blobstore.Open(blobstore.Options{Dir: r.o.cacheDir})
+	if err != nil {
+		return startErr("checking the cache folder", err)
+	}
+	r.store = st
+	return nil
+}
+
+// closeStore closes the kept store when no copy did (a run with nothing to copy, or
+// stopped before): Store.Close is idempotent, so after closeDataPath it does nothing.
+func (r *run) closeStore() {
+	if r.store != nil {
+		if err := r.store.Close(); err != nil {
+			r.o.logger.Warn("closing the blob store", "error", err.Error())
+		}
+	}
 }
 
 // planCopies reads the blobs of every item to copy (through the puller: its manifests

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/manifest"
+	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
 )
 
 // Engine syncs releases into one target, verifying each image with one attestor. It is
@@ -93,6 +94,9 @@ type run struct {
 	export *exportRun
 	// dp is the run's blob store, puller and copy plan (sync only).
 	dp *dataPath
+	// store is the kept store (WithCacheDir), opened and locked by openStore at the
+	// start of a sync; closed by closeDataPath, or at the end of run when no copy ran.
+	store *blobstore.Store
 	// ev is what the images' evidence shares; evPipe (sync) runs it as outcomes become
 	// known, with evCtx, the run's context.
 	ev     *evidenceRun
@@ -141,6 +145,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	rep := &Report{SchemaVersion: ReportSchemaVersion, Tool: "tmsync", Version: Version, Mode: r.mode,
 		Started: o.clock().UTC(), Target: r.target.String()}
 	r.rep = rep
+	defer r.closeStore()
 	if o.shardCount > 1 {
 		rep.Shard = &Shard{Index: o.shardIndex, Count: o.shardCount}
 	}
@@ -164,6 +169,9 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	steps := []func(context.Context) error{r.resolve, r.attest, r.repositories, r.existing}
 	switch r.mode {
 	case ModeSync:
+		// The kept store first: a folder that is not a store, or one another run is
+		// using, stops the run before anything is created.
+		steps = append([]func(context.Context) error{r.openStore}, steps...)
 		steps = append(steps, r.readBlobMounting, r.copyAll)
 	case ModePlan:
 		steps = append(steps, r.readBlobMounting, r.planTransfer)

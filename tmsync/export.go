@@ -137,6 +137,10 @@ func (r *run) exportAll(ctx context.Context) error {
 	}, x.opts...)
 	opts = append(opts, bundle.WithProgress(func(e bundle.ProgressEvent) { r.exportProgress(ctx, states[e.Image], e) }))
 	m, _, err := bundle.Export(ctx, x.dir, images, opts...)
+	if errors.Is(err, bundle.ErrFolderRefused) {
+		// Nothing was fetched or written: the run did not start.
+		return startErr("opening the bundle folder", err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // reported as interrupted

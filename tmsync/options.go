@@ -283,6 +283,11 @@ func WithBlobInfoCacheDir(dir string) Option {
 // of the run; a later run with the same dir reads from it what it holds (verified by
 // digest) instead of pulling it again. Default: a temporary store under
 // WithStoreParent's folder.
+//
+// dir must be new, empty or a store (it holds an oci-layout file), and is locked for the
+// run: a sync opens it first, and a folder that is not a store, has a link in its layout
+// or is in use by another run (another process, or another Sync of this Engine) stops the
+// run with a *StartError before anything is created.
 func WithCacheDir(dir string) Option {
 	return func(o *options) error { o.cacheDir = dir; return nil }
 }

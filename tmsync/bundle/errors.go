@@ -20,6 +20,10 @@ var (
 	ErrRefused = errors.New("image refused")
 	// ErrExists: Export found a complete bundle of another release in the folder.
 	ErrExists = errors.New("folder holds another bundle")
+	// ErrFolderRefused: Export cannot use the folder, and changed nothing in it: another
+	// export is writing it, it is not empty and holds no OCI layout (no oci-layout
+	// file), or a folder of its layout (ingest, blobs, blobs/<alg>) is a symbolic link.
+	ErrFolderRefused = errors.New("bundle folder refused")
 )
 
 // unreadable wraps err as ErrUnreadable.

@@ -184,6 +184,8 @@ var outageLimit time.Duration
 // images at a time in each phase. A rerun into the same folder after an interruption keeps
 // the blobs already there (each is hashed once, not fetched again). bundle.json and SHA256SUMS are
 // written last, when every image is in: a folder without them is not a bundle.
+// A folder another export is writing, or one that is neither empty nor a layout, is
+// refused before anything in it changes (ErrFolderRefused).
 // Per-image failures are joined into the error; no bundle.json is then written.
 func Export(ctx context.Context, dir string, images []Image, options ...ExportOption) (*Manifest, ExportStats, error) {
 	opts, err := newExportOptions(options)
@@ -193,14 +195,16 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 	if err := checkImages(images); err != nil {
 		return nil, ExportStats{}, err
 	}
+	// The store first: it refuses a folder another export is writing, or one that is
+	// neither empty nor a layout, before anything in it is changed.
+	store, err := blobstore.Open(blobstore.Options{Dir: dir})
+	if err != nil {
+		return nil, ExportStats{}, fmt.Errorf("%w: %w", ErrFolderRefused, err)
+	}
+	defer store.Close()
 	if err := prepareDir(dir, opts.releases); err != nil {
 		return nil, ExportStats{}, err
 	}
-	store, err := blobstore.Open(blobstore.Options{Dir: dir})
-	if err != nil {
-		return nil, ExportStats{}, err
-	}
-	defer store.Close()
 	puller, err := pull.New(pull.Options{Store: store, Retries: opts.retries, IdleTimeout: opts.idleTimeout, OutageLimit: outageLimit})
 	if err != nil {
 		return nil, ExportStats{}, err

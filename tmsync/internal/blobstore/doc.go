@@ -29,7 +29,21 @@
 // absent (the caller fetches it again). Blobs written in this run are not hashed again.
 // Leftover ingest files are removed at Open.
 //
-// One run at a time per Dir: Open clears ingest/.
+// One Store at a time per Dir, since Open clears ingest/: Open takes an exclusive,
+// non-blocking flock on Dir/tmsync.lock, held until Close (the kernel drops it when the
+// process dies, so a crash leaves no stale lock; the file stays), and a second Open, in
+// this process or another, fails at once with ErrLocked, naming the pid the holder wrote
+// into the lock file (informative only). The lock is advisory: it keeps tmsync runs apart,
+// not other programs. On a platform without flock (none that tmsync ships for) there is no
+// lock.
+//
+// Open refuses, leaving the folder as it was, a Dir that exists, is not empty and holds no
+// oci-layout (ErrNotStore: a typo such as the home folder must not become a layout, nor
+// lose its ingest/ folder), and a store whose ingest, blobs or blobs/<alg> (or oci-layout,
+// tmsync.lock) is a symbolic link or not of its kind (ErrUnsafeLayout: the clear-out and
+// the writes would follow it out of the folder). Dir itself may be a link. A blob file
+// that is a link is not a blob (ignored at Open) and is never opened through (O_NOFOLLOW),
+// so a link put there later is not served either.
 //
 // The layout's index.json is written empty when the store is created (the air-gap bundle,
 // package bundle, writes its own).

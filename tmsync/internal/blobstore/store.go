@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -23,7 +25,8 @@ import (
 type Options struct {
 	// Dir is the layout's folder. Empty (the default): a new temporary folder under
 	// TempParent, removed by Close. Set (tmsync's --cache-dir): the folder is created
-	// if missing, reused if it holds a layout, and kept by Close.
+	// if missing, reused if it holds a layout, refused if it holds anything else (see
+	// Open), and kept by Close.
 	Dir string
 	// TempParent is where a temporary store is made. Default os.TempDir().
 	TempParent string
@@ -53,9 +56,10 @@ type Stats struct {
 // Store is an OCI image layout used as a content-addressed blob store. Its methods are
 // safe for concurrent use.
 type Store struct {
-	root string
-	temp bool
-	max  int64
+	root  string
+	temp  bool
+	max   int64
+	lockf *os.File // the folder's lock, held until Close
 
 	mu       sync.Mutex
 	closed   bool
@@ -77,9 +81,16 @@ const (
 	ingestDir  = "ingest"
 	indexFile  = "index.json"
 	layoutFile = ocispec.ImageLayoutFile
+	// lockFile is locked (flock) while a Store is open on the folder; it holds the
+	// holder's pid, for the message of a run refused (never for the decision).
+	lockFile = "tmsync.lock"
 )
 
-// Open opens (or creates) the store.
+// Open opens (or creates) the store. A Dir that exists must be empty or hold an
+// oci-layout file (ErrNotStore), must not be open by another Store, in this process or
+// another (ErrLocked, until Close or the holder's death), and its ingest, blobs and
+// blobs/<alg> folders must be real folders (ErrUnsafeLayout). A refused Dir is left as
+// it was.
 func Open(opts Options) (*Store, error) {
 	if opts.MaxBytes < 0 {
 		return nil, fmt.Errorf("blob store: negative MaxBytes %d", opts.MaxBytes)
@@ -93,6 +104,7 @@ func Open(opts Options) (*Store, error) {
 		s.root, s.temp = dir, true
 	}
 	if err := s.init(); err != nil {
+		s.unlock()
 		if s.temp {
 			_ = os.RemoveAll(s.root)
 		}
@@ -101,11 +113,156 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) init() error {
-	for _, d := range []string{s.root, filepath.Join(s.root, ocispec.ImageBlobsDir), filepath.Join(s.root, ingestDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+// checkRoot makes the folder when it is missing, and refuses one that is there but is
+// not a store (entries, and no oci-layout): nothing is written into a folder before it
+// passes.
+func (s *Store) checkRoot() error {
+	info, err := os.Stat(s.root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(s.root, 0o755); err != nil {
 			return fmt.Errorf("creating the blob store: %w", err)
 		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("opening the blob store: %w", err)
+	case !info.IsDir():
+		return fmt.Errorf("blob store %s: not a folder", s.root)
+	}
+	if li, err := os.Lstat(filepath.Join(s.root, layoutFile)); err == nil {
+		if !li.Mode().IsRegular() {
+			return fmt.Errorf("blob store %s: %s is %s: %w", s.root, layoutFile, kind(li.Mode()), ErrUnsafeLayout)
+		}
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("opening the blob store: %w", err)
+	}
+	d, err := os.Open(s.root)
+	if err != nil {
+		return fmt.Errorf("opening the blob store: %w", err)
+	}
+	defer d.Close()
+	// Two names are enough to tell: only a lock file (a run that stopped before it
+	// wrote oci-layout) is still an empty folder.
+	names, err := d.Readdirnames(2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("opening the blob store: %w", err)
+	}
+	for _, n := range names {
+		if n != lockFile {
+			return fmt.Errorf("blob store %s: %w", s.root, ErrNotStore)
+		}
+	}
+	return nil
+}
+
+// lock takes the folder's lock, or fails with ErrLocked naming the holder's pid when
+// its lock file says it.
+func (s *Store) lock() error {
+	p := filepath.Join(s.root, lockFile)
+	if li, err := os.Lstat(p); err == nil && !li.Mode().IsRegular() {
+		return fmt.Errorf("blob store %s: %s is %s: %w", s.root, lockFile, kind(li.Mode()), ErrUnsafeLayout)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
+	if err != nil {
+		return fmt.Errorf("blob store %s: opening its lock file: %w", s.root, err)
+	}
+	held, err := tryLock(f)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("blob store %s: locking %s: %w", s.root, lockFile, err)
+	}
+	if !held {
+		holder := ""
+		if pid := holderPID(f); pid > 0 {
+			holder = fmt.Sprintf(" (pid %d, says %s)", pid, lockFile)
+		}
+		f.Close()
+		return fmt.Errorf("blob store %s: %w%s: wait for it to end or choose another folder", s.root, ErrLocked, holder)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	s.lockf = f
+	return nil
+}
+
+// holderPID reads the pid a holder wrote into its lock file (0 when there is none).
+func holderPID(f *os.File) int {
+	b := make([]byte, 24)
+	n, _ := f.ReadAt(b, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// unlock releases the folder's lock. The pid is cleared but the file stays: removing it
+// would let a run that opened it before the removal and one that makes a new one both
+// hold "the" lock.
+func (s *Store) unlock() {
+	if s.lockf == nil {
+		return
+	}
+	_ = s.lockf.Truncate(0)
+	_ = s.lockf.Close()
+	s.lockf = nil
+}
+
+// checkFolders refuses a store whose ingest, blobs or blobs/<alg> is a symbolic link
+// or not a folder: clearing ingest/ and writing blobs would follow it out of the store.
+func (s *Store) checkFolders() error {
+	for _, name := range []string{ingestDir, ocispec.ImageBlobsDir} {
+		fi, err := os.Lstat(filepath.Join(s.root, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("opening the blob store: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("blob store %s: %s is %s: %w", s.root, name, kind(fi.Mode()), ErrUnsafeLayout)
+		}
+	}
+	algs, err := os.ReadDir(filepath.Join(s.root, ocispec.ImageBlobsDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("opening the blob store: %w", err)
+	}
+	for _, a := range algs {
+		// Any link is refused (a later version may write that algorithm); a file of
+		// another name (.DS_Store) is left alone.
+		if a.Type()&fs.ModeSymlink != 0 || (!a.IsDir() && digest.Algorithm(a.Name()).Available()) {
+			return fmt.Errorf("blob store %s: %s is %s: %w", s.root, filepath.Join(ocispec.ImageBlobsDir, a.Name()), kind(a.Type()), ErrUnsafeLayout)
+		}
+	}
+	return nil
+}
+
+// kind names what a file is, for an error.
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a folder"
+	case m.IsRegular():
+		return "a file"
+	}
+	return "not a folder"
+}
+
+func (s *Store) init() error {
+	if err := s.checkRoot(); err != nil {
+		return err
+	}
+	// Before the lock, so that a refused store is left as it was (the lock writes its
+	// pid into the lock file).
+	if err := s.checkFolders(); err != nil {
+		return err
+	}
+	if err := s.lock(); err != nil {
+		return err
 	}
 	if b, err := os.ReadFile(filepath.Join(s.root, layoutFile)); err == nil {
 		var l ocispec.ImageLayout
@@ -113,12 +270,19 @@ func (s *Store) init() error {
 			return fmt.Errorf("blob store %s: %s is not an OCI layout %s file", s.root, layoutFile, ocispec.ImageLayoutVersion)
 		}
 	} else if errors.Is(err, fs.ErrNotExist) {
+		// Written first: from now on the folder is a store, even if the run stops here.
 		b, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 		if err := writeAtomic(filepath.Join(s.root, layoutFile), b); err != nil {
 			return fmt.Errorf("creating the blob store: %w", err)
 		}
 	} else {
 		return fmt.Errorf("opening the blob store: %w", err)
+	}
+	for _, d := range []string{filepath.Join(s.root, ocispec.ImageBlobsDir), filepath.Join(s.root, ingestDir)} {
+		// Mkdir, not MkdirAll: each is a folder or missing (checkFolders).
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("creating the blob store: %w", err)
+		}
 	}
 	// index.json: checked when there is one, written empty when there is none (the
 	// air-gap bundle writes its own).
@@ -134,7 +298,8 @@ func (s *Store) init() error {
 	} else {
 		return fmt.Errorf("opening the blob store: %w", err)
 	}
-	// Leftovers of a run that stopped while writing: never visible, now garbage.
+	// Leftovers of a run that stopped while writing: never visible, now garbage. The
+	// lock says no other run is writing them; RemoveAll does not follow a link inside.
 	if ents, err := os.ReadDir(filepath.Join(s.root, ingestDir)); err == nil {
 		for _, e := range ents {
 			_ = os.RemoveAll(filepath.Join(s.root, ingestDir, e.Name()))
@@ -156,7 +321,7 @@ func (s *Store) init() error {
 			d := digest.NewDigestFromEncoded(digest.Algorithm(a.Name()), f.Name())
 			info, err := f.Info()
 			if err != nil || !info.Mode().IsRegular() || d.Validate() != nil {
-				continue // not a blob of ours: leave it alone
+				continue // not a blob of ours (a link, a folder): leave it alone
 			}
 			s.blobs[d] = &entry{size: info.Size()}
 			s.used += info.Size()
@@ -240,9 +405,9 @@ func (s *Store) Open(d digest.Digest) (io.ReadCloser, int64, error) {
 			return nil, 0, err
 		}
 	}
-	f, err := os.Open(s.blobPath(d))
+	f, err := openBlob(s.blobPath(d))
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || isLink(s.blobPath(d)) {
 			s.forget(d, false)
 			return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, d)
 		}
@@ -256,7 +421,7 @@ func (s *Store) Open(d digest.Digest) (io.ReadCloser, int64, error) {
 
 // verify hashes a reused blob; a mismatch removes it.
 func (s *Store) verify(d digest.Digest, size int64) error {
-	f, err := os.Open(s.blobPath(d))
+	f, err := openBlob(s.blobPath(d))
 	if err != nil {
 		s.forget(d, false)
 		return fmt.Errorf("%w: %s", ErrNotFound, d)
@@ -466,10 +631,22 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.unlock()
 	if s.temp {
 		return os.RemoveAll(s.root)
 	}
 	return nil
+}
+
+// openBlob opens a blob file for reading, never through a symbolic link (one put there
+// after Open: those found at Open are not blobs).
+func openBlob(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+}
+
+func isLink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&fs.ModeSymlink != 0
 }
 
 // writeAtomic writes b to path through a temporary file and a rename.
