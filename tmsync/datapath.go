@@ -82,8 +82,9 @@ type StoreRecord struct {
 // it reads from the source, not only the shared ones, so that the retry of a copy the
 // target failed (an upload cut, a 5xx on its commit) uploads again from the local store
 // instead of pulling the blob across the vendor link again. A run without such a
-// failure pays nothing for it; the blobs the failed try was streaming are pulled once
-// more. The store's bound grows to the release's distinct bytes first, so that the
+// failure pays nothing for it; the blobs needed once that the failed try was streaming
+// are pulled once more (a kept blob left part-way is read on into the store by the
+// puller: pull's blobReader.Close). The store's bound grows to the release's distinct bytes first, so that the
 // blobs needed once never take the room of a shared one. Not with a kept store
 // (WithCacheDir: it keeps every blob already), nor under a bound of the operator's
 // (WithCacheMaxBytes: the room goes to the shared blobs, which save the most).
@@ -252,6 +253,9 @@ func (r *run) planCopies(ctx context.Context, dp *dataPath, todo []*item) {
 // closeDataPath records what the data path did and closes the store (removing it unless
 // it is kept).
 func (r *run) closeDataPath(dp *dataPath) {
+	// Blobs still being read on to the store for a retry (pull.Puller.Close): no copy is
+	// left to need them.
+	dp.puller.Close()
 	t := r.transfer()
 	ps := dp.puller.Stats()
 	t.SourceBytes, t.SourceRequests, t.Retries, t.IdleCuts = ps.VendorBytes, ps.VendorGets, ps.Retries, ps.IdleCuts

@@ -1,11 +1,15 @@
 package datapathtest_test
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -442,5 +446,74 @@ func TestVendorSendsMoreThanTheBlob(t *testing.T) {
 	read := f.rep.Transfer.SourceBytes
 	if read > 2*d.Bytes+int64(st.Pads)*(64<<10) || f.uploaded > 2*d.Bytes {
 		t.Errorf("read %d, uploaded %d bytes for %d distinct: the padding went through", read, f.uploaded, d.Bytes)
+	}
+}
+
+// TestTargetResetMidUploadPullsOnce: the target resets the connection in the middle of
+// the upload of a shared base layer (8 MiB, more than the sockets buffer). The copy
+// fails and is tried again; the puller reads the rest of the layer into the local store
+// meanwhile (a Range request for the missing bytes), so the layer crosses the vendor link
+// once: the retry and every other image read it from the store.
+func TestTargetResetMidUploadPullsOnce(t *testing.T) {
+	v, dir, images, d := vendorRelease(t, datapathtest.ReleaseOptions{Images: 3, BaseSize: 8 << 20, LayerSize: 16 << 10})
+	baseLayer := images[0].Base[0]
+	dg, err := baseLayer.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := baseLayer.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := baseLayer.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := make([]byte, 64) // past gzip's header, which every layer shares
+	_, err = io.ReadFull(rc, prefix)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hit atomic.Bool
+	// The first PATCH whose body starts with the layer: the proxy peeks at it (and hands
+	// the body on whole).
+	baseUpload := func(r *http.Request) bool {
+		if hit.Load() || r.Method != http.MethodPatch || !strings.Contains(r.URL.Path, "/blobs/uploads/") || r.Body == nil {
+			return false
+		}
+		br := bufio.NewReaderSize(r.Body, len(prefix))
+		head, _ := br.Peek(len(prefix))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{br, r.Body}
+		return bytes.Equal(head, prefix) && hit.CompareAndSwap(false, true)
+	}
+	var fp *faultproxy.Proxy
+	front := func(host string) string {
+		fp = faultproxy.Start(t, host, faultproxy.Config{ResetRate: 1, MaxFaults: 1, Match: baseUpload})
+		return fp.Host
+	}
+	f := syncVia(t, v, dir, false, front, tmsync.WithRetryBackoff(10*time.Millisecond))
+	byDigest := v.Proxy.Stats().BlobBytesByDigest()
+	ps := f.rep.Transfer
+	t.Logf("%d resets at the target, %d whole-image retries, base layer sent %d of %d bytes, egress %d for %d distinct, sync %.1fs",
+		fp.Stats().Resets, f.retries, byDigest[dg.String()], size, f.egress, d.Bytes, f.seconds)
+	if fp.Stats().Resets != 1 {
+		t.Fatalf("%d resets: the test reset nothing", fp.Stats().Resets)
+	}
+	if len(f.failed) > 0 {
+		t.Fatalf("failed: %v", f.failed)
+	}
+	if f.retries < 1 {
+		t.Errorf("no image was tried again after the reset")
+	}
+	if got := byDigest[dg.String()]; got != size {
+		t.Errorf("the base layer crossed the vendor link %.2f times (%d bytes of %d): the bytes read before the reset were pulled again",
+			float64(got)/float64(size), got, size)
+	}
+	if ps.Store == nil || ps.Store.ServedBytes < size {
+		t.Errorf("store %+v: the retry did not read the layer from it", ps.Store)
 	}
 }

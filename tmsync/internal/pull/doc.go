@@ -16,6 +16,12 @@
 //     A blob body that fails part-way is resumed at the first byte not yet delivered,
 //     with a Range request (see below), so the consumer sees one unbroken stream and
 //     the vendor sends each byte about once;
+//   - reads a kept blob that its reader leaves part-way (copy.Image, when the target
+//     failed the upload or the copy was cut) on to its end into the store, in the
+//     background, on the same download when it is still open (the bytes already in
+//     flight are not sent again) or with a Range request for the rest; the source is
+//     closed once that is done, and Puller.Close stops what is left at the end of the
+//     run. The image's retry, and every other image needing the blob, read it there;
 //   - retries opening the source (the ping and the manifest fetch) and GetManifest the
 //     same way, and keeps fetched manifests in the store (they are small, and the
 //     air-gap bundle needs them).

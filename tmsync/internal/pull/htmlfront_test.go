@@ -21,6 +21,7 @@ import (
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/types"
 
+	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
 	"github.com/tmsync/tmsync/tmsync/internal/pull"
 )
 
@@ -330,6 +331,102 @@ func TestBlobHeldToDeclaredSize(t *testing.T) {
 		got, err := io.ReadAll(rc)
 		if err != nil || !bytes.Equal(got, f.layer) {
 			t.Fatalf("%d bytes, %v", len(got), err)
+		}
+	})
+}
+
+// TestLeftBlobFinishedInBackground: copy.Image leaves a kept blob half-way (its target
+// failed the upload) and closes the source. The puller reads the rest into the store on
+// the same download (its context untied from the copy's), or, when the copy's context
+// ended first and took the download with it, with a Range request for the missing bytes,
+// on containers/image's source kept open until then; the image's retry reads the store.
+// Closing the Puller stops such a read that has stalled, and nothing is stored.
+func TestLeftBlobFinishedInBackground(t *testing.T) {
+	half := func(t *testing.T, f *htmlFront, p *pull.Puller, src types.ImageSource, callerGone bool) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rc, _, err := src.GetBlob(ctx, types.BlobInfo{Digest: f.layerDesc.Digest, Size: f.layerDesc.Size}, noCache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(rc, make([]byte, len(f.layer)/2)); err != nil {
+			t.Fatal(err)
+		}
+		if callerGone {
+			cancel()
+		}
+		rc.Close()
+		src.Close() // as copy.Image does when it fails
+	}
+	for _, tc := range []struct {
+		name         string
+		callerGone   bool
+		full, ranged int
+	}{
+		{"same download", false, 1, 0},
+		{"caller gone first", true, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			f := startHTMLFront(t)
+			p, src := f.open(t, pull.Options{Store: st, Keep: func(digest.Digest) bool { return true }})
+			half(t, f, p, src, tc.callerGone)
+			p.Wait()
+			if _, ok := st.Has(f.layerDesc.Digest); !ok {
+				t.Fatal("the layer left half-way is not in the store")
+			}
+			s := p.Stats()
+			if s.Finished != 1 || s.FinishedBytes != f.layerDesc.Size-f.layerDesc.Size/2 || s.RefetchedBytes != 0 {
+				t.Errorf("finished %d, %d bytes, refetched %d; want 1, %d, 0", s.Finished, s.FinishedBytes, s.RefetchedBytes, f.layerDesc.Size-f.layerDesc.Size/2)
+			}
+			if g, r := f.count("GET blob"), f.count("GET range"); g != tc.full || r != tc.ranged {
+				t.Errorf("%d full GETs and %d Range GETs of the layer, want %d and %d", g, r, tc.full, tc.ranged)
+			}
+			// The retry of the image reads the store.
+			src2, err := p.Wrap(f.ref(t)).NewImageSource(context.Background(), f.sys())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src2.Close()
+			rc, _, err := src2.GetBlob(context.Background(), types.BlobInfo{Digest: f.layerDesc.Digest, Size: f.layerDesc.Size}, noCache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, f.layer) || f.count("GET blob") != 1 {
+				t.Fatalf("retry: %d bytes, %v, %d full GETs", len(got), err, f.count("GET blob"))
+			}
+		})
+	}
+	t.Run("closed while stalled", func(t *testing.T) {
+		st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		f := startHTMLFront(t)
+		p, src := f.open(t, pull.Options{Store: st, Keep: func(digest.Digest) bool { return true }, IdleTimeout: time.Minute})
+		f.mu.Lock()
+		f.stallBlob = true // the first GET sends half, the Range resume nothing
+		f.mu.Unlock()
+		half(t, f, p, src, false)
+		time.Sleep(100 * time.Millisecond) // the background read is waiting on the stalled download
+		start := time.Now()
+		p.Close()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Close took %s", d)
+		}
+		if _, ok := st.Has(f.layerDesc.Digest); ok {
+			t.Error("a blob whose background read was stopped is in the store")
+		}
+		if s := p.Stats(); s.Finished != 0 {
+			t.Errorf("finished %d", s.Finished)
 		}
 	})
 }

@@ -157,6 +157,10 @@ func TestRangeResumeLargeBlob(t *testing.T) {
 					if ratio > tc.maxRatio || s.RefetchedBytes != 0 || !resumesOK || s.RangeFallbacks != 0 {
 						t.Errorf("with Range: %.3f× (max %.2f), stats %+v, want at least %d Range resumes", ratio, tc.maxRatio, s, tc.resumes)
 					}
+				} else if tc.orNone && s.Retries == 0 && s.RangeFallbacks == 0 {
+					// containers/image resumed both cuts itself (see orNone): the wrapper had
+					// nothing to resume, so the control has no cost to show.
+					t.Logf("without Range: containers/image resumed every cut itself; no control")
 				} else if ratio < tc.hideRatio || s.RangeResumes != 0 {
 					t.Errorf("without Range: %.3f×, want at least %.2f× (the control does not show the cost)", ratio, tc.hideRatio)
 				}

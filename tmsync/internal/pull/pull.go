@@ -127,6 +127,10 @@ type Stats struct {
 	// server, or a stall while the server skipped the prefix itself).
 	RangeResumes   int64
 	RangeFallbacks int64
+	// Finished is the kept blobs whose reader left before their end (a target that
+	// failed the upload) and that were read on to the store in the background and
+	// committed there; FinishedBytes the bytes read for them after the reader left.
+	Finished, FinishedBytes int64
 }
 
 // Puller wraps source references. One Puller serves a whole run; it is safe for
@@ -137,6 +141,15 @@ type Puller struct {
 	vendorGets, vendorBytes, storeHits, storeBytes, kept atomic.Int64
 	retries, idleCuts, refetched                         atomic.Int64
 	rangeResumes, rangeFallbacks                         atomic.Int64
+	finished, finishedBytes                              atomic.Int64
+
+	// Kept blobs whose reader left before their end are read on to the store in the
+	// background (see blobReader.Close), under bg; Close cancels and waits for them.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	bgMu     sync.Mutex
+	bgClosed bool
+	bgWG     sync.WaitGroup
 
 	// The outage detector (Unavailable): when the source last answered a request or
 	// sent a blob byte (unix nanoseconds; New's time at first), and the requests that
@@ -176,9 +189,24 @@ func New(opts Options) (*Puller, error) {
 			opts.Retries, opts.Backoff, opts.MaxBackoff, opts.IdleTimeout, opts.OutageLimit)
 	}
 	p := &Puller{opts: opts}
+	p.bg, p.bgCancel = context.WithCancel(context.Background())
 	p.alive.Store(opts.Now().UnixNano())
 	return p, nil
 }
+
+// Close stops the blobs being read on to the store in the background (their partial
+// files are dropped) and waits for them. Call it before closing the store. The Puller
+// still serves after Close, without background reads.
+func (p *Puller) Close() {
+	p.bgMu.Lock()
+	p.bgClosed = true
+	p.bgMu.Unlock()
+	p.bgCancel()
+	p.bgWG.Wait()
+}
+
+// Wait waits for the blobs being read on to the store in the background (for tests).
+func (p *Puller) Wait() { p.bgWG.Wait() }
 
 // Unavailable reports the source down: requests keep spending all their retries, the
 // last of them Options.OutageLimit or more after the source last answered a request or
@@ -221,6 +249,7 @@ func (p *Puller) Stats() Stats {
 		StoreHits: p.storeHits.Load(), StoreBytes: p.storeBytes.Load(), Kept: p.kept.Load(),
 		Retries: p.retries.Load(), IdleCuts: p.idleCuts.Load(), RefetchedBytes: p.refetched.Load(),
 		RangeResumes: p.rangeResumes.Load(), RangeFallbacks: p.rangeFallbacks.Load(),
+		Finished: p.finished.Load(), FinishedBytes: p.finishedBytes.Load(),
 	}
 }
 
@@ -276,6 +305,10 @@ type wrappedSource struct {
 
 	rangeOnce sync.Once
 	rangeFn   rangeFunc // nil: the source cannot resume with Range
+
+	mu        sync.Mutex
+	finishing int  // blobs read on in the background (finishLater)
+	closed    bool // Close was called: the last of them closes the source
 }
 
 // getRange returns the source's ranged fetch, or nil.
@@ -380,19 +413,21 @@ type blobReader struct {
 	cache types.BlobInfoCache
 	tee   *blobstore.Writer // nil: not kept
 
-	body    io.ReadCloser
-	errs    chan error // GetBlobAt's error channel while body is a ranged stream, else nil
-	streams chan io.ReadCloser
-	ranged  bool // body starts at a Range resume (206)
-	cancel  context.CancelFunc
-	idle    *time.Timer
-	fired   atomic.Bool
-	size    int64
-	offset  int64         // bytes delivered to the consumer
-	fails   int           // body failures in a row without new bytes
-	pause   time.Duration // the wait before the next resume (said in its Retry)
-	noRange bool          // resume this blob by refetching from byte 0
-	done    bool
+	body      io.ReadCloser
+	errs      chan error // GetBlobAt's error channel while body is a ranged stream, else nil
+	streams   chan io.ReadCloser
+	ranged    bool // body starts at a Range resume (206)
+	cancel    context.CancelFunc
+	detach    func() bool // unties the body's context from the caller's (bodyContext)
+	idle      *time.Timer
+	fired     atomic.Bool
+	size      int64
+	offset    int64         // bytes delivered to the consumer
+	fails     int           // body failures in a row without new bytes
+	pause     time.Duration // the wait before the next resume (said in its Retry)
+	noRange   bool          // resume this blob by refetching from byte 0
+	done      bool
+	committed bool // the kept copy is in the store
 }
 
 // open fetches the blob, with retries: from byte 0 the first time, and from the first
@@ -425,7 +460,7 @@ func (b *blobReader) fallBack() {
 // openFull fetches the blob from byte 0 and skips the delivered prefix.
 func (b *blobReader) openFull(ctx context.Context) error {
 	p := b.src.p
-	actx, cancel := context.WithCancel(ctx)
+	actx, cancel := b.bodyContext(ctx)
 	b.fired.Store(false)
 	idle := time.AfterFunc(p.opts.IdleTimeout, func() { b.fired.Store(true); cancel() })
 	p.vendorGets.Add(1)
@@ -478,7 +513,7 @@ func (b *blobReader) openFull(ctx context.Context) error {
 // openRange asks the source for the bytes from b.offset on.
 func (b *blobReader) openRange(ctx context.Context, get rangeFunc) error {
 	p := b.src.p
-	actx, cancel := context.WithCancel(ctx)
+	actx, cancel := b.bodyContext(ctx)
 	b.fired.Store(false)
 	idle := time.AfterFunc(p.opts.IdleTimeout, func() { b.fired.Store(true); cancel() })
 	p.vendorGets.Add(1)
@@ -643,7 +678,7 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 				return n, io.EOF
 			}
 		} else {
-			err = b.idleErr(err)
+			err = callerErr(b.ctx, b.idleErr(err))
 			b.closeBody()
 		}
 		b.fails++
@@ -678,6 +713,7 @@ func (b *blobReader) finish() {
 	if b.tee != nil {
 		if b.tee.Commit() == nil {
 			p.kept.Add(1)
+			b.committed = true
 		}
 		b.tee = nil
 	}
@@ -751,12 +787,101 @@ func (b *blobReader) dropTee() {
 	}
 }
 
-// Close stops reading. A kept blob not read to its end is dropped from the store.
+// Close stops reading. A kept blob that its reader leaves part-way, the source having
+// failed nothing (the target failed the upload, or the copy was cut), is read on to its
+// end into the store in the background: the retry of the image, and every other image
+// that needs the blob, read it there, and the vendor sends each byte once (a Range
+// resume at the first byte not read). Not for a blob left before its first byte (the
+// target may have had it already), nor once the Puller is closed. Any other kept blob
+// not read to its end is dropped from the store.
 func (b *blobReader) Close() error {
+	if b.tee != nil && !b.done && b.offset > 0 && b.src.finishLater(b) {
+		return nil
+	}
 	b.closeBody()
 	b.dropTee()
 	b.done = true
 	return nil
+}
+
+// bodyContext is the context of one request for the blob: a context of its own that
+// ends with ctx (the caller's, copy.Image's), until detach unties it so that the body
+// can be read on after the caller has gone (finishLater). The values of ctx carry over.
+func (b *blobReader) bodyContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	b.detach = stop
+	return actx, func() { stop(); cancel() }
+}
+
+// finishLater reads b on to its end into the store, in the background, and reports
+// whether it does. The source stays open until it is done.
+func (s *wrappedSource) finishLater(b *blobReader) bool {
+	p := s.p
+	p.bgMu.Lock()
+	if p.bgClosed {
+		p.bgMu.Unlock()
+		return false
+	}
+	p.bgWG.Add(1)
+	p.bgMu.Unlock()
+	s.mu.Lock()
+	s.finishing++
+	s.mu.Unlock()
+	from := b.offset
+	// The body in flight goes on if its context can still be untied from the copy's
+	// (which ends with the copy), and is then tied to the Puller's: its bytes in flight
+	// (a TCP window's worth, megabytes) are read, not sent again. Otherwise it is dropped
+	// and the rest fetched with a Range request.
+	if b.body == nil || b.detach == nil || !b.detach() {
+		b.closeBody()
+	} else {
+		context.AfterFunc(p.bg, b.cancel)
+	}
+	b.ctx = p.bg
+	go func() {
+		defer p.bgWG.Done()
+		defer s.finished()
+		buf := make([]byte, 32<<10)
+		for b.tee != nil { // Read tees every byte; at the end the store commits (finish)
+			if _, err := b.Read(buf); err != nil {
+				if err != io.EOF {
+					b.dropTee() // failed, or cancelled by Close: nothing is stored
+				}
+				break
+			}
+		}
+		b.done = true
+		if b.committed {
+			p.finished.Add(1)
+			p.finishedBytes.Add(b.offset - from)
+		}
+	}()
+	return true
+}
+
+// finished ends one background read of the source, closing the source if it was closed
+// meanwhile.
+func (s *wrappedSource) finished() {
+	s.mu.Lock()
+	s.finishing--
+	closeNow := s.finishing == 0 && s.closed
+	s.mu.Unlock()
+	if closeNow {
+		_ = s.ImageSource.Close()
+	}
+}
+
+// Close closes the source, once the blobs read on in the background from it are done.
+func (s *wrappedSource) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	later := s.finishing > 0
+	s.mu.Unlock()
+	if later {
+		return nil
+	}
+	return s.ImageSource.Close()
 }
 
 // idleReader resets an idle timer while bytes arrive.
@@ -818,6 +943,7 @@ func (p *Puller) retry(ctx context.Context, op string, d digest.Digest, f func(c
 			p.answered()
 			return nil
 		}
+		err = callerErr(ctx, err)
 		if attempt > p.opts.Retries || !retryable(ctx, err) {
 			if attempt > p.opts.Retries && retryable(ctx, err) {
 				p.spent(err)
@@ -844,6 +970,16 @@ func (p *Puller) retry(ctx context.Context, op string, d digest.Digest, f func(c
 }
 
 var errIdle = errors.New("idle timeout")
+
+// callerErr is err, or, when the caller's ctx has ended, ctx's error: a request's own
+// context (bodyContext) is only cancelled when the caller's ends, so its error would
+// read "canceled" where the caller's deadline passed.
+func callerErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
+}
 
 func jitter(d time.Duration) time.Duration {
 	if d <= 0 {

@@ -292,21 +292,44 @@ func TestKeepTeesIntoStore(t *testing.T) {
 		t.Fatalf("a blob not kept was fetched %d times, want 2 (streamed each time)", g.gets[ginfo.Digest])
 	}
 
-	// A reader closed half-way leaves nothing in the store.
+	// A kept blob whose reader leaves half-way (the target failed its upload) is read on
+	// to the store in the background; one left before its first byte is not.
 	st2, _ := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
 	defer st2.Close()
-	h, hinfo, _ := newFake(t)
+	h, hinfo, hwant := newFake(t)
 	r, _ := New(fastOptions(Options{Store: st2, Keep: func(digest.Digest) bool { return true }}))
 	src, _ := r.Wrap(fakeRef{src: h}).NewImageSource(context.Background(), nil)
 	rc, _, _ := src.GetBlob(context.Background(), hinfo, nil)
-	_, _ = rc.Read(make([]byte, 1000))
+	if n, err := io.ReadFull(rc, make([]byte, 1000)); n != 1000 || err != nil {
+		t.Fatal(n, err)
+	}
 	rc.Close()
-	if _, ok := st2.Has(hinfo.Digest); ok {
-		t.Fatal("a half-read blob was stored")
+	src.Close()
+	r.Wait()
+	if _, ok := st2.Has(hinfo.Digest); !ok {
+		t.Fatal("a kept blob left half-way was not finished into the store")
+	}
+	if s := r.Stats(); s.Finished != 1 || s.FinishedBytes != int64(len(hwant))-1000 {
+		t.Fatalf("finished %d blobs, %d bytes; want 1, %d", s.Finished, s.FinishedBytes, len(hwant)-1000)
+	}
+	if got, err := pullBlob(t, r, h, hinfo); err != nil || !bytes.Equal(got, hwant) || h.gets[hinfo.Digest] != 1 {
+		t.Fatalf("after the background read: %v, %d vendor gets (want 1: the download went on)", err, h.gets[hinfo.Digest])
+	}
+	e, einfo, _ := newFakeSeeded(t, 3)
+	esrc, _ := r.Wrap(fakeRef{src: e}).NewImageSource(context.Background(), nil)
+	rc, _, err = esrc.GetBlob(context.Background(), einfo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	esrc.Close()
+	r.Wait()
+	if _, ok := st2.Has(einfo.Digest); ok || e.gets[einfo.Digest] > 1 {
+		t.Fatalf("a blob left before its first byte was read on (%d gets)", e.gets[einfo.Digest])
 	}
 
 	// Wrong bytes from the vendor are not stored (the store verifies).
-	bad, binfo, _ := newFake(t)
+	bad, binfo, _ := newFakeSeeded(t, 4)
 	bad.blobs[binfo.Digest] = append([]byte{0}, bad.blobs[binfo.Digest][1:]...)
 	if _, err := pullBlob(t, r, bad, binfo); err != nil {
 		t.Fatal(err) // the wrapper streams what it gets; copy.Image's own digest check refuses it
