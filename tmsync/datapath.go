@@ -175,6 +175,9 @@ func (r *run) openStore(context.Context) error {
 	if err != nil {
 		return startErr("checking the cache folder", err)
 	}
+	if err := st.Unlocked(); err != nil {
+		r.o.observer.Event(Event{Kind: EventWarn, Message: err.Error() + ": do not point two runs at it at once"})
+	}
 	r.store = st
 	return nil
 }

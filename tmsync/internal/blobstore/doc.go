@@ -35,10 +35,11 @@
 // this process or another, fails at once with ErrLocked, naming the pid the holder wrote
 // into the lock file (informative only). The lock is advisory: it keeps tmsync runs apart,
 // not other programs. On a platform without flock (none that tmsync ships for) there is no
-// lock.
+// lock; on a file system that refuses locks (ENOLCK, ENOTSUP: NFS without a lock daemon)
+// the store opens unlocked and Unlocked says why.
 //
-// Open refuses, leaving the folder as it was, a Dir that exists, is not empty and holds no
-// oci-layout (ErrNotStore: a typo such as the home folder must not become a layout, nor
+// Open refuses, leaving the folder as it was, a Dir that exists, is not empty (a lock file
+// and a file system's lost+found aside) and holds no oci-layout (ErrNotStore: a typo such as the home folder must not become a layout, nor
 // lose its ingest/ folder), and a store whose ingest, blobs or blobs/<alg> (or oci-layout,
 // tmsync.lock) is a symbolic link or not of its kind (ErrUnsafeLayout: the clear-out and
 // the writes would follow it out of the folder). Dir itself may be a link. A blob file

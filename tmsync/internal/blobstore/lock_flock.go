@@ -29,3 +29,10 @@ func tryLock(f *os.File) (held bool, err error) {
 	}
 	return err == nil, err
 }
+
+// lockUnsupported reports whether a lock error says the file system has no locks, not
+// that the folder is held.
+func lockUnsupported(err error) bool {
+	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) ||
+		errors.Is(err, syscall.ENOTSUP)
+}

@@ -11,3 +11,5 @@ const lockSupported = false
 const noFollow = 0
 
 func tryLock(*os.File) (bool, error) { return true, nil }
+
+func lockUnsupported(error) bool { return false }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -220,6 +221,7 @@ func TestNotAStoreRefused(t *testing.T) {
 		{"a lock file and more", map[string]string{lockFile: "", "report.pdf": "r"}},
 		{"index.json only", map[string]string{"index.json": `{"schemaVersion":2,"manifests":[]}`}},
 		{"an empty folder in it", map[string]string{"Documents/": ""}},
+		{"lost+found and a file", map[string]string{"lost+found/": "", "data.csv": "1,2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -266,6 +268,14 @@ func TestEmptyOrNewFolderAccepted(t *testing.T) {
 		{"only a stale lock file", func(t *testing.T) string {
 			d := t.TempDir()
 			mustWrite(t, filepath.Join(d, lockFile), "999999\n")
+			return d
+		}},
+		{"a volume's lost+found and a stale lock", func(t *testing.T) string {
+			d := t.TempDir()
+			if err := os.Mkdir(filepath.Join(d, "lost+found"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			mustWrite(t, filepath.Join(d, lockFile), "")
 			return d
 		}},
 		{"a link to an empty folder", func(t *testing.T) string {
@@ -449,3 +459,25 @@ func TestBlobLinkNeverServed(t *testing.T) {
 }
 
 func digestOf(b []byte) digest.Digest { return digest.FromBytes(b) }
+
+// A file system without locks (ENOLCK, ENOTSUP) leaves the store unlocked, said by
+// Unlocked; a lock held elsewhere is not that.
+func TestLockUnsupportedClassified(t *testing.T) {
+	if !lockSupported {
+		t.Skip("no flock on this platform")
+	}
+	for _, err := range []error{syscall.ENOLCK, syscall.EOPNOTSUPP, syscall.ENOTSUP, syscall.ENOSYS, fmt.Errorf("flock: %w", syscall.ENOLCK)} {
+		if !lockUnsupported(err) {
+			t.Errorf("%v: not read as a file system without locks", err)
+		}
+	}
+	for _, err := range []error{syscall.EWOULDBLOCK, syscall.EBADF, syscall.EINTR, errors.New("ENOLCK")} {
+		if lockUnsupported(err) {
+			t.Errorf("%v: read as a file system without locks", err)
+		}
+	}
+	s := open(t, Options{Dir: t.TempDir()})
+	if err := s.Unlocked(); err != nil {
+		t.Errorf("a store on a file system with locks says %v", err)
+	}
+}

@@ -60,6 +60,8 @@ type Store struct {
 	temp  bool
 	max   int64
 	lockf *os.File // the folder's lock, held until Close
+	// unlocked: the folder's file system refused the lock (ENOLCK, ENOTSUP): not locked.
+	unlocked error
 
 	mu       sync.Mutex
 	closed   bool
@@ -142,19 +144,24 @@ func (s *Store) checkRoot() error {
 		return fmt.Errorf("opening the blob store: %w", err)
 	}
 	defer d.Close()
-	// Two names are enough to tell: only a lock file (a run that stopped before it
-	// wrote oci-layout) is still an empty folder.
-	names, err := d.Readdirnames(2)
+	// Three names are enough to tell: a folder holding only a lock file (a run that
+	// stopped before it wrote oci-layout) and a file system's lost+found (a volume
+	// mounted for the cache) is still empty.
+	names, err := d.Readdirnames(3)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("opening the blob store: %w", err)
 	}
 	for _, n := range names {
-		if n != lockFile {
+		if n != lockFile && n != "lost+found" {
 			return fmt.Errorf("blob store %s: %w", s.root, ErrNotStore)
 		}
 	}
 	return nil
 }
+
+// Unlocked is why the store's folder could not be locked against another run (its file
+// system has no locks), or nil.
+func (s *Store) Unlocked() error { return s.unlocked }
 
 // lock takes the folder's lock, or fails with ErrLocked naming the holder's pid when
 // its lock file says it.
@@ -168,6 +175,13 @@ func (s *Store) lock() error {
 		return fmt.Errorf("blob store %s: opening its lock file: %w", s.root, err)
 	}
 	held, err := tryLock(f)
+	if err != nil && lockUnsupported(err) {
+		// A file system without locks (NFS without a lock daemon, some FUSE mounts): the
+		// store works, unlocked, as it did before locks; Unlocked says so.
+		s.unlocked = fmt.Errorf("blob store %s: not locked against another run (%s: %w)", s.root, lockFile, err)
+		f.Close()
+		return nil
+	}
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("blob store %s: locking %s: %w", s.root, lockFile, err)

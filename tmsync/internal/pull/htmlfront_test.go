@@ -430,3 +430,59 @@ func TestLeftBlobFinishedInBackground(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseWhileReadInFlight: net/http's request writer may still be inside a Read of
+// the blob when the upload has failed and copy.Image closes the reader. The reader is
+// then used by two goroutines: that Read, and the background finish (or, for a blob not
+// kept, Close's own clean-up). Neither may touch the reader's state while the other
+// does (run with -race: make test-race); Close returns at once, a Read after it fails,
+// and the Puller's Close stops what is left. Nothing half-read is stored.
+func TestCloseWhileReadInFlight(t *testing.T) {
+	for _, kept := range []bool{true, false} {
+		t.Run(fmt.Sprintf("kept %v", kept), func(t *testing.T) {
+			st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			f := startHTMLFront(t)
+			p, src := f.open(t, pull.Options{Store: st, Keep: func(digest.Digest) bool { return kept }, IdleTimeout: time.Minute})
+			f.mu.Lock()
+			f.stallBlob = true // half the layer, then nothing
+			f.mu.Unlock()
+			rc, _, err := src.GetBlob(context.Background(), types.BlobInfo{Digest: f.layerDesc.Digest, Size: f.layerDesc.Size}, noCache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(rc, make([]byte, len(f.layer)/2)); err != nil {
+				t.Fatal(err)
+			}
+			inFlight := make(chan error, 1)
+			go func() { // blocks on the stalled body, as net/http's writer would
+				_, err := rc.Read(make([]byte, 32<<10))
+				inFlight <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+			start := time.Now()
+			if err := rc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			src.Close()
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Close took %s with a Read in flight", d)
+			}
+			if _, err := rc.Read(make([]byte, 10)); err == nil {
+				t.Error("a Read after Close succeeded")
+			}
+			p.Close() // ends the stalled download, and with it the Read in flight
+			select {
+			case <-inFlight:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the Read in flight did not return after the Puller's Close")
+			}
+			if _, ok := st.Has(f.layerDesc.Digest); ok {
+				t.Error("a half-read blob is in the store")
+			}
+		})
+	}
+}

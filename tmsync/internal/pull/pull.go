@@ -395,7 +395,8 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 			break
 		}
 	}
-	b := &blobReader{ctx: ctx, src: s, info: info, cache: cache, tee: w, size: -1}
+	lctx, leave := context.WithCancel(ctx)
+	b := &blobReader{ctx: lctx, leave: leave, src: s, info: info, cache: cache, tee: w, size: -1}
 	if err := b.open(); err != nil {
 		b.dropTee()
 		return nil, 0, err
@@ -407,7 +408,22 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 // byte not yet delivered: with a Range request when the source has one (rangeGetter),
 // otherwise by fetching the blob again and skipping what was already delivered.
 type blobReader struct {
-	ctx   context.Context
+	// mu is held by each Read, and by the background finish (finishLater): net/http's
+	// request writer may still be inside a Read of the copy's when the request has ended
+	// and copy.Image has closed the reader. left says Close was called: a Read after it
+	// fails at once, and one in flight returns at its next step without giving the blob
+	// up (leaving). bg: the background finish owns the reader.
+	mu   sync.Mutex
+	left atomic.Bool
+	bg   bool
+	// mayFinish mirrors, for Close (which does not take mu), whether the blob is kept and
+	// part-read: tee != nil, offset > 0, not done.
+	mayFinish atomic.Bool
+	// ctxMu guards cancel and detach, which Close uses while a Read may hold mu.
+	ctxMu sync.Mutex
+
+	ctx   context.Context // the caller's, until the background finish sets the Puller's
+	leave context.CancelFunc
 	src   *wrappedSource
 	info  types.BlobInfo
 	cache types.BlobInfoCache
@@ -506,7 +522,8 @@ func (b *blobReader) openFull(ctx context.Context) error {
 			b.size = b.info.Size
 		}
 	}
-	b.body, b.errs, b.streams, b.ranged, b.cancel, b.idle = rc, nil, nil, false, cancel, idle
+	b.body, b.errs, b.streams, b.ranged, b.idle = rc, nil, nil, false, idle
+	b.setCancel(cancel)
 	return nil
 }
 
@@ -546,7 +563,8 @@ func (b *blobReader) openRange(ctx context.Context, get rangeFunc) error {
 	} else {
 		p.rangeResumes.Add(1)
 	}
-	b.body, b.errs, b.streams, b.ranged, b.cancel, b.idle = rc, errs, streams, true, cancel, idle
+	b.body, b.errs, b.streams, b.ranged, b.idle = rc, errs, streams, true, idle
+	b.setCancel(cancel)
 	return nil
 }
 
@@ -615,13 +633,39 @@ func (b *blobReader) idleErr(err error) error {
 	return err
 }
 
+// errLeft is a Read of a blob reader after its Close.
+var errLeft = errors.New("pull: blob reader closed")
+
 func (b *blobReader) Read(buf []byte) (int, error) {
+	if b.left.Load() {
+		return 0, errLeft
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.read(buf)
+}
+
+// leaving reports whether the reader was closed while a Read of the copy's was in
+// flight: that Read stops at its next step and leaves the blob to the background finish.
+func (b *blobReader) leaving() bool { return b.left.Load() && !b.bg }
+
+// setCancel sets the current body's cancel function.
+func (b *blobReader) setCancel(cancel context.CancelFunc) {
+	b.ctxMu.Lock()
+	b.cancel = cancel
+	b.ctxMu.Unlock()
+}
+
+func (b *blobReader) read(buf []byte) (int, error) {
 	if b.done {
 		return 0, io.EOF
 	}
 	p := b.src.p
 	for {
 		if b.body == nil {
+			if b.leaving() {
+				return 0, errLeft
+			}
 			if b.size >= 0 && b.offset == b.size && b.offset > 0 {
 				// Cut after its last byte: nothing is missing (the digest is still checked
 				// by the store and by copy.Image).
@@ -630,12 +674,18 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 			}
 			if b.pause > 0 {
 				if err := b.wait(b.pause); err != nil {
+					if b.leaving() {
+						return 0, errLeft
+					}
 					b.dropTee()
 					return 0, err
 				}
 				b.pause = 0
 			}
 			if err := b.open(); err != nil {
+				if b.leaving() {
+					return 0, errLeft
+				}
 				b.dropTee()
 				return 0, err
 			}
@@ -662,6 +712,8 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 			if b.tee != nil {
 				if _, werr := b.tee.Write(buf[:n]); werr != nil {
 					b.dropTee() // the store can't take it (e.g. more bytes than announced): stream on
+				} else {
+					b.mayFinish.Store(true)
 				}
 			}
 		}
@@ -680,6 +732,9 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 		} else {
 			err = callerErr(b.ctx, b.idleErr(err))
 			b.closeBody()
+		}
+		if b.leaving() {
+			return n, errLeft // the body is closed; the background finish resumes after it
 		}
 		b.fails++
 		if !retryable(b.ctx, err) || b.fails > p.opts.Retries {
@@ -710,6 +765,7 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 func (b *blobReader) finish() {
 	p := b.src.p
 	b.done = true
+	b.mayFinish.Store(false)
 	if b.tee != nil {
 		if b.tee.Commit() == nil {
 			p.kept.Add(1)
@@ -781,6 +837,7 @@ func (b *blobReader) closeBody() {
 }
 
 func (b *blobReader) dropTee() {
+	b.mayFinish.Store(false)
 	if b.tee != nil {
 		b.tee.Abort()
 		b.tee = nil
@@ -789,15 +846,27 @@ func (b *blobReader) dropTee() {
 
 // Close stops reading. A kept blob that its reader leaves part-way, the source having
 // failed nothing (the target failed the upload, or the copy was cut), is read on to its
-// end into the store in the background: the retry of the image, and every other image
-// that needs the blob, read it there, and the vendor sends each byte once (a Range
-// resume at the first byte not read). Not for a blob left before its first byte (the
-// target may have had it already), nor once the Puller is closed. Any other kept blob
-// not read to its end is dropped from the store.
+// end into the store in the background (finishLater): the retry of the image, and every
+// other image that needs the blob, read it there, and the vendor sends each byte once.
+// Not for a blob left before its first byte (the target may have had it already), nor
+// once the Puller is closed. Any other kept blob not read to its end is dropped from the
+// store. Close does not wait for a Read in flight to give the blob up for long: it ends
+// the reader's requests first.
 func (b *blobReader) Close() error {
-	if b.tee != nil && !b.done && b.offset > 0 && b.src.finishLater(b) {
+	if b.left.Swap(true) {
 		return nil
 	}
+	if b.mayFinish.Load() && b.src.finishLater(b) {
+		return nil
+	}
+	b.leave()
+	b.ctxMu.Lock()
+	if b.cancel != nil {
+		b.cancel() // a Read in flight returns
+	}
+	b.ctxMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.closeBody()
 	b.dropTee()
 	b.done = true
@@ -810,12 +879,14 @@ func (b *blobReader) Close() error {
 func (b *blobReader) bodyContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
+	b.ctxMu.Lock()
 	b.detach = stop
+	b.ctxMu.Unlock()
 	return actx, func() { stop(); cancel() }
 }
 
-// finishLater reads b on to its end into the store, in the background, and reports
-// whether it does. The source stays open until it is done.
+// finishLater reads b, which its reader has just closed, on to its end into the store in
+// the background, and reports whether it does. The source stays open until it is done.
 func (s *wrappedSource) finishLater(b *blobReader) bool {
 	p := s.p
 	p.bgMu.Lock()
@@ -828,29 +899,40 @@ func (s *wrappedSource) finishLater(b *blobReader) bool {
 	s.mu.Lock()
 	s.finishing++
 	s.mu.Unlock()
-	from := b.offset
 	// The body in flight goes on if its context can still be untied from the copy's
 	// (which ends with the copy), and is then tied to the Puller's: its bytes in flight
 	// (a TCP window's worth, megabytes) are read, not sent again. Otherwise it is dropped
-	// and the rest fetched with a Range request.
-	if b.body == nil || b.detach == nil || !b.detach() {
-		b.closeBody()
-	} else {
-		context.AfterFunc(p.bg, b.cancel)
+	// and the rest fetched with a Range request. Done now, before the copy's context
+	// ends; a Read of the copy's may still be in flight (it holds mu).
+	stopBG := func() bool { return false }
+	b.ctxMu.Lock()
+	detached := b.detach != nil && b.detach()
+	if detached {
+		stopBG = context.AfterFunc(p.bg, b.cancel)
 	}
-	b.ctx = p.bg
+	b.ctxMu.Unlock()
 	go func() {
 		defer p.bgWG.Done()
 		defer s.finished()
-		buf := make([]byte, 32<<10)
-		for b.tee != nil { // Read tees every byte; at the end the store commits (finish)
-			if _, err := b.Read(buf); err != nil {
-				if err != io.EOF {
-					b.dropTee() // failed, or cancelled by Close: nothing is stored
+		defer b.leave()
+		defer stopBG()
+		b.mu.Lock() // after the copy's Read in flight, if any
+		defer b.mu.Unlock()
+		b.bg, b.ctx = true, p.bg
+		if !detached {
+			b.closeBody() // tied to the copy's context: gone, or going
+		}
+		from := b.offset
+		if b.tee != nil && !b.done && b.offset > 0 {
+			buf := make([]byte, 32<<10)
+			for b.tee != nil { // read tees every byte; at the end the store commits (finish)
+				if _, err := b.read(buf); err != nil {
+					break // failed, or cancelled by Puller.Close: the tee is dropped below
 				}
-				break
 			}
 		}
+		b.closeBody()
+		b.dropTee()
 		b.done = true
 		if b.committed {
 			p.finished.Add(1)
