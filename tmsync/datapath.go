@@ -262,6 +262,10 @@ func (r *run) closeDataPath(dp *dataPath) {
 	t := r.transfer()
 	ps := dp.puller.Stats()
 	t.SourceBytes, t.SourceRequests, t.Retries, t.IdleCuts = ps.VendorBytes, ps.VendorGets, ps.Retries, ps.IdleCuts
+	if ps.Finished > 0 {
+		r.o.logger.Info("kept blobs left part-way by a failed upload were read on into the store",
+			"blobs", ps.Finished, "bytes", ps.FinishedBytes)
+	}
 	if r.watches != nil {
 		t.TargetIdleCuts = r.watches.cuts.Load()
 	}

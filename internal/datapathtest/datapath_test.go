@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -495,7 +496,9 @@ func TestTargetResetMidUploadPullsOnce(t *testing.T) {
 		fp = faultproxy.Start(t, host, faultproxy.Config{ResetRate: 1, MaxFaults: 1, Match: baseUpload})
 		return fp.Host
 	}
-	f := syncVia(t, v, dir, false, front, tmsync.WithRetryBackoff(10*time.Millisecond))
+	var log syncBuffer
+	f := syncVia(t, v, dir, false, front, tmsync.WithRetryBackoff(10*time.Millisecond),
+		tmsync.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	byDigest := v.Proxy.Stats().BlobBytesByDigest()
 	ps := f.rep.Transfer
 	t.Logf("%d resets at the target, %d whole-image retries, base layer sent %d of %d bytes, egress %d for %d distinct, sync %.1fs",
@@ -516,4 +519,27 @@ func TestTargetResetMidUploadPullsOnce(t *testing.T) {
 	if ps.Store == nil || ps.Store.ServedBytes < size {
 		t.Errorf("store %+v: the retry did not read the layer from it", ps.Store)
 	}
+	// The reset came before the layer was read to its end (else this tested nothing):
+	// the puller read the rest on into the store.
+	if !strings.Contains(log.String(), "read on into the store") {
+		t.Errorf("no blob was read on into the store after the reset; log:\n%s", log.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (a log handler's).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
