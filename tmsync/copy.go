@@ -38,6 +38,10 @@ func (r *run) copyAll(ctx context.Context) error {
 		return startErr("opening the blob store", err)
 	}
 	defer r.closeDataPath(dp)
+	// Interrupted: no blob left part-way is read on into the store for a retry that will
+	// not come (closeDataPath closes the puller again, which is harmless).
+	stopOnInterrupt := context.AfterFunc(ctx, dp.puller.Close)
+	defer stopOnInterrupt()
 	r.dp = dp
 	r.planCopies(ctx, dp, todo)
 	policies := make(chan *signature.PolicyContext, r.o.concurrency)

@@ -32,9 +32,10 @@ type fakeSource struct {
 	ref               types.ImageReference
 	blobs             map[digest.Digest][]byte
 
-	mu    sync.Mutex
-	steps []step
-	gets  map[digest.Digest]int
+	mu     sync.Mutex
+	steps  []step
+	gets   map[digest.Digest]int
+	closed int // Close calls
 }
 
 type step struct {
@@ -45,8 +46,13 @@ type step struct {
 }
 
 func (f *fakeSource) Reference() types.ImageReference { return f.ref }
-func (f *fakeSource) Close() error                    { return nil }
-func (f *fakeSource) HasThreadSafeGetBlob() bool      { return true }
+func (f *fakeSource) Close() error {
+	f.mu.Lock()
+	f.closed++
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeSource) HasThreadSafeGetBlob() bool { return true }
 
 func (f *fakeSource) GetBlob(ctx context.Context, info types.BlobInfo, _ types.BlobInfoCache) (io.ReadCloser, int64, error) {
 	f.mu.Lock()
@@ -339,6 +345,57 @@ func TestKeepTeesIntoStore(t *testing.T) {
 	}
 }
 
+// TestBackgroundFinishWaitedFor: while a kept blob left part-way is being read on into the
+// store (slowly: the vendor pauses), the image's retry asks for it again. The retry waits
+// for that read and then reads the store: the vendor is asked once. The source the blob
+// was left on is closed only once the background read is done.
+func TestBackgroundFinishWaitedFor(t *testing.T) {
+	st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f, info, want := newFake(t, step{failAt: 50_000, stall: 300 * time.Millisecond})
+	p, _ := New(fastOptions(Options{Store: st, Keep: func(digest.Digest) bool { return true }, IdleTimeout: 5 * time.Second}))
+	defer p.Close()
+	src, _ := p.Wrap(fakeRef{src: f}).NewImageSource(context.Background(), nil)
+	rc, _, err := src.GetBlob(context.Background(), info, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(rc, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	src.Close()
+	f.mu.Lock()
+	closedEarly := f.closed
+	f.mu.Unlock()
+	if closedEarly != 0 {
+		t.Errorf("the source was closed while its blob was still being read on")
+	}
+	start := time.Now()
+	got, err := pullBlob(t, p, f, info) // the retry, while the vendor pauses
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("retry: %d bytes, %v", len(got), err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("the retry took %s: it did not wait for the read in the background", d)
+	}
+	p.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gets[info.Digest] != 1 {
+		t.Errorf("%d vendor gets, want 1", f.gets[info.Digest])
+	}
+	if f.closed != 1 { // the left source, once its background read is done
+		t.Errorf("%d source closes, want 1", f.closed)
+	}
+	if s := p.Stats(); s.Finished != 1 || s.StoreHits != 1 {
+		t.Errorf("stats %+v: want 1 finished, 1 store hit", s)
+	}
+}
+
 func TestConcurrentPullsCoalesce(t *testing.T) {
 	st, _ := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
 	defer st.Close()
@@ -393,5 +450,36 @@ func TestRetryable(t *testing.T) {
 	cancel()
 	if retryable(cancelled, io.ErrUnexpectedEOF) {
 		t.Error("retried after the caller cancelled")
+	}
+}
+
+// After Close (twice is harmless: the engine closes on an interruption and again at the
+// end), the Puller still serves, and a kept blob left part-way is dropped, not read on.
+func TestNoBackgroundAfterClose(t *testing.T) {
+	st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f, info, want := newFake(t)
+	p, _ := New(fastOptions(Options{Store: st, Keep: func(digest.Digest) bool { return true }}))
+	p.Close()
+	p.Close()
+	src, _ := p.Wrap(fakeRef{src: f}).NewImageSource(context.Background(), nil)
+	rc, _, err := src.GetBlob(context.Background(), info, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(rc, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	src.Close()
+	p.Wait()
+	if _, ok := st.Has(info.Digest); ok || p.Stats().Finished != 0 {
+		t.Fatal("a blob left part-way was read on after the Puller's Close")
+	}
+	if got, err := pullBlob(t, p, f, info); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("after Close: %d bytes, %v", len(got), err)
 	}
 }
