@@ -387,6 +387,9 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 				continue // another image just stored it: read it from the store
 			}
 			if ctx.Err() != nil {
+				if err == nil {
+					w.Abort() // else the blob's other readers wait on it for ever
+				}
 				return nil, 0, ctx.Err()
 			}
 			if err != nil {
@@ -399,6 +402,7 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	b := &blobReader{ctx: lctx, leave: leave, src: s, info: info, cache: cache, tee: w, size: -1}
 	if err := b.open(); err != nil {
 		b.dropTee()
+		leave()
 		return nil, 0, err
 	}
 	return b, b.size, nil
@@ -419,8 +423,11 @@ type blobReader struct {
 	// mayFinish mirrors, for Close (which does not take mu), whether the blob is kept and
 	// part-read: tee != nil, offset > 0, not done.
 	mayFinish atomic.Bool
-	// ctxMu guards cancel and detach, which Close uses while a Read may hold mu.
+	// ctxMu guards cancel, detach and gen, which Close uses while a Read may hold mu.
+	// gen counts the requests made (bodyContext): a body opened after Close detached
+	// the request before it is not the one detached.
 	ctxMu sync.Mutex
+	gen   int
 
 	ctx   context.Context // the caller's, until the background finish sets the Puller's
 	leave context.CancelFunc
@@ -642,6 +649,9 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.left.Load() {
+		return 0, errLeft // closed while this Read waited for the lock
+	}
 	return b.read(buf)
 }
 
@@ -881,6 +891,7 @@ func (b *blobReader) bodyContext(ctx context.Context) (context.Context, context.
 	stop := context.AfterFunc(ctx, cancel)
 	b.ctxMu.Lock()
 	b.detach = stop
+	b.gen++
 	b.ctxMu.Unlock()
 	return actx, func() { stop(); cancel() }
 }
@@ -906,8 +917,8 @@ func (s *wrappedSource) finishLater(b *blobReader) bool {
 	// ends; a Read of the copy's may still be in flight (it holds mu).
 	stopBG := func() bool { return false }
 	b.ctxMu.Lock()
-	detached := b.detach != nil && b.detach()
-	if detached {
+	detached, gen := b.detach != nil && b.detach(), b.gen
+	if detached && b.cancel != nil {
 		stopBG = context.AfterFunc(p.bg, b.cancel)
 	}
 	b.ctxMu.Unlock()
@@ -919,10 +930,16 @@ func (s *wrappedSource) finishLater(b *blobReader) bool {
 		b.mu.Lock() // after the copy's Read in flight, if any
 		defer b.mu.Unlock()
 		b.bg, b.ctx = true, p.bg
-		if !detached {
-			b.closeBody() // tied to the copy's context: gone, or going
+		if !detached || b.gen != gen {
+			// Tied to the copy's context (gone, or going), or opened by the copy's Read
+			// in flight after the detached request (not detached itself).
+			b.closeBody()
+		} else if b.body != nil {
+			// The detached request's body: its cancel may have been set only after Close
+			// (the Read in flight was opening it), so tie the current one to the Puller's.
+			defer context.AfterFunc(p.bg, b.cancel)()
 		}
-		from := b.offset
+		from, wasCommitted := b.offset, b.committed
 		if b.tee != nil && !b.done && b.offset > 0 {
 			buf := make([]byte, 32<<10)
 			for b.tee != nil { // read tees every byte; at the end the store commits (finish)
@@ -934,7 +951,7 @@ func (s *wrappedSource) finishLater(b *blobReader) bool {
 		b.closeBody()
 		b.dropTee()
 		b.done = true
-		if b.committed {
+		if b.committed && !wasCommitted { // not when the copy's Read in flight got to the end
 			p.finished.Add(1)
 			p.finishedBytes.Add(b.offset - from)
 		}

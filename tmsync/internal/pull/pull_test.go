@@ -483,3 +483,81 @@ func TestNoBackgroundAfterClose(t *testing.T) {
 		t.Fatalf("after Close: %d bytes, %v", len(got), err)
 	}
 }
+
+// gatedSource blocks its second GetBlob until release.
+type gatedSource struct {
+	*fakeSource
+	n       int
+	mu      sync.Mutex
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedSource) GetBlob(ctx context.Context, info types.BlobInfo, c types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	g.mu.Lock()
+	g.n++
+	n := g.n
+	g.mu.Unlock()
+	if n == 2 {
+		close(g.entered)
+		<-g.release
+	}
+	return g.fakeSource.GetBlob(ctx, info, c)
+}
+
+type gatedRef struct {
+	fakeRef
+	g *gatedSource
+}
+
+func (r gatedRef) NewImageSource(context.Context, *types.SystemContext) (types.ImageSource, error) {
+	return r.g, nil
+}
+
+// TestCloseDuringResumeOpen: the copy closes the reader while its Read in flight is
+// inside a resume's GetBlob (the upload failed meanwhile). The body that resume opens is
+// not the request Close untied from the copy: the background finish must still be cut by
+// the Puller's Close, and nothing stored after it.
+func TestCloseDuringResumeOpen(t *testing.T) {
+	st, err := blobstore.Open(blobstore.Options{TempParent: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f, info, _ := newFake(t,
+		step{failAt: 1000, failErr: errReset},
+		step{failAt: 3000, stall: 3 * time.Second})
+	g := &gatedSource{fakeSource: f, entered: make(chan struct{}), release: make(chan struct{})}
+	p, _ := New(fastOptions(Options{Store: st, Keep: func(digest.Digest) bool { return true }, IdleTimeout: 10 * time.Second}))
+	src, _ := p.Wrap(gatedRef{fakeRef: fakeRef{src: f}, g: g}).NewImageSource(context.Background(), nil)
+	rc, _, err := src.GetBlob(context.Background(), info, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(rc, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		n, err := rc.Read(make([]byte, 500)) // resumes: GetBlob #2 blocks
+		t.Logf("read in flight: %d, %v", n, err)
+	}()
+	<-g.entered
+	rc.Close() // the finish path, while the resume's GetBlob is in flight
+	src.Close()
+	close(g.release)
+	<-readDone
+	time.Sleep(50 * time.Millisecond) // the background finish reads to the stall
+	start := time.Now()
+	p.Close()
+	d := time.Since(start)
+	_, kept := st.Has(info.Digest)
+	t.Logf("Puller.Close took %s; kept %v; stats %+v", d, kept, p.Stats())
+	if d > time.Second {
+		t.Errorf("Puller.Close waited %s for a background read it should have cut", d)
+	}
+	if kept {
+		t.Errorf("the blob was read on into the store after Puller.Close")
+	}
+}
