@@ -16,6 +16,7 @@ import (
 
 	"github.com/tmsync/tmsync/internal/datapathtest"
 	"github.com/tmsync/tmsync/internal/faultproxy"
+	"github.com/tmsync/tmsync/internal/releasetest"
 	"github.com/tmsync/tmsync/internal/testbed"
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -311,14 +312,7 @@ func TestCacheDirRerun(t *testing.T) {
 // second blob is pulled again.
 func TestTargetFaultsPullOnce(t *testing.T) {
 	v, dir, images, d := vendorRelease(t, datapathtest.ReleaseOptions{Images: 6, BaseSize: 256 << 10, LayerSize: 64 << 10})
-	base := map[string]bool{}
-	for _, l := range images[0].Base {
-		dg, err := l.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		base[dg.String()] = true
-	}
+	base := baseDigests(t, images)
 	for _, tc := range []struct {
 		name       string
 		opts       []tmsync.Option
@@ -402,14 +396,7 @@ func TestTargetFaultsPullOnce(t *testing.T) {
 // other images are copied, and the sync ends.
 func TestVendorSendsMoreThanTheBlob(t *testing.T) {
 	v, dir, images, d := vendorRelease(t, datapathtest.ReleaseOptions{Images: 3, BaseSize: 64 << 10, LayerSize: 32 << 10})
-	base := map[string]bool{}
-	for _, l := range images[0].Base {
-		dg, err := l.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		base[dg.String()] = true
-	}
+	base := baseDigests(t, images)
 	bad := images[1].Repository
 	own := func(r *http.Request) bool {
 		if !faultproxy.IsBlobDownload(r) {
@@ -542,4 +529,18 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// baseDigests is the digests of the release's shared base layers.
+func baseDigests(t *testing.T, images []releasetest.Image) map[string]bool {
+	t.Helper()
+	base := map[string]bool{}
+	for _, l := range images[0].Base {
+		dg, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		base[dg.String()] = true
+	}
+	return base
 }

@@ -25,22 +25,7 @@ const (
 
 func ownUploadCopy(ctx context.Context, j job, head bool) error {
 	src, dst := j.src.client(), j.dst.client()
-	owner := map[string]string{} // blob → the repository it is streamed into
-	type xfer struct{ repo, dgst string }
-	var streams []xfer
-	mounts := map[string][]xfer{} // repository → blobs to mount into it
-	for _, img := range j.imgs {
-		for _, b := range img.Blobs {
-			if r, ok := owner[b.Digest]; ok {
-				if r != img.Repo {
-					mounts[img.Repo] = append(mounts[img.Repo], xfer{r, b.Digest})
-				}
-				continue
-			}
-			owner[b.Digest] = img.Repo
-			streams = append(streams, xfer{img.Repo, b.Digest})
-		}
-	}
+	streams, mounts := streamPlan(j.imgs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, j.env.opts.Jobs))
 	for _, s := range streams {

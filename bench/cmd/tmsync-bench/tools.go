@@ -334,22 +334,7 @@ func runRegsync(ctx context.Context, j job) (measure, error) {
 // mounted into the other repositories that need them, then the manifests put, with
 // parallel blobs in flight. No tool logic: no retries, no checks, no existence probes.
 func rawCopy(ctx context.Context, src, dst *regClient, imgs []*benchImage, parallel int) error {
-	owner := map[string]string{} // blob → the repository it is streamed into
-	type xfer struct{ repo, dgst string }
-	var streams []xfer
-	mounts := map[string][]xfer{} // repository → blobs to mount into it
-	for _, img := range imgs {
-		for _, b := range img.Blobs {
-			if r, ok := owner[b.Digest]; ok {
-				if r != img.Repo {
-					mounts[img.Repo] = append(mounts[img.Repo], xfer{r, b.Digest})
-				}
-				continue
-			}
-			owner[b.Digest] = img.Repo
-			streams = append(streams, xfer{img.Repo, b.Digest})
-		}
-	}
+	streams, mounts := streamPlan(imgs)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, parallel))
 	for _, s := range streams {
@@ -388,6 +373,29 @@ func rawCopy(ctx context.Context, src, dst *regClient, imgs []*benchImage, paral
 		})
 	}
 	return g.Wait()
+}
+
+// xfer is a blob of a repository.
+type xfer struct{ repo, dgst string }
+
+// streamPlan is raw streaming's plan: each distinct blob streamed once, into the first
+// repository that needs it, and mounted from there into the others (repository → blobs).
+func streamPlan(imgs []*benchImage) (streams []xfer, mounts map[string][]xfer) {
+	owner := map[string]string{} // blob → the repository it is streamed into
+	mounts = map[string][]xfer{}
+	for _, img := range imgs {
+		for _, b := range img.Blobs {
+			if r, ok := owner[b.Digest]; ok {
+				if r != img.Repo {
+					mounts[img.Repo] = append(mounts[img.Repo], xfer{r, b.Digest})
+				}
+				continue
+			}
+			owner[b.Digest] = img.Repo
+			streams = append(streams, xfer{img.Repo, b.Digest})
+		}
+	}
+	return streams, mounts
 }
 
 func streamBlob(ctx context.Context, src, dst *regClient, repo, dgst string) error {
