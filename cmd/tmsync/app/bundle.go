@@ -163,11 +163,24 @@ func exportFlags() []cli.Flag {
 		flags = append(flags, f)
 	}
 	categorize(flags)
-	return append(flags,
+	own := []cli.Flag{
 		&cli.StringFlag{Name: "to", Category: catOutput, Usage: "write the bundle to this folder, or to this FILE.tar (packed from a folder FILE.tar.export.d next to it: twice the bundle's size on disk until packed)"},
 		&cli.StringFlag{Name: "split", Category: catOutput, Usage: "with --to FILE.tar: cut the tar into parts of this size (bytes, or with K, M, G: KiB, MiB, GiB; at least 512)"},
 		&cli.StringFlag{Name: "since", Category: catSource, Usage: "incremental: leave out the layers a previous bundle (its folder or bundle.json) or release folder carried"},
-	)
+	}
+	flags = append(flags, own...)
+	// The environment variables and the --config file sync reads, for the same flags.
+	for _, f := range flags {
+		setEnv(f)
+	}
+	return append(flags, configFlag())
+}
+
+// applyExportConfig is applyConfig for export: a --config file written for sync (its
+// target's keys, its gates) is read for the keys export has; a key that is a flag of
+// sync's only is passed over, an unknown one is refused as for sync.
+func applyExportConfig(c *cli.Context) error {
+	return applyConfigSkipping(c, isSyncFlag)
 }
 
 // exportUsageError is usageError, and for a flag of sync that export does not take, why.
@@ -213,6 +226,13 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			"release and output flags of sync; the target's, --dry-run and the shards are refused (exit 2).",
 		Flags:        exportFlags(),
 		OnUsageError: exportUsageError(stderr),
+		Before: func(c *cli.Context) error {
+			if err := applyExportConfig(c); err != nil {
+				fmt.Fprintf(stderr, "ERROR: %v\n", err)
+				return exitCode(2)
+			}
+			return nil
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", maskRefs(c.Args().Slice()))

@@ -228,3 +228,49 @@ func TestExportValuesChecked(t *testing.T) {
 		}
 	}
 }
+
+// Export reads the environment variables and the --config file sync does, for its own
+// flags: a value from either is checked as on the command line; a --config written for
+// sync (with its target's keys) is read for export's keys; an unknown key is refused
+// with its file and line.
+func TestExportReadsEnvAndConfig(t *testing.T) {
+	t.Setenv("TM_TOKEN", "not-a-token")
+	dir := t.TempDir()
+	to, errLog := filepath.Join(dir, "b.tar"), filepath.Join(dir, "err.log")
+	n := 0
+	cfg := func(body string) string {
+		n++
+		p := filepath.Join(dir, fmt.Sprintf("c%d.yml", n))
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	base := []string{"export", "--to", to, "--error-log", errLog, "--release-dir", dir}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"TMSYNC_SPLIT", map[string]string{"TMSYNC_SPLIT": "100"}, nil, `--split "100"`},
+		{"--config split", nil, []string{"--config", cfg("split: 100\n")}, `--split "100"`},
+		{"TMSYNC_CONFIG", map[string]string{"TMSYNC_CONFIG": cfg("split: 200\n")}, nil, `--split "200"`},
+		{"TMSYNC_CONCURRENCY", map[string]string{"TMSYNC_CONCURRENCY": "0"}, nil, "--concurrency 0"},
+		{"sync's config", nil, []string{"--config", cfg("trgregion: eu-central-1\ntrgprefix: /3rdparty/tm/\nsplit: 1K\n")}, "attestor key"},
+		{"unknown key", nil, []string{"--config", cfg("split: 1K\nnosuchkey: 1\n")}, `:2: no flag "nosuchkey"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			code, out, stderr := runCLI(t, append(append([]string{}, base...), tc.args...)...)
+			if code != 2 || !strings.Contains(out+stderr, tc.want) {
+				t.Errorf("exit %d, %q; want 2 saying %q", code, out+stderr, tc.want)
+			}
+			if _, err := os.Stat(to); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s was written", to)
+			}
+		})
+	}
+}

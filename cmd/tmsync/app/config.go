@@ -22,7 +22,11 @@ func configFlag() cli.Flag {
 // applyConfig reads --config and sets every flag it names that the command line and the
 // environment did not. An unknown key or a value of the wrong kind is bad input, named
 // by file and line.
-func applyConfig(c *cli.Context) error {
+func applyConfig(c *cli.Context) error { return applyConfigSkipping(c, nil) }
+
+// applyConfigSkipping is applyConfig passing over the keys skip says yes to that are
+// not flags of the command (nil: none).
+func applyConfigSkipping(c *cli.Context, skip func(name string) bool) error {
 	path := c.String("config")
 	if path == "" {
 		return nil
@@ -63,6 +67,9 @@ func applyConfig(c *cli.Context) error {
 				return fmt.Errorf("--config %s:%d: %s given twice (first on line %d)", abs, k.Line, k.Value, line)
 			}
 			firstAt[canon] = k.Line
+		}
+		if !ok && skip != nil && skip(k.Value) {
+			continue
 		}
 		if !ok || k.Value == "config" {
 			hint := ""
