@@ -199,7 +199,7 @@ func TestBlankToken(t *testing.T) {
 	for _, blank := range []string{" ", "\n", "\r\n", " \t \r\n"} {
 		t.Setenv("TM_TOKEN", blank)
 		errorLog := filepath.Join(t.TempDir(), "sync-error.log")
-		for _, args := range [][]string{append([]string{"sync"}, noRun(t, errorLog)...), {"copy", "a.example/x:1", "b.example/y:1"}, {"config", "show"},
+		for _, args := range [][]string{append([]string{"sync"}, noRun(t, errorLog)...), {"copy", "docker.external.thoughtmachine.io/x:1", "b.example/y:1"}, {"config", "show"},
 			{"export", "--to", filepath.Join(t.TempDir(), "b"), "--error-log", filepath.Join(t.TempDir(), "e.log")}} {
 			code, _, errOut := runCLI(t, args...)
 			if code != 2 || !strings.Contains(errOut, "TM_TOKEN is set but blank") {
@@ -210,8 +210,17 @@ func TestBlankToken(t *testing.T) {
 			t.Errorf("error log %q does not name TM_TOKEN", log)
 		}
 	}
-	// Where TM_TOKEN is not used (--srcpasswd wins over it), a blank one stops nothing.
+	// Where TM_TOKEN is not used (--srcpasswd wins over it; a copy from another registry
+	// than the vendor's), a blank one stops nothing; config show still shows the settings.
 	t.Setenv("TM_TOKEN", " ")
+	if code, out, errOut := runCLI(t, "copy", "--insecure-registry", "127.0.0.1:1", "127.0.0.1:1/x:1", "127.0.0.1:1/y:1"); code == 0 ||
+		strings.Contains(out+errOut, "TM_TOKEN is set but blank") || !strings.Contains(out+errOut, "127.0.0.1:1") {
+		t.Errorf("blank TM_TOKEN, copy from another registry: exit %d: %s", code, out+errOut)
+	}
+	if code, out, errOut := runCLI(t, "config", "show"); code != 2 || !strings.Contains(out, "concurrency:") ||
+		!strings.Contains(out, "TM_TOKEN is set but blank") || !strings.Contains(errOut, "TM_TOKEN is set but blank") {
+		t.Errorf("blank TM_TOKEN, config show: exit %d\n%s\n%s", code, out, errOut)
+	}
 	if code, out, errOut := runCLI(t, append([]string{"plan", "--srcpasswd", "tok-flag-5512"}, noRun(t, filepath.Join(t.TempDir(), "e.log"))...)...); code != 2 ||
 		strings.Contains(out+errOut, "TM_TOKEN is set but blank") || !strings.Contains(out+errOut, "no-release") {
 		t.Errorf("blank TM_TOKEN with --srcpasswd: exit %d: %s", code, out+errOut)

@@ -47,10 +47,6 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 				fmt.Fprintln(stderr, "ERROR: copy takes SRC and DEST")
 				return exitCode(2)
 			}
-			if cl.tokenBlank {
-				fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
-				return exitCode(2)
-			}
 			src, dest := c.Args().Get(0), c.Args().Get(1)
 			// Bad references are bad input (exit 2), said before any registry is asked.
 			for _, r := range []struct{ role, ref string }{{"SRC", src}, {"DEST", dest}} {
@@ -58,6 +54,13 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 					fmt.Fprintf(stderr, "ERROR: copy: %s %s: %v\n", r.role, maskRef(r.ref), err)
 					return exitCode(2)
 				}
+			}
+			// The vendor token is used for the vendor's images (their registry and their
+			// attestations): a blank one stops a copy from the vendor, not from another
+			// registry.
+			if cl.tokenBlank && manifest.SameRegistry(refHost(src), c.String("srcdomain")) {
+				fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
+				return exitCode(2)
 			}
 			console := &Console{W: stdout, Redactor: cl.red}
 			console.Redactor.AddAuthFile(c.String("authfile"))

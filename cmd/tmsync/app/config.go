@@ -136,10 +136,6 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 			OnUsageError: usageError(stderr),
 			Before:       applyConfig,
 			Action: func(c *cli.Context) error {
-				if cl.tokenBlank {
-					fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
-					return exitCode(2)
-				}
 				fromFile, _ := c.App.Metadata["config"].(map[string]bool)
 				if p := c.String("config"); p != "" {
 					fmt.Fprintf(stdout, "# config file: %s\n", absPath(p))
@@ -175,10 +171,17 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 					lines = append(lines, "# vendor token: from --srcpasswd (REDACTED)")
 				case token != "":
 					lines = append(lines, "# vendor token: from TM_TOKEN (REDACTED)")
+				case cl.tokenBlank:
+					lines = append(lines, "# vendor token: TM_TOKEN is set but blank: a run refuses it")
 				default:
 					lines = append(lines, "# vendor token: not set; a run reads the Secrets Manager secret --src-token-secret")
 				}
 				fmt.Fprintln(stdout, strings.Join(lines, "\n"))
+				if cl.tokenBlank && c.String("srcpasswd") == "" {
+					// Shown, and said: these settings would not start a run.
+					fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
+					return exitCode(2)
+				}
 				return nil
 			},
 		}},
