@@ -5,42 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/internal/testbed"
 	"github.com/tmsync/tmsync/tmsync/internal/blobstore"
 )
-
-// names lists the paths under dir with the contents of the files, to tell a folder
-// was left as it was.
-func names(t *testing.T, dir string) string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		line := rel + " " + d.Type().String()
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			line += " " + string(b)
-		}
-		out = append(out, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
-}
 
 // wantStartError fails unless err is a *StartError matching target and naming dir.
 func wantStartError(t *testing.T, err, target error, dir string) {
@@ -108,14 +80,14 @@ func TestCacheDirRefusedBeforeAnything(t *testing.T) {
 	must(os.MkdirAll(filepath.Join(home, "ingest"), 0o755))
 	must(os.WriteFile(filepath.Join(home, "ingest", "draft.txt"), []byte("mine"), 0o644))
 	must(os.WriteFile(filepath.Join(home, ".profile"), []byte("PATH=x"), 0o644))
-	before := names(t, home)
+	before := testbed.Listing(t, home)
 	e, rec := w.cacheEngine(rel, home)
 	_, err := e.Sync(ctx)
 	wantStartError(t, err, blobstore.ErrNotStore, home)
 	if len(rec.ensured) != 0 {
 		t.Fatalf("a sync refused for its cache folder ensured repositories %v", rec.ensured)
 	}
-	if got := names(t, home); got != before {
+	if got := testbed.Listing(t, home); got != before {
 		t.Fatalf("the refused folder was changed:\n%s\nthen\n%s", before, got)
 	}
 	if d := w.targetDigest("vault/a", "1.0"); d != "" {
@@ -190,14 +162,14 @@ func TestExportFolderInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := names(t, dir)
+	before := testbed.Listing(t, dir)
 	var l eventLog
 	_, m, err := w.exporter(&l).Export(ctx, rel, dir)
 	wantStartError(t, err, blobstore.ErrLocked, dir)
 	if m != nil {
 		t.Fatal("a refused export returned a bundle")
 	}
-	if got := names(t, dir); got != before {
+	if got := testbed.Listing(t, dir); got != before {
 		t.Fatalf("the folder in use was changed:\n%s\nthen\n%s", before, got)
 	}
 	_ = holder.Close()
@@ -212,7 +184,7 @@ func TestExportFolderInUse(t *testing.T) {
 	}
 	_, _, err = w.exporter(&l).Export(ctx, rel, other)
 	wantStartError(t, err, blobstore.ErrNotStore, other)
-	if got := names(t, other); got != "."+" d---------\nnotes.txt ---------- mine" {
+	if got := testbed.Listing(t, other); got != "."+" d---------\nnotes.txt ---------- mine" {
 		t.Fatalf("the refused folder holds:\n%s", got)
 	}
 }

@@ -38,6 +38,7 @@ func (r *run) copyAll(ctx context.Context) error {
 		return startErr("opening the blob store", err)
 	}
 	defer r.closeDataPath(dp)
+	r.watches = newCopyWatches(r.o.idleTimeout, r.blobs)
 	// Interrupted: no blob left part-way is read on into the store for a retry that will
 	// not come (closeDataPath closes the puller again, which is harmless).
 	stopOnInterrupt := context.AfterFunc(ctx, dp.puller.Close)
@@ -245,7 +246,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 	dstSys = withBlobInfoCache(dstSys, r.cacheDir)
 	// The copy runs under a watch that cuts it when its target goes quiet for the idle
 	// timeout (copyWatches): containers/image's client has no such timeout.
-	cctx, watch := r.copyWatches().watch(ctx)
+	cctx, watch := r.watches.watch(ctx)
 	src = watch.wrap(src)
 	dstSys.DockerProxy = watch.proxy(dstSys.DockerProxy) // dstSys is this copy's own
 	var moved atomic.Int64
@@ -298,7 +299,7 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		if stall != nil && ctx.Err() == nil {
 			// Cut by the watch: its error, not the cancellation's (which reads as the
 			// operator's interruption and is never retried).
-			r.copyWatches().cuts.Add(1)
+			r.watches.cuts.Add(1)
 			return moved.Load(), stall
 		}
 		return moved.Load(), err
@@ -316,12 +317,6 @@ func (r *run) copyImage(ctx context.Context, pc *signature.PolicyContext, it *it
 		}
 	}
 	return moved.Load(), nil
-}
-
-// copyWatches is the run's watch of its copies' targets, made on first use.
-func (r *run) copyWatches() *copyWatches {
-	r.watchOnce.Do(func() { r.watches = newCopyWatches(r.o.idleTimeout, r.blobs) })
-	return r.watches
 }
 
 // sourceReference is the containers/image reference of a source image by digest.

@@ -106,9 +106,8 @@ type run struct {
 	// failed for it carries the same error, not each its own "no answer for …" time.
 	downMu sync.Mutex
 	down   error
-	// watches cuts the copies whose target has gone quiet (copyWatches).
-	watchOnce sync.Once
-	watches   *copyWatches
+	// watches cuts the copies whose target has gone quiet (made by copyAll).
+	watches *copyWatches
 }
 
 // item is one image on its way through a run.

@@ -122,7 +122,8 @@ type copyWatch struct {
 }
 
 // watch starts watching a copy that runs under ctx, and returns the context to run it
-// under and the watch; end stops the watch, and Cut says whether it fired.
+// under and the watch; end stops the watch and returns the stall that cut the copy, or
+// nil.
 func (w *copyWatches) watch(ctx context.Context) (context.Context, *copyWatch) {
 	cctx, cancel := context.WithCancelCause(ctx)
 	c := &copyWatch{run: w, cancel: cancel, streams: map[*watchedStream]struct{}{},

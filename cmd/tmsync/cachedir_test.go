@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,31 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
 	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/internal/testbed"
 )
-
-// tree lists the paths under dir with the files' contents.
-func tree(t *testing.T, dir string) string {
-	t.Helper()
-	var out []string
-	must(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		line := rel + " " + d.Type().String()
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			line += " " + string(b)
-		}
-		out = append(out, line)
-		return nil
-	}))
-	sort.Strings(out)
-	return strings.Join(out, "\n")
-}
 
 // TestCacheDirRefusedCreatesNothing: `--cache-dir` naming a folder that is not a blob
 // store (the home folder by a typo), or one another run is using, stops the sync with
@@ -67,7 +43,7 @@ func TestCacheDirRefusedCreatesNothing(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(home, "ingest"), 0o755))
 	must(t, os.WriteFile(filepath.Join(home, "ingest", "draft.txt"), []byte("mine"), 0o644))
 	must(t, os.WriteFile(filepath.Join(home, ".bashrc"), []byte("export X=1"), 0o644))
-	before := tree(t, home)
+	before := testbed.Listing(t, home)
 	code, _ := b.run(b.args(rel, "--cache-dir", home))
 	if code != 2 {
 		t.Fatalf("exit %d with a cache folder that is not a store, want 2", code)
@@ -75,7 +51,7 @@ func TestCacheDirRefusedCreatesNothing(t *testing.T) {
 	if log := b.errorLog(); !strings.Contains(log, home) || !strings.Contains(log, "not a tmsync blob store") {
 		t.Errorf("error log %q: want the folder and why", log)
 	}
-	if got := tree(t, home); got != before {
+	if got := testbed.Listing(t, home); got != before {
 		t.Errorf("the refused folder was changed:\n%s\nthen\n%s", before, got)
 	}
 	noRepositories("a cache folder that is not a store")

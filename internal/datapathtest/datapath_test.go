@@ -483,7 +483,7 @@ func TestTargetResetMidUploadPullsOnce(t *testing.T) {
 		fp = faultproxy.Start(t, host, faultproxy.Config{ResetRate: 1, MaxFaults: 1, Match: baseUpload})
 		return fp.Host
 	}
-	var log syncBuffer
+	var log testbed.LockedBuffer
 	f := syncVia(t, v, dir, false, front, tmsync.WithRetryBackoff(10*time.Millisecond),
 		tmsync.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	byDigest := v.Proxy.Stats().BlobBytesByDigest()
@@ -511,24 +511,6 @@ func TestTargetResetMidUploadPullsOnce(t *testing.T) {
 	if !strings.Contains(log.String(), "read on into the store") {
 		t.Errorf("no blob was read on into the store after the reset; log:\n%s", log.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (a log handler's).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // baseDigests is the digests of the release's shared base layers.

@@ -518,7 +518,7 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, f fate, retr
 // modifyResponse arms the cut of a response whose fate is to be cut.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	f, _ := res.Request.Context().Value(fateKey{}).(*fate)
-	if f != nil && f.pad != 0 && !f.cut && f.stall == 0 && res.StatusCode == http.StatusOK {
+	if f != nil && f.pad != 0 && res.StatusCode == http.StatusOK { // decide pads only what it does not cut or stall
 		fault := Fault{Kind: KindPad, Method: res.Request.Method, Path: res.Request.URL.Path,
 			Key: f.key, Attempt: f.attempt, Status: res.StatusCode, Size: res.ContentLength}
 		res.ContentLength = -1

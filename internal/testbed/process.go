@@ -63,17 +63,19 @@ func freePort() (int, error) {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *LockedBuffer
 	done chan struct{}
 	err  error
 }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer safe for concurrent writes (a process's output, a log
+// handler's), kept to its first MiB: the start is what explains a failure.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.b.Len() > 1<<20 { // keep the log bounded; the start is what explains a failure
@@ -82,7 +84,7 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -92,7 +94,7 @@ func (l *lockedBuffer) String() string {
 // the test ends, and also when the test binary dies (Pdeathsig), so no server outlives a
 // crashed test run.
 func startProcess(name string, argv []string, dir string, ready func(context.Context) error, timeout time.Duration) (*process, error) {
-	p := &process{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, out: &LockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout = p.out

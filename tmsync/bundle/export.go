@@ -195,14 +195,17 @@ func Export(ctx context.Context, dir string, images []Image, options ...ExportOp
 	if err := checkImages(images); err != nil {
 		return nil, ExportStats{}, err
 	}
-	// The store first: it refuses a folder another export is writing, or one that is
-	// neither empty nor a layout, before anything in it is changed.
+	// Then the store: it refuses a folder another export is writing, or one that is
+	// neither empty nor a layout; both checks before anything in it is changed.
+	if err := checkDir(dir, opts.releases); err != nil {
+		return nil, ExportStats{}, err
+	}
 	store, err := blobstore.Open(blobstore.Options{Dir: dir})
 	if err != nil {
 		return nil, ExportStats{}, fmt.Errorf("%w: %w", ErrFolderRefused, err)
 	}
 	defer store.Close()
-	if err := prepareDir(dir, opts.releases); err != nil {
+	if err := prepareDir(dir); err != nil {
 		return nil, ExportStats{}, err
 	}
 	puller, err := pull.New(pull.Options{Store: store, Retries: opts.retries, IdleTimeout: opts.idleTimeout, OutageLimit: outageLimit})
@@ -302,12 +305,11 @@ func checkImages(images []Image) error {
 	return nil
 }
 
-// prepareDir makes dir ready for an export: a complete bundle of the same releases is
-// resumed (its markers removed first), one of other releases is refused.
-func prepareDir(dir string, releases []string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating the bundle folder: %w", err)
-	}
+// checkDir and prepareDir make dir ready for an export: a complete bundle of the same
+// releases is resumed (its markers removed first), one of other releases is refused.
+// checkDir refuses, without changing anything, a folder that holds a bundle of other
+// releases (ErrExists).
+func checkDir(dir string, releases []string) error {
 	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err == nil {
 		old, perr := parseManifest(b)
@@ -317,6 +319,12 @@ func prepareDir(dir string, releases []string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading %s: %w", filepath.Join(dir, ManifestFile), err)
 	}
+	return nil
+}
+
+// prepareDir removes a previous export's bundle.json and SHA256SUMS from a folder
+// checkDir accepted: a folder without them is not a bundle until this export ends.
+func prepareDir(dir string) error {
 	for _, f := range []string{ManifestFile, SumsFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err

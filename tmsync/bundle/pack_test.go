@@ -57,6 +57,12 @@ func TestPartWriterAndParts(t *testing.T) {
 
 func TestPrepareDir(t *testing.T) {
 	dir := t.TempDir()
+	prepareDir := func(dir string, releases []string) error { // as Export does, around opening the store
+		if err := checkDir(dir, releases); err != nil {
+			return err
+		}
+		return prepareDir(dir)
+	}
 	if err := prepareDir(dir, []string{"5.0.3"}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -203,16 +204,18 @@ func exportUsageError(stderr io.Writer) cli.OnUsageErrorFunc {
 }
 
 // isSyncFlag: name is one of the names of a flag of sync.
-func isSyncFlag(name string) bool {
+func isSyncFlag(name string) bool { return syncFlagNames()[name] }
+
+// syncFlagNames are the names (aliases included) of sync's flags, made once.
+var syncFlagNames = sync.OnceValue(func() map[string]bool {
+	names := map[string]bool{}
 	for _, f := range syncFlags() {
 		for _, n := range f.Names() {
-			if n == name {
-				return true
-			}
+			names[n] = true
 		}
 	}
-	return false
-}
+	return names
+})
 
 // exportCommand is `tmsync export --to DIR|FILE.tar [--split SIZE] [--since PREVIOUS]`.
 func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {

@@ -141,7 +141,7 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 		a.LogLevel = "debug"
 	}
 	errs := []error{checkArgs(a, has)}
-	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && strings.TrimLeft(v, "0") != "" && !zeroSize.MatchString(v) {
+	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && !zeroSize.MatchString(v) {
 		n, err := parseSize(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--cache-max-bytes %q: %v (0: the default)", v, err))
@@ -185,5 +185,5 @@ func checkArgs(a Args, has func(name string) bool) error {
 // zeroSize is a size of 0 in any unit ("0", "0B", "0MiB"): --cache-max-bytes's default.
 var zeroSize = regexp.MustCompile(`(?i)^0+\s*([kmgt]i?)?b?$`)
 
-// minIdleTimeout is the shortest --idle-timeout.
-const minIdleTimeout = time.Second
+// minIdleTimeout is the shortest --idle-timeout: the library's.
+const minIdleTimeout = tmsync.MinIdleTimeout
