@@ -10,15 +10,17 @@ import (
 )
 
 // TestDefaultFilesFromTheReleaseFolder: as in the old pipeline, which ran in the folder
-// holding the release, the attestor key's default name is read from the release folder;
-// a missing one is named by its absolute path.
+// holding the release, the attestor key's default name is read from the release folder
+// (and from the working folder: TestDocumentedReleaseLayout); a missing one is named by
+// both paths, absolute.
 func TestDefaultFilesFromTheReleaseFolder(t *testing.T) {
 	r := newRelBed(t, faultproxy.Config{})
 	rel, _ := r.release(1, 21)
+	t.Chdir(t.TempDir()) // a working folder without a key
 	args := without(r.args(rel), "--src_attestor")
 	code, out := r.run(args)
-	if code != 2 || !strings.Contains(out, "reading the attestor key --src_attestor "+filepath.Join(rel, "src_attestor.pgp")+": no such file or directory") {
-		t.Fatalf("no key in the release folder: exit %d, want 2 naming %s", code, filepath.Join(rel, "src_attestor.pgp"))
+	if code != 2 || !strings.Contains(out, "reading the attestor key --src_attestor: no src_attestor.pgp in the release folder ("+filepath.Join(rel, "src_attestor.pgp")+") nor in the working folder (") {
+		t.Fatalf("no key in the release folder nor in the working folder: exit %d, want 2 naming both", code)
 	}
 	key, err := os.ReadFile(r.keyFile)
 	must(t, err)

@@ -31,14 +31,13 @@ type Args struct {
 	TrgPrefix, TrgRegion string
 	TrgRegistry          string
 	Insecure             []string
-	// The file flags, and whether each was given (a default file that is absent is
-	// skipped; a named one must exist).
-	PolicyPath         string
-	PolicyPathSet      bool
-	LifecyclePath      string
-	LifecyclePathSet   bool
-	TagsPath           string
-	TagsPathSet        bool
+	// The file flags (a default file that is absent is skipped; a named one must exist).
+	PolicyPath    string
+	LifecyclePath string
+	TagsPath      string
+	// Absent: the file flags left at their default names whose file is in neither the
+	// release folder nor the working folder (flag name → where it was looked for).
+	Absent             map[string]string
 	KMSKey             string
 	ScanOnPush         bool
 	TagMutability      string

@@ -2,8 +2,10 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/tmsync"
@@ -12,8 +14,9 @@ import (
 // attestorConfig names where the vendor attestor's key and attestations come from, as the
 // flags give them.
 type attestorConfig struct {
-	// KeyFile is the vendor attestor's armored public key (--src_attestor).
-	KeyFile string
+	// KeyFile is the vendor attestor's armored public key (--src_attestor). KeyTried,
+	// when KeyFile is the default name and was found nowhere, says where it was looked for.
+	KeyFile, KeyTried string
 	// Fingerprints, when set, are the only keys accepted.
 	Fingerprints []string
 	// Address is the attestation server's occurrences endpoint; Token logs in to it.
@@ -41,6 +44,10 @@ func newAttestor(c attestorConfig) (*tmsync.VendorAttestor, error) {
 // verifier. Its errors are *tmsync.StartError.
 func newVerifier(c attestorConfig) (*attest.Verifier, error) {
 	kf, err := os.Open(c.KeyFile)
+	if err != nil && c.KeyTried != "" {
+		return nil, startErr("reading the attestor key --src_attestor",
+			fmt.Errorf("no %s in %s: give the vendor's key file with --src_attestor", filepath.Base(c.KeyFile), c.KeyTried))
+	}
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

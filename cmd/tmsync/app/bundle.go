@@ -40,7 +40,7 @@ type bundleRun struct {
 // *tmsync.StartError (exit 2): the bundle cannot be read, or a problem of a file every
 // image depends on. Images refused one by one are refused by the run (exit 1).
 func openBundleRun(ctx context.Context, a Args, console *Console) (*bundleRun, error) {
-	verifier, err := newVerifier(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
+	verifier, err := newVerifier(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,
 		StrictKeyExpiry: a.StrictKeyExpiry})
 	if err != nil {
 		return nil, err
@@ -320,7 +320,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if token == "" {
 		return fail(startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or --src-token-secret")))
 	}
-	attestor, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
+	attestor, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,
 		Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
 		StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
 	if err != nil {

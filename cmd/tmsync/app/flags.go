@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -108,10 +107,10 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 		AttestationPerImage: c.Bool("attestation-per-image"), StrictKeyExpiry: c.Bool("strict-key-expiry"), AuthFile: c.String("authfile"),
 		Target: c.String("target"), TrgPrefix: c.String("trgprefix"), TrgRegion: c.String("trgregion"),
 		TrgRegistry: c.String("trg-registry"), Insecure: c.StringSlice("insecure-registry"),
-		PolicyPath: c.String("trg_ecr_policy_file_path"), PolicyPathSet: c.IsSet("trg_ecr_policy_file_path"),
-		LifecyclePath: c.String("trg_ecr_lifecycle_file_path"), LifecyclePathSet: c.IsSet("trg_ecr_lifecycle_file_path"),
-		TagsPath: c.String("trg_resource_tags_file_path"), TagsPathSet: c.IsSet("trg_resource_tags_file_path"),
-		KMSKey: c.String("trg_kms_key_alias"), ScanOnPush: c.Bool("trg_dst_security_scan_enabled"),
+		PolicyPath:    c.String("trg_ecr_policy_file_path"),
+		LifecyclePath: c.String("trg_ecr_lifecycle_file_path"),
+		TagsPath:      c.String("trg_resource_tags_file_path"),
+		KMSKey:        c.String("trg_kms_key_alias"), ScanOnPush: c.Bool("trg_dst_security_scan_enabled"),
 		TagMutability: c.String("trg-tag-mutability"), PruneTags: c.Bool("prune-tags"),
 		UntaggedDeleteDays: c.Int("trg_ecr_image_untagged_delete_days"), ThrottleMS: c.Int("throttle_ecr_creation_ms"),
 		ScanWait: c.Duration("scan-wait"), FailOnSeverity: c.String("fail-on-severity"),
@@ -123,24 +122,14 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 		SignKMSKey: c.String("sign-kms-key"), BankPublicKey: c.String("bank-public-key"), CopyReferrers: c.Bool("copy-referrers"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
 	}
-	// The old pipeline ran in the folder that held the release, the attestor key and the
-	// repository settings files: their default names are read from the release folder.
-	if a.ReleaseDir != "" && a.ReleaseDir != "." {
-		for _, p := range []struct {
-			name string
-			path *string
-		}{{"src_attestor", &a.AttestorKeyFile}, {"trg_ecr_policy_file_path", &a.PolicyPath},
-			{"trg_ecr_lifecycle_file_path", &a.LifecyclePath}, {"trg_resource_tags_file_path", &a.TagsPath}} {
-			if !c.IsSet(p.name) && *p.path != "" && !filepath.IsAbs(*p.path) {
-				*p.path = filepath.Join(a.ReleaseDir, *p.path)
-			}
-		}
-	}
+	// The attestor key and the settings files left at their default names: in the release
+	// folder or the working folder (resolveDefaultFiles).
+	defaultsErr := resolveDefaultFiles(c, &a)
 	a.FromBundle, a.EarlierBundles = c.String("from-bundle"), c.StringSlice("earlier-bundle")
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}
-	errs := []error{checkArgs(a, has)}
+	errs := []error{defaultsErr, checkArgs(a, has)}
 	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && !zeroSize.MatchString(v) {
 		n, err := parseSize(v)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -323,7 +324,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 	if r.bundle != nil {
 		attestor = r.bundle.attestor
 	} else {
-		va, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, Fingerprints: a.AttestorFingerprints,
+		va, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,
 			Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
 			StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
 		if err != nil {
@@ -452,26 +453,30 @@ func tokenFromSecret(ctx context.Context, sm secretGetter, name string) (string,
 
 func ecrSettings(a Args, console *Console) (ecrtarget.Settings, error) {
 	s := ecrtarget.Settings{KMSKey: a.KMSKey, ScanOnPush: a.ScanOnPush, Mutability: strings.ToUpper(a.TagMutability), PruneTags: a.PruneTags}
-	// The old pipeline's file flags have defaults that name files in the working folder.
-	// A file named on the command line must exist; a default that is absent is skipped.
-	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	// The old pipeline's file flags have defaults that name files; resolveDefaultFiles
+	// looked for those in the release folder and the working folder. A file named on the
+	// command line must exist; a default that is in neither place is skipped, and said.
+	absent := func(name, what, without string) bool {
+		tried, ok := a.Absent[name]
+		if ok {
+			console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no " + what + " in " + tried + ": " + without})
+		}
+		return ok
+	}
 	var err error
-	if a.TagsPath != "" && (a.TagsPathSet || exists(a.TagsPath)) {
+	if a.TagsPath != "" && !absent("trg_resource_tags_file_path", "resource tags file "+filepath.Base(a.TagsPath), "repositories get no resource tags") {
 		if s.Tags, err = ecrtarget.LoadTags(a.TagsPath); err != nil {
 			return s, err
 		}
-	} else if a.TagsPath != "" {
-		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no resource tags file " + absPath(a.TagsPath) + ": repositories get no resource tags"})
 	}
-	if a.PolicyPath != "" && (a.PolicyPathSet || exists(a.PolicyPath)) {
+	if a.PolicyPath != "" && !absent("trg_ecr_policy_file_path", "repository policy file "+filepath.Base(a.PolicyPath), "repositories get no policy") {
 		if s.RepositoryPolicy, err = ecrtarget.LoadRepositoryPolicy(a.PolicyPath); err != nil {
 			return s, err
 		}
-	} else if a.PolicyPath != "" {
-		console.Event(tmsync.Event{Kind: tmsync.EventInfo, Message: "no repository policy file " + absPath(a.PolicyPath) + ": repositories get no policy"})
 	}
 	lifecycle := ""
-	if a.LifecyclePath != "" && (a.LifecyclePathSet || exists(a.LifecyclePath)) {
+	if a.LifecyclePath != "" && !absent("trg_ecr_lifecycle_file_path", "lifecycle policy file "+filepath.Base(a.LifecyclePath),
+		fmt.Sprintf("repositories get the default lifecycle policy (untagged images expire after %d days)", a.UntaggedDeleteDays)) {
 		lifecycle = a.LifecyclePath
 	}
 	if s.LifecyclePolicy, err = ecrtarget.LoadLifecyclePolicy(lifecycle, a.UntaggedDeleteDays); err != nil {
