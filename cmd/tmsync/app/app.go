@@ -112,14 +112,21 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 	return cl.tokenCommand(cmd)
 }
 
-// tokenCommand refuses a blank TM_TOKEN before cmd's action, when the run would use it:
-// not with --srcpasswd (which wins over TM_TOKEN), nor from a bundle (no vendor). Export
-// keeps its own usage errors (it names the sync flags it does not take, and writes
-// nothing for them).
+// blankTokenUsed: TM_TOKEN is blank and the command line c would use it, so it must be
+// refused. A run uses TM_TOKEN unless --srcpasswd wins over it or it reads a bundle
+// (--from-bundle: no vendor). c's flags are read as the command has them after its
+// Before (the command line, TMSYNC_* variables, --config); a flag the command does not
+// have (export's --from-bundle) reads as unset.
+func (cl *cmdline) blankTokenUsed(c *cli.Context) bool {
+	return cl.tokenBlank && c.String("srcpasswd") == "" && c.String("from-bundle") == ""
+}
+
+// tokenCommand refuses a blank TM_TOKEN before cmd's action, when the run would use it
+// (blankTokenUsed).
 func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
-		if cl.tokenBlank && c.String("srcpasswd") == "" && c.String("from-bundle") == "" {
+		if cl.blankTokenUsed(c) {
 			return cl.refuse(errorLogPath(Args{ErrorLog: c.String("error-log")}), errTokenBlank)
 		}
 		return action(c)
