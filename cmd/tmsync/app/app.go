@@ -90,12 +90,17 @@ func (cl *cmdline) refuse(errorLog string, err error) error {
 	return exitCode(failStart(console, errorLog, err))
 }
 
-// runCommand gives a command that runs (sync, plan, verify) the error log on every way
-// its command line can fail: a flag that does not parse, a --config that does not read,
-// a blank TM_TOKEN.
+// runCommand gives a command that runs (sync, plan, verify, export) the error log on
+// every way its command line can fail: a flag that does not parse (printed by the
+// command's own OnUsageError if it has one), a --config that does not read, a blank
+// TM_TOKEN. Its action's own refusals go through cl.refuse.
 func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
+	printUsage := cmd.OnUsageError
+	if printUsage == nil {
+		printUsage = usageError(cl.stderr)
+	}
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
-		code := usageError(cl.stderr)(c, err, sub) // prints the error and a suggestion
+		code := printUsage(c, err, sub) // prints the error and a suggestion
 		// The flags after the bad one are not parsed: the error log's path is read from
 		// the command line itself.
 		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), err)
@@ -134,10 +139,9 @@ func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 	return cmd
 }
 
-// newApp is the command line; token is the vendor token read from TM_TOKEN, which is no
-// longer in the environment.
+// newApp is the command line; cl.token is the vendor token read from TM_TOKEN, which is
+// no longer in the environment.
 func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
-	token := cl.token
 	return &cli.App{
 		Name:    "tmsync",
 		Usage:   "put a Thought Machine Vault release into Amazon ECR, verified and byte for byte",
@@ -151,7 +155,7 @@ func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
 			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, cl),
 			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, cl),
 			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, cl),
-			cl.tokenCommand(exportCommand(stdout, stderr, token)),
+			cl.runCommand(exportCommand(stdout, cl)),
 			bundleCommand(stdout, stderr),
 			copyCommand(stdout, cl),
 			reportCommand(stdout),

@@ -218,7 +218,11 @@ var syncFlagNames = sync.OnceValue(func() map[string]bool {
 })
 
 // exportCommand is `tmsync export --to DIR|FILE.tar [--split SIZE] [--since PREVIOUS]`.
-func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
+// Like sync's, every refusal of its command line (a flag, --config, a stray argument, a
+// value) rewrites the error log (cl.runCommand, cl.refuse), so that an old empty log
+// never sits next to exit 2.
+func exportCommand(stdout io.Writer, cl *cmdline) *cli.Command {
+	stderr, token := cl.stderr, cl.token
 	return &cli.Command{
 		Name:  "export",
 		Usage: "verify a release as sync does and write it into an air-gapped bundle (no target)",
@@ -229,25 +233,18 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			"release and output flags of sync; the target's, --dry-run and the shards are refused (exit 2).",
 		Flags:        exportFlags(),
 		OnUsageError: exportUsageError(stderr),
-		Before: func(c *cli.Context) error {
-			if err := applyExportConfig(c); err != nil {
-				fmt.Fprintf(stderr, "ERROR: %v\n", err)
-				return exitCode(2)
-			}
-			return nil
-		},
+		Before:       applyExportConfig, // its error: cl.runCommand's refusal
 		Action: func(c *cli.Context) error {
+			errorLog := errorLogPath(Args{ErrorLog: c.String("error-log")})
 			if c.NArg() > 0 {
-				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", maskRefs(c.Args().Slice()))
-				return exitCode(2)
+				return cl.refuse(errorLog, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
 			}
 			a, err := exportArgsFromFlags(c, stderr)
 			if a.SrcPassword == "" {
 				a.SrcPassword = token
 			}
 			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: %v\n", err)
-				return exitCode(2)
+				return cl.refuse(errorLog, err)
 			}
 			return exitCode(runExport(c.Context, a, exportArgs{to: c.String("to"), split: c.String("split"), since: c.String("since"),
 				tokenSecretSet: c.IsSet("src-token-secret")}, stdout, stderr))

@@ -57,6 +57,7 @@ func sampleArgs(f cli.Flag) []string {
 // before anything is done: none of them is ignored.
 func TestExportRefusesSyncFlags(t *testing.T) {
 	t.Setenv("TM_TOKEN", "")
+	t.Chdir(t.TempDir()) // the refusals without --error-log write sync-error.log here
 	// The walkthrough's, written out so that a change to exportFlagNames cannot let them in.
 	for _, name := range []string{"dry-run", "shard-index", "shard-count", "target", "scan-wait", "sign-kms-key",
 		"from-bundle", "trgprefix", "trg-registry", "fail-on-severity", "cache-dir", "skip-preflight"} {
@@ -102,10 +103,12 @@ func TestExportRefusesSyncFlags(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("export %q: printed %q", c.args, stdout)
 		}
-		for _, p := range []string{to, errLog} {
-			if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("export %q: %s was written (%v)", c.args, p, err)
-			}
+		if _, err := os.Stat(to); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("export %q: %s was written (%v)", c.args, to, err)
+		}
+		// The error log says it, as sync's does for a flag it refuses.
+		if log, _ := os.ReadFile(errLog); !strings.Contains(string(log), c.name[1:]) { // "-name" is in flag's error
+			t.Errorf("export %q: error log %q does not name %s", c.args, log, c.name)
 		}
 	}
 	// --dry-run says what to run instead.
@@ -273,4 +276,82 @@ func TestExportReadsEnvAndConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExportErrorLogOnRefusal: every refusal of export's command line (exit 2) rewrites
+// the error log as sync's does, wherever the log is named (--error-log, its variable, a
+// --config key, the default), so that an empty log left by an earlier good export never
+// sits next to exit 2. Nothing else is written.
+func TestExportErrorLogOnRefusal(t *testing.T) {
+	t.Setenv("TM_TOKEN", "not-a-token")
+	for _, k := range []string{"TMSYNC_ERROR_LOG", "TMSYNC_CONFIG"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	dir := t.TempDir()
+	badCfg := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(badCfg, []byte("concurrency: 2\nnosuchkey: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string // in the error log
+	}{
+		{"--config unknown key", []string{"--config", badCfg}, `bad.yaml:2: no flag "nosuchkey"`},
+		{"stray argument", []string{"stray"}, `unexpected arguments`},
+		{"bad value", []string{"--concurrency=0"}, "--concurrency 0"},
+		{"value that does not parse", []string{"--retries", "many"}, "-retries"},
+		{"unknown flag", []string{"--bogus"}, "bogus"},
+		{"flag of sync only", []string{"--dry-run"}, "dry-run"},
+		{"bad --log-level", []string{"--log-level", "loud"}, "--log-level"},
+		{"bad --split", []string{"--split", "1.5G"}, "--split"},
+	}
+	check := func(t *testing.T, errLog string, args []string, want string) {
+		t.Helper()
+		if err := os.WriteFile(errLog, nil, 0o644); err != nil { // an earlier good run's
+			t.Fatal(err)
+		}
+		to := filepath.Join(t.TempDir(), "b.tar")
+		code, out, errOut := runCLI(t, append([]string{"export", "--to", to, "--release-dir", dir}, args...)...)
+		log, _ := os.ReadFile(errLog)
+		if code != 2 || !strings.Contains(string(log), want) || !strings.HasPrefix(string(log), "ERROR: ") {
+			t.Errorf("export %q: exit %d, error log %q; want 2 and a log saying %q\n%s", args, code, log, want, out+errOut)
+		}
+		if _, err := os.Stat(to); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("export %q: %s was written", args, to)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			errLog := filepath.Join(t.TempDir(), "err.log")
+			check(t, errLog, append([]string{"--error-log", errLog}, c.args...), c.want)
+			if !strings.HasPrefix(c.args[0], "stray") { // after an argument, nothing is a flag
+				check(t, errLog, append(append([]string{}, c.args...), "--error-log="+errLog), c.want) // named after the bad one
+			}
+			t.Setenv("TMSYNC_ERROR_LOG", errLog)
+			check(t, errLog, c.args, c.want)
+		})
+	}
+	// The log named in --config (a good one), or the default in the current folder.
+	t.Run("--config error-log", func(t *testing.T) {
+		errLog := filepath.Join(t.TempDir(), "cfg.log")
+		cfg := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(cfg, []byte("error-log: "+errLog+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases[1:] {
+			check(t, errLog, append([]string{"--config", cfg}, c.args...), c.want)
+		}
+	})
+	t.Run("default", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		check(t, "sync-error.log", []string{"stray"}, "unexpected arguments")
+		check(t, "sync-error.log", []string{"--bogus"}, "bogus")
+	})
+	t.Run("blank TM_TOKEN", func(t *testing.T) {
+		t.Setenv("TM_TOKEN", " ")
+		errLog := filepath.Join(t.TempDir(), "err.log")
+		check(t, errLog, []string{"--error-log", errLog}, "TM_TOKEN")
+	})
 }
