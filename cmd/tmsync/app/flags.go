@@ -63,9 +63,9 @@ func syncFlags() []cli.Flag {
 		&cli.IntFlag{Name: "shard-index", Usage: "this run's shard, from 0"},
 		&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards the release is split into, by repository"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "plan only: change nothing"},
-		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: debug, info, warn or error (default: no log; the console lines say what happened)"},
+		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: " + logLevels + ", in any case (default: no log; the console lines say what happened)"},
 		&cli.BoolFlag{Name: "debug", Usage: "shorthand for --log-level debug"},
-		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: " + logFormats + ", in any case"},
 		&cli.StringFlag{Name: "from-bundle", Usage: "air-gapped: read the release, its images and attestations from this bundle (folder, tar or split parts) written by tmsync export; no vendor token, no network but the target"},
 		&cli.StringSliceFlag{Name: "earlier-bundle", Usage: "with --from-bundle: an earlier bundle holding blobs an incremental bundle left out (repeatable)"},
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
@@ -174,10 +174,11 @@ func checkArgs(a Args, has func(name string) bool) error {
 	default:
 		check("trg-tag-mutability", false, "--trg-tag-mutability %q: want IMMUTABLE or MUTABLE", a.TagMutability)
 	}
-	switch strings.ToLower(a.LogFormat) {
-	case "", "text", "json":
-	default:
-		check("log-format", false, "--log-format %q: want text or json", a.LogFormat)
+	if _, _, err := parseLogLevel(a.LogLevel); err != nil {
+		check("log-level", false, "%v", err)
+	}
+	if _, err := parseLogFormat(a.LogFormat); err != nil {
+		check("log-format", false, "%v", err)
 	}
 	return errors.Join(errs...)
 }
