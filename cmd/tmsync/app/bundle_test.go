@@ -17,15 +17,56 @@ import (
 
 func TestParseSize(t *testing.T) {
 	good := map[string]int64{"1": 1, "1048576": 1 << 20, "1M": 1 << 20, "1m": 1 << 20, "1MiB": 1 << 20, "1MB": 1 << 20,
-		"4G": 4 << 30, " 2K ": 2 << 10, "3T": 3 << 40}
+		"4G": 4 << 30, " 2K ": 2 << 10, "3T": 3 << 40, "5MiB": 5 << 20, "5 MiB": 5 << 20, "5mib": 5 << 20, "5 mib": 5 << 20,
+		"5 M": 5 << 20, "5G": 5 << 30, "5 gb": 5 << 30, "7B": 7, "7 b": 7, "512\tKiB": 512 << 10, "4194304T": 1 << 62}
 	for in, want := range good {
 		if got, err := parseSize(in); err != nil || got != want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "1.5G", "M", "1X", "99999999999T", "1 M B", "0x10"} {
-		if got, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+	for in, why := range map[string]string{
+		"": "want a positive whole number", "0": "want a positive", "0 MiB": "want a positive", "-1": "want a positive",
+		"+5": "want a positive", "1.5G": "whole numbers only", "1,5G": "whole numbers only", "0.5 K": "whole numbers only",
+		"99999999999T": "too large", "4194305T": "too large", "99999999999999999999": "too large",
+		"M": "want a positive", "1X": "want a positive", "1 M B": "want a positive", "0x10": "want a positive",
+		"5ib": "want a positive", "5 I": "want a positive", "5KK": "want a positive", "5 MiBs": "want a positive",
+	} {
+		if got, err := parseSize(in); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("parseSize(%q) = %d, %v; want an error saying %q", in, got, err, why)
+		}
+	}
+}
+
+// TestSizeFlags: each flag read with parseSize names itself in its error, exit 2, and
+// takes the spellings parseSize takes; --cache-max-bytes 0 (any unit) is its default.
+func TestSizeFlags(t *testing.T) {
+	t.Setenv("TM_TOKEN", "")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		value string
+		bytes int64 // -1: refused
+	}{
+		{"5 MiB", 5 << 20}, {"5mib", 5 << 20}, {"2G", 2 << 30}, {"0", 0}, {"0 MiB", 0}, {"0gb", 0}, {"", 0},
+		{"1.5G", -1}, {"-1", -1}, {"99999999999T", -1}, {"5 I", -1},
+	} {
+		args := []string{"sync", "--release-dir", filepath.Join(dir, "no-release"), "--error-log", filepath.Join(dir, "e.log"),
+			"--target", "registry", "--trg-registry", "127.0.0.1:1", "--cache-max-bytes", tc.value}
+		code, out, errOut := runCLI(t, args...)
+		named := strings.Contains(out+errOut, "--cache-max-bytes")
+		if code != 2 || named != (tc.bytes < 0) {
+			t.Errorf("--cache-max-bytes %q: exit %d, %q; want 2, naming the flag: %v", tc.value, code, out+errOut, tc.bytes < 0)
+		}
+		if tc.bytes < 0 && !strings.Contains(errOut, fmt.Sprintf("--cache-max-bytes %q: ", tc.value)) {
+			t.Errorf("--cache-max-bytes %q: %q", tc.value, errOut)
+		}
+		x, err := exportArgs{to: "b.tar", split: tc.value}.check()
+		switch {
+		case tc.bytes < 0 || tc.bytes == 0 && tc.value != "":
+			if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("--split %q: ", tc.value)) {
+				t.Errorf("--split %q: %d, %v; want an error naming --split", tc.value, x, err)
+			}
+		case err != nil || x != tc.bytes:
+			t.Errorf("--split %q: %d, %v; want %d", tc.value, x, err, tc.bytes)
 		}
 	}
 }
