@@ -77,7 +77,8 @@ func TestLogFlags(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if code := run(ctx, args("--log-level", "loud"), &stdout, &stderr); code != 2 || !strings.Contains(stdout.String(), "--log-level \"loud\"") {
-		t.Errorf("--log-level loud: exit %d\n%s", code, stdout.String())
+	stderr.Reset()
+	if code := run(ctx, args("--log-level", "loud"), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--log-level \"loud\"") {
+		t.Errorf("--log-level loud: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 }

@@ -90,12 +90,17 @@ func (cl *cmdline) refuse(errorLog string, err error) error {
 	return exitCode(failStart(console, errorLog, err))
 }
 
-// runCommand gives a command that runs (sync, plan, verify) the error log on every way
-// its command line can fail: a flag that does not parse, a --config that does not read,
-// a blank TM_TOKEN.
+// runCommand gives a command that runs (sync, plan, verify, export) the error log on
+// every way its command line can fail: a flag that does not parse (printed by the
+// command's own OnUsageError if it has one), a --config that does not read, a blank
+// TM_TOKEN. Its action's own refusals go through cl.refuse.
 func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
+	printUsage := cmd.OnUsageError
+	if printUsage == nil {
+		printUsage = usageError(cl.stderr)
+	}
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
-		code := usageError(cl.stderr)(c, err, sub) // prints the error and a suggestion
+		code := printUsage(c, err, sub) // prints the error and a suggestion
 		// The flags after the bad one are not parsed: the error log's path is read from
 		// the command line itself.
 		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), err)
@@ -112,14 +117,21 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 	return cl.tokenCommand(cmd)
 }
 
-// tokenCommand refuses a blank TM_TOKEN before cmd's action, when the run would use it:
-// not with --srcpasswd (which wins over TM_TOKEN), nor from a bundle (no vendor). Export
-// keeps its own usage errors (it names the sync flags it does not take, and writes
-// nothing for them).
+// blankTokenUsed: TM_TOKEN is blank and the command line c would use it, so it must be
+// refused. A run uses TM_TOKEN unless --srcpasswd wins over it or it reads a bundle
+// (--from-bundle: no vendor). c's flags are read as the command has them after its
+// Before (the command line, TMSYNC_* variables, --config); a flag the command does not
+// have (export's --from-bundle) reads as unset.
+func (cl *cmdline) blankTokenUsed(c *cli.Context) bool {
+	return cl.tokenBlank && c.String("srcpasswd") == "" && c.String("from-bundle") == ""
+}
+
+// tokenCommand refuses a blank TM_TOKEN before cmd's action, when the run would use it
+// (blankTokenUsed).
 func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
-		if cl.tokenBlank && c.String("srcpasswd") == "" && c.String("from-bundle") == "" {
+		if cl.blankTokenUsed(c) {
 			return cl.refuse(errorLogPath(Args{ErrorLog: c.String("error-log")}), errTokenBlank)
 		}
 		return action(c)
@@ -127,10 +139,9 @@ func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 	return cmd
 }
 
-// newApp is the command line; token is the vendor token read from TM_TOKEN, which is no
-// longer in the environment.
+// newApp is the command line; cl.token is the vendor token read from TM_TOKEN, which is
+// no longer in the environment.
 func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
-	token := cl.token
 	return &cli.App{
 		Name:    "tmsync",
 		Usage:   "put a Thought Machine Vault release into Amazon ECR, verified and byte for byte",
@@ -144,7 +155,7 @@ func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
 			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, cl),
 			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, cl),
 			modeCommand(tmsync.ModeVerify, "check the target against the release without copying", stdout, cl),
-			cl.tokenCommand(exportCommand(stdout, stderr, token)),
+			cl.runCommand(exportCommand(stdout, cl)),
 			bundleCommand(stdout, stderr),
 			copyCommand(stdout, cl),
 			reportCommand(stdout),

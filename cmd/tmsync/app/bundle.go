@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,7 +167,7 @@ func exportFlags() []cli.Flag {
 	categorize(flags)
 	own := []cli.Flag{
 		&cli.StringFlag{Name: "to", Category: catOutput, Usage: "write the bundle to this folder, or to this FILE.tar (packed from a folder FILE.tar.export.d next to it: twice the bundle's size on disk until packed)"},
-		&cli.StringFlag{Name: "split", Category: catOutput, Usage: "with --to FILE.tar: cut the tar into parts of this size (bytes, or with K, M, G: KiB, MiB, GiB; at least 512)"},
+		&cli.StringFlag{Name: "split", Category: catOutput, Usage: "with --to FILE.tar: cut the tar into parts of this size (bytes, or with K, M, G or T: KiB, MiB, GiB, TiB, as 500MiB or 2 G; at least 512)"},
 		&cli.StringFlag{Name: "since", Category: catSource, Usage: "incremental: leave out the layers a previous bundle (its folder or bundle.json) or release folder carried"},
 	}
 	flags = append(flags, own...)
@@ -218,7 +219,11 @@ var syncFlagNames = sync.OnceValue(func() map[string]bool {
 })
 
 // exportCommand is `tmsync export --to DIR|FILE.tar [--split SIZE] [--since PREVIOUS]`.
-func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
+// Like sync's, every refusal of its command line (a flag, --config, a stray argument, a
+// value) rewrites the error log (cl.runCommand, cl.refuse), so that an old empty log
+// never sits next to exit 2.
+func exportCommand(stdout io.Writer, cl *cmdline) *cli.Command {
+	stderr, token := cl.stderr, cl.token
 	return &cli.Command{
 		Name:  "export",
 		Usage: "verify a release as sync does and write it into an air-gapped bundle (no target)",
@@ -229,25 +234,18 @@ func exportCommand(stdout, stderr io.Writer, token string) *cli.Command {
 			"release and output flags of sync; the target's, --dry-run and the shards are refused (exit 2).",
 		Flags:        exportFlags(),
 		OnUsageError: exportUsageError(stderr),
-		Before: func(c *cli.Context) error {
-			if err := applyExportConfig(c); err != nil {
-				fmt.Fprintf(stderr, "ERROR: %v\n", err)
-				return exitCode(2)
-			}
-			return nil
-		},
+		Before:       applyExportConfig, // its error: cl.runCommand's refusal
 		Action: func(c *cli.Context) error {
+			errorLog := errorLogPath(Args{ErrorLog: c.String("error-log")})
 			if c.NArg() > 0 {
-				fmt.Fprintf(stderr, "ERROR: unexpected arguments %q (flags only)\n", maskRefs(c.Args().Slice()))
-				return exitCode(2)
+				return cl.refuse(errorLog, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
 			}
 			a, err := exportArgsFromFlags(c, stderr)
 			if a.SrcPassword == "" {
 				a.SrcPassword = token
 			}
 			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: %v\n", err)
-				return exitCode(2)
+				return cl.refuse(errorLog, err)
 			}
 			return exitCode(runExport(c.Context, a, exportArgs{to: c.String("to"), split: c.String("split"), since: c.String("since"),
 				tokenSecretSet: c.IsSet("src-token-secret")}, stdout, stderr))
@@ -429,26 +427,29 @@ func writeOutputs(console *Console, a Args, rep *tmsync.Report, errorLog string)
 	return status
 }
 
-// parseSize reads "1048576", "100M", "4G", "512KiB".
+// sizeForm is a size as parseSize reads it (upper-cased): a whole number, an optional
+// space, and an optional unit: B, or K, M, G or T with B or iB after it or not.
+var sizeForm = regexp.MustCompile(`^([0-9]+)\s*(?:([KMGT])(?:I?B)?|B)?$`)
+
+// parseSize reads "1048576", "100M", "4G", "512KiB", "5 MiB", "2gb": a positive whole
+// number of bytes, the units binary (K = KiB) in any case. A fraction ("1.5G"), a sign,
+// 0 and a size past 2^62 bytes are refused; the caller names its flag.
 func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult, t = 1<<10, t[:n-1]
-		case 'M':
-			mult, t = 1<<20, t[:n-1]
-		case 'G':
-			mult, t = 1<<30, t[:n-1]
-		case 'T':
-			mult, t = 1<<40, t[:n-1]
+	const want = "want a positive whole number of bytes, or one with K, M, G or T (KiB, MiB, GiB, TiB), as 500MiB, 5 MiB or 2G"
+	m := sizeForm.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
+	if m == nil {
+		if strings.ContainsAny(s, ".,") {
+			return 0, errors.New("whole numbers only (1536M, not 1.5G): " + want)
 		}
+		return 0, errors.New(want)
 	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, errors.New("want a positive size: bytes, or a number with K, M, G or T (KiB, MiB, GiB, TiB)")
+	mult := map[string]int64{"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[m[2]]
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > (1<<62)/mult {
+		return 0, errors.New("too large: at most 4 EiB (2^62 bytes)")
+	}
+	if n == 0 {
+		return 0, errors.New(want)
 	}
 	return n * mult, nil
 }

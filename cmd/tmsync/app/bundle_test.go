@@ -17,15 +17,56 @@ import (
 
 func TestParseSize(t *testing.T) {
 	good := map[string]int64{"1": 1, "1048576": 1 << 20, "1M": 1 << 20, "1m": 1 << 20, "1MiB": 1 << 20, "1MB": 1 << 20,
-		"4G": 4 << 30, " 2K ": 2 << 10, "3T": 3 << 40}
+		"4G": 4 << 30, " 2K ": 2 << 10, "3T": 3 << 40, "5MiB": 5 << 20, "5 MiB": 5 << 20, "5mib": 5 << 20, "5 mib": 5 << 20,
+		"5 M": 5 << 20, "5G": 5 << 30, "5 gb": 5 << 30, "7B": 7, "7 b": 7, "512\tKiB": 512 << 10, "4194304T": 1 << 62}
 	for in, want := range good {
 		if got, err := parseSize(in); err != nil || got != want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "1.5G", "M", "1X", "99999999999T", "1 M B", "0x10"} {
-		if got, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+	for in, why := range map[string]string{
+		"": "want a positive whole number", "0": "want a positive", "0 MiB": "want a positive", "-1": "want a positive",
+		"+5": "want a positive", "1.5G": "whole numbers only", "1,5G": "whole numbers only", "0.5 K": "whole numbers only",
+		"99999999999T": "too large", "4194305T": "too large", "99999999999999999999": "too large",
+		"M": "want a positive", "1X": "want a positive", "1 M B": "want a positive", "0x10": "want a positive",
+		"5ib": "want a positive", "5 I": "want a positive", "5KK": "want a positive", "5 MiBs": "want a positive",
+	} {
+		if got, err := parseSize(in); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("parseSize(%q) = %d, %v; want an error saying %q", in, got, err, why)
+		}
+	}
+}
+
+// TestSizeFlags: each flag read with parseSize names itself in its error, exit 2, and
+// takes the spellings parseSize takes; --cache-max-bytes 0 (any unit) is its default.
+func TestSizeFlags(t *testing.T) {
+	t.Setenv("TM_TOKEN", "")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		value string
+		bytes int64 // -1: refused
+	}{
+		{"5 MiB", 5 << 20}, {"5mib", 5 << 20}, {"2G", 2 << 30}, {"0", 0}, {"0 MiB", 0}, {"0gb", 0}, {"", 0},
+		{"1.5G", -1}, {"-1", -1}, {"99999999999T", -1}, {"5 I", -1},
+	} {
+		args := []string{"sync", "--release-dir", filepath.Join(dir, "no-release"), "--error-log", filepath.Join(dir, "e.log"),
+			"--target", "registry", "--trg-registry", "127.0.0.1:1", "--cache-max-bytes", tc.value}
+		code, out, errOut := runCLI(t, args...)
+		named := strings.Contains(out+errOut, "--cache-max-bytes")
+		if code != 2 || named != (tc.bytes < 0) {
+			t.Errorf("--cache-max-bytes %q: exit %d, %q; want 2, naming the flag: %v", tc.value, code, out+errOut, tc.bytes < 0)
+		}
+		if tc.bytes < 0 && !strings.Contains(errOut, fmt.Sprintf("--cache-max-bytes %q: ", tc.value)) {
+			t.Errorf("--cache-max-bytes %q: %q", tc.value, errOut)
+		}
+		x, err := exportArgs{to: "b.tar", split: tc.value}.check()
+		switch {
+		case tc.bytes < 0 || tc.bytes == 0 && tc.value != "":
+			if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("--split %q: ", tc.value)) {
+				t.Errorf("--split %q: %d, %v; want an error naming --split", tc.value, x, err)
+			}
+		case err != nil || x != tc.bytes:
+			t.Errorf("--split %q: %d, %v; want %d", tc.value, x, err, tc.bytes)
 		}
 	}
 }
@@ -57,6 +98,7 @@ func sampleArgs(f cli.Flag) []string {
 // before anything is done: none of them is ignored.
 func TestExportRefusesSyncFlags(t *testing.T) {
 	t.Setenv("TM_TOKEN", "")
+	t.Chdir(t.TempDir()) // the refusals without --error-log write sync-error.log here
 	// The walkthrough's, written out so that a change to exportFlagNames cannot let them in.
 	for _, name := range []string{"dry-run", "shard-index", "shard-count", "target", "scan-wait", "sign-kms-key",
 		"from-bundle", "trgprefix", "trg-registry", "fail-on-severity", "cache-dir", "skip-preflight"} {
@@ -102,10 +144,12 @@ func TestExportRefusesSyncFlags(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("export %q: printed %q", c.args, stdout)
 		}
-		for _, p := range []string{to, errLog} {
-			if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("export %q: %s was written (%v)", c.args, p, err)
-			}
+		if _, err := os.Stat(to); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("export %q: %s was written (%v)", c.args, to, err)
+		}
+		// The error log says it, as sync's does for a flag it refuses.
+		if log, _ := os.ReadFile(errLog); !strings.Contains(string(log), c.name[1:]) { // "-name" is in flag's error
+			t.Errorf("export %q: error log %q does not name %s", c.args, log, c.name)
 		}
 	}
 	// --dry-run says what to run instead.
@@ -273,4 +317,82 @@ func TestExportReadsEnvAndConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExportErrorLogOnRefusal: every refusal of export's command line (exit 2) rewrites
+// the error log as sync's does, wherever the log is named (--error-log, its variable, a
+// --config key, the default), so that an empty log left by an earlier good export never
+// sits next to exit 2. Nothing else is written.
+func TestExportErrorLogOnRefusal(t *testing.T) {
+	t.Setenv("TM_TOKEN", "not-a-token")
+	for _, k := range []string{"TMSYNC_ERROR_LOG", "TMSYNC_CONFIG"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	dir := t.TempDir()
+	badCfg := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(badCfg, []byte("concurrency: 2\nnosuchkey: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string // in the error log
+	}{
+		{"--config unknown key", []string{"--config", badCfg}, `bad.yaml:2: no flag "nosuchkey"`},
+		{"stray argument", []string{"stray"}, `unexpected arguments`},
+		{"bad value", []string{"--concurrency=0"}, "--concurrency 0"},
+		{"value that does not parse", []string{"--retries", "many"}, "-retries"},
+		{"unknown flag", []string{"--bogus"}, "bogus"},
+		{"flag of sync only", []string{"--dry-run"}, "dry-run"},
+		{"bad --log-level", []string{"--log-level", "loud"}, "--log-level"},
+		{"bad --split", []string{"--split", "1.5G"}, "--split"},
+	}
+	check := func(t *testing.T, errLog string, args []string, want string) {
+		t.Helper()
+		if err := os.WriteFile(errLog, nil, 0o644); err != nil { // an earlier good run's
+			t.Fatal(err)
+		}
+		to := filepath.Join(t.TempDir(), "b.tar")
+		code, out, errOut := runCLI(t, append([]string{"export", "--to", to, "--release-dir", dir}, args...)...)
+		log, _ := os.ReadFile(errLog)
+		if code != 2 || !strings.Contains(string(log), want) || !strings.HasPrefix(string(log), "ERROR: ") {
+			t.Errorf("export %q: exit %d, error log %q; want 2 and a log saying %q\n%s", args, code, log, want, out+errOut)
+		}
+		if _, err := os.Stat(to); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("export %q: %s was written", args, to)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			errLog := filepath.Join(t.TempDir(), "err.log")
+			check(t, errLog, append([]string{"--error-log", errLog}, c.args...), c.want)
+			if !strings.HasPrefix(c.args[0], "stray") { // after an argument, nothing is a flag
+				check(t, errLog, append(append([]string{}, c.args...), "--error-log="+errLog), c.want) // named after the bad one
+			}
+			t.Setenv("TMSYNC_ERROR_LOG", errLog)
+			check(t, errLog, c.args, c.want)
+		})
+	}
+	// The log named in --config (a good one), or the default in the current folder.
+	t.Run("--config error-log", func(t *testing.T) {
+		errLog := filepath.Join(t.TempDir(), "cfg.log")
+		cfg := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(cfg, []byte("error-log: "+errLog+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases[1:] {
+			check(t, errLog, append([]string{"--config", cfg}, c.args...), c.want)
+		}
+	})
+	t.Run("default", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		check(t, "sync-error.log", []string{"stray"}, "unexpected arguments")
+		check(t, "sync-error.log", []string{"--bogus"}, "bogus")
+	})
+	t.Run("blank TM_TOKEN", func(t *testing.T) {
+		t.Setenv("TM_TOKEN", " ")
+		errLog := filepath.Join(t.TempDir(), "err.log")
+		check(t, errLog, []string{"--error-log", errLog}, "TM_TOKEN")
+	})
 }

@@ -171,13 +171,15 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 					lines = append(lines, "# vendor token: from --srcpasswd (REDACTED)")
 				case token != "":
 					lines = append(lines, "# vendor token: from TM_TOKEN (REDACTED)")
-				case cl.tokenBlank:
+				case cl.tokenBlank && cl.blankTokenUsed(c):
 					lines = append(lines, "# vendor token: TM_TOKEN is set but blank: a run refuses it")
+				case cl.tokenBlank:
+					lines = append(lines, "# vendor token: TM_TOKEN is set but blank, and not used (--from-bundle)")
 				default:
 					lines = append(lines, "# vendor token: not set; a run reads the Secrets Manager secret --src-token-secret")
 				}
 				fmt.Fprintln(stdout, strings.Join(lines, "\n"))
-				if cl.tokenBlank && c.String("srcpasswd") == "" {
+				if cl.blankTokenUsed(c) {
 					// Shown, and said: these settings would not start a run.
 					fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
 					return exitCode(2)

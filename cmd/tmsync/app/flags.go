@@ -62,13 +62,13 @@ func syncFlags() []cli.Flag {
 		&cli.IntFlag{Name: "shard-index", Usage: "this run's shard, from 0"},
 		&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards the release is split into, by repository"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "plan only: change nothing"},
-		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: debug, info, warn or error (default: no log; the console lines say what happened)"},
+		&cli.StringFlag{Name: "log-level", Usage: "log to stderr from this level: " + logLevels + ", in any case (default: no log; the console lines say what happened)"},
 		&cli.BoolFlag{Name: "debug", Usage: "shorthand for --log-level debug"},
-		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: " + logFormats + ", in any case"},
 		&cli.StringFlag{Name: "from-bundle", Usage: "air-gapped: read the release, its images and attestations from this bundle (folder, tar or split parts) written by tmsync export; no vendor token, no network but the target"},
 		&cli.StringSliceFlag{Name: "earlier-bundle", Usage: "with --from-bundle: an earlier bundle holding blobs an incremental bundle left out (repeatable)"},
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
-		&cli.StringFlag{Name: "cache-max-bytes", Value: "0", Usage: "bound the blob store: bytes, or a number with K, M, G or T (KiB, MiB, GiB, TiB; 500MiB, 2G and 2GB alike); a blob that does not fit is streamed without being kept (0: the release's shared bytes, with --cache-dir its distinct bytes, plus 8 MiB)"},
+		&cli.StringFlag{Name: "cache-max-bytes", Value: "0", Usage: "bound the blob store: bytes, or a number with K, M, G or T (KiB, MiB, GiB, TiB; 500MiB, 500 MiB, 2G and 2gb alike; whole numbers); a blob that does not fit is streamed without being kept (0: the release's shared bytes, with --cache-dir its distinct bytes, plus 8 MiB)"},
 		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a transfer (from the source or to the target) that moves no byte for this long (at least 1s)"},
 		&cli.BoolFlag{Name: "enable-blob-mounting", Usage: "turn ECR's BLOB_MOUNTING account setting on if it is off (needs ecr:PutAccountSetting; default: read and report it only)"},
 		&cli.StringFlag{Name: "sign-kms-key", EnvVars: []string{"TMSYNC_SIGN_KMS_KEY"}, Usage: "bank's AWS KMS signing key (alias or ARN): sign every image in ECR (cosign format) and store the vendor's attestation next to it; verify checks both"},
@@ -163,10 +163,11 @@ func checkArgs(a Args, has func(name string) bool) error {
 	default:
 		check("trg-tag-mutability", false, "--trg-tag-mutability %q: want IMMUTABLE or MUTABLE", a.TagMutability)
 	}
-	switch strings.ToLower(a.LogFormat) {
-	case "", "text", "json":
-	default:
-		check("log-format", false, "--log-format %q: want text or json", a.LogFormat)
+	if _, _, err := parseLogLevel(a.LogLevel); err != nil {
+		check("log-level", false, "%v", err)
+	}
+	if _, err := parseLogFormat(a.LogFormat); err != nil {
+		check("log-format", false, "%v", err)
 	}
 	return errors.Join(errs...)
 }

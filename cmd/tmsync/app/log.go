@@ -14,27 +14,62 @@ import (
 	"github.com/tmsync/tmsync/tmsync"
 )
 
+// The values --log-level and --log-format take, in any case, white space around them
+// ignored; "" is the default (no log; text). checkArgs refuses any other before anything
+// is created; newLogger reads them with the same functions.
+const (
+	logLevels  = "debug, info, warn (or warning) or error"
+	logFormats = "text or json"
+)
+
+// parseLogLevel reads --log-level: off is "" (no log).
+func parseLogLevel(s string) (lvl slog.Level, off bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return 0, true, nil
+	case "debug":
+		return slog.LevelDebug, false, nil
+	case "info":
+		return slog.LevelInfo, false, nil
+	case "warn", "warning":
+		return slog.LevelWarn, false, nil
+	case "error":
+		return slog.LevelError, false, nil
+	}
+	return 0, false, fmt.Errorf("--log-level %q: want %s", s, logLevels)
+}
+
+// parseLogFormat reads --log-format: json, else text.
+func parseLogFormat(s string) (asJSON bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "text":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, fmt.Errorf("--log-format %q: want %s", s, logFormats)
+}
+
 // newLogger is the logger of --log-level and --log-format, on w, through red. Level ""
 // is no logging: the console lines on stdout say what happened. containers/image's logrus
 // records go to the same logger.
 func newLogger(level, format string, w io.Writer, red *tmsync.Redactor) (*slog.Logger, error) {
-	if level == "" {
+	lvl, off, err := parseLogLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	asJSON, err := parseLogFormat(format)
+	if err != nil {
+		return nil, err
+	}
+	if off {
 		logrusTo.Store(nil)
 		return slog.New(slog.NewTextHandler(io.Discard, nil)), nil
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
 	opts := &slog.HandlerOptions{Level: lvl}
-	var h slog.Handler
-	switch strings.ToLower(format) {
-	case "", "text":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if asJSON {
 		h = slog.NewJSONHandler(w, opts)
-	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
 	logger := slog.New(red.Handler(h))
 	routeLogrus(logger, lvl)

@@ -319,8 +319,8 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		}
 		ps.add(fmt.Sprintf("%s registry %s refused the credentials of %s (%s)", rc.role, rc.host, rc.user, status), rc.hint)
 	}
-	// loginAnswer judges the answer to the credentials, from the registry or its token
-	// server: refused, or a server error; any other status says nothing of them.
+	// loginAnswer judges the registry's answer to the credentials (its token server's:
+	// tokenServerFailed): refused, or a server error; any other status says nothing of them.
 	loginAnswer := func(code int, status string) {
 		switch {
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -373,15 +373,12 @@ func checkRegistry(ctx context.Context, ps *problems, rc registryCheck) {
 		bearer, terr := regauth.FetchToken(ctx, hc, treq)
 		var status *regauth.StatusError
 		switch {
-		case errors.As(terr, &status):
-			loginAnswer(status.Code, status.Status)
-			return
-		case errors.Is(terr, regauth.ErrNoToken):
-			why := strings.TrimPrefix(terr.Error(), regauth.ErrNoToken.Error()+": ") // what was wrong with the answer (no secret in it)
-			ps.add(fmt.Sprintf("%s registry %s: its token server %s answered no token (%s)", rc.role, rc.host, tu.Host, why), rc.hint)
+		case errors.As(terr, &status) && (status.Code == http.StatusUnauthorized || status.Code == http.StatusForbidden):
+			refused(status.Status)
 			return
 		case terr != nil:
-			err = terr
+			tokenServerFailed(ps, rc, tu.Host, terr)
+			return
 		default:
 			authResp, err = get(v2, func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+bearer) })
 		}
@@ -431,11 +428,45 @@ func checkAnonymous(ctx context.Context, ps *problems, hc *http.Client, rc regis
 		missing()
 		return
 	}
-	_, err := regauth.FetchToken(ctx, hc, regauth.TokenRequest{Realm: challenge.Realm(), Service: challenge.Service(),
-		Scope: rc.scope, PlainHTTP: rc.insecure})
+	treq := regauth.TokenRequest{Realm: challenge.Realm(), Service: challenge.Service(), Scope: rc.scope, PlainHTTP: rc.insecure}
+	tu, err := treq.URL()
+	if err != nil {
+		ps.add(fmt.Sprintf("%s registry %s: %s", rc.role, rc.host, err), rc.hint)
+		return
+	}
+	_, err = regauth.FetchToken(ctx, hc, treq)
 	var status *regauth.StatusError
-	if errors.As(err, &status) && (status.Code == http.StatusUnauthorized || status.Code == http.StatusForbidden) {
+	switch {
+	case errors.As(err, &status) && (status.Code == http.StatusUnauthorized || status.Code == http.StatusForbidden):
 		missing()
+	case err != nil:
+		tokenServerFailed(ps, rc, tu.Host, err)
+	}
+}
+
+// tokenServerFailed is the problem of a registry whose token server (tokenHost, the
+// realm of its Bearer challenge) did not give a token, for another reason than refusing
+// the credentials (err from regauth.FetchToken, not a 401 or 403): a server error, no
+// token in the answer, no answer. Every image would fail at its first request, so it
+// stops the run as an unreachable registry does. Another 4xx says nothing, as the
+// registry's own (loginAnswer). Neither the credentials nor the token URL is said.
+func tokenServerFailed(ps *problems, rc registryCheck, tokenHost string, err error) {
+	var status *regauth.StatusError
+	switch {
+	case errors.As(err, &status):
+		if status.Code < 500 {
+			return
+		}
+		ps.add(fmt.Sprintf("%s registry %s: its token server %s answered %s", rc.role, rc.host, tokenHost, status.Status), rc.hint)
+	case errors.Is(err, regauth.ErrNoToken):
+		why := strings.TrimPrefix(err.Error(), regauth.ErrNoToken.Error()+": ") // what was wrong with the answer (no secret in it)
+		ps.add(fmt.Sprintf("%s registry %s: its token server %s answered no token (%s)", rc.role, rc.host, tokenHost, why), rc.hint)
+	default:
+		cause := err
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			cause = ue.Err // without the token URL
+		}
+		ps.add(fmt.Sprintf("%s registry %s: its token server %s unreachable: %s", rc.role, rc.host, tokenHost, shortErr(cause)), rc.hint)
 	}
 }
 

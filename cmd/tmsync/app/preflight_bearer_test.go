@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -120,7 +121,8 @@ func TestPreflightNoCredentials(t *testing.T) {
 		{"bearer, anonymous refused", `Bearer realm="%s",service="reg"`, http.StatusUnauthorized, true, want},
 		{"bearer, anonymous forbidden", `Bearer realm="%s",service="reg"`, http.StatusForbidden, true, want},
 		{"bearer, anonymous token", `Bearer realm="%s",service="reg"`, http.StatusOK, true, ""},
-		{"bearer, token server down", `Bearer realm="%s",service="reg"`, http.StatusBadGateway, true, ""},
+		{"bearer, token server down", `Bearer realm="%s",service="reg"`, http.StatusBadGateway, true,
+			"preflight: target registry HOST: its token server HOST answered 502 Bad Gateway (HINT)"},
 		{"open registry", "", 0, true, ""},
 		{"basic, not needed", `Basic realm="reg"`, 0, false, ""},
 	} {
@@ -198,6 +200,85 @@ func TestTargetCredentials(t *testing.T) {
 			if got := red.Clean("x " + secret + " x"); strings.Contains(got, secret) {
 				t.Errorf("%s: the secret found is not redacted: %q", tc.name, got)
 			}
+		}
+	}
+}
+
+// TestPreflightTokenServerFails: a target registry whose token server (its Bearer realm)
+// fails otherwise than by refusing the credentials (a server error, a body that is not a
+// token, no answer) is a problem that stops the run, as an unreachable registry is: one
+// line naming the registry, the token server and what it answered, never the credentials
+// or the token URL's query. With credentials or without any (needCreds), the same.
+func TestPreflightTokenServerFails(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // its port now refuses connections
+	for _, tc := range []struct {
+		name   string
+		status int    // the token server's answer; 0: the realm refuses connections
+		body   string // with status 200
+		want   string // "": no problem
+	}{
+		{"500", http.StatusInternalServerError, "", "its token server TOKEN answered 500 Internal Server Error"},
+		{"503", http.StatusServiceUnavailable, "", "its token server TOKEN answered 503 Service Unavailable"},
+		{"not JSON", http.StatusOK, "<html>oops</html>", "its token server TOKEN answered no token (the answer is not a JSON object)"},
+		{"connection refused", 0, "", "its token server TOKEN unreachable: "},
+		// Any other 4xx says nothing, as the registry's own answer does (loginAnswer).
+		{"404", http.StatusNotFound, "", ""},
+	} {
+		for _, creds := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, credentials %v", tc.name, creds), func(t *testing.T) {
+				tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if tc.status != http.StatusOK {
+						w.WriteHeader(tc.status)
+						return
+					}
+					w.Write([]byte(tc.body))
+				}))
+				defer tokenSrv.Close()
+				realm := tokenSrv.URL + "/token"
+				if tc.status == 0 {
+					realm = closedURL + "/token"
+				}
+				reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s",service="reg"`, realm))
+					w.WriteHeader(http.StatusUnauthorized)
+				}))
+				defer reg.Close()
+				host := strings.TrimPrefix(reg.URL, "http://")
+				tokenHost := strings.TrimPrefix(strings.TrimSuffix(realm, "/token"), "http://")
+				rc := registryCheck{role: "target", host: host, insecure: true, scope: "repository:tm:push,pull", hint: "HINT"}
+				if creds {
+					rc.user, rc.pass = "robot", "pw-secret-77"
+				} else {
+					rc.needCreds = true
+				}
+				ps := &problems{}
+				start := time.Now()
+				checkRegistry(context.Background(), ps, rc)
+				if d := time.Since(start); d > preflightTimeout {
+					t.Errorf("took %s", d)
+				}
+				got := ""
+				if err := ps.err(); err != nil {
+					got = strings.ReplaceAll(strings.ReplaceAll(err.Error(), tokenHost, "TOKEN"), host, "HOST")
+				}
+				if tc.want == "" {
+					if got != "" {
+						t.Fatalf("problems %q, want none", got)
+					}
+					return
+				}
+				prefix := "preflight: target registry HOST: " + tc.want
+				if !strings.HasPrefix(got, prefix) || !strings.HasSuffix(got, " (HINT)") || strings.Count(got, "\n") != 0 {
+					t.Fatalf("problems %q\nwant one line %q... (HINT)", got, prefix)
+				}
+				for _, secret := range []string{"pw-secret-77", "robot", "scope=", "repository:tm"} {
+					if strings.Contains(got, secret) {
+						t.Errorf("%q in the problem: %s", secret, got)
+					}
+				}
+			})
 		}
 	}
 }

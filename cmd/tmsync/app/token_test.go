@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,75 @@ func TestECRRegistrySpellings(t *testing.T) {
 		if _, _, ok := ecrRegistry(h); ok {
 			t.Errorf("%q taken for ECR", h)
 		}
+	}
+}
+
+// TestBlankTokenOneRule: config show and a run refuse a blank TM_TOKEN alike, when the run
+// would use it: not with --from-bundle (no vendor) or --srcpasswd, however those are
+// given (flag, TMSYNC_ variable, --config key), and whatever the order of the flags.
+func TestBlankTokenOneRule(t *testing.T) {
+	t.Setenv("TM_TOKEN", " \n")
+	for _, k := range []string{"TMSYNC_ERROR_LOG", "TMSYNC_FROM_BUNDLE", "TMSYNC_CONFIG"} {
+		t.Setenv(k, "") // restored after the test
+		os.Unsetenv(k)  // set, even empty, it would win over --config
+	}
+	dir := t.TempDir()
+	bundleDir := filepath.Join(dir, "no-such-bundle")
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("from-bundle: "+bundleDir+"\nconcurrency: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emptyCfg := filepath.Join(dir, "empty.yaml")
+	if err := os.WriteFile(emptyCfg, []byte("concurrency: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const blank = "TM_TOKEN is set but blank"
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		args  []string // after the command's name
+		using bool     // the run would use TM_TOKEN: refused
+	}{
+		{"no bundle", nil, nil, true},
+		{"--from-bundle", nil, []string{"--from-bundle", bundleDir}, false},
+		{"--from-bundle=, last", nil, []string{"--concurrency", "2", "--from-bundle=" + bundleDir}, false},
+		{"TMSYNC_FROM_BUNDLE", map[string]string{"TMSYNC_FROM_BUNDLE": bundleDir}, nil, false},
+		{"--config from-bundle", nil, []string{"--config", cfg}, false},
+		{"TMSYNC_CONFIG from-bundle", map[string]string{"TMSYNC_CONFIG": cfg}, nil, false},
+		{"--config without it", nil, []string{"--config", emptyCfg}, true},
+		{"--from-bundle empty", nil, []string{"--from-bundle="}, true},
+		{"--srcpasswd", nil, []string{"--srcpasswd", "tok-flag-7731"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			errorLog := filepath.Join(t.TempDir(), "e.log")
+			common := []string{"--error-log", errorLog, "--target", "registry", "--trg-registry", "127.0.0.1:1",
+				"--release-dir", filepath.Join(dir, "no-release"), "--src_attestor", filepath.Join(dir, "no-key.pgp")}
+			for _, cmd := range [][]string{{"config", "show"}, {"sync"}, {"plan"}} {
+				args := append(append(append([]string{}, cmd...), common...), tc.args...)
+				code, out, errOut := runCLI(t, args...)
+				refused := strings.Contains(errOut, "ERROR: "+blank)
+				if refused != tc.using || (tc.using && code != 2) {
+					t.Errorf("%s: exit %d, refused %v, want refused %v\nstdout %s\nstderr %s", cmd[0], code, refused, tc.using, out, errOut)
+				}
+				if cmd[0] == "config" {
+					if !tc.using && code != 0 {
+						t.Errorf("config show: exit %d, want 0: %s", code, errOut)
+					}
+					if !strings.Contains(out, "concurrency:") {
+						t.Errorf("config show printed no settings: %s", out)
+					}
+				}
+				if cmd[0] != "config" && !tc.using && code != 2 {
+					// Not refused for the token: stopped by the missing key or bundle, exit 2.
+					t.Errorf("%s: exit %d, want 2 at the missing release, key or bundle", cmd[0], code)
+				}
+				if strings.Contains(out+errOut, "tok-flag-7731") {
+					t.Errorf("%s: the --srcpasswd token was printed", cmd[0])
+				}
+			}
+		})
 	}
 }
