@@ -282,6 +282,12 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		}
 		if !offline && token != "" {
 			goCheck(func() { checkAttestations(ctx, ps, a.AttestationAddress, token) })
+			goCheck(func() {
+				rel, _ := manifest.Load(a.ReleaseDir, relOpts...) // read and checked above
+				checkAttestorKey(ctx, ps, attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"],
+					Fingerprints: a.AttestorFingerprints, Address: a.AttestationAddress, Token: token,
+					StrictKeyExpiry: a.StrictKeyExpiry}, rel)
+			})
 		}
 		if mode != tmsync.ModeVerify && token != "" {
 			src := vendorRegistry(a.SrcDomain)
