@@ -29,8 +29,10 @@ const minSecretLen = 4
 //
 // For each secret it removes the secret as it is, URL-escaped (query and path), JSON-
 // escaped, and base64 in the standard and URL alphabets at each of the three byte
-// alignments: so "Basic base64(user:token)", base64 of the token alone and the token
-// inside a larger base64 blob (an auth.json entry) are all caught. A Redactor is safe
+// alignments, and those base64 forms URL-escaped: so "Basic base64(user:token)", base64
+// of the token alone, the token inside a larger base64 blob (an auth.json entry) and an
+// Authorization header echoed in a redirect URL are all caught; a URL escape in either
+// case of its hex digits. A Redactor is safe
 // for concurrent use; its zero value redacts nothing until Add is called.
 type Redactor struct {
 	mu       sync.RWMutex
@@ -100,10 +102,39 @@ func secretForms(s string) []string {
 	// encoded, holds its JSON escape.
 	for _, f := range append([]string(nil), forms...) {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
-			forms = append(forms, base64Cores(enc, f)...)
+			for _, c := range base64Cores(enc, f) {
+				// A standard-alphabet core holds '+' and '/': once it is in a URL (a
+				// redirect to "...?auth=Basic+X3Rt%2B..."), it is escaped.
+				forms = append(forms, c, url.QueryEscape(c), url.PathEscape(c))
+			}
+		}
+	}
+	// Percent-escapes are case-insensitive: %2f is %2F.
+	for _, f := range append([]string(nil), forms...) {
+		if l := lowerEscapes(f); l != f {
+			forms = append(forms, l)
 		}
 	}
 	return forms
+}
+
+// lowerEscapes returns s with the hex digits of its percent-escapes in lower case.
+func lowerEscapes(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			for j := i + 1; j <= i+2; j++ {
+				if b[j] >= 'A' && b[j] <= 'F' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			i += 2
+		}
+	}
+	return string(b)
 }
 
 // base64Cores returns, for each of the three byte offsets s can start at inside a base64

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -203,4 +204,48 @@ func FuzzTidyHost(f *testing.F) {
 			t.Fatalf("tidyHost(%q) = %q is another registry", h, got)
 		}
 	})
+}
+
+// TestRedactorEscapedBase64: an Authorization header echoed in a URL (a registry's redirect
+// to "...?auth=Basic+X3Rt%2B...", then quoted in an error) is redacted: the standard
+// base64 alphabet's '+' and '/' are escaped there, query or path style, in either case of
+// the hex digits. The tokens are chosen so that their base64 holds '+' or '/' (the
+// vendor's test token does not: these forms went unseen).
+func TestRedactorEscapedBase64(t *testing.T) {
+	for _, tok := range []string{"abc?def>ghi~jkl-5f2a9c81d7e34b60", "tm~vendor?token>5f2a9c81~~", "\xfb\xff\xbe-tok-\xfe\xfc-9c81"} {
+		hdr := "Basic " + base64.StdEncoding.EncodeToString([]byte("_tm:"+tok))
+		if !strings.ContainsAny(hdr, "+/") {
+			t.Fatalf("token %q: its base64 holds neither '+' nor '/': the test tests nothing", tok)
+		}
+		r := NewRedactor(tok)
+		for name, text := range map[string]string{
+			"query escaped":       `Get "http://cdn.example/blob?auth=` + url.QueryEscape(hdr) + `": refused`,
+			"path escaped":        "http://cdn.example/x/" + url.PathEscape(hdr) + "/y",
+			"query escaped lower": "auth=" + lowerHex(url.QueryEscape(hdr)),
+			"path escaped lower":  "/x/" + lowerHex(url.PathEscape(hdr)),
+			"token lower escapes": "password=" + lowerHex(url.QueryEscape(tok)),
+		} {
+			got := r.Redact(text)
+			if !strings.Contains(got, Redacted) {
+				t.Errorf("token %q, %s: nothing redacted in %q", tok, name, got)
+			}
+			plain, err := url.QueryUnescape(got)
+			if err != nil {
+				plain, _ = url.PathUnescape(got)
+			}
+			for _, core := range base64Cores(base64.StdEncoding, tok) {
+				if strings.Contains(plain, core) || strings.Contains(strings.ReplaceAll(plain, " ", "+"), core) {
+					t.Errorf("token %q, %s: its base64 survives in %q", tok, name, got)
+				}
+			}
+			if strings.Contains(plain, tok) {
+				t.Errorf("token %q, %s: the token survives in %q", tok, name, got)
+			}
+		}
+	}
+}
+
+// lowerHex writes s's percent-escapes with lower-case hex digits.
+func lowerHex(s string) string {
+	return regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(s, strings.ToLower)
 }
