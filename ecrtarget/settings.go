@@ -306,7 +306,11 @@ func parseLifecyclePolicy(data []byte) (string, error) {
 	case len(anyAt) == 1 && anyAt[0] != highest:
 		return "", fmt.Errorf("$.rules: the rule with tagStatus \"any\" has priority %d; ECR wants it last (the highest priority, here %d)", anyAt[0], highest)
 	}
-	return canonicalJSON(string(data))
+	// As canonicalJSON, from the document decoded above rather than from the file again.
+	if dec.More() {
+		return "", fmt.Errorf("more than one JSON value")
+	}
+	return encodeCanonical(doc)
 }
 
 // checkLifecycleRule checks one rule at JSON path at, and returns its priority and tag
@@ -480,6 +484,11 @@ func canonicalJSON(doc string) (string, error) {
 	if dec.More() {
 		return "", fmt.Errorf("more than one JSON value")
 	}
+	return encodeCanonical(v)
+}
+
+// encodeCanonical is canonicalJSON's encoding of v, a document decoded with UseNumber.
+func encodeCanonical(v any) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
