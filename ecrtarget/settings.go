@@ -12,7 +12,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tmsync/tmsync/internal/jsonpos"
 )
 
 // Tag is an AWS resource tag.
@@ -459,10 +460,7 @@ func jsonError(data []byte, err error) error {
 	if at < 0 {
 		return err
 	}
-	at = max(0, min(at, int64(len(data))))
-	before := data[:at]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
+	line, col := jsonpos.LineCol(data, int(min(at, int64(len(data)))))
 	return fmt.Errorf("line %d, column %d: %v", line, col, err)
 }
 

@@ -275,6 +275,9 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 		{`null`, `$: want a JSON object`},
 		{`{"rules":[1]}`, `$.rules[0]: want an object`},
 		{"{\n  \"rules\": [\n    {\"rulePriority\": 1,,}\n  ]\n}", `line 3, column 24`},
+		{"{\"rules\":[{\"description\":\"é\",,}]}", `line 1, column 30: invalid character ','`}, // columns are characters
+		{"\ufeff{\"rules\":[]}", `line 1, column 1: invalid character`},
+		{"\n\n  [1]", `line 3, column 4: json: cannot unmarshal array`}, // the type error's offset is past the [
 		{policy(rule("5", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire), rule("9", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":9}`, expire)), `2 rules have tagStatus "any"`},
 		{policy(rule("9", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":9}`, expire), rule("5", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire)), `2 rules have tagStatus "any"`},
 		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePulled","countNumber":30}`, expire)), `countUnit: missing, want "days" with countType sinceImagePulled`},
