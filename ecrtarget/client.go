@@ -134,12 +134,22 @@ func RetryOptions(maxAttempts int, baseDelay, maxBackoff time.Duration) func(*ec
 }
 
 // NewClient returns an ECR client for cfg with the retryer of NewRetryer and its
-// defaults, and DefaultAPITimeout on each request; optFns apply after them (pass
-// RetryOptions or APITimeout to change them). The engine makes its ECR clients here, so
-// every one retries throttling, and cuts a request left unanswered, the same way.
+// defaults, and DefaultAPITimeout on each request unless cfg's HTTP client has a timeout
+// of its own (which is kept); optFns apply after them (pass RetryOptions or APITimeout to
+// change them). The engine makes its ECR clients here, so every one retries throttling,
+// and cuts a request left unanswered, the same way.
 func NewClient(cfg aws.Config, optFns ...func(*ecr.Options)) *ecr.Client {
-	fns := append([]func(*ecr.Options){RetryOptions(0, 0, 0), APITimeout(DefaultAPITimeout)}, optFns...)
+	fns := append([]func(*ecr.Options){RetryOptions(0, 0, 0), defaultAPITimeout}, optFns...)
 	return ecr.NewFromConfig(cfg, fns...)
+}
+
+// defaultAPITimeout is APITimeout(DefaultAPITimeout) for a client that has no timeout:
+// one the caller set on cfg's client is theirs to choose.
+func defaultAPITimeout(o *ecr.Options) {
+	if c, ok := o.HTTPClient.(*awshttp.BuildableClient); ok && c.GetTimeout() > 0 {
+		return
+	}
+	APITimeout(DefaultAPITimeout)(o)
 }
 
 // DefaultAPITimeout bounds each try of an ECR API call. ECR answers in well under a

@@ -7,7 +7,7 @@ import (
 )
 
 // TestDependencies holds the direction of the module's dependencies: ecrtarget depends on
-// the AWS SDK and go-digest only, never on attestations or containers/image.
+// the AWS SDK, go-digest and internal/jsonpos only, never on attestations or containers/image.
 func TestDependencies(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -19,6 +19,7 @@ func TestDependencies(t *testing.T) {
 	}
 	allowed := []string{
 		"github.com/tmsync/tmsync/ecrtarget",
+		"github.com/tmsync/tmsync/internal/jsonpos", // offsets to line and column; the standard library only
 		"github.com/aws/aws-sdk-go-v2",
 		"github.com/aws/smithy-go",
 		"github.com/opencontainers/go-digest",

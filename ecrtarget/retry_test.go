@@ -122,3 +122,78 @@ func TestAPITimeout(t *testing.T) {
 		}
 	}
 }
+
+// countingTransport counts the requests that reach it.
+type countingTransport struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestNewClientKeepsCallersTimeout: a timeout the caller set on cfg's HTTP client is the
+// one each try is cut at, not DefaultAPITimeout, and the client's other settings stay; a
+// client of the caller's own type is used as it is.
+func TestNewClientKeepsCallersTimeout(t *testing.T) {
+	hang := make(chan struct{})
+	var mu sync.Mutex
+	tries := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tries++
+		mu.Unlock()
+		<-hang // not r.Context(): with the body unread, a client's hang-up goes unseen
+	}))
+	defer srv.Close()
+	defer close(hang)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		HTTPClient: awshttp.NewBuildableClient().
+			WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = 7 }).
+			WithTimeout(200 * time.Millisecond)}
+	c := ecrtarget.NewClient(cfg, ecrtarget.RetryOptions(2, time.Millisecond, time.Millisecond),
+		func(o *ecr.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	bc, ok := c.Options().HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		t.Fatalf("NewClient with the caller's BuildableClient: %T", c.Options().HTTPClient)
+	}
+	if bc.GetTimeout() != 200*time.Millisecond || bc.GetTransport().MaxIdleConnsPerHost != 7 {
+		t.Fatalf("NewClient with the caller's client (200ms timeout, 7 idle connections per host): timeout %s, %d idle connections per host",
+			bc.GetTimeout(), bc.GetTransport().MaxIdleConnsPerHost)
+	}
+	// The 200ms are what cut a try: the context's 10 s would cut an unanswered call
+	// long before DefaultAPITimeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{})
+	took := time.Since(start)
+	mu.Lock()
+	n := tries
+	mu.Unlock()
+	if err == nil || ctx.Err() != nil || took > 5*time.Second || n != 2 {
+		t.Fatalf("a call to an endpoint that never answers, with the caller's 200ms timeout: %v after %s, %d tries", err, took, n)
+	}
+
+	// An explicit APITimeout still wins over cfg's.
+	if bc, _ := ecrtarget.NewClient(cfg, ecrtarget.APITimeout(3*time.Second)).Options().HTTPClient.(*awshttp.BuildableClient); bc == nil || bc.GetTimeout() != 3*time.Second {
+		t.Errorf("APITimeout(3s) over cfg's 200ms: %v", bc)
+	}
+
+	// A client of the caller's own type: requests go through it, its timeout untouched.
+	own := &countingTransport{}
+	hc := &http.Client{Transport: own, Timeout: 200 * time.Millisecond}
+	cfg.HTTPClient = hc
+	c = ecrtarget.NewClient(cfg, ecrtarget.RetryOptions(1, time.Millisecond, time.Millisecond),
+		func(o *ecr.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	if _, err := c.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{}); err == nil || ctx.Err() != nil {
+		t.Fatalf("through the caller's http.Client: %v", err)
+	}
+	if c.Options().HTTPClient != hc || hc.Timeout != 200*time.Millisecond || own.n != 1 {
+		t.Errorf("the caller's http.Client: %T, timeout %s, %d requests through its transport", c.Options().HTTPClient, hc.Timeout, own.n)
+	}
+}

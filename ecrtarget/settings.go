@@ -12,7 +12,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tmsync/tmsync/internal/jsonpos"
 )
 
 // Tag is an AWS resource tag.
@@ -306,7 +307,11 @@ func parseLifecyclePolicy(data []byte) (string, error) {
 	case len(anyAt) == 1 && anyAt[0] != highest:
 		return "", fmt.Errorf("$.rules: the rule with tagStatus \"any\" has priority %d; ECR wants it last (the highest priority, here %d)", anyAt[0], highest)
 	}
-	return canonicalJSON(string(data))
+	// As canonicalJSON, from the document decoded above rather than from the file again.
+	if dec.More() {
+		return "", fmt.Errorf("more than one JSON value")
+	}
+	return encodeCanonical(doc)
 }
 
 // checkLifecycleRule checks one rule at JSON path at, and returns its priority and tag
@@ -455,10 +460,7 @@ func jsonError(data []byte, err error) error {
 	if at < 0 {
 		return err
 	}
-	at = max(0, min(at, int64(len(data))))
-	before := data[:at]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
+	line, col := jsonpos.LineCol(data, int(min(at, int64(len(data)))))
 	return fmt.Errorf("line %d, column %d: %v", line, col, err)
 }
 
@@ -480,6 +482,11 @@ func canonicalJSON(doc string) (string, error) {
 	if dec.More() {
 		return "", fmt.Errorf("more than one JSON value")
 	}
+	return encodeCanonical(v)
+}
+
+// encodeCanonical is canonicalJSON's encoding of v, a document decoded with UseNumber.
+func encodeCanonical(v any) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -275,6 +275,9 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 		{`null`, `$: want a JSON object`},
 		{`{"rules":[1]}`, `$.rules[0]: want an object`},
 		{"{\n  \"rules\": [\n    {\"rulePriority\": 1,,}\n  ]\n}", `line 3, column 24`},
+		{"{\"rules\":[{\"description\":\"é\",,}]}", `line 1, column 30: invalid character ','`}, // columns are characters
+		{"\ufeff{\"rules\":[]}", `line 1, column 1: invalid character`},
+		{"\n\n  [1]", `line 3, column 4: json: cannot unmarshal array`}, // the type error's offset is past the [
 		{policy(rule("5", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire), rule("9", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":9}`, expire)), `2 rules have tagStatus "any"`},
 		{policy(rule("9", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":9}`, expire), rule("5", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire)), `2 rules have tagStatus "any"`},
 		{policy(rule("1", `{"tagStatus":"untagged","countType":"sinceImagePulled","countNumber":30}`, expire)), `countUnit: missing, want "days" with countType sinceImagePulled`},
@@ -288,4 +291,41 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 			t.Errorf("%s:\n got %v\nwant %q", tc.doc, err, tc.want)
 		}
 	}
+}
+
+// TestLifecyclePolicyCanonical: the policy a lifecycle file gives is the canonical form of
+// the file (keys sorted, layout dropped, numbers and HTML characters as written), and text
+// after the document is refused as canonicalJSON refuses it.
+func TestLifecyclePolicyCanonical(t *testing.T) {
+	const want = `{"rules":[{"action":{"type":"expire"},"description":"<a & b>","rulePriority":1,"selection":{"countNumber":14,"countType":"sinceImagePushed","countUnit":"days","tagStatus":"untagged"}}]}`
+	for _, doc := range []string{
+		want,
+		"\n {\"rules\": [ {\"selection\": {\"tagStatus\":\"untagged\",\"countUnit\":\"days\",\"countType\":\"sinceImagePushed\",\"countNumber\":14},\n \"rulePriority\": 1, \"description\": \"\\u003ca \\u0026 b>\", \"action\": {\"type\":\"expire\"}} ] }\n\n",
+	} {
+		got, err := parseLifecyclePolicy([]byte(doc))
+		if err != nil || got != want {
+			t.Errorf("%q:\n got %s (%v)\nwant %s", doc, got, err, want)
+		}
+	}
+	for _, tail := range []string{" x", "{}", " []", "\n1"} {
+		if _, err := parseLifecyclePolicy([]byte(want + tail)); err == nil || err.Error() != "more than one JSON value" {
+			t.Errorf("%q after the policy: %v", tail, err)
+		}
+	}
+}
+
+// FuzzParseLifecyclePolicy: a policy that passes is the canonical form of its file.
+func FuzzParseLifecyclePolicy(f *testing.F) {
+	f.Add([]byte(DefaultLifecyclePolicy(3)))
+	f.Add([]byte(`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1e0},"action":{"type":"expire"}}]}`))
+	f.Add([]byte(`{"rules":[]} x`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := parseLifecyclePolicy(data)
+		if err != nil {
+			return
+		}
+		if c, err := canonicalJSON(string(data)); err != nil || c != got {
+			t.Fatalf("%q gave %q; its canonical form is %q (%v)", data, got, c, err)
+		}
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tmsync/tmsync/internal/jsonpos"
 )
 
 // ListEntry is one record of an image list: the reference the vendor's deployment
@@ -60,7 +62,7 @@ func parseImageList(name string, data []byte, opts options) ([]ListEntry, Errors
 	}
 	if !utf8.Valid(data) {
 		at := invalidUTF8(data)
-		line, col := lineCol(data, at)
+		line, col := jsonpos.LineCol(data, at)
 		return nil, Errors{{File: name, Line: line, Column: col,
 			Msg: fmt.Sprintf("not UTF-8 text (byte 0x%02x); expected a text file of image references", data[at])}}
 	}

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/tmsync/tmsync/internal/jsonpos"
 )
 
 // Kinds of File.
@@ -210,13 +212,13 @@ func (p *jsonFile) text() ([]byte, bool) {
 		return nil, false
 	}
 	if at := bytes.IndexByte(p.data, 0); at >= 0 {
-		line, col := lineCol(p.data, at)
+		line, col := jsonpos.LineCol(p.data, at)
 		p.probs = append(p.probs, Problem{File: p.file, Line: line, Column: col, Msg: "a NUL byte; expected a UTF-8 JSON document"})
 		return nil, false
 	}
 	if !utf8.Valid(p.data) {
 		at := invalidUTF8(p.data)
-		line, col := lineCol(p.data, at)
+		line, col := jsonpos.LineCol(p.data, at)
 		p.probs = append(p.probs, Problem{File: p.file, Line: line, Column: col,
 			Msg: fmt.Sprintf("not UTF-8 text (byte 0x%02x); expected a UTF-8 JSON document", p.data[at])})
 		return nil, false
@@ -234,13 +236,13 @@ func (p *jsonFile) text() ([]byte, bool) {
 			at = int(se.Offset) - 1
 		}
 		at = max(0, min(at, len(body)-1))
-		line, col := lineCol(p.data, p.bom+at)
+		line, col := jsonpos.LineCol(p.data, p.bom+at)
 		p.probs = append(p.probs, Problem{File: p.file, Line: line, Column: col,
 			Msg: fmt.Sprintf("invalid JSON: %v; expected a release document {\"metadata\": {\"images\": {...}}}", err)})
 		return nil, false
 	}
 	if at, msg := badEscape(body); msg != "" {
-		line, col := lineCol(p.data, p.bom+at)
+		line, col := jsonpos.LineCol(p.data, p.bom+at)
 		p.probs = append(p.probs, Problem{File: p.file, Line: line, Column: col, Msg: msg})
 		return nil, false
 	}
@@ -301,12 +303,12 @@ func hex4(b []byte) rune {
 
 // at records a problem at the value starting at byte at of the file.
 func (p *jsonFile) at(at int, path, format string, args ...any) {
-	line, col := lineCol(p.data, at)
+	line, col := jsonpos.LineCol(p.data, at)
 	p.probs = append(p.probs, Problem{File: p.file, Line: line, Column: col, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (p *jsonFile) line(at int) int {
-	line, _ := lineCol(p.data, at)
+	line, _ := jsonpos.LineCol(p.data, at)
 	return line
 }
 
@@ -407,18 +409,6 @@ func skipSpaceColon(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// lineCol returns the 1-based line and character column of byte at of data.
-func lineCol(data []byte, at int) (line, col int) {
-	at = max(0, min(at, len(data)))
-	before := data[:at]
-	line = bytes.Count(before, []byte("\n")) + 1
-	start := bytes.LastIndexByte(before, '\n') + 1
-	if start == 0 && bytes.HasPrefix(before, bom) {
-		start = len(bom)
-	}
-	return line, utf8.RuneCount(before[start:]) + 1
 }
 
 // invalidUTF8 returns the offset of the first byte that is not UTF-8.

@@ -13,7 +13,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
-	"go.podman.io/image/v5/pkg/docker/config"
 	"go.podman.io/image/v5/types"
 
 	"github.com/tmsync/tmsync/tmsync/internal/regerr"
@@ -158,16 +157,4 @@ func tagReference(name, tag string) (types.ImageReference, error) {
 		return nil, fmt.Errorf("destination %s:%s: %w", name, tag, err)
 	}
 	return docker.NewReference(tagged)
-}
-
-// RegistryCredentials returns the credentials a registry target without
-// WithTargetCredentials logs in to host with: those of authFile, or of the usual auth
-// files when authFile is "" (REGISTRY_AUTH_FILE, containers' auth.json, docker's
-// config.json). Both "" when there are none.
-func RegistryCredentials(host, authFile string) (username, password string) {
-	c, err := config.GetCredentials(&types.SystemContext{AuthFilePath: authFile}, host)
-	if err != nil {
-		return "", ""
-	}
-	return c.Username, c.Password
 }
