@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/tmsync/tmsync/cmd/tmsync/app"
@@ -83,15 +84,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	}
 	// The runs read the token from TM_TOKEN, as an operator's would; app.Run takes it out
 	// of the environment while it runs.
-	prev, had := os.LookupEnv("TM_TOKEN")
-	os.Setenv("TM_TOKEN", w.Token)
-	defer func() {
-		if had {
-			os.Setenv("TM_TOKEN", prev)
-		} else {
-			os.Unsetenv("TM_TOKEN")
-		}
-	}()
+	restore := setEnv("TM_TOKEN", w.Token)
+	defer restore()
 
 	fmt.Fprintf(stdout, "== tmsync demo: the vendor's registry %s (user _tm, a throwaway token), its attestation server\n", w.Vendor)
 	fmt.Fprintf(stdout, "   %s, and the bank's target registry %s, all in this process.\n", w.Attestations.URL, w.Target)
@@ -114,6 +108,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stderr, "clidemo: the sync exited %d; its error log is %s\n", code, d.path("sync-error.log"))
 	}
+	restore() // keep mode's commands read the token from its file
 	d.printFiles(stdout)
 	if code != 0 || !o.keep {
 		return code
@@ -126,6 +121,20 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\n== stopped: the registries and the attestation server are gone; the files stay.")
 	return 0
+}
+
+// setEnv sets the environment variable name to value, and returns a function that puts
+// it back as it was (it may be called more than once).
+func setEnv(name, value string) (restore func()) {
+	prev, had := os.LookupEnv(name)
+	os.Setenv(name, value)
+	return sync.OnceFunc(func() {
+		if had {
+			os.Setenv(name, prev)
+		} else {
+			os.Unsetenv(name)
+		}
+	})
 }
 
 // prepareDir makes dir, or empties it when an earlier demo made it; a folder the demo
@@ -283,19 +292,22 @@ func (d demo) printCommands(w io.Writer, bin string) {
 	fmt.Fprintln(w, "\n(Ctrl-C here stops the world.)")
 }
 
-// shellLine is bin and args as a shell command, one flag and its value a line.
+// shellLine is bin and args as a shell command: its command words on the first line,
+// then each flag (with its value) and each argument after a flag on a line of its own.
 func shellLine(bin string, args []string) string {
 	var b strings.Builder
 	b.WriteString(shellQuote(bin))
+	flags := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if strings.HasPrefix(a, "--") && i > 0 {
-			b.WriteString(" \\\n      ")
+		flags = flags || strings.HasPrefix(a, "-")
+		if flags {
+			b.WriteString(" \\\n    ")
 		} else {
 			b.WriteString(" ")
 		}
 		b.WriteString(shellQuote(a))
-		if strings.HasPrefix(a, "--") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+		if strings.HasPrefix(a, "--") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 			i++
 			b.WriteString(" " + shellQuote(args[i]))
 		}
