@@ -75,7 +75,7 @@ DEMO_KEEP ?=
 # (No -ldflags for go run: its binary stays cached when only the version changes; its
 # reports say version dev.)
 demo: build
-	$(GO) run $(GOTAGS) ./examples/clidemo -dir $(DEMO_DIR) -tmsync bin/tmsync $(if $(DEMO_KEEP),-keep)
+	$(GO) run $(GOTAGS) ./examples/clidemo -dir "$(DEMO_DIR)" -tmsync bin/tmsync $(if $(DEMO_KEEP),-keep)
 
 # Benchmarks against skopeo, crane and regsync (issue 8): installs the peers, builds
 # tmsync, writes docs/benchmarks.md and .json. BENCHFLAGS=-quick for a smoke run.
