@@ -67,8 +67,15 @@ lint:
 		PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(GOTAGS) ./...; \
 	else echo "staticcheck could not be installed; skipped"; fi
 
-demo:
-	$(GO) run $(GOTAGS) ./examples/quickstart
+# The main job, `tmsync sync`, on a local world in one process (examples/clidemo): no AWS
+# account, no network. Its files go to $(DEMO_DIR); DEMO_KEEP=1 keeps the world up until
+# Ctrl-C and prints bin/tmsync commands to try against it.
+DEMO_DIR ?= demo-run
+DEMO_KEEP ?=
+# (No -ldflags for go run: its binary stays cached when only the version changes; its
+# reports say version dev.)
+demo: build
+	$(GO) run $(GOTAGS) ./examples/clidemo -dir "$(DEMO_DIR)" -tmsync bin/tmsync $(if $(DEMO_KEEP),-keep)
 
 # Benchmarks against skopeo, crane and regsync (issue 8): installs the peers, builds
 # tmsync, writes docs/benchmarks.md and .json. BENCHFLAGS=-quick for a smoke run.

@@ -3,15 +3,18 @@
 // token), a signed attestation server, and an in-process target registry, all on
 // 127.0.0.1. It uses the library as a Go program would (the same engine as `tmsync sync
 // --target registry`), syncs the release, syncs it again to show that a re-sync copies
-// nothing, and prints the report.
+// nothing, and prints the first sync's report. `make demo` runs the command line instead
+// (examples/clidemo).
 //
-//	make demo
+//	go run -tags "..." ./examples/quickstart   # the tags: see the Makefile
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/internal/exampletest"
@@ -20,13 +23,13 @@ import (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, out io.Writer) error {
 	images, err := exampletest.Release()
 	if err != nil {
 		return err
@@ -61,8 +64,8 @@ func run(ctx context.Context) error {
 		tmsync.WithSource(tmsync.Source{Registry: w.Vendor, Username: "_tm", Password: w.Token}),
 		tmsync.WithInsecure(w.Vendor, w.Target),
 		tmsync.WithObserver(tmsync.ObserverFunc(func(e tmsync.Event) {
-			if e.Kind != tmsync.EventInfo && e.Message != "" { // progress events carry bytes, no message
-				fmt.Printf("%-5s %s %s\n", e.Kind, e.Image, e.Message)
+			if line := eventLine(e); line != "" {
+				fmt.Fprintln(out, line)
 			}
 		})))
 	if err != nil {
@@ -70,17 +73,33 @@ func run(ctx context.Context) error {
 	}
 	release := tmsync.ReleaseDir(w.ReleaseDir, manifest.WithVendorRegistry(w.Vendor))
 
-	fmt.Printf("== sync: %d images from %s (vendor) to %s (target), attestations at %s\n\n", len(images), w.Vendor, w.Target, w.Attestations.URL)
-	if rep, err := eng.Sync(ctx, release); err != nil || rep.ExitStatus() != 0 {
-		return fmt.Errorf("sync: %v (exit status %d)", err, exitStatus(rep))
+	fmt.Fprintf(out, "== sync: %d images from %s (vendor) to %s (target), attestations at %s\n\n", len(images), w.Vendor, w.Target, w.Attestations.URL)
+	first, err := eng.Sync(ctx, release)
+	if err != nil || first.ExitStatus() != 0 {
+		return fmt.Errorf("sync: %v (exit status %d)", err, exitStatus(first))
 	}
-	fmt.Printf("\n== the same sync again: every image is already there\n\n")
-	rep, err := eng.Sync(ctx, release)
-	if err != nil || rep.ExitStatus() != 0 {
+	fmt.Fprintf(out, "\n== the same sync again: every image is already there\n\n")
+	if rep, err := eng.Sync(ctx, release); err != nil || rep.ExitStatus() != 0 {
 		return fmt.Errorf("second sync: %v (exit status %d)", err, exitStatus(rep))
 	}
-	fmt.Printf("\n== the report (what `tmsync report report.json` prints):\n\n")
-	return rep.EncodeSummary(os.Stdout)
+	// The command line writes this report with --report FILE; `tmsync report FILE`
+	// prints it as EncodeSummary does.
+	fmt.Fprintf(out, "\n== the first sync's report, as EncodeSummary (and `tmsync report`) prints it:\n\n")
+	return first.EncodeSummary(out)
+}
+
+// eventLine is an event as one line, or "" for one with nothing to say. The messages of
+// start and done events name their image ("START: vault/core:5.0.3"); the others are
+// prefixed with their kind and image.
+func eventLine(e tmsync.Event) string {
+	switch {
+	case e.Kind == tmsync.EventInfo || e.Message == "":
+		return "" // the details; progress events carry bytes, no message
+	case e.Image == "" || strings.Contains(e.Message, e.Image):
+		return e.Message
+	default:
+		return strings.ToUpper(string(e.Kind)) + ": " + e.Image + ": " + e.Message
+	}
 }
 
 func exitStatus(rep *tmsync.Report) int {
