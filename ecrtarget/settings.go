@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -308,8 +309,8 @@ func parseLifecyclePolicy(data []byte) (string, error) {
 		return "", fmt.Errorf("$.rules: the rule with tagStatus \"any\" has priority %d; ECR wants it last (the highest priority, here %d)", anyAt[0], highest)
 	}
 	// As canonicalJSON, from the document decoded above rather than from the file again.
-	if dec.More() {
-		return "", fmt.Errorf("more than one JSON value")
+	if err := onlyOneValue(dec); err != nil {
+		return "", err
 	}
 	return encodeCanonical(doc)
 }
@@ -479,10 +480,19 @@ func canonicalJSON(doc string) (string, error) {
 	if err := dec.Decode(&v); err != nil {
 		return "", err
 	}
-	if dec.More() {
-		return "", fmt.Errorf("more than one JSON value")
+	if err := onlyOneValue(dec); err != nil {
+		return "", err
 	}
 	return encodeCanonical(v)
+}
+
+// onlyOneValue refuses anything but white space after the value dec has decoded: another
+// value, and a stray closing bracket, which dec.More does not see ("{...}}").
+func onlyOneValue(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("more than one JSON value")
+	}
+	return nil
 }
 
 // encodeCanonical is canonicalJSON's encoding of v, a document decoded with UseNumber.

@@ -3,6 +3,7 @@ package ecrtarget
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -307,7 +308,7 @@ func TestLifecyclePolicyCanonical(t *testing.T) {
 			t.Errorf("%q:\n got %s (%v)\nwant %s", doc, got, err, want)
 		}
 	}
-	for _, tail := range []string{" x", "{}", " []", "\n1"} {
+	for _, tail := range []string{" x", "{}", " []", "\n1", "}", " ]", "\n}\n", `"`, ","} {
 		if _, err := parseLifecyclePolicy([]byte(want + tail)); err == nil || err.Error() != "more than one JSON value" {
 			t.Errorf("%q after the policy: %v", tail, err)
 		}
@@ -328,4 +329,21 @@ func FuzzParseLifecyclePolicy(f *testing.F) {
 			t.Fatalf("%q gave %q; its canonical form is %q (%v)", data, got, c, err)
 		}
 	})
+}
+
+// TestRepositoryPolicyTrailing: a repository policy file with anything after its document,
+// a stray closing brace among them, is refused, not cut short.
+func TestRepositoryPolicyTrailing(t *testing.T) {
+	const doc = `{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"ecr:BatchGetImage"}]}`
+	dir := t.TempDir()
+	for i, tail := range []string{"", "\n", "}", "\n}\n", "]", " {}"} {
+		p := filepath.Join(dir, fmt.Sprintf("policy%d.json", i))
+		if err := os.WriteFile(p, []byte(doc+tail), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadRepositoryPolicy(p)
+		if blank := strings.TrimSpace(tail) == ""; blank != (err == nil) {
+			t.Errorf("%q after the policy: err %v", tail, err)
+		}
+	}
 }
