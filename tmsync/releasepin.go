@@ -61,7 +61,11 @@ func (r *run) checkReleasePin(dir string) error {
 	for _, rel := range rep.Releases {
 		n += len(rel.Files)
 	}
-	r.event(EventInfo, nil, fmt.Sprintf("release folder sha256 %s (%d files; pin it with --release-sha256)", rep.ReleaseSHA256, n))
+	files := "files"
+	if n == 1 {
+		files = "file"
+	}
+	r.event(EventInfo, nil, fmt.Sprintf("release folder sha256 %s (%d %s; pin it with --release-sha256)", rep.ReleaseSHA256, n, files))
 	pin := normalPin(r.o.releaseSHA256)
 	if pin == "" || pin == rep.ReleaseSHA256 {
 		return nil
