@@ -105,13 +105,17 @@ func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string,
 		status = max(status, 1)
 		// The error log of an earlier run must not stay to say otherwise (an empty one
 		// reads as success): written in place, else removed.
-		if f, ferr := os.OpenFile(errorLog, os.O_WRONLY|os.O_TRUNC, 0); ferr == nil {
-			werr := log(f)
-			if cerr := f.Close(); werr != nil || cerr != nil {
+		if fi, lerr := os.Lstat(errorLog); lerr == nil && fi.Mode().IsRegular() {
+			f, ferr := os.OpenFile(errorLog, os.O_WRONLY|os.O_TRUNC, 0)
+			if ferr == nil {
+				ferr = log(f)
+				if cerr := f.Close(); ferr == nil {
+					ferr = cerr
+				}
+			}
+			if ferr != nil {
 				os.Remove(errorLog)
 			}
-		} else {
-			os.Remove(errorLog)
 		}
 	}
 	return status
