@@ -381,7 +381,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	}
 	status := writeOutputs(console, a, rep, errorLog, saved)
 	if m == nil {
-		console.Printf("ERROR: no bundle written: %s holds what was fetched; rerun to complete it", dir)
+		failAfterLog(console, errorLog, fmt.Sprintf("ERROR: no bundle written: %s holds what was fetched; rerun to complete it", dir))
 		return max(status, 1)
 	}
 	var blobBytes int64
@@ -396,7 +396,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if toTar {
 		parts, err := bundle.PackFile(ctx, dir, x.to, split)
 		if err != nil {
-			console.Printf("ERROR: packing %s: %v (the folder %s is kept)", x.to, err, dir)
+			failAfterLog(console, errorLog, fmt.Sprintf("ERROR: packing %s: %v (the folder %s is kept)", x.to, err, dir))
 			return max(status, 1)
 		}
 		if err := os.RemoveAll(dir); err != nil {

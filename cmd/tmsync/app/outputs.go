@@ -3,11 +3,14 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/tmsync/tmsync/tmsync"
 )
 
 // An output is a file a run writes at its end, and the flag that names it.
@@ -99,4 +102,23 @@ func pathCause(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// failAfterLog prints line, a failure found after the error log was written (export's
+// packing), and adds it to the error log, so that the log is not empty when the exit
+// status is not 0.
+func failAfterLog(console *Console, errorLog, line string) {
+	line = tmsync.Sanitize(oneLine(console.Redactor.Redact(line)))
+	console.Printf("%s", line)
+	old, err := os.ReadFile(errorLog)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		console.Printf("ERROR: --error-log: reading %s: %v", absPath(errorLog), pathCause(err))
+		return
+	}
+	if err := tmsync.WriteFileAtomic(absPath(errorLog), func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s%s\n", old, line)
+		return err
+	}); err != nil {
+		console.Printf("ERROR: --error-log: %v", err)
+	}
 }

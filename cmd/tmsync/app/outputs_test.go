@@ -116,3 +116,27 @@ func TestStaleErrorLogNotLeftEmpty(t *testing.T) {
 		t.Errorf("status %d, error log %q: want 1 and the failure", status, data)
 	}
 }
+
+// TestFailAfterLog: a failure found after the error log was written (export's packing)
+// is added to it, after what it held; an empty log gets it too.
+func TestFailAfterLog(t *testing.T) {
+	dir := t.TempDir()
+	for _, old := range []string{"", "ERROR: copy failed: vault/core:1: boom\n"} {
+		errorLog := filepath.Join(dir, "sync-error.log")
+		if err := os.WriteFile(errorLog, []byte(old), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		failAfterLog(&Console{W: &out, Redactor: tmsync.NewRedactor("s3cret")}, errorLog, "ERROR: packing b.tar: no space left on device (s3cret)")
+		want := old + "ERROR: packing b.tar: no space left on device ([REDACTED])\n"
+		if data, _ := os.ReadFile(errorLog); string(data) != want || !strings.Contains(out.String(), "no space left") {
+			t.Errorf("error log %q, console %q: want %q", data, out.String(), want)
+		}
+	}
+	var out strings.Builder
+	gone := filepath.Join(dir, "gone", "sync-error.log")
+	failAfterLog(&Console{W: &out, Redactor: tmsync.NewRedactor("")}, gone, "ERROR: packing b.tar: failed")
+	if !strings.Contains(out.String(), "ERROR: --error-log: writing "+gone) {
+		t.Errorf("console %q: want the error log named", out.String())
+	}
+}
