@@ -3,8 +3,10 @@ package tmsync
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -431,27 +433,46 @@ func (r *Report) sanitized() *Report {
 
 // WriteFileAtomic writes the file at path with encode (Report.EncodeJSON, ...) through a
 // temporary file in the same folder and a rename, so that a reader never sees a
-// half-written log or report, and a failed encode leaves the old file as it was.
-func WriteFileAtomic(path string, encode func(io.Writer) error) error {
+// half-written log or report, and a failed encode leaves the old file as it was. Its
+// error names path, never the temporary file: "writing PATH: creating a file in folder
+// DIR: no such file or directory", "writing PATH: no space left on device".
+func WriteFileAtomic(path string, encode func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: creating a file in folder %s: %w", path, dir, fileCause(err))
 	}
-	if err := encode(f); err != nil {
+	defer func() {
+		if err != nil {
+			os.Remove(f.Name())
+			err = fmt.Errorf("writing %s: %w", path, fileCause(err))
+		}
+	}()
+	if err = encode(f); err != nil {
 		f.Close()
-		os.Remove(f.Name())
 		return err
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
+	if err = f.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// fileCause is err without the paths an *fs.PathError or *os.LinkError names (the
+// temporary file's, which means nothing to the reader).
+func fileCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // WriteJSON writes the report file at path (EncodeJSON, atomically).

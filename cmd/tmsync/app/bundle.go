@@ -299,6 +299,12 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if err != nil {
 		return fail(startErr("checking flags", err))
 	}
+	if logOK, err := checkOutputs(a); err != nil {
+		if !logOK {
+			errorLog = ""
+		}
+		return fail(err)
+	}
 	toTar := strings.HasSuffix(x.to, ".tar")
 
 	token := a.SrcPassword
@@ -366,15 +372,14 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if err != nil {
 		return fail(err)
 	}
-	status := writeOutputs(console, a, rep, errorLog)
+	var saved *attest.Bundle
 	if a.SaveAttestationBundle != "" {
 		b := attestor.Bundle(a.AttestationAddress, time.Now())
-		if err := tmsync.WriteFileAtomic(a.SaveAttestationBundle, func(w io.Writer) error { return attest.WriteBundle(w, b) }); err != nil {
-			console.Printf("ERROR: writing attestation bundle: %v", err)
-		}
+		saved = &b
 	}
+	status := writeOutputs(console, a, rep, errorLog, saved)
 	if m == nil {
-		console.Printf("ERROR: no bundle written: %s holds what was fetched; rerun to complete it", dir)
+		failAfterLog(console, errorLog, fmt.Sprintf("ERROR: no bundle written: %s holds what was fetched; rerun to complete it", dir))
 		return max(status, 1)
 	}
 	var blobBytes int64
@@ -389,7 +394,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if toTar {
 		parts, err := bundle.PackFile(ctx, dir, x.to, split)
 		if err != nil {
-			console.Printf("ERROR: packing %s: %v (the folder %s is kept)", x.to, err, dir)
+			failAfterLog(console, errorLog, fmt.Sprintf("ERROR: packing %s: %v (the folder %s is kept)", x.to, err, dir))
 			return max(status, 1)
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -414,10 +419,11 @@ func isPreviousBundle(p string) bool {
 }
 
 // writeOutputs writes the error log, the report and the JUnit file of a run and prints
-// its summary, as runMode does; it returns the exit status.
-func writeOutputs(console *Console, a Args, rep *tmsync.Report, errorLog string) int {
+// its summary, as runMode does (and the attestation bundle when saved is not nil); it
+// returns the exit status.
+func writeOutputs(console *Console, a Args, rep *tmsync.Report, errorLog string, saved *attest.Bundle) int {
 	rep.Clean(console.Redactor)
-	status := writeReports(console, a, rep, errorLog)
+	status := writeReports(console, a, rep, errorLog, saved)
 	sum := rep.Summary
 	console.Printf("INFO: %s finished: %d images: %d exported, %d ignored, %d rejected, %d failed; %s in %s",
 		rep.Mode, sum.Images, sum.Copied, sum.Ignored, sum.Rejected, sum.Failed, tmsync.HumanBytes(sum.Bytes), rep.Finished.Sub(rep.Started).Round(time.Millisecond))

@@ -52,34 +52,71 @@ func failStart(console *Console, errorLog string, err error) int {
 }
 
 // startLog writes the error log of a run that could not start (err, redacted, on one
-// line); a log it cannot write is said on console.
+// line); a log it cannot write is said on console. errorLog "" is none.
 func startLog(console *Console, errorLog string, err error) {
+	if errorLog == "" {
+		return
+	}
 	parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
 	line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
 	if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
-		console.Printf("ERROR: writing %s: %v", errorLog, werr)
+		console.Printf("ERROR: %v", werr)
 	}
 }
 
-// writeReports writes the error log and, when asked, the JSON report and the JUnit
-// file, and returns the exit status: the report's, at least 1 when a file could not
-// be written.
-func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string) int {
+// writeReports writes the files of the end of a run: the attestation bundle (when bundle
+// is not nil), the JSON report and the JUnit file the flags ask for, then the error log,
+// with a line for each of those that could not be written, so that the log is empty
+// exactly when the exit status is 0. It returns the exit status: the report's, at least
+// 1 when a file could not be written.
+func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string, bundle *attest.Bundle) int {
 	status := rep.ExitStatus()
-	if err := rep.WriteErrorLog(errorLog); err != nil {
-		console.Printf("ERROR: writing %s: %v", errorLog, err)
-		status = max(status, 1)
-	}
-	if a.Report != "" {
-		if err := rep.WriteJSON(a.Report); err != nil {
-			console.Printf("ERROR: writing %s: %v", a.Report, err)
+	var failed []string
+	write := func(flag, path string, encode func(io.Writer) error) {
+		if err := tmsync.WriteFileAtomic(absPath(path), encode); err != nil {
+			line := "ERROR: " + flag + ": " + tmsync.Sanitize(oneLine(console.Redactor.Redact(err.Error())))
+			console.Printf("%s", line)
+			failed = append(failed, line)
 			status = max(status, 1)
 		}
 	}
+	if bundle != nil && a.SaveAttestationBundle != "" {
+		write("--save-attestation-bundle", a.SaveAttestationBundle, func(w io.Writer) error { return attest.WriteBundle(w, *bundle) })
+	}
+	if a.Report != "" {
+		write("--report", a.Report, rep.EncodeJSON)
+	}
 	if a.JUnit != "" {
-		if err := rep.WriteJUnit(a.JUnit); err != nil {
-			console.Printf("ERROR: writing %s: %v", a.JUnit, err)
-			status = max(status, 1)
+		write("--junit", a.JUnit, rep.EncodeJUnit)
+	}
+	// Last: it says which of those could not be written.
+	log := func(w io.Writer) error {
+		if err := rep.EncodeErrorLog(w); err != nil {
+			return err
+		}
+		for _, l := range failed {
+			if _, err := io.WriteString(w, l+"\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := tmsync.WriteFileAtomic(absPath(errorLog), log); err != nil {
+		console.Printf("ERROR: --error-log: %s", tmsync.Sanitize(oneLine(console.Redactor.Redact(err.Error()))))
+		status = max(status, 1)
+		// The error log of an earlier run must not stay to say otherwise (an empty one
+		// reads as success): written in place, else removed.
+		if fi, lerr := os.Lstat(errorLog); lerr == nil && fi.Mode().IsRegular() {
+			f, ferr := os.OpenFile(errorLog, os.O_WRONLY|os.O_TRUNC, 0)
+			if ferr == nil {
+				ferr = log(f)
+				if cerr := f.Close(); ferr == nil {
+					ferr = cerr
+				}
+			}
+			if ferr != nil {
+				os.Remove(errorLog)
+			}
 		}
 	}
 	return status
@@ -97,6 +134,12 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))
+	}
+	if logOK, err := checkOutputs(a); err != nil {
+		if !logOK {
+			errorLog = "" // its folder is a bad one: the error is printed only
+		}
+		return fail(err)
 	}
 	runAs := mode
 	if a.DryRun {
@@ -118,13 +161,12 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	}
 	rep.Caller = s.caller
 	rep.Clean(console.Redactor) // the caller added to it
+	var bundle *attest.Bundle
 	if a.SaveAttestationBundle != "" && s.attestor != nil {
 		b := s.attestor.Bundle(a.AttestationAddress, time.Now())
-		if err := tmsync.WriteFileAtomic(a.SaveAttestationBundle, func(w io.Writer) error { return attest.WriteBundle(w, b) }); err != nil {
-			console.Printf("ERROR: writing attestation bundle: %v", err)
-		}
+		bundle = &b
 	}
-	status := writeReports(console, a, rep, errorLog)
+	status := writeReports(console, a, rep, errorLog, bundle)
 	if runAs == tmsync.ModePlan {
 		var view strings.Builder
 		if err := rep.EncodePlan(&view); err == nil {
