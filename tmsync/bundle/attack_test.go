@@ -491,13 +491,13 @@ func indexAttacks(t *testing.T, fx *fixture) {
 	}{
 		{"a second entry of a name, before the real one", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
 			return append([]ocispec.Descriptor{impostor(t, fx.m, ms, victim)}, ms...)
-		}, []string{"manifests[", "names " + victim + " again"}},
+		}, []string{"manifests[", "both name " + victim}},
 		{"a second entry of a name, after the real one", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
 			return append(ms, impostor(t, fx.m, ms, victim))
-		}, []string{"manifests[", "names " + victim + " again"}},
+		}, []string{"manifests[", "both name " + victim}},
 		{"the same entry twice", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
 			return append(ms, ms[0])
-		}, []string{"manifests[" + strconv.Itoa(len(fx.m.Images)) + "]", "again"}},
+		}, []string{"and manifests[" + strconv.Itoa(len(fx.m.Images)) + "] both name"}},
 		{"an entry pointing a name at another image", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
 			imp := impostor(t, fx.m, ms, victim)
 			for i := range ms {

@@ -463,7 +463,8 @@ func (b *Bundle) checkIndex(idx ocispec.Index) (map[string]ocispec.Descriptor, e
 			return nil, fmt.Errorf("%s has no image name", entry(i))
 		}
 		if j, dup := at[name]; dup {
-			return nil, fmt.Errorf("%s names %s again (%s): one entry per image", entry(i), name, entry(j))
+			return nil, fmt.Errorf("index.json: manifests[%d] and manifests[%d] both name %s (%s and %s): one entry per image",
+				j, i, name, idx.Manifests[j].Digest, d.Digest)
 		}
 		at[name], index[name] = i, d
 	}
