@@ -71,7 +71,8 @@ type fileState struct {
 //
 // The error matches ErrUnreadable when the bundle cannot be used at all (no or a bad
 // bundle.json or SHA256SUMS, a tar that ends before them, a gap in split parts, an unsafe
-// tar entry): exit status 2. Files that are missing, truncated or altered are not an
+// or sparse tar entry, an index.json entry that does not match bundle.json, a release
+// folder whose digest is not the one bundle.json claims): exit status 2. Files that are missing, truncated or altered are not an
 // error of Open: the images that need them are refused by Verify (exit 1).
 func Open(ctx context.Context, path string, options ...OpenOption) (*Bundle, error) {
 	var opts openOptions
