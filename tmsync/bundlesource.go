@@ -86,7 +86,9 @@ func (s *BundleSource) Resolve(_ context.Context, img manifest.Image) (digest.Di
 }
 
 // Reference implements ImageSource: the image in the bundle's OCI layout, if it passed
-// Verify and has digest d.
+// Verify and has digest d. The reference's source is held to that digest
+// (Bundle.ImageReference): a layout edited since Verify fails the image when copy.Image
+// opens it, before anything is pushed.
 func (s *BundleSource) Reference(_ context.Context, img manifest.Image, d digest.Digest) (types.ImageReference, *types.SystemContext, error) {
 	res, ok := s.b.Result(img.Dest.String())
 	if ok && res.Digest != d {

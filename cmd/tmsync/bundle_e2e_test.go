@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tmsync/tmsync/attest/attesttest"
 	"github.com/tmsync/tmsync/internal/releasetest"
@@ -404,4 +408,170 @@ func TestBundleEndToEnd(t *testing.T) {
 		t.Errorf("incremental import: ledger %s, want %s", got, next[0].Digest)
 	}
 	assertNoSecrets(t, b.dir, b.token, b.ecr.Password)
+}
+
+// fixIntegrity is an attacker who rewrites the unsigned integrity files: every file of
+// the layout (blobs added included) listed in bundle.json with its size and sha256, and
+// SHA256SUMS to match.
+func fixIntegrity(t *testing.T, dir string) {
+	t.Helper()
+	m := readBundleJSON(t, dir)
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		listed[f.Path] = true
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	must(t, err)
+	for _, e := range ents {
+		if p := "blobs/sha256/" + e.Name(); !listed[p] {
+			m.Files = append(m.Files, bundle.FileRecord{Path: p})
+		}
+	}
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
+	var sums []string
+	for i, f := range m.Files {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		must(t, err)
+		m.Files[i].Size, m.Files[i].SHA256 = int64(len(data)), digest.FromBytes(data).Encoded()
+		sums = append(sums, m.Files[i].SHA256+"  "+f.Path)
+	}
+	mb, err := json.MarshalIndent(m, "", "  ")
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, bundle.ManifestFile), mb, 0o644))
+	sums = append(sums, digest.FromBytes(mb).Encoded()+"  "+bundle.ManifestFile)
+	sort.Slice(sums, func(i, j int) bool { return sums[i][66:] < sums[j][66:] })
+	must(t, os.WriteFile(filepath.Join(dir, bundle.SumsFile), []byte(strings.Join(sums, "\n")+"\n"), 0o644))
+}
+
+// TestBundleHostileEdits: a bundle whose unsigned integrity files were rewritten to
+// cover (1) an unattested image's blobs and a first index.json entry giving it the name
+// of an attested image, (2) an edited release file under the exported release digest.
+// bundle verify and sync --from-bundle refuse both (exit 2, naming the entry or both
+// digests) and push nothing. The untouched bundle's release digest, computed by bundle
+// verify, is the one export's run computed (tmsync.ReleaseDigest, --release-sha256).
+func TestBundleHostileEdits(t *testing.T) {
+	b := newBed(t)
+	good := []releasetest.Image{{Repository: "vault/core", Tag: "5.0.3", Layers: 1, LayerSize: 64 << 10}}
+	b.push(good, 1, true)
+	evil := []releasetest.Image{{Repository: "vault/evil", Tag: "1", Layers: 1, LayerSize: 32 << 10}}
+	b.push(evil, 500, false)
+	rel := filepath.Join(b.dir, "release")
+	must(t, os.Mkdir(rel, 0o755))
+	writeRelease(t, rel, "5.0.3", b.vendor.Host, good, nil)
+	args := b.args(rel)
+	t.Setenv("TM_TOKEN", b.token)
+	bdir := filepath.Join(b.dir, "bundle")
+	if code, _ := b.run(append(exportArgs(args), "--to", bdir)); code != 0 {
+		t.Fatalf("export: exit %d", code)
+	}
+	exported := b.report().ReleaseSHA256
+	evilImg, err := remote.Image(mustRef(t, b.vendor.Host+"/vault/evil:1"), remote.WithAuth(&authn.Basic{Username: "_tm", Password: b.token}))
+	must(t, err)
+	evilBlobs := filepath.Join(b.dir, "evil-layout")
+	el, err := layout.Write(evilBlobs, empty.Index)
+	must(t, err)
+	must(t, el.WriteImage(evilImg))
+	raw, err := evilImg.RawManifest()
+	must(t, err)
+	mt, err := evilImg.MediaType()
+	must(t, err)
+	b.vendor.Stop()
+	b.att.Close()
+	t.Setenv("TM_TOKEN", "")
+	verify := func(dir string) (int, string) {
+		return b.run([]string{"tmsync", "bundle", "verify", "--src_attestor", b.keyFile, "--srcdomain", b.vendor.Host, dir})
+	}
+
+	code, out := verify(bdir)
+	if code != 0 || !strings.Contains(out, "release folder sha256 "+exported+" (computed from its ") {
+		t.Errorf("bundle verify of the exported bundle: exit %d; want 0 printing the release digest export computed, %s", code, exported)
+	}
+
+	copyBundle := func(name string) string {
+		dst := filepath.Join(b.dir, name)
+		must(t, os.CopyFS(dst, os.DirFS(bdir)))
+		return dst
+	}
+	refused := func(t *testing.T, dir, prefix string, want ...string) {
+		t.Helper()
+		code, out := verify(dir)
+		for _, w := range want {
+			if code != 2 || !strings.Contains(out, w) {
+				t.Errorf("bundle verify: exit %d; want 2 saying %q", code, w)
+			}
+		}
+		pushes := b.ecr.ManifestPushes()
+		code, out = b.run(withFlag(append(args, "--from-bundle", dir), "--trgprefix", prefix))
+		for _, w := range want {
+			if code != 2 || !strings.Contains(out, w) {
+				t.Errorf("sync --from-bundle: exit %d; want 2 saying %q", code, w)
+			}
+		}
+		if n := b.ecr.ManifestPushes() - pushes; n != 0 {
+			t.Errorf("sync --from-bundle pushed %d manifests", n)
+		}
+		ref := mustRef(t, b.ecr.Host+strings.TrimSuffix(prefix, "/")+"/vault/core:5.0.3")
+		if d, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: b.ecr.Username, Password: b.ecr.Password})); err == nil {
+			t.Errorf("the target has %s under vault/core:5.0.3 (attested %s, unattested %s)", d.Digest, good[0].Digest, evil[0].Digest)
+		}
+	}
+
+	t.Run("a first index.json entry of the name at an unattested image", func(t *testing.T) {
+		dir := copyBundle("dup-index")
+		ents, err := os.ReadDir(filepath.Join(evilBlobs, "blobs", "sha256"))
+		must(t, err)
+		for _, e := range ents {
+			data, err := os.ReadFile(filepath.Join(evilBlobs, "blobs", "sha256", e.Name()))
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(dir, "blobs", "sha256", e.Name()), data, 0o644))
+		}
+		p := filepath.Join(dir, "index.json")
+		data, err := os.ReadFile(p)
+		must(t, err)
+		var idx ocispec.Index
+		must(t, json.Unmarshal(data, &idx))
+		first := idx.Manifests[0]
+		first.Digest, first.Size, first.MediaType = digest.FromBytes(raw), int64(len(raw)), string(mt)
+		idx.Manifests = append([]ocispec.Descriptor{first}, idx.Manifests...)
+		data, err = json.Marshal(idx)
+		must(t, err)
+		must(t, os.WriteFile(p, data, 0o644))
+		fixIntegrity(t, dir)
+		refused(t, dir, "/dup/", "index.json: manifests[0] and manifests[1] both name vault/core:5.0.3")
+	})
+
+	t.Run("a release file edited under the exported digest", func(t *testing.T) {
+		dir := copyBundle("release-edited")
+		p := filepath.Join(dir, "release", "5.0.3_release.json")
+		data, err := os.ReadFile(p)
+		must(t, err)
+		must(t, os.WriteFile(p, append(data, ' '), 0o644))
+		fixIntegrity(t, dir)
+		computed := releaseDigestOf(t, filepath.Join(dir, "release"))
+		if computed == exported {
+			t.Fatal("the edit did not change the release digest")
+		}
+		refused(t, dir, "/relsha/", "releaseSha256 is "+exported, "hashes to "+computed)
+	})
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(s, name.Insecure)
+	must(t, err)
+	return ref
+}
+
+// releaseDigestOf is `sha256sum FILES | LC_ALL=C sort -k2 | sha256sum` in dir.
+func releaseDigestOf(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	must(t, err)
+	var lines []string
+	for _, e := range ents { // sorted by name
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		must(t, err)
+		lines = append(lines, digest.FromBytes(data).Encoded()+"  "+e.Name()+"\n")
+	}
+	return digest.FromString(strings.Join(lines, "")).Encoded()
 }

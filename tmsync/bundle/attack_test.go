@@ -8,15 +8,25 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	imgcopy "go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/signature"
 
 	"github.com/tmsync/tmsync/attest"
 	"github.com/tmsync/tmsync/attest/attesttest"
+	"github.com/tmsync/tmsync/internal/testbed"
 	"github.com/tmsync/tmsync/tmsync/bundle"
 )
 
@@ -186,25 +196,6 @@ func attacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 				}
 			})
 		}, one, false, []string{string(other), "do not reference"}},
-		{"index.json points a name at another image", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, "index.json")
-			b, _ := os.ReadFile(p)
-			var idx struct {
-				SchemaVersion int               `json:"schemaVersion"`
-				MediaType     string            `json:"mediaType"`
-				Manifests     []json.RawMessage `json:"manifests"`
-			}
-			json.Unmarshal(b, &idx)
-			a := imageRecord(fx.m, vName).Digest
-			var other digest.Digest
-			for _, im := range fx.m.Images {
-				if im.Name != vName && im.Platforms == 1 {
-					other = im.Digest
-				}
-			}
-			os.WriteFile(p, bytes.ReplaceAll(b, []byte(a), []byte(other)), 0o644)
-			rewrite(t, dir, nil)
-		}, one, false, []string{"index.json names " + vName}},
 		{"release file edited", func(t *testing.T, dir string) {
 			flipByte(t, filepath.Join(dir, "release", "5.0.3_release.json"))
 		}, nil, true, []string{"release/5.0.3_release.json", "altered"}},
@@ -444,4 +435,438 @@ func tarAttacks(t *testing.T, fx *fixture, op *attest.Verifier) {
 			})
 		}
 	})
+}
+
+// editIndex rewrites the layout's index.json with edit, keeping every field it has.
+func editIndex(t testing.TB, dir string, edit func(ms []ocispec.Descriptor) []ocispec.Descriptor) {
+	t.Helper()
+	p := filepath.Join(dir, "index.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		t.Fatal(err)
+	}
+	idx.Manifests = edit(idx.Manifests)
+	if data, err = json.Marshal(idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// impostor is the index.json entry of name with the digest, size and media type of
+// another image of the bundle: a verified manifest, not the one verified for name.
+func impostor(t testing.TB, m *bundle.Manifest, ms []ocispec.Descriptor, name string) ocispec.Descriptor {
+	t.Helper()
+	var d ocispec.Descriptor
+	for _, e := range ms {
+		if e.Annotations[ocispec.AnnotationRefName] == name {
+			d = e
+		}
+	}
+	for _, im := range m.Images {
+		if im.Name != name && im.Platforms == 1 {
+			d.Digest, d.Size, d.MediaType = im.Digest, im.Size, im.MediaType
+			d.Annotations = maps.Clone(d.Annotations)
+			return d
+		}
+	}
+	t.Fatal("no other image")
+	return d
+}
+
+// indexAttacks: index.json entries that do not match bundle.json, under integrity files
+// rewritten to match, refuse the bundle (exit 2, the entry named); the oci: transport
+// would read the first entry of a name and never check its digest.
+func indexAttacks(t *testing.T, fx *fixture) {
+	victim := "vault/svc03:5.0.3"
+	cases := []struct {
+		name string
+		edit func(ms []ocispec.Descriptor) []ocispec.Descriptor
+		want []string
+	}{
+		{"a second entry of a name, before the real one", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			return append([]ocispec.Descriptor{impostor(t, fx.m, ms, victim)}, ms...)
+		}, []string{"manifests[", "both name " + victim}},
+		{"a second entry of a name, after the real one", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			return append(ms, impostor(t, fx.m, ms, victim))
+		}, []string{"manifests[", "both name " + victim}},
+		{"the same entry twice", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			return append(ms, ms[0])
+		}, []string{"and manifests[" + strconv.Itoa(len(fx.m.Images)) + "] both name"}},
+		{"an entry pointing a name at another image", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			imp := impostor(t, fx.m, ms, victim)
+			for i := range ms {
+				if ms[i].Annotations[ocispec.AnnotationRefName] == victim {
+					ms[i] = imp
+				}
+			}
+			return ms
+		}, []string{"manifests[", victim, "gives " + victim + " the digest " + string(imageRecord(fx.m, victim).Digest)}},
+		{"an entry of an image bundle.json does not list", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			imp := impostor(t, fx.m, ms, victim)
+			imp.Annotations[ocispec.AnnotationRefName] = "vault/evil:1"
+			return append(ms, imp)
+		}, []string{"vault/evil:1", "does not list"}},
+		{"an entry without a name", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			imp := impostor(t, fx.m, ms, victim)
+			delete(imp.Annotations, ocispec.AnnotationRefName)
+			return append(ms, imp)
+		}, []string{"has no image name"}},
+		{"an entry of another size", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			ms[0].Size++
+			return ms
+		}, []string{"manifests[0]", "bytes"}},
+		{"an entry of another source", func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+			ms[0].Annotations[bundle.AnnotationSource] = "evil.example/x@" + string(ms[0].Digest)
+			return ms
+		}, []string{"manifests[0]", "evil.example/x"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, fx.dir)
+			editIndex(t, dir, c.edit)
+			rewrite(t, dir, nil)
+			b, err := bundle.Open(context.Background(), dir, bundle.WithTempDir(t.TempDir()))
+			if err == nil {
+				b.Close()
+			}
+			if !errors.Is(err, bundle.ErrUnreadable) || bundle.ExitCode(err) != bundle.ExitUnreadable {
+				t.Fatalf("Open: %v (exit %d), want the bundle refused (exit 2)", err, bundle.ExitCode(err))
+			}
+			for _, w := range append(c.want, "index.json") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Open: %v\nwant it to say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// editedAfterVerify: a folder bundle edited between Verify and the copy (index.json, or
+// a manifest blob) gives copy.Image a source that fails before anything is pushed.
+func editedAfterVerify(t *testing.T, fx *fixture, op *attest.Verifier) {
+	target := testbed.StartRegistry(t, testbed.RegistryOptions{})
+	victim := "vault/svc03:5.0.3"
+	vd := imageRecord(fx.m, victim).Digest
+	cases := []struct {
+		name string
+		edit func(t *testing.T, dir string)
+	}{
+		{"index.json: a first entry of the name at another image", func(t *testing.T, dir string) {
+			editIndex(t, dir, func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+				return append([]ocispec.Descriptor{impostor(t, fx.m, ms, victim)}, ms...)
+			})
+		}},
+		{"index.json: the entry pointed at another image", func(t *testing.T, dir string) {
+			editIndex(t, dir, func(ms []ocispec.Descriptor) []ocispec.Descriptor {
+				imp := impostor(t, fx.m, ms, victim)
+				for i := range ms {
+					if ms[i].Annotations[ocispec.AnnotationRefName] == victim {
+						ms[i] = imp
+					}
+				}
+				return ms
+			})
+		}},
+		{"the manifest blob replaced", func(t *testing.T, dir string) {
+			imp := impostor(t, fx.m, nil, victim)
+			data, err := os.ReadFile(blobFile(dir, imp.Digest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(blobFile(dir, vd), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	pc, err := signature.NewPolicyContext(&signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Destroy()
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := copyDir(t, fx.dir)
+			b, s := openVerify(t, dir, op)
+			if r, _ := b.Result(victim); !r.OK || s.ExitCode() != bundle.ExitOK {
+				t.Fatalf("before the edit: %+v", r)
+			}
+			c.edit(t, dir)
+			src, err := b.ImageReference(victim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := dockerRef(t, fmt.Sprintf("%s/edited%d/svc03:5.0.3", target.Host, i))
+			_, err = imgcopy.Image(ctx, pc, dst, src, &imgcopy.Options{DestinationCtx: insecure,
+				ImageListSelection: imgcopy.CopyAllImages, PreserveDigests: true, ReportWriter: io.Discard})
+			if !errors.Is(err, bundle.ErrIntegrity) || !strings.Contains(err.Error(), string(vd)) {
+				t.Errorf("copy.Image of an edited bundle: %v, want ErrIntegrity naming %s", err, vd)
+			}
+			if d, err := docker.GetDigest(ctx, insecure, dst); err == nil {
+				t.Errorf("the target has %s under the verified image's tag", d)
+			}
+			// Nothing was pushed, not even a blob: the registry has no such repository.
+			repo := filepath.Join(target.Dir, "data", "docker", "registry", "v2", "repositories", fmt.Sprintf("edited%d", i))
+			if _, err := os.Stat(repo); err == nil {
+				t.Errorf("the registry holds %s: something was pushed before the source failed\n%s", repo, testbed.Listing(t, repo))
+			}
+		})
+	}
+}
+
+// ustar is one raw ustar header block (archive/tar will not write a PAX extended
+// header by hand, nor a sparse file).
+func ustar(name string, typeflag byte, size int64) []byte {
+	h := make([]byte, 512)
+	copy(h[0:100], name)
+	copy(h[100:108], "0000644\x00")
+	copy(h[108:116], "0000000\x00")
+	copy(h[116:124], "0000000\x00")
+	copy(h[124:136], fmt.Sprintf("%011o\x00", size))
+	copy(h[136:148], "00000000000\x00")
+	h[156] = typeflag
+	copy(h[257:265], "ustar\x0000")
+	copy(h[148:156], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return h
+}
+
+// gnuSparse is an old GNU sparse entry (type 'S') that expands to realsize bytes from
+// four bytes of data.
+func gnuSparse(name string, realsize int64) []byte {
+	h := ustar(name, tar.TypeGNUSparse, 4)
+	copy(h[257:265], "ustar  \x00")
+	copy(h[386:398], fmt.Sprintf("%011o\x00", realsize-4))
+	copy(h[398:410], fmt.Sprintf("%011o\x00", 4))
+	copy(h[483:495], fmt.Sprintf("%011o\x00", realsize))
+	copy(h[148:156], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return append(h, pad512([]byte("evil"))...)
+}
+
+func pad512(b []byte) []byte { return append(b, make([]byte, (512-len(b)%512)%512)...) }
+
+// paxSparse is a PAX GNU sparse 1.0 entry named name that expands to realsize bytes
+// from four bytes of data.
+func paxSparse(name string, realsize int64) []byte {
+	var recs []byte
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", name},
+		{"GNU.sparse.realsize", strconv.FormatInt(realsize, 10)}} {
+		body := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(body) + 1
+		for len(strconv.Itoa(n))+len(body) != n {
+			n++
+		}
+		recs = append(recs, strconv.Itoa(n)+body...)
+	}
+	data := pad512([]byte(fmt.Sprintf("1\n%d\n4\n", realsize-4)))
+	data = append(data, "evil"...)
+	out := append(ustar("PaxHeaders/"+name, 'x', int64(len(recs))), pad512(recs)...)
+	out = append(out, ustar("GNUSparseFile.0/"+name, '0', int64(len(data)))...)
+	return append(out, pad512(data)...)
+}
+
+// tarBombs: a tar member is never extracted past the size bundle.json records for it;
+// a sparse member is refused before anything is written.
+func tarBombs(t *testing.T, fx *fixture) {
+	head := func() []byte {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for _, f := range []string{bundle.ManifestFile, bundle.SumsFile} {
+			b, err := os.ReadFile(filepath.Join(fx.dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tw.WriteHeader(&tar.Header{Name: f, Typeflag: tar.TypeReg, Size: int64(len(b)), Mode: 0o644})
+			tw.Write(b)
+		}
+		tw.Flush()
+		return buf.Bytes()
+	}
+	layoutRec := func() bundle.FileRecord {
+		for _, f := range fx.m.Files {
+			if f.Path == "oci-layout" {
+				return f
+			}
+		}
+		t.Fatal("no oci-layout record")
+		return bundle.FileRecord{}
+	}()
+	// bytesUnder is what the extraction wrote under its temporary folder.
+	bytesUnder := func(dir string) int64 {
+		var n int64
+		filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() {
+				n += fi.Size()
+			}
+			return nil
+		})
+		return n
+	}
+
+	t.Run("PAX sparse member", func(t *testing.T) {
+		for _, name := range []string{"oci-layout", "blobs/sha256/" + ownLayers(fx.m)[0].Encoded(), "unlisted"} {
+			tmp := t.TempDir()
+			p := filepath.Join(t.TempDir(), "bomb.tar")
+			data := append(head(), paxSparse(name, 64<<20)...)
+			data = append(data, make([]byte, 1024)...)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			b, err := bundle.Open(context.Background(), p, bundle.WithTempDir(tmp))
+			if err == nil {
+				b.Close()
+			}
+			if !errors.Is(err, bundle.ErrUnsafeEntry) || !strings.Contains(err.Error(), "sparse") || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s: Open: %v, want ErrUnsafeEntry naming the sparse member", name, err)
+			}
+			if n := bytesUnder(tmp); n > 0 {
+				t.Errorf("%s: %d bytes extracted", name, n)
+			}
+		}
+	})
+
+	t.Run("GNU sparse type", func(t *testing.T) {
+		data := append(head(), gnuSparse("oci-layout", 64<<20)...)
+		data = append(data, make([]byte, 1024)...)
+		p := filepath.Join(t.TempDir(), "bomb.tar")
+		os.WriteFile(p, data, 0o644)
+		tmp := t.TempDir()
+		b, err := bundle.Open(context.Background(), p, bundle.WithTempDir(tmp))
+		if err == nil {
+			b.Close()
+		}
+		if !errors.Is(err, bundle.ErrUnsafeEntry) || !strings.Contains(err.Error(), "sparse") {
+			t.Errorf("Open: %v, want ErrUnsafeEntry", err)
+		}
+		if n := bytesUnder(tmp); n > 0 {
+			t.Errorf("%d bytes extracted", n)
+		}
+	})
+
+	// A plain member larger than its record: refused as that file's problem (here a
+	// file every image needs), and not a byte of it written.
+	t.Run("member larger than its record", func(t *testing.T) {
+		for _, size := range []int64{layoutRec.Size + 1, 8 << 20} {
+			var buf bytes.Buffer
+			buf.Write(head())
+			tw := tar.NewWriter(&buf)
+			tw.WriteHeader(&tar.Header{Name: "oci-layout", Typeflag: tar.TypeReg, Size: size, Mode: 0o644})
+			tw.Write(make([]byte, size))
+			tw.Close()
+			p := filepath.Join(t.TempDir(), "big.tar")
+			os.WriteFile(p, buf.Bytes(), 0o644)
+			tmp := t.TempDir()
+			b, err := bundle.Open(context.Background(), p, bundle.WithTempDir(tmp))
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if n := bytesUnder(tmp); n > 0 {
+				t.Errorf("size %d: %d bytes extracted", size, n)
+			}
+			s := b.Verify(context.Background(), nil)
+			want := fmt.Sprintf("oci-layout is %d bytes in the tar, bundle.json says %d: not extracted", size, layoutRec.Size)
+			if !slices.Contains(s.Problems, want) || s.Refused != s.Images {
+				t.Errorf("size %d: problems %q, %d of %d refused; want %q", size, s.Problems, s.Refused, s.Images, want)
+			}
+			b.Close()
+		}
+	})
+}
+
+// releaseSum is the release folder's digest as `sha256sum FILES | sort -k2 | sha256sum`
+// gives it (docs: --release-sha256), from the bundle's files on disk.
+func releaseSum(t testing.TB, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, "release"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines string
+	for _, e := range ents { // ReadDir sorts by name
+		lines += sumOf(t, filepath.Join(dir, "release", e.Name())) + "  " + e.Name() + "\n"
+	}
+	return sha([]byte(lines))
+}
+
+// releaseDigestClaims: bundle verify reports the release folder's digest computed from
+// its files, and a bundle.json that claims another is refused (exit 2, both named).
+func releaseDigestClaims(t *testing.T, fx *fixture, op *attest.Verifier) {
+	want := releaseSum(t, fx.dir)
+	ents, _ := os.ReadDir(filepath.Join(fx.dir, "release"))
+	t.Run("computed without a claim", func(t *testing.T) {
+		_, s := openVerify(t, fx.dir, op)
+		if s.ReleaseSHA256 != want || s.ReleaseFiles != len(ents) || len(ents) == 0 {
+			t.Errorf("summary: release sha256 %q of %d files, want %s of %d", s.ReleaseSHA256, s.ReleaseFiles, want, len(ents))
+		}
+	})
+	t.Run("a true claim", func(t *testing.T) {
+		dir := copyDir(t, fx.dir)
+		rewrite(t, dir, func(m *bundle.Manifest) { m.ReleaseSHA256 = want })
+		if _, s := openVerify(t, dir, op); s.ReleaseSHA256 != want || s.ExitCode() != bundle.ExitOK {
+			t.Errorf("summary: release sha256 %q, exit %d", s.ReleaseSHA256, s.ExitCode())
+		}
+	})
+	edits := map[string]func(t *testing.T, dir string) string{
+		"release JSON edited, the claim kept": func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "release", "5.0.3_release.json")
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p, append(data, ' '), 0o644)
+			rewrite(t, dir, func(m *bundle.Manifest) { m.ReleaseSHA256 = want })
+			return want
+		},
+		"a release file added, the claim kept": func(t *testing.T, dir string) string {
+			os.WriteFile(filepath.Join(dir, "release", "5.0.4_images.txt"), []byte("vault/evil:1\n"), 0o644)
+			rewrite(t, dir, func(m *bundle.Manifest) {
+				m.ReleaseSHA256 = want
+				m.Files = append(m.Files, bundle.FileRecord{Path: "release/5.0.4_images.txt"})
+			})
+			return want
+		},
+		"claim edited": func(t *testing.T, dir string) string {
+			claim := strings.Repeat("ab", 32)
+			rewrite(t, dir, func(m *bundle.Manifest) { m.ReleaseSHA256 = claim })
+			return claim
+		},
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			dir := copyDir(t, fx.dir)
+			claim := edit(t, dir)
+			for _, p := range []string{dir, packed(t, dir)} {
+				b, err := bundle.Open(context.Background(), p, bundle.WithTempDir(t.TempDir()))
+				if err == nil {
+					b.Close()
+				}
+				got := releaseSum(t, dir)
+				if bundle.ExitCode(err) != bundle.ExitUnreadable || !strings.Contains(err.Error(), claim) || !strings.Contains(err.Error(), got) {
+					t.Errorf("%s: Open: %v (exit %d), want refused naming the claim %s and the computed %s", filepath.Base(p), err, bundle.ExitCode(err), claim, got)
+				}
+			}
+		})
+	}
+}
+
+// packed is dir packed into one tar.
+func packed(t testing.TB, dir string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bundle.tar")
+	if _, err := bundle.PackFile(context.Background(), dir, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

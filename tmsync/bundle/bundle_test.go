@@ -222,6 +222,10 @@ func TestBundle(t *testing.T) {
 
 	t.Run("attacks", func(t *testing.T) { attacks(t, fx, op) })
 	t.Run("tar-attacks", func(t *testing.T) { tarAttacks(t, fx, op) })
+	t.Run("index-attacks", func(t *testing.T) { indexAttacks(t, fx) })
+	t.Run("edited-after-verify", func(t *testing.T) { editedAfterVerify(t, fx, op) })
+	t.Run("tar-bombs", func(t *testing.T) { tarBombs(t, fx) })
+	t.Run("release-digest", func(t *testing.T) { releaseDigestClaims(t, fx, op) })
 
 	t.Run("tar", func(t *testing.T) {
 		dir := t.TempDir()

@@ -24,12 +24,20 @@
 // signed, and an attacker who rewrites both is caught by what is: each image's manifest
 // digest is vouched for by the vendor's attestation, verified with the operator's key
 // (never a key found in the bundle), and every blob is named by its digest and checked
-// as it is read. The release folder is unsigned, as it is for a registry-sourced sync;
-// the release pin (--release-sha256) covers it, and ReleaseSHA256 carries the digest.
+// as it is read. The layout's index.json must agree with bundle.json entry for entry (one
+// entry per name, the recorded digest, size, type and source), and the source handed
+// to copy.Image yields the verified digest or fails before anything is pushed: the oci:
+// transport itself takes the first entry of a name and does not check its digest. The
+// release folder is unsigned, as it is for a registry-sourced sync; the release pin
+// (--release-sha256) covers it. Open computes its digest from the files (ReleaseSHA256)
+// and refuses a bundle.json that claims another; an attacker who rewrites the claim as
+// well is caught only by the pin.
 //
 // # Results and exit statuses
 //
-// Open fails with ErrUnreadable (exit 2) only when the bundle cannot be used at all.
+// Open fails with ErrUnreadable (exit 2) only when the bundle cannot be used at all:
+// bundle.json or SHA256SUMS unreadable, an unsafe or sparse tar entry, or files that
+// passed their checks but contradict bundle.json (index.json, the release digest).
 // Otherwise Verify returns a per-image verdict: an image whose files are missing,
 // truncated or altered, or whose attestation does not verify, is refused with a message
 // naming the file and digest (exit 1); the others proceed. A problem with a file every
@@ -40,7 +48,8 @@
 //
 // The oci: transport of containers/image reads blobs by path, so a tar is extracted
 // into a temporary folder while each file is hashed (one pass over the stream, memory
-// bounded). The alternative, a source that seeks inside an uncompressed tar, saves the
+// bounded). A member is written only if its tar size is the size bundle.json records,
+// and never past it, so the extraction is bounded by bundle.json's sizes. The alternative, a source that seeks inside an uncompressed tar, saves the
 // disk copy but not the read, needs its own ImageSource, and does not work on split
 // parts or a pipe. The benchmark measures the extraction.
 //

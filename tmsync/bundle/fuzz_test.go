@@ -1,8 +1,13 @@
 package bundle
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func FuzzParseSums(f *testing.F) {
@@ -59,4 +64,45 @@ func TestRefName(t *testing.T) {
 			t.Errorf("refNameOK(%q): %v", name, err)
 		}
 	}
+}
+
+// FuzzCheckIndex: an index.json that checkIndex accepts has one entry per name, each
+// the image bundle.json records under it.
+func FuzzCheckIndex(f *testing.F) {
+	d1, d2 := digest.FromString("one"), digest.FromString("two")
+	m := &Manifest{Images: []ImageRecord{
+		{Name: "vault/core:5.0.3", Source: "r.example/vault/core@" + d1.String(), Digest: d1, MediaType: ocispec.MediaTypeImageManifest, Size: 3},
+		{Name: "vault/ix:5.0.3", Source: "r.example/vault/ix@" + d2.String(), Digest: d2, MediaType: ocispec.MediaTypeImageIndex, Size: 3},
+	}}
+	entry := func(im ImageRecord) string {
+		return `{"mediaType":"` + im.MediaType + `","digest":"` + im.Digest.String() + `","size":3,"annotations":{"org.opencontainers.image.ref.name":"` +
+			im.Name + `","io.tmsync.source":"` + im.Source + `"}}`
+	}
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[` + entry(m.Images[0]) + `,` + entry(m.Images[1]) + `]}`))
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[` + entry(m.Images[0]) + `,` + entry(m.Images[0]) + `]}`))
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[` + strings.Replace(entry(m.Images[1]), "ix:", "core:", 1) + `,` + entry(m.Images[0]) + `]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var idx ocispec.Index
+		if json.Unmarshal(data, &idx) != nil {
+			return
+		}
+		b := &Bundle{m: m}
+		index, err := b.checkIndex(idx)
+		if err != nil {
+			return
+		}
+		if len(index) != len(idx.Manifests) {
+			t.Fatalf("accepted %d entries for %d names", len(idx.Manifests), len(index))
+		}
+		for _, im := range m.Images {
+			if d, ok := index[im.Name]; ok && (d.Digest != im.Digest || d.Size != im.Size || d.MediaType != im.MediaType) {
+				t.Fatalf("accepted %s as %+v", im.Name, d)
+			}
+		}
+		for name := range index {
+			if !slices.ContainsFunc(m.Images, func(im ImageRecord) bool { return im.Name == name }) {
+				t.Fatalf("accepted an entry %q bundle.json does not list", name)
+			}
+		}
+	})
 }

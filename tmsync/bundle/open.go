@@ -50,6 +50,8 @@ type Bundle struct {
 	imgProbs map[string][]string
 	needs    map[string][]digest.Digest // image -> blobs found from its manifests
 	results  map[string]*ImageResult    // from the last Verify
+	// releaseSHA256 is computed from the release files (checkReleaseDigest).
+	releaseSHA256 string
 }
 
 type fileState struct {
@@ -69,7 +71,8 @@ type fileState struct {
 //
 // The error matches ErrUnreadable when the bundle cannot be used at all (no or a bad
 // bundle.json or SHA256SUMS, a tar that ends before them, a gap in split parts, an unsafe
-// tar entry): exit status 2. Files that are missing, truncated or altered are not an
+// or sparse tar entry, an index.json entry that does not match bundle.json, a release
+// folder whose digest is not the one bundle.json claims): exit status 2. Files that are missing, truncated or altered are not an
 // error of Open: the images that need them are refused by Verify (exit 1).
 func Open(ctx context.Context, path string, options ...OpenOption) (*Bundle, error) {
 	var opts openOptions
@@ -101,7 +104,10 @@ func Open(ctx context.Context, path string, options ...OpenOption) (*Bundle, err
 		}
 		return nil, err
 	}
-	b.evaluate()
+	if err := b.evaluate(); err != nil {
+		b.Close()
+		return nil, unreadable(err)
+	}
 	return b, nil
 }
 
@@ -274,6 +280,11 @@ func (b *Bundle) openTar(ctx context.Context, parts []string, opts openOptions) 
 			return nil
 		}
 		name := hdr.Name
+		if sparse(hdr) {
+			// A sparse entry expands to its declared size from a few bytes of tar: the
+			// packer never writes one.
+			return fmt.Errorf("%w: %q is a sparse file (%s)", ErrUnsafeEntry, name, sparseKind(hdr))
+		}
 		switch hdr.Typeflag {
 		case tar.TypeReg:
 		case tar.TypeDir:
@@ -296,6 +307,12 @@ func (b *Bundle) openTar(ctx context.Context, parts []string, opts openOptions) 
 			b.warnings = append(b.warnings, fmt.Sprintf("the tar holds %s, which %s does not list: not extracted", name, ManifestFile))
 			continue
 		}
+		if hdr.Size != st.rec.Size {
+			// Checked before a byte is written: the tar's size is what it would write.
+			st.present = true
+			st.problem = fmt.Sprintf("is %d bytes in the tar, %s says %d: not extracted", hdr.Size, ManifestFile, st.rec.Size)
+			continue
+		}
 		if err := b.extract(tr, st); err != nil {
 			var cut *cutError
 			if errors.As(err, &cut) {
@@ -311,7 +328,26 @@ type cutError struct{ err error }
 
 func (e *cutError) Error() string { return e.err.Error() }
 
-// extract writes one entry under root, hashing it.
+// sparse reports whether hdr is a GNU sparse entry, old (type 'S') or PAX (0.x, 1.0).
+func sparse(hdr *tar.Header) bool {
+	return sparseKind(hdr) != ""
+}
+
+func sparseKind(hdr *tar.Header) string {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return "GNU sparse type"
+	}
+	for k, v := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return fmt.Sprintf("PAX record %s=%s", k, v)
+		}
+	}
+	return ""
+}
+
+// extract writes one entry under root, hashing it: at most the size bundle.json records
+// (the caller checked the tar header's size against it); a longer entry is a problem of
+// the file, and its excess is not written.
 func (b *Bundle) extract(r io.Reader, st *fileState) error {
 	full := filepath.Join(b.root, filepath.FromSlash(st.rec.Path))
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -322,7 +358,7 @@ func (b *Bundle) extract(r io.Reader, st *fileState) error {
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), r)
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, st.rec.Size))
 	if cerr := f.Close(); err == nil && cerr != nil {
 		return cerr
 	}
@@ -333,6 +369,9 @@ func (b *Bundle) extract(r io.Reader, st *fileState) error {
 			return &cutError{err}
 		}
 		return err
+	}
+	if extra, _ := io.CopyN(io.Discard, r, 1); extra > 0 {
+		st.problem = fmt.Sprintf("is longer in the tar than the %d bytes %s says: the rest was not extracted", st.rec.Size, ManifestFile)
 	}
 	return nil
 }
@@ -351,8 +390,11 @@ func typeName(t byte) string {
 	return fmt.Sprintf("entry of type %q", t)
 }
 
-// evaluate decides every file's state, then every image's integrity.
-func (b *Bundle) evaluate() {
+// evaluate decides every file's state, then every image's integrity. Its error is a
+// bundle that contradicts itself in files that passed their checks (index.json against
+// bundle.json, the release folder against its claimed digest): the integrity files
+// were rewritten, so nothing of it is used.
+func (b *Bundle) evaluate() error {
 	for _, p := range slices.Sorted(maps.Keys(b.files)) {
 		st := b.files[p]
 		rec := st.rec
@@ -382,20 +424,107 @@ func (b *Bundle) evaluate() {
 			b.problems = append(b.problems, fmt.Sprintf("%s does not list %s", ManifestFile, want))
 		}
 	}
+	if err := b.checkReleaseDigest(); err != nil {
+		return err
+	}
 	index := map[string]ocispec.Descriptor{}
 	if data, err := b.readOK("index.json"); err == nil {
 		var idx ocispec.Index
 		if err := json.Unmarshal(data, &idx); err != nil {
 			b.problems = append(b.problems, "index.json: "+err.Error())
-		}
-		for _, d := range idx.Manifests {
-			index[d.Annotations[ocispec.AnnotationRefName]] = d
+		} else if index, err = b.checkIndex(idx); err != nil {
+			return err
 		}
 	}
 	for _, im := range b.m.Images {
 		b.imgProbs[im.Name] = b.checkImage(im, index)
 	}
+	return nil
 }
+
+// checkIndex returns index.json's entries by name, each matching its image's record in
+// bundle.json. An entry that does not is refused, the bundle with it: the oci: transport
+// takes the first entry of a name and reads whatever digest it gives, so a second entry
+// of a name, or one bundle.json does not describe, could put an image that was never
+// verified under a verified image's tag.
+func (b *Bundle) checkIndex(idx ocispec.Index) (map[string]ocispec.Descriptor, error) {
+	records := map[string]ImageRecord{}
+	for _, im := range b.m.Images {
+		records[im.Name] = im
+	}
+	entry := func(i int) string {
+		d := idx.Manifests[i]
+		return fmt.Sprintf("index.json: manifests[%d] (%s %q, %s)", i, ocispec.AnnotationRefName, d.Annotations[ocispec.AnnotationRefName], d.Digest)
+	}
+	index := map[string]ocispec.Descriptor{}
+	at := map[string]int{}
+	for i, d := range idx.Manifests {
+		name := d.Annotations[ocispec.AnnotationRefName]
+		if name == "" {
+			return nil, fmt.Errorf("%s has no image name", entry(i))
+		}
+		if j, dup := at[name]; dup {
+			return nil, fmt.Errorf("index.json: manifests[%d] and manifests[%d] both name %s (%s and %s): one entry per image",
+				j, i, name, idx.Manifests[j].Digest, d.Digest)
+		}
+		at[name], index[name] = i, d
+	}
+	for i, d := range idx.Manifests {
+		name := d.Annotations[ocispec.AnnotationRefName]
+		entry := entry(i)
+		rec, ok := records[name]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s names an image %s does not list", entry, ManifestFile)
+		case d.Digest != rec.Digest:
+			return nil, fmt.Errorf("%s: %s gives %s the digest %s", entry, ManifestFile, name, rec.Digest)
+		case d.MediaType != rec.MediaType || d.Size != rec.Size:
+			return nil, fmt.Errorf("%s is a %s of %d bytes, %s says a %s of %d bytes", entry, d.MediaType, d.Size, ManifestFile, rec.MediaType, rec.Size)
+		case d.Annotations[AnnotationSource] != rec.Source:
+			return nil, fmt.Errorf("%s gives the source %q, %s says %q", entry, d.Annotations[AnnotationSource], ManifestFile, rec.Source)
+		}
+	}
+	return index, nil
+}
+
+// checkReleaseDigest computes the digest of the release folder the bundle carries, as
+// tmsync computes it for --release-sha256 (tmsync.ReleaseDigest: the SHA-256 of the
+// sorted lines "<sha256>  <path in the folder>\n" of its files), from the files that
+// passed their checks; a bundle.json that claims another is refused. A release file that
+// failed its checks is a problem of the bundle already: no digest then.
+func (b *Bundle) checkReleaseDigest() error {
+	var lines []string
+	for _, p := range slices.Sorted(maps.Keys(b.files)) {
+		rel, ok := strings.CutPrefix(p, ReleaseDir+"/")
+		if !ok {
+			continue
+		}
+		st := b.files[p]
+		if st.problem != "" {
+			return nil
+		}
+		lines = append(lines, st.sha+"  "+rel+"\n")
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	b.releaseSHA256 = hex.EncodeToString(h.Sum(nil))
+	if claim := b.m.ReleaseSHA256; claim != "" && claim != b.releaseSHA256 {
+		return fmt.Errorf("%s: releaseSha256 is %s, but the release folder it carries (%d files under %s/) hashes to %s",
+			ManifestFile, claim, len(lines), ReleaseDir, b.releaseSHA256)
+	}
+	return nil
+}
+
+// ReleaseSHA256 is the digest of the release folder the bundle carries, computed by
+// Open from its files as --release-sha256 computes it ("" when the bundle carries none,
+// or one of its files failed its checks). Open refused a bundle whose bundle.json
+// claimed another.
+func (b *Bundle) ReleaseSHA256() string { return b.releaseSHA256 }
 
 // readOK reads a small file of the bundle that passed its checks.
 func (b *Bundle) readOK(p string) ([]byte, error) {
@@ -427,14 +556,9 @@ func (b *Bundle) holds(d digest.Digest) bool { return b.blobProblem(d) == "" }
 // checkImage walks an image's manifests in the layout and checks every blob it needs.
 func (b *Bundle) checkImage(im ImageRecord, index map[string]ocispec.Descriptor) []string {
 	var probs []string
-	desc, ok := index[im.Name]
-	switch {
-	case !ok:
+	if _, ok := index[im.Name]; !ok {
+		// checkIndex held every entry to its record.
 		return []string{fmt.Sprintf("index.json has no image named %s", im.Name)}
-	case desc.Digest != im.Digest:
-		return []string{fmt.Sprintf("index.json names %s %s, %s says %s", im.Name, desc.Digest, ManifestFile, im.Digest)}
-	case desc.Annotations[AnnotationSource] != im.Source:
-		probs = append(probs, fmt.Sprintf("index.json gives %s the source %q, %s says %q", im.Name, desc.Annotations[AnnotationSource], ManifestFile, im.Source))
 	}
 	declared := map[digest.Digest]Blob{}
 	for _, bl := range im.Blobs {

@@ -56,11 +56,15 @@ type ImageResult struct {
 
 // Summary is what `tmsync bundle verify` reports.
 type Summary struct {
-	Path          string
-	Kind          string // "dir", "tar" or "split"
-	ToolVersion   string
-	Releases      []string
+	Path        string
+	Kind        string // "dir", "tar" or "split"
+	ToolVersion string
+	Releases    []string
+	// ReleaseSHA256 is the release folder's digest computed from its files
+	// (Bundle.ReleaseSHA256), never the one bundle.json claims; ReleaseFiles is how
+	// many files it covers.
 	ReleaseSHA256 string
+	ReleaseFiles  int
 	Incremental   bool
 	// Files and FileBytes count the files bundle.json lists; Blobs and BlobBytes the
 	// blobs among them; External and ExternalBytes the blobs left out.
@@ -130,7 +134,7 @@ func (b *Bundle) Verify(ctx context.Context, v *attest.Verifier, options ...Veri
 		opt(&opts)
 	}
 	s := &Summary{Path: b.path, Kind: b.kind, ToolVersion: b.m.ToolVersion, Releases: b.m.Releases,
-		ReleaseSHA256: b.m.ReleaseSHA256, Incremental: b.m.Since != nil,
+		ReleaseSHA256: b.releaseSHA256, Incremental: b.m.Since != nil,
 		Problems: slices.Clone(b.problems), Warnings: slices.Clone(b.warnings)}
 	for _, f := range b.m.Files {
 		s.Files++
@@ -138,6 +142,9 @@ func (b *Bundle) Verify(ctx context.Context, v *attest.Verifier, options ...Veri
 		if strings.HasPrefix(f.Path, "blobs/") {
 			s.Blobs++
 			s.BlobBytes += f.Size
+		}
+		if strings.HasPrefix(f.Path, ReleaseDir+"/") {
+			s.ReleaseFiles++
 		}
 	}
 	for _, e := range b.m.External {
@@ -222,9 +229,12 @@ func (b *Bundle) Result(name string) (ImageResult, bool) {
 // ImageReference returns a containers/image reference reading the image named name
 // (its destination "repository:tag") from the bundle's layout, to give to copy.Image as
 // the source. Only an image that passed the last Verify is handed out (ErrRefused, or
-// ErrNotInBundle). Blobs left out of an incremental bundle are read from the earlier
-// bundles given, when they hold them; the target's own copy makes copy.Image skip the
-// others (it asks the destination first).
+// ErrNotInBundle). Its source yields the digest Verify vouched for or nothing: opening
+// it reads the layout's manifest of that name and fails (ErrIntegrity) when its digest
+// is another (a folder edited since Verify), before copy.Image has pushed anything, and
+// every manifest it reads later is held to its digest too. Blobs left out of an
+// incremental bundle are read from the earlier bundles given, when they hold them; the
+// target's own copy makes copy.Image skip the others (it asks the destination first).
 func (b *Bundle) ImageReference(name string, earlier ...*Bundle) (types.ImageReference, error) {
 	r, ok := b.results[name]
 	if !ok {
@@ -240,27 +250,35 @@ func (b *Bundle) ImageReference(name string, earlier ...*Bundle) (types.ImageRef
 	if err != nil {
 		return nil, err
 	}
-	if len(earlier) == 0 {
-		return ref, nil
-	}
-	return &fallbackRef{ImageReference: ref, earlier: earlier}, nil
+	return &verifiedRef{ImageReference: ref, name: name, want: r.Digest, earlier: earlier}, nil
 }
 
-// fallbackRef reads blobs missing from the layout from earlier bundles.
-type fallbackRef struct {
+// verifiedRef is a reference of the layout held to the digest Verify vouched for; it
+// reads blobs missing from the layout from earlier bundles.
+type verifiedRef struct {
 	types.ImageReference
+	name    string
+	want    digest.Digest
 	earlier []*Bundle
 }
 
-func (r *fallbackRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
+func (r *verifiedRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
 	src, err := r.ImageReference.NewImageSource(ctx, sys)
 	if err != nil {
 		return nil, err
 	}
-	return &fallbackSource{ImageSource: src, ref: r}, nil
+	s := &fallbackSource{ImageSource: src, ref: r}
+	// The oci: transport reads index.json when the source is opened, takes the first
+	// entry of the name and does not check the digest it gives; copy.Image checks the
+	// manifest only after pushing the image's blobs, and pushes it under the tag.
+	if _, _, err := s.GetManifest(ctx, nil); err != nil {
+		src.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-func (r *fallbackRef) NewImage(ctx context.Context, sys *types.SystemContext) (types.ImageCloser, error) {
+func (r *verifiedRef) NewImage(ctx context.Context, sys *types.SystemContext) (types.ImageCloser, error) {
 	src, err := r.NewImageSource(ctx, sys)
 	if err != nil {
 		return nil, err
@@ -275,15 +293,37 @@ func (r *fallbackRef) NewImage(ctx context.Context, sys *types.SystemContext) (t
 
 type fallbackSource struct {
 	types.ImageSource
-	ref *fallbackRef
+	ref *verifiedRef
 }
 
 func (s *fallbackSource) Reference() types.ImageReference { return s.ref }
 
+// GetManifest returns a manifest of the layout only if it has the digest it must: the
+// verified one for the image, instanceDigest for an instance of its index.
+func (s *fallbackSource) GetManifest(ctx context.Context, instanceDigest *digest.Digest) ([]byte, string, error) {
+	data, mime, err := s.ImageSource.GetManifest(ctx, instanceDigest)
+	if err != nil {
+		return nil, "", err
+	}
+	want := s.ref.want
+	if instanceDigest != nil {
+		want = *instanceDigest
+	}
+	if got := digest.FromBytes(data); got != want {
+		what := "the manifest of " + s.ref.name
+		if instanceDigest != nil {
+			what = fmt.Sprintf("the manifest %s of %s", want, s.ref.name)
+		}
+		return nil, "", fmt.Errorf("%w: %w: %s in %s is %s, not the %s verified: the bundle changed since it was verified",
+			ErrRefused, ErrIntegrity, what, s.ref.ImageReference.StringWithinTransport(), got, want)
+	}
+	return data, mime, nil
+}
+
 func (s *fallbackSource) GetBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
 	rc, size, err := s.ImageSource.GetBlob(ctx, info, cache)
-	if err == nil {
-		return rc, size, nil
+	if err == nil || len(s.ref.earlier) == 0 {
+		return rc, size, err
 	}
 	if e := holder(info.Digest, s.ref.earlier); e != nil {
 		f, oerr := os.Open(filepath.Join(e.root, filepath.FromSlash(blobPath(info.Digest))))

@@ -525,7 +525,9 @@ func verifyBundle(ctx context.Context, path string, ac attestorConfig, byo tmsyn
 	kind := s.Kind
 	fmt.Fprintf(stdout, "bundle %s (%s), written by tmsync %s, releases %s\n", filepath.Clean(path), kind, s.ToolVersion, strings.Join(s.Releases, ", "))
 	if s.ReleaseSHA256 != "" {
-		fmt.Fprintf(stdout, "release folder sha256 %s\n", s.ReleaseSHA256)
+		// Computed from the release files by Open (a bundle.json claiming another was
+		// refused there): what --release-sha256 pins.
+		fmt.Fprintf(stdout, "release folder sha256 %s (computed from its %d files; pin it with --release-sha256)\n", s.ReleaseSHA256, s.ReleaseFiles)
 	}
 	fmt.Fprintf(stdout, "files: %d (%s); blobs: %d (%s)", s.Files, tmsync.HumanBytes(s.FileBytes), s.Blobs, tmsync.HumanBytes(s.BlobBytes))
 	if s.Incremental {
