@@ -2,11 +2,14 @@ package manifest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.podman.io/image/v5/docker/reference"
@@ -109,5 +112,15 @@ func checkImage(t testing.TB, img Image, opts options) {
 	}
 	if img.Vendor != SameRegistry(img.Source.Registry, opts.VendorRegistry) {
 		t.Fatalf("image %s: Vendor %v for registry %s", img.Dest, img.Vendor, img.Source.Registry)
+	}
+}
+
+// TestFolderDigest: the lines are sorted by path whatever the map's order, and the value is
+// the SHA-256 of "<sha>  <path>\n" lines, as sha256sum prints them.
+func TestFolderDigest(t *testing.T) {
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	want := sha256.Sum256([]byte(b + "  5.0.3_release.json\n" + a + "  z/images.txt\n"))
+	if got := FolderDigest(map[string]string{"z/images.txt": a, "5.0.3_release.json": b}); got != hex.EncodeToString(want[:]) {
+		t.Errorf("FolderDigest = %s, want %x", got, want)
 	}
 }

@@ -1,13 +1,12 @@
 package tmsync
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
+
+	"github.com/tmsync/tmsync/manifest"
 )
 
 // The attestation binds a digest to a repository on the vendor registry; the tag and the
@@ -24,21 +23,14 @@ import (
 //
 // where FILES are the release JSON and image list files the report lists.
 func ReleaseDigest(dir string, releases []ReleaseRecord) string {
-	var lines []string
+	files := map[string]string{}
 	for _, r := range releases {
 		for _, f := range r.Files {
-			lines = append(lines, f.SHA256+"  "+releaseRelPath(dir, f.Path)+"\n")
+			files[releaseRelPath(dir, f.Path)] = f.SHA256
 		}
 	}
-	sort.Slice(lines, func(i, j int) bool { return linePath(lines[i]) < linePath(lines[j]) })
-	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return manifest.FolderDigest(files)
 }
-
-func linePath(l string) string { return strings.TrimSuffix(l[66:], "\n") }
 
 // releaseRelPath is a file's path inside the release folder, with forward slashes.
 func releaseRelPath(dir, p string) string {

@@ -143,7 +143,7 @@ func parseManifest(b []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%s: %w", ManifestFile, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF { // dec.More misses a stray '}' or ']'
 		return nil, fmt.Errorf("%s: data after the JSON object", ManifestFile)
 	}
 	if m.Format != FormatVersion {

@@ -106,3 +106,17 @@ func FuzzCheckIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestParseManifestTrailing: bundle.json with anything after its object, a stray closing
+// bracket among them, is refused.
+func TestParseManifestTrailing(t *testing.T) {
+	const doc = `{"format":1,"tool":"tmsync","toolVersion":"x","created":"2026-01-01T00:00:00Z","releases":[],"images":[],"files":[]}`
+	if _, err := parseManifest([]byte(doc + "\n")); err != nil && strings.Contains(err.Error(), "data after") {
+		t.Fatalf("a trailing newline refused: %v", err)
+	}
+	for _, tail := range []string{"}", "\n]", " {}", "x", `"`} {
+		if _, err := parseManifest([]byte(doc + tail)); err == nil || !strings.Contains(err.Error(), "data after the JSON object") {
+			t.Errorf("%q after bundle.json's object: %v", tail, err)
+		}
+	}
+}

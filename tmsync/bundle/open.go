@@ -19,6 +19,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	imgmanifest "go.podman.io/image/v5/manifest"
+
+	"github.com/tmsync/tmsync/manifest"
 )
 
 // OpenOption configures Open.
@@ -493,29 +495,24 @@ func (b *Bundle) checkIndex(idx ocispec.Index) (map[string]ocispec.Descriptor, e
 // passed their checks; a bundle.json that claims another is refused. A release file that
 // failed its checks is a problem of the bundle already: no digest then.
 func (b *Bundle) checkReleaseDigest() error {
-	var lines []string
-	for _, p := range slices.Sorted(maps.Keys(b.files)) {
+	files := map[string]string{}
+	for p, st := range b.files {
 		rel, ok := strings.CutPrefix(p, ReleaseDir+"/")
 		if !ok {
 			continue
 		}
-		st := b.files[p]
 		if st.problem != "" {
 			return nil
 		}
-		lines = append(lines, st.sha+"  "+rel+"\n")
+		files[rel] = st.sha
 	}
-	if len(lines) == 0 {
+	if len(files) == 0 {
 		return nil
 	}
-	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-	}
-	b.releaseSHA256 = hex.EncodeToString(h.Sum(nil))
+	b.releaseSHA256 = manifest.FolderDigest(files)
 	if claim := b.m.ReleaseSHA256; claim != "" && claim != b.releaseSHA256 {
 		return fmt.Errorf("%s: releaseSha256 is %s, but the release folder it carries (%d files under %s/) hashes to %s",
-			ManifestFile, claim, len(lines), ReleaseDir, b.releaseSHA256)
+			ManifestFile, claim, len(files), ReleaseDir, b.releaseSHA256)
 	}
 	return nil
 }
