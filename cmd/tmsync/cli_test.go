@@ -134,8 +134,8 @@ func TestConfigFile(t *testing.T) {
 	t.Setenv("TM_TOKEN", "tok-in-env-7c1f")
 	code, out, _ := runCLI(t, "config", "show", "--config", cfg, "--concurrency", "2")
 	for _, re := range []string{`(?m)^trgregion: +eu-central-1 +# config$`, `(?m)^concurrency: +2 +# flag or environment$`,
-		`(?m)^trg_dst_security_scan_enabled: +true +# config$`, `(?m)^insecure-registry: +"a.example:5000,b.example" +# config$`,
-		`(?m)^retries: +3 +# default$`, `(?m)^# vendor token: from TM_TOKEN \(REDACTED\)$`} {
+		`(?m)^trg_dst_security_scan_enabled: +true +# config$`, `(?m)^insecure-registry: +\['a.example:5000', b.example\] +# config$`,
+		`(?m)^# retries: +3 +# default$`, `(?m)^# vendor token: from TM_TOKEN \(REDACTED\)$`} {
 		if code != 0 || !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("config show: exit %d, no line like %s in:\n%s", code, re, out)
 		}
