@@ -100,10 +100,10 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 		printUsage = usageError(cl.stderr)
 	}
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
-		code := printUsage(c, err, sub) // prints the error and a suggestion
+		code := printUsage(c, err, sub) // prints the error in usageProblem's words
 		// The flags after the bad one are not parsed: the error log's path is read from
 		// the command line itself.
-		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), err)
+		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), usageProblem(c, err))
 		return code
 	}
 	if before := cmd.Before; before != nil {
