@@ -210,3 +210,50 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("bad key: exit %d: %s", code, errOut)
 	}
 }
+
+// TestECRFlagsWithRegistryTarget: the ECR-only flags given with --target registry (on the
+// command line, in the environment or in --config) are accepted and named on one INFO
+// line; with --target ecr, or left at their defaults, nothing is said.
+func TestECRFlagsWithRegistryTarget(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ECR_KMS_ARN", "")
+	cfg := filepath.Join(dir, "shared.yaml")
+	must(t, os.WriteFile(cfg, []byte("trg-tag-mutability: MUTABLE\nprune-tags: true\n"), 0o644))
+	rel := filepath.Join(dir, "rel")
+	must(t, os.MkdirAll(rel, 0o755))
+	must(t, os.WriteFile(filepath.Join(rel, "ecr_policy.json"), []byte("123456789012\n"), 0o644)) // a default file found: not "given"
+	base := []string{"plan", "--release-dir", rel, "--error-log", filepath.Join(dir, "e.log"), "--trg-registry", "127.0.0.1:1", "--skip-preflight"}
+	const tail = ": ECR repository settings, ignored with --target registry"
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // the INFO line, "" none
+	}{
+		{"flags", []string{"--target", "registry", "--trg_dst_security_scan_enabled", "True", "--trg_kms_key_alias", "alias/x",
+			"--trg_ecr_policy_file_path", filepath.Join(dir, "p.json"), "--trg_ecr_lifecycle_file_path=" + filepath.Join(dir, "l.json")}, nil,
+			"INFO: --trg_dst_security_scan_enabled, --trg_kms_key_alias, --trg_ecr_policy_file_path, --trg_ecr_lifecycle_file_path" + tail},
+		{"environment and config", []string{"--target", "registry", "--config", cfg}, map[string]string{"ECR_KMS_ARN": "arn:aws:kms:eu-central-1:123456789012:key/k"},
+			"INFO: --trg_kms_key_alias, --trg-tag-mutability, --prune-tags" + tail},
+		{"defaults", []string{"--target", "registry"}, nil, ""},
+		{"ecr", []string{"--trg_dst_security_scan_enabled", "--trg_kms_key_alias", "alias/x"}, nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			code, out, errOut := runCLI(t, append(append([]string{}, base...), c.args...)...)
+			// The run stops on the empty release folder, not on these flags.
+			if regexp.MustCompile(`(?m)^ERROR:.*(trg_|prune-tags|tag-mutability|--target)`).MatchString(out + errOut) {
+				t.Errorf("refused (exit %d): %s%s", code, out, errOut)
+			}
+			got := strings.Count(out+errOut, tail)
+			switch {
+			case c.want == "" && got != 0:
+				t.Errorf("an INFO line without ECR flags given:\n%s%s", out, errOut)
+			case c.want != "" && (got != 1 || !strings.Contains(out+errOut, c.want+"\n")):
+				t.Errorf("want the one line %q, got:\n%s%s", c.want, out, errOut)
+			}
+		})
+	}
+}
