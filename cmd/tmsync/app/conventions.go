@@ -240,7 +240,7 @@ func usageProblem(c *cli.Context, err error) error {
 		if s := suggest(name, names); s != "" {
 			return fmt.Errorf("no flag --%s: did you mean --%s?", name, s)
 		}
-		return fmt.Errorf("no flag --%s (tmsync %s --help lists them)", name, commandName(c))
+		return fmt.Errorf("no flag --%s (%s --help lists them)", name, strings.TrimSpace("tmsync "+commandName(c)))
 	}
 	if m := needsValue.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Errorf("--%s needs a value", m[1])
