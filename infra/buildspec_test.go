@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -227,10 +228,11 @@ func TestShardRun(t *testing.T) {
 func TestSyncStageExitStatus(t *testing.T) {
 	t.Parallel()
 	script := buildspecCommand(t, "buildspec_build.yaml")
-	for _, c := range []struct{ rc, want int }{{0, 0}, {1, 0}, {2, 2}} {
+	// 130 and 143: tmsync stopped by SIGINT or SIGTERM (a stopped build, the timeout).
+	for _, c := range []struct{ rc, want int }{{0, 0}, {1, 0}, {2, 2}, {130, 130}, {143, 143}} {
 		dir := t.TempDir()
 		env := fakeTools(t, dir)
-		os.WriteFile(filepath.Join(dir, "bin", "tmsync"), []byte("#!/usr/bin/env bash\necho \"$*\" > tmsync-calls\nexit "+string(rune('0'+c.rc))+"\n"), 0o755)
+		os.WriteFile(filepath.Join(dir, "bin", "tmsync"), []byte("#!/usr/bin/env bash\necho \"$*\" > tmsync-calls\nexit "+strconv.Itoa(c.rc)+"\n"), 0o755)
 		out, code := runScript(t, dir, append(env, "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k"), script)
 		if code != c.want {
 			t.Errorf("tmsync exit %d: stage exit %d, want %d\n%s", c.rc, code, c.want, out)

@@ -178,7 +178,7 @@ func (r *run) copyWithRetry(ctx context.Context, pc *signature.PolicyContext, it
 		return
 	}
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())
+		err = fmt.Errorf("%w: a rerun copies it", interruption(ctx, " while copying"))
 	}
 	it.fail("copy", OutcomeFailed, err)
 	r.failEvent(it, true)

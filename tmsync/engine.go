@@ -197,9 +197,9 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 		}
 		switch {
 		case ctx.Err() != nil && (r.mode == ModeSync || r.mode == ModeExport):
-			it.fail("copy", OutcomeFailed, ErrInterrupted)
+			it.fail("copy", OutcomeFailed, errNotStarted)
 		case ctx.Err() != nil:
-			it.fail(string(r.mode), OutcomeFailed, ErrInterrupted)
+			it.fail(string(r.mode), OutcomeFailed, errNotStarted)
 		case r.mode == ModePlan:
 			it.rec.Outcome = OutcomePlanned
 		case r.mode == ModeVerify:

@@ -27,7 +27,30 @@ var (
 	ErrDigestMismatch = errors.New("digest mismatch")
 	// ErrInterrupted: the run was stopped before the image was done.
 	ErrInterrupted = errors.New("interrupted")
+	// errNotStarted is the failure of an image the interruption came before: nothing of
+	// it was tried (ReasonNotStarted).
+	errNotStarted = fmt.Errorf("not started: the run was %w", ErrInterrupted)
 )
+
+// ReasonNotStarted is the reason of an image an interrupted run never started: its error
+// log line says so instead of a step that failed (ImageRecord.NotStarted).
+const ReasonNotStarted = "not started: the run was interrupted"
+
+// interruption is ErrInterrupted for an image ctx's end cut short in the middle of what
+// (" while copying"), saying why when the context's cause says more than that it was
+// cancelled (the command line's cause names the signal: "interrupted while copying
+// (SIGTERM received)"); never Go's "context canceled".
+func interruption(ctx context.Context, what string) error {
+	cause := context.Cause(ctx)
+	switch {
+	case cause == nil || cause == context.Canceled:
+		return fmt.Errorf("%w%s", ErrInterrupted, what)
+	case errors.Is(cause, context.DeadlineExceeded):
+		return fmt.Errorf("%w%s (the run's deadline passed)", ErrInterrupted, what)
+	default:
+		return fmt.Errorf("%w%s (%v)", ErrInterrupted, what, cause)
+	}
+}
 
 // StartError is an error that stopped a run before any image was processed: bad flags, a
 // bad release folder, no credentials. The command line exits with status 2 on it.

@@ -255,7 +255,7 @@ func (r *run) evidenceOne(ctx context.Context, it *item) {
 		}
 		if ctx.Err() != nil {
 			// Cut by the interruption, not failed: a rerun puts it (the image is present).
-			err = fmt.Errorf("%w: evidence not finished: %v", ErrInterrupted, ctx.Err())
+			err = fmt.Errorf("%w: a rerun finishes it", interruption(ctx, " before its evidence was finished"))
 		}
 		it.failRec("evidence", OutcomeFailed, err)
 		// The image had its progress line (copied or present): this one comes after.

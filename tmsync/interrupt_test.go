@@ -2,8 +2,12 @@ package tmsync
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -40,6 +44,37 @@ func (cancellingAttestor) Verify(ctx context.Context, _ attest.Subject) (*Attest
 	return nil, &attest.UnavailableError{Op: "verifying", Err: ctx.Err()}
 }
 
+// TestInterruptionWording: an image cut short says it was interrupted, and by what when
+// the context's cause says (the command line's names the signal), never Go's "context
+// canceled"; it stays an ErrInterrupted, classed canceled.
+func TestInterruptionWording(t *testing.T) {
+	bySignal := errors.New("SIGTERM received")
+	for _, c := range []struct {
+		cancel func(context.Context) context.Context
+		want   string
+	}{
+		{func(p context.Context) context.Context { ctx, cancel := context.WithCancel(p); cancel(); return ctx }, "interrupted while copying"},
+		{func(p context.Context) context.Context {
+			ctx, cancel := context.WithCancelCause(p)
+			cancel(bySignal)
+			return ctx
+		}, "interrupted while copying (SIGTERM received)"},
+		{func(p context.Context) context.Context {
+			ctx, cancel := context.WithDeadline(p, time.Now().Add(-time.Second))
+			t.Cleanup(cancel)
+			return ctx
+		}, "interrupted while copying (the run's deadline passed)"},
+	} {
+		err := interruption(c.cancel(context.Background()), " while copying")
+		if err.Error() != c.want || !errors.Is(err, ErrInterrupted) || ClassifyError(err) != CauseCanceled {
+			t.Errorf("%q (%s), want %q, an ErrInterrupted classed canceled", err, ClassifyError(err), c.want)
+		}
+		if strings.Contains(err.Error(), "context") {
+			t.Errorf("%q: Go's words", err)
+		}
+	}
+}
+
 // TestInterruptedBeforeCopy: SIGTERM while the attestations are fetched is an
 // interruption, not a failure to start: the run returns a report that says so, with every
 // image failed as interrupted, for each mode.
@@ -72,9 +107,18 @@ func TestInterruptedBeforeCopy(t *testing.T) {
 				t.Errorf("interrupted %v, exit %d, summary %+v; want interrupted, exit 1, 2 failed", rep.Interrupted, rep.ExitStatus(), rep.Summary)
 			}
 			for _, im := range rep.Images {
-				if im.Outcome != OutcomeFailed || im.Reason != ErrInterrupted.Error() {
-					t.Errorf("%s: %s (%s), want failed: interrupted", im.Dest, im.Outcome, im.Reason)
+				if im.Outcome != OutcomeFailed || im.Reason != ReasonNotStarted || !im.NotStarted() || im.Cause != CauseCanceled {
+					t.Errorf("%s: %s (%s, %s), want failed: %s", im.Dest, im.Outcome, im.Reason, im.Cause, ReasonNotStarted)
 				}
+			}
+			// The error log: a line per image that never started, not "copy failed".
+			want := []string{
+				"ERROR: vault/core:1.0.0: not started: the run was interrupted",
+				"ERROR: vault/ledger:1.0.0: not started: the run was interrupted",
+				"ERROR: run interrupted: the images not listed as copied or present were not synced",
+			}
+			if got := rep.ErrorLines(); !slices.Equal(got, want) {
+				t.Errorf("error log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
 	}

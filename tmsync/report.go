@@ -64,6 +64,11 @@ type FileRecord struct {
 	SHA256 string `json:"sha256"`
 }
 
+// NotStarted: the image failed because the run was interrupted before it was started.
+func (im ImageRecord) NotStarted() bool {
+	return im.Outcome == OutcomeFailed && im.Reason == ReasonNotStarted
+}
+
 // ImageRecord is what happened to one image.
 type ImageRecord struct {
 	// Dest is "repository:tag" relative to the prefix, as the release names it.
@@ -172,12 +177,18 @@ func (r *Report) summarize() {
 }
 
 // ErrorLines are the lines of the error log: one per failure,
-// "ERROR: <what failed>: <image>: <why>". None when every image is in place.
+// "ERROR: <what failed>: <image>: <why>", or "ERROR: <image>: not started: the run was
+// interrupted" for an image an interrupted run never started. None when every image is
+// in place.
 func (r *Report) ErrorLines() []string {
 	r = r.sanitized()
 	var lines []string
 	for _, im := range r.Images {
 		if im.Outcome != OutcomeRejected && im.Outcome != OutcomeFailed {
+			continue
+		}
+		if im.NotStarted() {
+			lines = append(lines, fmt.Sprintf("ERROR: %s: %s", im.Dest, ReasonNotStarted))
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("ERROR: %s failed: %s: %s", im.Step, im.Dest, oneLine(im.Reason)))

@@ -44,22 +44,28 @@ func TestHelpLayout(t *testing.T) {
 }
 
 // TestDidYouMean: a mistyped flag or command gets a suggestion, exit 2; a far-off one none.
+// A run's suggestion is in its error log too.
 func TestDidYouMean(t *testing.T) {
-	t.Setenv("TMSYNC_ERROR_LOG", filepath.Join(t.TempDir(), "sync-error.log")) // a bad flag writes it
+	errorLog := filepath.Join(t.TempDir(), "sync-error.log")
+	t.Setenv("TMSYNC_ERROR_LOG", errorLog) // a bad flag writes it
 	for _, c := range []struct {
 		args []string
 		want string
+		log  bool // a command with an error log
 	}{
-		{[]string{"sync", "--concurency", "3"}, "Did you mean --concurrency?"},
-		{[]string{"plan", "--trg_kms_key_alais", "x"}, "Did you mean --trg_kms_key_alias?"},
-		{[]string{"plan", "--trg-kms-key-alias", "x"}, "Did you mean --trg_kms_key_alias?"},
-		{[]string{"export", "--relase-dir", "x"}, "Did you mean --release-dir?"},
-		{[]string{"bundle", "verify", "--temp-dri", "x"}, "Did you mean --temp-dir?"},
-		{[]string{"snyc"}, `Did you mean "sync"?`},
-		{[]string{"verfiy"}, `Did you mean "verify"?`},
-		{[]string{"plan", "--zzzzzzzzzzzz"}, ""},
-		{[]string{"frobnicate"}, ""},
+		{[]string{"sync", "--concurency", "3"}, "no flag --concurency: did you mean --concurrency?", true},
+		{[]string{"sync", "-concurency", "3"}, "no flag --concurency: did you mean --concurrency?", true},
+		{[]string{"plan", "--trg_kms_key_alais", "x"}, "did you mean --trg_kms_key_alias?", true},
+		{[]string{"plan", "--trg-kms-key-alias", "x"}, "did you mean --trg_kms_key_alias?", true},
+		{[]string{"export", "--relase-dir", "x"}, "did you mean --release-dir?", true},
+		{[]string{"bundle", "verify", "--temp-dri", "x"}, "did you mean --temp-dir?", false},
+		{[]string{"config", "show", "--concurency", "3"}, "did you mean --concurrency?", false},
+		{[]string{"snyc"}, `Did you mean "sync"?`, false},
+		{[]string{"verfiy"}, `Did you mean "verify"?`, false},
+		{[]string{"plan", "--zzzzzzzzzzzz"}, "", true},
+		{[]string{"frobnicate"}, "", false},
 	} {
+		must(t, os.WriteFile(errorLog, nil, 0o644))
 		code, out, errOut := runCLI(t, c.args...)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2", c.args, code)
@@ -67,8 +73,58 @@ func TestDidYouMean(t *testing.T) {
 		if c.want != "" && !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: no %q in %q", c.args, c.want, errOut)
 		}
-		if c.want == "" && strings.Contains(errOut+out, "Did you mean") {
+		if c.want == "" && strings.Contains(strings.ToLower(errOut+out), "did you mean") {
 			t.Errorf("%v: a far-off suggestion: %q", c.args, errOut)
+		}
+		if logged, _ := os.ReadFile(errorLog); c.log && !strings.Contains(string(logged), c.want) {
+			t.Errorf("%v: error log %q lacks %q", c.args, logged, c.want)
+		}
+	}
+}
+
+// TestFlagMistakesSaidPlainly: a flag for the token sends the operator to TM_TOKEN and
+// never repeats its value (console, error log); a value of the wrong kind says what a
+// good one is; flags are named as typed (--name), in the console and the error log alike.
+func TestFlagMistakesSaidPlainly(t *testing.T) {
+	t.Setenv("TM_TOKEN", "")
+	errorLog := filepath.Join(t.TempDir(), "sync-error.log")
+	t.Setenv("TMSYNC_ERROR_LOG", errorLog)
+	const tok = "tok-in-a-flag-5a1c"
+	const toTM = "the vendor token goes in the TM_TOKEN environment variable, or in the Secrets Manager secret"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", "--TM_TOKEN=" + tok}, "no flag --TM_TOKEN: " + toTM},
+		{[]string{"sync", "--tm-token", tok}, "no flag --tm-token: " + toTM},
+		{[]string{"plan", "--token", tok}, "no flag --token: " + toTM},
+		{[]string{"verify", "-token=" + tok, "--concurrency", "2"}, "no flag --token: " + toTM},
+		{[]string{"export", "--vendor-token", tok}, "no flag --vendor-token: " + toTM},
+		{[]string{"sync", "--password", tok}, "no flag --password: " + toTM},
+		{[]string{"sync", "--concurrency", "x"}, `--concurrency "x": want a whole number, 1 or more`},
+		{[]string{"plan", "--retries=-x"}, `--retries "-x": want a whole number, 0 or more`},
+		{[]string{"plan", "--scan-wait", "5"}, `--scan-wait "5": want a duration such as 90s, 5m or 1h30m`},
+		{[]string{"plan", "--dry-run=maybe"}, `--dry-run "maybe": want true or false`},
+		{[]string{"plan", "--concurrency"}, "--concurrency needs a value"},
+		{[]string{"plan", "--frobnicate-widely"}, "no flag --frobnicate-widely (tmsync plan --help lists them)"},
+		{[]string{"--frobnicate-widely"}, "no flag --frobnicate-widely (tmsync --help lists them)"},
+	} {
+		must(t, os.WriteFile(errorLog, nil, 0o644))
+		code, out, errOut := runCLI(t, c.args...)
+		logged, _ := os.ReadFile(errorLog)
+		if code != 2 || !strings.Contains(errOut, "ERROR: "+c.want) {
+			t.Errorf("%v: exit %d, want 2 and %q in:\n%s", c.args, code, c.want, errOut)
+		}
+		if !strings.HasPrefix(c.args[0], "-") && !strings.Contains(string(logged), "ERROR: could not start: "+c.want) { // tmsync --flag: no run, no error log
+			t.Errorf("%v: error log %q, want %q", c.args, logged, c.want)
+		}
+		for _, s := range []string{out, errOut, string(logged)} {
+			if strings.Contains(s, tok) {
+				t.Errorf("%v: the token's value printed: %q", c.args, s)
+			}
+			if regexp.MustCompile(`(^|\s)-[a-zA-Z_]{2,}|flag provided|parse error`).MatchString(s) {
+				t.Errorf("%v: the flag package's words: %q", c.args, s)
+			}
 		}
 	}
 }
@@ -134,8 +190,8 @@ func TestConfigFile(t *testing.T) {
 	t.Setenv("TM_TOKEN", "tok-in-env-7c1f")
 	code, out, _ := runCLI(t, "config", "show", "--config", cfg, "--concurrency", "2")
 	for _, re := range []string{`(?m)^trgregion: +eu-central-1 +# config$`, `(?m)^concurrency: +2 +# flag or environment$`,
-		`(?m)^trg_dst_security_scan_enabled: +true +# config$`, `(?m)^insecure-registry: +"a.example:5000,b.example" +# config$`,
-		`(?m)^retries: +3 +# default$`, `(?m)^# vendor token: from TM_TOKEN \(REDACTED\)$`} {
+		`(?m)^trg_dst_security_scan_enabled: +true +# config$`, `(?m)^insecure-registry: +\['a.example:5000', b.example\] +# config$`,
+		`(?m)^# retries: +3 +# default$`, `(?m)^# vendor token: from TM_TOKEN \(REDACTED\)$`} {
 		if code != 0 || !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("config show: exit %d, no line like %s in:\n%s", code, re, out)
 		}
@@ -153,5 +209,52 @@ func TestConfigFile(t *testing.T) {
 	code, _, errOut = runCLI(t, "plan", "--config", cfg, "--error-log", dir+"/sync-error.log") // a bad --config writes it
 	if code != 2 || !strings.Contains(errOut, cfg+`:2: no flag "concurrancy" (did you mean concurrency?)`) {
 		t.Errorf("bad key: exit %d: %s", code, errOut)
+	}
+}
+
+// TestECRFlagsWithRegistryTarget: the ECR-only flags given with --target registry (on the
+// command line, in the environment or in --config) are accepted and named on one INFO
+// line; with --target ecr, or left at their defaults, nothing is said.
+func TestECRFlagsWithRegistryTarget(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ECR_KMS_ARN", "")
+	cfg := filepath.Join(dir, "shared.yaml")
+	must(t, os.WriteFile(cfg, []byte("trg-tag-mutability: MUTABLE\nprune-tags: true\n"), 0o644))
+	rel := filepath.Join(dir, "rel")
+	must(t, os.MkdirAll(rel, 0o755))
+	must(t, os.WriteFile(filepath.Join(rel, "ecr_policy.json"), []byte("123456789012\n"), 0o644)) // a default file found: not "given"
+	base := []string{"plan", "--release-dir", rel, "--error-log", filepath.Join(dir, "e.log"), "--trg-registry", "127.0.0.1:1", "--skip-preflight"}
+	const tail = ": ECR repository settings, ignored with --target registry"
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // the INFO line, "" none
+	}{
+		{"flags", []string{"--target", "registry", "--trg_dst_security_scan_enabled", "True", "--trg_kms_key_alias", "alias/x",
+			"--trg_ecr_policy_file_path", filepath.Join(dir, "p.json"), "--trg_ecr_lifecycle_file_path=" + filepath.Join(dir, "l.json")}, nil,
+			"INFO: --trg_dst_security_scan_enabled, --trg_kms_key_alias, --trg_ecr_policy_file_path, --trg_ecr_lifecycle_file_path" + tail},
+		{"environment and config", []string{"--target", "registry", "--config", cfg}, map[string]string{"ECR_KMS_ARN": "arn:aws:kms:eu-central-1:123456789012:key/k"},
+			"INFO: --trg_kms_key_alias, --trg-tag-mutability, --prune-tags" + tail},
+		{"defaults", []string{"--target", "registry"}, nil, ""},
+		{"ecr", []string{"--trg_dst_security_scan_enabled", "--trg_kms_key_alias", "alias/x"}, nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			code, out, errOut := runCLI(t, append(append([]string{}, base...), c.args...)...)
+			// The run stops on the empty release folder, not on these flags.
+			if regexp.MustCompile(`(?m)^ERROR:.*(trg_|prune-tags|tag-mutability|--target)`).MatchString(out + errOut) {
+				t.Errorf("refused (exit %d): %s%s", code, out, errOut)
+			}
+			got := strings.Count(out+errOut, tail)
+			switch {
+			case c.want == "" && got != 0:
+				t.Errorf("an INFO line without ECR flags given:\n%s%s", out, errOut)
+			case c.want != "" && (got != 1 || !strings.Contains(out+errOut, c.want+"\n")):
+				t.Errorf("want the one line %q, got:\n%s%s", c.want, out, errOut)
+			}
+		})
 	}
 }

@@ -15,7 +15,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGINT or SIGTERM stops the run: what is copying is cut, nothing more starts, the
+	// report and error log are written, and the exit status is 130 or 143 (app.Interrupt).
+	ctx, stop := app.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// A console that goes away (`tmsync sync | head`, a log agent that dies) must not kill
 	// the run mid-copy: with SIGPIPE caught, a write to it fails (EPIPE) and the run goes on
 	// to its report, error log and exit status. The signal itself is dropped.

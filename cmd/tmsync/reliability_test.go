@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -361,8 +362,10 @@ func TestReliabilityPermanentError(t *testing.T) {
 }
 
 // TestReliabilitySIGTERMThenRerun runs tmsync as a process, slowed down by latency at
-// the source, and sends it SIGTERM once a few images are in. It must exit 1 having
-// written an error log and a report that say it was interrupted, and leave no tag that
+// the source, and sends it SIGTERM once a few images are in. It must exit 143 (the
+// shell's status for SIGTERM) having written an error log and a report that say it was
+// interrupted (a "not started" line for each image it never started, the signal named
+// for those it cut, no "context canceled"), and leave no tag that
 // points to an incomplete image. A rerun completes the job: the target then equals what
 // a clean run leaves.
 func TestReliabilitySIGTERMThenRerun(t *testing.T) {
@@ -373,14 +376,44 @@ func TestReliabilitySIGTERMThenRerun(t *testing.T) {
 	start := time.Now()
 	code, out := r.runProcess(args, 3)
 	t.Logf("FIGURES sigterm: first run exit %d after %s", code, time.Since(start).Round(time.Millisecond))
-	if code != 1 {
-		t.Errorf("interrupted run: exit %d, want 1", code)
+	if code != 143 {
+		t.Errorf("interrupted run: exit %d, want 143 (SIGTERM)", code)
 	}
 	log := r.errorLog()
 	if strings.TrimSpace(log) == "" || !strings.Contains(log, "interrupted") {
 		t.Errorf("error log %q, want lines that say the run was interrupted", log)
 	}
+	if strings.Contains(log+out, "context canceled") {
+		t.Errorf("Go's words in the error log or on the console:\n%s\n%s", log, out)
+	}
 	rep := r.report()
+	notStarted, cut := 0, 0
+	for _, im := range rep.Images {
+		if im.Outcome != tmsync.OutcomeFailed {
+			continue
+		}
+		line := ""
+		switch {
+		case im.NotStarted():
+			notStarted++
+			line = "ERROR: " + im.Dest + ": not started: the run was interrupted\n"
+		case im.Step == "evidence": // copied, its evidence cut
+			line = "ERROR: evidence failed: " + im.Dest + ": interrupted before its evidence was finished (SIGTERM received): a rerun finishes it\n"
+		default:
+			cut++
+			line = "ERROR: copy failed: " + im.Dest + ": interrupted while copying (SIGTERM received): a rerun copies it\n"
+		}
+		if !strings.Contains(log, line) {
+			t.Errorf("error log lacks %q:\n%s", line, log)
+		}
+	}
+	if notStarted == 0 {
+		t.Errorf("no image reported not started (12 images, 2 at once, SIGTERM after 3): %+v", rep.Summary)
+	}
+	if !regexp.MustCompile(`(?m)^ERROR: \d+ images not started: the run was interrupted \[`).MatchString(out) {
+		t.Errorf("the console's summary lacks the images not started:\n%s", out)
+	}
+	t.Logf("FIGURES sigterm: %d images cut mid-copy, %d not started", cut, notStarted)
 	if !rep.Interrupted {
 		t.Error("the report does not say the run was interrupted")
 	}

@@ -28,7 +28,8 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 
 // Run runs the command line args (args[0] is the program's name) and returns its exit
 // status: 0 every image in place and verified, 1 some images failed, 2 the run could not
-// start. It takes TM_TOKEN (and, once the AWS configuration is read, the AWS secret keys)
+// start; 128+n (130, 143) when ctx was cancelled by signal n (NotifyContext) and not every
+// image is in place. It takes TM_TOKEN (and, once the AWS configuration is read, the AWS secret keys)
 // out of the environment for the duration of the run, and puts them back before it
 // returns.
 //
@@ -45,11 +46,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr, cl)
 	err := app.RunContext(ctx, joinBoolValues(args, boolFlagNames(app.Commands)))
 	if code, ok := err.(exitCode); ok {
-		return int(code)
+		return interruptStatus(ctx, int(code))
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ERROR: %v\n", err)
-		return 2
+		return interruptStatus(ctx, 2)
 	}
 	return 0
 }
@@ -100,10 +101,10 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 		printUsage = usageError(cl.stderr)
 	}
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
-		code := printUsage(c, err, sub) // prints the error and a suggestion
+		code := printUsage(c, err, sub) // prints the error in usageProblem's words
 		// The flags after the bad one are not parsed: the error log's path is read from
 		// the command line itself.
-		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), err)
+		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), usageProblem(c, err))
 		return code
 	}
 	if before := cmd.Before; before != nil {
@@ -150,7 +151,8 @@ func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
 		Description: "tmsync reads a release folder, verifies the vendor's attestation of every image digest,\n" +
 			"creates or reconciles the ECR repositories, and copies every image keeping its digest.\n" +
 			"Exit status: 0 every image in place and verified; 1 some images failed; 2 the run could not start\n" +
-			"(bad input, a preflight problem); 3 plan --detailed-exitcode: changes pending.",
+			"(bad input, a preflight problem); 3 plan --detailed-exitcode: changes pending; 130 or 143 the run was\n" +
+			"stopped by SIGINT or SIGTERM (what was copying is cut, the report and error log are written).",
 		Commands: []*cli.Command{
 			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, cl),
 			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, cl),

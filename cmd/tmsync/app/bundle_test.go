@@ -157,7 +157,7 @@ func TestExportRefusesSyncFlags(t *testing.T) {
 		t.Errorf("export --dry-run: %q, want a pointer to tmsync plan", stderr)
 	}
 	// A typo of an export flag still gets its suggestion.
-	if code, _, stderr := runCLI(t, "export", "--relase-dir", "x"); code != 2 || !strings.Contains(stderr, "Did you mean --release-dir?") {
+	if code, _, stderr := runCLI(t, "export", "--relase-dir", "x"); code != 2 || !strings.Contains(stderr, "did you mean --release-dir?") {
 		t.Errorf("export --relase-dir: exit %d, %q", code, stderr)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 	"go.yaml.in/yaml/v3"
@@ -143,15 +146,10 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 				var lines []string
 				for _, f := range c.Command.Flags {
 					name := f.Names()[0]
-					if name == "help" || name == "config" {
+					// The token never goes in a file (applyConfig refuses it there): the
+					// line at the end says where it comes from.
+					if name == "help" || name == "config" || name == "srcpasswd" {
 						continue
-					}
-					val := fmt.Sprint(c.Value(name))
-					if sl, ok := c.Value(name).(cli.StringSlice); ok {
-						val = strings.Join(sl.Value(), ",")
-					}
-					if d, ok := c.Value(name).(time.Duration); ok {
-						val = d.String()
 					}
 					from := "default"
 					switch {
@@ -160,12 +158,18 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 					case c.IsSet(name):
 						from = "flag or environment"
 					}
-					if (name == "srcpasswd") && val != "" {
-						val = "REDACTED"
+					// A default is printed commented out: read back as --config, a key
+					// would count as given (a settings file named by default is looked for
+					// in the release folder; one given is used as given).
+					key := name + ":"
+					if from == "default" {
+						key = "# " + key
 					}
-					lines = append(lines, fmt.Sprintf("%-36s %-40s # %s", name+":", quoteYAML(val), from))
+					lines = append(lines, fmt.Sprintf("%-38s %-40s # %s", key, yamlValue(c.Value(name)), from))
 				}
-				sort.Strings(lines)
+				sort.Slice(lines, func(i, j int) bool {
+					return strings.TrimPrefix(lines[i], "# ") < strings.TrimPrefix(lines[j], "# ")
+				})
 				switch {
 				case c.String("srcpasswd") != "":
 					lines = append(lines, "# vendor token: from --srcpasswd (REDACTED)")
@@ -190,9 +194,35 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 	}
 }
 
-func quoteYAML(s string) string {
-	if s == "" || strings.ContainsAny(s, ": #{}[],'\"") {
-		return fmt.Sprintf("%q", s)
+// yamlValue is a flag's value as YAML that applyConfig reads back to the same value:
+// a list for a repeatable flag, a duration as it parses ("1m30s"), a string quoted when
+// YAML would read it otherwise (":", "#", quotes, "true", "0x1", a leading space),
+// on one line.
+func yamlValue(v any) string {
+	scalar := func(s string) *yaml.Node {
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+		if strings.ContainsAny(s, "\n\r\t") || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		return n
 	}
-	return s
+	var n *yaml.Node
+	switch v := v.(type) {
+	case cli.StringSlice:
+		n = &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, e := range v.Value() {
+			n.Content = append(n.Content, scalar(e))
+		}
+	case time.Duration:
+		n = scalar(v.String())
+	case bool, int, int64, uint, uint64, float64:
+		n = &yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(v)}
+	default:
+		n = scalar(fmt.Sprint(v))
+	}
+	out, err := yaml.Marshal(n)
+	if err != nil {
+		return strconv.Quote(fmt.Sprint(v))
+	}
+	return strings.TrimSuffix(string(out), "\n")
 }

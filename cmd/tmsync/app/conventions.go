@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,22 +197,90 @@ func setHidden(f cli.Flag) {
 	}
 }
 
-// usageError prints a usage error with a suggestion for a mistyped flag, and exits 2.
+// usageError prints a usage error (usageProblem's wording) and exits 2.
 func usageError(stderr io.Writer) cli.OnUsageErrorFunc {
 	return func(c *cli.Context, err error, _ bool) error {
-		fmt.Fprintf(stderr, "ERROR: %v\n", err)
-		const undefined = "flag provided but not defined: "
-		if name, ok := strings.CutPrefix(err.Error(), undefined); ok && c.Command != nil {
-			var names []string
-			for _, f := range c.Command.Flags {
-				names = append(names, f.Names()...)
-			}
-			if s := suggest(strings.TrimLeft(name, "-"), names); s != "" {
-				fmt.Fprintf(stderr, "Did you mean --%s?\n", s)
-			}
-		}
+		fmt.Fprintf(stderr, "ERROR: %v\n", usageProblem(c, err))
 		return exitCode(2)
 	}
+}
+
+// The flag package's words for a command line that does not parse.
+var (
+	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	invalidValue  = regexp.MustCompile(`(?s)^invalid (?:boolean )?value "(.*)" for (?:flag )?-+([^:]+): (.*)$`)
+	needsValue    = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+)
+
+// tokenFlag: a flag name (one the command does not have) that looks like a place for
+// the vendor token: --token, --tm-token, --TM_TOKEN, --password...
+var tokenFlag = regexp.MustCompile(`(?i)token|passw|pwd`)
+
+// minInt is the least value of the int flags whose least value is not 0.
+var minInt = map[string]int{"concurrency": 1, "shard-count": 1, "trg_ecr_image_untagged_delete_days": 1}
+
+// usageProblem is err (a flag that does not parse) in the operator's words: the flag as
+// it is typed (--name), a close flag suggested, a token flag sent to TM_TOKEN (its value
+// never repeated), a bad value with what a good one looks like. The same words go to the
+// console and to the error log.
+func usageProblem(c *cli.Context, err error) error {
+	var flags []cli.Flag
+	if c != nil && c.Command != nil {
+		flags = c.Command.Flags
+	}
+	if m := undefinedFlag.FindStringSubmatch(err.Error()); m != nil {
+		name := m[1]
+		if tokenFlag.MatchString(name) {
+			return fmt.Errorf("no flag --%s: the vendor token goes in the TM_TOKEN environment variable, or in the Secrets Manager secret --src-token-secret names, not on the command line", name)
+		}
+		var names []string
+		for _, f := range flags {
+			names = append(names, f.Names()...)
+		}
+		if s := suggest(name, names); s != "" {
+			return fmt.Errorf("no flag --%s: did you mean --%s?", name, s)
+		}
+		return fmt.Errorf("no flag --%s (%s --help lists them)", name, strings.TrimSpace("tmsync "+commandName(c)))
+	}
+	if m := needsValue.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("--%s needs a value", m[1])
+	}
+	if m := invalidValue.FindStringSubmatch(err.Error()); m != nil {
+		value, name := m[1], m[2]
+		want := ""
+		for _, f := range flags {
+			if !slices.Contains(f.Names(), name) {
+				continue
+			}
+			switch f.(type) {
+			case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+				want = fmt.Sprintf("a whole number, %d or more", minInt[f.Names()[0]])
+			case *cli.DurationFlag:
+				want = "a duration such as 90s, 5m or 1h30m"
+			case *cli.BoolFlag:
+				want = "true or false"
+			case *cli.Float64Flag:
+				want = "a number"
+			}
+		}
+		if want == "" {
+			return fmt.Errorf("--%s %q: %s", name, value, m[3])
+		}
+		return fmt.Errorf("--%s %q: want %s", name, value, want)
+	}
+	return err
+}
+
+// commandName is the name of c's command as typed after tmsync ("sync", "bundle verify").
+func commandName(c *cli.Context) string {
+	if c == nil || c.Command == nil {
+		return ""
+	}
+	names := strings.Fields(c.Command.FullName())
+	if len(names) > 0 && names[0] == c.App.Name {
+		names = names[1:]
+	}
+	return strings.Join(names, " ")
 }
 
 // suggest is the name in names closest to typed, if it is close enough to be a typo.

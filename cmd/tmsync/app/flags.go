@@ -84,6 +84,12 @@ func syncFlags() []cli.Flag {
 	}
 }
 
+// ecrOnlyFlags are the flags that set ECR repositories or ECR's account, and do nothing
+// with --target registry (--scan-wait, which would wait for nothing, is refused).
+var ecrOnlyFlags = []string{"trg_dst_security_scan_enabled", "trg_kms_key_alias", "trg_ecr_policy_file_path",
+	"trg_ecr_lifecycle_file_path", "trg_resource_tags_file_path", "trg-tag-mutability",
+	"trg_ecr_image_untagged_delete_days", "throttle_ecr_creation_ms", "prune-tags", "enable-blob-mounting"}
+
 func argsFromFlags(c *cli.Context, stderr io.Writer) (Args, error) {
 	return readArgs(c, stderr, func(string) bool { return true })
 }
@@ -96,6 +102,18 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 	}
 	if c.IsSet("srcpasswd") {
 		fmt.Fprintln(stderr, "WARNING: --srcpasswd puts the token in the process list; prefer TM_TOKEN or the Secrets Manager secret")
+	}
+	if c.String("target") == "registry" {
+		// Accepted, not refused: a config shared with the ECR runs may set them.
+		var idle []string
+		for _, name := range ecrOnlyFlags {
+			if c.IsSet(name) && fmt.Sprint(c.Value(name)) != "" { // an empty ECR_KMS_ARN sets nothing
+				idle = append(idle, "--"+name)
+			}
+		}
+		if len(idle) > 0 {
+			fmt.Fprintf(stderr, "INFO: %s: ECR repository settings, ignored with --target registry\n", strings.Join(idle, ", "))
+		}
 	}
 	a := Args{
 		SrcUser: c.String("srcusr"), SrcPassword: c.String("srcpasswd"), SrcDomain: c.String("srcdomain"),

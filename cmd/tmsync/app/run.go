@@ -147,6 +147,9 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	}
 	s, err := setup(ctx, runAs, a, console, logger)
 	if err != nil {
+		if cutShort(ctx, err) {
+			err = interruptedStart(ctx) // what the signal cut short is not the problem
+		}
 		return fail(err)
 	}
 	defer s.close()

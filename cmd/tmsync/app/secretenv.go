@@ -49,7 +49,8 @@ var awsSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_C
 
 // argSecrets are the secrets written on the command line, found before any flag is
 // parsed so that an error about any argument is redacted: the value of --srcpasswd (as
-// given and trimmed), and the password of a reference with credentials in it
+// given and trimmed) and of a flag tmsync does not have named like a token's (tokenFlag),
+// and the password of a reference with credentials in it
 // (user:password@host/repo).
 func argSecrets(args []string) []string {
 	var out []string
@@ -64,6 +65,16 @@ func argSecrets(args []string) []string {
 				out = append(out, args[i+1], strings.TrimSpace(args[i+1]))
 			case strings.HasPrefix(name, "="):
 				out = append(out, name[1:], strings.TrimSpace(name[1:]))
+			}
+		}
+		// A flag tmsync does not have but that looks like the token's place (--token,
+		// --TM_TOKEN): the run refuses it, and its value is a token all the same.
+		if name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && tokenFlag.MatchString(name) && !isSyncFlag(name) && !strings.HasPrefix(name, "srcpasswd") {
+			switch {
+			case hasVal:
+				out = append(out, val, strings.TrimSpace(val))
+			case i+1 < len(args) && !strings.HasPrefix(args[i+1], "-"):
+				out = append(out, args[i+1], strings.TrimSpace(args[i+1]))
 			}
 		}
 		if ui, ok := refUserinfo(a); ok {

@@ -22,6 +22,7 @@ func failureSummary(rep *tmsync.Report, errorLog string) []string {
 		step, cause string
 		class       tmsync.Cause
 		mixed       bool // the images' reasons differ beyond image names, digests and URLs
+		notStarted  bool // the interruption came before they started (ImageRecord.NotStarted)
 		images      []string
 	}
 	var groups []*group
@@ -32,9 +33,12 @@ func failureSummary(rep *tmsync.Report, errorLog string) []string {
 		}
 		c := cause(im.Dest, tmsync.Sanitize(oneLine(im.Reason)))
 		k := groupKey(im.Step, im.Cause, im.Dest, tmsync.Sanitize(oneLine(im.Reason)))
+		if im.NotStarted() {
+			k = "not started" // not one of the step's failures: one line of their own
+		}
 		g := byKey[k]
 		if g == nil {
-			g = &group{step: im.Step, cause: c, class: im.Cause}
+			g = &group{step: im.Step, cause: c, class: im.Cause, notStarted: im.NotStarted()}
 			byKey[k] = g
 			groups = append(groups, g)
 		} else if c != g.cause {
@@ -53,6 +57,10 @@ func failureSummary(rep *tmsync.Report, errorLog string) []string {
 			lines = append(lines, fmt.Sprintf("ERROR: %d more images failed for %d other causes: see %s", rest, len(groups)-i, errorLog))
 			break
 		}
+		if len(g.images) == 1 && g.notStarted {
+			lines = append(lines, fmt.Sprintf("ERROR: %s: %s", g.images[0], tmsync.ReasonNotStarted))
+			continue
+		}
 		if len(g.images) == 1 {
 			lines = append(lines, fmt.Sprintf("ERROR: %s failed: %s: %s", g.step, g.images[0], strings.ReplaceAll(g.cause, "<image>", g.images[0])))
 			continue
@@ -64,6 +72,11 @@ func failureSummary(rep *tmsync.Report, errorLog string) []string {
 		more := ""
 		if len(g.images) > len(first) {
 			more = fmt.Sprintf(" and %d more", len(g.images)-len(first))
+		}
+		if g.notStarted {
+			lines = append(lines, fmt.Sprintf("ERROR: %d images %s [%s%s; each in %s]",
+				len(g.images), tmsync.ReasonNotStarted, strings.Join(first, ", "), more, errorLog))
+			continue
 		}
 		msg := g.cause
 		if g.mixed {

@@ -1,0 +1,122 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// readBack runs a sync-like command with args and returns the Args it would run with
+// (the token left out: it never goes in a file).
+func readBack(t *testing.T, args ...string) Args {
+	t.Helper()
+	var got Args
+	app := &cli.App{Name: "tmsync", Writer: io.Discard, ErrWriter: io.Discard, Commands: []*cli.Command{{
+		Name: "sync", Flags: append(modeFlags("sync"), configFlag()), Before: applyConfig,
+		Action: func(c *cli.Context) error {
+			got, _ = argsFromFlags(c, io.Discard) // a value a check refuses is still read
+			return nil
+		},
+	}}}
+	if err := app.Run(append([]string{"tmsync", "sync"}, args...)); err != nil {
+		t.Fatalf("sync %q: %v", args, err)
+	}
+	got.SrcPassword = ""
+	return got
+}
+
+// TestConfigShowRoundTrip: what config show prints, read back as --config, gives the
+// settings it showed: every flag (strings with ':', '#', quotes and spaces, lists,
+// durations, booleans, numbers), defaults left as defaults (a settings file named by
+// default is still looked for in the release folder), and no token in it.
+func TestConfigShowRoundTrip(t *testing.T) {
+	for _, k := range []string{"AWS_REGION", "ECR_KMS_ARN", "TM_TOKEN"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "rel")
+	must(t, os.MkdirAll(rel, 0o755))
+	must(t, os.WriteFile(filepath.Join(rel, "ecr_policy.json"), []byte("123456789012\n"), 0o644))
+	t.Chdir(dir)
+
+	odd := []string{`a:b #c "q" 'x' `, ` lead`, `true`, `0x10`, `- dash`, `~`, `{x}`, "a\tb", `ünï côdé`, `@at`, `!tag`, `%pct`, `*star`, `&amp`, `|pipe`, `>gt`}
+	var all []string
+	i := 0
+	for _, f := range modeFlags("sync") {
+		name := f.Names()[0]
+		if name == "help" {
+			continue
+		}
+		switch f := f.(type) {
+		case *cli.BoolFlag:
+			all = append(all, "--"+name+"="+map[bool]string{true: "false", false: "true"}[f.Value])
+		case *cli.IntFlag:
+			all = append(all, "--"+name, "7")
+		case *cli.DurationFlag:
+			all = append(all, "--"+name, (90*time.Second + 250*time.Millisecond).String())
+		case *cli.StringSliceFlag:
+			all = append(all, "--"+name, "h.example:5000", "--"+name, "p q #r")
+		case *cli.StringFlag:
+			all = append(all, "--"+name, odd[i%len(odd)])
+			i++
+		default:
+			t.Fatalf("--%s: a flag of type %T: teach this test its values", name, f)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"every flag", all},
+		{"defaults", []string{"--release-dir", rel}},
+		{"empty values", []string{"--release-dir", rel, "--trgregion", "", "--report", "", "--concurrency", "0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := Run(context.Background(), append([]string{"tmsync", "config", "show"}, tc.args...), &out, &errOut); code != 0 {
+				t.Fatalf("config show: exit %d: %s", code, errOut.String())
+			}
+			if strings.Contains(out.String(), "srcpasswd") && regexp.MustCompile(`(?m)^srcpasswd:`).MatchString(out.String()) {
+				t.Errorf("config show printed a srcpasswd key:\n%s", out.String())
+			}
+			cfg := filepath.Join(dir, "cfg.yaml")
+			must(t, os.WriteFile(cfg, out.Bytes(), 0o644))
+			want, got := readBack(t, tc.args...), readBack(t, "--config", cfg)
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("read back, settings differ:\nflags:  %v\nconfig: %v\nfile:\n%s", want, got, out.String())
+			}
+			// And config show of the file shows the same values.
+			var again bytes.Buffer
+			if code := Run(context.Background(), []string{"tmsync", "config", "show", "--config", cfg}, &again, io.Discard); code != 0 {
+				t.Fatalf("config show --config: exit %d", code)
+			}
+			strip := regexp.MustCompile(`(?m)\s+# (flag or environment|config|default)$|^# (config file|vendor token): .*\n?`)
+			if a, b := strip.ReplaceAllString(out.String(), ""), strip.ReplaceAllString(again.String(), ""); a != b {
+				t.Errorf("config show of the file differs:\n%s\n---\n%s", a, b)
+			}
+		})
+	}
+	// The token given by flag is never in the output.
+	var out bytes.Buffer
+	Run(context.Background(), []string{"tmsync", "config", "show", "--srcpasswd", "tok-b1e2"}, &out, io.Discard)
+	if strings.Contains(out.String(), "tok-b1e2") || !strings.Contains(out.String(), "vendor token: from --srcpasswd") {
+		t.Errorf("config show --srcpasswd:\n%s", out.String())
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
