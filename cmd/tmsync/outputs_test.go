@@ -60,6 +60,9 @@ func TestOutputFilesCheckedAtStart(t *testing.T) {
 		{"a folder", "sync", "--junit", outDir, outDir + " is a folder"},
 		{"attestation bundle", "sync", "--save-attestation-bundle", "/proc/nope/att.json", "folder /proc/nope does not exist"},
 		{"report is the error log", "sync", "--report", errLog, "the same file as --error-log (" + errLog + ")"},
+		{"report over the key", "sync", "--report", b.keyFile, "it is the --src_attestor file: an output would overwrite it"},
+		{"junit over the key, relative", "plan", "--junit", mustRel(t, cwd, b.keyFile), "it is the --src_attestor file"},
+		{"report named as a release file", "sync", "--report", filepath.Join(rel, "6.0.0_release.json"), "a file of the release folder (its name ends with release.json)"},
 		{"plan", "plan", "--report", filepath.Join(aFile, "plan.json"), "folder " + aFile + " is a file, not a folder"},
 		{"verify", "verify", "--junit", "/proc/nope/j.xml", "folder /proc/nope does not exist"},
 		{"export", "export", "--report", "/proc/nope/report.json", "folder /proc/nope does not exist"},
@@ -155,4 +158,11 @@ func (o *onLine) Write(p []byte) (int, error) {
 		o.do()
 	}
 	return o.w.Write(p)
+}
+
+func mustRel(t *testing.T, base, p string) string {
+	t.Helper()
+	r, err := filepath.Rel(base, p)
+	must(t, err)
+	return r
 }

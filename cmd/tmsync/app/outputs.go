@@ -48,6 +48,10 @@ func checkOutputs(a Args) (logOK bool, err error) {
 			logOK = logOK && o.flag != "--error-log"
 			continue
 		}
+		if in := inputNamed(a, abs); in != "" {
+			errs = append(errs, fmt.Errorf("%s %s: %s: an output would overwrite it", o.flag, o.path, in))
+			continue
+		}
 		if other, ok := seen[abs]; ok {
 			errs = append(errs, fmt.Errorf("%s %s: the same file as %s (%s): each output needs its own file", o.flag, o.path, other, abs))
 			continue
@@ -58,6 +62,29 @@ func checkOutputs(a Args) (logOK bool, err error) {
 		return true, nil
 	}
 	return logOK, startErr("checking the output files", errors.Join(errs...))
+}
+
+// inputNamed says which of the run's inputs the absolute path abs is, or "": the attestor
+// key, a settings file, the auth file, the bank's public key, or a file in the release
+// folder with a release file's postfix (the next run would read a report written there as
+// part of the release).
+func inputNamed(a Args, abs string) string {
+	for _, in := range []output{{"--src_attestor", a.AttestorKeyFile}, {"--trg_ecr_policy_file_path", a.PolicyPath},
+		{"--trg_ecr_lifecycle_file_path", a.LifecyclePath}, {"--trg_resource_tags_file_path", a.TagsPath},
+		{"--authfile", a.AuthFile}, {"--bank-public-key", a.BankPublicKey}} {
+		if in.path != "" && absPath(in.path) == abs {
+			return "it is the " + in.flag + " file"
+		}
+	}
+	if a.ReleaseDir != "" && filepath.Dir(abs) == absPath(a.ReleaseDir) {
+		base := filepath.Base(abs)
+		for _, postfix := range []string{a.ReleasePostfix, a.PackagesPostfix} {
+			if postfix != "" && strings.HasSuffix(base, postfix) {
+				return "a file of the release folder (its name ends with " + postfix + ")"
+			}
+		}
+	}
+	return ""
 }
 
 // checkOutput checks that the file path can be written as tmsync.WriteFileAtomic writes
