@@ -396,3 +396,24 @@ func TestExportErrorLogOnRefusal(t *testing.T) {
 		check(t, errLog, []string{"--error-log", errLog}, "TM_TOKEN")
 	})
 }
+
+// TestFromBundleAttestationFlags: with --from-bundle the attestations are the bundle's;
+// an attestation bundle to read, or one to write, is refused (exit 2, the flag named)
+// instead of being ignored or not written, before the bundle is even opened.
+func TestFromBundleAttestationFlags(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, c := range []struct{ flag, want string }{
+		{"--attestation-bundle", "--attestation-bundle with --from-bundle"},
+		{"--save-attestation-bundle", "--save-attestation-bundle with --from-bundle: nothing would be written"},
+	} {
+		code, out, errOut := runCLI(t, "sync", "--target", "registry", "--trg-registry", "127.0.0.1:1",
+			"--from-bundle", filepath.Join(dir, "no-such-bundle"), c.flag, filepath.Join(dir, "att.json"))
+		if code != 2 || !strings.Contains(out+errOut, c.want) {
+			t.Errorf("%s: exit %d, want 2 and %q:\n%s%s", c.flag, code, c.want, out, errOut)
+		}
+		if log, err := os.ReadFile(filepath.Join(dir, "sync-error.log")); err != nil || !strings.Contains(string(log), c.want) {
+			t.Errorf("%s: error log %q %v", c.flag, log, err)
+		}
+	}
+}

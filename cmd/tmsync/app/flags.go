@@ -181,6 +181,12 @@ func checkArgs(a Args, has func(name string) bool) error {
 	default:
 		check("trg-tag-mutability", false, "--trg-tag-mutability %q: want IMMUTABLE or MUTABLE", a.TagMutability)
 	}
+	// From a bundle, the attestations are the bundle's attestations.json: an attestation
+	// bundle to read would be ignored, and one to write would not be written.
+	check("attestation-bundle", a.FromBundle == "" || a.AttestationBundle == "",
+		"--attestation-bundle with --from-bundle: the bundle's own attestations.json is used; give one of the two")
+	check("save-attestation-bundle", a.FromBundle == "" || a.SaveAttestationBundle == "",
+		"--save-attestation-bundle with --from-bundle: nothing would be written (the bundle's attestations.json is the record of its attestations)")
 	if _, _, err := parseLogLevel(a.LogLevel); err != nil {
 		check("log-level", false, "%v", err)
 	}
