@@ -527,7 +527,11 @@ func verifyBundle(ctx context.Context, path string, ac attestorConfig, byo tmsyn
 	if s.ReleaseSHA256 != "" {
 		// Computed from the release files by Open (a bundle.json claiming another was
 		// refused there): what --release-sha256 pins.
-		fmt.Fprintf(stdout, "release folder sha256 %s (computed from its %d files; pin it with --release-sha256)\n", s.ReleaseSHA256, s.ReleaseFiles)
+		files := "files"
+		if s.ReleaseFiles == 1 {
+			files = "file"
+		}
+		fmt.Fprintf(stdout, "release folder sha256 %s (computed from its %d %s; pin it with --release-sha256)\n", s.ReleaseSHA256, s.ReleaseFiles, files)
 	}
 	fmt.Fprintf(stdout, "files: %d (%s); blobs: %d (%s)", s.Files, tmsync.HumanBytes(s.FileBytes), s.Blobs, tmsync.HumanBytes(s.BlobBytes))
 	if s.Incremental {
