@@ -108,6 +108,10 @@ func TestFlagMistakesSaidPlainly(t *testing.T) {
 		{[]string{"plan", "--concurrency"}, "--concurrency needs a value"},
 		{[]string{"plan", "--frobnicate-widely"}, "no flag --frobnicate-widely (tmsync plan --help lists them)"},
 		{[]string{"--frobnicate-widely"}, "no flag --frobnicate-widely (tmsync --help lists them)"},
+		// A typo of a real flag whose name has "token" in it is a typo, not a token's place.
+		{[]string{"sync", "--src-token-secrt", "tm-sync-token"}, "no flag --src-token-secrt: did you mean --src-token-secret?"},
+		// export's own refusal of a sync flag: the same words in the error log.
+		{[]string{"export", "--to", "x", "--trgprefix", "foo"}, "--trgprefix is not a flag of export: "},
 	} {
 		must(t, os.WriteFile(errorLog, nil, 0o644))
 		code, out, errOut := runCLI(t, c.args...)

@@ -29,3 +29,25 @@ func TestDefaultFilesFromTheReleaseFolder(t *testing.T) {
 		t.Fatalf("key in the release folder: exit %d, want 0", code)
 	}
 }
+
+// TestSettingsFilesIgnoredWithRegistryTarget: with --target registry the repository
+// settings files are not read, so two different copies of one (release folder and working
+// folder) do not stop the run; two different keys still do.
+func TestSettingsFilesIgnoredWithRegistryTarget(t *testing.T) {
+	r := newRelBed(t, faultproxy.Config{})
+	rel, _ := r.release(1, 29)
+	work := t.TempDir()
+	t.Chdir(work)
+	must(t, os.WriteFile(filepath.Join(rel, "ecr_lifecycle_policy.json"), []byte(`{"rules":[]}`), 0o644))
+	must(t, os.WriteFile(filepath.Join(work, "ecr_lifecycle_policy.json"), []byte(`{}`), 0o644))
+	if code, out := r.run(r.args(rel)); code != 0 {
+		t.Fatalf("two different lifecycle files with --target registry: exit %d, want 0\n%s", code, out)
+	}
+	key, err := os.ReadFile(r.keyFile)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(rel, "src_attestor.pgp"), key, 0o644))
+	must(t, os.WriteFile(filepath.Join(work, "src_attestor.pgp"), append(key, '\n'), 0o644))
+	if code, out := r.run(without(r.args(rel), "--src_attestor")); code != 2 || !strings.Contains(out, "differ") {
+		t.Fatalf("two different keys with --target registry: exit %d, want 2 naming both", code)
+	}
+}

@@ -237,16 +237,28 @@ func (d demo) syncArgs(errorLog, report, junit string) []string {
 
 // printFiles lists the demo folder's files and what each is.
 func (d demo) printFiles(w io.Writer) {
-	files := []struct{ name, what string }{
-		{"release/5.0.3_release.json", "the release folder's release JSON (what the vendor ships): the images, by digest"},
-		{"release/src_attestor.pgp", "the vendor attestor's public key (a throwaway one) that verified every image"},
+	type file struct{ name, what string }
+	var files []file
+	// The release folder as writeInputs made it: the world's release files and the key.
+	entries, _ := os.ReadDir(d.path("release"))
+	for _, e := range entries {
+		what := "a file of the release folder"
+		switch {
+		case strings.HasSuffix(e.Name(), "_release.json"):
+			what = "the release folder's release JSON (what the vendor ships): the images, by digest"
+		case e.Name() == "src_attestor.pgp":
+			what = "the vendor attestor's public key (a throwaway one) that verified every image"
+		}
+		files = append(files, file{"release/" + e.Name(), what})
+	}
+	files = append(files, []file{
 		{"sync-error.log", "the first sync's error log"},
 		{"report.json", "the first sync's JSON report (the images copied, their digests and attestations)"},
 		{"junit.xml", "the first sync's JUnit XML report, one test case per image"},
 		{"sync-error-rerun.log", "the second sync's error log"},
 		{"report-rerun.json", "the second sync's JSON report (every image already present)"},
 		{"token", "the throwaway vendor token, readable by you only (0600): never printed"},
-	}
+	}...)
 	fmt.Fprintf(w, "\n== the files, in %s:\n\n", d.dir)
 	for _, f := range files {
 		p := d.path(f.name)

@@ -29,7 +29,7 @@
 // to copy.Image yields the verified digest or fails before anything is pushed: the oci:
 // transport itself takes the first entry of a name and does not check its digest. The
 // release folder is unsigned, as it is for a registry-sourced sync; the release pin
-// (--release-sha256) covers it. Open computes its digest from the files (ReleaseSHA256)
+// (--release-sha256) covers it. Open computes its digest from the files (Summary.ReleaseSHA256)
 // and refuses a bundle.json that claims another; an attacker who rewrites the claim as
 // well is caught only by the pin.
 //

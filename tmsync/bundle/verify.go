@@ -61,7 +61,7 @@ type Summary struct {
 	ToolVersion string
 	Releases    []string
 	// ReleaseSHA256 is the release folder's digest computed from its files
-	// (Bundle.ReleaseSHA256), never the one bundle.json claims; ReleaseFiles is how
+	// by Open, never the one bundle.json claims; ReleaseFiles is how
 	// many files it covers.
 	ReleaseSHA256 string
 	ReleaseFiles  int

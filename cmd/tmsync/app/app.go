@@ -96,15 +96,18 @@ func (cl *cmdline) refuse(errorLog string, err error) error {
 // command's own OnUsageError if it has one), a --config that does not read, a blank
 // TM_TOKEN. Its action's own refusals go through cl.refuse.
 func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
-	printUsage := cmd.OnUsageError
+	printUsage, problem := cmd.OnUsageError, usageProblem
 	if printUsage == nil {
 		printUsage = usageError(cl.stderr)
 	}
+	if cmd.Name == "export" {
+		problem = exportProblem // the words exportUsageError prints
+	}
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
-		code := printUsage(c, err, sub) // prints the error in usageProblem's words
+		code := printUsage(c, err, sub) // prints the error in problem's words
 		// The flags after the bad one are not parsed: the error log's path is read from
 		// the command line itself.
-		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), usageProblem(c, err))
+		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), problem(c, err))
 		return code
 	}
 	if before := cmd.Before; before != nil {

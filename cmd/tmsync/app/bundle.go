@@ -185,23 +185,27 @@ func applyExportConfig(c *cli.Context) error {
 	return applyConfigSkipping(c, isSyncFlag)
 }
 
-// exportUsageError is usageError, and for a flag of sync that export does not take, why.
+// exportUsageError is usageError in exportProblem's words.
 func exportUsageError(stderr io.Writer) cli.OnUsageErrorFunc {
-	base := usageError(stderr)
-	return func(c *cli.Context, err error, sub bool) error {
-		const undefined = "flag provided but not defined: "
-		name, ok := strings.CutPrefix(err.Error(), undefined)
-		name = strings.TrimLeft(name, "-")
-		if !ok || !isSyncFlag(name) {
-			return base(c, err, sub)
-		}
-		why := exportRefusals[name]
-		if why == "" {
-			why = "export verifies and writes a bundle, with no target: the flags of the target, the run and its gates are for sync, plan and verify"
-		}
-		fmt.Fprintf(stderr, "ERROR: --%s is not a flag of export: %s\n", name, why)
+	return func(c *cli.Context, err error, _ bool) error {
+		fmt.Fprintf(stderr, "ERROR: %v\n", exportProblem(c, err))
 		return exitCode(2)
 	}
+}
+
+// exportProblem is usageProblem, and for a flag of sync that export does not take, why.
+func exportProblem(c *cli.Context, err error) error {
+	const undefined = "flag provided but not defined: "
+	name, ok := strings.CutPrefix(err.Error(), undefined)
+	name = strings.TrimLeft(name, "-")
+	if !ok || !isSyncFlag(name) {
+		return usageProblem(c, err)
+	}
+	why := exportRefusals[name]
+	if why == "" {
+		why = "export verifies and writes a bundle, with no target: the flags of the target, the run and its gates are for sync, plan and verify"
+	}
+	return fmt.Errorf("--%s is not a flag of export: %s", name, why)
 }
 
 // isSyncFlag: name is one of the names of a flag of sync.
@@ -527,7 +531,11 @@ func verifyBundle(ctx context.Context, path string, ac attestorConfig, byo tmsyn
 	if s.ReleaseSHA256 != "" {
 		// Computed from the release files by Open (a bundle.json claiming another was
 		// refused there): what --release-sha256 pins.
-		fmt.Fprintf(stdout, "release folder sha256 %s (computed from its %d files; pin it with --release-sha256)\n", s.ReleaseSHA256, s.ReleaseFiles)
+		files := "files"
+		if s.ReleaseFiles == 1 {
+			files = "file"
+		}
+		fmt.Fprintf(stdout, "release folder sha256 %s (computed from its %d %s; pin it with --release-sha256)\n", s.ReleaseSHA256, s.ReleaseFiles, files)
 	}
 	fmt.Fprintf(stdout, "files: %d (%s); blobs: %d (%s)", s.Files, tmsync.HumanBytes(s.FileBytes), s.Blobs, tmsync.HumanBytes(s.BlobBytes))
 	if s.Incremental {

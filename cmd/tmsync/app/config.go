@@ -175,7 +175,7 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 					lines = append(lines, "# vendor token: from --srcpasswd (REDACTED)")
 				case token != "":
 					lines = append(lines, "# vendor token: from TM_TOKEN (REDACTED)")
-				case cl.tokenBlank && cl.blankTokenUsed(c):
+				case cl.blankTokenUsed(c):
 					lines = append(lines, "# vendor token: TM_TOKEN is set but blank: a run refuses it")
 				case cl.tokenBlank:
 					lines = append(lines, "# vendor token: TM_TOKEN is set but blank, and not used (--from-bundle)")

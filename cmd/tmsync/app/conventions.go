@@ -230,15 +230,17 @@ func usageProblem(c *cli.Context, err error) error {
 	}
 	if m := undefinedFlag.FindStringSubmatch(err.Error()); m != nil {
 		name := m[1]
-		if tokenFlag.MatchString(name) {
-			return fmt.Errorf("no flag --%s: the vendor token goes in the TM_TOKEN environment variable, or in the Secrets Manager secret --src-token-secret names, not on the command line", name)
-		}
 		var names []string
 		for _, f := range flags {
 			names = append(names, f.Names()...)
 		}
+		// A close flag first: --src-token-secrt is a typo of --src-token-secret, not a
+		// place for the token.
 		if s := suggest(name, names); s != "" {
 			return fmt.Errorf("no flag --%s: did you mean --%s?", name, s)
+		}
+		if tokenFlag.MatchString(name) {
+			return fmt.Errorf("no flag --%s: the vendor token goes in the TM_TOKEN environment variable, or in the Secrets Manager secret --src-token-secret names, not on the command line", name)
 		}
 		return fmt.Errorf("no flag --%s (%s --help lists them)", name, strings.TrimSpace("tmsync "+commandName(c)))
 	}

@@ -37,6 +37,9 @@ func resolveDefaultFiles(c *cli.Context, a *Args) error {
 		if c.IsSet(name) || *p == "" || filepath.IsAbs(*p) {
 			continue
 		}
+		if name != "src_attestor" && a.Target != "" && a.Target != "ecr" {
+			continue // the repository settings are ECR's: not read with another target
+		}
 		found, tried, err := findDefaultFile(*p, a.ReleaseDir)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("--%s: %v: name the one to use with --%s", name, err, name))

@@ -103,22 +103,24 @@ func shortErr(err error) string {
 
 // checkRelease checks that the release folder is a folder and reads: a release that
 // does not read is bad input, named by file and line, found before any network check.
-func checkRelease(ps *problems, dir string, opts ...manifest.Option) bool {
+// It returns the folder read, nil when it did not read.
+func checkRelease(ps *problems, dir string, opts ...manifest.Option) *manifest.Folder {
 	abs, _ := filepath.Abs(dir)
 	st, err := os.Stat(dir)
 	switch {
 	case err != nil:
 		ps.add(fmt.Sprintf("release folder %s: %v", abs, errors.Unwrap(err)), "set --release-dir to the folder holding the release's *_release.json and image lists")
-		return false
+		return nil
 	case !st.IsDir():
 		ps.add("release folder "+abs+": not a folder", "set --release-dir to the folder holding the release")
-		return false
+		return nil
 	}
-	if _, err := manifest.Load(dir, opts...); err != nil {
+	f, err := manifest.Load(dir, opts...)
+	if err != nil {
 		ps.add("reading release folder "+abs+": "+err.Error(), "")
-		return false
+		return nil
 	}
-	return true
+	return f
 }
 
 // checkCaller asks STS who the credentials are; "" when it cannot.

@@ -80,7 +80,7 @@ func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string,
 			status = max(status, 1)
 		}
 	}
-	if bundle != nil && a.SaveAttestationBundle != "" {
+	if bundle != nil {
 		write("--save-attestation-bundle", a.SaveAttestationBundle, func(w io.Writer) error { return attest.WriteBundle(w, *bundle) })
 	}
 	if a.Report != "" {
@@ -257,7 +257,11 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 	// hint, before any image (--skip-preflight keeps only the checks that need no network).
 	ps := &problems{}
 	// A bundle's release folder was read and checked when the bundle was opened.
-	if r.bundle == nil && !checkRelease(ps, a.ReleaseDir, relOpts...) {
+	var relFolder *manifest.Folder // the release as the preflight read it (not from a bundle)
+	if r.bundle == nil {
+		relFolder = checkRelease(ps, a.ReleaseDir, relOpts...)
+	}
+	if r.bundle == nil && relFolder == nil {
 		return nil, ps.err() // bad input: no network check needed to say so
 	}
 	var awsCfg aws.Config
@@ -328,10 +332,9 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		if !offline && token != "" {
 			goCheck(func() { checkAttestations(ctx, ps, a.AttestationAddress, token) })
 			goCheck(func() {
-				rel, _ := manifest.Load(a.ReleaseDir, relOpts...) // read and checked above
 				checkAttestorKey(ctx, ps, attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"],
 					Fingerprints: a.AttestorFingerprints, Address: a.AttestationAddress, Token: token,
-					StrictKeyExpiry: a.StrictKeyExpiry}, rel)
+					StrictKeyExpiry: a.StrictKeyExpiry}, relFolder)
 			})
 		}
 		if mode != tmsync.ModeVerify && token != "" {
