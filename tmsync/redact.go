@@ -109,6 +109,12 @@ func secretForms(s string) []string {
 			}
 		}
 	}
+	// A URL carried in another URL's query (a redirect's "next=") is escaped twice.
+	for _, f := range append([]string(nil), forms...) {
+		if q := url.QueryEscape(f); q != f {
+			forms = append(forms, url.QueryEscape(q))
+		}
+	}
 	// Percent-escapes are case-insensitive: %2f is %2F.
 	for _, f := range append([]string(nil), forms...) {
 		if l := lowerEscapes(f); l != f {

@@ -224,6 +224,7 @@ func TestRedactorEscapedBase64(t *testing.T) {
 			"query escaped lower": "auth=" + lowerHex(url.QueryEscape(hdr)),
 			"path escaped lower":  "/x/" + lowerHex(url.PathEscape(hdr)),
 			"token lower escapes": "password=" + lowerHex(url.QueryEscape(tok)),
+			"escaped twice":       "next=" + url.QueryEscape("http://cdn.example/blob?auth="+url.QueryEscape(hdr)),
 		} {
 			got := r.Redact(text)
 			if !strings.Contains(got, Redacted) {

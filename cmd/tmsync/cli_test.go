@@ -101,6 +101,13 @@ func TestFlagMistakesSaidPlainly(t *testing.T) {
 		{[]string{"verify", "-token=" + tok, "--concurrency", "2"}, "no flag --token: " + toTM},
 		{[]string{"export", "--vendor-token", tok}, "no flag --vendor-token: " + toTM},
 		{[]string{"sync", "--password", tok}, "no flag --password: " + toTM},
+		// The value in the same argument, by a quoting slip or glued to the name.
+		{[]string{"sync", "--token " + tok}, "no flag --token…: " + toTM},
+		{[]string{"sync", "--token:" + tok}, "no flag --token…: " + toTM},
+		{[]string{"sync", "--srcpasswd" + tok}, "no flag --srcpasswd…: " + toTM},
+		{[]string{"sync", "--tm-token" + tok}, "no flag --tm-token…: " + toTM},
+		{[]string{"sync", "--token-" + tok}, "no flag --token…: " + toTM},
+		{[]string{"plan", "--concurrency 2"}, "no flag --concurrency…: did you mean --concurrency?"},
 		{[]string{"sync", "--concurrency", "x"}, `--concurrency "x": want a whole number, 1 or more`},
 		{[]string{"plan", "--retries=-x"}, `--retries "-x": want a whole number, 0 or more`},
 		{[]string{"plan", "--scan-wait", "5"}, `--scan-wait "5": want a duration such as 90s, 5m or 1h30m`},

@@ -861,6 +861,36 @@ func releaseDigestClaims(t *testing.T, fx *fixture, op *attest.Verifier) {
 	}
 }
 
+// unlistedReleaseFile: a file added to a folder bundle's release/ and listed nowhere (the
+// run reads the release folder as a folder: a second release JSON sending every image to
+// other destinations) refuses every image; the untouched bundle passes.
+func unlistedReleaseFile(t *testing.T, fx *fixture, op *attest.Verifier) {
+	dir := copyDir(t, fx.dir)
+	rel := filepath.Join(dir, "release")
+	data, err := os.ReadFile(filepath.Join(rel, "5.0.3_release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := strings.ReplaceAll(strings.ReplaceAll(string(data), `"dest": "vault/`, `"dest": "evil/`), `"5.0.3"`, `"5.0.9"`)
+	for _, p := range []string{"5.0.9_release.json", "sub/5.0.9_release.json"} {
+		full := filepath.Join(rel, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(evil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, s := openVerify(t, dir, op)
+		if s.ExitCode() == bundle.ExitOK || !slices.ContainsFunc(s.Problems, func(pr string) bool {
+			return strings.Contains(pr, "release/"+p) && strings.Contains(pr, "not listed")
+		}) {
+			t.Errorf("%s added to release/: exit %d, problems %q: want every image refused, the file named", p, s.ExitCode(), s.Problems)
+		}
+		os.Remove(full)
+	}
+	if _, s := openVerify(t, dir, op); s.ExitCode() != bundle.ExitOK {
+		t.Errorf("the bundle without the added files: exit %d, problems %q", s.ExitCode(), s.Problems)
+	}
+}
+
 // packed is dir packed into one tar.
 func packed(t testing.TB, dir string) string {
 	t.Helper()

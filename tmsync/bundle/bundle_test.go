@@ -226,6 +226,7 @@ func TestBundle(t *testing.T) {
 	t.Run("edited-after-verify", func(t *testing.T) { editedAfterVerify(t, fx, op) })
 	t.Run("tar-bombs", func(t *testing.T) { tarBombs(t, fx) })
 	t.Run("release-digest", func(t *testing.T) { releaseDigestClaims(t, fx, op) })
+	t.Run("unlisted-release-file", func(t *testing.T) { unlistedReleaseFile(t, fx, op) })
 
 	t.Run("tar", func(t *testing.T) {
 		dir := t.TempDir()

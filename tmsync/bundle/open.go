@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -191,6 +192,7 @@ func (b *Bundle) openDir(ctx context.Context) error {
 	if err := b.setManifest(mb, sb); err != nil {
 		return err
 	}
+	b.unlistedReleaseFiles()
 	for _, p := range slices.Sorted(maps.Keys(b.files)) {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -220,6 +222,27 @@ func (b *Bundle) openDir(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// unlistedReleaseFiles makes a problem of every file under a folder bundle's release/
+// that bundle.json does not list: the run reads the release folder as a folder (its
+// destinations, its versions), so a file added there would be read without having been
+// verified. A tar's unlisted members are not extracted, so only a folder has them.
+func (b *Bundle) unlistedReleaseFiles() {
+	root := filepath.Join(b.root, ReleaseDir)
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(b.root, p)
+		if err != nil {
+			return nil
+		}
+		if rel = filepath.ToSlash(rel); b.files[rel] == nil {
+			b.problems = append(b.problems, fmt.Sprintf("%s is in the bundle's release folder but not listed in %s (the run would read it unverified)", rel, ManifestFile))
+		}
+		return nil
+	})
 }
 
 func readFileBounded(p string) ([]byte, error) {

@@ -139,6 +139,11 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 			OnUsageError: usageError(stderr),
 			Before:       applyConfig,
 			Action: func(c *cli.Context) error {
+				// Printed through the redactor (the token, whatever flag holds it), and
+				// with the credentials of a reference or URL masked (a registry or
+				// address given as user:password@host, from a flag, the environment or
+				// --config): such a value reads back as what it shows, not as the secret.
+				stdout := redactingWriter{w: stdout, red: cl.red}
 				fromFile, _ := c.App.Metadata["config"].(map[string]bool)
 				if p := c.String("config"); p != "" {
 					fmt.Fprintf(stdout, "# config file: %s\n", absPath(p))
@@ -165,7 +170,7 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 					if from == "default" {
 						key = "# " + key
 					}
-					lines = append(lines, fmt.Sprintf("%-38s %-40s # %s", key, yamlValue(c.Value(name)), from))
+					lines = append(lines, fmt.Sprintf("%-38s %-40s # %s", key, yamlValue(maskValue(c.Value(name))), from))
 				}
 				sort.Slice(lines, func(i, j int) bool {
 					return strings.TrimPrefix(lines[i], "# ") < strings.TrimPrefix(lines[j], "# ")
@@ -192,6 +197,22 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 			},
 		}},
 	}
+}
+
+// maskValue is a flag's value with the credentials of a reference or URL in it masked
+// (maskRef), for a string or each string of a list.
+func maskValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return maskRef(x)
+	case cli.StringSlice:
+		out := make([]string, 0, len(x.Value()))
+		for _, s := range x.Value() {
+			out = append(out, maskRef(s))
+		}
+		return *cli.NewStringSlice(out...)
+	}
+	return v
 }
 
 // yamlValue is a flag's value as YAML that applyConfig reads back to the same value:

@@ -67,6 +67,12 @@ func TestConfigShowRoundTrip(t *testing.T) {
 		case *cli.StringSliceFlag:
 			all = append(all, "--"+name, "h.example:5000", "--"+name, "p q #r")
 		case *cli.StringFlag:
+			if name == "srcpasswd" {
+				// The token: config show redacts its value wherever it appears, so it
+				// gets a value no other flag has.
+				all = append(all, "--"+name, "tok-only-in-srcpasswd-7e41")
+				continue
+			}
 			all = append(all, "--"+name, odd[i%len(odd)])
 			i++
 		default:
@@ -118,5 +124,35 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConfigShowNoSecrets: config show prints no secret, whatever flag, variable or
+// --config key holds it: the token given as another flag's value is redacted, and the
+// password of a user:password@ reference or URL is masked.
+func TestConfigShowNoSecrets(t *testing.T) {
+	const tok = "tok_abcdefghij123"
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cfg.yaml")
+	if err := os.WriteFile(cfg, []byte("trg-registry: 'u:SECRETXYZ2@reg.example:5000'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TM_TOKEN", tok)
+	t.Setenv("TMSYNC_INSECURE_REGISTRY", "a:SECRETXYZ3@b:5000")
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"tmsync", "config", "show", "--config", cfg, "--srcdomain", tok,
+		"--src_attestions_address", "https://u:SECRETXYZ1@h/x"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	for _, s := range []string{tok, "SECRETXYZ1", "SECRETXYZ2", "SECRETXYZ3"} {
+		if strings.Contains(out.String()+errOut.String(), s) {
+			t.Errorf("config show printed %s:\n%s", s, out.String())
+		}
+	}
+	for _, want := range []string{"https://u:[REDACTED]@h/x", "u:[REDACTED]@reg.example:5000"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config show has no %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -214,7 +214,12 @@ var (
 
 // tokenFlag: a flag name (one the command does not have) that looks like a place for
 // the vendor token: --token, --tm-token, --TM_TOKEN, --password...
-var tokenFlag = regexp.MustCompile(`(?i)token|passw|pwd`)
+var tokenFlag = regexp.MustCompile(`(?i)token|passw(?:or)?d|passw|pwd`)
+
+// isFlagNameRune: r can be part of a flag's name.
+func isFlagNameRune(r rune) bool {
+	return r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+}
 
 // minInt is the least value of the int flags whose least value is not 0.
 var minInt = map[string]int{"concurrency": 1, "shard-count": 1, "trg_ecr_image_untagged_delete_days": 1}
@@ -234,15 +239,27 @@ func usageProblem(c *cli.Context, err error) error {
 		for _, f := range flags {
 			names = append(names, f.Names()...)
 		}
+		// The name as the flag package read it can hold what followed it in the same
+		// argument ("--token SECRET" quoted as one, "--token:SECRET"): only its run of
+		// flag-name characters is repeated.
+		shown := name
+		if i := strings.IndexFunc(name, func(r rune) bool { return !isFlagNameRune(r) }); i >= 0 {
+			shown = name[:i] + "…"
+		}
 		// A close flag first: --src-token-secrt is a typo of --src-token-secret, not a
 		// place for the token.
 		if s := suggest(name, names); s != "" {
-			return fmt.Errorf("no flag --%s: did you mean --%s?", name, s)
+			return fmt.Errorf("no flag --%s: did you mean --%s?", shown, s)
 		}
-		if tokenFlag.MatchString(name) {
-			return fmt.Errorf("no flag --%s: the vendor token goes in the TM_TOKEN environment variable, or in the Secrets Manager secret --src-token-secret names, not on the command line", name)
+		if loc := tokenFlag.FindStringIndex(shown); loc != nil {
+			// A token glued to its flag (--srcpasswdSECRET, --token-SECRET): nothing
+			// after the word.
+			if strings.TrimSuffix(shown[loc[1]:], "…") != "" {
+				shown = shown[:loc[1]] + "…"
+			}
+			return fmt.Errorf("no flag --%s: the vendor token goes in the TM_TOKEN environment variable, or in the Secrets Manager secret --src-token-secret names, not on the command line", shown)
 		}
-		return fmt.Errorf("no flag --%s (%s --help lists them)", name, strings.TrimSpace("tmsync "+commandName(c)))
+		return fmt.Errorf("no flag --%s (%s --help lists them)", shown, strings.TrimSpace("tmsync "+commandName(c)))
 	}
 	if m := needsValue.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Errorf("--%s needs a value", m[1])

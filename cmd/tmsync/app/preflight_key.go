@@ -47,6 +47,11 @@ func checkAttestorKey(ctx context.Context, ps *problems, cfg attestorConfig, rel
 	if err != nil {
 		return // checkAttestations says what is wrong with the address
 	}
+	// The whole check is bounded as every preflight check is: the per-request timeout
+	// alone let a server that answers each page slowly, with a next page every time,
+	// hold the run for the listing's own limit (minutes).
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
 	// The images are asked at once: a slow server costs one preflight timeout, not three.
 	// A listing that fails leaves its image's error nil: not refused, nothing said.
 	results := make([]error, len(subjects))
