@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -379,8 +381,16 @@ func (r *run) attest(ctx context.Context) error {
 	if err := r.attestor.Prepare(ctx, subjects); err != nil {
 		return startErr("fetching attestations", err)
 	}
+	atts := make([]*Attestation, len(todo))
+	errs := make([]error, len(todo))
+	for i := range todo {
+		atts[i], errs[i] = r.attestor.Verify(ctx, subjects[i])
+	}
+	if err := wrongAttestorKey(todo, errs); err != nil {
+		return startErr("verifying attestations", err)
+	}
 	for i, it := range todo {
-		att, err := r.attestor.Verify(ctx, subjects[i])
+		att, err := atts[i], errs[i]
 		switch {
 		case err == nil:
 			it.rec.Attestation = att
@@ -399,6 +409,42 @@ func (r *run) attest(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// wrongAttestorKey is the run's error when every vendor image's attestation was refused
+// only because its signer is not in the attestor keyring: the key given is not the
+// vendor's (an old one, another file), and every image would be refused for that one
+// reason, each on its own line. Said once, with the signers' key ids, as a problem of the
+// run's input. One vendor image verified (a key rotation under way), or refused for any
+// other reason, leaves the verdicts to each image. nil when there is no vendor image.
+func wrongAttestorKey(todo []*item, errs []error) error {
+	reasons := map[string]bool{}
+	vendor := 0
+	for i, it := range todo {
+		if !it.img.Vendor {
+			continue
+		}
+		vendor++
+		var rej *attest.RejectedError
+		if !errors.As(errs[i], &rej) || rej.NoAttestation || len(rej.Reasons) == 0 {
+			return nil
+		}
+		for _, re := range rej.Reasons {
+			if !errors.Is(re.Err, attest.ErrUnknownKey) {
+				return nil
+			}
+			reasons[strings.TrimPrefix(attest.Sanitize(re.Reason), attest.ErrUnknownKey.Error()+": ")] = true
+		}
+	}
+	if vendor == 0 {
+		return nil
+	}
+	said := slices.Sorted(maps.Keys(reasons))
+	if len(said) > 3 {
+		said = append(said[:3], fmt.Sprintf("and %d more", len(said)-3))
+	}
+	return fmt.Errorf("%w: the attestations of all %d vendor images are signed by a key the attestor key file does not hold (%s): check that --src_attestor is the vendor's current attestor public key",
+		ErrWrongAttestorKey, vendor, strings.Join(said, "; "))
 }
 
 // repositories ensures (or, for plan and verify, checks) every target repository that an

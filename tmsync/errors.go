@@ -27,6 +27,9 @@ var (
 	ErrDigestMismatch = errors.New("digest mismatch")
 	// ErrInterrupted: the run was stopped before the image was done.
 	ErrInterrupted = errors.New("interrupted")
+	// ErrWrongAttestorKey: every vendor image's attestation is signed by a key the
+	// attestor keyring does not hold (a *StartError of the run, not one per image).
+	ErrWrongAttestorKey = errors.New("wrong attestor key")
 	// errNotStarted is the failure of an image the interruption came before: nothing of
 	// it was tried (ReasonNotStarted).
 	errNotStarted = fmt.Errorf("not started: the run was %w", ErrInterrupted)

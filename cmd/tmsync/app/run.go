@@ -257,11 +257,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 	// hint, before any image (--skip-preflight keeps only the checks that need no network).
 	ps := &problems{}
 	// A bundle's release folder was read and checked when the bundle was opened.
-	var relFolder *manifest.Folder // the release as the preflight read it (not from a bundle)
-	if r.bundle == nil {
-		relFolder = checkRelease(ps, a.ReleaseDir, relOpts...)
-	}
-	if r.bundle == nil && relFolder == nil {
+	if r.bundle == nil && checkRelease(ps, a.ReleaseDir, relOpts...) == nil {
 		return nil, ps.err() // bad input: no network check needed to say so
 	}
 	var awsCfg aws.Config
@@ -331,11 +327,6 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		}
 		if !offline && token != "" {
 			goCheck(func() { checkAttestations(ctx, ps, a.AttestationAddress, token) })
-			goCheck(func() {
-				checkAttestorKey(ctx, ps, attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"],
-					Fingerprints: a.AttestorFingerprints, Address: a.AttestationAddress, Token: token,
-					StrictKeyExpiry: a.StrictKeyExpiry}, relFolder)
-			})
 		}
 		if mode != tmsync.ModeVerify && token != "" {
 			src := vendorRegistry(a.SrcDomain)
