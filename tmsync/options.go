@@ -65,8 +65,11 @@ type Target interface {
 
 // Repository is what Ensure found and did.
 type Repository struct {
-	Name    string   `json:"name"`
-	Created bool     `json:"created,omitempty"`
+	Name    string `json:"name"`
+	Created bool   `json:"created,omitempty"`
+	// OnPush: the target makes its repositories on the first push and has no settings to
+	// reconcile (a plain registry): nothing was created or compared.
+	OnPush  bool     `json:"onPush,omitempty"`
 	Changes []string `json:"changes,omitempty"`
 	Drift   []string `json:"drift,omitempty"`
 	// Unverified names settings that could not be compared (a KMS alias that KMS could

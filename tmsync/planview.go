@@ -29,7 +29,7 @@ func (r *Report) ChangesPending() bool {
 
 // EncodePlan writes the report as a plan for people, in the manner of terraform plan:
 // each repository (+ create, ~ change with each setting's old -> new, = unchanged,
-// ! drift that cannot be changed), each image (+ copy, = present, x reject, ! fail,
+// ! drift that cannot be changed, . made by a plain registry on push), each image (+ copy, = present, x reject, ! fail,
 // - ignored) with its reason, and the totals. Every string is sanitized.
 func (r *Report) EncodePlan(w io.Writer) error {
 	r = r.sanitized()
@@ -39,7 +39,7 @@ func (r *Report) EncodePlan(w io.Writer) error {
 		versions = append(versions, rel.Version)
 	}
 	fmt.Fprintf(&b, "tmsync %s: release %s to %s\n", r.Mode, strings.Join(versions, ", "), r.Target)
-	var create, change, same, drift int
+	var create, change, same, drift, onPush int
 	if len(r.Repositories) > 0 {
 		b.WriteString("\nRepositories:\n")
 	}
@@ -53,6 +53,9 @@ func (r *Report) EncodePlan(w io.Writer) error {
 			fmt.Fprintf(&b, "  ~ %s (change)\n", repo.Name)
 		case len(repo.Drift) > 0:
 			fmt.Fprintf(&b, "  ! %s (differs, cannot be changed)\n", repo.Name)
+		case repo.OnPush:
+			onPush++
+			fmt.Fprintf(&b, "  . %s (the registry makes it on the first push; no settings)\n", repo.Name)
 		default:
 			same++
 			fmt.Fprintf(&b, "  = %s (unchanged)\n", repo.Name)
@@ -113,6 +116,9 @@ func (r *Report) EncodePlan(w io.Writer) error {
 		b.WriteString(line + "\n")
 	}
 	fmt.Fprintf(&b, "\nPlan: %d repositories to create, %d to change, %d unchanged", create, change, same)
+	if onPush > 0 {
+		fmt.Fprintf(&b, ", %d made by the registry on push", onPush)
+	}
 	if drift > 0 {
 		fmt.Fprintf(&b, ", %d settings differing", drift)
 	}

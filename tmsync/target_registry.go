@@ -82,7 +82,7 @@ func (t *RegistryTarget) RepositoryName(dest string) (string, error) {
 
 // Ensure implements Target: a plain registry creates repositories on push.
 func (t *RegistryTarget) Ensure(_ context.Context, repo string, _ bool) (*Repository, error) {
-	return &Repository{Name: repo}, nil
+	return &Repository{Name: repo, OnPush: true}, nil
 }
 
 // Existing implements Target with one manifest HEAD per tag, on one connection pool.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tmsync/tmsync/internal/faultproxy"
 	"github.com/tmsync/tmsync/internal/releasetest"
 )
 
@@ -79,5 +80,24 @@ func TestPlanView(t *testing.T) {
 	code, _, stderr := runCLI(t, "report", notReport)
 	if code != 2 || !strings.Contains(stderr, "not a tmsync report") {
 		t.Errorf("report of a non-report: exit %d, %q", code, stderr)
+	}
+}
+
+// TestPlanRegistryTarget: on a plain registry, which makes repositories on the first push
+// and has no settings, the plan says so for each repository instead of "= unchanged"
+// (a repository that does not exist yet is not unchanged).
+func TestPlanRegistryTarget(t *testing.T) {
+	r := newRelBed(t, faultproxy.Config{})
+	rel, _ := r.release(2, 61)
+	code, out := r.run(withMode(r.args(rel), "plan"))
+	if code != 0 {
+		t.Fatalf("plan: exit %d", code)
+	}
+	if strings.Contains(out, "(unchanged)") || !strings.Contains(out, "  . "+trgPrefix+"/vault/svc-00 (the registry makes it on the first push; no settings)") ||
+		!strings.Contains(out, "Plan: 0 repositories to create, 0 to change, 0 unchanged, 2 made by the registry on push; 2 images to copy") {
+		t.Errorf("the plan of a registry target:\n%s", out)
+	}
+	if rep := r.report(); len(rep.Repositories) != 2 || !rep.Repositories[0].OnPush || rep.Repositories[0].Created {
+		t.Errorf("report repositories %+v, want 2 made on push", rep.Repositories)
 	}
 }
