@@ -443,7 +443,7 @@ func wrongAttestorKey(todo []*item, errs []error) error {
 	if len(said) > 3 {
 		said = append(said[:3], fmt.Sprintf("and %d more", len(said)-3))
 	}
-	return fmt.Errorf("%w: the attestations of all %d vendor images are signed by a key the attestor key file does not hold (%s): check that --src_attestor is the vendor's current attestor public key",
+	return fmt.Errorf("%w: the attestations of all %d vendor images are signed by a key that is not in the attestor keyring (%s): check that --src_attestor is the vendor's current attestor public key (and --src-attestor-fingerprint, when given, its fingerprint)",
 		ErrWrongAttestorKey, vendor, strings.Join(said, "; "))
 }
 

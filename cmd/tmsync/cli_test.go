@@ -107,6 +107,8 @@ func TestFlagMistakesSaidPlainly(t *testing.T) {
 		{[]string{"sync", "--srcpasswd" + tok}, "no flag --srcpasswd…: " + toTM},
 		{[]string{"sync", "--tm-token" + tok}, "no flag --tm-token…: " + toTM},
 		{[]string{"sync", "--token-" + tok}, "no flag --token…: " + toTM},
+		// A short one glued on, close enough to --srcpasswd for a suggestion.
+		{[]string{"sync", "--srcpasswdQ7x"}, "no flag --srcpasswd…: did you mean --srcpasswd?"},
 		{[]string{"plan", "--concurrency 2"}, "no flag --concurrency…: did you mean --concurrency?"},
 		{[]string{"sync", "--concurrency", "x"}, `--concurrency "x": want a whole number, 1 or more`},
 		{[]string{"plan", "--retries=-x"}, `--retries "-x": want a whole number, 0 or more`},

@@ -36,7 +36,7 @@ func TestWrongAttestorKey(t *testing.T) {
 		if code != 2 {
 			t.Fatalf("wrong key %v: exit %d, want 2", extra, code)
 		}
-		const want = "wrong attestor key: the attestations of all 4 vendor images are signed by a key the attestor key file does not hold (key id "
+		const want = "wrong attestor key: the attestations of all 4 vendor images are signed by a key that is not in the attestor keyring (key id "
 		if !strings.Contains(out, want) || !strings.Contains(out, "--src_attestor") {
 			t.Errorf("wrong key %v: the run does not say it once with the key id:\n%s", extra, out)
 		}
@@ -51,9 +51,9 @@ func TestWrongAttestorKey(t *testing.T) {
 		}
 	}
 
-	// A rotation: one of the images the preflight checks (the release's first three) is
-	// also signed by the key in the file. The preflight passes; the run copies that image
-	// and refuses the others one by one (exit 1).
+	// A rotation: one image is also signed by the key in the file. That image verifies,
+	// so the key is not wrong for the whole run: the run copies that image and refuses
+	// the others one by one (exit 1).
 	occ, err := other.Occurrence(attest.Subject{Repository: r.src.Host + "/" + images[1].Repository, Digest: digest.Digest(images[1].Digest)})
 	must(t, err)
 	r.att.Add(occ)

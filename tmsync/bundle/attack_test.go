@@ -872,9 +872,8 @@ func unlistedReleaseFile(t *testing.T, fx *fixture, op *attest.Verifier) {
 		t.Fatal(err)
 	}
 	evil := strings.ReplaceAll(strings.ReplaceAll(string(data), `"dest": "vault/`, `"dest": "evil/`), `"5.0.3"`, `"5.0.9"`)
-	for _, p := range []string{"5.0.9_release.json", "sub/5.0.9_release.json"} {
-		full := filepath.Join(rel, filepath.FromSlash(p))
-		os.MkdirAll(filepath.Dir(full), 0o755)
+	for _, p := range []string{"5.0.9_release.json", "5.0.9_x_images.txt", "notes.md"} {
+		full := filepath.Join(rel, p)
 		if err := os.WriteFile(full, []byte(evil), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -886,8 +885,14 @@ func unlistedReleaseFile(t *testing.T, fx *fixture, op *attest.Verifier) {
 		}
 		os.Remove(full)
 	}
+	// What the release loader never reads does not refuse the bundle: a dot file (Finder's
+	// .DS_Store, the ._ files macOS writes on a FAT stick) and a subfolder.
+	os.WriteFile(filepath.Join(rel, ".DS_Store"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(rel, "._5.0.3_release.json"), []byte(evil), 0o644)
+	os.MkdirAll(filepath.Join(rel, "sub"), 0o755)
+	os.WriteFile(filepath.Join(rel, "sub", "5.0.9_release.json"), []byte(evil), 0o644)
 	if _, s := openVerify(t, dir, op); s.ExitCode() != bundle.ExitOK {
-		t.Errorf("the bundle without the added files: exit %d, problems %q", s.ExitCode(), s.Problems)
+		t.Errorf("the bundle with only files the loader passes over added: exit %d, problems %q", s.ExitCode(), s.Problems)
 	}
 }
 

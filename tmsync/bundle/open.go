@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -224,25 +223,26 @@ func (b *Bundle) openDir(ctx context.Context) error {
 	return nil
 }
 
-// unlistedReleaseFiles makes a problem of every file under a folder bundle's release/
-// that bundle.json does not list: the run reads the release folder as a folder (its
-// destinations, its versions), so a file added there would be read without having been
-// verified. A tar's unlisted members are not extracted, so only a folder has them.
+// unlistedReleaseFiles makes a problem of every file in a folder bundle's release/ that
+// bundle.json does not list and the run would read: the run reads the release folder as a
+// folder (its destinations, its versions), so a file added there would be read without
+// having been verified. The release loader reads the folder's top level only and passes
+// over names starting with "." (manifest.Load), so those (a .DS_Store, the ._ files macOS
+// leaves on a FAT stick) and subfolders are left alone. A tar's unlisted members are not
+// extracted, so only a folder has such files.
 func (b *Bundle) unlistedReleaseFiles() {
-	root := filepath.Join(b.root, ReleaseDir)
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
+	entries, err := os.ReadDir(filepath.Join(b.root, ReleaseDir))
+	if err != nil {
+		return // no release folder: a listed release file is then missing, said elsewhere
+	}
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
 		}
-		rel, err := filepath.Rel(b.root, p)
-		if err != nil {
-			return nil
-		}
-		if rel = filepath.ToSlash(rel); b.files[rel] == nil {
+		if rel := ReleaseDir + "/" + e.Name(); b.files[rel] == nil {
 			b.problems = append(b.problems, fmt.Sprintf("%s is in the bundle's release folder but not listed in %s (the run would read it unverified)", rel, ManifestFile))
 		}
-		return nil
-	})
+	}
 }
 
 func readFileBounded(p string) ([]byte, error) {

@@ -170,7 +170,11 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 					if from == "default" {
 						key = "# " + key
 					}
-					lines = append(lines, fmt.Sprintf("%-38s %-40s # %s", key, yamlValue(maskValue(c.Value(name))), from))
+					v := c.Value(name)
+					if credentialFlags[name] {
+						v = maskValue(v)
+					}
+					lines = append(lines, fmt.Sprintf("%-38s %-40s # %s", key, yamlValue(v), from))
 				}
 				sort.Slice(lines, func(i, j int) bool {
 					return strings.TrimPrefix(lines[i], "# ") < strings.TrimPrefix(lines[j], "# ")
@@ -198,6 +202,12 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 		}},
 	}
 }
+
+// credentialFlags are the flags whose value is a registry or an address, where
+// credentials can be written as user:password@; only these are masked (a Secrets Manager
+// secret's name, say, may hold ':' and '@' and must read back as it is).
+var credentialFlags = map[string]bool{"srcdomain": true, "trg-registry": true, "insecure-registry": true,
+	"src_attestions_address": true, "ecr-registry": true}
 
 // maskValue is a flag's value with the credentials of a reference or URL in it masked
 // (maskRef), for a string or each string of a list.

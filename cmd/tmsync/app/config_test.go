@@ -156,3 +156,17 @@ func TestConfigShowNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigShowKeepsNonCredentials: only the flags that hold a registry or an address are
+// masked; a Secrets Manager secret name with ':' and '@' reads back as it is.
+func TestConfigShowKeepsNonCredentials(t *testing.T) {
+	t.Setenv("TM_TOKEN", "")
+	const secretName = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tm@prod-AbC123"
+	var out bytes.Buffer
+	if code := Run(context.Background(), []string{"tmsync", "config", "show", "--src-token-secret", secretName}, &out, io.Discard); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(out.String(), secretName) {
+		t.Errorf("config show changed --src-token-secret:\n%s", out.String())
+	}
+}

@@ -248,15 +248,21 @@ func usageProblem(c *cli.Context, err error) error {
 		}
 		// A close flag first: --src-token-secrt is a typo of --src-token-secret, not a
 		// place for the token.
-		if s := suggest(name, names); s != "" {
-			return fmt.Errorf("no flag --%s: did you mean --%s?", shown, s)
-		}
-		if loc := tokenFlag.FindStringIndex(shown); loc != nil {
-			// A token glued to its flag (--srcpasswdSECRET, --token-SECRET): nothing
-			// after the word.
-			if strings.TrimSuffix(shown[loc[1]:], "…") != "" {
+		// A token glued to a token-like name (--srcpasswdSECRET, --token-SECRET):
+		// nothing after the word is repeated.
+		cutToken := func() {
+			if loc := tokenFlag.FindStringIndex(shown); loc != nil && strings.TrimSuffix(shown[loc[1]:], "…") != "" {
 				shown = shown[:loc[1]] + "…"
 			}
+		}
+		if s := suggest(name, names); s != "" {
+			if s == "srcpasswd" { // a short token glued to the token's own flag
+				cutToken()
+			}
+			return fmt.Errorf("no flag --%s: did you mean --%s?", shown, s)
+		}
+		if tokenFlag.MatchString(shown) {
+			cutToken()
 			return fmt.Errorf("no flag --%s: the vendor token goes in the TM_TOKEN environment variable, or in the Secrets Manager secret --src-token-secret names, not on the command line", shown)
 		}
 		return fmt.Errorf("no flag --%s (%s --help lists them)", shown, strings.TrimSpace("tmsync "+commandName(c)))

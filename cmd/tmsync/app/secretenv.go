@@ -96,6 +96,9 @@ var refDigest = regexp.MustCompile(`@[A-Za-z0-9_+.-]+:[A-Za-z0-9=_-]{32,}$`)
 // [scheme://]user:password@host/repo[:tag][@digest]: a registry reference has no such
 // part, and a token pasted there must not be echoed back.
 func refUserinfo(s string) (string, bool) {
+	if strings.HasPrefix(s, "arn:") {
+		return "", false // an AWS ARN (a secret's, a key's): its ':' and '@' are no credentials
+	}
 	if _, rest, ok := strings.Cut(s, "://"); ok {
 		s = rest
 	}
