@@ -154,6 +154,24 @@ func TestPreflight(t *testing.T) {
 			}
 		})
 	}
+	// Two problems at once: two ERROR lines on the console, and two lines in the error
+	// log (one a failure, as the log's format says), not one line joined with ";".
+	t.Run("two problems", func(t *testing.T) {
+		t.Setenv("TM_TOKEN", "")
+		var out bytes.Buffer
+		if code := run(context.Background(), plan("--trg_kms_key_alias=alias/does-not-exist"), &out, &out); code != 2 {
+			t.Fatalf("exit %d, want 2:\n%s", code, out.String())
+		}
+		log := strings.Split(strings.TrimSuffix(b.errorLog(), "\n"), "\n")
+		if len(log) != 2 || !strings.Contains(strings.Join(log, "\n"), "no vendor token") || !strings.Contains(strings.Join(log, "\n"), "KMS key alias/does-not-exist") {
+			t.Fatalf("error log %q, want two lines, one a problem", log)
+		}
+		for _, l := range log {
+			if !strings.HasPrefix(l, "ERROR: could not start: ") || strings.Contains(l, "; ") {
+				t.Errorf("error log line %q", l)
+			}
+		}
+	})
 	// With every problem fixed, plan runs (and warns about AES256 without a KMS key).
 	t.Setenv("TM_TOKEN", b.token)
 	var out bytes.Buffer

@@ -51,15 +51,23 @@ func failStart(console *Console, errorLog string, err error) int {
 	return 2
 }
 
-// startLog writes the error log of a run that could not start (err, redacted, on one
-// line); a log it cannot write is said on console. errorLog "" is none.
+// startLog writes the error log of a run that could not start: err redacted, one line
+// for each problem it holds (the preflight's, the flags': one a line, as the log has one
+// line per failure); a log it cannot write is said on console. errorLog "" is none.
 func startLog(console *Console, errorLog string, err error) {
 	if errorLog == "" {
 		return
 	}
-	parts := strings.Split(console.Redactor.Redact(err.Error()), "\n")
-	line := "ERROR: could not start: " + tmsync.Sanitize(oneLine(strings.Join(parts, "; "))) + "\n"
-	if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, line); return err }); werr != nil {
+	var lines strings.Builder
+	for _, p := range strings.Split(console.Redactor.Redact(err.Error()), "\n") {
+		if p = strings.TrimSpace(p); p != "" {
+			lines.WriteString("ERROR: could not start: " + tmsync.Sanitize(oneLine(p)) + "\n")
+		}
+	}
+	if lines.Len() == 0 {
+		lines.WriteString("ERROR: could not start\n")
+	}
+	if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, lines.String()); return err }); werr != nil {
 		console.Printf("ERROR: %v", werr)
 	}
 }
