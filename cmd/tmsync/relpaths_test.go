@@ -51,3 +51,20 @@ func TestSettingsFilesIgnoredWithRegistryTarget(t *testing.T) {
 		t.Fatalf("two different keys with --target registry: exit %d, want 2 naming both", code)
 	}
 }
+
+// TestEmptyReleaseFolder: tmsync run in a folder without release files (the first try of
+// a new operator, with every flag left out) says which folder, what files it looks for,
+// and the flag that names another, without repeating the folder as ".".
+func TestEmptyReleaseFolder(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TM_TOKEN", "tok-empty-folder-3c9a")
+	for _, args := range [][]string{{"sync"}, {"plan", "--release-dir", "./"}} {
+		code, out, errOut := runCLI(t, args...)
+		all := out + errOut
+		want := "release folder " + dir + ": no release files: expected files named <version>_release.json or <version>_..._images.txt"
+		if code != 2 || !strings.Contains(all, want) || !strings.Contains(all, "set --release-dir") || strings.Contains(all, ": .:") {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s", args, code, want, all)
+		}
+	}
+}

@@ -116,7 +116,14 @@ func checkRelease(ps *problems, dir string, opts ...manifest.Option) *manifest.F
 		return nil
 	}
 	f, err := manifest.Load(dir, opts...)
-	if err != nil {
+	switch {
+	case errors.Is(err, manifest.ErrNoRelease):
+		// The folder itself is the problem: said once, with the flag that names it (the
+		// loader's message repeats the folder as given, "." for the working folder).
+		ps.add("release folder "+abs+": "+strings.TrimPrefix(err.Error(), dir+": "),
+			"set --release-dir to the folder holding the release's files (default: the working folder)")
+		return nil
+	case err != nil:
 		ps.add("reading release folder "+abs+": "+err.Error(), "")
 		return nil
 	}
