@@ -84,8 +84,9 @@ type StoreRecord struct {
 // instead of pulling the blob across the vendor link again. A run without such a
 // failure pays nothing for it; the blobs needed once that the failed try was streaming
 // are pulled once more (a kept blob left part-way is read on into the store by the
-// puller: pull's blobReader.Close). The store's bound grows to the release's distinct bytes first, so that the
-// blobs needed once never take the room of a shared one. Not with a kept store
+// puller: pull's blobReader.Close). The store's bound grows to the release's distinct
+// bytes first, so that the blobs needed once never take the room of a shared one. Not
+// with a kept store
 // (WithCacheDir: it keeps every blob already), nor under a bound of the operator's
 // (WithCacheMaxBytes: the room goes to the shared blobs, which save the most).
 func (r *run) keepAfterFailure() {

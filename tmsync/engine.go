@@ -433,7 +433,10 @@ func wrongAttestorKey(todo []*item, errs []error) error {
 			if !errors.Is(re.Err, attest.ErrUnknownKey) {
 				return nil
 			}
-			reasons[strings.TrimPrefix(attest.Sanitize(re.Reason), attest.ErrUnknownKey.Error()+": ")] = true
+			// The key id, when the reason names one (a Reason is sanitized already).
+			if id, ok := strings.CutPrefix(re.Reason, attest.ErrUnknownKey.Error()+": "); ok && id != "" {
+				reasons[id] = true
+			}
 		}
 	}
 	if vendor == 0 {
@@ -443,8 +446,12 @@ func wrongAttestorKey(todo []*item, errs []error) error {
 	if len(said) > 3 {
 		said = append(said[:3], fmt.Sprintf("and %d more", len(said)-3))
 	}
-	return fmt.Errorf("%w: the attestations of all %d vendor images are signed by a key that is not in the attestor keyring (%s): check that --src_attestor is the vendor's current attestor public key (and --src-attestor-fingerprint, when given, its fingerprint)",
-		ErrWrongAttestorKey, vendor, strings.Join(said, "; "))
+	ids := ""
+	if len(said) > 0 {
+		ids = " (" + strings.Join(said, "; ") + ")"
+	}
+	return fmt.Errorf("%w: the attestations of all %d vendor images are signed by a key that is not in the attestor keyring%s: check that --src_attestor is the vendor's current attestor public key (and --src-attestor-fingerprint, when given, its fingerprint)",
+		ErrWrongAttestorKey, vendor, ids)
 }
 
 // repositories ensures (or, for plan and verify, checks) every target repository that an

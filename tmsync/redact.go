@@ -31,9 +31,9 @@ const minSecretLen = 4
 // escaped, and base64 in the standard and URL alphabets at each of the three byte
 // alignments, and those base64 forms URL-escaped: so "Basic base64(user:token)", base64
 // of the token alone, the token inside a larger base64 blob (an auth.json entry) and an
-// Authorization header echoed in a redirect URL are all caught; a URL escape in either
-// case of its hex digits. A Redactor is safe
-// for concurrent use; its zero value redacts nothing until Add is called.
+// Authorization header echoed in a redirect URL are all caught; a form's URL escapes with
+// their hex digits all in upper or all in lower case (not mixed). A Redactor is safe for
+// concurrent use; its zero value redacts nothing until Add is called.
 type Redactor struct {
 	mu       sync.RWMutex
 	secrets  map[string]bool

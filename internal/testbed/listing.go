@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// Listing is every path under dir with its kind and, for files, their contents, one per
-// line in order: two listings are equal when nothing under dir was made, removed or
-// changed (for "a refused folder is left as it was" checks).
+// Listing is every path under dir with its kind and, for files, their contents, for
+// symbolic links, where they point, one per line in order: two listings are equal when
+// nothing under dir was made, removed, changed or pointed elsewhere (for "a refused folder
+// is left as it was" checks).
 func Listing(t TB, dir string) string {
 	t.Helper()
 	var out []string
@@ -25,6 +26,13 @@ func Listing(t TB, dir string) string {
 				return err
 			}
 			line += " " + string(b)
+		}
+		if d.Type()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			line += " -> " + target
 		}
 		out = append(out, line)
 		return nil

@@ -223,12 +223,13 @@ func (b *Bundle) openDir(ctx context.Context) error {
 	return nil
 }
 
-// unlistedReleaseFiles makes a problem of every file in a folder bundle's release/ that
-// bundle.json does not list and the run would read: the run reads the release folder as a
-// folder (its destinations, its versions), so a file added there would be read without
-// having been verified. The release loader reads the folder's top level only and passes
-// over names starting with "." (manifest.Load), so those (a .DS_Store, the ._ files macOS
-// leaves on a FAT stick) and subfolders are left alone. A tar's unlisted members are not
+// unlistedReleaseFiles makes a problem of every file at the top of a folder bundle's
+// release/ that bundle.json does not list: the run reads the release folder as a folder
+// (its destinations, its versions), with the postfixes of its own flags, which the bundle
+// does not know, so any such file could be read without having been verified. The release
+// loader reads the folder's top level only and passes over names starting with "."
+// (manifest.Load), so those (a .DS_Store, the ._ files macOS leaves on a FAT stick) and
+// subfolders are left alone. A tar's unlisted members are not
 // extracted, so only a folder has such files.
 func (b *Bundle) unlistedReleaseFiles() {
 	entries, err := os.ReadDir(filepath.Join(b.root, ReleaseDir))
@@ -240,7 +241,7 @@ func (b *Bundle) unlistedReleaseFiles() {
 			continue
 		}
 		if rel := ReleaseDir + "/" + e.Name(); b.files[rel] == nil {
-			b.problems = append(b.problems, fmt.Sprintf("%s is in the bundle's release folder but not listed in %s (the run would read it unverified)", rel, ManifestFile))
+			b.problems = append(b.problems, fmt.Sprintf("%s is in the bundle's release folder but not listed in %s (a file there could be read as part of the release without being verified)", rel, ManifestFile))
 		}
 	}
 }
@@ -305,10 +306,10 @@ func (b *Bundle) openTar(ctx context.Context, parts []string, opts openOptions) 
 			return nil
 		}
 		name := hdr.Name
-		if sparse(hdr) {
+		if kind := sparseKind(hdr); kind != "" {
 			// A sparse entry expands to its declared size from a few bytes of tar: the
 			// packer never writes one.
-			return fmt.Errorf("%w: %q is a sparse file (%s)", ErrUnsafeEntry, name, sparseKind(hdr))
+			return fmt.Errorf("%w: %q is a sparse file (%s)", ErrUnsafeEntry, name, kind)
 		}
 		switch hdr.Typeflag {
 		case tar.TypeReg:
@@ -353,18 +354,15 @@ type cutError struct{ err error }
 
 func (e *cutError) Error() string { return e.err.Error() }
 
-// sparse reports whether hdr is a GNU sparse entry, old (type 'S') or PAX (0.x, 1.0).
-func sparse(hdr *tar.Header) bool {
-	return sparseKind(hdr) != ""
-}
-
+// sparseKind says how hdr is a GNU sparse entry, old (type 'S') or PAX (0.x, 1.0), or ""
+// when it is not one. Of several sparse PAX records, the first by name is said.
 func sparseKind(hdr *tar.Header) string {
 	if hdr.Typeflag == tar.TypeGNUSparse {
 		return "GNU sparse type"
 	}
-	for k, v := range hdr.PAXRecords {
+	for _, k := range slices.Sorted(maps.Keys(hdr.PAXRecords)) {
 		if strings.HasPrefix(k, "GNU.sparse.") {
-			return fmt.Sprintf("PAX record %s=%s", k, v)
+			return fmt.Sprintf("PAX record %s=%s", k, hdr.PAXRecords[k])
 		}
 	}
 	return ""

@@ -195,12 +195,11 @@ func exportUsageError(stderr io.Writer) cli.OnUsageErrorFunc {
 
 // exportProblem is usageProblem, and for a flag of sync that export does not take, why.
 func exportProblem(c *cli.Context, err error) error {
-	const undefined = "flag provided but not defined: "
-	name, ok := strings.CutPrefix(err.Error(), undefined)
-	name = strings.TrimLeft(name, "-")
-	if !ok || !isSyncFlag(name) {
+	m := undefinedFlag.FindStringSubmatch(err.Error())
+	if m == nil || !isSyncFlag(m[1]) {
 		return usageProblem(c, err)
 	}
+	name := m[1]
 	why := exportRefusals[name]
 	if why == "" {
 		why = "export verifies and writes a bundle, with no target: the flags of the target, the run and its gates are for sync, plan and verify"

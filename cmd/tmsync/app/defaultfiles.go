@@ -10,10 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// defaultFileFlags are the file flags whose default is a bare name: the attestor key and
-// the repository settings files.
-var defaultFileFlags = []string{"src_attestor", "trg_ecr_policy_file_path", "trg_ecr_lifecycle_file_path", "trg_resource_tags_file_path"}
-
 // resolveDefaultFiles finds the files of the flags left at their default names.
 //
 // The old pipeline ran in one folder holding the release files, the attestor key and the
@@ -29,11 +25,16 @@ var defaultFileFlags = []string{"src_attestor", "trg_ecr_policy_file_path", "trg
 // where it was looked for, for the messages (a missing key stops the run, a missing
 // settings file is skipped with a notice).
 func resolveDefaultFiles(c *cli.Context, a *Args) error {
-	paths := map[string]*string{"src_attestor": &a.AttestorKeyFile, "trg_ecr_policy_file_path": &a.PolicyPath,
-		"trg_ecr_lifecycle_file_path": &a.LifecyclePath, "trg_resource_tags_file_path": &a.TagsPath}
+	// The file flags whose default is a bare name: the attestor key and the repository
+	// settings files.
+	flags := []struct {
+		name string
+		p    *string
+	}{{"src_attestor", &a.AttestorKeyFile}, {"trg_ecr_policy_file_path", &a.PolicyPath},
+		{"trg_ecr_lifecycle_file_path", &a.LifecyclePath}, {"trg_resource_tags_file_path", &a.TagsPath}}
 	var errs []string
-	for _, name := range defaultFileFlags {
-		p := paths[name]
+	for _, f := range flags {
+		name, p := f.name, f.p
 		if c.IsSet(name) || *p == "" || filepath.IsAbs(*p) {
 			continue
 		}

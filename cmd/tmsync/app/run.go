@@ -265,8 +265,12 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 	// hint, before any image (--skip-preflight keeps only the checks that need no network).
 	ps := &problems{}
 	// A bundle's release folder was read and checked when the bundle was opened.
-	if r.bundle == nil && checkRelease(ps, a.ReleaseDir, relOpts...) == nil {
-		return nil, ps.err() // bad input: no network check needed to say so
+	if r.bundle == nil {
+		f := checkRelease(ps, a.ReleaseDir, relOpts...)
+		if f == nil {
+			return nil, ps.err() // bad input: no network check needed to say so
+		}
+		r.release = tmsync.ReleaseFolder(f) // the folder checked is the one the run uses
 	}
 	var awsCfg aws.Config
 	token := a.SrcPassword
