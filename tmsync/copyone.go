@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/copy"
@@ -24,6 +25,7 @@ type copyOptions struct {
 	insecure        []string
 	newAttestor     func() (Attestor, error)
 	skipAttestation bool
+	byoPolicy       BYOPolicy
 	observer        Observer
 	logins          map[string]types.DockerAuthConfig // host -> credentials (WithCopyLogin)
 }
@@ -60,8 +62,24 @@ func WithCopyAttestor(newAttestor func() (Attestor, error)) CopyOption {
 	return func(o *copyOptions) error { o.newAttestor = newAttestor; return nil }
 }
 
-// WithCopySkipAttestation copies a vendor image without verifying its attestation
-// (--insecure-skip-attestation); the observer is told with an EventWarn. Default: verify.
+// WithCopyBYOPolicy sets what a source outside the vendor registry needs, as sync's
+// WithBYOPolicy: BYOPinned (the default) copies it only when it names its digest
+// (host/repo@sha256:...), as a release pins an upstream image; BYOAttested verifies the
+// vendor's attestation of it like a vendor image's.
+func WithCopyBYOPolicy(p BYOPolicy) CopyOption {
+	return func(o *copyOptions) error {
+		if _, err := ParseBYOPolicy(string(p)); err != nil {
+			return err
+		}
+		o.byoPolicy = p
+		return nil
+	}
+}
+
+// WithCopySkipAttestation copies a source without the checks it would get: a vendor
+// image without verifying its attestation, an image outside the vendor registry by its
+// tag or without attestation whatever the BYO policy (--insecure-skip-attestation); the
+// observer is told with an EventWarn. Default: verify.
 func WithCopySkipAttestation() CopyOption {
 	return func(o *copyOptions) error { o.skipAttestation = true; return nil }
 }
@@ -75,14 +93,20 @@ func WithCopyObserver(obs Observer) CopyOption {
 // errAttestationRequired refuses a vendor image that tmsync copy cannot verify.
 var errAttestationRequired = errors.New("the source is on the vendor registry: its attestation must be verified (give --src_attestor and the attestation server, or --insecure-skip-attestation)")
 
+// ErrNotPinned refuses, under BYOPinned, a source outside the vendor registry that names
+// no digest: what a tag points to can change between the check and the copy, and
+// nothing else vouches for it.
+var ErrNotPinned = errors.New("not pinned by digest")
+
 // CopyOne copies one image from src to dest (registry references), every platform of an
 // index, keeping the digest. It returns the digest copied.
 //
 // A source on the vendor registry is verified like sync does: its tag resolved to a
 // digest, the vendor's attestation of that digest for that repository checked, and the
-// image copied by that digest, unless WithCopySkipAttestation.
+// image copied by that digest, unless WithCopySkipAttestation. A source elsewhere gets
+// the BYO policy (WithCopyBYOPolicy): by default it must name its digest (ErrNotPinned).
 func CopyOne(ctx context.Context, src, dest string, opts ...CopyOption) (string, error) {
-	o := copyOptions{source: Source{Registry: manifest.DefaultVendorRegistry}, observer: ObserverFunc(func(Event) {})}
+	o := copyOptions{source: Source{Registry: manifest.DefaultVendorRegistry}, byoPolicy: BYOPinned, observer: ObserverFunc(func(Event) {})}
 	var errs []error
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -133,36 +157,19 @@ func CopyOne(ctx context.Context, src, dest string, opts ...CopyOption) (string,
 	switch {
 	case vendor && o.skipAttestation:
 		o.observer.Event(Event{Kind: EventWarn, Image: src, Message: "--insecure-skip-attestation: copying a vendor image WITHOUT verifying its attestation"})
-	case vendor:
-		if o.newAttestor == nil {
-			return "", errAttestationRequired
+	case o.skipAttestation:
+		if want == "" || o.byoPolicy == BYOAttested {
+			o.observer.Event(Event{Kind: EventWarn, Image: src, Message: fmt.Sprintf("--insecure-skip-attestation: copying an image outside the vendor registry WITHOUT the checks of --byo-policy=%s", o.byoPolicy)})
 		}
-		att, err := o.newAttestor()
-		if err != nil {
-			return "", fmt.Errorf("%w: %w", errAttestationRequired, err)
-		}
-		if want == "" {
-			if want, err = docker.GetDigest(ctx, sys(srcHost), srcRef); err != nil {
-				return "", fmt.Errorf("resolving %s: %w", src, err)
-			}
-		}
-		s := attest.Subject{Repository: reference.TrimNamed(srcRef.DockerReference()).String(), Digest: want}
-		if err := att.Prepare(ctx, []attest.Subject{s}); err != nil {
-			return "", fmt.Errorf("fetching attestations: %w", err)
-		}
-		a, err := att.Verify(ctx, s)
-		if err != nil {
-			return "", fmt.Errorf("attestation of %s@%s: %w", s.Repository, want, err)
-		}
-		o.observer.Event(Event{Kind: EventInfo, Image: src, Message: fmt.Sprintf("attestation verified: %s@%s signed by %s (%s)", s.Repository, want, a.Fingerprint, a.Occurrence)})
-		// Copy what was verified: by digest, whatever the tag points to by now.
-		canonical, err := reference.WithDigest(reference.TrimNamed(srcRef.DockerReference()), want)
-		if err != nil {
+	case vendor || o.byoPolicy == BYOAttested:
+		var a *Attestation
+		if srcRef, want, a, err = verifyCopySource(ctx, o, sys(srcHost), src, srcRef, want, vendor); err != nil {
 			return "", err
 		}
-		if srcRef, err = docker.NewReference(canonical); err != nil {
-			return "", err
-		}
+		o.observer.Event(Event{Kind: EventInfo, Image: src, Message: fmt.Sprintf("attestation verified: %s@%s signed by %s (%s)",
+			reference.TrimNamed(srcRef.DockerReference()), want, a.Fingerprint, a.Occurrence)})
+	case want == "":
+		return "", notPinned(ctx, sys(srcHost), src, srcRef, o.source.Registry)
 	}
 	pc, err := newPolicyContext()
 	if err != nil {
@@ -181,6 +188,55 @@ func CopyOne(ctx context.Context, src, dest string, opts ...CopyOption) (string,
 		return "", fmt.Errorf("%w: pushed %s, source is %s", ErrDigestMismatch, got, want)
 	}
 	return got.String(), nil
+}
+
+// verifyCopySource verifies the vendor's attestation of srcRef (its tag resolved to a
+// digest when want is empty) and returns the reference to copy: by the verified digest,
+// whatever the tag points to by now.
+func verifyCopySource(ctx context.Context, o copyOptions, sys *types.SystemContext, src string, srcRef types.ImageReference, want digest.Digest, vendor bool) (types.ImageReference, digest.Digest, *Attestation, error) {
+	required := errAttestationRequired
+	if !vendor {
+		required = errors.New("--byo-policy=attested: the source's attestation must be verified (give --src_attestor and the attestation server)")
+	}
+	if o.newAttestor == nil {
+		return nil, "", nil, required
+	}
+	att, err := o.newAttestor()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("%w: %w", required, err)
+	}
+	if want == "" {
+		if want, err = docker.GetDigest(ctx, sys, srcRef); err != nil {
+			return nil, "", nil, fmt.Errorf("resolving %s: %w", src, err)
+		}
+	}
+	s := attest.Subject{Repository: reference.TrimNamed(srcRef.DockerReference()).String(), Digest: want}
+	if err := att.Prepare(ctx, []attest.Subject{s}); err != nil {
+		return nil, "", nil, fmt.Errorf("fetching attestations: %w", err)
+	}
+	a, err := att.Verify(ctx, s)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("attestation of %s@%s: %w", s.Repository, want, err)
+	}
+	canonical, err := reference.WithDigest(reference.TrimNamed(srcRef.DockerReference()), want)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	ref, err := docker.NewReference(canonical)
+	return ref, want, a, err
+}
+
+// notPinned is ErrNotPinned for src, with the digest its tag points to now when the
+// source says (one manifest request), so that the operator can pin it knowingly.
+func notPinned(ctx context.Context, sys *types.SystemContext, src string, srcRef types.ImageReference, vendorRegistry string) error {
+	hint := ""
+	// A registry that does not answer must not hold the refusal up.
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if d, err := docker.GetDigest(ctx, sys, srcRef); err == nil {
+		hint = fmt.Sprintf("; its tag points to %s now: copy %s@%s if that is the image meant", d, reference.TrimNamed(srcRef.DockerReference()), d)
+	}
+	return fmt.Errorf("%w: %s is not on the vendor registry (%s) and names no digest: with --byo-policy=pinned (the default) an image from elsewhere is copied only by digest, as sync copies the digest a release pins%s", ErrNotPinned, src, vendorRegistry, hint)
 }
 
 func dockerRef(s string) (types.ImageReference, string, error) {

@@ -269,8 +269,9 @@ func TestConfigKeyTwice(t *testing.T) {
 }
 
 // TestCopyBadInputExitsTwo: copy's bad input (a reference that does not parse, one with
-// credentials in it, an attestor key that does not exist) is exit 2, before any registry
-// is asked; a registry that cannot be reached stays exit 1.
+// credentials in it, an attestor key that does not exist, a source outside the vendor
+// registry by tag) is exit 2, before anything is pushed; a registry that cannot be reached
+// stays exit 1.
 func TestCopyBadInputExitsTwo(t *testing.T) {
 	t.Setenv("TM_TOKEN", "")
 	missingKey := filepath.Join(t.TempDir(), "no-such-key.pgp")
@@ -285,8 +286,11 @@ func TestCopyBadInputExitsTwo(t *testing.T) {
 		{[]string{"copy", "u:p4ss-word@127.0.0.1:1/x:1", "127.0.0.1:1/y:1"}, 2, "no credentials"},
 		// The vendor registry is SRC's host: its attestation is checked, with a key that is missing.
 		{[]string{"copy", "--srcdomain", "127.0.0.1:1", "--src_attestor", missingKey, "127.0.0.1:1/vault/core:5.0.3", "127.0.0.1:2/x:1"}, 2, "no-such-key.pgp"},
+		// Outside the vendor registry and by tag: --byo-policy=pinned asks for a digest
+		// (the source, which does not answer, offers none).
+		{[]string{"copy", "--insecure-registry", "127.0.0.1:1", "127.0.0.1:1/x:1", "127.0.0.1:2/y:1"}, 2, "names no digest"},
 		// Not bad input: the source does not answer.
-		{[]string{"copy", "--insecure-registry", "127.0.0.1:1", "127.0.0.1:1/x:1", "127.0.0.1:2/y:1"}, 1, "ERROR: copy 127.0.0.1:1/x:1"},
+		{[]string{"copy", "--insecure-registry", "127.0.0.1:1", "127.0.0.1:1/x@sha256:" + strings.Repeat("0", 64), "127.0.0.1:2/y:1"}, 1, "ERROR: copy 127.0.0.1:1/x@sha256:"},
 	} {
 		code, _, errOut := runCLI(t, c.args...)
 		if code != c.code || !strings.Contains(errOut, c.want) {

@@ -26,7 +26,9 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 			"GetAuthorizationToken with the AWS credentials, no docker login needed.\n" +
 			"A SRC on the vendor registry (--srcdomain) is verified like sync does: its tag resolved to a\n" +
 			"digest, the vendor's attestation of that digest checked, and the image copied by that digest.\n" +
-			"--insecure-skip-attestation copies it unverified, with a warning.",
+			"A SRC elsewhere gets --byo-policy, as in sync: pinned (the default) copies it only by digest\n" +
+			"(host/repo@sha256:...), attested verifies its attestation like a vendor image's.\n" +
+			"--insecure-skip-attestation copies either unverified, with a warning.",
 		Flags: categorize([]cli.Flag{
 			&cli.StringFlag{Name: "authfile", Usage: "auth.json with registry credentials"},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
@@ -37,7 +39,8 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 			&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
 			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
 			&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
-			&cli.BoolFlag{Name: "insecure-skip-attestation", Usage: "copy a vendor image WITHOUT verifying its attestation (printed as a warning)"},
+			&cli.StringFlag{Name: "byo-policy", Value: string(tmsync.BYOPinned), Usage: "a SRC outside the vendor registry: pinned (only by digest) or attested (its attestation verified)"},
+			&cli.BoolFlag{Name: "insecure-skip-attestation", Usage: "copy WITHOUT verifying the attestation of a vendor image, or the pinning or attestation --byo-policy asks of another (printed as a warning)"},
 			&cli.StringSliceFlag{Name: "ecr-registry", EnvVars: []string{"TMSYNC_ECR_REGISTRY"},
 				Usage: "log in to this HOST[:PORT] with ECR's GetAuthorizationToken (as to every *.dkr.ecr.*.amazonaws.com host)"},
 		}),
@@ -48,6 +51,11 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 				return exitCode(2)
 			}
 			src, dest := c.Args().Get(0), c.Args().Get(1)
+			byo, err := tmsync.ParseBYOPolicy(c.String("byo-policy"))
+			if err != nil {
+				fmt.Fprintf(stderr, "ERROR: copy: --byo-policy: %v\n", err)
+				return exitCode(2)
+			}
 			// Bad references are bad input (exit 2), said before any registry is asked.
 			for _, r := range []struct{ role, ref string }{{"SRC", src}, {"DEST", dest}} {
 				if err := checkRef(r.ref); err != nil {
@@ -79,6 +87,7 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 					return att, err
 				}),
 				tmsync.WithCopyObserver(console),
+				tmsync.WithCopyBYOPolicy(byo),
 			}
 			if c.Bool("insecure-skip-attestation") {
 				opts = append(opts, tmsync.WithCopySkipAttestation())
@@ -94,7 +103,7 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 			if err != nil {
 				console.W = stderr
 				console.Printf("ERROR: copy %s to %s: %v", src, dest, err)
-				if attestorErr != nil {
+				if attestorErr != nil || errors.Is(err, tmsync.ErrNotPinned) {
 					return exitCode(2)
 				}
 				return exitCode(1)
