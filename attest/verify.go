@@ -195,6 +195,10 @@ type Verification struct {
 	// is dated inside the key's validity and was accepted on that claim. Report it; with
 	// WithStrictKeyExpiry such a signature is refused instead.
 	KeyExpired bool
+	// Index is the position, in the occurrences given to Verify, of the one that
+	// verified: two occurrences can share a name (a server's mistake, or a hostile one),
+	// and the one to keep as evidence is the one that verified, not another of its name.
+	Index int
 }
 
 // Verify checks that at least one of occs is a valid attestation for s. Occurrences about
@@ -208,13 +212,14 @@ func (v *Verifier) Verify(s Subject, occs []Occurrence) (*Verification, error) {
 	key := s.key()
 	rej := &RejectedError{Subject: s}
 	matched := 0
-	for _, o := range occs {
+	for i, o := range occs {
 		if resourceKey(o.ResourceURI) != key {
 			continue
 		}
 		matched++
 		ver, reasons := v.verifyOccurrence(s, o)
 		if ver != nil {
+			ver.Index = i
 			return ver, nil
 		}
 		rej.Reasons = append(rej.Reasons, reasons...)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,7 +29,7 @@ type VendorAttestor struct {
 	// its own subjects only, so that runs of several releases at once do not see each
 	// other's, and a later run of a release sees what the server says then.
 	fetched map[string][]attest.Occurrence
-	used    map[string]attest.Occurrence // by name: what the releases needed, for a bundle
+	used    map[string]attest.Occurrence // by usedKey: what the releases needed, for a bundle
 	// good are the occurrences that verified, by subject, with their verification: the
 	// evidence stored next to the image in the target.
 	good map[string]goodOccurrence
@@ -139,7 +141,7 @@ func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attesta
 	}
 	a.mu.Lock()
 	for _, o := range occs {
-		a.used[o.Name] = o
+		a.used[usedKey(o)] = o
 	}
 	a.mu.Unlock()
 	v, err := a.verifier.Verify(sub, occs)
@@ -148,14 +150,10 @@ func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attesta
 		// ErrNoAttestation when there was none) or *attest.UnavailableError.
 		return nil, err
 	}
-	for _, o := range occs {
-		if attest.Sanitize(o.Name) == v.Occurrence || o.Name == v.Occurrence {
-			a.mu.Lock()
-			a.good[sub.String()] = goodOccurrence{occ: o, ver: *v}
-			a.mu.Unlock()
-			break
-		}
-	}
+	// The occurrence that verified, by its place: another of the same name may not.
+	a.mu.Lock()
+	a.good[sub.String()] = goodOccurrence{occ: occs[v.Index], ver: *v}
+	a.mu.Unlock()
 	att := &Attestation{Occurrence: v.Occurrence, Fingerprint: v.Fingerprint, SignedAt: v.SignedAt,
 		PayloadType: v.PayloadType, Hash: v.Hash, KeyExpired: v.KeyExpired}
 	if !v.KeyExpiresAt.IsZero() {
@@ -163,6 +161,16 @@ func (a *VendorAttestor) Verify(_ context.Context, sub attest.Subject) (*Attesta
 		att.KeyExpiresAt = &t
 	}
 	return att, nil
+}
+
+// usedKey tells the occurrences a run looked at apart by what the server sent, not by
+// name alone: two with one name (one good, one not) both go into a bundle, so that a
+// later run verifies from it what this one did.
+func usedKey(o attest.Occurrence) string {
+	if len(o.Raw) > 0 {
+		return o.Name + "\x00" + string(o.Raw)
+	}
+	return o.Name
 }
 
 // unavailable is err as an *attest.UnavailableError, unless it is one already.
@@ -179,8 +187,8 @@ func (a *VendorAttestor) Occurrences() []attest.Occurrence {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]attest.Occurrence, 0, len(a.used))
-	for _, o := range a.used {
-		out = append(out, o)
+	for _, k := range slices.Sorted(maps.Keys(a.used)) {
+		out = append(out, a.used[k])
 	}
 	return out
 }
