@@ -134,3 +134,58 @@ func TestDefaultFilesInBothFolders(t *testing.T) {
 		t.Fatalf("lifecycle named with its flag, same key in both folders: exit %d, want 0; error log:\n%s", code, b.errorLog())
 	}
 }
+
+// TestTrustWarnings: the two ways into the target that do not go through the attestation
+// check are said at the start of a plan and a sync. A default-named attestor key found in
+// the release folder only (whoever writes that folder then chooses the trust anchor, and
+// --release-sha256 does not cover it) is a WARNING unless --src-attestor-fingerprint pins
+// it; a key in the working folder is not. A repository policy that lets principals push
+// (or change the repositories) is a WARNING naming the actions; one that lets them pull is
+// not.
+func TestTrustWarnings(t *testing.T) {
+	b := newBed(t)
+	t.Setenv("TM_TOKEN", b.token)
+	images := []releasetest.Image{{Repository: "vault/core", Tag: "5.0.3", Layers: 1, LayerSize: 8 << 10}}
+	b.push(images, 13, true)
+	work := documentedLayout(t, b, images)
+	t.Chdir(work)
+	plan := func(extra ...string) string {
+		t.Helper()
+		args := append(without(b.args("releases"), "--src_attestor"), extra...)
+		args[1] = "plan"
+		code, out := b.run(args)
+		if code != 0 {
+			t.Fatalf("plan %v: exit %d, want 0:\n%s", extra, code, out)
+		}
+		return out
+	}
+	const keyWarning = "was read from the release folder"
+	if out := plan(); strings.Contains(out, keyWarning) || strings.Contains(out, "lets the principals") {
+		t.Errorf("key and pull-only policy in the working folder: a warning:\n%s", out)
+	}
+	// The key in releases/ only.
+	must(t, os.Rename(filepath.Join(work, "src_attestor.pgp"), filepath.Join(work, "releases", "src_attestor.pgp")))
+	out := plan()
+	if !strings.Contains(out, "WARNING: the attestor key "+filepath.Join(work, "releases", "src_attestor.pgp")+" "+keyWarning) ||
+		!strings.Contains(out, "--src-attestor-fingerprint") {
+		t.Errorf("key in the release folder only: no warning naming it and the fingerprint flag:\n%s", out)
+	}
+	if out := plan("--src-attestor-fingerprint", b.signer.Fingerprint()); strings.Contains(out, keyWarning) {
+		t.Errorf("key pinned by its fingerprint: still a warning:\n%s", out)
+	}
+	// A sync says it too, and its run is not refused for it.
+	args := without(b.args("releases"), "--src_attestor")
+	if code, out := b.run(args); code != 0 || !strings.Contains(out, keyWarning) {
+		t.Errorf("sync with the key in the release folder: exit %d, want 0 with the warning", code)
+	}
+	must(t, os.Rename(filepath.Join(work, "releases", "src_attestor.pgp"), filepath.Join(work, "src_attestor.pgp")))
+
+	// A policy that lets a foreign account push.
+	must(t, os.WriteFile(filepath.Join(work, "ecr_policy.json"), []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":["ecr:BatchGetImage","ecr:PutImage","ecr:InitiateLayerUpload","ecr:UploadLayerPart","ecr:CompleteLayerUpload"]}]}`), 0o644))
+	out = plan()
+	if !strings.Contains(out, "WARNING: the repository policy "+filepath.Join(work, "ecr_policy.json")+" lets the principals it names change the repositories "+
+		"(ecr:CompleteLayerUpload, ecr:InitiateLayerUpload, ecr:PutImage, ecr:UploadLayerPart)") {
+		t.Errorf("a policy granting push: no warning naming the actions:\n%s", out)
+	}
+}

@@ -37,7 +37,10 @@ type Args struct {
 	TagsPath      string
 	// Absent: the file flags left at their default names whose file is in neither the
 	// release folder nor the working folder (flag name → where it was looked for).
-	Absent             map[string]string
+	Absent map[string]string
+	// FromReleaseFolder: the file flags left at their default names whose file was found
+	// in the release folder only (flag name → path), not in the working folder.
+	FromReleaseFolder  map[string]string
 	KMSKey             string
 	ScanOnPush         bool
 	TagMutability      string

@@ -327,6 +327,9 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if token == "" {
 		return fail(startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or --src-token-secret")))
 	}
+	if w := releaseFolderKeyWarning(a); w != "" {
+		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
+	}
 	attestor, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,
 		Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
 		StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})

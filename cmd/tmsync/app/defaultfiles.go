@@ -41,7 +41,7 @@ func resolveDefaultFiles(c *cli.Context, a *Args) error {
 		if name != "src_attestor" && a.Target != "" && a.Target != "ecr" {
 			continue // the repository settings are ECR's: not read with another target
 		}
-		found, tried, err := findDefaultFile(*p, a.ReleaseDir)
+		found, tried, onlyRelease, err := findDefaultFile(*p, a.ReleaseDir)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("--%s: %v: name the one to use with --%s", name, err, name))
 			continue
@@ -53,6 +53,12 @@ func resolveDefaultFiles(c *cli.Context, a *Args) error {
 			a.Absent[name] = tried
 			found = filepath.Join(a.ReleaseDir, *p)
 		}
+		if onlyRelease {
+			if a.FromReleaseFolder == nil {
+				a.FromReleaseFolder = map[string]string{}
+			}
+			a.FromReleaseFolder[name] = found
+		}
 		*p = found
 	}
 	if len(errs) > 0 {
@@ -62,8 +68,9 @@ func resolveDefaultFiles(c *cli.Context, a *Args) error {
 }
 
 // findDefaultFile looks for file in releaseDir, then in the working folder. It returns the
-// one found ("" for none) and, for the messages, where it looked.
-func findDefaultFile(file, releaseDir string) (found, tried string, err error) {
+// one found ("" for none), where it looked (for the messages), and whether the file is in
+// the release folder only (that folder not being the working folder).
+func findDefaultFile(file, releaseDir string) (found, tried string, onlyRelease bool, err error) {
 	places := []struct{ what, path string }{{"the release folder", filepath.Join(releaseDir, file)}, {"the working folder", file}}
 	if absPath(places[0].path) == absPath(places[1].path) {
 		places = places[1:]
@@ -79,19 +86,31 @@ func findDefaultFile(file, releaseDir string) (found, tried string, err error) {
 	tried = strings.Join(said, " nor in ")
 	switch len(present) {
 	case 0:
-		return "", tried, nil
+		return "", tried, false, nil
 	case 1:
-		return present[0], tried, nil
+		return present[0], tried, len(places) == 2 && present[0] == places[0].path, nil
 	}
 	same, err := sameContent(present[0], present[1])
 	if err != nil {
-		return "", tried, err
+		return "", tried, false, err
 	}
 	if !same {
-		return "", tried, fmt.Errorf("%s is in the release folder (%s) and in the working folder (%s), and the two differ",
+		return "", tried, false, fmt.Errorf("%s is in the release folder (%s) and in the working folder (%s), and the two differ",
 			file, absPath(present[0]), absPath(present[1]))
 	}
-	return present[0], tried, nil
+	return present[0], tried, false, nil
+}
+
+// releaseFolderKeyWarning is the warning of a run whose attestor key, left at its default
+// name, was found in the release folder only, with no --src-attestor-fingerprint: the
+// trust anchor then comes with the release, from whoever can write that folder, and
+// --release-sha256 does not cover it (it pins the release files). "" otherwise.
+func releaseFolderKeyWarning(a Args) string {
+	key, ok := a.FromReleaseFolder["src_attestor"]
+	if !ok || len(a.AttestorFingerprints) > 0 {
+		return ""
+	}
+	return fmt.Sprintf("the attestor key %s was read from the release folder: whoever can write that folder chooses the key the attestations are checked with, and --release-sha256 does not cover it; pin the key with --src-attestor-fingerprint (or keep it in the working folder)", absPath(key))
 }
 
 // sameContent reports whether two files hold the same bytes. The files are small (a key,

@@ -381,6 +381,9 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 	if r.bundle != nil {
 		attestor = r.bundle.attestor
 	} else {
+		if w := releaseFolderKeyWarning(a); w != "" {
+			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
+		}
 		va, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,
 			Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
 			StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
@@ -410,6 +413,10 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		}
 		if grantsEveryone(settings.RepositoryPolicy) {
 			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "the repository policy " + absPath(a.PolicyPath) + ` grants to "*" (every AWS account) without a condition`})
+		}
+		if w := ecrtarget.WriteGrants(settings.RepositoryPolicy); len(w) > 0 {
+			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "the repository policy " + absPath(a.PolicyPath) + " lets the principals it names change the repositories (" +
+				strings.Join(w, ", ") + "): they can push images without tmsync, so without the vendor's attestation check"})
 		}
 		kmsClient := kms.NewFromConfig(awsCfg)
 		prov, err := ecrtarget.New(ecrtarget.NewClient(awsCfg),

@@ -1,0 +1,37 @@
+package ecrtarget
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestWriteGrants(t *testing.T) {
+	all := slices.Clone(writeActions)
+	push := []string{"ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
+	for _, c := range []struct {
+		name, policy string
+		want         []string
+	}{
+		{"pull only (the account-id file's policy)", CrossAccountPullPolicy([]string{"111122223333"}), nil},
+		{"push actions, a list", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},
+			"Action":["ecr:PutImage","ecr:InitiateLayerUpload","ecr:UploadLayerPart","ecr:CompleteLayerUpload"]}]}`, push},
+		{"one statement, not a list", `{"Statement":{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage"}}`, []string{"ecr:PutImage"}},
+		{"ecr:*", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`, all},
+		{"*", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*"}]}`, all},
+		{"other case", `{"Statement":[{"Effect":"allow","Principal":"*","Action":"ECR:putimage"}]}`, []string{"ecr:PutImage"}},
+		{"wildcards", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":["ecr:Put*","ecr:?ploadLayerPart"]}]}`,
+			[]string{"ecr:PutImage", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy", "ecr:UploadLayerPart"}},
+		{"NotAction lists pulls", `{"Statement":[{"Effect":"Allow","Principal":"*","NotAction":["ecr:BatchGetImage"]}]}`, all},
+		{"NotAction lists every write", `{"Statement":[{"Effect":"Allow","Principal":"*","NotAction":["ecr:*"]}]}`, nil},
+		{"under a condition", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}`, []string{"ecr:PutImage"}},
+		{"deny", `{"Statement":[{"Effect":"Deny","Principal":"*","Action":"ecr:*"}]}`, nil},
+		{"another service", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject"}]}`, nil},
+		{"a bad pattern", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:[Put"}]}`, nil},
+		{"not JSON", `111122223333`, nil},
+	} {
+		got := WriteGrants(c.policy)
+		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
