@@ -133,14 +133,20 @@ func RetryOptions(maxAttempts int, baseDelay, maxBackoff time.Duration) func(*ec
 	return func(o *ecr.Options) { o.Retryer = NewRetryer(maxAttempts, baseDelay, maxBackoff) }
 }
 
-// NewClient returns an ECR client for cfg with the retryer of NewRetryer and its
-// defaults, and DefaultAPITimeout on each request unless cfg's HTTP client has a timeout
-// of its own (which is kept); optFns apply after them (pass RetryOptions or APITimeout to
-// change them). The engine makes its ECR clients here, so every one retries throttling,
-// and cuts a request left unanswered, the same way.
+// NewClient returns an ECR client for cfg with DefaultAPITimeout on each request unless
+// cfg's HTTP client has a timeout of its own (which is kept), and with the retryer of
+// NewRetryer and its defaults unless the caller chose one: a cfg.Retryer (set by hand or by
+// config.WithRetryer) is kept, and so is a retryer set by cfg.ServiceOptions or by optFns,
+// which apply after the defaults (pass RetryOptions or APITimeout to change them).
+// cfg.RetryMaxAttempts (AWS_MAX_ATTEMPTS, max_attempts) bounds whichever retryer is used,
+// as in any SDK client; cfg.RetryMode has no effect, as with any retryer given. The
+// engine makes its ECR clients here, from a cfg without a retryer, so every one retries
+// throttling, and cuts a request left unanswered, the same way.
 func NewClient(cfg aws.Config, optFns ...func(*ecr.Options)) *ecr.Client {
-	fns := append([]func(*ecr.Options){RetryOptions(0, 0, 0), defaultAPITimeout}, optFns...)
-	return ecr.NewFromConfig(cfg, fns...)
+	if cfg.Retryer == nil {
+		cfg.Retryer = func() aws.Retryer { return NewRetryer(0, 0, 0) }
+	}
+	return ecr.NewFromConfig(cfg, append([]func(*ecr.Options){defaultAPITimeout}, optFns...)...)
 }
 
 // defaultAPITimeout is APITimeout(DefaultAPITimeout) for a client that has no timeout:

@@ -9,7 +9,8 @@
 // It calls the ECR control-plane API only, through the narrow [API] interface, and lists
 // every call it makes in [IAMActions], so the pipeline's role can be given exactly that.
 // Clients made with [NewClient] retry ThrottlingException and HTTP 429 with backoff through
-// the SDK's standard retryer; [Provisioner] spaces its mutating calls on top of that.
+// the SDK's standard retryer, unless the caller's aws.Config brings a retryer of its own,
+// which is kept; [Provisioner] spaces its mutating calls on top of that.
 //
 // It does not own, and does not import: copying images or pushing manifests (the engine
 // does that with containers/image, using [Provisioner.Credentials]), attestations, release

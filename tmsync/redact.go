@@ -31,14 +31,28 @@ const minSecretLen = 4
 // escaped, and base64 in the standard and URL alphabets at each of the three byte
 // alignments, and those base64 forms URL-escaped: so "Basic base64(user:token)", base64
 // of the token alone, the token inside a larger base64 blob (an auth.json entry) and an
-// Authorization header echoed in a redirect URL are all caught; a form's URL escapes with
-// their hex digits all in upper or all in lower case (not mixed). A Redactor is safe for
-// concurrent use; its zero value redacts nothing until Add is called.
+// Authorization header echoed in a redirect URL are all caught. A form's percent-escapes
+// match with their hex digits in either case, each on its own ("%2f...%3D"), and so do
+// those of an escape escaped again ("%252f"); the secret's own characters match exactly,
+// except that a secret holding a percent-escape of its own ("p%2fss") also matches with
+// that escape's hex digits in the other case. A Redactor is safe for concurrent use; its
+// zero value redacts nothing until Add is called.
 type Redactor struct {
 	mu       sync.RWMutex
 	secrets  map[string]bool
-	patterns []string // longest first, so that a longer form is replaced before its parts
-	replacer *strings.Replacer
+	patterns []pattern // longest first, so that a longer form is replaced before its parts
+	// byFirst lists, by first byte, the indexes in patterns of the patterns, in patterns'
+	// order; pairs has a bit set for each pattern's first two bytes (both cases of a
+	// folding second byte): a place in the text where no pattern begins costs a lookup.
+	byFirst [256][]int
+	pairs   *[1 << 16 / 64]uint64
+}
+
+// pattern is a form of a secret, its percent-escapes' hex digits in upper case; fold marks
+// the bytes of those hex digits, which match a lower-case letter too.
+type pattern struct {
+	s    string
+	fold []bool // nil when s has no escape
 }
 
 // NewRedactor returns a Redactor of secrets.
@@ -72,24 +86,82 @@ func (r *Redactor) Add(secrets ...string) {
 	seen := map[string]bool{}
 	r.patterns = r.patterns[:0]
 	for s := range r.secrets {
-		for _, p := range secretForms(s) {
-			if len(p) >= minSecretLen && !seen[p] {
-				seen[p] = true
+		for _, f := range secretForms(s) {
+			p := newPattern(f)
+			if len(p.s) >= minSecretLen && !seen[p.s] {
+				seen[p.s] = true
 				r.patterns = append(r.patterns, p)
 			}
 		}
 	}
 	sort.Slice(r.patterns, func(i, j int) bool {
-		if len(r.patterns[i]) != len(r.patterns[j]) {
-			return len(r.patterns[i]) > len(r.patterns[j])
+		if len(r.patterns[i].s) != len(r.patterns[j].s) {
+			return len(r.patterns[i].s) > len(r.patterns[j].s)
 		}
-		return r.patterns[i] < r.patterns[j]
+		return r.patterns[i].s < r.patterns[j].s
 	})
-	pairs := make([]string, 0, 2*len(r.patterns))
-	for _, p := range r.patterns {
-		pairs = append(pairs, p, Redacted)
+	r.byFirst = [256][]int{}
+	r.pairs = new([1 << 16 / 64]uint64)
+	for i, p := range r.patterns {
+		r.byFirst[p.s[0]] = append(r.byFirst[p.s[0]], i)
+		second := []byte{p.s[1]}
+		if p.fold != nil && p.fold[1] && 'A' <= p.s[1] && p.s[1] <= 'F' {
+			second = append(second, p.s[1]+('a'-'A'))
+		}
+		for _, c := range second {
+			k := uint(p.s[0])<<8 | uint(c)
+			r.pairs[k/64] |= 1 << (k % 64)
+		}
 	}
-	r.replacer = strings.NewReplacer(pairs...)
+}
+
+// newPattern returns the pattern of a form: its percent-escapes ('%' and two hex digits)
+// with their hex digits upper-cased and marked to fold, and so the escapes within the
+// escape of a '%' ("%252f" is "%2f" escaped once more: its "2f" too).
+func newPattern(f string) pattern {
+	if strings.IndexByte(f, '%') < 0 {
+		return pattern{s: f}
+	}
+	b := []byte(f)
+	fold := make([]bool, len(b))
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] != '%' || !isHex(b[i+1]) || !isHex(b[i+2]) {
+			continue
+		}
+		// "%25" is an escaped '%': the two hex digits after it are an escape's too.
+		for j := i + 1; j+1 < len(b) && isHex(b[j]) && isHex(b[j+1]); j += 2 {
+			for _, k := range []int{j, j + 1} {
+				fold[k] = true
+				if b[k] >= 'a' && b[k] <= 'f' {
+					b[k] -= 'a' - 'A'
+				}
+			}
+			if b[j] != '2' || b[j+1] != '5' {
+				break
+			}
+		}
+		i += 2
+	}
+	return pattern{s: string(b), fold: fold}
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+// at reports whether p occurs in s at i, but for its first byte (byFirst matched it).
+func (p *pattern) at(s string, i int) bool {
+	if len(s)-i < len(p.s) {
+		return false
+	}
+	t := s[i : i+len(p.s)]
+	if p.fold == nil {
+		return t[1:] == p.s[1:]
+	}
+	for j := 1; j < len(t); j++ {
+		if c := t[j]; c != p.s[j] && !(p.fold[j] && 'a' <= c && c <= 'f' && c-('a'-'A') == p.s[j]) {
+			return false
+		}
+	}
+	return true
 }
 
 // secretForms are the spellings of s that may appear in text: raw, escaped, and base64.
@@ -109,38 +181,15 @@ func secretForms(s string) []string {
 			}
 		}
 	}
-	// A URL carried in another URL's query (a redirect's "next=") is escaped twice.
+	// A URL carried in another URL's query (a redirect's "next=") is query-escaped once
+	// more, its path-escaped parts too; and maybe once more again.
 	for _, f := range append([]string(nil), forms...) {
 		if q := url.QueryEscape(f); q != f {
-			forms = append(forms, url.QueryEscape(q))
+			forms = append(forms, q, url.QueryEscape(q))
 		}
 	}
-	// Percent-escapes are case-insensitive: %2f is %2F.
-	for _, f := range append([]string(nil), forms...) {
-		if l := lowerEscapes(f); l != f {
-			forms = append(forms, l)
-		}
-	}
+	// Percent-escapes are case-insensitive (%2f is %2F): newPattern marks their digits.
 	return forms
-}
-
-// lowerEscapes returns s with the hex digits of its percent-escapes in lower case.
-func lowerEscapes(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' {
-			for j := i + 1; j <= i+2; j++ {
-				if b[j] >= 'A' && b[j] <= 'F' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			i += 2
-		}
-	}
-	return string(b)
 }
 
 // base64Cores returns, for each of the three byte offsets s can start at inside a base64
@@ -169,12 +218,42 @@ func (r *Redactor) Redact(s string) string {
 		return s
 	}
 	r.mu.RLock()
-	rep := r.replacer
-	r.mu.RUnlock()
-	if rep == nil {
+	defer r.mu.RUnlock()
+	if r.pairs == nil {
 		return s
 	}
-	return rep.Replace(s)
+	// Leftmost first and, at one place, the longest pattern (strings.Replacer's rule).
+	var b strings.Builder
+	last := 0
+	for i := 0; i+1 < len(s); {
+		if k := uint(s[i])<<8 | uint(s[i+1]); r.pairs[k/64]&(1<<(k%64)) == 0 {
+			i++
+			continue
+		}
+		n := 0
+		for _, k := range r.byFirst[s[i]] {
+			if p := &r.patterns[k]; p.at(s, i) {
+				n = len(p.s)
+				break
+			}
+		}
+		if n == 0 {
+			i++
+			continue
+		}
+		if b.Len() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(Redacted)
+		i += n
+		last = i
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // Clean is Redact then Sanitize: what every remote string goes through before it is

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"regexp"
@@ -108,6 +109,7 @@ func FuzzSanitize(f *testing.F) {
 func FuzzRedact(f *testing.F) {
 	f.Add("tm-token-1234", "prefix ", " suffix")
 	f.Add("p@ss:w/rd", "Basic ", "")
+	f.Add("ab%2fc/d+e", "100%", "%2")
 	f.Fuzz(func(t *testing.T, secret, before, after string) {
 		if len(secret) < minSecretLen {
 			return
@@ -120,6 +122,13 @@ func FuzzRedact(f *testing.F) {
 		} {
 			if got := r.Redact(text); strings.Contains(got, secret) && !strings.Contains(Redacted, secret) {
 				t.Fatalf("secret %q left in %q", secret, got)
+			}
+		}
+		for _, f := range []string{url.QueryEscape(secret), url.QueryEscape(url.PathEscape(secret))} {
+			for _, mixed := range mixEscapes(f) {
+				if got := r.Redact(before + mixed + after); strings.Contains(got, mixed) && !strings.Contains(Redacted, mixed) {
+					t.Fatalf("secret %q: %q left in %q", secret, mixed, got)
+				}
 			}
 		}
 	})
@@ -249,4 +258,152 @@ func TestRedactorEscapedBase64(t *testing.T) {
 // lowerHex writes s's percent-escapes with lower-case hex digits.
 func lowerHex(s string) string {
 	return regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(s, strings.ToLower)
+}
+
+// mixEscapes returns the spellings of s with the hex letters of its percent-escapes (and
+// of the escapes inside an escaped '%', "%252f") in mixed case: alternating from upper,
+// alternating from lower, and every letter the other way round.
+func mixEscapes(s string) []string {
+	esc := regexp.MustCompile(`%(?:25)*[0-9A-Fa-f]{2}`)
+	var out []string
+	for mode := range 3 {
+		n := 0
+		out = append(out, esc.ReplaceAllStringFunc(s, func(e string) string {
+			b := []byte(e)
+			for i := 1; i < len(b); i++ {
+				c := b[i] | 0x20
+				if c < 'a' || c > 'f' {
+					continue
+				}
+				switch {
+				case mode == 2 && b[i] == c, mode < 2 && (n+mode)%2 == 1:
+					b[i] = c - ('a' - 'A')
+				default:
+					b[i] = c
+				}
+				n++
+			}
+			return string(b)
+		}))
+	}
+	return out
+}
+
+// TestRedactorMixedCaseEscapes: every escaped form of a secret (query, path, escaped twice,
+// and its base64 in the standard, URL and raw alphabets, escaped) is redacted with its
+// escapes' hex digits in any mix of cases; the secret's own letters still match exactly,
+// text around a secret is left byte for byte, and a text with no secret is not changed.
+func TestRedactorMixedCaseEscapes(t *testing.T) {
+	tokens := []string{
+		redactToken, // '/', '+', '=', '&': %2F, %2B, %3D, %26
+		"abc?def>ghi~jkl-5f2a9c81d7e34b60",
+		"\xfb\xff\xbe-tok-\xfe\xfc-9c81\xab",
+		"p%2fss%zz-100%-9c81", // a '%' of its own, a valid escape among them
+		"fab-cafe/BEEF+d00d",  // starts with hex letters: after a "%2" in the text too
+	}
+	b64s := []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding}
+	for _, tok := range tokens {
+		r := NewRedactor(tok)
+		var forms []string
+		for _, f := range []string{tok, url.QueryEscape(tok), url.PathEscape(tok)} {
+			forms = append(forms, f, url.QueryEscape(f)) // escaped twice: a URL in a query
+		}
+		for _, enc := range b64s {
+			for _, plain := range []string{tok, "_tm:" + tok, `{"password":"` + tok + `"}`} {
+				e := enc.EncodeToString([]byte(plain))
+				forms = append(forms, url.QueryEscape("Basic "+e), url.PathEscape(e), url.QueryEscape(url.QueryEscape(e)))
+			}
+		}
+		tested := 0
+		for _, f := range forms {
+			for _, mixed := range mixEscapes(f) {
+				if mixed == f {
+					continue
+				}
+				tested++
+				for _, text := range []string{"auth=" + mixed + "&x=1", "100%" + mixed, "%2" + mixed + "%", mixed} {
+					got := r.Redact(text)
+					if !strings.Contains(got, Redacted) || strings.Contains(got, mixed) {
+						t.Errorf("token %q: %q redacted to %q", tok, text, got)
+						continue
+					}
+					for plain, i := got, 0; i < 3; i++ {
+						if strings.Contains(plain, tok) {
+							t.Errorf("token %q: it survives in %q, from %q", tok, got, text)
+						}
+						for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+							for _, core := range base64Cores(enc, tok) {
+								if strings.Contains(plain, core) || strings.Contains(strings.ReplaceAll(plain, " ", "+"), core) {
+									t.Errorf("token %q: its base64 survives in %q, from %q", tok, got, text)
+								}
+							}
+						}
+						if u, err := url.QueryUnescape(plain); err == nil {
+							plain = u
+						} else if u, err := url.PathUnescape(plain); err == nil {
+							plain = u
+						}
+					}
+				}
+			}
+		}
+		if tested < 10 {
+			t.Errorf("token %q: only %d mixed-case spellings: the test tests little", tok, tested)
+		}
+	}
+
+	// The secret's own letters are case sensitive; escapes around it are left as they are.
+	r := NewRedactor(redactToken, "fab-cafe/BEEF+d00d", "p%2fss%zz-100%-9c81")
+	for _, text := range []string{
+		"TM-TOK%2fEN%2B5F2A%3d9C81%26D7E3", // the query escape, its letters upper-cased
+		"tm-tok%2fen%2b5f2a%3d9C81%26d7e3", // one letter of the token's own
+		"FAB-cafe%2fbeef%2bd00d",
+		"p%2fss%ZZ-100%-9c81", // the "%zz" is no escape: its letters are the secret's
+		"no secret: a%2fb%3D%2525%zz 100% %",
+	} {
+		if got := r.Redact(text); got != text {
+			t.Errorf("%q redacted to %q", text, got)
+		}
+	}
+	for text, want := range map[string]string{
+		"a%2fb " + url.QueryEscape(redactToken) + " c%3d":                        "a%2fb " + Redacted + " c%3d",
+		"p%2Fss%zz-100%-9c81":                                                    Redacted, // the secret's own escape, in the other case
+		"x%2525" + lowerHex(url.QueryEscape(url.QueryEscape(redactToken))) + "%": "x%2525" + Redacted + "%",
+	} {
+		if got := r.Redact(text); got != want {
+			t.Errorf("%q redacted to %q, want %q", text, got, want)
+		}
+	}
+}
+
+// TestRedactLikeReplacer: on texts whose escapes are all in upper case, Redact's own scan
+// replaces exactly what a strings.Replacer of the same patterns (longest first) does:
+// texts made of a secret's forms, cut, overlapping and glued to text around them.
+func TestRedactLikeReplacer(t *testing.T) {
+	secrets := []string{redactToken, "aaaa-aaab", "tok%2Fen-%zz-9c81", "push-password-0123456789", "push-pass"}
+	r := NewRedactor(secrets...)
+	var pairs, forms []string
+	for _, p := range r.patterns {
+		pairs = append(pairs, p.s, Redacted)
+		forms = append(forms, p.s)
+	}
+	ref := strings.NewReplacer(pairs...)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	junk := []string{"", "%", "%2", "a", "aaa", "+", "=", " ", "%25", "x%2F"}
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + rnd.IntN(4) {
+			f := forms[rnd.IntN(len(forms))]
+			i, j := 0, len(f)
+			if rnd.IntN(3) == 0 { // a part of a form
+				i = rnd.IntN(len(f))
+				j = i + rnd.IntN(len(f)-i+1)
+			}
+			b.WriteString(junk[rnd.IntN(len(junk))] + f[i:j])
+		}
+		text := b.String()
+		if got, want := r.Redact(text), ref.Replace(text); got != want {
+			t.Fatalf("Redact(%q) = %q, strings.Replacer: %q", text, got, want)
+		}
+	}
 }
