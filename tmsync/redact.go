@@ -35,8 +35,11 @@ const minSecretLen = 4
 // match with their hex digits in either case, each on its own ("%2f...%3D"), and so do
 // those of an escape escaped again ("%252f"); the secret's own characters match exactly,
 // except that a secret holding a percent-escape of its own ("p%2fss") also matches with
-// that escape's hex digits in the other case. A Redactor is safe for concurrent use; its
-// zero value redacts nothing until Add is called.
+// that escape's hex digits in the other case. It also removes the secret quoted as other
+// encoders quote it (quotedForms: Go's %q, JSON without HTML escapes or with `\/`,
+// ASCII-only \u escapes), and what a cut text kept of a form next to its "..." or "…"
+// (redactCuts). A Redactor is safe for concurrent use; its zero value redacts nothing
+// until Add is called.
 type Redactor struct {
 	mu       sync.RWMutex
 	secrets  map[string]bool
@@ -170,6 +173,7 @@ func secretForms(s string) []string {
 	if j, err := json.Marshal(s); err == nil {
 		forms = append(forms, strings.Trim(string(j), `"`))
 	}
+	forms = append(forms, quotedForms(s)...)
 	// The escaped forms go into base64 too: a JSON document with the token in it, then
 	// encoded, holds its JSON escape.
 	for _, f := range append([]string(nil), forms...) {
@@ -222,6 +226,11 @@ func (r *Redactor) Redact(s string) string {
 	if r.pairs == nil {
 		return s
 	}
+	return redactCuts(r.redactForms(s), r.patterns)
+}
+
+// redactForms replaces every whole form of every secret in s; r.mu is held.
+func (r *Redactor) redactForms(s string) string {
 	// Leftmost first and, at one place, the longest pattern (strings.Replacer's rule).
 	var b strings.Builder
 	last := 0

@@ -402,7 +402,11 @@ func TestRedactLikeReplacer(t *testing.T) {
 			b.WriteString(junk[rnd.IntN(len(junk))] + f[i:j])
 		}
 		text := b.String()
-		if got, want := r.Redact(text), ref.Replace(text); got != want {
+		// The whole forms' pass (Redact also removes cut forms, which a Replacer cannot).
+		r.mu.RLock()
+		got := r.redactForms(text)
+		r.mu.RUnlock()
+		if want := ref.Replace(text); got != want {
 			t.Fatalf("Redact(%q) = %q, strings.Replacer: %q", text, got, want)
 		}
 	}

@@ -43,7 +43,13 @@ const testToken = "tm-vendor-token-5f2a9c81d7e34b60"
 
 func newBed(t *testing.T) *bed {
 	t.Helper()
-	b := &bed{t: t, token: testToken, dir: t.TempDir()}
+	return newBedToken(t, testToken)
+}
+
+// newBedToken is newBed with another vendor token.
+func newBedToken(t *testing.T, token string) *bed {
+	t.Helper()
+	b := &bed{t: t, token: token, dir: t.TempDir()}
 	b.vendor = testbed.StartRegistry(t, testbed.RegistryOptions{Username: "_tm", Password: b.token})
 	b.upstream = testbed.StartRegistry(t, testbed.RegistryOptions{})
 	b.ecr = testbed.StartECR(t, nil)

@@ -1,0 +1,122 @@
+package tmsync
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// quotedForms are the spellings of s inside a quoted string as other encoders write it
+// (a registry or a proxy echoing it in an error body, containers/image quoting that body):
+// Go's %q (strconv.Quote: `\"`, `\\`, control characters escaped), the same in ASCII only
+// (strconv.QuoteToASCII, as Python's json.dumps: `\u00e9`), JSON without Go's HTML escapes
+// (`&`, `<`, `>` as they are), and JSON with '/' written `\/` (PHP, some Java encoders).
+// For a token of letters, digits and '-' they are all s itself.
+func quotedForms(s string) []string {
+	unquote := func(q string) string { return q[1 : len(q)-1] }
+	forms := []string{unquote(strconv.Quote(s)), unquote(strconv.QuoteToASCII(s))}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) == nil {
+		plain := unquote(strings.TrimSuffix(b.String(), "\n"))
+		forms = append(forms, plain, strings.ReplaceAll(plain, "/", `\/`))
+	}
+	if j, err := json.Marshal(s); err == nil {
+		forms = append(forms, strings.ReplaceAll(unquote(string(j)), "/", `\/`))
+	}
+	return forms
+}
+
+// minCut is the shortest piece of a secret that redactCuts removes at a cut: shorter ones
+// say too little of it, and would match too much else.
+const minCut = 6
+
+// cutMarkers are what a writer puts where it cut a text short: containers/image cuts an
+// error body at 50 bytes and adds "...", tmsync's own snippets add "…".
+var cutMarkers = []string{"...", "…", `\u2026`}
+
+// redactCuts removes what a cut left of a secret's forms: a text that ends, at a cut
+// marker, with the start of a form (at least minCut bytes of it), or starts, after a
+// marker, with its end. Redact removes whole forms; a body cut in the middle of the token
+// keeps only part of it, which no whole form matches. Only lines with a marker are read;
+// a form's percent-escapes match here in upper case only.
+func redactCuts(s string, forms []pattern) string {
+	if !strings.Contains(s, "..") && !strings.Contains(s, "…") && !strings.Contains(s, `\u2026`) {
+		return s
+	}
+	type span struct{ from, to int }
+	var spans []span
+	for _, m := range cutMarkers {
+		for off := 0; off < len(s); {
+			i := strings.Index(s[off:], m)
+			if i < 0 {
+				break
+			}
+			i += off
+			end := i + len(m)
+			for _, p := range forms {
+				f := p.s
+				if k := endIsStart(s[:i], f); k > 0 {
+					spans = append(spans, span{i - k, i})
+				}
+				if k := startIsEnd(s[end:], f); k > 0 {
+					spans = append(spans, span{end, end + k})
+				}
+			}
+			off = end
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	// Longest first within one start; overlapping spans merge.
+	var b strings.Builder
+	last := 0
+	for len(spans) > 0 {
+		// the span that starts first (and, of those, ends last)
+		first := 0
+		for j, sp := range spans {
+			if sp.from < spans[first].from || (sp.from == spans[first].from && sp.to > spans[first].to) {
+				first = j
+			}
+		}
+		sp := spans[first]
+		spans = append(spans[:first], spans[first+1:]...)
+		if sp.to <= last {
+			continue
+		}
+		if sp.from < last {
+			sp.from = last
+		} else {
+			b.WriteString(s[last:sp.from])
+			b.WriteString(Redacted)
+		}
+		last = sp.to
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// endIsStart is the length of the longest end of text that is a start of f, from minCut
+// bytes to one short of f (a whole form is not a cut's): 0 when there is none.
+func endIsStart(text, f string) int {
+	for k := min(len(f)-1, len(text)); k >= minCut; k-- {
+		if text[len(text)-k:] == f[:k] {
+			return k
+		}
+	}
+	return 0
+}
+
+// startIsEnd is the length of the longest start of text that is an end of f, from minCut
+// bytes to one short of f: 0 when there is none.
+func startIsEnd(text, f string) int {
+	for k := min(len(f)-1, len(text)); k >= minCut; k-- {
+		if text[:k] == f[len(f)-k:] {
+			return k
+		}
+	}
+	return 0
+}

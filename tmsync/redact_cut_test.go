@@ -1,0 +1,74 @@
+package tmsync
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRedactorCutSecrets: a registry's error body echoing the token, cut short by
+// containers/image (50 bytes and "...", then %q) or by tmsync's own snippets ("…"), keeps
+// part of it; that part is removed as the whole token is. Short pieces (under minCut), a
+// cut elsewhere and text without a marker are left as they are.
+func TestRedactorCutSecrets(t *testing.T) {
+	const token = "tm-vendor-token-5f2a9c81d7e34b60-a1b2c3d4e5f6a7b8"
+	r := NewRedactor(token)
+	basic := base64.StdEncoding.EncodeToString([]byte("_tm:" + token))
+	for _, c := range []struct{ in, leak string }{
+		// containers/image: the body's first 50 bytes, "...", then %q.
+		{fmt.Sprintf("reading manifest: %q", ("credential rejected: " + token)[:50]+"..."), token[:29]},
+		{"answer {\"a\":\"" + token[:17] + "…", token[:17]},
+		{"answer {\"a\":\"" + token[:17] + `\u2026"}`, token[:17]},
+		{"...then " + "…" + token[20:] + " was sent", token[20:]},
+		{"Authorization: Basic " + basic[:30] + "...", basic[:30]},
+		{token[:10] + "... and " + token[:12] + "…", token[:10]},
+	} {
+		got := r.Redact(c.in)
+		if strings.Contains(got, c.leak) || !strings.Contains(got, Redacted) {
+			t.Errorf("Redact(%q) = %q: keeps %q", c.in, got, c.leak)
+		}
+	}
+	for _, keep := range []string{
+		"no marker here: " + token[:20] + " and more",
+		"short: tm-ve...",
+		"a cut elsewhere: hello world...",
+		"...",
+		"…" + token[:5],
+	} {
+		if got := r.Redact(keep); got != keep {
+			t.Errorf("Redact(%q) = %q, want it unchanged", keep, got)
+		}
+	}
+}
+
+// TestRedactorQuotedForms: a token with the characters other encoders escape, written
+// as Go's %q, JSON without HTML escapes, JSON with `\/` and ASCII-only \u escapes,
+// is removed in each.
+func TestRedactorQuotedForms(t *testing.T) {
+	for _, token := range []string{`Tm"Tok&en<1>-5f2a9c81`, `ab\cd/ef+gh==`, "tökén-é-5f2a9c81", "tab\there-5f2a9c81"} {
+		r := NewRedactor(token)
+		jsonPlain := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\t", `\t`).Replace(token)
+		for _, form := range []string{
+			strconv.Quote(token),
+			strconv.QuoteToASCII(token),
+			`"` + jsonPlain + `"`,
+			`"` + strings.ReplaceAll(jsonPlain, "/", `\/`) + `"`,
+		} {
+			line := "error body: {\"message\":" + form + "}"
+			if got := r.Redact(line); strings.Contains(got, strings.Trim(form, `"`)) {
+				t.Errorf("token %q, form %s: not removed: %q", token, form, got)
+			}
+		}
+	}
+}
+
+func BenchmarkRedactCut(b *testing.B) {
+	const token = "tm-vendor-token-5f2a9c81d7e34b60-a1b2c3d4e5f6a7b8"
+	r := NewRedactor(token, "registry-password-93c1e07a")
+	line := fmt.Sprintf("ERROR: vault/core:5.0.3: reading manifest: %q", ("credential rejected: " + token)[:50]+"...")
+	for b.Loop() {
+		r.Redact(line)
+	}
+}
