@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -199,15 +200,9 @@ func WithLogger(l *slog.Logger) ClientOption {
 // NewClient returns a client of the occurrences endpoint at address (the full URL ending in
 // ".../notes/<note>/occurrences"). The address must not carry credentials.
 func NewClient(address string, opts ...ClientOption) (*Client, error) {
-	u, err := url.Parse(address)
+	u, err := parseAddress(address)
 	if err != nil {
-		return nil, fmt.Errorf("attestation address: %w", err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("attestation address %q: want an http(s) URL", u.Redacted())
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("attestation address %q: credentials in the URL are not allowed; use the token", u.Redacted())
+		return nil, err
 	}
 	c := &Client{
 		address:  u,
@@ -224,11 +219,57 @@ func NewClient(address string, opts ...ClientOption) (*Client, error) {
 			return nil, err
 		}
 	}
+	if c.token != "" {
+		if err := CheckAddress(address); err != nil {
+			return nil, err
+		}
+	}
 	// A copy, so that the caller's client is not changed.
 	h := *c.http
 	h.CheckRedirect = checkRedirect(c.http.CheckRedirect)
 	c.http = &h
 	return c, nil
+}
+
+// parseAddress parses an attestation server's address: an http(s) URL with a host and no
+// credentials in it.
+func parseAddress(address string) (*url.URL, error) {
+	u, err := url.Parse(address)
+	if err != nil {
+		return nil, fmt.Errorf("attestation address: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("attestation address %q: want an http(s) URL", u.Redacted())
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("attestation address %q: credentials in the URL are not allowed; use the token", u.Redacted())
+	}
+	return u, nil
+}
+
+// CheckAddress checks an attestation server's address for a client that sends the vendor
+// token: an https URL, with a host and no credentials in it; plain http only to this
+// machine (localhost, 127.0.0.0/8, ::1: a test server), as the token would cross the
+// network in clear text. NewClient checks it when WithToken is given.
+func CheckAddress(address string) error {
+	u, err := parseAddress(address)
+	if err != nil {
+		return err
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return fmt.Errorf("attestation address %q: plain http would send the vendor token in clear text to %s; use https (plain http is only for a server on this machine)", u.Redacted(), u.Hostname())
+	}
+	return nil
+}
+
+// loopbackHost reports whether host names this machine: localhost (any case, with or
+// without a trailing dot) or a loopback IP address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // RefuseDowngrade is a CheckRedirect for an [http.Client] that carries a credential: it

@@ -328,3 +328,33 @@ func TestClientOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAddress: the token goes to the attestation server over https, or over plain
+// http to this machine only; NewClient refuses other plain http with a token, not
+// without one.
+func TestCheckAddress(t *testing.T) {
+	for _, ok := range []string{
+		"https://attestations.external.thoughtmachine.io/v1beta1/projects/p/notes/n/occurrences",
+		"https://10.0.0.1:8443/occ", "http://127.0.0.1:8080/occ", "http://127.9.9.9/occ", "http://localhost/occ",
+		"http://LocalHost.:1/occ", "http://[::1]:1/occ", "http://[::ffff:127.0.0.1]:1/occ",
+	} {
+		if err := attest.CheckAddress(ok); err != nil {
+			t.Errorf("CheckAddress(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{
+		"http://attestations.external.thoughtmachine.io/occ", "http://10.0.0.1/occ", "http://0.0.0.0/occ",
+		"http://127.1/occ", "http://localhost.example/occ", "http://[::2]/occ", "HTTP://attestations.example/occ",
+		"ftp://attestations.example/occ", "https://u:p@attestations.example/occ", "https:///occ", "occ",
+	} {
+		if err := attest.CheckAddress(bad); err == nil {
+			t.Errorf("CheckAddress(%q): no error", bad)
+		}
+	}
+	if _, err := attest.NewClient("http://attestations.example/occ", attest.WithToken("tm-token-1234")); err == nil || !strings.Contains(err.Error(), "clear text") {
+		t.Errorf("NewClient over plain http with a token: %v", err)
+	}
+	if _, err := attest.NewClient("http://attestations.example/occ"); err != nil {
+		t.Errorf("NewClient over plain http without a token: %v", err)
+	}
+}

@@ -90,6 +90,13 @@ func TestFlagValuesCheckedWhenRead(t *testing.T) {
 		{[]string{"sync", "--cache-max-bytes", "lots"}, `--cache-max-bytes "lots"`},
 		{[]string{"sync", "--cache-max-bytes", "-5"}, `--cache-max-bytes "-5"`},
 		{[]string{"sync", "--cache-max-bytes", "2PB"}, `--cache-max-bytes "2PB"`},
+		{[]string{"sync", "--byo-policy", "foo"}, `--byo-policy: byo policy "foo": want "pinned" or "attested"`},
+		{[]string{"plan", "--byo-policy", "Pinned"}, `--byo-policy: byo policy "Pinned"`},
+		// The token would cross the network in clear text; said before the preflight asks.
+		{[]string{"sync", "--src_attestions_address", "http://attestations.example/v1beta1/occ"},
+			`--src_attestions_address: attestation address "http://attestations.example/v1beta1/occ": plain http would send the vendor token in clear text`},
+		{[]string{"plan", "--src_attestions_address", "http://10.0.0.1:8080/occ"}, "--src_attestions_address: attestation address"},
+		{[]string{"verify", "--src_attestions_address", "ftp://attestations.example/occ"}, "want an http(s) URL"},
 	} {
 		errorLog := filepath.Join(t.TempDir(), "sync-error.log")
 		code, _, errOut := runCLI(t, append(c.args, noRun(t, errorLog)...)...)
@@ -114,6 +121,11 @@ func TestFlagValuesCheckedWhenRead(t *testing.T) {
 		{"sync", "--log-format", "JSON"}, {"sync", "--log-format", "text"},
 		{"sync", "--cache-max-bytes", "500MiB"}, {"sync", "--cache-max-bytes", "2GB"}, {"sync", "--cache-max-bytes", "1048576"}, {"sync", "--cache-max-bytes", "0"}, {"sync", "--cache-max-bytes", "0MiB"}, {"sync", "--cache-max-bytes", "0B"},
 		{"sync", "--throttle_ecr_creation_ms", "0"},
+		{"sync", "--byo-policy", "attested"},
+		{"sync", "--src_attestions_address", "http://127.0.0.1:1/occ"}, {"sync", "--src_attestions_address", "http://localhost:1/occ"},
+		{"sync", "--src_attestions_address", "http://[::1]:1/occ"},
+		// Not asked with an attestation bundle: its address is not checked.
+		{"sync", "--src_attestions_address", "http://attestations.example/occ", "--attestation-bundle", "b.json"},
 	} {
 		code, out, errOut := runCLI(t, append(good, noRun(t, filepath.Join(t.TempDir(), "e.log"))...)...)
 		errOut += out // the run's own errors are on the console

@@ -136,10 +136,10 @@ func TestDefaultFilesInBothFolders(t *testing.T) {
 }
 
 // TestTrustWarnings: the two ways into the target that do not go through the attestation
-// check are said at the start of a plan and a sync. A default-named attestor key found in
-// the release folder only (whoever writes that folder then chooses the trust anchor, and
-// --release-sha256 does not cover it) is a WARNING unless --src-attestor-fingerprint pins
-// it; a key in the working folder is not. A repository policy that lets principals push
+// check are said at the start of a plan and a sync. An attestor key that
+// --src-attestor-fingerprint does not pin is a WARNING (in the pipeline it comes in the
+// release zip, from whoever uploads the release), said more plainly when the key was found
+// in the release folder only (--release-sha256 does not cover it). A repository policy that lets principals push
 // (or change the repositories) is a WARNING naming the actions; one that lets them pull is
 // not.
 func TestTrustWarnings(t *testing.T) {
@@ -160,12 +160,26 @@ func TestTrustWarnings(t *testing.T) {
 		return out
 	}
 	const keyWarning = "was read from the release folder"
-	if out := plan(); strings.Contains(out, keyWarning) || strings.Contains(out, "lets the principals") {
-		t.Errorf("key and pull-only policy in the working folder: a warning:\n%s", out)
+	out := plan()
+	if strings.Contains(out, keyWarning) || strings.Contains(out, "lets the principals") {
+		t.Errorf("key and pull-only policy in the working folder: a release-folder or policy warning:\n%s", out)
 	}
+	// The key in the working folder is not pinned either (in the pipeline it comes in the
+	// release zip): a warning, gone with its fingerprint.
+	if !strings.Contains(out, "WARNING: the attestor key "+filepath.Join(work, "src_attestor.pgp")+" is not pinned") {
+		t.Errorf("key in the working folder, no fingerprint: no warning:\n%s", out)
+	}
+	if out := plan("--src-attestor-fingerprint", b.signer.Fingerprint()); strings.Contains(out, "WARNING: the attestor key") {
+		t.Errorf("key pinned by its fingerprint: a warning:\n%s", out)
+	}
+	t.Setenv("TMSYNC_SRC_ATTESTOR_FINGERPRINT", b.signer.Fingerprint())
+	if out := plan(); strings.Contains(out, "WARNING: the attestor key") {
+		t.Errorf("key pinned by TMSYNC_SRC_ATTESTOR_FINGERPRINT: a warning:\n%s", out)
+	}
+	must(t, os.Unsetenv("TMSYNC_SRC_ATTESTOR_FINGERPRINT")) // t.Setenv puts it back as it was
 	// The key in releases/ only.
 	must(t, os.Rename(filepath.Join(work, "src_attestor.pgp"), filepath.Join(work, "releases", "src_attestor.pgp")))
-	out := plan()
+	out = plan()
 	if !strings.Contains(out, "WARNING: the attestor key "+filepath.Join(work, "releases", "src_attestor.pgp")+" "+keyWarning) ||
 		!strings.Contains(out, "--src-attestor-fingerprint") {
 		t.Errorf("key in the release folder only: no warning naming it and the fingerprint flag:\n%s", out)

@@ -206,10 +206,12 @@ func (d demo) writeInputs() error {
 }
 
 // source are the flags that name the vendor's side: its registry (plain HTTP), the
-// attestation server and the release folder (which holds src_attestor.pgp).
+// attestation server, the release folder (which holds src_attestor.pgp) and the key's
+// fingerprint, which pins it (as a bank pins the vendor's, given out of band).
 func (d demo) source() []string {
 	return []string{"--srcdomain", d.w.Vendor, "--src_attestions_address", d.w.Attestations.URL,
-		"--insecure-registry", d.w.Vendor, "--release-dir", d.path("release")}
+		"--insecure-registry", d.w.Vendor, "--release-dir", d.path("release"),
+		"--src-attestor-fingerprint", d.w.KeyFingerprint()}
 }
 
 // target are the flags of the bank's side: a plain registry instead of ECR.

@@ -122,6 +122,9 @@ func Start(ctx context.Context, images []releasetest.Image, unattested ...string
 	return w, nil
 }
 
+// KeyFingerprint is the attestor key's fingerprint, for --src-attestor-fingerprint.
+func (w *World) KeyFingerprint() string { return w.signer.Fingerprint() }
+
 // WriteKey writes the attestor's armored public key (src_attestor.pgp) into dir and
 // returns its path.
 func (w *World) WriteKey(dir string) (string, error) {

@@ -327,7 +327,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if token == "" {
 		return fail(startErr("reading the vendor token", errors.New("no vendor token: set TM_TOKEN, --srcpasswd, or --src-token-secret")))
 	}
-	if w := releaseFolderKeyWarning(a); w != "" {
+	if w := attestorKeyWarning(a); w != "" {
 		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
 	}
 	attestor, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,

@@ -101,16 +101,23 @@ func findDefaultFile(file, releaseDir string) (found, tried string, onlyRelease 
 	return present[0], tried, false, nil
 }
 
-// releaseFolderKeyWarning is the warning of a run whose attestor key, left at its default
-// name, was found in the release folder only, with no --src-attestor-fingerprint: the
-// trust anchor then comes with the release, from whoever can write that folder, and
-// --release-sha256 does not cover it (it pins the release files). "" otherwise.
-func releaseFolderKeyWarning(a Args) string {
-	key, ok := a.FromReleaseFolder["src_attestor"]
-	if !ok || len(a.AttestorFingerprints) > 0 {
+// attestorKeyWarning is the warning of a run whose attestor key is not pinned by
+// --src-attestor-fingerprint: whoever can change the key file then chooses the key the
+// attestations are checked with. The shipped pipeline's key comes in the release zip, with
+// the release, and --release-sha256 does not cover it (it pins the release files). Said
+// more plainly when the key, left at its default name, was found in the release folder
+// only. "" when the key is pinned or there is no key file.
+func attestorKeyWarning(a Args) string {
+	if len(a.AttestorFingerprints) > 0 || a.AttestorKeyFile == "" {
 		return ""
 	}
-	return fmt.Sprintf("the attestor key %s was read from the release folder: whoever can write that folder chooses the key the attestations are checked with, and --release-sha256 does not cover it; pin the key with --src-attestor-fingerprint (or keep it in the working folder)", absPath(key))
+	if _, absent := a.Absent["src_attestor"]; absent {
+		return "" // the run stops on the missing key
+	}
+	if key, ok := a.FromReleaseFolder["src_attestor"]; ok {
+		return fmt.Sprintf("the attestor key %s was read from the release folder: whoever can write that folder chooses the key the attestations are checked with, and --release-sha256 does not cover it; pin the key with --src-attestor-fingerprint (or keep it in the working folder)", absPath(key))
+	}
+	return fmt.Sprintf("the attestor key %s is not pinned: whoever can change that file (in the pipeline, whoever uploads the release zip that carries it) chooses the key the attestations are checked with; pin it with --src-attestor-fingerprint FP (TMSYNC_SRC_ATTESTOR_FINGERPRINT), the fingerprint the vendor gives you out of band", absPath(a.AttestorKeyFile))
 }
 
 // sameContent reports whether two files hold the same bytes. The files are small (a key,

@@ -187,6 +187,16 @@ func checkArgs(a Args, has func(name string) bool) error {
 		"--attestation-bundle with --from-bundle: the bundle's own attestations.json is used; give one of the two")
 	check("save-attestation-bundle", a.FromBundle == "" || a.SaveAttestationBundle == "",
 		"--save-attestation-bundle with --from-bundle: nothing would be written (the bundle's attestations.json is the record of its attestations)")
+	// The token goes to the attestation server: said before anything is sent to it (the
+	// preflight asks it first). Not asked with an attestation bundle or from a bundle.
+	if a.AttestationBundle == "" && a.FromBundle == "" {
+		if err := attest.CheckAddress(a.AttestationAddress); err != nil {
+			check("src_attestions_address", false, "--src_attestions_address: %v", err)
+		}
+	}
+	if _, err := tmsync.ParseBYOPolicy(a.BYOPolicy); err != nil {
+		check("byo-policy", false, "--byo-policy: %v", err)
+	}
 	if _, _, err := parseLogLevel(a.LogLevel); err != nil {
 		check("log-level", false, "%v", err)
 	}

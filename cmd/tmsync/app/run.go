@@ -377,13 +377,13 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "--trg_dst_security_scan_enabled is off: images are not scanned on push"})
 	}
 
+	if w := attestorKeyWarning(a); w != "" {
+		console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
+	}
 	var attestor tmsync.Attestor
 	if r.bundle != nil {
 		attestor = r.bundle.attestor
 	} else {
-		if w := releaseFolderKeyWarning(a); w != "" {
-			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: w})
-		}
 		va, err := newAttestor(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,
 			Address: a.AttestationAddress, Token: token, Bundle: a.AttestationBundle, PerImage: a.AttestationPerImage,
 			StrictKeyExpiry: a.StrictKeyExpiry, Logger: logger})
