@@ -142,7 +142,7 @@ func failAfterLog(console *Console, errorLog, line string) {
 		console.Printf("ERROR: --error-log: reading %s: %v", absPath(errorLog), pathCause(err))
 		return
 	}
-	if err := tmsync.WriteFileAtomic(absPath(errorLog), func(w io.Writer) error {
+	if err := writeOutputFile(absPath(errorLog), func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "%s%s\n", old, line)
 		return err
 	}); err != nil {
