@@ -44,6 +44,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stderr = redactingWriter{w: stderr, red: red}
 	cl := &cmdline{args: args, token: token, tokenBlank: blank, red: red, stderr: stderr}
 	app := newApp(stdout, stderr, cl)
+	defer unsetBlankFlagEnv(app)()
 	err := app.RunContext(ctx, joinBoolValues(args, boolFlagNames(app.Commands)))
 	if code, ok := err.(exitCode); ok {
 		return interruptStatus(ctx, int(code))
@@ -53,6 +54,43 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return interruptStatus(ctx, 2)
 	}
 	return 0
+}
+
+// unsetBlankFlagEnv takes out of the environment, until the returned function puts them
+// back, the variables of app's flags (EnvVars: TMSYNC_*, ECR_KMS_ARN, AWS_REGION,
+// TMSYNC_CONFIG) that are set to nothing or white space only: such a variable counts as
+// unset, as the AWS SDK reads its own. urfave/cli counts it as given, so an empty
+// ECR_KMS_ARN (CodeBuild and Terraform define variables as "") would win over the
+// --config file's key, and an empty bool variable would set the flag to false. A flag
+// given "" on the command line still counts.
+func unsetBlankFlagEnv(app *cli.App) (restore func()) {
+	saved := map[string]string{}
+	var walk func(flags []cli.Flag, cmds []*cli.Command)
+	walk = func(flags []cli.Flag, cmds []*cli.Command) {
+		for _, f := range flags {
+			ef, ok := f.(interface{ GetEnvVars() []string })
+			if !ok {
+				continue
+			}
+			for _, k := range ef.GetEnvVars() {
+				if v, set := os.LookupEnv(k); set && strings.TrimSpace(v) == "" {
+					saved[k] = v
+				}
+			}
+		}
+		for _, c := range cmds {
+			walk(c.Flags, c.Subcommands)
+		}
+	}
+	walk(app.Flags, app.Commands)
+	for k := range saved {
+		os.Unsetenv(k)
+	}
+	return func() {
+		for k, v := range saved {
+			os.Setenv(k, v)
+		}
+	}
 }
 
 // redactingWriter writes through red: each Write is one message (fmt.Fprintf, a log
@@ -155,7 +193,9 @@ func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
 			"creates or reconciles the ECR repositories, and copies every image keeping its digest.\n" +
 			"Exit status: 0 every image in place and verified; 1 some images failed; 2 the run could not start\n" +
 			"(bad input, a preflight problem); 3 plan --detailed-exitcode: changes pending; 130 or 143 the run was\n" +
-			"stopped by SIGINT or SIGTERM (what was copying is cut, the report and error log are written).",
+			"stopped by SIGINT or SIGTERM (what was copying is cut, the report and error log are written);\n" +
+			"a second signal stops at once (the error log says so, the report is not written).\n" +
+			"A flag's environment variable set to nothing or white space counts as unset.",
 		Commands: []*cli.Command{
 			modeCommand(tmsync.ModeSync, "verify, provision and copy a release", stdout, cl),
 			modeCommand(tmsync.ModePlan, "say what sync would do, changing nothing", stdout, cl),

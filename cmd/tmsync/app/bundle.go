@@ -293,6 +293,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
 	defer console.finish()
 	errorLog := errorLogPath(a)
+	hardStop.arm(a)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {

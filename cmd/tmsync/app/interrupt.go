@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -40,17 +41,32 @@ func signalName(s os.Signal) string {
 }
 
 // NotifyContext is signal.NotifyContext with the signal as the context's cause
-// (Interrupt). Later signals are swallowed until stop, as signal.NotifyContext does: the
-// run winds down (its copies cut, its report and error log written) and exits.
+// (Interrupt): the run winds down (its copies cut, its report and error log written) and
+// exits. A second signal before stop does not wait for that: it stops the process at once
+// with 128+n (hardStop: the error log says so, the report is not written), as a second
+// Ctrl-C does in terraform or docker.
 func NotifyContext(parent context.Context, sigs ...os.Signal) (ctx context.Context, stop func()) {
+	return notifyContext(parent, os.Stderr, os.Exit, sigs...)
+}
+
+// notifyContext is NotifyContext writing the second signal's line to stderr and ending
+// the process with exit.
+func notifyContext(parent context.Context, stderr io.Writer, exit func(int), sigs ...os.Signal) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
-	ch := make(chan os.Signal, 1)
+	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, sigs...)
 	done := make(chan struct{})
 	go func() {
+		var first os.Signal
+		select {
+		case first = <-ch:
+			cancel(Interrupt{Signal: first})
+		case <-done:
+			return
+		}
 		select {
 		case s := <-ch:
-			cancel(Interrupt{Signal: s})
+			exit(hardStop.stop(first, s, stderr))
 		case <-done:
 		}
 	}()

@@ -40,23 +40,23 @@ func outputs(a Args) []output {
 func checkOutputs(a Args) (logOK bool, err error) {
 	logOK = true
 	var errs []error
-	seen := map[string]string{} // absolute path: the flag that named it
+	seen := map[string]string{} // fileKey: the flag that named it
 	for _, o := range outputs(a) {
-		abs := absPath(o.path)
+		key := fileKey(o.path)
 		if err := checkOutput(o.path); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", o.flag, o.path, err))
 			logOK = logOK && o.flag != "--error-log"
 			continue
 		}
-		if in := inputNamed(a, abs); in != "" {
+		if in := inputNamed(a, key); in != "" {
 			errs = append(errs, fmt.Errorf("%s %s: %s: an output would overwrite it", o.flag, o.path, in))
 			continue
 		}
-		if other, ok := seen[abs]; ok {
-			errs = append(errs, fmt.Errorf("%s %s: the same file as %s (%s): each output needs its own file", o.flag, o.path, other, abs))
+		if other, ok := seen[key]; ok {
+			errs = append(errs, fmt.Errorf("%s %s: the same file as %s (%s): each output needs its own file", o.flag, o.path, other, key))
 			continue
 		}
-		seen[abs] = o.flag
+		seen[key] = o.flag
 	}
 	if len(errs) == 0 {
 		return true, nil
@@ -64,20 +64,35 @@ func checkOutputs(a Args) (logOK bool, err error) {
 	return logOK, startErr("checking the output files", errors.Join(errs...))
 }
 
-// inputNamed says which of the run's inputs the absolute path abs is, or "": the attestor
+// fileKey is the absolute path of the file path names with the symbolic links of its
+// folder resolved, so that two spellings of one file (a linked folder, "..") are one key;
+// a file that is itself a link (an input: read through it) is resolved whole. The path
+// as far as it resolves when it does not exist.
+func fileKey(path string) string {
+	abs := absPath(path)
+	if p, err := filepath.EvalSymlinks(abs); err == nil {
+		return p
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
+}
+
+// inputNamed says which of the run's inputs the file key (fileKey) is, or "": the attestor
 // key, a settings file, the auth file, the bank's public key, or a file in the release
 // folder with a release file's postfix (the next run would read a report written there as
 // part of the release).
-func inputNamed(a Args, abs string) string {
+func inputNamed(a Args, key string) string {
 	for _, in := range []output{{"--src_attestor", a.AttestorKeyFile}, {"--trg_ecr_policy_file_path", a.PolicyPath},
 		{"--trg_ecr_lifecycle_file_path", a.LifecyclePath}, {"--trg_resource_tags_file_path", a.TagsPath},
 		{"--authfile", a.AuthFile}, {"--bank-public-key", a.BankPublicKey}} {
-		if in.path != "" && absPath(in.path) == abs {
+		if in.path != "" && fileKey(in.path) == key {
 			return "it is the " + in.flag + " file"
 		}
 	}
-	if a.ReleaseDir != "" && filepath.Dir(abs) == absPath(a.ReleaseDir) {
-		base := filepath.Base(abs)
+	if a.ReleaseDir != "" && filepath.Dir(key) == fileKey(a.ReleaseDir) {
+		base := filepath.Base(key)
 		for _, postfix := range []string{a.ReleasePostfix, a.PackagesPostfix} {
 			if postfix != "" && strings.HasSuffix(base, postfix) {
 				return "a file of the release folder (its name ends with " + postfix + ")"
@@ -93,8 +108,28 @@ func checkOutput(path string) error {
 	if strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(filepath.Separator)) {
 		return fmt.Errorf("names a folder (%s): want a file name in it", absPath(path))
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a folder: want a file name in it", absPath(path))
+	if fi, err := os.Lstat(path); err == nil {
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			// Refused, not followed: the rename would replace the link and leave what it
+			// points to as it was; and a link planted at the path must not send the
+			// report into a folder the command line did not name.
+			target, _ := os.Readlink(path)
+			what := "a symbolic link to " + target
+			if ti, err := os.Stat(path); err != nil {
+				what += " (which does not exist)"
+			} else if !ti.Mode().IsRegular() {
+				what += " (" + fileKind(ti.Mode()) + ")"
+			}
+			return fmt.Errorf("%s is %s: %s, which would replace the link, not write to it; give the file's own path", absPath(path), what, writtenWhole)
+		case fi.IsDir():
+			return fmt.Errorf("%s is a folder: want a file name in it", absPath(path))
+		case !fi.Mode().IsRegular():
+			// A pipe or a device (/dev/null, /dev/stdout's target) is refused rather than
+			// written directly: it has no atomic replacement, and the rename would
+			// replace the device node itself where the folder is writable.
+			return fmt.Errorf("%s is %s, not a regular file: %s; give a file name", absPath(path), fileKind(fi.Mode()), writtenWhole)
+		}
 	}
 	dir := filepath.Dir(path)
 	abs := absPath(dir)
@@ -121,6 +156,27 @@ func checkOutput(path string) error {
 	return nil
 }
 
+// writtenWhole says how an output is written, for the refusal of a path that is not a
+// regular file.
+const writtenWhole = "an output is written whole, as a new file renamed over its path"
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m.IsDir():
+		return "a folder"
+	}
+	return "a special file"
+}
+
 // pathCause is err without the path an *fs.PathError names (a temporary file's): the
 // caller names the folder or the file itself.
 func pathCause(err error) error {
@@ -142,7 +198,7 @@ func failAfterLog(console *Console, errorLog, line string) {
 		console.Printf("ERROR: --error-log: reading %s: %v", absPath(errorLog), pathCause(err))
 		return
 	}
-	if err := tmsync.WriteFileAtomic(absPath(errorLog), func(w io.Writer) error {
+	if err := writeOutputFile(absPath(errorLog), func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "%s%s\n", old, line)
 		return err
 	}); err != nil {

@@ -67,7 +67,7 @@ func startLog(console *Console, errorLog string, err error) {
 	if lines.Len() == 0 {
 		lines.WriteString("ERROR: could not start\n")
 	}
-	if werr := tmsync.WriteFileAtomic(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, lines.String()); return err }); werr != nil {
+	if werr := writeOutputFile(errorLog, func(w io.Writer) error { _, err := io.WriteString(w, lines.String()); return err }); werr != nil {
 		console.Printf("ERROR: %v", werr)
 	}
 }
@@ -81,7 +81,7 @@ func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string,
 	status := rep.ExitStatus()
 	var failed []string
 	write := func(flag, path string, encode func(io.Writer) error) {
-		if err := tmsync.WriteFileAtomic(absPath(path), encode); err != nil {
+		if err := writeOutputFile(absPath(path), encode); err != nil {
 			line := "ERROR: " + flag + ": " + tmsync.Sanitize(oneLine(console.Redactor.Redact(err.Error())))
 			console.Printf("%s", line)
 			failed = append(failed, line)
@@ -109,11 +109,12 @@ func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string,
 		}
 		return nil
 	}
-	if err := tmsync.WriteFileAtomic(absPath(errorLog), log); err != nil {
+	if err := writeOutputFile(absPath(errorLog), log); err != nil {
 		console.Printf("ERROR: --error-log: %s", tmsync.Sanitize(oneLine(console.Redactor.Redact(err.Error()))))
 		status = max(status, 1)
 		// The error log of an earlier run must not stay to say otherwise (an empty one
 		// reads as success): written in place, else removed.
+		hardStop.writes.Lock()
 		if fi, lerr := os.Lstat(errorLog); lerr == nil && fi.Mode().IsRegular() {
 			f, ferr := os.OpenFile(errorLog, os.O_WRONLY|os.O_TRUNC, 0)
 			if ferr == nil {
@@ -124,8 +125,11 @@ func writeReports(console *Console, a Args, rep *tmsync.Report, errorLog string,
 			}
 			if ferr != nil {
 				os.Remove(errorLog)
+			} else {
+				hardStop.markWritten(errorLog)
 			}
 		}
+		hardStop.writes.Unlock()
 	}
 	return status
 }
@@ -138,6 +142,7 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	defer console.finish()
 	console.quietSkip = mode == tmsync.ModeVerify
 	errorLog := errorLogPath(a)
+	hardStop.arm(a)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
