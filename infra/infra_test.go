@@ -386,10 +386,16 @@ func TestMotoApply(t *testing.T) {
 	f.must(t, root, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
 	// Plans are compared with runs of white space made one space (terraform aligns the "=").
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-	plan := func(vars ...string) (string, int) {
+	// The vendor attestor key's fingerprints, as an operator may paste them from gpg (spaces,
+	// lower case), two as during a key rotation; the builds get them normalised.
+	const fprA, fprB = "0123 4567 89ab cdef 0123  4567 89ab cdef 0123 4567", "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
+	const wantPin = "0123456789ABCDEF0123456789ABCDEF01234567,89ABCDEF0123456789ABCDEF0123456789ABCDEF"
+	pinVar := fmt.Sprintf(`-var=src_attestor_fingerprints=[%q, %q]`, fprA, fprB)
+	planRaw := func(vars ...string) (string, int) {
 		out, code := f.run(t, root, 4*time.Minute, append([]string{"plan", "-input=false", "-no-color", "-refresh=false"}, vars...)...)
 		return norm(out), code
 	}
+	plan := func(vars ...string) (string, int) { return planRaw(append([]string{pinVar}, vars...)...) }
 	out, code = plan("-var=sync_sharded=true", binVar)
 	if code != 0 {
 		t.Fatalf("plan of the real root (s3 source, sharded): exit %d\n%s", code, out)
@@ -414,6 +420,8 @@ func TestMotoApply(t *testing.T) {
 		`name  = "TOOLS_SHA256SUMS"`,
 		binSum + "  bin/tmsync",
 		`name  = "TMSYNC_INSTALL"`,
+		// The attestor pin reaches both projects (the sharded sync and verify).
+		`name = "TMSYNC_SRC_ATTESTOR_FINGERPRINT" + type = "PLAINTEXT" + value = "` + wantPin + `"`,
 	} {
 		if want == "buildspec_build_sharded.yaml: the sharded buildspec's text is inlined" {
 			want = "ROLE: shard" // a line of build/buildspec_build_sharded.yaml, not its path
@@ -422,7 +430,12 @@ func TestMotoApply(t *testing.T) {
 			t.Errorf("plan of the real root: %q not found", want)
 		}
 	}
+	if n := strings.Count(out, norm(`name = "TMSYNC_SRC_ATTESTOR_FINGERPRINT" + type = "PLAINTEXT" + value = "`+wantPin+`"`)); n != 2 {
+		t.Errorf("plan of the real root: TMSYNC_SRC_ATTESTOR_FINGERPRINT in %d CodeBuild projects, want 2 (sync and verify)", n)
+	}
 	for _, bad := range []string{"aws_codecommit_repository", "aws_codestarconnections_connection", `name = "GOPROXY"`,
+		// BLOB_MOUNTING is left alone unless asked for.
+		"ecr:PutAccountSetting", "TMSYNC_ENABLE_BLOB_MOUNTING",
 		// No signing unless asked (issue 19).
 		"module.signing_key", `name = "TMSYNC_SIGN_KMS_KEY"`, "kms:Sign", "evidence-signing"} {
 		if strings.Contains(out, norm(bad)) {
@@ -472,6 +485,10 @@ func TestMotoApply(t *testing.T) {
 				`name = "TMSYNC_SIGN_KMS_KEY" + type = "PLAINTEXT" + value = "arn:aws:kms:eu-central-1:` + testbed.MotoAccount + `:alias/bank-signing"`,
 				`module.iam.aws_iam_role_policy.codebuild_signing["verify"] will be created`},
 			[]string{"module.signing_key"}},
+		// ECR's BLOB_MOUNTING: the sync role may turn it on and the sync project asks tmsync to.
+		{"blob mounting allowed", []string{binVar, "-var=allow_enable_blob_mounting=true"},
+			[]string{`"EcrBlobMounting"`, `"ecr:PutAccountSetting"`, `name = "TMSYNC_ENABLE_BLOB_MOUNTING" + type = "PLAINTEXT" + value = "true"`},
+			nil},
 		{"egress allow-list and proxy", []string{binVar, `-var=https_egress_cidrs=["203.0.113.0/24"]`, "-var=https_proxy=http://proxy.bank.example:3128", `-var=https_proxy_cidrs=["10.9.0.10/32"]`, "-var=nat_gateway=false"},
 			[]string{`"203.0.113.0/24"`, "module.network.aws_security_group_rule.codebuild_https_vpc[0] will be created", "module.network.aws_security_group_rule.codebuild_https_s3[0] will be created", "from_port                = 3128", `value = "http://proxy.bank.example:3128"`},
 			[]string{"aws_nat_gateway", `"0.0.0.0/0"`}},
@@ -489,6 +506,10 @@ func TestMotoApply(t *testing.T) {
 			if !strings.Contains(out, norm(w)) {
 				t.Errorf("%s: plan lacks %q", v.name, w)
 			}
+		}
+		if v.name == "blob mounting allowed" && (strings.Count(out, `"ecr:PutAccountSetting"`) != 1 || strings.Count(out, "TMSYNC_ENABLE_BLOB_MOUNTING") != 1) {
+			t.Errorf("%s: ecr:PutAccountSetting %d times, TMSYNC_ENABLE_BLOB_MOUNTING %d times, want once each (sync only)",
+				v.name, strings.Count(out, `"ecr:PutAccountSetting"`), strings.Count(out, "TMSYNC_ENABLE_BLOB_MOUNTING"))
 		}
 		// kms:Sign for the sync role only; the verify role reads the public key.
 		if v.name == "existing signing key" && strings.Count(out, `"kms:Sign"`) != 1 {
@@ -511,11 +532,19 @@ func TestMotoApply(t *testing.T) {
 		{[]string{"-var=tmsync_s3_uri=s3://bank-tools/tmsync/v1/tmsync_linux_amd64"}, "tmsync_s3_uri needs tmsync_sha256"},
 		{[]string{binVar, "-var=create_signing_key=true", "-var=signing_kms_key_arn=arn:aws:kms:eu-central-1:" + testbed.MotoAccount + ":alias/x"}, "Set create_signing_key or signing_kms_key_arn, not both"},
 		{[]string{binVar, "-var=signing_kms_key_arn=alias/bank-signing"}, "signing_kms_key_arn must be a KMS key ARN"},
+		// The attestor pin is required, and must be fingerprints (the last -var wins).
+		{[]string{binVar, "-var=src_attestor_fingerprints=[]"}, "src_attestor_fingerprints must name at least one fingerprint"},
+		{[]string{binVar, `-var=src_attestor_fingerprints=["89ABCDEF01234567"]`}, "each must be a key fingerprint of 40 hex digits"},
+		{[]string{binVar, `-var=src_attestor_fingerprints=["` + strings.Repeat("G", 40) + `"]`}, "each must be a key fingerprint of 40 hex digits"},
+		{[]string{binVar, `-var=src_attestor_fingerprints=["` + fprB + `", "` + fprB[:39] + `"]`}, "each must be a key fingerprint of 40 hex digits"},
 	} {
 		out, code := plan(c.vars...)
 		if code == 0 || !strings.Contains(out, c.want) {
 			t.Errorf("plan %v: exit %d, want failure with %q\n%s", c.vars, code, c.want, out)
 		}
+	}
+	if out, code := planRaw(binVar); code == 0 || !strings.Contains(out, "src_attestor_fingerprints") {
+		t.Errorf("plan without src_attestor_fingerprints: exit %d, want it refused as a required variable\n%s", code, out)
 	}
 }
 

@@ -145,27 +145,28 @@ module "tools" {
 module "iam" {
   source = "./modules/iam"
 
-  name                      = var.name
-  ecr_repository_prefix     = var.ecr_repository_prefix
-  ecr_kms_key_arn           = module.kms["ecr"].key_arn
-  s3_kms_key_arn            = module.kms["s3"].key_arn
-  secrets_kms_key_arn       = module.kms["secrets"].key_arn
-  artifacts_bucket_arn      = module.artifacts.bucket_arn
-  token_secret_arn          = module.secret.arn
-  log_group_arn             = module.logs.arn
-  source_provider           = var.source_provider
-  codecommit_repository_arn = one(module.codecommit[*].arn)
-  source_bucket_arn         = one(module.source_bucket[*].bucket_arn)
-  codestar_connection_arn   = local.codestar_connection_arn
-  tools_object_arns         = var.tmsync_install == "artifact" ? module.tools[0].external_object_arns : []
-  sync_project_name         = local.sync_project
-  verify_project_name       = local.verify_project
-  pipeline_name             = var.name
-  vpc_id                    = module.network.vpc_id
-  private_subnet_ids        = module.network.private_subnet_ids
-  permissions_boundary_arn  = var.permissions_boundary_arn
-  signing_enabled           = var.create_signing_key || var.signing_kms_key_arn != null
-  signing_kms_key_arn       = local.signing_key_arn
+  name                       = var.name
+  ecr_repository_prefix      = var.ecr_repository_prefix
+  ecr_kms_key_arn            = module.kms["ecr"].key_arn
+  s3_kms_key_arn             = module.kms["s3"].key_arn
+  secrets_kms_key_arn        = module.kms["secrets"].key_arn
+  artifacts_bucket_arn       = module.artifacts.bucket_arn
+  token_secret_arn           = module.secret.arn
+  log_group_arn              = module.logs.arn
+  source_provider            = var.source_provider
+  codecommit_repository_arn  = one(module.codecommit[*].arn)
+  source_bucket_arn          = one(module.source_bucket[*].bucket_arn)
+  codestar_connection_arn    = local.codestar_connection_arn
+  tools_object_arns          = var.tmsync_install == "artifact" ? module.tools[0].external_object_arns : []
+  sync_project_name          = local.sync_project
+  verify_project_name        = local.verify_project
+  pipeline_name              = var.name
+  vpc_id                     = module.network.vpc_id
+  private_subnet_ids         = module.network.private_subnet_ids
+  permissions_boundary_arn   = var.permissions_boundary_arn
+  signing_enabled            = var.create_signing_key || var.signing_kms_key_arn != null
+  signing_kms_key_arn        = local.signing_key_arn
+  allow_enable_blob_mounting = var.allow_enable_blob_mounting
 }
 
 locals {
@@ -176,6 +177,11 @@ locals {
       ARTIFACTS_BUCKET  = module.artifacts.bucket_name
       TOKEN_SECRET_NAME = module.secret.name
       TMSYNC_INSTALL    = var.tmsync_install
+      # The trust anchor: the vendor attestor key(s) the bank got from Thought Machine.
+      # src_attestor.pgp comes with the release upload; this pin does not. tmsync reads
+      # it as --src-attestor-fingerprint (comma-separated); the buildspecs refuse to run
+      # without it.
+      TMSYNC_SRC_ATTESTOR_FINGERPRINT = join(",", [for f in var.src_attestor_fingerprints : upper(replace(f, " ", ""))])
     },
     # artifact: where the binary and scripts are, and the sha256 each must have.
     var.tmsync_install == "artifact" ? {
@@ -199,13 +205,14 @@ locals {
 module "codebuild_sync" {
   source = "./modules/codebuild"
 
-  name                  = local.sync_project
-  description           = "tmsync sync: copy the Thought Machine release into ECR"
-  service_role_arn      = module.iam.codebuild_sync_role_arn
-  buildspec             = file("${local.buildspec_dir}/${var.sync_sharded ? "buildspec_build_sharded.yaml" : "buildspec_build.yaml"}")
-  image                 = var.build_image
-  compute_type          = var.build_compute_type
-  environment_variables = local.build_env
+  name             = local.sync_project
+  description      = "tmsync sync: copy the Thought Machine release into ECR"
+  service_role_arn = module.iam.codebuild_sync_role_arn
+  buildspec        = file("${local.buildspec_dir}/${var.sync_sharded ? "buildspec_build_sharded.yaml" : "buildspec_build.yaml"}")
+  image            = var.build_image
+  compute_type     = var.build_compute_type
+  # Only sync may turn BLOB_MOUNTING on (its role alone gets ecr:PutAccountSetting).
+  environment_variables = merge(local.build_env, var.allow_enable_blob_mounting ? { TMSYNC_ENABLE_BLOB_MOUNTING = "true" } : {})
   encryption_key_arn    = module.kms["s3"].key_arn
   log_group_name        = module.logs.name
   vpc_id                = module.network.vpc_id

@@ -54,6 +54,21 @@ variable "codestar_repository_id" {
   default     = null
 }
 
+variable "src_attestor_fingerprints" {
+  description = "Fingerprints of the vendor attestor's OpenPGP key(s), got from Thought Machine out of band (not from the release upload): the builds accept only attestations signed by these keys (tmsync --src-attestor-fingerprint, through TMSYNC_SRC_ATTESTOR_FINGERPRINT). 40 hex digits each (64 for a v6 key); spaces and case do not matter. Two during a vendor key rotation. Required: without it, whoever uploads a release would choose the key its attestations are checked with."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.src_attestor_fingerprints) > 0
+    error_message = "src_attestor_fingerprints must name at least one fingerprint: the vendor attestor key's, from Thought Machine (docs/operations.md, \"The vendor attestor key\")."
+  }
+  validation {
+    condition     = alltrue([for f in var.src_attestor_fingerprints : can(regex("^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$", replace(f, " ", "")))])
+    error_message = "src_attestor_fingerprints: each must be a key fingerprint of 40 hex digits (64 for a v6 key), as gpg --show-keys --with-fingerprint prints it; not a 16-digit key id, not the key itself."
+  }
+}
+
 variable "tmsync_install" {
   description = "artifact: every build fetches the tmsync binary from S3 and checks its sha256 (no Go, no module download). source: every build runs make build (Go in the build image, modules through source_build_env's GOPROXY, an S3 cache)."
   type        = string
@@ -228,4 +243,10 @@ variable "signing_kms_key_arn" {
     condition     = var.signing_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.signing_kms_key_arn))
     error_message = "signing_kms_key_arn must be a KMS key ARN or alias ARN (arn:aws:kms:REGION:ACCOUNT:key/... or .../alias/...)."
   }
+}
+
+variable "allow_enable_blob_mounting" {
+  description = "Let the sync builds turn ECR's BLOB_MOUNTING account setting on: the sync role gets ecr:PutAccountSetting and the sync project TMSYNC_ENABLE_BLOB_MOUNTING=true (tmsync --enable-blob-mounting). An account-wide setting; false (default): tmsync only reads it and reports what mounting would save."
+  type        = bool
+  default     = false
 }

@@ -28,7 +28,7 @@ resource "terraform_data" "inputs" {
     }
     precondition {
       condition     = var.tmsync_sha256 == null || can(regex("^[0-9a-fA-F]{64}$", coalesce(var.tmsync_sha256, "-")))
-      error_message = "tmsync_sha256 must be 64 hex digits (the line of SHA256SUMS for the binary)."
+      error_message = "tmsync_sha256 must be 64 hex digits: the hash at the start of the binary's line of SHA256SUMS, without the file name."
     }
     precondition {
       condition     = local.from_file || var.tmsync_sha256 != null
