@@ -289,6 +289,26 @@ func RefuseDowngrade(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
+// RefuseInsecureRedirect is RefuseDowngrade for a client that sends the vendor token to
+// the attestation server: it also refuses a redirect to plain http anywhere but this
+// machine (CheckAddress's rule). Go keeps the Authorization header on a redirect to a
+// subdomain, so a plain-http test server on localhost could send the token, in clear
+// text, to x.localhost, which DNS resolves.
+func RefuseInsecureRedirect(req *http.Request, via []*http.Request) error {
+	if err := plainOffMachine(req); err != nil {
+		return err
+	}
+	return RefuseDowngrade(req, via)
+}
+
+// plainOffMachine refuses a request to plain http off this machine, as ErrInsecureRedirect.
+func plainOffMachine(req *http.Request) error {
+	if req.URL.Scheme != "https" && !loopbackHost(req.URL.Hostname()) {
+		return fmt.Errorf("%w: refusing a redirect to %s: plain http off this machine would carry the token in clear text", ErrInsecureRedirect, req.URL.Redacted())
+	}
+	return nil
+}
+
 // downgradeError is RefuseDowngrade's refusal: an ErrInsecureRedirect worded for any
 // client (ErrInsecureRedirect's own text names the attestation server).
 type downgradeError struct{ from, to string }
@@ -300,7 +320,8 @@ func (e *downgradeError) Error() string {
 func (e *downgradeError) Unwrap() error { return ErrInsecureRedirect }
 
 // checkRedirect refuses a redirect from https to anything else (the token would travel in
-// clear text, and the answer could be changed on the way), then applies next, the
+// clear text, and the answer could be changed on the way) and one to plain http off this
+// machine (plainOffMachine), then applies next, the
 // caller's policy, or else a limit of 10 redirects. Go's client already drops the
 // Authorization header on a redirect to another host; it keeps it for the same host on
 // another port or scheme, which is what this closes.
@@ -310,6 +331,9 @@ func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.R
 			if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
 				return fmt.Errorf("%w: %s to %s", ErrInsecureRedirect, v.URL.Redacted(), req.URL.Redacted())
 			}
+		}
+		if err := plainOffMachine(req); err != nil {
+			return err
 		}
 		if next != nil {
 			return next(req, via)

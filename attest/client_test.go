@@ -358,3 +358,39 @@ func TestCheckAddress(t *testing.T) {
 		t.Errorf("NewClient over plain http without a token: %v", err)
 	}
 }
+
+// TestRedirectOffMachineRefused: a plain-http attestation server on this machine (a test
+// server, the one plain http CheckAddress allows) redirecting to plain http elsewhere is
+// not followed: Go would keep the Authorization header on a redirect to a subdomain
+// (localhost to x.localhost, which DNS resolves), and the token would cross the network
+// in clear text. The preflight's policy, RefuseInsecureRedirect, refuses it the same way.
+func TestRedirectOffMachineRefused(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Host+" "+r.Header.Get("Authorization"))
+		http.Redirect(w, r, "http://attacker.localhost:1/occ", http.StatusFound)
+	}))
+	defer srv.Close()
+	_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
+	c, err := attest.NewClient("http://localhost:"+port+"/occ", attest.WithToken("tm-token-5f2a9c81"), attest.WithRetry(1, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.List(context.Background())
+	if !errors.Is(err, attest.ErrInsecureRedirect) {
+		t.Errorf("List after a redirect off this machine: %v, want ErrInsecureRedirect", err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "http://attacker.localhost:1/occ", nil)
+	via := []*http.Request{httptest.NewRequest(http.MethodGet, "http://localhost:"+port+"/occ", nil)}
+	if err := attest.RefuseInsecureRedirect(req, via); !errors.Is(err, attest.ErrInsecureRedirect) {
+		t.Errorf("RefuseInsecureRedirect: %v", err)
+	}
+	for _, ok := range []string{"http://127.0.0.1:2/occ", "https://attestations.example/occ"} {
+		if err := attest.RefuseInsecureRedirect(httptest.NewRequest(http.MethodGet, ok, nil), via); err != nil {
+			t.Errorf("RefuseInsecureRedirect to %s: %v", ok, err)
+		}
+	}
+	if len(got) != 1 {
+		t.Errorf("requests: %v, want the first only", got)
+	}
+}

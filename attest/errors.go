@@ -29,7 +29,7 @@ var (
 	ErrListingLimit = errors.New("attestation server sent more than the listing limits allow")
 	// ErrInsecureRedirect: the server redirected an https request to http (or another
 	// scheme); the redirect is not followed.
-	ErrInsecureRedirect = errors.New("attestation server redirected from https to an insecure URL; not followed")
+	ErrInsecureRedirect = errors.New("attestation server redirected to an insecure URL (from https to http, or to plain http off this machine); not followed")
 
 	// Reasons for rejecting one occurrence or signature.
 	ErrResourceMismatch = errors.New("occurrence is about another resource")

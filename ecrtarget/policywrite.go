@@ -38,20 +38,7 @@ var writeActions = []string{
 // '*' and '?'); an Allow with NotAction grants every action it does not list. Conditions
 // and Deny statements are not weighed: a grant under a condition is still a grant.
 func WriteGrants(policy string) []string {
-	var doc struct {
-		Statement json.RawMessage
-	}
-	if json.Unmarshal([]byte(policy), &doc) != nil {
-		return nil
-	}
-	var stmts []map[string]json.RawMessage
-	if json.Unmarshal(doc.Statement, &stmts) != nil {
-		var one map[string]json.RawMessage
-		if json.Unmarshal(doc.Statement, &one) != nil {
-			return nil
-		}
-		stmts = []map[string]json.RawMessage{one}
-	}
+	stmts := policyStatements(policy)
 	granted := map[string]bool{}
 	for _, st := range stmts {
 		var effect string
@@ -74,6 +61,58 @@ func WriteGrants(policy string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// GrantsEveryone reports whether a repository policy has an Allow statement whose
+// principal is "*" (anyone, in any account) without a condition.
+func GrantsEveryone(policy string) bool {
+	for _, st := range policyStatements(policy) {
+		var effect string
+		if json.Unmarshal(st["Effect"], &effect) != nil || !strings.EqualFold(effect, "Allow") || st["Condition"] != nil {
+			continue
+		}
+		var principal any
+		if json.Unmarshal(st["Principal"], &principal) != nil {
+			continue
+		}
+		switch p := principal.(type) {
+		case string:
+			if p == "*" {
+				return true
+			}
+		case map[string]any:
+			if slices.Contains(stringList(mustJSON(p["AWS"])), "*") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mustJSON is v encoded again (a value decoded from JSON encodes).
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// policyStatements are the statements of a policy document, each by its element names:
+// the "Statement" element exactly (a struct's field would also take "statement", the last
+// of the two winning, and read another list than AWS does), one statement or a list.
+func policyStatements(policy string) []map[string]json.RawMessage {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal([]byte(policy), &doc) != nil {
+		return nil
+	}
+	raw := doc["Statement"]
+	var stmts []map[string]json.RawMessage
+	if json.Unmarshal(raw, &stmts) != nil {
+		var one map[string]json.RawMessage
+		if json.Unmarshal(raw, &one) != nil {
+			return nil
+		}
+		stmts = []map[string]json.RawMessage{one}
+	}
+	return stmts
 }
 
 // stringList is a policy element that is one string or a list of strings.

@@ -28,10 +28,28 @@ func TestWriteGrants(t *testing.T) {
 		{"another service", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject"}]}`, nil},
 		{"a bad pattern", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:[Put"}]}`, nil},
 		{"not JSON", `111122223333`, nil},
+		{"a second, lower-case statement element", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage"}],"statement":[]}`, []string{"ecr:PutImage"}},
 	} {
 		got := WriteGrants(c.policy)
 		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestGrantsEveryone(t *testing.T) {
+	for policy, want := range map[string]bool{
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`:                                          true,
+		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage"}}`:                        true,
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]}}]}`:                true,
+		`{"Statement":[{"Effect":"allow","Principal":"*"}],"statement":[]}`:                                            true,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}`: false,
+		`{"Statement":[{"Effect":"Deny","Principal":"*"}]}`:                                                            false,
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"}}]}`:                      false,
+		``: false,
+	} {
+		if got := GrantsEveryone(policy); got != want {
+			t.Errorf("%s: %v, want %v", policy, got, want)
 		}
 	}
 }

@@ -49,6 +49,9 @@ type Redactor struct {
 	// folding second byte): a place in the text where no pattern begins costs a lookup.
 	byFirst [256][]int
 	pairs   *[1 << 16 / 64]uint64
+	// windows are the minCut-byte pieces of the patterns: a piece a cut kept of a form
+	// holds one at its cut end (redactCuts).
+	windows map[string]bool
 }
 
 // pattern is a form of a secret, its percent-escapes' hex digits in upper case; fold marks
@@ -114,6 +117,12 @@ func (r *Redactor) Add(secrets ...string) {
 		for _, c := range second {
 			k := uint(p.s[0])<<8 | uint(c)
 			r.pairs[k/64] |= 1 << (k % 64)
+		}
+	}
+	r.windows = map[string]bool{}
+	for _, p := range r.patterns {
+		for i := 0; i+minCut <= len(p.s); i++ {
+			r.windows[p.s[i:i+minCut]] = true
 		}
 	}
 }
@@ -226,7 +235,7 @@ func (r *Redactor) Redact(s string) string {
 	if r.pairs == nil {
 		return s
 	}
-	return redactCuts(r.redactForms(s), r.patterns)
+	return redactCuts(r.redactForms(s), r.patterns, r.windows)
 }
 
 // redactForms replaces every whole form of every secret in s; r.mu is held.

@@ -11,8 +11,10 @@ import (
 // (a registry or a proxy echoing it in an error body, containers/image quoting that body):
 // Go's %q (strconv.Quote: `\"`, `\\`, control characters escaped), the same in ASCII only
 // (strconv.QuoteToASCII, as Python's json.dumps: `\u00e9`), JSON without Go's HTML escapes
-// (`&`, `<`, `>` as they are), and JSON with '/' written `\/` (PHP, some Java encoders).
-// For a token of letters, digits and '-' they are all s itself.
+// (`&`, `<`, `>` as they are), and JSON with '/' written `\/` (PHP, some Java encoders);
+// and each of those, and Go's own JSON form, quoted once more by %q (a JSON error body
+// that containers/image prints with %q). For a token of letters, digits and '-' they are
+// all s itself.
 func quotedForms(s string) []string {
 	unquote := func(q string) string { return q[1 : len(q)-1] }
 	forms := []string{unquote(strconv.Quote(s)), unquote(strconv.QuoteToASCII(s))}
@@ -25,6 +27,14 @@ func quotedForms(s string) []string {
 	}
 	if j, err := json.Marshal(s); err == nil {
 		forms = append(forms, strings.ReplaceAll(unquote(string(j)), "/", `\/`))
+	}
+	// A JSON body quoted again by %q (containers/image prints a registry's error body
+	// so): each escape's backslash is escaped once more.
+	for _, f := range append([]string(nil), forms...) {
+		forms = append(forms, unquote(strconv.Quote(f)))
+	}
+	if j, err := json.Marshal(s); err == nil {
+		forms = append(forms, unquote(strconv.Quote(unquote(string(j)))))
 	}
 	return forms
 }
@@ -40,9 +50,10 @@ var cutMarkers = []string{"...", "…", `\u2026`}
 // redactCuts removes what a cut left of a secret's forms: a text that ends, at a cut
 // marker, with the start of a form (at least minCut bytes of it), or starts, after a
 // marker, with its end. Redact removes whole forms; a body cut in the middle of the token
-// keeps only part of it, which no whole form matches. Only lines with a marker are read;
-// a form's percent-escapes match here in upper case only.
-func redactCuts(s string, forms []pattern) string {
+// keeps only part of it, which no whole form matches. Only lines with a marker are read,
+// and only marks with a piece of a form (windows: the forms' minCut-byte pieces) next to
+// them are looked at further; a form's percent-escapes match here in upper case only.
+func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 	if !strings.Contains(s, "..") && !strings.Contains(s, "…") && !strings.Contains(s, `\u2026`) {
 		return s
 	}
@@ -56,13 +67,23 @@ func redactCuts(s string, forms []pattern) string {
 			}
 			i += off
 			end := i + len(m)
+			// A piece of a form next to the mark has one of the forms' windows there:
+			// one lookup for a mark that has none (most), whatever the text's length.
+			before := i >= minCut && windows[s[i-minCut:i]]
+			after := end+minCut <= len(s) && windows[s[end:end+minCut]]
 			for _, p := range forms {
-				f := p.s
-				if k := endIsStart(s[:i], f); k > 0 {
-					spans = append(spans, span{i - k, i})
+				if !before && !after {
+					break
 				}
-				if k := startIsEnd(s[end:], f); k > 0 {
-					spans = append(spans, span{end, end + k})
+				if before {
+					if k := endIsStart(s[:i], p.s); k > 0 {
+						spans = append(spans, span{i - k, i})
+					}
+				}
+				if after {
+					if k := startIsEnd(s[end:], p.s); k > 0 {
+						spans = append(spans, span{end, end + k})
+					}
 				}
 			}
 			off = end

@@ -240,9 +240,11 @@ func checkAttestations(ctx context.Context, ps *problems, address, token string)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := preflightHTTP().Do(req)
+	client := preflightHTTP()
+	client.CheckRedirect = attest.RefuseInsecureRedirect // the token goes with it
+	resp, err := client.Do(req)
 	if err != nil {
-		ps.add("attestation server "+address+" unreachable: "+shortErr(errors.Unwrap(err)), "check --src_attestions_address and the network path (egress allow-list)")
+		ps.add("attestation server "+address+" unreachable: "+shortErr(errors.Unwrap(err))+shortErr(errors.Unwrap(err)), "check --src_attestions_address and the network path (egress allow-list)")
 		return
 	}
 	defer resp.Body.Close()
@@ -503,54 +505,6 @@ func checkECRLogin(ctx context.Context, ps *problems, cfg aws.Config, host strin
 	}
 	checkRegistry(ctx, ps, registryCheck{role: "target", host: host, insecure: hostIn(host, insecure), user: user, pass: pass,
 		hint: "check --trgregion, --trg-registry if set, and the network path to the registry"})
-}
-
-// grantsEveryone reports whether a repository policy has an Allow statement whose
-// principal is "*" (anyone, in any account) without a condition.
-func grantsEveryone(policy string) bool {
-	var doc struct {
-		Statement json.RawMessage
-	}
-	if json.Unmarshal([]byte(policy), &doc) != nil {
-		return false
-	}
-	var stmts []map[string]any
-	if json.Unmarshal(doc.Statement, &stmts) != nil {
-		var one map[string]any
-		if json.Unmarshal(doc.Statement, &one) != nil {
-			return false
-		}
-		stmts = []map[string]any{one}
-	}
-	star := func(v any) bool {
-		switch v := v.(type) {
-		case string:
-			return v == "*"
-		case []any:
-			for _, x := range v {
-				if x == "*" {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	for _, st := range stmts {
-		if eff, _ := st["Effect"].(string); !strings.EqualFold(eff, "Allow") || st["Condition"] != nil {
-			continue
-		}
-		switch p := st["Principal"].(type) {
-		case string:
-			if p == "*" {
-				return true
-			}
-		case map[string]any:
-			if star(p["AWS"]) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // absPath is p made absolute, for messages.

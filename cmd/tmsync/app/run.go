@@ -416,7 +416,7 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		if err != nil {
 			return nil, startErr("reading repository settings", err)
 		}
-		if grantsEveryone(settings.RepositoryPolicy) {
+		if ecrtarget.GrantsEveryone(settings.RepositoryPolicy) {
 			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "the repository policy " + absPath(a.PolicyPath) + ` grants to "*" (every AWS account) without a condition`})
 		}
 		if w := ecrtarget.WriteGrants(settings.RepositoryPolicy); len(w) > 0 {

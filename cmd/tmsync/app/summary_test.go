@@ -37,22 +37,6 @@ func TestConsoleFailureStorm(t *testing.T) {
 	}
 }
 
-func TestGrantsEveryone(t *testing.T) {
-	for policy, want := range map[string]bool{
-		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`:                                          true,
-		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage"}}`:                        true,
-		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]}}]}`:                true,
-		`{"Statement":[{"Effect":"Allow","Principal":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}`: false,
-		`{"Statement":[{"Effect":"Deny","Principal":"*"}]}`:                                                            false,
-		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"}}]}`:                      false,
-		``: false,
-	} {
-		if got := grantsEveryone(policy); got != want {
-			t.Errorf("%s: %v, want %v", policy, got, want)
-		}
-	}
-}
-
 // TestFailureSummaryByCause: failures are grouped by step and structured cause, not by
 // their text: differently worded failures of one cause are one line (named by the cause,
 // with an example), the same words under two causes or two steps are two.
