@@ -226,7 +226,7 @@ func NewClient(address string, opts ...ClientOption) (*Client, error) {
 	}
 	// A copy, so that the caller's client is not changed.
 	h := *c.http
-	h.CheckRedirect = checkRedirect(c.http.CheckRedirect)
+	h.CheckRedirect = checkRedirect(c.http.CheckRedirect, c.token != "")
 	c.http = &h
 	return c, nil
 }
@@ -263,7 +263,9 @@ func CheckAddress(address string) error {
 }
 
 // loopbackHost reports whether host names this machine: localhost (any case, with or
-// without a trailing dot) or a loopback IP address.
+// without a trailing dot) or a loopback IP address (all of 127.0.0.0/8). Not manifest's
+// rule for the vendor's host spellings, on purpose: that one asks "the same registry?",
+// this one "does the token stay on this machine?".
 func loopbackHost(host string) bool {
 	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
 		return true
@@ -320,20 +322,22 @@ func (e *downgradeError) Error() string {
 func (e *downgradeError) Unwrap() error { return ErrInsecureRedirect }
 
 // checkRedirect refuses a redirect from https to anything else (the token would travel in
-// clear text, and the answer could be changed on the way) and one to plain http off this
-// machine (plainOffMachine), then applies next, the
+// clear text, and the answer could be changed on the way) and, for a client with a token,
+// one to plain http off this machine (plainOffMachine), then applies next, the
 // caller's policy, or else a limit of 10 redirects. Go's client already drops the
 // Authorization header on a redirect to another host; it keeps it for the same host on
 // another port or scheme, which is what this closes.
-func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+func checkRedirect(next func(*http.Request, []*http.Request) error, withToken bool) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		for _, v := range via {
 			if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
 				return fmt.Errorf("%w: %s to %s", ErrInsecureRedirect, v.URL.Redacted(), req.URL.Redacted())
 			}
 		}
-		if err := plainOffMachine(req); err != nil {
-			return err
+		if withToken {
+			if err := plainOffMachine(req); err != nil {
+				return err
+			}
 		}
 		if next != nil {
 			return next(req, via)

@@ -265,7 +265,19 @@ func TestVerifyPinning(t *testing.T) {
 	if _, err := v.Verify(subA, []attest.Occurrence{mustOcc(t, b, subA)}); !errors.Is(err, attest.ErrUnknownKey) {
 		t.Fatalf("unpinned key: error = %v, want ErrUnknownKey", err)
 	}
-	if _, err := attest.NewVerifier(kr, attest.WithFingerprints(mustSigner(t, "c").Fingerprint())); err == nil {
+	// A key rotation: both keys pinned, both in the key file; a third key in the file,
+	// not pinned, still refused.
+	c := mustSigner(t, "c")
+	both := mustVerifier(t, mustKeyring(t, a, b, c), attest.WithFingerprints(a.Fingerprint(), b.Fingerprint()))
+	for _, s := range []*attesttest.Signer{a, b} {
+		if _, err := both.Verify(subA, []attest.Occurrence{mustOcc(t, s, subA)}); err != nil {
+			t.Errorf("rotation, both pinned: a signature by one rejected: %v", err)
+		}
+	}
+	if _, err := both.Verify(subA, []attest.Occurrence{mustOcc(t, c, subA)}); !errors.Is(err, attest.ErrUnknownKey) {
+		t.Errorf("rotation: the unpinned third key: error = %v, want ErrUnknownKey", err)
+	}
+	if _, err := attest.NewVerifier(kr, attest.WithFingerprints(c.Fingerprint())); err == nil {
 		t.Error("pin of a key not in the keyring accepted")
 	}
 	if _, err := attest.NewVerifier(kr, attest.WithFingerprints("1234")); err == nil {

@@ -63,36 +63,28 @@ func WriteGrants(policy string) []string {
 	return out
 }
 
-// GrantsEveryone reports whether a repository policy has an Allow statement whose
-// principal is "*" (anyone, in any account) without a condition.
+// GrantsEveryone reports whether a repository policy has an Allow statement without a
+// condition whose principal is "*" (anyone, in any account), or that names its principals
+// by NotPrincipal (everyone but those).
 func GrantsEveryone(policy string) bool {
 	for _, st := range policyStatements(policy) {
 		var effect string
 		if json.Unmarshal(st["Effect"], &effect) != nil || !strings.EqualFold(effect, "Allow") || st["Condition"] != nil {
 			continue
 		}
-		var principal any
-		if json.Unmarshal(st["Principal"], &principal) != nil {
-			continue
+		if _, ok := st["NotPrincipal"]; ok {
+			return true
 		}
-		switch p := principal.(type) {
-		case string:
-			if p == "*" {
-				return true
-			}
-		case map[string]any:
-			if slices.Contains(stringList(mustJSON(p["AWS"])), "*") {
-				return true
-			}
+		var star string
+		if json.Unmarshal(st["Principal"], &star) == nil && star == "*" {
+			return true
+		}
+		var byKind map[string]json.RawMessage
+		if json.Unmarshal(st["Principal"], &byKind) == nil && slices.Contains(stringList(byKind["AWS"]), "*") {
+			return true
 		}
 	}
 	return false
-}
-
-// mustJSON is v encoded again (a value decoded from JSON encodes).
-func mustJSON(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
 }
 
 // policyStatements are the statements of a policy document, each by its element names:

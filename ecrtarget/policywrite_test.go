@@ -39,13 +39,14 @@ func TestWriteGrants(t *testing.T) {
 
 func TestGrantsEveryone(t *testing.T) {
 	for policy, want := range map[string]bool{
-		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`:                                          true,
-		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage"}}`:                        true,
-		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]}}]}`:                true,
-		`{"Statement":[{"Effect":"allow","Principal":"*"}],"statement":[]}`:                                            true,
-		`{"Statement":[{"Effect":"Allow","Principal":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}`: false,
-		`{"Statement":[{"Effect":"Deny","Principal":"*"}]}`:                                                            false,
-		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"}}]}`:                      false,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`:                                                     true,
+		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage"}}`:                                   true,
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]}}]}`:                           true,
+		`{"Statement":[{"Effect":"allow","Principal":"*"}],"statement":[]}`:                                                       true,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}`:            false,
+		`{"Statement":[{"Effect":"Deny","Principal":"*"}]}`:                                                                       false,
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"}}]}`:                                 false,
+		`{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"ecr:BatchGetImage"}]}`: true,
 		``: false,
 	} {
 		if got := GrantsEveryone(policy); got != want {

@@ -340,12 +340,12 @@ func TestAttestorPinRequired(t *testing.T) {
 			env := append(fakeTools(t, dir), "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "ARTIFACTS_BUCKET=bkt",
 				"PIPELINE_EXECUTION_ID=exec-1", "CODEBUILD_SRC_DIR_sync="+dir)
 			env = append(env, st.env...)
-			// runScript adds os.Environ(): a value there would mask the unset case.
-			env = append(env, "TMSYNC_SRC_ATTESTOR_FINGERPRINT=")
-			name := "unset"
+			// runScript adds os.Environ(): the unset case unsets it in the script itself,
+			// so that a value there cannot mask it.
+			name, run := "unset", "unset TMSYNC_SRC_ATTESTOR_FINGERPRINT\n"+script
 			if pin != nil {
 				env = append(env, "TMSYNC_SRC_ATTESTOR_FINGERPRINT="+*pin)
-				name = strconv.Quote(*pin)
+				name, run = strconv.Quote(*pin), script
 			}
 			os.MkdirAll(filepath.Join(dir, "build"), 0o755)
 			for _, s := range []string{"gate.sh", "find-sync-log.sh"} {
@@ -353,7 +353,7 @@ func TestAttestorPinRequired(t *testing.T) {
 				os.WriteFile(filepath.Join(dir, "build", s), b, 0o644)
 			}
 			os.WriteFile(filepath.Join(dir, "sync-error.log"), nil, 0o644)
-			out, code := runScript(t, dir, env, script)
+			out, code := runScript(t, dir, env, run)
 			calls, _ := os.ReadFile(filepath.Join(dir, "tmsync-calls"))
 			if pin == nil || *pin == "" {
 				if code != 2 || !strings.Contains(out, "ERROR: TMSYNC_SRC_ATTESTOR_FINGERPRINT is not set") || len(calls) > 0 {

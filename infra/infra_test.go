@@ -389,7 +389,7 @@ func TestMotoApply(t *testing.T) {
 	// The vendor attestor key's fingerprints, as an operator may paste them from gpg (spaces,
 	// lower case), two as during a key rotation; the builds get them normalised.
 	const fprA, fprB = "0123 4567 89ab cdef 0123  4567 89ab cdef 0123 4567", "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
-	const wantPin = "0123456789ABCDEF0123456789ABCDEF01234567,89ABCDEF0123456789ABCDEF0123456789ABCDEF"
+	const wantPin = testFingerprints
 	pinVar := fmt.Sprintf(`-var=src_attestor_fingerprints=[%q, %q]`, fprA, fprB)
 	planRaw := func(vars ...string) (string, int) {
 		out, code := f.run(t, root, 4*time.Minute, append([]string{"plan", "-input=false", "-no-color", "-refresh=false"}, vars...)...)

@@ -93,6 +93,10 @@ func WithCopyObserver(obs Observer) CopyOption {
 // errAttestationRequired refuses a vendor image that tmsync copy cannot verify.
 var errAttestationRequired = errors.New("the source is on the vendor registry: its attestation must be verified (give --src_attestor and the attestation server, or --insecure-skip-attestation)")
 
+// errBYOAttestationRequired refuses, under BYOAttested, a source outside the vendor
+// registry that tmsync copy cannot verify.
+var errBYOAttestationRequired = errors.New("--byo-policy=attested: the source's attestation must be verified (give --src_attestor and the attestation server)")
+
 // ErrNotPinned refuses, under BYOPinned, a source outside the vendor registry that names
 // no digest: what a tag points to can change between the check and the copy, and
 // nothing else vouches for it.
@@ -196,7 +200,7 @@ func CopyOne(ctx context.Context, src, dest string, opts ...CopyOption) (string,
 func verifyCopySource(ctx context.Context, o copyOptions, sys *types.SystemContext, src string, srcRef types.ImageReference, want digest.Digest, vendor bool) (types.ImageReference, digest.Digest, *Attestation, error) {
 	required := errAttestationRequired
 	if !vendor {
-		required = errors.New("--byo-policy=attested: the source's attestation must be verified (give --src_attestor and the attestation server)")
+		required = errBYOAttestationRequired
 	}
 	if o.newAttestor == nil {
 		return nil, "", nil, required

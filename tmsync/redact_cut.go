@@ -3,6 +3,7 @@ package tmsync
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -50,12 +51,19 @@ var cutMarkers = []string{"...", "…", `\u2026`}
 // redactCuts removes what a cut left of a secret's forms: a text that ends, at a cut
 // marker, with the start of a form (at least minCut bytes of it), or starts, after a
 // marker, with its end. Redact removes whole forms; a body cut in the middle of the token
-// keeps only part of it, which no whole form matches. Only lines with a marker are read,
+// keeps only part of it, which no whole form matches. Only texts with a marker are read,
 // and only marks with a piece of a form (windows: the forms' minCut-byte pieces) next to
-// them are looked at further; a form's percent-escapes match here in upper case only.
+// them are looked at further; percent-escapes match in either case, as whole forms do.
 func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 	if !strings.Contains(s, "..") && !strings.Contains(s, "…") && !strings.Contains(s, `\u2026`) {
 		return s
+	}
+	// The forms hold their percent-escapes in upper case (newPattern): so does the
+	// text the pieces are looked for in, its escapes' hex digits upper-cased in place
+	// (same length, so a piece found in it is at the same place in s).
+	norm := s
+	if strings.IndexByte(s, '%') >= 0 {
+		norm = newPattern(s).s
 	}
 	type span struct{ from, to int }
 	var spans []span
@@ -67,44 +75,41 @@ func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 			}
 			i += off
 			end := i + len(m)
+			off = end
 			// A piece of a form next to the mark has one of the forms' windows there:
 			// one lookup for a mark that has none (most), whatever the text's length.
-			before := i >= minCut && windows[s[i-minCut:i]]
-			after := end+minCut <= len(s) && windows[s[end:end+minCut]]
+			before := i >= minCut && windows[norm[i-minCut:i]]
+			after := end+minCut <= len(s) && windows[norm[end:end+minCut]]
+			if !before && !after {
+				continue
+			}
 			for _, p := range forms {
-				if !before && !after {
-					break
-				}
 				if before {
-					if k := endIsStart(s[:i], p.s); k > 0 {
+					if k := endIsStart(norm[:i], p.s); k > 0 {
 						spans = append(spans, span{i - k, i})
 					}
 				}
 				if after {
-					if k := startIsEnd(s[end:], p.s); k > 0 {
+					if k := startIsEnd(norm[end:], p.s); k > 0 {
 						spans = append(spans, span{end, end + k})
 					}
 				}
 			}
-			off = end
 		}
 	}
 	if len(spans) == 0 {
 		return s
 	}
-	// Longest first within one start; overlapping spans merge.
+	// In order of start, the longest first at one start; overlapping spans merge.
+	slices.SortFunc(spans, func(a, b span) int {
+		if a.from != b.from {
+			return a.from - b.from
+		}
+		return b.to - a.to
+	})
 	var b strings.Builder
 	last := 0
-	for len(spans) > 0 {
-		// the span that starts first (and, of those, ends last)
-		first := 0
-		for j, sp := range spans {
-			if sp.from < spans[first].from || (sp.from == spans[first].from && sp.to > spans[first].to) {
-				first = j
-			}
-		}
-		sp := spans[first]
-		spans = append(spans[:first], spans[first+1:]...)
+	for _, sp := range spans {
 		if sp.to <= last {
 			continue
 		}

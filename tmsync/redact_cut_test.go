@@ -31,6 +31,13 @@ func TestRedactorCutSecrets(t *testing.T) {
 			t.Errorf("Redact(%q) = %q: keeps %q", c.in, got, c.leak)
 		}
 	}
+	// A piece of a form with escapes, in lower case: as whole forms, either case.
+	r2 := NewRedactor("Tm/Tok-5f2a9c81d7e34b60")
+	for _, cut := range []string{"next=Tm%2FTok-5f2a...", "next=Tm%2fTok-5f2a...", "next=Tm%252fTok-5f2...", "…Tok-5f2a9c81d7e34b60"} {
+		if got := r2.Redact(cut); !strings.Contains(got, Redacted) || strings.Contains(got, "Tok-5f2") {
+			t.Errorf("Redact(%q) = %q: the piece kept", cut, got)
+		}
+	}
 	for _, keep := range []string{
 		"no marker here: " + token[:20] + " and more",
 		"short: tm-ve...",
@@ -92,6 +99,15 @@ func TestRedactorCutCost(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("1 MiB of cut marks: %s", d)
+	}
+	// Every mark with a piece of the token before it: each found, in time.
+	many := strings.Repeat("tm-ven...", 1<<17)
+	start = time.Now()
+	if got := r.Redact(many); strings.Contains(got, "tm-ven") {
+		t.Errorf("a piece before a mark kept")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("1 MiB of pieces and marks: %s", d)
 	}
 	// With a piece before one mark in the middle: found, and only it.
 	text = text[:1<<19] + "tm-vendor-tok..." + text[1<<19:]

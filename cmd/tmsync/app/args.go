@@ -39,7 +39,8 @@ type Args struct {
 	// release folder nor the working folder (flag name → where it was looked for).
 	Absent map[string]string
 	// FromReleaseFolder: the file flags left at their default names whose file was found
-	// in the release folder only (flag name → path), not in the working folder.
+	// in the release folder only (flag name → path), not in the working folder. Only the
+	// attestor key's is read today (attestorKeyWarning).
 	FromReleaseFolder  map[string]string
 	KMSKey             string
 	ScanOnPush         bool

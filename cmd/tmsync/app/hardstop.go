@@ -94,8 +94,9 @@ func (s *hardStopState) stop(first, sig os.Signal, stderr io.Writer) int {
 	case errorLog == "":
 		msg = fmt.Sprintf("ERROR: %s: stopping now", what)
 	case written[errorLog]:
-		// The run's end: its report and error log are written.
-		msg = fmt.Sprintf("ERROR: %s: stopping now; the report and error log were written", what)
+		// The run's end (its error log written, and its report if it had one to write),
+		// or a run that could not start (its error log only).
+		msg = fmt.Sprintf("ERROR: %s: stopping now; the error log was written", what)
 		if fi, err := os.Stat(errorLog); err == nil && fi.Size() == 0 {
 			msg += s.logLine(errorLog, fmt.Sprintf("ERROR: run stopped by a %s as it ended (exit %d)\n", what, status))
 		}

@@ -37,9 +37,9 @@ func TestHardStop(t *testing.T) {
 		{"mid-run, earlier log not empty", false, "ERROR: copy failed: vault/old:1: boom\n", syscall.SIGTERM, syscall.SIGINT, 130,
 			"ERROR: run stopped at once by a SIGINT after SIGTERM: ", "ERROR: SIGINT after SIGTERM: stopping now, without winding down", false},
 		{"ended, failures", true, "ERROR: copy failed: vault/core:1: boom\n", syscall.SIGTERM, syscall.SIGTERM, 143,
-			"ERROR: copy failed: vault/core:1: boom\n", "ERROR: second SIGTERM: stopping now; the report and error log were written", true},
+			"ERROR: copy failed: vault/core:1: boom\n", "ERROR: second SIGTERM: stopping now; the error log was written", true},
 		{"ended, all in place", true, "", syscall.SIGINT, syscall.SIGINT, 130,
-			"ERROR: run stopped by a second SIGINT as it ended (exit 130)\n", "ERROR: second SIGINT: stopping now; the report and error log were written", true},
+			"ERROR: run stopped by a second SIGINT as it ended (exit 130)\n", "ERROR: second SIGINT: stopping now; the error log was written", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			hardStop.arm(a)

@@ -243,8 +243,12 @@ func checkAttestations(ctx context.Context, ps *problems, address, token string)
 	client := preflightHTTP()
 	client.CheckRedirect = attest.RefuseInsecureRedirect // the token goes with it
 	resp, err := client.Do(req)
+	if errors.Is(err, attest.ErrInsecureRedirect) {
+		ps.add("attestation server "+address+": "+shortErr(errors.Unwrap(err)), "check --src_attestions_address: it must name the server itself, over https")
+		return
+	}
 	if err != nil {
-		ps.add("attestation server "+address+" unreachable: "+shortErr(errors.Unwrap(err))+shortErr(errors.Unwrap(err)), "check --src_attestions_address and the network path (egress allow-list)")
+		ps.add("attestation server "+address+" unreachable: "+shortErr(errors.Unwrap(err)), "check --src_attestions_address and the network path (egress allow-list)")
 		return
 	}
 	defer resp.Body.Close()

@@ -43,3 +43,24 @@ func TestPreflightRefusesDowngrade(t *testing.T) {
 		t.Fatalf("the plain HTTP server got %d requests", n)
 	}
 }
+
+// TestPreflightAttestationRedirectOffMachine: the preflight sends the token to the
+// attestation server; a plain-http test server on this machine that redirects elsewhere
+// over plain http is not followed (the refusal comes before any connection), and the
+// problem says a redirect was refused, once, not that the server is unreachable.
+func TestPreflightAttestationRedirectOffMachine(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://10.255.255.1/occ", http.StatusFound)
+	}))
+	defer srv.Close()
+	ps := &problems{}
+	checkAttestations(context.Background(), ps, srv.URL+"/occ", "secret-token-5f2a9c81")
+	err := ps.err()
+	if err == nil {
+		t.Fatal("no problem")
+	}
+	msg := err.Error()
+	if strings.Count(msg, "refusing a redirect") != 1 || strings.Contains(msg, "unreachable") || strings.Contains(msg, "secret-token") {
+		t.Errorf("problem %q: want the refused redirect said once, not unreachable, no token", msg)
+	}
+}
