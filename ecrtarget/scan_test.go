@@ -7,11 +7,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/smithy-go"
 	"github.com/opencontainers/go-digest"
 )
 
 // TestStartScan: a scan ECR starts, or refuses because the image was scanned already
-// today, is fine; any other refusal is an *Error naming the call.
+// today, is fine; any other refusal (access denied included) is an *Error naming the call.
 func TestStartScan(t *testing.T) {
 	d := digest.FromString("image")
 	for _, tc := range []struct {
@@ -22,6 +23,9 @@ func TestStartScan(t *testing.T) {
 		{"started", nil, false},
 		{"scanned already today", &types.LimitExceededException{Message: aws.String("scan quota exceeded")}, false},
 		{"unsupported", &types.UnsupportedImageTypeException{Message: aws.String("no")}, true},
+		// A read-only role: the caller (tmsync's ECRTarget) must see the denial to stop
+		// waiting for a scan that will not come.
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAPI{startScan: tc.refusal}

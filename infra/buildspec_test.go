@@ -323,18 +323,27 @@ func TestVerifyStage(t *testing.T) {
 // (TMSYNC_SRC_ATTESTOR_FINGERPRINT unset or empty): the key file comes with the release
 // upload, so without the pin whoever uploads a release would choose the trust anchor. With
 // the pin, tmsync gets it as --src-attestor-fingerprint, both fingerprints of a rotation.
+// A sync stage stopped so writes its ERROR line into its error log and, after post_build
+// (or the shard's own uploads), into the artifacts bucket's latest sync-error.log.
 func TestAttestorPinRequired(t *testing.T) {
 	t.Parallel()
+	const pinError = "ERROR: TMSYNC_SRC_ATTESTOR_FINGERPRINT is not set"
 	stages := []struct {
 		spec string
 		env  []string
+		// errorLogs are the files (under the work folder; s3/bkt/... is the artifacts
+		// bucket) that must hold the ERROR line when the pin is missing: the bucket's
+		// latest sync-error.log must not stay the previous run's.
+		errorLogs []string
 	}{
-		{"buildspec_build.yaml", nil},
-		{"buildspec_verify.yaml", nil},
-		{"buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=0", "SHARD_COUNT=4"}},
+		{"buildspec_build.yaml", nil, []string{"sync-error.log", "s3/bkt/sync-error.log", "s3/bkt/runs/exec-1/sync-error.log"}},
+		{"buildspec_verify.yaml", nil, nil},
+		{"buildspec_build_sharded.yaml", []string{"ROLE=shard", "SHARD_INDEX=0", "SHARD_COUNT=4"},
+			[]string{"sync-error-0.log", "s3/bkt/runs/exec-1/sync-error-0.log", "s3/bkt/runs/exec-1/sync-error.log", "s3/bkt/sync-error.log"}},
 	}
 	for _, st := range stages {
 		script := buildspecCommand(t, st.spec)
+		post := strings.Join(buildspecPhase(t, st.spec, "post_build"), "\n")
 		for _, pin := range []*string{nil, ptr(""), ptr(testFingerprints)} {
 			dir := t.TempDir()
 			env := append(fakeTools(t, dir), "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "ARTIFACTS_BUCKET=bkt",
@@ -352,12 +361,29 @@ func TestAttestorPinRequired(t *testing.T) {
 				b, _ := os.ReadFile(filepath.Join("..", "build", s))
 				os.WriteFile(filepath.Join(dir, "build", s), b, 0o644)
 			}
-			os.WriteFile(filepath.Join(dir, "sync-error.log"), nil, 0o644)
+			if st.errorLogs == nil {
+				os.WriteFile(filepath.Join(dir, "sync-error.log"), nil, 0o644) // the sync stage's, for verify
+			}
+			// The previous run's logs in the bucket: empty, "all good".
+			os.MkdirAll(filepath.Join(dir, "s3", "bkt", "runs", "exec-0"), 0o755)
+			os.WriteFile(filepath.Join(dir, "s3", "bkt", "sync-error.log"), nil, 0o644)
+			os.WriteFile(filepath.Join(dir, "s3", "bkt", "runs", "exec-0", "sync-error.log"), nil, 0o644)
 			out, code := runScript(t, dir, env, run)
+			if post != "" {
+				// CodeBuild runs post_build after a failed build phase too.
+				o, _ := runScript(t, dir, env, post)
+				out += o
+			}
 			calls, _ := os.ReadFile(filepath.Join(dir, "tmsync-calls"))
 			if pin == nil || *pin == "" {
-				if code != 2 || !strings.Contains(out, "ERROR: TMSYNC_SRC_ATTESTOR_FINGERPRINT is not set") || len(calls) > 0 {
+				if code != 2 || !strings.Contains(out, pinError) || len(calls) > 0 {
 					t.Errorf("%s, pin %s: exit %d, tmsync calls %q, want exit 2, no call\n%s", st.spec, name, code, calls, out)
+				}
+				for _, f := range st.errorLogs {
+					b, err := os.ReadFile(filepath.Join(dir, f))
+					if lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"); err != nil || len(lines) != 1 || !strings.HasPrefix(lines[0], pinError) {
+						t.Errorf("%s, pin %s: %s holds %q (%v), want the one ERROR line of the missing pin\n%s", st.spec, name, f, b, err, out)
+					}
 				}
 				continue
 			}
@@ -366,6 +392,24 @@ func TestAttestorPinRequired(t *testing.T) {
 			}
 		}
 	}
+}
+
+// buildspecPhase returns the commands of one phase of a buildspec ("" phase: none).
+func buildspecPhase(t *testing.T, name, phase string) []string {
+	t.Helper()
+	buildspecCommand(t, name) // skips without python3/PyYAML
+	script := `import sys, json, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+json.dump(d["phases"].get(sys.argv[2], {}).get("commands", []), sys.stdout)`
+	out, err := exec.Command("python3", "-c", script, filepath.Join("..", "build", name), phase).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var cmds []string
+	if err := json.Unmarshal(out, &cmds); err != nil {
+		t.Fatal(err)
+	}
+	return cmds
 }
 
 // buildspecPhases returns the commands of the install, build and post_build phases, in order.

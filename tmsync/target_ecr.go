@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/types"
 
@@ -145,12 +146,17 @@ func (t *ECRTarget) InvalidateCredentials() { t.prov.Invalidate() }
 // push does not cover images pushed before scanning was on, nor images already in place
 // (verify, a second sync), and some ECR-compatible services (moto) never scan on push.
 // A scan that ECR refuses because the image was scanned already today is read as it is.
+// A start refused as access denied (a read-only role, as the pipeline's verify role is)
+// returns at once with a *ScanStartDeniedError: no scan will come to wait for.
 func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error) {
 	f, err := t.prov.ScanFindings(ctx, repo, d, 0) // one look
 	if errors.Is(err, ecrtarget.ErrScanNotComplete) {
 		var startErr error
 		if f.Status == "NOT_STARTED" {
 			startErr = t.prov.StartScan(ctx, repo, d)
+			if ClassifyError(startErr) == CauseDenied {
+				return nil, f.Status, &ScanStartDeniedError{Err: startErr}
+			}
 		}
 		f, err = t.prov.ScanFindings(ctx, repo, d, wait)
 		if err != nil && startErr != nil {
@@ -166,6 +172,27 @@ func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Dige
 	}
 	return f.Counts, f.Status, nil
 }
+
+// ScanStartDeniedError is an image ECR has no scan of, whose scan the target was refused
+// permission to start (ecr:StartImageScan): a scan gate run by a role that may only read
+// ECR. Its message names the AWS error code, not the AWS message, which names the
+// caller's ARN (account and role); Unwrap keeps the AWS error reachable with errors.As,
+// and ClassifyError reads it as CauseDenied.
+type ScanStartDeniedError struct {
+	Err error // the StartImageScan error (an *ecrtarget.Error)
+}
+
+func (e *ScanStartDeniedError) Error() string {
+	code := "access denied"
+	var api smithy.APIError
+	if errors.As(e.Err, &api) && api.ErrorCode() != "" {
+		code = api.ErrorCode()
+	}
+	return "ECR has no scan of the image, and starting one was refused (ecr:StartImageScan: " + Sanitize(code) +
+		"): give the role ecr:StartImageScan, or put the scan gate in the sync stage (docs/pipeline-gates.md)"
+}
+
+func (e *ScanStartDeniedError) Unwrap() error { return e.Err }
 
 // BlobMounting reads ECR's account setting BLOB_MOUNTING.
 func (t *ECRTarget) BlobMounting(ctx context.Context) (bool, error) { return t.prov.BlobMounting(ctx) }
