@@ -114,8 +114,11 @@ func TestCopyBYOPolicy(t *testing.T) {
 		pushed("att/loki:2") != "" {
 		t.Errorf("attested without a key: exit %d, want 2 and nothing pushed", code)
 	}
-	// A policy that does not exist, any case but its own: bad input.
-	for _, p := range []string{"Pinned", "none", ""} {
+	// A policy in another case is the policy; one that does not exist is bad input.
+	if code, _ := copyImage(up+"/grafana/grafana@"+images[0].Digest, "case/grafana:1", "--byo-policy", "Pinned"); code != 0 {
+		t.Errorf("--byo-policy Pinned: exit %d, want 0", code)
+	}
+	for _, p := range []string{"pinnedd", "none", ""} {
 		if code, out := copyImage(up+"/grafana/grafana@"+images[0].Digest, "bad/grafana:1", "--byo-policy", p); code != 2 ||
 			pushed("bad/grafana:1") != "" || !strings.Contains(out, "--byo-policy") {
 			t.Errorf("--byo-policy %q: exit %d, want 2", p, code)
