@@ -115,11 +115,10 @@ func WithStrictKeyExpiry() VerifierOption {
 func WithFingerprints(fprs ...string) VerifierOption {
 	return func(o *verifierOptions) error {
 		for _, f := range fprs {
-			n := normHex(f)
-			if (len(n) != 40 && len(n) != 64) || !isHex(n) {
-				return fmt.Errorf("pinned fingerprint %q is not a 40- or 64-digit hex fingerprint", f)
+			if err := CheckFingerprint(f); err != nil {
+				return err
 			}
-			o.fingerprints = append(o.fingerprints, n)
+			o.fingerprints = append(o.fingerprints, normHex(f))
 		}
 		return nil
 	}
@@ -168,7 +167,13 @@ func NewVerifier(keyring openpgp.EntityList, opts ...VerifierOption) (*Verifier,
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("pinned fingerprint %s is not in the attestor keyring", f)
+				var held []string
+				for _, e := range keyring {
+					if e.PrimaryKey != nil {
+						held = append(held, fingerprintHex(e.PrimaryKey.Fingerprint))
+					}
+				}
+				return nil, fmt.Errorf("pinned fingerprint %s is not in the attestor keyring, which holds %s", f, strings.Join(held, ", "))
 			}
 		}
 	}
@@ -502,6 +507,23 @@ func fingerprintHex(b []byte) string { return fmt.Sprintf("%X", b) }
 
 // normHex normalises a fingerprint or key id: white space removed, upper case, and a
 // "0x" or "openpgp4fpr:" prefix (Grafeas' documented form of publicKeyId) dropped.
+// CheckFingerprint checks a pinned key fingerprint as WithFingerprints takes it: 40 hex
+// digits (64 for a v6 key), in any case, with spaces (gpg's grouping), an "0x" or an
+// "openpgp4fpr:" before it. A key id (16 or 8 digits) is not a fingerprint: the error says
+// so, and how to read the key's fingerprint.
+func CheckFingerprint(f string) error {
+	n := normHex(f)
+	switch {
+	case n == "":
+		return errors.New("an empty fingerprint (a comma too many?)")
+	case isHex(n) && (len(n) == 16 || len(n) == 8):
+		return fmt.Errorf("%q is a %d-digit key id, not the key's fingerprint: give its 40 digits (gpg --show-keys --with-fingerprint KEYFILE prints them)", f, len(n))
+	case (len(n) != 40 && len(n) != 64) || !isHex(n):
+		return fmt.Errorf("%q is not a key fingerprint: want 40 hex digits (64 for a v6 key)", f)
+	}
+	return nil
+}
+
 func normHex(s string) string {
 	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
 	s = strings.TrimPrefix(s, "OPENPGP4FPR:")

@@ -1,6 +1,7 @@
 package ecrtarget
 
 import (
+	"bytes"
 	"encoding/json"
 	"path"
 	"slices"
@@ -30,29 +31,64 @@ var writeActions = []string{
 	"ecr:UploadLayerPart",
 }
 
-// WriteGrants returns the ECR actions that change a repository (push, delete, settings)
-// which an Allow statement of the repository policy grants, sorted; none for a policy
-// that only lets principals pull (CrossAccountPullPolicy). Whoever the policy lets push
-// can put images into the repositories without tmsync, and so without the vendor's
-// attestation: a run says so. Action patterns match as IAM matches them (case-insensitive,
-// '*' and '?'); an Allow with NotAction grants every action it does not list. Conditions
-// and Deny statements are not weighed: a grant under a condition is still a grant.
-func WriteGrants(policy string) []string {
-	stmts := policyStatements(policy)
-	granted := map[string]bool{}
-	for _, st := range stmts {
+// WriteGrant is one Allow statement of a repository policy that lets its principals
+// change the repositories: its Sid ("" for none), its Principal as written (compact JSON),
+// the action patterns as written ("NotAction: ..." for a NotAction), and the write actions
+// they grant, sorted.
+type WriteGrant struct {
+	Sid, Principal string
+	Patterns       []string
+	Actions        []string
+}
+
+// WriteGrantStatements returns the statements of a repository policy that grant ECR
+// actions changing a repository (push, delete, settings), in the policy's order; none
+// for a policy that only lets principals pull (CrossAccountPullPolicy). Whoever such a
+// statement names can put images into the repositories without tmsync, and so without
+// the vendor's attestation: a run says so. Action patterns match as IAM matches them
+// (case-insensitive, '*' and '?'); an Allow with NotAction grants every action it does not
+// list. Conditions and Deny statements are not weighed: a grant under a condition is
+// still a grant.
+func WriteGrantStatements(policy string) []WriteGrant {
+	var out []WriteGrant
+	for _, st := range policyStatements(policy) {
 		var effect string
 		if json.Unmarshal(st["Effect"], &effect) != nil || !strings.EqualFold(effect, "Allow") {
 			continue
 		}
 		actions, not := stringList(st["Action"]), false
+		patterns := actions
 		if raw, ok := st["NotAction"]; ok {
 			actions, not = stringList(raw), true
+			patterns = []string{"NotAction: " + strings.Join(actions, ", ")}
 		}
+		g := WriteGrant{Patterns: patterns}
 		for _, w := range writeActions {
 			if matchesAny(actions, w) != not {
-				granted[w] = true
+				g.Actions = append(g.Actions, w)
 			}
+		}
+		if len(g.Actions) == 0 {
+			continue
+		}
+		_ = json.Unmarshal(st["Sid"], &g.Sid)
+		if p, ok := st["Principal"]; ok {
+			g.Principal = compactJSON(p)
+		} else if p, ok := st["NotPrincipal"]; ok {
+			g.Principal = "NotPrincipal " + compactJSON(p)
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// WriteGrants returns the write actions WriteGrantStatements finds, all statements
+// together, sorted.
+func WriteGrants(policy string) []string {
+	granted := map[string]bool{}
+	for _, g := range WriteGrantStatements(policy) {
+		for _, a := range g.Actions {
+			granted[a] = true
 		}
 	}
 	out := make([]string, 0, len(granted))
@@ -61,6 +97,15 @@ func WriteGrants(policy string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// compactJSON is raw without insignificant white space (raw when it does not parse).
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
 }
 
 // GrantsEveryone reports whether a repository policy has an Allow statement without a

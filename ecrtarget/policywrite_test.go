@@ -54,3 +54,19 @@ func TestGrantsEveryone(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteGrantStatements(t *testing.T) {
+	got := WriteGrantStatements(`{"Statement":[
+		{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":["ecr:BatchGetImage"]},
+		{"Sid":"ci","Effect":"Allow","Principal":{"AWS": "arn:aws:iam::111122223333:role/ci"},"Action":"ecr:*"},
+		{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"NotAction":["ecr:BatchGetImage"]}]}`)
+	if len(got) != 2 {
+		t.Fatalf("%d statements, want the two that grant writes: %+v", len(got), got)
+	}
+	if g := got[0]; g.Sid != "ci" || g.Principal != `{"AWS":"arn:aws:iam::111122223333:role/ci"}` || !slices.Equal(g.Patterns, []string{"ecr:*"}) || len(g.Actions) != len(writeActions) {
+		t.Errorf("first: %+v", g)
+	}
+	if g := got[1]; g.Sid != "" || g.Principal != `NotPrincipal {"AWS":"arn:aws:iam::111122223333:root"}` || !slices.Equal(g.Patterns, []string{"NotAction: ecr:BatchGetImage"}) {
+		t.Errorf("second: %+v", g)
+	}
+}

@@ -174,6 +174,8 @@ func CopyOne(ctx context.Context, src, dest string, opts ...CopyOption) (string,
 			reference.TrimNamed(srcRef.DockerReference()), want, a.Fingerprint, a.Occurrence)})
 	case want == "":
 		return "", notPinned(ctx, sys(srcHost), src, srcRef, o.source.Registry)
+	default:
+		o.observer.Event(Event{Kind: EventWarn, Image: src, Message: "not attested: an image outside the vendor registry, copied by the digest given (--byo-policy=pinned; copy does not look for an attestation of it, --byo-policy=attested does)"})
 	}
 	pc, err := newPolicyContext()
 	if err != nil {
@@ -207,7 +209,8 @@ func verifyCopySource(ctx context.Context, o copyOptions, sys *types.SystemConte
 	}
 	att, err := o.newAttestor()
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("%w: %w", required, err)
+		// The attestor's own inputs (a key file, a pin, an address): its error says which.
+		return nil, "", nil, fmt.Errorf("verifying the source's attestation: %w", err)
 	}
 	if want == "" {
 		if want, err = docker.GetDigest(ctx, sys, srcRef); err != nil {

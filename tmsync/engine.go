@@ -529,6 +529,11 @@ func (r *run) existing(ctx context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, it := range its {
+				if err != nil && ctx.Err() != nil {
+					// Cut by the interruption, not failed: left to the run's end, which
+					// says "not started" for it as for every image it never reached.
+					continue
+				}
 				if err != nil {
 					it.fail("lookup", OutcomeFailed, fmt.Errorf("looking up tags in %s: %w", repo, err))
 					continue

@@ -89,9 +89,9 @@ const (
 	BYOAttested BYOPolicy = "attested"
 )
 
-// ParseBYOPolicy returns the policy named s ("pinned" or "attested").
+// ParseBYOPolicy returns the policy named s ("pinned" or "attested", in any case).
 func ParseBYOPolicy(s string) (BYOPolicy, error) {
-	switch p := BYOPolicy(s); p {
+	switch p := BYOPolicy(strings.ToLower(strings.TrimSpace(s))); p {
 	case BYOPinned, BYOAttested:
 		return p, nil
 	}

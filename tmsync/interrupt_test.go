@@ -123,3 +123,59 @@ func TestInterruptedBeforeCopy(t *testing.T) {
 		})
 	}
 }
+
+// cancellingTarget is a target whose tag lookup is cut by an interruption (SIGINT while
+// the target does not answer).
+type cancellingTarget struct {
+	Target
+	cancel context.CancelFunc
+}
+
+func (t cancellingTarget) Existing(ctx context.Context, _ string, _ []string) (map[string]digest.Digest, error) {
+	t.cancel()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// noAttestations is an attestation server that has none.
+type noAttestations struct{}
+
+func (noAttestations) Prepare(context.Context, []attest.Subject) error { return nil }
+func (noAttestations) Verify(_ context.Context, s attest.Subject) (*Attestation, error) {
+	return nil, &attest.RejectedError{Subject: s, NoAttestation: true}
+}
+
+// TestInterruptedDuringLookup: an interruption while the target's tags are looked up is
+// not a failed lookup: every image is "not started", as the README says of the images an
+// interrupted run never reached.
+func TestInterruptedDuringLookup(t *testing.T) {
+	dir := t.TempDir()
+	images := []releasetest.Image{
+		{Repository: "vault/core", Tag: "1.0.0", Digest: digest.FromString("core").String()},
+		{Repository: "vault/ledger", Tag: "1.0.0", Digest: digest.FromString("ledger").String()},
+	}
+	if _, err := releasetest.WriteRelease(dir, "1.0.0", "127.0.0.1:1", images); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := NewRegistryTarget("127.0.0.1:1/mirror", WithTargetInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, err := New(cancellingTarget{reg, cancel}, noAttestations{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Upstream images pinned by digest (the vendor is elsewhere): they pass the attestation
+	// step unattested, so the run reaches the lookup.
+	rep, err := e.Run(ctx, ModeSync, ReleaseDir(dir, manifest.WithVendorRegistry("vendor.example"), manifest.WithPrefix("/")))
+	if err != nil {
+		t.Fatalf("run returned %v, want a report of an interrupted run", err)
+	}
+	for _, im := range rep.Images {
+		if im.Reason != ReasonNotStarted || im.Step == "lookup" {
+			t.Errorf("%s: step %q, %q; want not started", im.Dest, im.Step, im.Reason)
+		}
+	}
+}

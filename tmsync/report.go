@@ -373,7 +373,7 @@ func (r *Report) EncodeSummary(w io.Writer) error {
 			case im.Reason != "":
 				line += ": " + oneLine(im.Reason)
 			case im.Attestation != nil:
-				line += " (attested by " + shortFingerprint(im.Attestation.Fingerprint) + ")"
+				line += " (attested by " + im.Attestation.Fingerprint + ")" // whole: what --src-attestor-fingerprint takes
 			case im.AttestationNote != "":
 				line += " (" + im.AttestationNote + ")"
 			}
@@ -401,13 +401,6 @@ func scanCounts(counts map[string]int) string {
 		return "no findings"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func shortFingerprint(f string) string {
-	if len(f) > 16 {
-		return f[len(f)-16:]
-	}
-	return f
 }
 
 // HumanBytes is a byte count as tmsync prints it: "512 B", "1.5 MiB", "2.0 GiB".

@@ -90,8 +90,12 @@ func TestFlagValuesCheckedWhenRead(t *testing.T) {
 		{[]string{"sync", "--cache-max-bytes", "lots"}, `--cache-max-bytes "lots"`},
 		{[]string{"sync", "--cache-max-bytes", "-5"}, `--cache-max-bytes "-5"`},
 		{[]string{"sync", "--cache-max-bytes", "2PB"}, `--cache-max-bytes "2PB"`},
-		{[]string{"sync", "--byo-policy", "foo"}, `--byo-policy: byo policy "foo": want "pinned" or "attested"`},
-		{[]string{"plan", "--byo-policy", "Pinned"}, `--byo-policy: byo policy "Pinned"`},
+		{[]string{"sync", "--byo-policy", "foo"}, `--byo-policy "foo": want pinned or attested`},
+		{[]string{"plan", "--byo-policy", "pinned-ish"}, `--byo-policy "pinned-ish"`},
+		// A key id is not a fingerprint; an empty one is a comma too many.
+		{[]string{"sync", "--src-attestor-fingerprint", "783B9D965E3A6CC6"}, `--src-attestor-fingerprint: "783B9D965E3A6CC6" is a 16-digit key id, not the key's fingerprint`},
+		{[]string{"plan", "--src-attestor-fingerprint", "0123456789ABCDEF0123456789ABCDEF01234567,"}, "--src-attestor-fingerprint: an empty fingerprint"},
+		{[]string{"verify", "--src-attestor-fingerprint", "0123456789ABCDEF0123456789ABCDEF0123456"}, "is not a key fingerprint: want 40 hex digits"},
 		// The token would cross the network in clear text; said before the preflight asks.
 		{[]string{"sync", "--src_attestions_address", "http://attestations.example/v1beta1/occ"},
 			`--src_attestions_address: attestation address "http://attestations.example/v1beta1/occ": plain http would send the vendor token in clear text`},
@@ -121,7 +125,8 @@ func TestFlagValuesCheckedWhenRead(t *testing.T) {
 		{"sync", "--log-format", "JSON"}, {"sync", "--log-format", "text"},
 		{"sync", "--cache-max-bytes", "500MiB"}, {"sync", "--cache-max-bytes", "2GB"}, {"sync", "--cache-max-bytes", "1048576"}, {"sync", "--cache-max-bytes", "0"}, {"sync", "--cache-max-bytes", "0MiB"}, {"sync", "--cache-max-bytes", "0B"},
 		{"sync", "--throttle_ecr_creation_ms", "0"},
-		{"sync", "--byo-policy", "attested"},
+		{"sync", "--byo-policy", "attested"}, {"sync", "--byo-policy", "Pinned"},
+		{"sync", "--src-attestor-fingerprint", "0123 4567 89ab cdef 0123  4567 89AB CDEF 0123 4567"},
 		{"sync", "--src_attestions_address", "http://127.0.0.1:1/occ"}, {"sync", "--src_attestions_address", "http://localhost:1/occ"},
 		{"sync", "--src_attestions_address", "http://[::1]:1/occ"},
 		// Not asked with an attestation bundle: its address is not checked.

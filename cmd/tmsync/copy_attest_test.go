@@ -37,25 +37,7 @@ func TestCopyVerifiesVendorImages(t *testing.T) {
 	b.attest(images[2].Repository, images[2].Digest, attesttest.SignDigest(digest.Digest(images[0].Digest)))
 
 	_, port, _ := strings.Cut(b.vendor.Host, ":")
-	copyImage := func(src, dest string, extra ...string) (int, string) {
-		t.Helper()
-		args := []string{"tmsync", "copy", "--srcdomain", b.vendor.Host, "--src_attestions_address", b.att.URL,
-			"--src_attestor", b.keyFile, "--insecure-registry", b.vendor.Host, "--insecure-registry", "localhost:" + port,
-			"--insecure-registry", dst.Host}
-		var out bytes.Buffer
-		code := run(context.Background(), append(append(args, extra...), src, dst.Host+"/"+dest), &out, &out)
-		t.Logf("copy %s: exit %d\n%s", src, code, out.String())
-		b.assertClean("copy output", out.String())
-		return code, out.String()
-	}
-	pushed := func(dest string) string {
-		ref, _ := name.ParseReference(dst.Host+"/"+dest, name.Insecure)
-		d, err := remote.Head(ref)
-		if err != nil {
-			return ""
-		}
-		return d.Digest.String()
-	}
+	copyImage, pushed := copyHelpers(t, b, dst, "localhost:"+port)
 
 	if code, out := copyImage(b.vendor.Host+"/vault/core:5.0.3", "ok/core:1"); code != 0 || pushed("ok/core:1") != images[0].Digest ||
 		!strings.Contains(out, "attestation verified") {
@@ -101,26 +83,7 @@ func TestCopyBYOPolicy(t *testing.T) {
 	must(t, err)
 	b.att.Add(occ)
 	up := b.upstream.Host
-
-	copyImage := func(src, dest string, extra ...string) (int, string) {
-		t.Helper()
-		args := []string{"tmsync", "copy", "--srcdomain", b.vendor.Host, "--src_attestions_address", b.att.URL,
-			"--src_attestor", b.keyFile, "--insecure-registry", b.vendor.Host, "--insecure-registry", up,
-			"--insecure-registry", dst.Host}
-		var out bytes.Buffer
-		code := run(context.Background(), append(append(args, extra...), src, dst.Host+"/"+dest), &out, &out)
-		t.Logf("copy %s %v: exit %d\n%s", src, extra, code, out.String())
-		b.assertClean("copy output", out.String())
-		return code, out.String()
-	}
-	pushed := func(dest string) string {
-		ref, _ := name.ParseReference(dst.Host+"/"+dest, name.Insecure)
-		d, err := remote.Head(ref)
-		if err != nil {
-			return ""
-		}
-		return d.Digest.String()
-	}
+	copyImage, pushed := copyHelpers(t, b, dst, up)
 
 	// pinned, by tag: refused before anything is pushed, with the digest to pin.
 	for i, extra := range [][]string{nil, {"--byo-policy", "pinned"}, {"--byo-policy=pinned"}} {
@@ -151,8 +114,11 @@ func TestCopyBYOPolicy(t *testing.T) {
 		pushed("att/loki:2") != "" {
 		t.Errorf("attested without a key: exit %d, want 2 and nothing pushed", code)
 	}
-	// A policy that does not exist, any case but its own: bad input.
-	for _, p := range []string{"Pinned", "none", ""} {
+	// A policy in another case is the policy; one that does not exist is bad input.
+	if code, _ := copyImage(up+"/grafana/grafana@"+images[0].Digest, "case/grafana:1", "--byo-policy", "Pinned"); code != 0 {
+		t.Errorf("--byo-policy Pinned: exit %d, want 0", code)
+	}
+	for _, p := range []string{"pinnedd", "none", ""} {
 		if code, out := copyImage(up+"/grafana/grafana@"+images[0].Digest, "bad/grafana:1", "--byo-policy", p); code != 2 ||
 			pushed("bad/grafana:1") != "" || !strings.Contains(out, "--byo-policy") {
 			t.Errorf("--byo-policy %q: exit %d, want 2", p, code)
@@ -167,4 +133,33 @@ func TestCopyBYOPolicy(t *testing.T) {
 	if code, out := copyImage(up+"/grafana/grafana:nope", "tag/none:1"); code != 2 || strings.Contains(out, "points to") {
 		t.Errorf("missing tag: exit %d, want 2 without a digest", code)
 	}
+}
+
+// copyHelpers returns a function that runs `tmsync copy` from the bed's registries (the
+// vendor, with its attestation server and key, and the insecure hosts named) into dst,
+// checking that its output holds no secret, and one that reads the digest a tag of dst
+// holds ("" for none).
+func copyHelpers(t *testing.T, b *bed, dst *testbed.Registry, insecure ...string) (copyImage func(src, dest string, extra ...string) (int, string), pushed func(dest string) string) {
+	copyImage = func(src, dest string, extra ...string) (int, string) {
+		t.Helper()
+		args := []string{"tmsync", "copy", "--srcdomain", b.vendor.Host, "--src_attestions_address", b.att.URL,
+			"--src_attestor", b.keyFile, "--insecure-registry", b.vendor.Host, "--insecure-registry", dst.Host}
+		for _, h := range insecure {
+			args = append(args, "--insecure-registry", h)
+		}
+		var out bytes.Buffer
+		code := run(context.Background(), append(append(args, extra...), src, dst.Host+"/"+dest), &out, &out)
+		t.Logf("copy %s %v: exit %d\n%s", src, extra, code, out.String())
+		b.assertClean("copy output", out.String())
+		return code, out.String()
+	}
+	pushed = func(dest string) string {
+		ref, _ := name.ParseReference(dst.Host+"/"+dest, name.Insecure)
+		d, err := remote.Head(ref)
+		if err != nil {
+			return ""
+		}
+		return d.Digest.String()
+	}
+	return copyImage, pushed
 }

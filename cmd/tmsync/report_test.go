@@ -65,7 +65,7 @@ func TestReportCommand(t *testing.T) {
 		"caller: arn:aws:sts::123456789012:assumed-role/tmsync/codebuild",
 		"release 5.0.3: 5.0.3_release.json",
 		"images: 2: 1 copied, 0 present, 0 planned, 1 ignored, 0 rejected, 0 failed (0 passed without attestation); 3.0 MiB moved",
-		"  copied   vault/core:5.0.3 " + dgst + " (attested by 89ABCDEF01234567)",
+		"  copied   vault/core:5.0.3 " + dgst + " (attested by 0123456789ABCDEF0123456789ABCDEF01234567)",
 		"  ignored  vault/unused:5.0.3: not named by 5.0.3_images.txt",
 	} {
 		if !strings.Contains(out, want+"\n") {

@@ -65,24 +65,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // given "" on the command line still counts.
 func unsetBlankFlagEnv(app *cli.App) (restore func()) {
 	saved := map[string]string{}
-	var walk func(flags []cli.Flag, cmds []*cli.Command)
-	walk = func(flags []cli.Flag, cmds []*cli.Command) {
-		for _, f := range flags {
-			ef, ok := f.(interface{ GetEnvVars() []string })
-			if !ok {
-				continue
-			}
-			for _, k := range ef.GetEnvVars() {
-				if v, set := os.LookupEnv(k); set && strings.TrimSpace(v) == "" {
-					saved[k] = v
-				}
-			}
+	blank := func(f cli.Flag) {
+		ef, ok := f.(interface{ GetEnvVars() []string })
+		if !ok {
+			return
 		}
-		for _, c := range cmds {
-			walk(c.Flags, c.Subcommands)
+		for _, k := range ef.GetEnvVars() {
+			if v, set := os.LookupEnv(k); set && strings.TrimSpace(v) == "" {
+				saved[k] = v
+			}
 		}
 	}
-	walk(app.Flags, app.Commands)
+	for _, f := range app.Flags {
+		blank(f)
+	}
+	eachFlag(app.Commands, blank)
 	for k := range saved {
 		os.Unsetenv(k)
 	}

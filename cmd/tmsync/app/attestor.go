@@ -69,7 +69,11 @@ func newVerifier(c attestorConfig) (*attest.Verifier, error) {
 	}
 	verifier, err := attest.NewVerifier(keyring, vopts...)
 	if err != nil {
-		return nil, startErr("setting up attestation checks", err)
+		what := "setting up attestation checks with the attestor key " + absPath(c.KeyFile)
+		if len(c.Fingerprints) > 0 {
+			what += " and --src-attestor-fingerprint"
+		}
+		return nil, startErr(what, err)
 	}
 	return verifier, nil
 }

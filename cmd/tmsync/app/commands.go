@@ -36,7 +36,7 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 			&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "the vendor registry, logged in to with TM_TOKEN"},
 			&cli.StringFlag{Name: "src_attestions_address", Value: attest.DefaultAddress, Usage: "Grafeas occurrences endpoint of the vendor's attestations"},
 			&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor"},
-			&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
+			&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: fingerprintUsage},
 			&cli.StringFlag{Name: "attestation-bundle", Usage: "verify from this offline bundle instead of the attestation server"},
 			&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
 			&cli.StringFlag{Name: "byo-policy", Value: string(tmsync.BYOPinned), Usage: "a SRC outside the vendor registry: pinned (only by digest) or attested (its attestation verified)"},
@@ -53,8 +53,21 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 			src, dest := c.Args().Get(0), c.Args().Get(1)
 			byo, err := tmsync.ParseBYOPolicy(c.String("byo-policy"))
 			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: copy: --byo-policy: %v\n", err)
+				fmt.Fprintf(stderr, "ERROR: copy: --byo-policy %q: want pinned or attested\n", c.String("byo-policy"))
 				return exitCode(2)
+			}
+			// The attestation checks' own inputs, said before any registry is asked.
+			for _, f := range c.StringSlice("src-attestor-fingerprint") {
+				if err := attest.CheckFingerprint(f); err != nil {
+					fmt.Fprintf(stderr, "ERROR: copy: --src-attestor-fingerprint: %v\n", err)
+					return exitCode(2)
+				}
+			}
+			if c.String("attestation-bundle") == "" {
+				if err := attest.CheckAddress(c.String("src_attestions_address")); err != nil {
+					fmt.Fprintf(stderr, "ERROR: copy: --src_attestions_address: %v\n", err)
+					return exitCode(2)
+				}
 			}
 			// Bad references are bad input (exit 2), said before any registry is asked.
 			for _, r := range []struct{ role, ref string }{{"SRC", src}, {"DEST", dest}} {
@@ -78,6 +91,9 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 					AuthFile: c.String("authfile")}),
 				tmsync.WithCopyInsecure(c.StringSlice("insecure-registry")...),
 				tmsync.WithCopyAttestor(func() (tmsync.Attestor, error) {
+					if len(c.StringSlice("src-attestor-fingerprint")) == 0 {
+						console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: unpinnedKeyWarning(c.String("src_attestor"))})
+					}
 					att, err := newAttestor(attestorConfig{
 						KeyFile: c.String("src_attestor"), Fingerprints: c.StringSlice("src-attestor-fingerprint"),
 						Address: c.String("src_attestions_address"), Token: token,

@@ -388,21 +388,24 @@ func valueFlagNames(cmds []*cli.Command) map[string]bool { return flagNames(cmds
 // that are boolean (bools) or are not (!bools).
 func flagNames(cmds []*cli.Command, bools bool) map[string]bool {
 	m := map[string]bool{}
-	var walk func([]*cli.Command)
-	walk = func(cs []*cli.Command) {
-		for _, c := range cs {
-			for _, f := range c.Flags {
-				if _, isBool := f.(*cli.BoolFlag); isBool == bools {
-					for _, n := range f.Names() {
-						m[n] = true
-					}
-				}
+	eachFlag(cmds, func(f cli.Flag) {
+		if _, isBool := f.(*cli.BoolFlag); isBool == bools {
+			for _, n := range f.Names() {
+				m[n] = true
 			}
-			walk(c.Subcommands)
 		}
-	}
-	walk(cmds)
+	})
 	return m
+}
+
+// eachFlag calls fn with every flag of cmds and of their subcommands, at any depth.
+func eachFlag(cmds []*cli.Command, fn func(cli.Flag)) {
+	for _, c := range cmds {
+		for _, f := range c.Flags {
+			fn(f)
+		}
+		eachFlag(c.Subcommands, fn)
+	}
 }
 
 func versionCommand(stdout io.Writer) *cli.Command {

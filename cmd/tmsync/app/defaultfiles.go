@@ -115,10 +115,19 @@ func attestorKeyWarning(a Args) string {
 		return "" // the run stops on the missing key
 	}
 	if key, ok := a.FromReleaseFolder["src_attestor"]; ok {
-		return fmt.Sprintf("the attestor key %s was read from the release folder: whoever can write that folder chooses the key the attestations are checked with, and --release-sha256 does not cover it; pin the key with --src-attestor-fingerprint (or keep it in the working folder)", absPath(key))
+		return fmt.Sprintf("the attestor key %s was read from the release folder: whoever can write that folder chooses the key the attestations are checked with, and --release-sha256 does not cover it; %s", absPath(key), pinAdvice)
 	}
-	return fmt.Sprintf("the attestor key %s is not pinned: whoever can change that file (in the pipeline, whoever uploads the release zip that carries it) chooses the key the attestations are checked with; pin it with --src-attestor-fingerprint FP (TMSYNC_SRC_ATTESTOR_FINGERPRINT), the fingerprint the vendor gives you out of band", absPath(a.AttestorKeyFile))
+	return unpinnedKeyWarning(a.AttestorKeyFile)
 }
+
+// unpinnedKeyWarning is the warning of a run (or a copy) whose attestor key file no
+// fingerprint pins.
+func unpinnedKeyWarning(keyFile string) string {
+	return fmt.Sprintf("the attestor key %s is not pinned: whoever can change that file (in the pipeline, whoever uploads the release zip that carries it) chooses the key the attestations are checked with; %s", absPath(keyFile), pinAdvice)
+}
+
+// pinAdvice is what clears the warnings of an unpinned attestor key.
+const pinAdvice = "pin it with --src-attestor-fingerprint FP (TMSYNC_SRC_ATTESTOR_FINGERPRINT), the fingerprint the vendor gives you out of band"
 
 // sameContent reports whether two files hold the same bytes. The files are small (a key,
 // a policy); one larger than maxDefaultFile is not compared but refused.

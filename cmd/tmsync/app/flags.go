@@ -37,7 +37,7 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "gnupgdir", Usage: "ignored: tmsync needs no GPG home"},
 		&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor"},
 		// tmsync's own.
-		&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: "accept only signatures by this key (repeatable)"},
+		&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: fingerprintUsage},
 		&cli.StringFlag{Name: "src-token-secret", Value: "tm-sync-token", Usage: `Secrets Manager secret holding {"TM_TOKEN":"..."}`},
 		&cli.StringFlag{Name: "target", Value: "ecr", Usage: "ecr, or registry (push to --trg-registry, no AWS call)"},
 		&cli.StringFlag{Name: "trg-registry", Usage: "push to this registry HOST[:PORT] instead of the one ECR names"},
@@ -158,6 +158,9 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 	return a, errors.Join(errs...)
 }
 
+// fingerprintUsage is --src-attestor-fingerprint's help, for every command that has it.
+const fingerprintUsage = "accept only signatures by the key of this fingerprint (40 hex digits, from the vendor out of band; repeatable, or comma-separated)"
+
 // checkArgs checks the values of the flags a command has (has: sync, plan and verify all
 // of them, export its own), one error per bad flag, naming it.
 func checkArgs(a Args, has func(name string) bool) error {
@@ -194,8 +197,13 @@ func checkArgs(a Args, has func(name string) bool) error {
 			check("src_attestions_address", false, "--src_attestions_address: %v", err)
 		}
 	}
+	for _, f := range a.AttestorFingerprints {
+		if err := attest.CheckFingerprint(f); err != nil {
+			check("src-attestor-fingerprint", false, "--src-attestor-fingerprint: %v", err)
+		}
+	}
 	if _, err := tmsync.ParseBYOPolicy(a.BYOPolicy); err != nil {
-		check("byo-policy", false, "--byo-policy: %v", err)
+		check("byo-policy", false, "--byo-policy %q: want pinned or attested", a.BYOPolicy)
 	}
 	if _, _, err := parseLogLevel(a.LogLevel); err != nil {
 		check("log-level", false, "%v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -46,12 +45,6 @@ func signalName(s os.Signal) string {
 // with 128+n (hardStop: the error log says so, the report is not written), as a second
 // Ctrl-C does in terraform or docker.
 func NotifyContext(parent context.Context, sigs ...os.Signal) (ctx context.Context, stop func()) {
-	return notifyContext(parent, os.Stderr, os.Exit, sigs...)
-}
-
-// notifyContext is NotifyContext writing the second signal's line to stderr and ending
-// the process with exit.
-func notifyContext(parent context.Context, stderr io.Writer, exit func(int), sigs ...os.Signal) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, sigs...)
@@ -66,7 +59,7 @@ func notifyContext(parent context.Context, stderr io.Writer, exit func(int), sig
 		}
 		select {
 		case s := <-ch:
-			exit(hardStop.stop(first, s, stderr))
+			os.Exit(hardStop.stop(first, s, os.Stderr))
 		case <-done:
 		}
 	}()

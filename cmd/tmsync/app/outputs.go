@@ -102,9 +102,16 @@ func inputNamed(a Args, key string) string {
 	return ""
 }
 
+// toAFile says where the outputs go, for the refusals of other places.
+const toAFile = "the report, the JUnit file and the error log are each written to a file"
+
 // checkOutput checks that the file path can be written as tmsync.WriteFileAtomic writes
 // it: a temporary file in its folder, renamed over it.
 func checkOutput(path string) error {
+	if path == "-" {
+		// Not stdout: a file named "-" would be written in the working folder.
+		return fmt.Errorf("not standard output: %s; print a written report with `tmsync report FILE`", toAFile)
+	}
 	if strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(filepath.Separator)) {
 		return fmt.Errorf("names a folder (%s): want a file name in it", absPath(path))
 	}
@@ -121,14 +128,14 @@ func checkOutput(path string) error {
 			} else if !ti.Mode().IsRegular() {
 				what += " (" + fileKind(ti.Mode()) + ")"
 			}
-			return fmt.Errorf("%s is %s: %s, which would replace the link, not write to it; give the file's own path", absPath(path), what, writtenWhole)
+			return fmt.Errorf("%s is %s: %s, which would replace the link, not write to it; give the file's own path (%s; print a written report with `tmsync report FILE`)", absPath(path), what, writtenWhole, toAFile)
 		case fi.IsDir():
 			return fmt.Errorf("%s is a folder: want a file name in it", absPath(path))
 		case !fi.Mode().IsRegular():
 			// A pipe or a device (/dev/null, /dev/stdout's target) is refused rather than
 			// written directly: it has no atomic replacement, and the rename would
 			// replace the device node itself where the folder is writable.
-			return fmt.Errorf("%s is %s, not a regular file: %s; give a file name", absPath(path), fileKind(fi.Mode()), writtenWhole)
+			return fmt.Errorf("%s is %s, not a regular file: %s; give a file name (%s; print a written report with `tmsync report FILE`)", absPath(path), fileKind(fi.Mode()), writtenWhole, toAFile)
 		}
 	}
 	dir := filepath.Dir(path)

@@ -419,9 +419,8 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		if ecrtarget.GrantsEveryone(settings.RepositoryPolicy) {
 			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "the repository policy " + absPath(a.PolicyPath) + ` grants to "*" (every AWS account) without a condition`})
 		}
-		if w := ecrtarget.WriteGrants(settings.RepositoryPolicy); len(w) > 0 {
-			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: "the repository policy " + absPath(a.PolicyPath) + " lets the principals it names change the repositories (" +
-				strings.Join(w, ", ") + "): they can push images without tmsync, so without the vendor's attestation check"})
+		if w := ecrtarget.WriteGrantStatements(settings.RepositoryPolicy); len(w) > 0 {
+			console.Event(tmsync.Event{Kind: tmsync.EventWarn, Message: writeGrantsWarning(absPath(a.PolicyPath), w)})
 		}
 		kmsClient := kms.NewFromConfig(awsCfg)
 		prov, err := ecrtarget.New(ecrtarget.NewClient(awsCfg),
@@ -577,4 +576,23 @@ func hostIn(host string, hosts []string) bool {
 // oneLine is s on one line: runs of spaces collapsed.
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+}
+
+// writeGrantsWarning is the warning of a repository policy whose statements let their
+// principals change the repositories, naming each statement, its principals and what it
+// grants as written, and what to do.
+func writeGrantsWarning(file string, grants []ecrtarget.WriteGrant) string {
+	var parts []string
+	for _, g := range grants {
+		who := "statement"
+		if g.Sid != "" {
+			who += fmt.Sprintf(" %q", g.Sid)
+		}
+		if g.Principal != "" {
+			who += " (" + g.Principal + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%s grants %s", who, strings.Join(g.Patterns, ", ")))
+	}
+	return fmt.Sprintf("the repository policy %s lets principals push or change the repositories: %s. They can push images without tmsync, so without the vendor's attestation check; limit such statements to pulls (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability) unless those principals are trusted to push",
+		file, strings.Join(parts, "; "))
 }
