@@ -279,7 +279,7 @@ func TestConfigKeyTwice(t *testing.T) {
 	}
 	// The same key in a nested value is not a key of the file.
 	cfg := filepath.Join(dir, "ok.yaml")
-	must(t, os.WriteFile(cfg, []byte("concurrency: 4\nsrc-attestor-fingerprint: [concurrency, concurrency]\n"), 0o644))
+	must(t, os.WriteFile(cfg, []byte("concurrency: 4\ninsecure-registry: [concurrency, concurrency]\n"), 0o644))
 	if code, _, errOut := runCLI(t, "config", "show", "--config", cfg); code != 0 {
 		t.Errorf("a list with repeated values: exit %d: %s", code, errOut)
 	}

@@ -192,9 +192,21 @@ func configCommand(stdout, stderr io.Writer, cl *cmdline) *cli.Command {
 					lines = append(lines, "# vendor token: not set; a run reads the Secrets Manager secret --src-token-secret")
 				}
 				fmt.Fprintln(stdout, strings.Join(lines, "\n"))
+				// Shown, and said: values a run would refuse (checked as a run checks them),
+				// a blank token. These settings would not start a run.
+				errOut := redactingWriter{w: stderr, red: cl.red}
+				bad := false
+				if _, err := argsFromFlags(c, io.Discard); err != nil {
+					for _, line := range strings.Split(err.Error(), "\n") {
+						fmt.Fprintf(errOut, "ERROR: %s\n", line)
+					}
+					bad = true
+				}
 				if cl.blankTokenUsed(c) {
-					// Shown, and said: these settings would not start a run.
-					fmt.Fprintf(stderr, "ERROR: %v\n", errTokenBlank)
+					fmt.Fprintf(errOut, "ERROR: %v\n", errTokenBlank)
+					bad = true
+				}
+				if bad {
 					return exitCode(2)
 				}
 				return nil
