@@ -505,8 +505,6 @@ func namesKey(id string, k *openpgp.Key) bool {
 
 func fingerprintHex(b []byte) string { return fmt.Sprintf("%X", b) }
 
-// normHex normalises a fingerprint or key id: white space removed, upper case, and a
-// "0x" or "openpgp4fpr:" prefix (Grafeas' documented form of publicKeyId) dropped.
 // CheckFingerprint checks a pinned key fingerprint as WithFingerprints takes it: 40 hex
 // digits (64 for a v6 key), in any case, with spaces (gpg's grouping), an "0x" or an
 // "openpgp4fpr:" before it. A key id (16 or 8 digits) is not a fingerprint: the error says
@@ -524,6 +522,8 @@ func CheckFingerprint(f string) error {
 	return nil
 }
 
+// normHex normalises a fingerprint or key id: white space removed, upper case, and a
+// "0x" or "openpgp4fpr:" prefix (Grafeas' documented form of publicKeyId) dropped.
 func normHex(s string) string {
 	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
 	s = strings.TrimPrefix(s, "OPENPGP4FPR:")

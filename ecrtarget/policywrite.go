@@ -169,8 +169,9 @@ func stringList(raw json.RawMessage) []string {
 func matchesAny(patterns []string, action string) bool {
 	action = strings.ToLower(action)
 	for _, p := range patterns {
-		// IAM's wildcards are '*' and '?'; path.Match has those, and '[' and '\\' as
-		// well, which no action name holds: a pattern with them matches nothing here.
+		// IAM's wildcards are '*' and '?'; path.Match also reads '[...]' and '\\' (IAM
+		// takes them literally, and no action name holds them): such a pattern may match
+		// here where IAM would not, which only warns once more.
 		if ok, err := path.Match(strings.ToLower(p), action); err == nil && ok {
 			return true
 		}

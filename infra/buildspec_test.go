@@ -343,7 +343,7 @@ func TestAttestorPinRequired(t *testing.T) {
 	}
 	for _, st := range stages {
 		script := buildspecCommand(t, st.spec)
-		post := strings.Join(buildspecPhase(t, st.spec, "post_build"), "\n")
+		post := strings.Join(buildspecPhases(t, st.spec, "post_build"), "\n")
 		for _, pin := range []*string{nil, ptr(""), ptr(testFingerprints)} {
 			dir := t.TempDir()
 			env := append(fakeTools(t, dir), "AWS_REGION=eu-central-1", "ECR_KMS_ARN=k", "ARTIFACTS_BUCKET=bkt",
@@ -394,35 +394,21 @@ func TestAttestorPinRequired(t *testing.T) {
 	}
 }
 
-// buildspecPhase returns the commands of one phase of a buildspec ("" phase: none).
-func buildspecPhase(t *testing.T, name, phase string) []string {
+// buildspecPhases returns the commands of the phases named of a buildspec, in that order;
+// with none named, of the install, build and post_build phases.
+func buildspecPhases(t *testing.T, name string, phases ...string) []string {
 	t.Helper()
 	buildspecCommand(t, name) // skips without python3/PyYAML
-	script := `import sys, json, yaml
-d = yaml.safe_load(open(sys.argv[1]))
-json.dump(d["phases"].get(sys.argv[2], {}).get("commands", []), sys.stdout)`
-	out, err := exec.Command("python3", "-c", script, filepath.Join("..", "build", name), phase).Output()
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+	if len(phases) == 0 {
+		phases = []string{"install", "build", "post_build"}
 	}
-	var cmds []string
-	if err := json.Unmarshal(out, &cmds); err != nil {
-		t.Fatal(err)
-	}
-	return cmds
-}
-
-// buildspecPhases returns the commands of the install, build and post_build phases, in order.
-func buildspecPhases(t *testing.T, name string) []string {
-	t.Helper()
-	buildspecCommand(t, name) // skips without python3/PyYAML
 	script := `import sys, json, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 out = []
-for p in ("install", "build", "post_build"):
+for p in sys.argv[2:]:
     out += d["phases"].get(p, {}).get("commands", [])
 json.dump(out, sys.stdout)`
-	out, err := exec.Command("python3", "-c", script, filepath.Join("..", "build", name)).Output()
+	out, err := exec.Command("python3", append([]string{"-c", script, filepath.Join("..", "build", name)}, phases...)...).Output()
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

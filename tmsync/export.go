@@ -117,7 +117,8 @@ func (r *run) exportAll(ctx context.Context) error {
 	} else if len(fps) > 0 {
 		return startErr("exporting", fmt.Errorf("attestor %T cannot give its occurrences for the bundle", r.attestor))
 	}
-	sort.Slice(occs, func(i, j int) bool { return occs[i].Name < occs[j].Name })
+	// Stable: two occurrences of one name keep the attestor's order (Occurrences: by content).
+	sort.SliceStable(occs, func(i, j int) bool { return occs[i].Name < occs[j].Name })
 	var fingerprints []string
 	for fp := range fps {
 		fingerprints = append(fingerprints, fp)

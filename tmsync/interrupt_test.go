@@ -79,14 +79,7 @@ func TestInterruptionWording(t *testing.T) {
 // interruption, not a failure to start: the run returns a report that says so, with every
 // image failed as interrupted, for each mode.
 func TestInterruptedBeforeCopy(t *testing.T) {
-	dir := t.TempDir()
-	images := []releasetest.Image{
-		{Repository: "vault/core", Tag: "1.0.0", Digest: digest.FromString("core").String()},
-		{Repository: "vault/ledger", Tag: "1.0.0", Digest: digest.FromString("ledger").String()},
-	}
-	if _, err := releasetest.WriteRelease(dir, "1.0.0", "127.0.0.1:1", images); err != nil {
-		t.Fatal(err)
-	}
+	dir := twoImageRelease(t)
 	target, err := NewRegistryTarget("127.0.0.1:1/mirror", WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +142,7 @@ func (noAttestations) Verify(_ context.Context, s attest.Subject) (*Attestation,
 // not a failed lookup: every image is "not started", as the README says of the images an
 // interrupted run never reached.
 func TestInterruptedDuringLookup(t *testing.T) {
-	dir := t.TempDir()
-	images := []releasetest.Image{
-		{Repository: "vault/core", Tag: "1.0.0", Digest: digest.FromString("core").String()},
-		{Repository: "vault/ledger", Tag: "1.0.0", Digest: digest.FromString("ledger").String()},
-	}
-	if _, err := releasetest.WriteRelease(dir, "1.0.0", "127.0.0.1:1", images); err != nil {
-		t.Fatal(err)
-	}
+	dir := twoImageRelease(t)
 	reg, err := NewRegistryTarget("127.0.0.1:1/mirror", WithTargetInsecure())
 	if err != nil {
 		t.Fatal(err)
@@ -178,4 +164,19 @@ func TestInterruptedDuringLookup(t *testing.T) {
 			t.Errorf("%s: step %q, %q; want not started", im.Dest, im.Step, im.Reason)
 		}
 	}
+}
+
+// twoImageRelease writes a release of two images on 127.0.0.1:1, pinned by digest, into a
+// new folder, and returns it.
+func twoImageRelease(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	images := []releasetest.Image{
+		{Repository: "vault/core", Tag: "1.0.0", Digest: digest.FromString("core").String()},
+		{Repository: "vault/ledger", Tag: "1.0.0", Digest: digest.FromString("ledger").String()},
+	}
+	if _, err := releasetest.WriteRelease(dir, "1.0.0", "127.0.0.1:1", images); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -86,8 +86,9 @@ sys.stdout.write(d["phases"]["build"]["commands"][0])`
 		t.Fatalf("pinned to another key: repositories %+v (%v), want none", d, err)
 	}
 
-	// Pinned to the vendor's key, as gpg prints it (groups of four, lower case), after a
-	// retired one: a rotation's two fingerprints, comma-separated, are both taken.
+	// Pinned to the vendor's key twice, as gpg prints it (groups of four, lower case) and
+	// in upper case: two comma-separated entries are both taken. (A rotation, two keys,
+	// is attest's TestVerifyPinning.)
 	fpr := strings.ToLower(b.signer.Fingerprint())
 	var spaced []string
 	for i := 0; i < len(fpr); i += 4 {

@@ -228,11 +228,7 @@ func maskValue(v any) any {
 	case string:
 		return maskRef(x)
 	case cli.StringSlice:
-		out := make([]string, 0, len(x.Value()))
-		for _, s := range x.Value() {
-			out = append(out, maskRef(s))
-		}
-		return *cli.NewStringSlice(out...)
+		return *cli.NewStringSlice(maskRefs(x.Value())...)
 	}
 	return v
 }
