@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the programs the integration tests start, when they are missing and this user
-# can install them: the CNCF distribution registry, gpg, moto_server (Python moto) and
+# can install them: the CNCF distribution registry, gpg, skopeo, moto_server (Python moto) and
 # cosign (go install; minutes the first time: the evidence tests run `cosign verify`).
 # With TMSYNC_INTEGRATION=require a piece that cannot be installed is an error.
 set -u
@@ -8,6 +8,8 @@ missing_pkgs=()
 command -v docker-registry >/dev/null 2>&1 || missing_pkgs+=(docker-registry)
 command -v gpg >/dev/null 2>&1 || missing_pkgs+=(gnupg)
 command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
+# skopeo: the bundle tests read tmsync's OCI layouts with it (another tool's reading).
+command -v skopeo >/dev/null 2>&1 || missing_pkgs+=(skopeo)
 
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -37,7 +39,7 @@ if ! command -v cosign >/dev/null 2>&1 && [ ! -x "$gobin/cosign" ]; then
 fi
 
 fail=0
-for p in docker-registry gpg moto_server; do
+for p in docker-registry gpg moto_server skopeo; do
   if ! command -v "$p" >/dev/null 2>&1; then
     echo "deps: $p is not available; integration tests that need it will skip"
     fail=1
