@@ -635,7 +635,9 @@ func TestVendorResetsAndStalls(t *testing.T) {
 	defer st.Close()
 	plan := schedule.Make(b.plan)
 	p, err := pull.New(pull.Options{Store: st, Keep: plan.Shared, Backoff: 20 * time.Millisecond,
-		MaxBackoff: 200 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, Retries: 8,
+		// 1s, not less: on a saturated machine (load 20 on 2 CPUs) answers that were only
+		// slow used up 9 tries of 300ms each. A stall (20s) is still 20 idle timeouts long.
+		MaxBackoff: 200 * time.Millisecond, IdleTimeout: time.Second, Retries: 8,
 		OnRetry: func(r pull.Retry) {
 			if os.Getenv("DEBUG_EGRESS") != "" {
 				t.Logf("retry %s %.19s attempt %d: %v", r.Op, r.Digest, r.Attempt, r.Err)
