@@ -53,17 +53,11 @@ var cutMarkers = []string{"...", "…", `\u2026`}
 // marker, with its end. Redact removes whole forms; a body cut in the middle of the token
 // keeps only part of it, which no whole form matches. Only texts with a marker are read,
 // and only marks with a piece of a form (windows: the forms' minCut-byte pieces) next to
-// them are looked at further; percent-escapes match in either case, as whole forms do.
+// them are looked at further; escapes' hex digits match in either case, as in whole forms,
+// also those of an escape the cut split ("%2", "\u00e").
 func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 	if !strings.Contains(s, "..") && !strings.Contains(s, "…") && !strings.Contains(s, `\u2026`) {
 		return s
-	}
-	// The forms hold their percent-escapes in upper case (newPattern): so does the
-	// text the pieces are looked for in, its escapes' hex digits upper-cased in place
-	// (same length, so a piece found in it is at the same place in s).
-	norm := s
-	if strings.IndexByte(s, '%') >= 0 {
-		norm = newPattern(s).s
 	}
 	type span struct{ from, to int }
 	var spans []span
@@ -78,19 +72,27 @@ func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 			off = end
 			// A piece of a form next to the mark has one of the forms' windows there:
 			// one lookup for a mark that has none (most), whatever the text's length.
-			before := i >= minCut && windows[norm[i-minCut:i]]
-			after := end+minCut <= len(s) && windows[norm[end:end+minCut]]
+			var before, after bool
+			if i >= minCut {
+				k := windowKey(s[i-minCut : i])
+				before = windows[string(k[:])]
+			}
+			if end+minCut <= len(s) {
+				k := windowKey(s[end : end+minCut])
+				after = windows[string(k[:])]
+			}
 			if !before && !after {
 				continue
 			}
-			for _, p := range forms {
+			for j := range forms {
+				p := &forms[j]
 				if before {
-					if k := endIsStart(norm[:i], p.s); k > 0 {
+					if k := endIsStart(s[:i], p); k > 0 {
 						spans = append(spans, span{i - k, i})
 					}
 				}
 				if after {
-					if k := startIsEnd(norm[end:], p.s); k > 0 {
+					if k := startIsEnd(s[end:], p); k > 0 {
 						spans = append(spans, span{end, end + k})
 					}
 				}
@@ -125,22 +127,37 @@ func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 	return b.String()
 }
 
-// endIsStart is the length of the longest end of text that is a start of f, from minCut
-// bytes to one short of f (a whole form is not a cut's): 0 when there is none.
-func endIsStart(text, f string) int {
-	for k := min(len(f)-1, len(text)); k >= minCut; k-- {
-		if text[len(text)-k:] == f[:k] {
+// windowKey is w, minCut bytes, with the letters a-f in upper case: the key of the
+// windows, so that a piece of a form written with its escapes' hex digits in lower case,
+// or cut inside an escape, finds its window. The piece is then compared as whole forms
+// are (pattern.matches).
+func windowKey(w string) (k [minCut]byte) {
+	for i := range k {
+		c := w[i]
+		if 'a' <= c && c <= 'f' {
+			c -= 'a' - 'A'
+		}
+		k[i] = c
+	}
+	return k
+}
+
+// endIsStart is the length of the longest end of text that is a start of p, from minCut
+// bytes to one short of p (a whole form is not a cut's): 0 when there is none.
+func endIsStart(text string, p *pattern) int {
+	for k := min(len(p.s)-1, len(text)); k >= minCut; k-- {
+		if p.matches(text[len(text)-k:], 0) {
 			return k
 		}
 	}
 	return 0
 }
 
-// startIsEnd is the length of the longest start of text that is an end of f, from minCut
-// bytes to one short of f: 0 when there is none.
-func startIsEnd(text, f string) int {
-	for k := min(len(f)-1, len(text)); k >= minCut; k-- {
-		if text[:k] == f[len(f)-k:] {
+// startIsEnd is the length of the longest start of text that is an end of p, from minCut
+// bytes to one short of p: 0 when there is none.
+func startIsEnd(text string, p *pattern) int {
+	for k := min(len(p.s)-1, len(text)); k >= minCut; k-- {
+		if p.matches(text[:k], len(p.s)-k) {
 			return k
 		}
 	}
