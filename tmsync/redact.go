@@ -37,10 +37,12 @@ const minSecretLen = 4
 // except that a secret holding a percent-escape of its own ("p%2fss") also matches with
 // that escape's hex digits in the other case. It also removes the secret quoted as other
 // encoders quote it (quotedForms: Go's %q, JSON without HTML escapes or with `\/`,
-// ASCII-only \u escapes; the hex digits of a JSON \u escape, like a percent-escape's,
-// match in either case), and what a cut text kept of a form next to its "..." or "…"
-// (redactCuts). A Redactor is safe for concurrent use; its zero value redacts nothing
-// until Add is called.
+// ASCII-only \u escapes), as servers and clients other than Go's write it in a URL, a
+// JSON string or an HTML page (echoForms: RFC 3986's and Python's percent-escapes,
+// System.Text.Json's "\u002B", "&amp;"...; the hex digits of a JSON \u escape, like a
+// percent-escape's, match in either case), and what a cut text kept of a form next to its
+// "..." or "…" (redactCuts). A Redactor is safe for concurrent use; its zero value redacts
+// nothing until Add is called.
 type Redactor struct {
 	mu       sync.RWMutex
 	secrets  map[string]bool
@@ -223,6 +225,11 @@ func secretForms(s string) []string {
 			}
 		}
 	}
+	// Other encoders' spellings (echoForms) are what a server echoes, not what a client
+	// encodes: they are not base64-encoded, which keeps their number small. Their URL
+	// spellings are escaped once more below, as Go's are.
+	urls, texts := echoForms(s)
+	forms = append(forms, urls...)
 	// A URL carried in another URL's query (a redirect's "next=") is query-escaped once
 	// more, its path-escaped parts too; and maybe once more again.
 	for _, f := range append([]string(nil), forms...) {
@@ -232,7 +239,7 @@ func secretForms(s string) []string {
 	}
 	// Percent-escapes are case-insensitive (%2f is %2F), and so are a JSON \u escape's
 	// hex digits: newPattern marks them.
-	return forms
+	return append(forms, texts...)
 }
 
 // base64Cores returns, for each of the three byte offsets s can start at inside a base64

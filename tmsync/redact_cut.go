@@ -3,9 +3,11 @@ package tmsync
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 // quotedForms are the spellings of s inside a quoted string as other encoders write it
@@ -38,6 +40,135 @@ func quotedForms(s string) []string {
 		forms = append(forms, unquote(strconv.Quote(unquote(string(j)))))
 	}
 	return forms
+}
+
+// echoForms are the spellings of s that servers and clients other than Go's write, where
+// they differ from s and from Go's URL escapes: in a URL (urlEncoders), in a JSON string
+// (jsonEncoders; each also quoted by %q, as containers/image prints an error body) and on
+// an HTML page (htmlEscapers, of s and of its URL spellings that keep an HTML-special
+// character: '&' and '+' in a path, an apostrophe by encodeURIComponent). urls are the URL
+// spellings, texts the others. For a secret of ASCII letters, digits, '-', '_' and '.'
+// there are none.
+func echoForms(s string) (urls, texts []string) {
+	seen := map[string]bool{s: true, url.QueryEscape(s): true, url.PathEscape(s): true}
+	add := func(to *[]string, f string) {
+		if !seen[f] {
+			seen[f] = true
+			*to = append(*to, f)
+		}
+	}
+	for _, e := range urlEncoders {
+		add(&urls, percentEscape(s, e.keep, e.plus))
+	}
+	for _, e := range jsonEncoders {
+		j := jsonEscape(s, e.hex, e.ascii)
+		q := strconv.Quote(j)
+		add(&texts, j)
+		add(&texts, q[1:len(q)-1])
+	}
+	for _, f := range append([]string{s, url.PathEscape(s)}, urls...) {
+		for _, h := range htmlEscapers {
+			add(&texts, h.Replace(f))
+		}
+	}
+	return urls, texts
+}
+
+// urlEncoders are percent-encoders other than Go's url.QueryEscape and url.PathEscape:
+// the bytes each keeps as they are besides ASCII letters and digits, and whether it
+// writes a space as '+' (else "%20"). Python's quote_plus is url.QueryEscape.
+var urlEncoders = []struct {
+	keep string
+	plus bool
+}{
+	{"-._~", false},      // RFC 3986's unreserved only: .NET's Uri.EscapeDataString, Python's quote(s, safe=""), curl
+	{"-._~/", false},     // Python's urllib.parse.quote (safe="/" by default)
+	{"-._~!'()*", false}, // JavaScript's encodeURIComponent
+	{"-._*", true},       // Java's URLEncoder (a form's encoding: '~' escaped)
+	{"-._!*()", true},    // .NET's WebUtility.UrlEncode and HttpUtility.UrlEncode (this one in lower case)
+}
+
+// percentEscape is s with every byte but ASCII letters, digits and those in keep written
+// %XX (upper-case hex), a space '+' when plus is set.
+func percentEscape(s, keep string, plus bool) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0:
+			b.WriteByte(c)
+		case c == ' ' && plus:
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// jsonEncoders are JSON encoders that escape more than Go's encoding/json: the ASCII
+// characters each writes as a \u escape, and whether it writes every character past ASCII
+// so. Their hex digits' case does not matter (newPattern).
+var jsonEncoders = []struct {
+	hex   string
+	ascii bool
+}{
+	{"\"&'+<>`", true}, // .NET's System.Text.Json, so ASP.NET Core's by default ("\u002B", "\u00E9")
+	{"&'<=>", false},   // Gson by default (HTML-safe: "\u003d")
+	{"", true},         // Python's json.dumps, Newtonsoft's and Jackson's escaping of non-ASCII: past U+FFFF a surrogate pair
+}
+
+// jsonEscape is s inside a JSON string as an encoder of jsonEncoders writes it: '"' and
+// '\' escaped, control characters as JSON's short escapes or \u00XX, and as \uXXXX (upper-
+// case hex) the characters in hex, U+2028 and U+2029, and with ascii every character past
+// ASCII (UTF-16: a surrogate pair past U+FFFF). A byte that is not UTF-8 is U+FFFD, as an
+// encoder that reads the text as Unicode sees it.
+func jsonEscape(s, hex string, ascii bool) string {
+	const digits = "0123456789ABCDEF"
+	var b strings.Builder
+	u := func(r rune) {
+		b.WriteString(`\u`)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(digits[r>>shift&15])
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r < 0x80 && strings.ContainsRune(hex, r):
+			u(r)
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\b', r == '\f', r == '\n', r == '\r', r == '\t':
+			b.WriteString(strconv.QuoteRune(r)[1:3])
+		case r < 0x20, r == '\u2028', r == '\u2029', ascii && r >= 0x7f && r <= 0xffff:
+			u(r)
+		case ascii && r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			u(r1)
+			u(r2)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// htmlEscapers are how pages that may echo a URL or a text with a secret in it (a proxy's
+// or a registry's error page, a redirect's body) escape it. Numeric escapes of every
+// other character (ESAPI's "&#x2f;") are not here: no such page in front of a registry is
+// known.
+var htmlEscapers = []*strings.Replacer{
+	// Go's html.EscapeString (html/template, http.Redirect's body), Python's markupsafe (Jinja, Flask)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;"),
+	// Python's html.escape (Werkzeug's redirect body)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;"),
+	// Java's (Spring's HtmlUtils, Tomcat's error page), Squid's error pages
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;"),
+	// .NET's HtmlEncoder.Default (Razor pages)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;", "+", "&#x2B;"),
 }
 
 // minCut is the shortest piece of a secret that redactCuts removes at a cut: shorter ones
