@@ -37,9 +37,12 @@ const minSecretLen = 4
 // except that a secret holding a percent-escape of its own ("p%2fss") also matches with
 // that escape's hex digits in the other case. It also removes the secret quoted as other
 // encoders quote it (quotedForms: Go's %q, JSON without HTML escapes or with `\/`,
-// ASCII-only \u escapes), and what a cut text kept of a form next to its "..." or "…"
-// (redactCuts). A Redactor is safe for concurrent use; its zero value redacts nothing
-// until Add is called.
+// ASCII-only \u escapes), as servers and clients other than Go's write it in a URL, a
+// JSON string or an HTML page (echoForms: RFC 3986's and Python's percent-escapes,
+// System.Text.Json's "\u002B", "&amp;"...; the hex digits of a JSON \u escape, like a
+// percent-escape's, match in either case), and what a cut text kept of a form next to its
+// "..." or "…" (redactCuts). A Redactor is safe for concurrent use; its zero value redacts
+// nothing until Add is called.
 type Redactor struct {
 	mu       sync.RWMutex
 	secrets  map[string]bool
@@ -54,8 +57,9 @@ type Redactor struct {
 	windows map[string]bool
 }
 
-// pattern is a form of a secret, its percent-escapes' hex digits in upper case; fold marks
-// the bytes of those hex digits, which match a lower-case letter too.
+// pattern is a form of a secret, the hex digits of its percent-escapes and JSON \u escapes
+// in upper case; fold marks the bytes of those hex digits, which match a lower-case letter
+// too.
 type pattern struct {
 	s    string
 	fold []bool // nil when s has no escape
@@ -122,20 +126,24 @@ func (r *Redactor) Add(secrets ...string) {
 	r.windows = map[string]bool{}
 	for _, p := range r.patterns {
 		for i := 0; i+minCut <= len(p.s); i++ {
-			r.windows[p.s[i:i+minCut]] = true
+			k := windowKey(p.s[i : i+minCut])
+			r.windows[string(k[:])] = true
 		}
 	}
 }
 
 // newPattern returns the pattern of a form: its percent-escapes ('%' and two hex digits)
 // with their hex digits upper-cased and marked to fold, and so the escapes within the
-// escape of a '%' ("%252f" is "%2f" escaped once more: its "2f" too).
+// escape of a '%' ("%252f" is "%2f" escaped once more: its "2f" too); and so the four hex
+// digits of a JSON \u escape (Go writes "\u003c", .NET "\u003C"), also when its
+// backslash is percent-escaped ("%5Cu003c": a JSON text in a URL).
 func newPattern(f string) pattern {
-	if strings.IndexByte(f, '%') < 0 {
+	if strings.IndexByte(f, '%') < 0 && !strings.Contains(f, `\u`) {
 		return pattern{s: f}
 	}
 	b := []byte(f)
 	fold := make([]bool, len(b))
+	folded := false
 	for i := 0; i+2 < len(b); i++ {
 		if b[i] != '%' || !isHex(b[i+1]) || !isHex(b[i+2]) {
 			continue
@@ -148,11 +156,32 @@ func newPattern(f string) pattern {
 					b[k] -= 'a' - 'A'
 				}
 			}
+			folded = true
 			if b[j] != '2' || b[j+1] != '5' {
 				break
 			}
 		}
 		i += 2
+	}
+	for i := 1; i+4 < len(b); i++ {
+		// A 'u' after a backslash, or after an escape's "5C" (an escaped backslash).
+		if b[i] != 'u' || b[i-1] != '\\' && !(i >= 3 && fold[i-1] && b[i-2] == '5' && b[i-1] == 'C') {
+			continue
+		}
+		if !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+			continue
+		}
+		for k := i + 1; k <= i+4; k++ {
+			fold[k] = true
+			if b[k] >= 'a' && b[k] <= 'f' {
+				b[k] -= 'a' - 'A'
+			}
+		}
+		folded = true
+		i += 4
+	}
+	if !folded {
+		return pattern{s: f}
 	}
 	return pattern{s: string(b), fold: fold}
 }
@@ -161,15 +190,17 @@ func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' ||
 
 // at reports whether p occurs in s at i, but for its first byte (byFirst matched it).
 func (p *pattern) at(s string, i int) bool {
-	if len(s)-i < len(p.s) {
-		return false
-	}
-	t := s[i : i+len(p.s)]
+	return len(s)-i >= len(p.s) && p.matches(s[i+1:i+len(p.s)], 1)
+}
+
+// matches reports whether t is p.s[i:i+len(t)], the hex digits of p's escapes in either
+// case: a whole form (at) or a piece a cut kept of one (redactCuts).
+func (p *pattern) matches(t string, i int) bool {
 	if p.fold == nil {
-		return t[1:] == p.s[1:]
+		return t == p.s[i:i+len(t)]
 	}
-	for j := 1; j < len(t); j++ {
-		if c := t[j]; c != p.s[j] && !(p.fold[j] && 'a' <= c && c <= 'f' && c-('a'-'A') == p.s[j]) {
+	for j := 0; j < len(t); j++ {
+		if c := t[j]; c != p.s[i+j] && !(p.fold[i+j] && 'a' <= c && c <= 'f' && c-('a'-'A') == p.s[i+j]) {
 			return false
 		}
 	}
@@ -194,6 +225,11 @@ func secretForms(s string) []string {
 			}
 		}
 	}
+	// Other encoders' spellings (echoForms) are what a server echoes, not what a client
+	// encodes: they are not base64-encoded, which keeps their number small. Their URL
+	// spellings are escaped once more below, as Go's are.
+	urls, texts := echoForms(s)
+	forms = append(forms, urls...)
 	// A URL carried in another URL's query (a redirect's "next=") is query-escaped once
 	// more, its path-escaped parts too; and maybe once more again.
 	for _, f := range append([]string(nil), forms...) {
@@ -201,8 +237,9 @@ func secretForms(s string) []string {
 			forms = append(forms, q, url.QueryEscape(q))
 		}
 	}
-	// Percent-escapes are case-insensitive (%2f is %2F): newPattern marks their digits.
-	return forms
+	// Percent-escapes are case-insensitive (%2f is %2F), and so are a JSON \u escape's
+	// hex digits: newPattern marks them.
+	return append(forms, texts...)
 }
 
 // base64Cores returns, for each of the three byte offsets s can start at inside a base64

@@ -3,9 +3,11 @@ package tmsync
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 // quotedForms are the spellings of s inside a quoted string as other encoders write it
@@ -40,6 +42,135 @@ func quotedForms(s string) []string {
 	return forms
 }
 
+// echoForms are the spellings of s that servers and clients other than Go's write, where
+// they differ from s and from Go's URL escapes: in a URL (urlEncoders), in a JSON string
+// (jsonEncoders; each also quoted by %q, as containers/image prints an error body) and on
+// an HTML page (htmlEscapers, of s and of its URL spellings that keep an HTML-special
+// character: '&' and '+' in a path, an apostrophe by encodeURIComponent). urls are the URL
+// spellings, texts the others. For a secret of ASCII letters, digits, '-', '_' and '.'
+// there are none.
+func echoForms(s string) (urls, texts []string) {
+	seen := map[string]bool{s: true, url.QueryEscape(s): true, url.PathEscape(s): true}
+	add := func(to *[]string, f string) {
+		if !seen[f] {
+			seen[f] = true
+			*to = append(*to, f)
+		}
+	}
+	for _, e := range urlEncoders {
+		add(&urls, percentEscape(s, e.keep, e.plus))
+	}
+	for _, e := range jsonEncoders {
+		j := jsonEscape(s, e.hex, e.ascii)
+		q := strconv.Quote(j)
+		add(&texts, j)
+		add(&texts, q[1:len(q)-1])
+	}
+	for _, f := range append([]string{s, url.PathEscape(s)}, urls...) {
+		for _, h := range htmlEscapers {
+			add(&texts, h.Replace(f))
+		}
+	}
+	return urls, texts
+}
+
+// urlEncoders are percent-encoders other than Go's url.QueryEscape and url.PathEscape:
+// the bytes each keeps as they are besides ASCII letters and digits, and whether it
+// writes a space as '+' (else "%20"). Python's quote_plus is url.QueryEscape.
+var urlEncoders = []struct {
+	keep string
+	plus bool
+}{
+	{"-._~", false},      // RFC 3986's unreserved only: .NET's Uri.EscapeDataString, Python's quote(s, safe=""), curl
+	{"-._~/", false},     // Python's urllib.parse.quote (safe="/" by default)
+	{"-._~!'()*", false}, // JavaScript's encodeURIComponent
+	{"-._*", true},       // Java's URLEncoder (a form's encoding: '~' escaped)
+	{"-._!*()", true},    // .NET's WebUtility.UrlEncode and HttpUtility.UrlEncode (this one in lower case)
+}
+
+// percentEscape is s with every byte but ASCII letters, digits and those in keep written
+// %XX (upper-case hex), a space '+' when plus is set.
+func percentEscape(s, keep string, plus bool) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0:
+			b.WriteByte(c)
+		case c == ' ' && plus:
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// jsonEncoders are JSON encoders that escape more than Go's encoding/json: the ASCII
+// characters each writes as a \u escape, and whether it writes every character past ASCII
+// so. Their hex digits' case does not matter (newPattern).
+var jsonEncoders = []struct {
+	hex   string
+	ascii bool
+}{
+	{"\"&'+<>`", true}, // .NET's System.Text.Json, so ASP.NET Core's by default ("\u002B", "\u00E9")
+	{"&'<=>", false},   // Gson by default (HTML-safe: "\u003d")
+	{"", true},         // Python's json.dumps, Newtonsoft's and Jackson's escaping of non-ASCII: past U+FFFF a surrogate pair
+}
+
+// jsonEscape is s inside a JSON string as an encoder of jsonEncoders writes it: '"' and
+// '\' escaped, control characters as JSON's short escapes or \u00XX, and as \uXXXX (upper-
+// case hex) the characters in hex, U+2028 and U+2029, and with ascii every character past
+// ASCII (UTF-16: a surrogate pair past U+FFFF). A byte that is not UTF-8 is U+FFFD, as an
+// encoder that reads the text as Unicode sees it.
+func jsonEscape(s, hex string, ascii bool) string {
+	const digits = "0123456789ABCDEF"
+	var b strings.Builder
+	u := func(r rune) {
+		b.WriteString(`\u`)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(digits[r>>shift&15])
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r < 0x80 && strings.ContainsRune(hex, r):
+			u(r)
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\b', r == '\f', r == '\n', r == '\r', r == '\t':
+			b.WriteString(strconv.QuoteRune(r)[1:3])
+		case r < 0x20, r == '\u2028', r == '\u2029', ascii && r >= 0x7f && r <= 0xffff:
+			u(r)
+		case ascii && r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			u(r1)
+			u(r2)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// htmlEscapers are how pages that may echo a URL or a text with a secret in it (a proxy's
+// or a registry's error page, a redirect's body) escape it. Numeric escapes of every
+// other character (ESAPI's "&#x2f;") are not here: no such page in front of a registry is
+// known.
+var htmlEscapers = []*strings.Replacer{
+	// Go's html.EscapeString (html/template, http.Redirect's body), Python's markupsafe (Jinja, Flask)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;"),
+	// Python's html.escape (Werkzeug's redirect body)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;"),
+	// Java's (Spring's HtmlUtils, Tomcat's error page), Squid's error pages
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;"),
+	// .NET's HtmlEncoder.Default (Razor pages)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;", "+", "&#x2B;"),
+}
+
 // minCut is the shortest piece of a secret that redactCuts removes at a cut: shorter ones
 // say too little of it, and would match too much else.
 const minCut = 6
@@ -53,17 +184,11 @@ var cutMarkers = []string{"...", "…", `\u2026`}
 // marker, with its end. Redact removes whole forms; a body cut in the middle of the token
 // keeps only part of it, which no whole form matches. Only texts with a marker are read,
 // and only marks with a piece of a form (windows: the forms' minCut-byte pieces) next to
-// them are looked at further; percent-escapes match in either case, as whole forms do.
+// them are looked at further; escapes' hex digits match in either case, as in whole forms,
+// also those of an escape the cut split ("%2", "\u00e").
 func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 	if !strings.Contains(s, "..") && !strings.Contains(s, "…") && !strings.Contains(s, `\u2026`) {
 		return s
-	}
-	// The forms hold their percent-escapes in upper case (newPattern): so does the
-	// text the pieces are looked for in, its escapes' hex digits upper-cased in place
-	// (same length, so a piece found in it is at the same place in s).
-	norm := s
-	if strings.IndexByte(s, '%') >= 0 {
-		norm = newPattern(s).s
 	}
 	type span struct{ from, to int }
 	var spans []span
@@ -78,19 +203,27 @@ func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 			off = end
 			// A piece of a form next to the mark has one of the forms' windows there:
 			// one lookup for a mark that has none (most), whatever the text's length.
-			before := i >= minCut && windows[norm[i-minCut:i]]
-			after := end+minCut <= len(s) && windows[norm[end:end+minCut]]
+			var before, after bool
+			if i >= minCut {
+				k := windowKey(s[i-minCut : i])
+				before = windows[string(k[:])]
+			}
+			if end+minCut <= len(s) {
+				k := windowKey(s[end : end+minCut])
+				after = windows[string(k[:])]
+			}
 			if !before && !after {
 				continue
 			}
-			for _, p := range forms {
+			for j := range forms {
+				p := &forms[j]
 				if before {
-					if k := endIsStart(norm[:i], p.s); k > 0 {
+					if k := endIsStart(s[:i], p); k > 0 {
 						spans = append(spans, span{i - k, i})
 					}
 				}
 				if after {
-					if k := startIsEnd(norm[end:], p.s); k > 0 {
+					if k := startIsEnd(s[end:], p); k > 0 {
 						spans = append(spans, span{end, end + k})
 					}
 				}
@@ -125,22 +258,37 @@ func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 	return b.String()
 }
 
-// endIsStart is the length of the longest end of text that is a start of f, from minCut
-// bytes to one short of f (a whole form is not a cut's): 0 when there is none.
-func endIsStart(text, f string) int {
-	for k := min(len(f)-1, len(text)); k >= minCut; k-- {
-		if text[len(text)-k:] == f[:k] {
+// windowKey is w, minCut bytes, with the letters a-f in upper case: the key of the
+// windows, so that a piece of a form written with its escapes' hex digits in lower case,
+// or cut inside an escape, finds its window. The piece is then compared as whole forms
+// are (pattern.matches).
+func windowKey(w string) (k [minCut]byte) {
+	for i := range k {
+		c := w[i]
+		if 'a' <= c && c <= 'f' {
+			c -= 'a' - 'A'
+		}
+		k[i] = c
+	}
+	return k
+}
+
+// endIsStart is the length of the longest end of text that is a start of p, from minCut
+// bytes to one short of p (a whole form is not a cut's): 0 when there is none.
+func endIsStart(text string, p *pattern) int {
+	for k := min(len(p.s)-1, len(text)); k >= minCut; k-- {
+		if p.matches(text[len(text)-k:], 0) {
 			return k
 		}
 	}
 	return 0
 }
 
-// startIsEnd is the length of the longest start of text that is an end of f, from minCut
-// bytes to one short of f: 0 when there is none.
-func startIsEnd(text, f string) int {
-	for k := min(len(f)-1, len(text)); k >= minCut; k-- {
-		if text[:k] == f[len(f)-k:] {
+// startIsEnd is the length of the longest start of text that is an end of p, from minCut
+// bytes to one short of p: 0 when there is none.
+func startIsEnd(text string, p *pattern) int {
+	for k := min(len(p.s)-1, len(text)); k >= minCut; k-- {
+		if p.matches(text[:k], len(p.s)-k) {
 			return k
 		}
 	}

@@ -2,7 +2,9 @@ package tmsync
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,10 +33,16 @@ func TestRedactorCutSecrets(t *testing.T) {
 			t.Errorf("Redact(%q) = %q: keeps %q", c.in, got, c.leak)
 		}
 	}
-	// A piece of a form with escapes, in lower case: as whole forms, either case.
-	r2 := NewRedactor("Tm/Tok-5f2a9c81d7e34b60")
-	for _, cut := range []string{"next=Tm%2FTok-5f2a...", "next=Tm%2fTok-5f2a...", "next=Tm%252fTok-5f2...", "…Tok-5f2a9c81d7e34b60"} {
-		if got := r2.Redact(cut); !strings.Contains(got, Redacted) || strings.Contains(got, "Tok-5f2") {
+	// A piece of a form with escapes, in lower case: as whole forms, either case; also
+	// when the cut split an escape, its hex digits on one side ("%c3%a", "…f", "…9").
+	r2 := NewRedactor("Tm/Tok-5f2a9c81d7e34b60", "Tm-Tök-é-5f2a9c81d7e34b60")
+	for _, cut := range []string{
+		"next=Tm%2FTok-5f2a...", "next=Tm%2fTok-5f2a...", "next=Tm%252fTok-5f2...", "…Tok-5f2a9c81d7e34b60",
+		"…fTok-5f2a9c81d7e34b60", "…2fTok-5f2a9c81d7e34b60", "…252fTok-5f2a9c81d7e34b60",
+		"next=Tm-T%c3%b6k-%c3%a...", "…3%b6k-%c3%a9-5f2a9c81d7e34b60", "…b6k-%c3%a9-5f2a9c81d7e34b60",
+		`{"m":"Tm-T\u00f6k-\u00e...`, `{"m":"Tm-T\u00F6k-\u00E...`, `…e9-5f2a9c81d7e34b60"}`, `…6k-\u00e9-5f2a9c81d7e34b60"}`,
+	} {
+		if got := r2.Redact(cut); !strings.Contains(got, Redacted) || strings.Contains(got, "Tok-5f2") || strings.Contains(got, "k-%") || strings.Contains(got, `k-\u`) || strings.Contains(got, "9-5f2") {
 			t.Errorf("Redact(%q) = %q: the piece kept", cut, got)
 		}
 	}
@@ -53,7 +61,8 @@ func TestRedactorCutSecrets(t *testing.T) {
 
 // TestRedactorQuotedForms: a token with the characters other encoders escape, written
 // as Go's %q, JSON without HTML escapes, JSON with `\/` and ASCII-only \u escapes,
-// is removed in each.
+// and those \u escapes with their hex digits in upper case (.NET writes "\u003C", Go
+// "\u003c"), is removed in each.
 func TestRedactorQuotedForms(t *testing.T) {
 	for _, token := range []string{`Tm"Tok&en<1>-5f2a9c81`, `ab\cd/ef+gh==`, "tökén-é-5f2a9c81", "tab\there-5f2a9c81", "Tm/Tok-5f2a9c81d7e34b60aa"} {
 		r := NewRedactor(token)
@@ -63,6 +72,8 @@ func TestRedactorQuotedForms(t *testing.T) {
 			strconv.QuoteToASCII(token),
 			`"` + jsonPlain + `"`,
 			`"` + strings.ReplaceAll(jsonPlain, "/", `\/`) + `"`,
+			upperUHex(strconv.QuoteToASCII(token)),
+			upperUHex(string(must1(json.Marshal(token)))),
 		} {
 			line := "error body: {\"message\":" + form + "}"
 			if got := r.Redact(line); strings.Contains(got, strings.Trim(form, `"`)) {
@@ -76,6 +87,11 @@ func TestRedactorQuotedForms(t *testing.T) {
 			}
 		}
 	}
+}
+
+// upperUHex writes the hex digits of s's \u escapes in upper case.
+func upperUHex(s string) string {
+	return regexp.MustCompile(`\\u[0-9a-f]{4}`).ReplaceAllStringFunc(s, func(e string) string { return `\u` + strings.ToUpper(e[2:]) })
 }
 
 func BenchmarkRedactCut(b *testing.B) {

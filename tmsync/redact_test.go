@@ -380,7 +380,7 @@ func TestRedactorMixedCaseEscapes(t *testing.T) {
 // replaces exactly what a strings.Replacer of the same patterns (longest first) does:
 // texts made of a secret's forms, cut, overlapping and glued to text around them.
 func TestRedactLikeReplacer(t *testing.T) {
-	secrets := []string{redactToken, "aaaa-aaab", "tok%2Fen-%zz-9c81", "push-password-0123456789", "push-pass"}
+	secrets := []string{redactToken, "aaaa-aaab", "tok%2Fen-%zz-9c81", "push-password-0123456789", "push-pass", "Tm+T~k<é>'(x) y-9c81"}
 	r := NewRedactor(secrets...)
 	var pairs, forms []string
 	for _, p := range r.patterns {
