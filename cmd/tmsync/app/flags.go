@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -68,7 +67,7 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "from-bundle", Usage: "air-gapped: read the release, its images and attestations from this bundle (folder, tar or split parts) written by tmsync export; no vendor token, no network but the target"},
 		&cli.StringSliceFlag{Name: "earlier-bundle", Usage: "with --from-bundle: an earlier bundle holding blobs an incremental bundle left out (repeatable)"},
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
-		&cli.StringFlag{Name: "cache-max-bytes", Value: "0", Usage: "bound the blob store: bytes, or a number with K, M, G or T (KiB, MiB, GiB, TiB; 500MiB, 500 MiB, 2G and 2gb alike; whole numbers); a blob that does not fit is streamed without being kept (0: the release's shared bytes, with --cache-dir its distinct bytes, plus 8 MiB)"},
+		&cli.StringFlag{Name: "cache-max-bytes", Value: "0", Usage: "bound the blob store: " + sizeGrammar + "; a blob that does not fit is streamed without being kept (0 in any unit, or empty: the release's shared bytes, with --cache-dir its distinct bytes, plus 8 MiB)"},
 		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a transfer (from the source or to the target) that moves no byte for this long (at least 1s)"},
 		&cli.BoolFlag{Name: "enable-blob-mounting", Usage: "turn ECR's BLOB_MOUNTING account setting on if it is off (needs ecr:PutAccountSetting; default: read and report it only)"},
 		&cli.StringFlag{Name: "sign-kms-key", EnvVars: []string{"TMSYNC_SIGN_KMS_KEY"}, Usage: "bank's AWS KMS signing key (alias or ARN): sign every image in ECR (cosign format) and store the vendor's attestation next to it; verify checks both"},
@@ -148,8 +147,8 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 		a.LogLevel = "debug"
 	}
 	errs := []error{defaultsErr, checkArgs(a, has)}
-	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && !zeroSize.MatchString(v) {
-		n, err := parseSize(v)
+	if v := c.String("cache-max-bytes"); strings.TrimSpace(v) != "" {
+		n, err := parseSizeOrZero(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--cache-max-bytes %q: %v (0: the default)", v, err))
 		}
@@ -213,9 +212,6 @@ func checkArgs(a Args, has func(name string) bool) error {
 	}
 	return errors.Join(errs...)
 }
-
-// zeroSize is a size of 0 in any unit ("0", "0B", "0MiB"): --cache-max-bytes's default.
-var zeroSize = regexp.MustCompile(`(?i)^0+\s*([kmgt]i?)?b?$`)
 
 // minIdleTimeout is the shortest --idle-timeout: the library's.
 const minIdleTimeout = tmsync.MinIdleTimeout
