@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func syncFlags() []cli.Flag {
 		// tmsync's own.
 		&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: fingerprintUsage},
 		&cli.StringFlag{Name: "src-token-secret", Value: "tm-sync-token", Usage: `Secrets Manager secret holding {"TM_TOKEN":"..."}`},
-		&cli.StringFlag{Name: "target", Value: "ecr", Usage: "ecr, or registry (push to --trg-registry, no AWS call)"},
+		&cli.StringFlag{Name: "target", Value: "ecr", Usage: "ecr, or registry (push to --trg-registry, no AWS call); any case"},
 		&cli.StringFlag{Name: "trg-registry", Usage: "push to this registry HOST[:PORT] instead of the one ECR names"},
 		&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
 		&cli.StringFlag{Name: "authfile", Usage: "auth.json for upstream (BYO) registries (default: the usual locations)"},
@@ -102,7 +103,8 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 	if c.IsSet("srcpasswd") {
 		fmt.Fprintln(stderr, "WARNING: --srcpasswd puts the token in the process list; prefer TM_TOKEN or the Secrets Manager secret")
 	}
-	if c.String("target") == "registry" {
+	target := normTarget(c.String("target"))
+	if target == "registry" {
 		// Accepted, not refused: a config shared with the ECR runs may set them.
 		var idle []string
 		for _, name := range ecrOnlyFlags {
@@ -122,7 +124,7 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 		AttestorFingerprints: c.StringSlice("src-attestor-fingerprint"),
 		AttestationBundle:    c.String("attestation-bundle"), SaveAttestationBundle: c.String("save-attestation-bundle"),
 		AttestationPerImage: c.Bool("attestation-per-image"), StrictKeyExpiry: c.Bool("strict-key-expiry"), AuthFile: c.String("authfile"),
-		Target: c.String("target"), TrgPrefix: c.String("trgprefix"), TrgRegion: c.String("trgregion"),
+		Target: target, TrgPrefix: c.String("trgprefix"), TrgRegion: c.String("trgregion"),
 		TrgRegistry: c.String("trg-registry"), Insecure: c.StringSlice("insecure-registry"),
 		PolicyPath:    c.String("trg_ecr_policy_file_path"),
 		LifecyclePath: c.String("trg_ecr_lifecycle_file_path"),
@@ -157,6 +159,17 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 	return a, errors.Join(errs...)
 }
 
+// normTarget is --target as the run compares it: ecr or registry in lower case, whatever
+// case it was given in (as --byo-policy); another value as given, for checkArgs to refuse
+// in the operator's spelling.
+func normTarget(v string) string {
+	switch t := strings.ToLower(strings.TrimSpace(v)); t {
+	case "ecr", "registry":
+		return t
+	}
+	return v
+}
+
 // fingerprintUsage is --src-attestor-fingerprint's help, for every command that has it.
 const fingerprintUsage = "accept only signatures by the key of this fingerprint (40 hex digits, from the vendor out of band; repeatable, or comma-separated)"
 
@@ -176,6 +189,34 @@ func checkArgs(a Args, has func(name string) bool) error {
 	// Under a second is a typo (1ms for 1m): every transfer would be cut and retried for ever.
 	check("idle-timeout", a.IdleTimeout >= minIdleTimeout, "--idle-timeout %s: want at least %s", a.IdleTimeout, minIdleTimeout)
 	check("scan-wait", a.ScanWait >= 0, "--scan-wait %s: want 0 or more", a.ScanWait)
+	// The target and the gates that depend on it: said here, not when the run builds its
+	// target after the preflight, so that config show says them and a run refuses them
+	// before any network.
+	switch a.Target {
+	case "", "ecr", "registry":
+	default:
+		check("target", false, "--target %q: want ecr or registry (any case)", a.Target)
+	}
+	check("trg-registry", a.Target != "registry" || a.TrgRegistry != "", "--target registry needs --trg-registry HOST[:PORT]")
+	check("scan-wait", a.ScanWait <= 0 || a.Target == "" || a.Target == "ecr",
+		"--scan-wait needs --target ecr (the scans are ECR's), not --target %s", a.Target)
+	if a.FailOnSeverity != "" {
+		if _, err := tmsync.ParseSeverity(a.FailOnSeverity); err != nil {
+			check("fail-on-severity", false, "--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL (any case)", a.FailOnSeverity)
+		}
+		check("fail-on-severity", a.ScanWait > 0, "--fail-on-severity needs --scan-wait: without waiting for the scans there are no findings to gate on")
+	}
+	check("shard-count", a.ShardCount >= 1, "--shard-count %d: want at least 1", a.ShardCount)
+	check("shard-index", a.ShardCount < 1 || a.ShardIndex >= 0 && a.ShardIndex < a.ShardCount,
+		"--shard-index %d: want 0 to %d (--shard-count %d)", a.ShardIndex, a.ShardCount-1, a.ShardCount)
+	if pin := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(a.ReleaseSHA256)), "sha256:"); pin != "" {
+		check("release-sha256", sha256Hex.MatchString(pin), "--release-sha256 %q: want 64 hex digits (sha256:... as plan prints it, or bare)", a.ReleaseSHA256)
+	}
+	check("bank-public-key", a.SignKMSKey == "" || a.BankPublicKey == "",
+		"--sign-kms-key and --bank-public-key: give one (verify reads the KMS key's public key itself)")
+	// Read only with --from-bundle: alone, it would be passed over unsaid.
+	check("earlier-bundle", len(a.EarlierBundles) == 0 || a.FromBundle != "",
+		"--earlier-bundle needs --from-bundle: an earlier bundle only gives the blobs an incremental --from-bundle left out")
 	// ECR settings are checked here, not per image when a repository is made: a bad one
 	// would fail every image (or pass unseen with --target registry).
 	switch strings.ToUpper(a.TagMutability) {
@@ -212,6 +253,10 @@ func checkArgs(a Args, has func(name string) bool) error {
 	}
 	return errors.Join(errs...)
 }
+
+// sha256Hex is a release digest as --release-sha256 takes it, lower-cased, without its
+// "sha256:" (the library checks it again, as WithReleaseSHA256 does).
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // minIdleTimeout is the shortest --idle-timeout: the library's.
 const minIdleTimeout = tmsync.MinIdleTimeout

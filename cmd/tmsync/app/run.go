@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -238,26 +237,16 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 			}
 		}()
 	}
+	// The flags' values were checked when they were read (checkArgs): the target is ecr
+	// or registry, the scan gate's severity parses.
 	if a.Target == "" {
 		a.Target = "ecr"
-	}
-	if a.Target != "ecr" && a.Target != "registry" {
-		return nil, startErr("checking flags", fmt.Errorf("--target %q: want ecr or registry", a.Target))
-	}
-	if a.Target == "registry" && a.TrgRegistry == "" {
-		return nil, startErr("checking flags", errors.New("--target registry needs --trg-registry HOST[:PORT]"))
-	}
-	if a.ScanWait > 0 && a.Target != "ecr" {
-		return nil, startErr("checking flags", errors.New("--scan-wait needs --target ecr"))
-	}
-	if a.FailOnSeverity != "" && a.ScanWait <= 0 {
-		return nil, startErr("checking flags", errors.New("--fail-on-severity needs --scan-wait: without waiting for the scans there are no findings to gate on"))
 	}
 	var failOn tmsync.Severity
 	if a.FailOnSeverity != "" {
 		var err error
 		if failOn, err = tmsync.ParseSeverity(a.FailOnSeverity); err != nil {
-			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", a.FailOnSeverity))
+			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity: %w", err))
 		}
 	}
 	relOpts := releaseOptions(a)
