@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"go.podman.io/image/v5/docker"
@@ -51,23 +53,18 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 				return exitCode(2)
 			}
 			src, dest := c.Args().Get(0), c.Args().Get(1)
-			byo, err := tmsync.ParseBYOPolicy(c.String("byo-policy"))
-			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: copy: --byo-policy %q: want pinned or attested\n", c.String("byo-policy"))
+			// The flags' values, checked as sync checks them (checkArgs, for the flags copy
+			// has): the BYO policy, and the attestation checks' own inputs, every bad one
+			// said, before any registry is asked.
+			if _, err := readArgs(c, stderr, hasFlag(c.Command.Flags)); err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					fmt.Fprintf(stderr, "ERROR: copy: %s\n", line)
+				}
 				return exitCode(2)
 			}
-			// The attestation checks' own inputs, said before any registry is asked.
-			for _, f := range c.StringSlice("src-attestor-fingerprint") {
-				if err := attest.CheckFingerprint(f); err != nil {
-					fmt.Fprintf(stderr, "ERROR: copy: --src-attestor-fingerprint: %v\n", err)
-					return exitCode(2)
-				}
-			}
-			if c.String("attestation-bundle") == "" {
-				if err := attest.CheckAddress(c.String("src_attestions_address")); err != nil {
-					fmt.Fprintf(stderr, "ERROR: copy: --src_attestions_address: %v\n", err)
-					return exitCode(2)
-				}
+			byo, err := tmsync.ParseBYOPolicy(c.String("byo-policy"))
+			if err != nil { // refused by checkArgs
+				return err
 			}
 			// Bad references are bad input (exit 2), said before any registry is asked.
 			for _, r := range []struct{ role, ref string }{{"SRC", src}, {"DEST", dest}} {
@@ -195,6 +192,19 @@ func reportCommand(stdout io.Writer) *cli.Command {
 				return exitCode(m.ExitStatus())
 			},
 		}},
+	}
+}
+
+// hasFlag says whether a flag of this name is one of flags (for readArgs and checkArgs:
+// the flags of a command that are not sync's).
+func hasFlag(flags []cli.Flag) func(name string) bool {
+	return func(name string) bool {
+		for _, f := range flags {
+			if slices.Contains(f.Names(), name) {
+				return true
+			}
+		}
+		return false
 	}
 }
 
