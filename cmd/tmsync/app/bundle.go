@@ -239,19 +239,18 @@ func exportCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 		OnUsageError: exportUsageError(stderr),
 		Before:       applyExportConfig, // its error: cl.runCommand's refusal
 		Action: func(c *cli.Context) error {
-			errorLog := errorLogPath(Args{ErrorLog: c.String("error-log")})
 			if c.NArg() > 0 {
-				return cl.refuse(errorLog, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
+				return cl.refuse(c, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
 			}
 			a, err := exportArgsFromFlags(c, stderr)
 			if a.SrcPassword == "" {
 				a.SrcPassword = token
 			}
+			x := exportArgs{to: c.String("to"), split: c.String("split"), since: c.String("since"), tokenSecretSet: c.IsSet("src-token-secret")}
 			if err != nil {
-				return cl.refuse(errorLog, err)
+				return cl.refuseArgs(a, x, err)
 			}
-			return exitCode(runExport(c.Context, a, exportArgs{to: c.String("to"), split: c.String("split"), since: c.String("since"),
-				tokenSecretSet: c.IsSet("src-token-secret")}, stdout, stderr))
+			return exitCode(runExport(c.Context, a, x, stdout, stderr))
 		},
 	}
 }
@@ -295,19 +294,22 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	errorLog := errorLogPath(a)
 	hardStop.arm(a)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
-	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
-	if err != nil {
-		return fail(startErr("checking flags", err))
+	// The outputs first: an error log that cannot be written, or would replace an input,
+	// is not written for any refusal.
+	logOK, outErr := checkOutputs(a, x)
+	if !logOK {
+		errorLog = ""
 	}
 	split, err := x.check()
 	if err != nil {
-		return fail(startErr("checking flags", err))
+		err = startErr("checking flags", err)
 	}
-	if logOK, err := checkOutputs(a); err != nil {
-		if !logOK {
-			errorLog = ""
-		}
+	if err := errors.Join(err, outErr); err != nil {
 		return fail(err)
+	}
+	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
+	if err != nil {
+		return fail(startErr("checking flags", err))
 	}
 	toTar := strings.HasSuffix(x.to, ".tar")
 

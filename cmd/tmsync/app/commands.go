@@ -167,6 +167,12 @@ func reportCommand(stdout io.Writer) *cli.Command {
 				&cli.StringFlag{Name: "error-log", Usage: "also write the merged error log here"},
 			},
 			Action: func(c *cli.Context) error {
+				if err := checkMergeOutputs(c.String("output"), c.String("error-log"), c.Args().Slice()); err != nil {
+					for _, line := range strings.Split(err.Error(), "\n") {
+						fmt.Fprintf(c.App.ErrWriter, "ERROR: %s\n", line)
+					}
+					return exitCode(2)
+				}
 				var reports []*tmsync.Report
 				for _, p := range c.Args().Slice() {
 					r, err := tmsync.ReadReport(p)
@@ -193,6 +199,30 @@ func reportCommand(stdout io.Writer) *cli.Command {
 			},
 		}},
 	}
+}
+
+// checkMergeOutputs refuses, before anything is read or written, a merged report or error
+// log that would replace one of the reports being merged (a shard's report is the record
+// of its run), or the two outputs as one file: each named by its flag, as fileKey sees
+// files (a linked folder, ".." are one file).
+func checkMergeOutputs(output, errorLog string, files []string) error {
+	var errs []error
+	for _, o := range []struct{ flag, path string }{{"--output", output}, {"--error-log", errorLog}} {
+		if o.path == "" {
+			continue
+		}
+		key := fileKey(o.path)
+		for i, f := range files {
+			if fileKey(f) == key {
+				errs = append(errs, fmt.Errorf("%s %s: it is FILE %d (%s), a report being merged: the output would overwrite it", o.flag, o.path, i+1, f))
+				break
+			}
+		}
+	}
+	if output != "" && errorLog != "" && fileKey(output) == fileKey(errorLog) {
+		errs = append(errs, fmt.Errorf("--error-log %s: the same file as --output (%s): each output needs its own file", errorLog, fileKey(output)))
+	}
+	return errors.Join(errs...)
 }
 
 // hasFlag says whether a flag of this name is one of flags (for readArgs and checkArgs:

@@ -16,7 +16,7 @@ import (
 )
 
 // readBack runs a sync-like command with args and returns the Args it would run with
-// (the token left out: it never goes in a file).
+// (the token left out: it never goes in a file; the --config file's name too).
 func readBack(t *testing.T, args ...string) Args {
 	t.Helper()
 	var got Args
@@ -31,6 +31,7 @@ func readBack(t *testing.T, args ...string) Args {
 		t.Fatalf("sync %q: %v", args, err)
 	}
 	got.SrcPassword = ""
+	got.Config = "" // where the settings came from, not a setting
 	return got
 }
 

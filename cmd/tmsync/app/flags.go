@@ -145,6 +145,7 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 	// folder or the working folder (resolveDefaultFiles).
 	defaultsErr := resolveDefaultFiles(c, &a)
 	a.FromBundle, a.EarlierBundles = c.String("from-bundle"), c.StringSlice("earlier-bundle")
+	a.Config = c.String("config")
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}

@@ -143,15 +143,17 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	errorLog := errorLogPath(a)
 	hardStop.arm(a)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
+	// The outputs first: an error log that cannot be written (its folder is a bad one), or
+	// would replace an input, is not written for any refusal: the error is printed only.
+	if logOK, err := checkOutputs(a, exportArgs{}); err != nil {
+		if !logOK {
+			errorLog = ""
+		}
+		return fail(err)
+	}
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))
-	}
-	if logOK, err := checkOutputs(a); err != nil {
-		if !logOK {
-			errorLog = "" // its folder is a bad one: the error is printed only
-		}
-		return fail(err)
 	}
 	runAs := mode
 	if a.DryRun {
