@@ -141,7 +141,7 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	defer console.finish()
 	console.quietSkip = mode == tmsync.ModeVerify
 	errorLog := errorLogPath(a)
-	hardStop.arm(a)
+	hardStop.arm(a, console)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
 	// The outputs first: an error log that cannot be written (its folder is a bad one), or
 	// would replace an input, is not written for any refusal: the error is printed only.
