@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -217,7 +218,7 @@ func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 // newApp is the command line; cl.token is the vendor token read from TM_TOKEN, which is
 // no longer in the environment.
 func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "tmsync",
 		Usage:   "put a Thought Machine Vault release into Amazon ECR, verified and byte for byte",
 		Version: tmsync.Version,
@@ -259,6 +260,15 @@ func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   usageError(stderr),
 	}
+	// --help in each command's own flags: urfave/cli adds it to a command only when the
+	// command runs, after the app has sorted the command's flags into the help's
+	// categories, so that a command with categories would not list it.
+	for _, c := range app.Commands {
+		if !slices.Contains(c.Flags, cli.HelpFlag) {
+			c.Flags = append(c.Flags, cli.HelpFlag)
+		}
+	}
+	return app
 }
 
 func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) *cli.Command {

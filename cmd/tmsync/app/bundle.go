@@ -491,14 +491,14 @@ func bundleCommand(stdout, stderr io.Writer) *cli.Command {
 			Name:      "verify",
 			Usage:     "check a bundle's files and attestations, offline; exit 0 all verified, 1 some images refused, 2 unreadable",
 			ArgsUsage: "DIR|FILE.tar|FILE.tar.000",
-			Flags: []cli.Flag{
+			Flags: categorize([]cli.Flag{
 				&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor (the operator's: never a key from the bundle)"},
 				&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: fingerprintUsage},
 				&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
 				&cli.StringFlag{Name: "byo-policy", Value: string(tmsync.BYOPinned), Usage: "upstream images without attestation: pinned (pass) or attested (refuse)"},
 				&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "the vendor registry: its images always need an attestation"},
 				&cli.StringFlag{Name: "temp-dir", Usage: "where a tar is extracted (default: the system's)"},
-			},
+			}),
 			OnUsageError: usageError(stderr),
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {

@@ -132,10 +132,10 @@ func reportCommand(stdout io.Writer) *cli.Command {
 		Name:      "report",
 		Usage:     "print a saved JSON report for people (a plan's as plan prints it)",
 		ArgsUsage: "FILE",
-		Flags: []cli.Flag{
+		Flags: categorize([]cli.Flag{
 			&cli.BoolFlag{Name: "detailed-exitcode", EnvVars: []string{"TMSYNC_DETAILED_EXITCODE"},
 				Usage: "for a plan: exit 3 when it has changes (0 none, 1 failures, 2 bad input)"},
-		},
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				fmt.Fprintln(c.App.ErrWriter, "ERROR: report takes one FILE")
@@ -162,10 +162,10 @@ func reportCommand(stdout io.Writer) *cli.Command {
 			Name:      "merge",
 			Usage:     "merge the reports of the shards of one run",
 			ArgsUsage: "FILE...",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "output", Required: true, Usage: "merged report"},
+			Flags: categorize([]cli.Flag{
+				&cli.StringFlag{Name: "output", Required: true, Category: catOutput, Usage: "merged report"},
 				&cli.StringFlag{Name: "error-log", Usage: "also write the merged error log here"},
-			},
+			}),
 			Action: func(c *cli.Context) error {
 				if err := checkMergeOutputs(c.String("output"), c.String("error-log"), c.Args().Slice()); err != nil {
 					for _, line := range strings.Split(err.Error(), "\n") {

@@ -156,8 +156,10 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 		return fail(startErr("checking flags", err))
 	}
 	runAs := mode
-	if a.DryRun {
-		runAs = tmsync.ModePlan // --dry-run: plan only
+	if a.DryRun && mode == tmsync.ModeSync {
+		// sync --dry-run: plan only. A verify changes nothing already: it still verifies
+		// (as a plan it would pass with images missing, its gate open).
+		runAs = tmsync.ModePlan
 	}
 	s, err := setup(ctx, runAs, a, console, logger)
 	if err != nil {
