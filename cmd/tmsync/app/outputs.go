@@ -63,6 +63,11 @@ func checkOutputs(a Args, x exportArgs) (logOK bool, err error) {
 				logOK = logOK && o.flag != "--error-log"
 				continue
 			}
+			if tarPart(key, x.to) {
+				errs = append(errs, fmt.Errorf("%s %s: a part of the bundle --to %s (--split writes %s.000, .001, ...)", o.flag, o.path, x.to, x.to))
+				logOK = logOK && o.flag != "--error-log"
+				continue
+			}
 		}
 		if other, ok := seen[key]; ok {
 			errs = append(errs, fmt.Errorf("%s %s: the same file as %s (%s): each output needs its own file", o.flag, o.path, other, key))
@@ -98,12 +103,19 @@ func checkBundleTo(a Args, x exportArgs, seen map[string]string) []error {
 	for _, in := range append(inputs(a), more...) {
 		if ik := fileKey(in.path); in.path != "" && (ik == dir || within(ik, dir)) {
 			errs = append(errs, fmt.Errorf("--to %s: the bundle folder %s holds the %s %s: export writes the bundle's files there; give a folder of its own", x.to, dir, in.flag, in.path))
+		} else if in.path != "" && tarPart(ik, x.to) {
+			errs = append(errs, fmt.Errorf("--to %s: the %s %s is named as a part of the bundle (--split writes %s.000, .001, ...)", x.to, in.flag, in.path, x.to))
 		}
 	}
 	if a.ReleaseDir != "" && (within(fileKey(a.ReleaseDir), dir) || fileKey(a.ReleaseDir) == dir) {
 		errs = append(errs, fmt.Errorf("--to %s: the bundle folder %s holds the release folder --release-dir %s: export writes the bundle's files there; give a folder of its own", x.to, dir, a.ReleaseDir))
 	}
 	return errs
+}
+
+// tarPart: the file key key is a part export's --split would write for --to to (a tar).
+func tarPart(key, to string) bool {
+	return strings.HasSuffix(to, ".tar") && partSuffix.MatchString(key) && partSuffix.ReplaceAllString(key, "") == fileKey(to)
 }
 
 // bundleFolder is the folder export writes the bundle's files into for --to: the folder

@@ -123,6 +123,8 @@ func TestOutputsNeverReplaceInputs(t *testing.T) {
 		{"bundle folder holding the release folder", []string{"export", "--to", "."}, []string{"--to .: the bundle folder " + dir + " holds the release folder --release-dir rel",
 			"--error-log logs/sync-error.log: inside the bundle folder"}},
 		{"bundle folder is --since", []string{"export", "--to", "prev", "--since", "prev"}, []string{"--to prev: the bundle folder " + filepath.Join(dir, "prev") + " holds the --since prev"}},
+		{"report as a part of the bundle", []string{"export", "--to", "out/x.tar", "--split", "1G", "--report", "out/x.tar.001"}, []string{"--report out/x.tar.001: a part of the bundle --to out/x.tar"}},
+		{"bundle parts over an input", []string{"export", "--to", "p.tar", "--split", "1G", "--since", "p.tar.000"}, []string{"--to p.tar: the --since p.tar.000 is named as a part of the bundle"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
