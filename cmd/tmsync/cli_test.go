@@ -9,8 +9,9 @@ import (
 	"testing"
 )
 
-// TestHelpLayout: every command's help fits 100 columns, groups flags by category, and
-// shows only its own flags (plan and verify have no sync-only flag).
+// TestHelpLayout: every command's help fits 100 columns and groups flags by category;
+// plan and verify show the flags of sync they take (app.TestHelpListsEveryFlag: every
+// command shows every flag it takes).
 func TestHelpLayout(t *testing.T) {
 	for _, cmd := range [][]string{{}, {"sync"}, {"plan"}, {"verify"}, {"copy"}, {"report"}, {"report", "merge"}, {"version"}, {"completion"}} {
 		code, out, _ := runCLI(t, append(cmd, "--help")...)
@@ -30,12 +31,12 @@ func TestHelpLayout(t *testing.T) {
 			t.Errorf("plan --help has no category %q", cat)
 		}
 	}
-	for _, f := range []string{"--concurrency", "--retries", "--scan-wait", "--dry-run", "--heartbeat"} {
-		if !strings.Contains(syncHelp, "\n   "+f) {
-			t.Errorf("sync --help lacks %s", f)
-		}
-		if strings.Contains(planHelp, "\n   "+f) {
-			t.Errorf("plan --help shows the sync-only flag %s", f)
+	_, verifyHelp, _ := runCLI(t, "verify", "--help")
+	for _, f := range []string{"--concurrency", "--retries", "--scan-wait", "--fail-on-severity", "--dry-run", "--heartbeat", "--save-attestation-bundle"} {
+		for cmd, help := range map[string]string{"sync": syncHelp, "plan": planHelp, "verify": verifyHelp} {
+			if !strings.Contains(help, "\n   "+f) {
+				t.Errorf("%s --help lacks %s", cmd, f)
+			}
 		}
 	}
 	if !strings.Contains(planHelp, "--detailed-exitcode") || !strings.Contains(planHelp, "[$TMSYNC_DETAILED_EXITCODE]") {

@@ -18,8 +18,9 @@ import (
 
 // TestSecondSignalStopsAtOnce: a sync held mid-copy (every blob download of the source
 // stalls) whose wind-down cannot end (its console is a pipe nobody reads any more, as
-// `tmsync sync | less` left paused) is sent SIGINT, then SIGINT again. The second one
-// stops the process at once: exit 130, a line on stderr that says what is lost, the
+// `tmsync sync | less` left paused) is sent SIGINT, then SIGINT again. The first one is
+// said on stderr (the console held by its pipe does not hold that line back). The second
+// one stops the process at once: exit 130, a line on stderr that says what is lost, the
 // error log says the run was stopped (it is never empty on a status other than 0), an
 // earlier run's report and JUnit file are removed (they would read as this run's), and no
 // half-written temporary file is left.
@@ -131,6 +132,10 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "ERROR: second SIGINT: stopping now") || !strings.Contains(stderr.String(), "the report is not written") {
 		t.Errorf("stderr lacks the second SIGINT's line:\n%s", stderr.String())
+	}
+	first := strings.Index(stderr.String(), "WARNING: SIGINT received: stopping: what is copying is cut, nothing more starts, then the report and error log are written; press Ctrl-C again")
+	if first < 0 || first > strings.Index(stderr.String(), "ERROR: second SIGINT") || strings.Count(stderr.String(), "WARNING: SIGINT received") != 1 {
+		t.Errorf("stderr lacks the first SIGINT's line, once, before the second's:\n%s", stderr.String())
 	}
 	log := r.errorLog()
 	t.Logf("stderr:\n%s\nerror log:\n%s", stderr.String(), log)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -121,9 +122,28 @@ var errTokenBlank = errors.New("TM_TOKEN is set but blank (white space only): gi
 // the run's own "checking flags" errors do: the error on stderr, and the error log
 // (--error-log, or sync-error.log) rewritten to say it, so that the log is empty exactly
 // when the exit status is 0. An old --report is left as it is, as those errors leave it.
-func (cl *cmdline) refuse(errorLog string, err error) error {
+// An error log that names one of the command line's inputs is not written (refusalLog).
+func (cl *cmdline) refuse(c *cli.Context, err error) error {
+	a, _ := readArgs(c, io.Discard, hasFlag(c.Command.Flags)) // as far as they read
+	return cl.refuseArgs(a, exportArgs{since: c.String("since")}, err)
+}
+
+// refuseArgs is refuse for the settings a (and export's x) of the command line.
+func (cl *cmdline) refuseArgs(a Args, x exportArgs, err error) error {
 	console := &Console{W: cl.stderr, Redactor: cl.red}
-	return exitCode(failStart(console, errorLog, err))
+	errorLog, why := refusalLog(a, x)
+	return exitCode(failStart(console, errorLog, errors.Join(err, why)))
+}
+
+// refusalLog is the error log a refusal of a run of a (and export's x) writes; "" when
+// that file is one of the run's inputs (inputNamed), with the error that says so: a
+// refusal must not replace the --config file or the attestor key it could not use.
+func refusalLog(a Args, x exportArgs) (string, error) {
+	errorLog := errorLogPath(a)
+	if in := inputNamed(a, fileKey(errorLog), exportInputs(x)...); in != "" {
+		return "", fmt.Errorf("--error-log %s: %s; not written", errorLog, in)
+	}
+	return errorLog, nil
 }
 
 // runCommand gives a command that runs (sync, plan, verify, export) the error log on
@@ -140,15 +160,32 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 	}
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
 		code := printUsage(c, err, sub) // prints the error in problem's words
-		// The flags after the bad one are not parsed: the error log's path is read from
-		// the command line itself.
-		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLogFromArgs(cl.args, valueFlagNames(c.App.Commands)), problem(c, err))
+		// The flags after the bad one are not parsed: the error log's path, and the
+		// inputs it may not replace, are read from the command line itself.
+		takesValue := valueFlagNames(c.App.Commands)
+		a, _ := readArgs(c, io.Discard, hasFlag(c.Command.Flags))
+		a.ErrorLog = errorLogFromArgs(cl.args, takesValue)
+		x := exportArgs{since: c.String("since")}
+		for name, p := range map[string]*string{"config": &a.Config, "src_attestor": &a.AttestorKeyFile,
+			"attestation-bundle": &a.AttestationBundle, "trg_ecr_policy_file_path": &a.PolicyPath,
+			"trg_ecr_lifecycle_file_path": &a.LifecyclePath, "trg_resource_tags_file_path": &a.TagsPath,
+			"authfile": &a.AuthFile, "bank-public-key": &a.BankPublicKey, "from-bundle": &a.FromBundle,
+			"release-dir": &a.ReleaseDir, "since": &x.since} {
+			if v := argValue(cl.args, takesValue, name); v != "" {
+				*p = v
+			}
+		}
+		errorLog, why := refusalLog(a, x)
+		if why != nil {
+			fmt.Fprintf(cl.stderr, "ERROR: %v\n", why)
+		}
+		startLog(&Console{W: cl.stderr, Redactor: cl.red}, errorLog, problem(c, err))
 		return code
 	}
 	if before := cmd.Before; before != nil {
 		cmd.Before = func(c *cli.Context) error {
 			if err := before(c); err != nil {
-				return cl.refuse(errorLogPath(Args{ErrorLog: c.String("error-log")}), err)
+				return cl.refuse(c, err)
 			}
 			return nil
 		}
@@ -171,7 +208,7 @@ func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
 		if cl.blankTokenUsed(c) {
-			return cl.refuse(errorLogPath(Args{ErrorLog: c.String("error-log")}), errTokenBlank)
+			return cl.refuse(c, errTokenBlank)
 		}
 		return action(c)
 	}
@@ -181,7 +218,7 @@ func (cl *cmdline) tokenCommand(cmd *cli.Command) *cli.Command {
 // newApp is the command line; cl.token is the vendor token read from TM_TOKEN, which is
 // no longer in the environment.
 func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "tmsync",
 		Usage:   "put a Thought Machine Vault release into Amazon ECR, verified and byte for byte",
 		Version: tmsync.Version,
@@ -223,6 +260,15 @@ func newApp(stdout, stderr io.Writer, cl *cmdline) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   usageError(stderr),
 	}
+	// --help in each command's own flags: urfave/cli adds it to a command only when the
+	// command runs, after the app has sorted the command's flags into the help's
+	// categories, so that a command with categories would not list it.
+	for _, c := range app.Commands {
+		if !slices.Contains(c.Flags, cli.HelpFlag) {
+			c.Flags = append(c.Flags, cli.HelpFlag)
+		}
+	}
+	return app
 }
 
 func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) *cli.Command {
@@ -233,9 +279,8 @@ func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) 
 		Flags:  append(modeFlags(mode), configFlag()),
 		Before: applyConfig,
 		Action: func(c *cli.Context) error {
-			errorLog := errorLogPath(Args{ErrorLog: c.String("error-log")})
 			if c.NArg() > 0 {
-				return cl.refuse(errorLog, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
+				return cl.refuse(c, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
 			}
 			a, err := argsFromFlags(c, stderr)
 			if a.SrcPassword != "" {
@@ -244,7 +289,7 @@ func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) 
 				a.SrcPassword, a.TokenFrom = token, "TM_TOKEN"
 			}
 			if err != nil {
-				return cl.refuse(errorLog, err)
+				return cl.refuseArgs(a, exportArgs{}, err)
 			}
 			return exitCode(runMode(c.Context, mode, a, stdout, stderr))
 		},
@@ -259,31 +304,7 @@ func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) 
 // --error-log" is a report named --error-log, as the flag package reads it). A flag
 // not known here (the bad one, say) takes nothing.
 func errorLogFromArgs(args []string, takesValue map[string]bool) string {
-	flagValue := func(name string) string {
-		v := ""
-		for i := 0; i < len(args); i++ {
-			a := args[i]
-			if a == "--" {
-				break
-			}
-			if !strings.HasPrefix(a, "-") {
-				continue
-			}
-			n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			switch {
-			case hasVal:
-				if n == name {
-					v = val
-				}
-			case takesValue[n] && i+1 < len(args):
-				if n == name {
-					v = args[i+1]
-				}
-				i++ // the value of n, whatever it looks like
-			}
-		}
-		return v // the last one given, as the flag package takes it
-	}
+	flagValue := func(name string) string { return argValue(args, takesValue, name) }
 	if v := flagValue("error-log"); v != "" {
 		return v
 	}
@@ -303,4 +324,33 @@ func errorLogFromArgs(args []string, takesValue map[string]bool) string {
 		}
 	}
 	return errorLogPath(Args{})
+}
+
+// argValue is the value of the flag name in the command line args as given (the last
+// one, as the flag package takes it), "" if it is not there; takesValue as for
+// errorLogFromArgs.
+func argValue(args []string, takesValue map[string]bool, name string) string {
+	v := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case hasVal:
+			if n == name {
+				v = val
+			}
+		case takesValue[n] && i+1 < len(args):
+			if n == name {
+				v = args[i+1]
+			}
+			i++ // the value of n, whatever it looks like
+		}
+	}
+	return v
 }

@@ -83,6 +83,10 @@ type Args struct {
 
 	// Logging: LogLevel "" is off; LogFormat text or json.
 	LogLevel, LogFormat string
+
+	// Config is the --config file the flags were read from: an input, which no output
+	// may replace (inputNamed).
+	Config string
 }
 
 // String prints Args without the vendor token, so that a log line or an error that

@@ -167,7 +167,7 @@ func exportFlags() []cli.Flag {
 	categorize(flags)
 	own := []cli.Flag{
 		&cli.StringFlag{Name: "to", Category: catOutput, Usage: "write the bundle to this folder, or to this FILE.tar (packed from a folder FILE.tar.export.d next to it: twice the bundle's size on disk until packed)"},
-		&cli.StringFlag{Name: "split", Category: catOutput, Usage: "with --to FILE.tar: cut the tar into parts of this size (bytes, or with K, M, G or T: KiB, MiB, GiB, TiB, as 500MiB or 2 G; at least 512)"},
+		&cli.StringFlag{Name: "split", Category: catOutput, Usage: "with --to FILE.tar: cut the tar into parts of this size, at least 512 bytes: " + sizeGrammar},
 		&cli.StringFlag{Name: "since", Category: catSource, Usage: "incremental: leave out the layers a previous bundle (its folder or bundle.json) or release folder carried"},
 	}
 	flags = append(flags, own...)
@@ -239,19 +239,18 @@ func exportCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 		OnUsageError: exportUsageError(stderr),
 		Before:       applyExportConfig, // its error: cl.runCommand's refusal
 		Action: func(c *cli.Context) error {
-			errorLog := errorLogPath(Args{ErrorLog: c.String("error-log")})
 			if c.NArg() > 0 {
-				return cl.refuse(errorLog, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
+				return cl.refuse(c, fmt.Errorf("unexpected arguments %q (flags only)", maskRefs(c.Args().Slice())))
 			}
 			a, err := exportArgsFromFlags(c, stderr)
 			if a.SrcPassword == "" {
 				a.SrcPassword = token
 			}
+			x := exportArgs{to: c.String("to"), split: c.String("split"), since: c.String("since"), tokenSecretSet: c.IsSet("src-token-secret")}
 			if err != nil {
-				return cl.refuse(errorLog, err)
+				return cl.refuseArgs(a, x, err)
 			}
-			return exitCode(runExport(c.Context, a, exportArgs{to: c.String("to"), split: c.String("split"), since: c.String("since"),
-				tokenSecretSet: c.IsSet("src-token-secret")}, stdout, stderr))
+			return exitCode(runExport(c.Context, a, x, stdout, stderr))
 		},
 	}
 }
@@ -293,21 +292,24 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
 	defer console.finish()
 	errorLog := errorLogPath(a)
-	hardStop.arm(a)
+	hardStop.arm(a, console)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
-	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
-	if err != nil {
-		return fail(startErr("checking flags", err))
+	// The outputs first: an error log that cannot be written, or would replace an input,
+	// is not written for any refusal.
+	logOK, outErr := checkOutputs(a, x)
+	if !logOK {
+		errorLog = ""
 	}
 	split, err := x.check()
 	if err != nil {
-		return fail(startErr("checking flags", err))
+		err = startErr("checking flags", err)
 	}
-	if logOK, err := checkOutputs(a); err != nil {
-		if !logOK {
-			errorLog = ""
-		}
+	if err := errors.Join(err, outErr); err != nil {
 		return fail(err)
+	}
+	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
+	if err != nil {
+		return fail(startErr("checking flags", err))
 	}
 	toTar := strings.HasSuffix(x.to, ".tar")
 
@@ -440,15 +442,21 @@ func writeOutputs(console *Console, a Args, rep *tmsync.Report, errorLog string,
 	return status
 }
 
-// sizeForm is a size as parseSize reads it (upper-cased): a whole number, an optional
-// space, and an optional unit: B, or K, M, G or T with B or iB after it or not.
-var sizeForm = regexp.MustCompile(`^([0-9]+)\s*(?:([KMGT])(?:I?B)?|B)?$`)
+// sizeGrammar is how the size flags (--cache-max-bytes, --split) are written, for their
+// usage: the one grammar sizeForm reads.
+const sizeGrammar = "a whole number of bytes, or one with K, M, G or T: binary units (K, Ki, KiB and KB are 1024 bytes), any case, a space allowed before the unit (500MiB, 500 MiB, 500Mi, 2G, 2gb); no fraction, sign or exponent"
 
-// parseSize reads "1048576", "100M", "4G", "512KiB", "5 MiB", "2gb": a positive whole
-// number of bytes, the units binary (K = KiB) in any case. A fraction ("1.5G"), a sign,
-// 0 and a size past 2^62 bytes are refused; the caller names its flag.
-func parseSize(s string) (int64, error) {
-	const want = "want a positive whole number of bytes, or one with K, M, G or T (KiB, MiB, GiB, TiB), as 500MiB, 5 MiB or 2G"
+// sizeForm is a size as parseSizeOrZero reads it (upper-cased): a whole number, an
+// optional space, and an optional unit: B, or K, M, G or T alone or followed by I, IB or
+// B. 0 is a size like any other here ("0", "0Ki", "0 KiB"): whether it is allowed is the
+// flag's to say.
+var sizeForm = regexp.MustCompile(`^([0-9]+)\s*(?:([KMGT])(?:I?B|I)?|B)?$`)
+
+// parseSizeOrZero reads a size written as sizeGrammar says ("1048576", "100M", "4Gi",
+// "512KiB", "5 MiB", "2gb", "0", "0Ki"), in bytes. A fraction ("1.5G"), a sign, an
+// exponent ("1e3") and a size past 2^62 bytes are refused; the caller names its flag.
+func parseSizeOrZero(s string) (int64, error) {
+	const want = "want " + sizeGrammar
 	m := sizeForm.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
 	if m == nil {
 		if strings.ContainsAny(s, ".,") {
@@ -461,10 +469,17 @@ func parseSize(s string) (int64, error) {
 	if err != nil || n > (1<<62)/mult {
 		return 0, errors.New("too large: at most 4 EiB (2^62 bytes)")
 	}
-	if n == 0 {
-		return 0, errors.New(want)
-	}
 	return n * mult, nil
+}
+
+// parseSize is parseSizeOrZero for a size that must be positive: 0 in any unit is
+// refused.
+func parseSize(s string) (int64, error) {
+	n, err := parseSizeOrZero(s)
+	if err == nil && n == 0 {
+		err = errors.New("want a positive size: " + sizeGrammar)
+	}
+	return n, err
 }
 
 // bundleCommand is `tmsync bundle verify PATH`.
@@ -476,14 +491,14 @@ func bundleCommand(stdout, stderr io.Writer) *cli.Command {
 			Name:      "verify",
 			Usage:     "check a bundle's files and attestations, offline; exit 0 all verified, 1 some images refused, 2 unreadable",
 			ArgsUsage: "DIR|FILE.tar|FILE.tar.000",
-			Flags: []cli.Flag{
+			Flags: categorize([]cli.Flag{
 				&cli.StringFlag{Name: "src_attestor", Value: "src_attestor.pgp", Usage: "armored public key file of the vendor's attestor (the operator's: never a key from the bundle)"},
 				&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: fingerprintUsage},
 				&cli.BoolFlag{Name: "strict-key-expiry", Usage: "refuse a signature whose key has expired since it signed"},
 				&cli.StringFlag{Name: "byo-policy", Value: string(tmsync.BYOPinned), Usage: "upstream images without attestation: pinned (pass) or attested (refuse)"},
 				&cli.StringFlag{Name: "srcdomain", Value: manifest.DefaultVendorRegistry, Usage: "the vendor registry: its images always need an attestation"},
 				&cli.StringFlag{Name: "temp-dir", Usage: "where a tar is extracted (default: the system's)"},
-			},
+			}),
 			OnUsageError: usageError(stderr),
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {

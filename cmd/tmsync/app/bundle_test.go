@@ -15,30 +15,55 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// TestParseSize: one grammar (sizeForm) for every size flag: a whole number, then
+// nothing, B, or K, M, G or T alone or with i, iB or B after it, in any case and with a
+// space allowed before the unit. 0 is read like any size by parseSizeOrZero, in every
+// unit a positive size takes (0Ki as 5Ki), and refused by parseSize.
 func TestParseSize(t *testing.T) {
 	good := map[string]int64{"1": 1, "1048576": 1 << 20, "1M": 1 << 20, "1m": 1 << 20, "1MiB": 1 << 20, "1MB": 1 << 20,
 		"4G": 4 << 30, " 2K ": 2 << 10, "3T": 3 << 40, "5MiB": 5 << 20, "5 MiB": 5 << 20, "5mib": 5 << 20, "5 mib": 5 << 20,
-		"5 M": 5 << 20, "5G": 5 << 30, "5 gb": 5 << 30, "7B": 7, "7 b": 7, "512\tKiB": 512 << 10, "4194304T": 1 << 62}
+		"5 M": 5 << 20, "5G": 5 << 30, "5 gb": 5 << 30, "7B": 7, "7 b": 7, "512\tKiB": 512 << 10, "4194304T": 1 << 62,
+		"5Ki": 5 << 10, "5 Ki": 5 << 10, "5ki": 5 << 10, "5 KiB": 5 << 10, "5KB": 5 << 10, "2Gi": 2 << 30, "3 ti": 3 << 40}
 	for in, want := range good {
 		if got, err := parseSize(in); err != nil || got != want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
+		if got, err := parseSizeOrZero(in); err != nil || got != want {
+			t.Errorf("parseSizeOrZero(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		// The same spelling of 0 is 0: the zero and the grammar agree.
+		zero := regexp.MustCompile(`^\s*[0-9]+`).ReplaceAllString(in, "0")
+		if got, err := parseSizeOrZero(zero); err != nil || got != 0 {
+			t.Errorf("parseSizeOrZero(%q) = %d, %v; want 0", zero, got, err)
+		}
+		if _, err := parseSize(zero); err == nil || !strings.Contains(err.Error(), "want a positive size") {
+			t.Errorf("parseSize(%q): %v, want 0 refused", zero, err)
+		}
 	}
+	for _, in := range []string{"0", "0Ki", "0KiB", "0 KiB", "0B", "000", "0 mib", "0gb"} {
+		if got, err := parseSizeOrZero(in); err != nil || got != 0 {
+			t.Errorf("parseSizeOrZero(%q) = %d, %v; want 0", in, got, err)
+		}
+	}
+	const grammar = "want a whole number of bytes, or one with K, M, G or T"
 	for in, why := range map[string]string{
-		"": "want a positive whole number", "0": "want a positive", "0 MiB": "want a positive", "-1": "want a positive",
-		"+5": "want a positive", "1.5G": "whole numbers only", "1,5G": "whole numbers only", "0.5 K": "whole numbers only",
+		"": grammar, "-1": grammar, "-0": grammar, "+5": grammar, "1e3": grammar, "1E3": grammar, "0e0": grammar,
+		"1.5G": "whole numbers only", "1.5Gi": "whole numbers only", "1,5G": "whole numbers only", "0.5 K": "whole numbers only", "0.0": "whole numbers only",
 		"99999999999T": "too large", "4194305T": "too large", "99999999999999999999": "too large",
-		"M": "want a positive", "1X": "want a positive", "1 M B": "want a positive", "0x10": "want a positive",
-		"5ib": "want a positive", "5 I": "want a positive", "5KK": "want a positive", "5 MiBs": "want a positive",
+		"M": grammar, "Ki": grammar, "1X": grammar, "1 M B": grammar, "0x10": grammar,
+		"5ib": grammar, "5 I": grammar, "5i": grammar, "0i": grammar, "5KK": grammar, "5 MiBs": grammar, "5 K i": grammar,
 	} {
-		if got, err := parseSize(in); err == nil || !strings.Contains(err.Error(), why) {
-			t.Errorf("parseSize(%q) = %d, %v; want an error saying %q", in, got, err, why)
+		for name, parse := range map[string]func(string) (int64, error){"parseSize": parseSize, "parseSizeOrZero": parseSizeOrZero} {
+			if got, err := parse(in); err == nil || !strings.Contains(err.Error(), why) {
+				t.Errorf("%s(%q) = %d, %v; want an error saying %q", name, in, got, err, why)
+			}
 		}
 	}
 }
 
-// TestSizeFlags: each flag read with parseSize names itself in its error, exit 2, and
-// takes the spellings parseSize takes; --cache-max-bytes 0 (any unit) is its default.
+// TestSizeFlags: each size flag names itself in its error, exit 2, and takes the
+// spellings of the one grammar (sizeForm); --cache-max-bytes 0, in any unit a positive
+// size takes, or empty, is its default; --split refuses 0.
 func TestSizeFlags(t *testing.T) {
 	t.Setenv("TM_TOKEN", "")
 	dir := t.TempDir()
@@ -47,7 +72,8 @@ func TestSizeFlags(t *testing.T) {
 		bytes int64 // -1: refused
 	}{
 		{"5 MiB", 5 << 20}, {"5mib", 5 << 20}, {"2G", 2 << 30}, {"0", 0}, {"0 MiB", 0}, {"0gb", 0}, {"", 0},
-		{"1.5G", -1}, {"-1", -1}, {"99999999999T", -1}, {"5 I", -1},
+		{"0Ki", 0}, {"0KiB", 0}, {"5Ki", 5 << 10}, {"5 KiB", 5 << 10},
+		{"1.5G", -1}, {"1.5Gi", -1}, {"-1", -1}, {"1e3", -1}, {"99999999999T", -1}, {"5 I", -1},
 	} {
 		args := []string{"sync", "--release-dir", filepath.Join(dir, "no-release"), "--error-log", filepath.Join(dir, "e.log"),
 			"--target", "registry", "--trg-registry", "127.0.0.1:1", "--cache-max-bytes", tc.value}
@@ -58,6 +84,9 @@ func TestSizeFlags(t *testing.T) {
 		}
 		if tc.bytes < 0 && !strings.Contains(errOut, fmt.Sprintf("--cache-max-bytes %q: ", tc.value)) {
 			t.Errorf("--cache-max-bytes %q: %q", tc.value, errOut)
+		}
+		if got := readBack(t, "--cache-max-bytes", tc.value).CacheMaxBytes; tc.bytes >= 0 && got != tc.bytes {
+			t.Errorf("--cache-max-bytes %q: read as %d bytes, want %d", tc.value, got, tc.bytes)
 		}
 		x, err := exportArgs{to: "b.tar", split: tc.value}.check()
 		switch {

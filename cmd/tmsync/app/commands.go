@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"go.podman.io/image/v5/docker"
@@ -51,23 +53,18 @@ func copyCommand(stdout io.Writer, cl *cmdline) *cli.Command {
 				return exitCode(2)
 			}
 			src, dest := c.Args().Get(0), c.Args().Get(1)
-			byo, err := tmsync.ParseBYOPolicy(c.String("byo-policy"))
-			if err != nil {
-				fmt.Fprintf(stderr, "ERROR: copy: --byo-policy %q: want pinned or attested\n", c.String("byo-policy"))
+			// The flags' values, checked as sync checks them (checkArgs, for the flags copy
+			// has): the BYO policy, and the attestation checks' own inputs, every bad one
+			// said, before any registry is asked.
+			if _, err := readArgs(c, stderr, hasFlag(c.Command.Flags)); err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					fmt.Fprintf(stderr, "ERROR: copy: %s\n", line)
+				}
 				return exitCode(2)
 			}
-			// The attestation checks' own inputs, said before any registry is asked.
-			for _, f := range c.StringSlice("src-attestor-fingerprint") {
-				if err := attest.CheckFingerprint(f); err != nil {
-					fmt.Fprintf(stderr, "ERROR: copy: --src-attestor-fingerprint: %v\n", err)
-					return exitCode(2)
-				}
-			}
-			if c.String("attestation-bundle") == "" {
-				if err := attest.CheckAddress(c.String("src_attestions_address")); err != nil {
-					fmt.Fprintf(stderr, "ERROR: copy: --src_attestions_address: %v\n", err)
-					return exitCode(2)
-				}
+			byo, err := tmsync.ParseBYOPolicy(c.String("byo-policy"))
+			if err != nil { // refused by checkArgs
+				return err
 			}
 			// Bad references are bad input (exit 2), said before any registry is asked.
 			for _, r := range []struct{ role, ref string }{{"SRC", src}, {"DEST", dest}} {
@@ -135,10 +132,10 @@ func reportCommand(stdout io.Writer) *cli.Command {
 		Name:      "report",
 		Usage:     "print a saved JSON report for people (a plan's as plan prints it)",
 		ArgsUsage: "FILE",
-		Flags: []cli.Flag{
+		Flags: categorize([]cli.Flag{
 			&cli.BoolFlag{Name: "detailed-exitcode", EnvVars: []string{"TMSYNC_DETAILED_EXITCODE"},
 				Usage: "for a plan: exit 3 when it has changes (0 none, 1 failures, 2 bad input)"},
-		},
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				fmt.Fprintln(c.App.ErrWriter, "ERROR: report takes one FILE")
@@ -165,11 +162,17 @@ func reportCommand(stdout io.Writer) *cli.Command {
 			Name:      "merge",
 			Usage:     "merge the reports of the shards of one run",
 			ArgsUsage: "FILE...",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "output", Required: true, Usage: "merged report"},
+			Flags: categorize([]cli.Flag{
+				&cli.StringFlag{Name: "output", Required: true, Category: catOutput, Usage: "merged report"},
 				&cli.StringFlag{Name: "error-log", Usage: "also write the merged error log here"},
-			},
+			}),
 			Action: func(c *cli.Context) error {
+				if err := checkMergeOutputs(c.String("output"), c.String("error-log"), c.Args().Slice()); err != nil {
+					for _, line := range strings.Split(err.Error(), "\n") {
+						fmt.Fprintf(c.App.ErrWriter, "ERROR: %s\n", line)
+					}
+					return exitCode(2)
+				}
 				var reports []*tmsync.Report
 				for _, p := range c.Args().Slice() {
 					r, err := tmsync.ReadReport(p)
@@ -195,6 +198,43 @@ func reportCommand(stdout io.Writer) *cli.Command {
 				return exitCode(m.ExitStatus())
 			},
 		}},
+	}
+}
+
+// checkMergeOutputs refuses, before anything is read or written, a merged report or error
+// log that would replace one of the reports being merged (a shard's report is the record
+// of its run), or the two outputs as one file: each named by its flag, as fileKey sees
+// files (a linked folder, ".." are one file).
+func checkMergeOutputs(output, errorLog string, files []string) error {
+	var errs []error
+	for _, o := range []struct{ flag, path string }{{"--output", output}, {"--error-log", errorLog}} {
+		if o.path == "" {
+			continue
+		}
+		key := fileKey(o.path)
+		for i, f := range files {
+			if fileKey(f) == key {
+				errs = append(errs, fmt.Errorf("%s %s: it is FILE %d (%s), a report being merged: the output would overwrite it", o.flag, o.path, i+1, f))
+				break
+			}
+		}
+	}
+	if output != "" && errorLog != "" && fileKey(output) == fileKey(errorLog) {
+		errs = append(errs, fmt.Errorf("--error-log %s: the same file as --output (%s): each output needs its own file", errorLog, fileKey(output)))
+	}
+	return errors.Join(errs...)
+}
+
+// hasFlag says whether a flag of this name is one of flags (for readArgs and checkArgs:
+// the flags of a command that are not sync's).
+func hasFlag(flags []cli.Flag) func(name string) bool {
+	return func(name string) bool {
+		for _, f := range flags {
+			if slices.Contains(f.Names(), name) {
+				return true
+			}
+		}
+		return false
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // readBack runs a sync-like command with args and returns the Args it would run with
-// (the token left out: it never goes in a file).
+// (the token left out: it never goes in a file; the --config file's name too).
 func readBack(t *testing.T, args ...string) Args {
 	t.Helper()
 	var got Args
@@ -31,6 +31,7 @@ func readBack(t *testing.T, args ...string) Args {
 		t.Fatalf("sync %q: %v", args, err)
 	}
 	got.SrcPassword = ""
+	got.Config = "" // where the settings came from, not a setting
 	return got
 }
 
@@ -177,9 +178,15 @@ func TestConfigShowKeepsNonCredentials(t *testing.T) {
 
 // TestConfigShowRefusedValues: config show prints the settings, then says each value a run
 // would refuse (checked as a run checks them), exit 2: settings that would not start a run
-// are not shown as good.
+// are not shown as good. A run refuses the same values with the same words when it reads
+// its flags, before its release folder is read (and so before any network): the target,
+// the scan gate, the shards, the release pin and the evidence keys too, which were once
+// checked only when the run built its target or its engine.
 func TestConfigShowRefusedValues(t *testing.T) {
 	t.Setenv("TM_TOKEN", "tok_abcdefghij123")
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-release")
+	hex64 := strings.Repeat("ab", 32)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -188,16 +195,64 @@ func TestConfigShowRefusedValues(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "--concurrency 0: want at least 1"},
 		{[]string{"--src_attestions_address", "http://10.0.0.1/occ"}, "--src_attestions_address: attestation address"},
 		{[]string{"--byo-policy", "none"}, `--byo-policy "none"`},
+		{[]string{"--target", "s3"}, `--target "s3": want ecr or registry (any case)`},
+		{[]string{"--target", "registry"}, "--target registry needs --trg-registry HOST[:PORT]"},
+		{[]string{"--target", "REGISTRY", "--trg-registry", ""}, "--target registry needs --trg-registry HOST[:PORT]"},
+		{[]string{"--fail-on-severity", "HIGH"}, "--fail-on-severity needs --scan-wait"},
+		{[]string{"--fail-on-severity", "HIGH", "--scan-wait", "0s"}, "--fail-on-severity needs --scan-wait"},
+		{[]string{"--fail-on-severity", "SEVERE", "--scan-wait", "1m"}, `--fail-on-severity "SEVERE": want one of CRITICAL, HIGH`},
+		{[]string{"--scan-wait", "1m", "--target", "registry", "--trg-registry", "127.0.0.1:1"}, "--scan-wait needs --target ecr"},
+		{[]string{"--shard-index", "2", "--shard-count", "2"}, "--shard-index 2: want 0 to 1 (--shard-count 2)"},
+		{[]string{"--shard-index", "-1", "--shard-count", "3"}, "--shard-index -1: want 0 to 2"},
+		{[]string{"--shard-count", "0"}, "--shard-count 0: want at least 1"},
+		{[]string{"--release-sha256", "abc"}, `--release-sha256 "abc": want 64 hex digits`},
+		{[]string{"--release-sha256", "sha512:" + hex64}, `--release-sha256 "sha512:`},
+		{[]string{"--sign-kms-key", "alias/bank", "--bank-public-key", filepath.Join(dir, "bank.pem")}, "--sign-kms-key and --bank-public-key: give one"},
+		{[]string{"--earlier-bundle", filepath.Join(dir, "b1")}, "--earlier-bundle needs --from-bundle"},
 	} {
 		var out, errOut bytes.Buffer
 		code := Run(context.Background(), append([]string{"tmsync", "config", "show"}, c.args...), &out, &errOut)
 		if code != 2 || !strings.Contains(errOut.String(), "ERROR: "+c.want) || !strings.Contains(out.String(), "concurrency") {
 			t.Errorf("config show %v: exit %d, want 2, the settings and %q:\n%s", c.args, code, c.want, errOut.String())
 		}
+		errorLog := filepath.Join(dir, "sync-error.log")
+		args := append([]string{"tmsync", "sync", "--release-dir", missing, "--error-log", errorLog}, c.args...)
+		out.Reset()
+		errOut.Reset()
+		code = Run(context.Background(), args, &out, &errOut)
+		console := out.String() + errOut.String()
+		if code != 2 || !strings.Contains(console, c.want) || strings.Contains(console, "no-release") {
+			t.Errorf("sync %v: exit %d, want 2 and %q when the flags are read, before the release folder:\n%s", c.args, code, c.want, console)
+		}
+		if log, _ := os.ReadFile(errorLog); !strings.Contains(string(log), c.want) {
+			t.Errorf("sync %v: error log %q lacks %q", c.args, log, c.want)
+		}
 	}
-	var out, errOut bytes.Buffer
-	if code := Run(context.Background(), []string{"tmsync", "config", "show", "--src-attestor-fingerprint",
-		"0123 4567 89ab cdef 0123 4567 89AB CDEF 0123 4567"}, &out, &errOut); code != 0 {
-		t.Errorf("a good fingerprint: exit %d:\n%s", code, errOut.String())
+	for _, good := range [][]string{
+		{"--src-attestor-fingerprint", "0123 4567 89ab cdef 0123 4567 89AB CDEF 0123 4567"},
+		// Any case, as --byo-policy and --trg-tag-mutability.
+		{"--target", "ECR"}, {"--target", "Registry", "--trg-registry", "127.0.0.1:1"}, {"--target", " ecr "},
+		{"--fail-on-severity", "high", "--scan-wait", "1m"}, {"--fail-on-severity", "Critical", "--scan-wait", "1m", "--target", "Ecr"},
+		{"--shard-index", "1", "--shard-count", "2"},
+		{"--release-sha256", "sha256:" + strings.ToUpper(hex64)}, {"--release-sha256", hex64},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Run(context.Background(), append([]string{"tmsync", "config", "show"}, good...), &out, &errOut); code != 0 {
+			t.Errorf("config show %v: exit %d, want 0:\n%s", good, code, errOut.String())
+		}
+	}
+	// A target in another case is the same target to the run: registry runs as registry
+	// (it stops at the missing release folder, not at --target).
+	for _, target := range []string{"REGISTRY", "Registry"} {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), []string{"tmsync", "sync", "--release-dir", missing, "--error-log", filepath.Join(dir, "e.log"),
+			"--target", target, "--trg-registry", "127.0.0.1:1", "--trg_kms_key_alias", "alias/x"}, &out, &errOut)
+		console := out.String() + errOut.String()
+		if code != 2 || !strings.Contains(console, "no-release") || strings.Contains(console, "--target") && !strings.Contains(console, "ignored with --target registry") {
+			t.Errorf("sync --target %s: exit %d, want 2 at the missing release folder, the ECR flag said to be ignored:\n%s", target, code, console)
+		}
+	}
+	if a := readBack(t, "--target", "Registry", "--trg-registry", "h:1"); a.Target != "registry" {
+		t.Errorf("--target Registry read as %q, want registry", a.Target)
 	}
 }

@@ -435,6 +435,24 @@ func (c *Console) Printf(format string, args ...any) {
 	c.drawStatus()
 }
 
+// interject writes line on w, a writer other than c.W (stderr), with the status block
+// taken down first and drawn again after: on a terminal, w and c.W are one screen, and
+// the block's next redraw would otherwise wipe the line. A console held by a write that
+// does not end (a pipe nobody reads) is not waited for long: the line is then written
+// without it.
+func (c *Console) interject(w io.Writer, line string) {
+	for deadline := time.Now().Add(200 * time.Millisecond); !c.mu.TryLock(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			fmt.Fprintln(w, line)
+			return
+		}
+	}
+	defer c.mu.Unlock()
+	c.clearStatus()
+	fmt.Fprintln(w, line)
+	c.drawStatus()
+}
+
 // finish ends the status line.
 func (c *Console) finish() {
 	c.mu.Lock()

@@ -20,6 +20,11 @@ import (
 const helpWidth = 100
 
 func init() {
+	// urfave/cli's own flags, in a category as every other flag is: a command's help lists
+	// only the flags of its categories once one of its flags has one, and every command's
+	// help lists every flag it takes (--help, -h too).
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help", Category: catRun}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version", Category: catRun}
 	cli.HelpPrinter = func(w io.Writer, templ string, data any) {
 		var b strings.Builder
 		cli.HelpPrinterCustom(&b, templ, data, map[string]any{"wrapAt": func() int { return helpWidth }})
@@ -144,21 +149,30 @@ func flagField(f cli.Flag, name string) reflect.Value {
 	return v.Elem().FieldByName(name)
 }
 
-// syncOnly are the flags that only sync uses: plan and verify accept them and do not show
-// them.
-var syncOnly = map[string]bool{
-	"concurrency": true, "retries": true, "scan-wait": true, "fail-on-severity": true, "dry-run": true,
-	"heartbeat": true, "save-attestation-bundle": true,
+// unusedIn says, for plan and verify, the flags of sync they take without using them (a
+// script or a --config file shared with sync may give them), and why; their help says it.
+// Every flag a command takes is in its help: none is hidden.
+var unusedIn = map[tmsync.Mode]map[string]string{
+	tmsync.ModePlan: {
+		"scan-wait":        "plan reads no scan",
+		"fail-on-severity": "plan reads no scan",
+		"dry-run":          "plan changes nothing",
+	},
+	tmsync.ModeVerify: {
+		"dry-run": "verify copies and provisions nothing, and still checks every image",
+	},
 }
 
-// modeFlags are the flags of mode, each in its help category.
+// modeFlags are the flags of mode, each in its help category, the help of those mode
+// does not use saying so.
 func modeFlags(mode tmsync.Mode) []cli.Flag {
 	var out []cli.Flag
 	for _, f := range syncFlags() {
 		name := f.Names()[0]
-		if mode != tmsync.ModeSync && syncOnly[name] {
-			// Accepted (a script may pass plan the flags of its sync) but not shown.
-			setHidden(f)
+		if why := unusedIn[mode][name]; why != "" {
+			if v := flagField(f, "Usage"); v.IsValid() {
+				v.SetString(v.String() + "; " + string(mode) + ": taken, not used (" + why + ")")
+			}
 		}
 		cat := flagCategory[name]
 		if cat == "" {
@@ -187,13 +201,6 @@ func categorize(flags []cli.Flag) []cli.Flag {
 func setCategory(f cli.Flag, cat string) {
 	if v := flagField(f, "Category"); v.IsValid() && v.String() == "" {
 		v.SetString(cat)
-	}
-}
-
-// setHidden hides a flag from help.
-func setHidden(f cli.Flag) {
-	if v := flagField(f, "Hidden"); v.IsValid() {
-		v.SetBool(true)
 	}
 }
 
@@ -412,7 +419,7 @@ func versionCommand(stdout io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print tmsync's version, Go version and the versions of its modules",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "short", Usage: "the version only"}},
+		Flags: categorize([]cli.Flag{&cli.BoolFlag{Name: "short", Usage: "the version only"}}),
 		Action: func(c *cli.Context) error {
 			fmt.Fprintf(stdout, "tmsync %s\n", tmsync.Version)
 			if c.Bool("short") {

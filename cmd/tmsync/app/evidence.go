@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto"
-	"errors"
 	"fmt"
 	"os"
 
@@ -20,9 +19,7 @@ import (
 // --target registry: then it is loaded here when a KMS key needs it).
 func evidenceOption(ctx context.Context, a Args, awsCfg aws.Config) (tmsync.Option, error) {
 	ev := tmsync.Evidence{CopyReferrers: a.CopyReferrers}
-	if a.SignKMSKey != "" && a.BankPublicKey != "" {
-		return nil, startErr("checking flags", errors.New("--sign-kms-key and --bank-public-key: give one (verify reads the KMS key's public key itself)"))
-	}
+	// --sign-kms-key with --bank-public-key is refused by checkArgs.
 	if a.BankPublicKey != "" {
 		pub, err := readBankPublicKey(a.BankPublicKey)
 		if err != nil {

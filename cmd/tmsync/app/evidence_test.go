@@ -17,9 +17,10 @@ import (
 	"github.com/tmsync/tmsync/tmsync"
 )
 
-// TestEvidenceFlags: a bank public key file that is not a PEM public key, a missing one,
-// or both key flags at once stop the run before it starts (a *StartError, exit 2), naming
-// the file; a good PEM file is accepted.
+// TestEvidenceFlags: a bank public key file that is not a PEM public key or a missing one
+// stops the run before it starts (a *StartError, exit 2), naming the file; a good PEM file
+// is accepted. Both key flags at once are refused with the other flag values, when the
+// flags are read (checkArgs: config show says it too).
 func TestEvidenceFlags(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bank.pem")
@@ -42,13 +43,19 @@ func TestEvidenceFlags(t *testing.T) {
 	}{
 		"bad pem":      {Args{BankPublicKey: bad}, bad},
 		"missing file": {Args{BankPublicKey: filepath.Join(dir, "nope.pem")}, "nope.pem"},
-		"both keys":    {Args{BankPublicKey: good, SignKMSKey: "alias/bank"}, "give one"},
 	} {
 		_, err := evidenceOption(ctx, c.a, aws.Config{})
 		var se *tmsync.StartError
 		if !errors.As(err, &se) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want a StartError naming %q", name, err, c.want)
 		}
+	}
+	all := func(string) bool { return true }
+	if err := checkArgs(Args{BankPublicKey: good, SignKMSKey: "alias/bank"}, all); err == nil || !strings.Contains(err.Error(), "--sign-kms-key and --bank-public-key: give one") {
+		t.Errorf("both keys: %v, want them refused", err)
+	}
+	if err := checkArgs(Args{BankPublicKey: good}, all); err != nil && strings.Contains(err.Error(), "bank-public-key") {
+		t.Errorf("the bank key alone: %v", err)
 	}
 	if opt, err := evidenceOption(ctx, Args{BankPublicKey: good, CopyReferrers: true}, aws.Config{}); err != nil || opt == nil {
 		t.Errorf("a good PEM file: %v", err)

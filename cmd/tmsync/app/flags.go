@@ -39,7 +39,7 @@ func syncFlags() []cli.Flag {
 		// tmsync's own.
 		&cli.StringSliceFlag{Name: "src-attestor-fingerprint", Usage: fingerprintUsage},
 		&cli.StringFlag{Name: "src-token-secret", Value: "tm-sync-token", Usage: `Secrets Manager secret holding {"TM_TOKEN":"..."}`},
-		&cli.StringFlag{Name: "target", Value: "ecr", Usage: "ecr, or registry (push to --trg-registry, no AWS call)"},
+		&cli.StringFlag{Name: "target", Value: "ecr", Usage: "ecr, or registry (push to --trg-registry, no AWS call); any case"},
 		&cli.StringFlag{Name: "trg-registry", Usage: "push to this registry HOST[:PORT] instead of the one ECR names"},
 		&cli.StringSliceFlag{Name: "insecure-registry", Usage: "talk plain HTTP to this HOST[:PORT] (repeatable)"},
 		&cli.StringFlag{Name: "authfile", Usage: "auth.json for upstream (BYO) registries (default: the usual locations)"},
@@ -47,8 +47,8 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "error-log", Value: "sync-error.log", Usage: "error log: empty when every image is in place"},
 		&cli.StringFlag{Name: "report", Usage: "write the JSON report here"},
 		&cli.StringFlag{Name: "junit", Usage: "write a JUnit XML report here (one test case per image)"},
-		&cli.IntFlag{Name: "concurrency", Value: tmsync.DefaultConcurrency, Usage: "images copied at once"},
-		&cli.IntFlag{Name: "retries", Value: tmsync.DefaultRetries, Usage: "tries again of an image copy that failed for a transient reason (0: none)"},
+		&cli.IntFlag{Name: "concurrency", Value: tmsync.DefaultConcurrency, Usage: "images handled at once: copied (sync, export), resolved and checked (plan, verify)"},
+		&cli.IntFlag{Name: "retries", Value: tmsync.DefaultRetries, Usage: "tries again of a step that failed for a transient reason: an image copy, a tag lookup, a digest resolution (0: none)"},
 		&cli.StringFlag{Name: "byo-policy", Value: string(tmsync.BYOPinned), Usage: "upstream images without attestation: pinned (copy by the pinned digest, warn) or attested (refuse)"},
 		&cli.StringFlag{Name: "trg-tag-mutability", Value: "IMMUTABLE", Usage: "IMMUTABLE or MUTABLE tags on the repositories"},
 		&cli.IntFlag{Name: "trg_ecr_image_untagged_delete_days", Value: 2, Usage: "days after which the default lifecycle rule expires untagged images"},
@@ -68,7 +68,7 @@ func syncFlags() []cli.Flag {
 		&cli.StringFlag{Name: "from-bundle", Usage: "air-gapped: read the release, its images and attestations from this bundle (folder, tar or split parts) written by tmsync export; no vendor token, no network but the target"},
 		&cli.StringSliceFlag{Name: "earlier-bundle", Usage: "with --from-bundle: an earlier bundle holding blobs an incremental bundle left out (repeatable)"},
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep the run's blob store (an OCI layout of every blob pulled) in this folder and reuse it in later runs (default: a temporary store of the shared blobs, removed at the end)"},
-		&cli.StringFlag{Name: "cache-max-bytes", Value: "0", Usage: "bound the blob store: bytes, or a number with K, M, G or T (KiB, MiB, GiB, TiB; 500MiB, 500 MiB, 2G and 2gb alike; whole numbers); a blob that does not fit is streamed without being kept (0: the release's shared bytes, with --cache-dir its distinct bytes, plus 8 MiB)"},
+		&cli.StringFlag{Name: "cache-max-bytes", Value: "0", Usage: "bound the blob store: " + sizeGrammar + "; a blob that does not fit is streamed without being kept (0 in any unit, or empty: the release's shared bytes, with --cache-dir its distinct bytes, plus 8 MiB)"},
 		&cli.DurationFlag{Name: "idle-timeout", Value: tmsync.DefaultIdleTimeout, Usage: "cut and retry a transfer (from the source or to the target) that moves no byte for this long (at least 1s)"},
 		&cli.BoolFlag{Name: "enable-blob-mounting", Usage: "turn ECR's BLOB_MOUNTING account setting on if it is off (needs ecr:PutAccountSetting; default: read and report it only)"},
 		&cli.StringFlag{Name: "sign-kms-key", EnvVars: []string{"TMSYNC_SIGN_KMS_KEY"}, Usage: "bank's AWS KMS signing key (alias or ARN): sign every image in ECR (cosign format) and store the vendor's attestation next to it; verify checks both"},
@@ -103,7 +103,8 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 	if c.IsSet("srcpasswd") {
 		fmt.Fprintln(stderr, "WARNING: --srcpasswd puts the token in the process list; prefer TM_TOKEN or the Secrets Manager secret")
 	}
-	if c.String("target") == "registry" {
+	target := normTarget(c.String("target"))
+	if target == "registry" {
 		// Accepted, not refused: a config shared with the ECR runs may set them.
 		var idle []string
 		for _, name := range ecrOnlyFlags {
@@ -123,7 +124,7 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 		AttestorFingerprints: c.StringSlice("src-attestor-fingerprint"),
 		AttestationBundle:    c.String("attestation-bundle"), SaveAttestationBundle: c.String("save-attestation-bundle"),
 		AttestationPerImage: c.Bool("attestation-per-image"), StrictKeyExpiry: c.Bool("strict-key-expiry"), AuthFile: c.String("authfile"),
-		Target: c.String("target"), TrgPrefix: c.String("trgprefix"), TrgRegion: c.String("trgregion"),
+		Target: target, TrgPrefix: c.String("trgprefix"), TrgRegion: c.String("trgregion"),
 		TrgRegistry: c.String("trg-registry"), Insecure: c.StringSlice("insecure-registry"),
 		PolicyPath:    c.String("trg_ecr_policy_file_path"),
 		LifecyclePath: c.String("trg_ecr_lifecycle_file_path"),
@@ -144,18 +145,30 @@ func readArgs(c *cli.Context, stderr io.Writer, has func(name string) bool) (Arg
 	// folder or the working folder (resolveDefaultFiles).
 	defaultsErr := resolveDefaultFiles(c, &a)
 	a.FromBundle, a.EarlierBundles = c.String("from-bundle"), c.StringSlice("earlier-bundle")
+	a.Config = c.String("config")
 	if c.Bool("debug") {
 		a.LogLevel = "debug"
 	}
 	errs := []error{defaultsErr, checkArgs(a, has)}
-	if v := strings.TrimSpace(c.String("cache-max-bytes")); v != "" && !zeroSize.MatchString(v) {
-		n, err := parseSize(v)
+	if v := c.String("cache-max-bytes"); strings.TrimSpace(v) != "" {
+		n, err := parseSizeOrZero(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--cache-max-bytes %q: %v (0: the default)", v, err))
 		}
 		a.CacheMaxBytes = n
 	}
 	return a, errors.Join(errs...)
+}
+
+// normTarget is --target as the run compares it: ecr or registry in lower case, whatever
+// case it was given in (as --byo-policy); another value as given, for checkArgs to refuse
+// in the operator's spelling.
+func normTarget(v string) string {
+	switch t := strings.ToLower(strings.TrimSpace(v)); t {
+	case "ecr", "registry":
+		return t
+	}
+	return v
 }
 
 // fingerprintUsage is --src-attestor-fingerprint's help, for every command that has it.
@@ -177,6 +190,34 @@ func checkArgs(a Args, has func(name string) bool) error {
 	// Under a second is a typo (1ms for 1m): every transfer would be cut and retried for ever.
 	check("idle-timeout", a.IdleTimeout >= minIdleTimeout, "--idle-timeout %s: want at least %s", a.IdleTimeout, minIdleTimeout)
 	check("scan-wait", a.ScanWait >= 0, "--scan-wait %s: want 0 or more", a.ScanWait)
+	// The target and the gates that depend on it: said here, not when the run builds its
+	// target after the preflight, so that config show says them and a run refuses them
+	// before any network.
+	switch a.Target {
+	case "", "ecr", "registry":
+	default:
+		check("target", false, "--target %q: want ecr or registry (any case)", a.Target)
+	}
+	check("trg-registry", a.Target != "registry" || a.TrgRegistry != "", "--target registry needs --trg-registry HOST[:PORT]")
+	check("scan-wait", a.ScanWait <= 0 || a.Target == "" || a.Target == "ecr",
+		"--scan-wait needs --target ecr (the scans are ECR's), not --target %s", a.Target)
+	if a.FailOnSeverity != "" {
+		if _, err := tmsync.ParseSeverity(a.FailOnSeverity); err != nil {
+			check("fail-on-severity", false, "--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL (any case)", a.FailOnSeverity)
+		}
+		check("fail-on-severity", a.ScanWait > 0, "--fail-on-severity needs --scan-wait: without waiting for the scans there are no findings to gate on")
+	}
+	check("shard-count", a.ShardCount >= 1, "--shard-count %d: want at least 1", a.ShardCount)
+	check("shard-index", a.ShardCount < 1 || a.ShardIndex >= 0 && a.ShardIndex < a.ShardCount,
+		"--shard-index %d: want 0 to %d (--shard-count %d)", a.ShardIndex, a.ShardCount-1, a.ShardCount)
+	if pin := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(a.ReleaseSHA256)), "sha256:"); pin != "" {
+		check("release-sha256", sha256Hex.MatchString(pin), "--release-sha256 %q: want 64 hex digits (sha256:... as plan prints it, or bare)", a.ReleaseSHA256)
+	}
+	check("bank-public-key", a.SignKMSKey == "" || a.BankPublicKey == "",
+		"--sign-kms-key and --bank-public-key: give one (verify reads the KMS key's public key itself)")
+	// Read only with --from-bundle: alone, it would be passed over unsaid.
+	check("earlier-bundle", len(a.EarlierBundles) == 0 || a.FromBundle != "",
+		"--earlier-bundle needs --from-bundle: an earlier bundle only gives the blobs an incremental --from-bundle left out")
 	// ECR settings are checked here, not per image when a repository is made: a bad one
 	// would fail every image (or pass unseen with --target registry).
 	switch strings.ToUpper(a.TagMutability) {
@@ -214,8 +255,9 @@ func checkArgs(a Args, has func(name string) bool) error {
 	return errors.Join(errs...)
 }
 
-// zeroSize is a size of 0 in any unit ("0", "0B", "0MiB"): --cache-max-bytes's default.
-var zeroSize = regexp.MustCompile(`(?i)^0+\s*([kmgt]i?)?b?$`)
+// sha256Hex is a release digest as --release-sha256 takes it, lower-cased, without its
+// "sha256:" (the library checks it again, as WithReleaseSHA256 does).
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // minIdleTimeout is the shortest --idle-timeout: the library's.
 const minIdleTimeout = tmsync.MinIdleTimeout

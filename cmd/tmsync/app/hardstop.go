@@ -27,12 +27,14 @@ type hardStopState struct {
 	errorLog string          // absolute; "" until a run names it
 	gates    []string        // --report, --junit: absolute
 	written  map[string]bool // absolute paths the run wrote
+	console  *Console        // the run's, for the first signal's line (nil: none yet)
 }
 
-// arm records the outputs of the run a starts (runMode, runExport).
-func (s *hardStopState) arm(a Args) {
+// arm records the outputs of the run a starts (runMode, runExport), and its console.
+func (s *hardStopState) arm(a Args, console *Console) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.console = console
 	s.errorLog = absPath(errorLogPath(a))
 	s.gates = nil
 	for _, p := range []string{a.Report, a.JUnit} {
@@ -61,6 +63,39 @@ func (s *hardStopState) markWritten(path string) {
 	defer s.mu.Unlock()
 	if s.written != nil {
 		s.written[absPath(path)] = true
+	}
+}
+
+// firstSignal says on stderr, at once, that the first signal sig was taken (NotifyContext):
+// without it the operator sees nothing change until the copies in flight are cut, and
+// presses Ctrl-C again. One line, in the words of README's Ctrl-C paragraph: what the run
+// does now, and how to stop it at once. The run's console, when it has one, takes down its
+// status block for the line (on a terminal both are the same screen). It waits a second
+// at most: a console nobody reads must not hold the signal back.
+func (s *hardStopState) firstSignal(sig os.Signal, stderr io.Writer) {
+	s.mu.Lock()
+	console, running := s.console, s.errorLog != ""
+	s.mu.Unlock()
+	line := "WARNING: " + signalName(sig) + " received: stopping"
+	if running {
+		line += ": what is copying is cut, nothing more starts, then the report and error log are written"
+	}
+	line += "; press Ctrl-C again (a second SIGINT or SIGTERM) to stop at once"
+	if running {
+		line += ", without them"
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if console != nil {
+			console.interject(stderr, line)
+		} else {
+			fmt.Fprintln(stderr, line)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
 	}
 }
 

@@ -42,7 +42,7 @@ func TestHardStop(t *testing.T) {
 			"ERROR: run stopped by a second SIGINT as it ended (exit 130)\n", "ERROR: second SIGINT: stopping now; the error log was written", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			hardStop.arm(a)
+			hardStop.arm(a, nil)
 			for _, p := range []string{a.Report, a.JUnit, a.ErrorLog} {
 				must(t, os.WriteFile(p, []byte("earlier run\n"), 0o644))
 			}

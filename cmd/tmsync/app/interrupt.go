@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,7 +45,14 @@ func signalName(s os.Signal) string {
 // exits. A second signal before stop does not wait for that: it stops the process at once
 // with 128+n (hardStop: the error log says so, the report is not written), as a second
 // Ctrl-C does in terraform or docker.
+//
+// The first signal is said at once, in one line on stderr (hardStop.firstSignal).
 func NotifyContext(parent context.Context, sigs ...os.Signal) (ctx context.Context, stop func()) {
+	return notifyContext(parent, os.Stderr, sigs...)
+}
+
+// notifyContext is NotifyContext saying the first signal on stderr.
+func notifyContext(parent context.Context, stderr io.Writer, sigs ...os.Signal) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, sigs...)
@@ -53,13 +61,14 @@ func NotifyContext(parent context.Context, sigs ...os.Signal) (ctx context.Conte
 		var first os.Signal
 		select {
 		case first = <-ch:
+			hardStop.firstSignal(first, stderr) // said before the run winds down
 			cancel(Interrupt{Signal: first})
 		case <-done:
 			return
 		}
 		select {
 		case s := <-ch:
-			os.Exit(hardStop.stop(first, s, os.Stderr))
+			os.Exit(hardStop.stop(first, s, stderr))
 		case <-done:
 		}
 	}()

@@ -3,9 +3,12 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/tmsync/tmsync/attest/attesttest"
 	"github.com/tmsync/tmsync/internal/releasetest"
+	"github.com/tmsync/tmsync/tmsync"
 )
 
 // TestInterruptExitStatus: a run a signal stopped exits with the shell's status for it
@@ -91,7 +95,7 @@ func TestInterruptExitStatus(t *testing.T) {
 
 // TestNotifyContext: the signal is the context's cause; stop ends the wait without one.
 func TestNotifyContext(t *testing.T) {
-	ctx, stop := NotifyContext(context.Background(), syscall.SIGUSR1)
+	ctx, stop := notifyContext(context.Background(), io.Discard, syscall.SIGUSR1) // NotifyContext's, saying on stderr
 	defer stop()
 	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
@@ -109,5 +113,90 @@ func TestNotifyContext(t *testing.T) {
 	stop2() // twice is harmless
 	if context.Cause(ctx2) != context.Canceled {
 		t.Errorf("after stop: cause %v", context.Cause(ctx2))
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the signal goroutine's writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestFirstSignalSaid: the first signal is said at once, before the run winds down (by the
+// time the context is cancelled), in one line on stderr: what the run does now (in the
+// words of README's Ctrl-C paragraph) and that a second one stops at once. On a terminal,
+// the run's status block is taken down for the line and drawn again under it, so that its
+// next redraw does not wipe it; a console held by a write that does not end does not
+// hold the line back.
+func TestFirstSignalSaid(t *testing.T) {
+	const winding = "what is copying is cut, nothing more starts, then the report and error log are written"
+	const again = "; press Ctrl-C again (a second SIGINT or SIGTERM) to stop at once"
+	readme, err := os.ReadFile("../../../README.md")
+	must(t, err)
+	if line := "`WARNING: SIGINT received: stopping: " + winding + again + ", without them`"; !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), line) {
+		t.Errorf("README's Ctrl-C paragraph does not quote the line %s", line)
+	}
+	dir := t.TempDir()
+	a := Args{ErrorLog: filepath.Join(dir, "sync-error.log")}
+	t.Cleanup(func() { hardStop.arm(Args{}, nil) })
+
+	// A run with its console on a terminal, an image in flight: the status block is up.
+	var screen lockedBuffer // stdout and stderr: one terminal
+	console := &Console{W: &screen, Terminal: true, Redactor: tmsync.NewRedactor("")}
+	console.Event(tmsync.Event{Kind: tmsync.EventBegin, Total: 2})
+	console.Event(tmsync.Event{Kind: tmsync.EventStart, Image: "vault/core:1"})
+	hardStop.arm(a, console)
+	ctx, stop := notifyContext(context.Background(), &screen, syscall.SIGUSR1)
+	defer stop()
+	drawn := screen.String()
+	if !strings.Contains(drawn, "tmsync: 0/2 images done") {
+		t.Fatalf("no status block drawn:\n%q", drawn)
+	}
+	must(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the signal did not cancel the context")
+	}
+	said := strings.TrimPrefix(screen.String(), drawn) // written by the time the run is told
+	want := "WARNING: " + signalName(syscall.SIGUSR1) + " received: stopping: " + winding + again + ", without them\n"
+	clear := fmt.Sprintf("\x1b[%dA\r\x1b[J", 2) // the block: the image in flight, the run's line
+	if !strings.HasPrefix(said, clear+want) || !strings.Contains(strings.TrimPrefix(said, clear+want), "tmsync: 0/2 images done") {
+		t.Errorf("after the signal the screen got\n%q\nwant the block cleared, then\n%q\nthen the block again", said, want)
+	}
+
+	// No run (copy, a command line still being read): the line says only how to stop.
+	hardStop.arm(Args{}, nil)
+	hardStop.mu.Lock()
+	hardStop.errorLog = ""
+	hardStop.mu.Unlock()
+	var out lockedBuffer
+	hardStop.firstSignal(syscall.SIGTERM, &out)
+	if got := out.String(); got != "WARNING: SIGTERM received: stopping"+again+"\n" {
+		t.Errorf("without a run: %q", got)
+	}
+
+	// A console whose writer is stuck: the line still comes, within the bound.
+	stuck := &Console{W: &out, Redactor: tmsync.NewRedactor("")}
+	stuck.mu.Lock()
+	defer stuck.mu.Unlock()
+	hardStop.arm(a, stuck)
+	var late lockedBuffer
+	began := time.Now()
+	hardStop.firstSignal(syscall.SIGINT, &late)
+	if took := time.Since(began); !strings.HasPrefix(late.String(), "WARNING: SIGINT received: stopping: ") || strings.Count(late.String(), "\n") != 1 || took > 2*time.Second {
+		t.Errorf("console stuck: %q after %s, want the line within a second", late.String(), took)
 	}
 }

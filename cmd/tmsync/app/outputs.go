@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -35,12 +36,15 @@ func outputs(a Args) []output {
 // image and only then find that its report cannot be written, and the error log that
 // gates a pipeline be left empty. Each output's folder must exist, be a folder, and take
 // a new file (one is created and removed, as the writers create theirs); two outputs may
-// not be one file. logOK is false when the error log itself cannot be written: then the
-// error can only be printed.
-func checkOutputs(a Args) (logOK bool, err error) {
+// not be one file, and no output may be one of the run's inputs (inputNamed). x is
+// export's bundle (--to) and what it reads (--since); zero for the other commands.
+// logOK is false when the error log itself cannot be written, or would replace an input:
+// then the error can only be printed.
+func checkOutputs(a Args, x exportArgs) (logOK bool, err error) {
 	logOK = true
 	var errs []error
 	seen := map[string]string{} // fileKey: the flag that named it
+	more := exportInputs(x)
 	for _, o := range outputs(a) {
 		key := fileKey(o.path)
 		if err := checkOutput(o.path); err != nil {
@@ -48,9 +52,22 @@ func checkOutputs(a Args) (logOK bool, err error) {
 			logOK = logOK && o.flag != "--error-log"
 			continue
 		}
-		if in := inputNamed(a, key); in != "" {
-			errs = append(errs, fmt.Errorf("%s %s: %s: an output would overwrite it", o.flag, o.path, in))
+		if in := inputNamed(a, key, more...); in != "" {
+			errs = append(errs, fmt.Errorf("%s %s: %s", o.flag, o.path, in))
+			logOK = logOK && o.flag != "--error-log"
 			continue
+		}
+		if x.to != "" {
+			if dir := fileKey(bundleFolder(x.to)); within(key, dir) {
+				errs = append(errs, fmt.Errorf("%s %s: inside the bundle folder %s (--to %s), which holds the bundle's files only", o.flag, o.path, dir, x.to))
+				logOK = logOK && o.flag != "--error-log"
+				continue
+			}
+			if tarPart(key, x.to) {
+				errs = append(errs, fmt.Errorf("%s %s: a part of the bundle --to %s (--split writes %s.000, .001, ...)", o.flag, o.path, x.to, x.to))
+				logOK = logOK && o.flag != "--error-log"
+				continue
+			}
 		}
 		if other, ok := seen[key]; ok {
 			errs = append(errs, fmt.Errorf("%s %s: the same file as %s (%s): each output needs its own file", o.flag, o.path, other, key))
@@ -58,10 +75,70 @@ func checkOutputs(a Args) (logOK bool, err error) {
 		}
 		seen[key] = o.flag
 	}
+	if x.to != "" {
+		errs = append(errs, checkBundleTo(a, x, seen)...)
+	}
 	if len(errs) == 0 {
 		return true, nil
 	}
 	return logOK, startErr("checking the output files", errors.Join(errs...))
+}
+
+// checkBundleTo checks export's --to against the run's inputs and its other outputs
+// (seen: their file keys): the tar may not be an input or another output, and its folder
+// (the bundle folder, or the tar's work folder FILE.tar.export.d) may not hold an input:
+// export writes its files there (bundle.json, attestations.json, release/, blobs/).
+func checkBundleTo(a Args, x exportArgs, seen map[string]string) []error {
+	var errs []error
+	more := exportInputs(x)
+	if strings.HasSuffix(x.to, ".tar") {
+		key := fileKey(x.to)
+		if in := inputNamed(a, key, more...); in != "" {
+			errs = append(errs, fmt.Errorf("--to %s: %s", x.to, strings.Replace(in, "an output would", "the bundle would", 1)))
+		} else if other, ok := seen[key]; ok {
+			errs = append(errs, fmt.Errorf("--to %s: the same file as %s (%s): the bundle and each output need their own file", x.to, other, key))
+		}
+	}
+	dir := fileKey(bundleFolder(x.to))
+	for _, in := range append(inputs(a), more...) {
+		if ik := fileKey(in.path); in.path != "" && (ik == dir || within(ik, dir)) {
+			errs = append(errs, fmt.Errorf("--to %s: the bundle folder %s holds the %s %s: export writes the bundle's files there; give a folder of its own", x.to, dir, in.flag, in.path))
+		} else if in.path != "" && tarPart(ik, x.to) {
+			errs = append(errs, fmt.Errorf("--to %s: the %s %s is named as a part of the bundle (--split writes %s.000, .001, ...)", x.to, in.flag, in.path, x.to))
+		}
+	}
+	if a.ReleaseDir != "" && (within(fileKey(a.ReleaseDir), dir) || fileKey(a.ReleaseDir) == dir) {
+		errs = append(errs, fmt.Errorf("--to %s: the bundle folder %s holds the release folder --release-dir %s: export writes the bundle's files there; give a folder of its own", x.to, dir, a.ReleaseDir))
+	}
+	return errs
+}
+
+// tarPart: the file key key is a part export's --split would write for --to to (a tar).
+func tarPart(key, to string) bool {
+	return strings.HasSuffix(to, ".tar") && partSuffix.MatchString(key) && partSuffix.ReplaceAllString(key, "") == fileKey(to)
+}
+
+// bundleFolder is the folder export writes the bundle's files into for --to: the folder
+// itself, or FILE.tar.export.d for a tar (runExport).
+func bundleFolder(to string) string {
+	if strings.HasSuffix(to, ".tar") {
+		return to + ".export.d"
+	}
+	return to
+}
+
+// exportInputs are what export reads beyond Args: --since, a previous bundle (its folder
+// or bundle.json) or a previous release folder.
+func exportInputs(x exportArgs) []output {
+	if x.since == "" {
+		return nil
+	}
+	return []output{{"--since", x.since}}
+}
+
+// within: the file key key is below the folder key dir.
+func within(key, dir string) bool {
+	return dir != "" && strings.HasPrefix(key, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
 }
 
 // fileKey is the absolute path of the file path names with the symbolic links of its
@@ -79,23 +156,54 @@ func fileKey(path string) string {
 	return abs
 }
 
-// inputNamed says which of the run's inputs the file key (fileKey) is, or "": the attestor
-// key, a settings file, the auth file, the bank's public key, or a file in the release
-// folder with a release file's postfix (the next run would read a report written there as
-// part of the release).
-func inputNamed(a Args, key string) string {
-	for _, in := range []output{{"--src_attestor", a.AttestorKeyFile}, {"--trg_ecr_policy_file_path", a.PolicyPath},
-		{"--trg_ecr_lifecycle_file_path", a.LifecyclePath}, {"--trg_resource_tags_file_path", a.TagsPath},
-		{"--authfile", a.AuthFile}, {"--bank-public-key", a.BankPublicKey}} {
-		if in.path != "" && fileKey(in.path) == key {
-			return "it is the " + in.flag + " file"
+// inputs are the files a run of a reads, each with the flag that names it: the --config
+// file the flags came from, the attestor key, the attestation bundle, the settings files,
+// the auth file, the bank's public key, and the bundles it reads (--from-bundle,
+// --earlier-bundle). The release folder is inputNamed's own case.
+func inputs(a Args) []output {
+	ins := []output{{"--config", a.Config}, {"--src_attestor", a.AttestorKeyFile}, {"--attestation-bundle", a.AttestationBundle},
+		{"--trg_ecr_policy_file_path", a.PolicyPath}, {"--trg_ecr_lifecycle_file_path", a.LifecyclePath},
+		{"--trg_resource_tags_file_path", a.TagsPath}, {"--authfile", a.AuthFile}, {"--bank-public-key", a.BankPublicKey},
+		{"--from-bundle", a.FromBundle}}
+	for _, b := range a.EarlierBundles {
+		ins = append(ins, output{"--earlier-bundle", b})
+	}
+	return ins
+}
+
+// bundleInputs are the input flags that name a bundle or a folder read whole: a folder
+// (every file in it is the bundle's), a tar, or split parts FILE.tar.NNN.
+var bundleInputs = map[string]bool{"--from-bundle": true, "--earlier-bundle": true, "--since": true}
+
+// partSuffix is the number a split bundle's part adds to its name (bundle.Parts).
+var partSuffix = regexp.MustCompile(`\.[0-9]{3,}$`)
+
+// inputNamed says, as the end of an error naming the output, which of the run's inputs
+// the file key (fileKey) is, or "": one of inputs(a) or more (a file of a bundle among
+// them: in its folder, or one of its parts), or a file in the release folder with a
+// release file's postfix (the next run would read a report written there as part of the
+// release).
+func inputNamed(a Args, key string, more ...output) string {
+	for _, in := range append(inputs(a), more...) {
+		if in.path == "" {
+			continue
+		}
+		ik := fileKey(in.path)
+		switch {
+		case ik == key:
+			return "it is the " + in.flag + " file: an output would overwrite it"
+		case !bundleInputs[in.flag]:
+		case within(key, ik):
+			return "it is inside the " + in.flag + " folder " + ik + ": an output would change what the run reads"
+		case partSuffix.MatchString(key) && partSuffix.ReplaceAllString(key, "") == partSuffix.ReplaceAllString(ik, ""):
+			return "it is a part of the " + in.flag + " bundle " + in.path + ": an output would overwrite it"
 		}
 	}
 	if a.ReleaseDir != "" && filepath.Dir(key) == fileKey(a.ReleaseDir) {
 		base := filepath.Base(key)
 		for _, postfix := range []string{a.ReleasePostfix, a.PackagesPostfix} {
 			if postfix != "" && strings.HasSuffix(base, postfix) {
-				return "a file of the release folder (its name ends with " + postfix + ")"
+				return "a file of the release folder (its name ends with " + postfix + "): an output would overwrite it"
 			}
 		}
 	}

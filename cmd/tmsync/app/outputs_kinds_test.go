@@ -67,7 +67,7 @@ func TestCheckOutputsFileKinds(t *testing.T) {
 			if a.ErrorLog == "" {
 				a.ErrorLog = errorLog
 			}
-			_, err := checkOutputs(a)
+			_, err := checkOutputs(a, exportArgs{})
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("refused: %v", err)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -142,21 +141,25 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	defer console.finish()
 	console.quietSkip = mode == tmsync.ModeVerify
 	errorLog := errorLogPath(a)
-	hardStop.arm(a)
+	hardStop.arm(a, console)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
+	// The outputs first: an error log that cannot be written (its folder is a bad one), or
+	// would replace an input, is not written for any refusal: the error is printed only.
+	if logOK, err := checkOutputs(a, exportArgs{}); err != nil {
+		if !logOK {
+			errorLog = ""
+		}
+		return fail(err)
+	}
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))
 	}
-	if logOK, err := checkOutputs(a); err != nil {
-		if !logOK {
-			errorLog = "" // its folder is a bad one: the error is printed only
-		}
-		return fail(err)
-	}
 	runAs := mode
-	if a.DryRun {
-		runAs = tmsync.ModePlan // --dry-run: plan only
+	if a.DryRun && mode == tmsync.ModeSync {
+		// sync --dry-run: plan only. A verify changes nothing already: it still verifies
+		// (as a plan it would pass with images missing, its gate open).
+		runAs = tmsync.ModePlan
 	}
 	s, err := setup(ctx, runAs, a, console, logger)
 	if err != nil {
@@ -238,26 +241,16 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 			}
 		}()
 	}
+	// The flags' values were checked when they were read (checkArgs): the target is ecr
+	// or registry, the scan gate's severity parses.
 	if a.Target == "" {
 		a.Target = "ecr"
-	}
-	if a.Target != "ecr" && a.Target != "registry" {
-		return nil, startErr("checking flags", fmt.Errorf("--target %q: want ecr or registry", a.Target))
-	}
-	if a.Target == "registry" && a.TrgRegistry == "" {
-		return nil, startErr("checking flags", errors.New("--target registry needs --trg-registry HOST[:PORT]"))
-	}
-	if a.ScanWait > 0 && a.Target != "ecr" {
-		return nil, startErr("checking flags", errors.New("--scan-wait needs --target ecr"))
-	}
-	if a.FailOnSeverity != "" && a.ScanWait <= 0 {
-		return nil, startErr("checking flags", errors.New("--fail-on-severity needs --scan-wait: without waiting for the scans there are no findings to gate on"))
 	}
 	var failOn tmsync.Severity
 	if a.FailOnSeverity != "" {
 		var err error
 		if failOn, err = tmsync.ParseSeverity(a.FailOnSeverity); err != nil {
-			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity %q: want one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL", a.FailOnSeverity))
+			return nil, startErr("checking flags", fmt.Errorf("--fail-on-severity: %w", err))
 		}
 	}
 	relOpts := releaseOptions(a)
