@@ -82,23 +82,6 @@ func WriteGrantStatements(policy string) []WriteGrant {
 	return out
 }
 
-// WriteGrants returns the write actions WriteGrantStatements finds, all statements
-// together, sorted.
-func WriteGrants(policy string) []string {
-	granted := map[string]bool{}
-	for _, g := range WriteGrantStatements(policy) {
-		for _, a := range g.Actions {
-			granted[a] = true
-		}
-	}
-	out := make([]string, 0, len(granted))
-	for w := range granted {
-		out = append(out, w)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // compactJSON is raw without insignificant white space (raw when it does not parse).
 func compactJSON(raw json.RawMessage) string {
 	var b bytes.Buffer

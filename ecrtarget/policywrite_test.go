@@ -5,6 +5,16 @@ import (
 	"testing"
 )
 
+// grantedActions are the write actions of all of a policy's WriteGrantStatements, sorted.
+func grantedActions(policy string) []string {
+	var out []string
+	for _, g := range WriteGrantStatements(policy) {
+		out = append(out, g.Actions...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 func TestWriteGrants(t *testing.T) {
 	all := slices.Clone(writeActions)
 	push := []string{"ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
@@ -30,7 +40,7 @@ func TestWriteGrants(t *testing.T) {
 		{"not JSON", `111122223333`, nil},
 		{"a second, lower-case statement element", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage"}],"statement":[]}`, []string{"ecr:PutImage"}},
 	} {
-		got := WriteGrants(c.policy)
+		got := grantedActions(c.policy)
 		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
