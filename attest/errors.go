@@ -66,6 +66,9 @@ type Reason struct {
 	Occurrence string // occurrence name, empty when there was none
 	Reason     string // human-readable reason
 	Err        error  // the sentinel (ErrDigestMismatch, ...); errors.Is works on it
+	// KeyID is, with Err ErrUnknownKey, the id of the key that signed as the signature
+	// names it (an [UnknownKeyError]'s); "" when it names none, and for other reasons.
+	KeyID string
 }
 
 func (r Reason) String() string {
@@ -114,6 +117,17 @@ func (e *RejectedError) Unwrap() []error {
 	}
 	return errs
 }
+
+// UnknownKeyError is a signature by a key that is not in the attestor keyring, which
+// names its key by id. It matches ErrUnknownKey; a Reason carries its KeyID.
+type UnknownKeyError struct {
+	KeyID string // the signing key's id as the signature gives it: 16 hex digits, upper case
+}
+
+func (e *UnknownKeyError) Error() string { return ErrUnknownKey.Error() + ": key id " + e.KeyID }
+
+// Unwrap gives ErrUnknownKey.
+func (e *UnknownKeyError) Unwrap() error { return ErrUnknownKey }
 
 // LimitError says a listing was stopped at one of its limits.
 type LimitError struct {

@@ -238,7 +238,12 @@ func (v *Verifier) Verify(s Subject, occs []Occurrence) (*Verification, error) {
 func (v *Verifier) verifyOccurrence(s Subject, o Occurrence) (*Verification, []Reason) {
 	reject := func(err error) []Reason {
 		v.log.Debug("attestation rejected", "occurrence", o.Name, "subject", s.String(), "reason", err.Error())
-		return []Reason{{Occurrence: Sanitize(o.Name), Reason: Sanitize(err.Error()), Err: sentinelOf(err)}}
+		r := Reason{Occurrence: Sanitize(o.Name), Reason: Sanitize(err.Error()), Err: sentinelOf(err)}
+		var unknown *UnknownKeyError
+		if errors.As(err, &unknown) {
+			r.KeyID = unknown.KeyID
+		}
+		return []Reason{r}
 	}
 	if resourceKey(o.ResourceURI) != s.key() {
 		return nil, reject(fmt.Errorf("%w: %q", ErrResourceMismatch, o.ResourceURI))
@@ -378,7 +383,7 @@ func (v *Verifier) readSigned(bin []byte, t time.Time) ([]byte, *openpgp.Message
 		return nil, nil, ErrNotSigned
 	}
 	if md.SignedBy == nil {
-		return nil, nil, fmt.Errorf("%w: key id %016X", ErrUnknownKey, md.SignedByKeyId)
+		return nil, nil, &UnknownKeyError{KeyID: fmt.Sprintf("%016X", md.SignedByKeyId)}
 	}
 	if err := checkBindingHashes(md.SignedBy); err != nil {
 		return nil, nil, err

@@ -335,3 +335,33 @@ func TestVerifyConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownKeyID: a signature by a key the verifier does not use (not in the keyring, or
+// in it but not pinned) is refused with the signer's key id as a field of the Reason, from
+// an *UnknownKeyError that matches ErrUnknownKey; the reason's text is as it was. Other
+// reasons carry no key id.
+func TestUnknownKeyID(t *testing.T) {
+	vendor := mustSigner(t, "vendor")
+	other := mustSigner(t, "other")
+	for name, v := range map[string]*attest.Verifier{
+		"not in the keyring":       mustVerifier(t, mustKeyring(t, vendor)),
+		"in the keyring, unpinned": mustVerifier(t, mustKeyring(t, vendor, other), attest.WithFingerprints(vendor.Fingerprint())),
+	} {
+		_, err := v.Verify(subA, []attest.Occurrence{mustOcc(t, other, subA), mustOcc(t, vendor, subA, attesttest.SignDigest(dgB))})
+		var re *attest.RejectedError
+		if !errors.As(err, &re) || len(re.Reasons) != 2 {
+			t.Fatalf("%s: %v, want a rejection with two reasons", name, err)
+		}
+		r := re.Reasons[0]
+		if r.Err != attest.ErrUnknownKey || r.KeyID != other.KeyID() || r.Reason != "signed by a key that is not in the attestor keyring: key id "+other.KeyID() {
+			t.Errorf("%s: %+v, want ErrUnknownKey with key id %s", name, r, other.KeyID())
+		}
+		if r := re.Reasons[1]; r.Err != attest.ErrDigestMismatch || r.KeyID != "" {
+			t.Errorf("%s: %+v, want a digest mismatch without a key id", name, r)
+		}
+	}
+	uk := error(&attest.UnknownKeyError{KeyID: "0123456789ABCDEF"})
+	if !errors.Is(uk, attest.ErrUnknownKey) || uk.Error() != "signed by a key that is not in the attestor keyring: key id 0123456789ABCDEF" {
+		t.Errorf("%v: does not match ErrUnknownKey, or says it otherwise", uk)
+	}
+}

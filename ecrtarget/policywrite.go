@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -48,54 +47,36 @@ type WriteGrant struct {
 // the vendor's attestation: a run says so. Action patterns match as IAM matches them
 // (case-insensitive, '*' and '?'); an Allow with NotAction grants every action it does not
 // list. Conditions and Deny statements are not weighed: a grant under a condition is
-// still a grant.
+// still a grant. The policy is read as LoadRepositoryPolicy reads it: one it refuses (an
+// element name that is not IAM's, a key given twice, ...) has no statements here, and
+// never reaches ECR (Settings are checked the same way before any call).
 func WriteGrantStatements(policy string) []WriteGrant {
+	stmts, _ := readPolicy([]byte(policy))
 	var out []WriteGrant
-	for _, st := range policyStatements(policy) {
-		var effect string
-		if json.Unmarshal(st["Effect"], &effect) != nil || !strings.EqualFold(effect, "Allow") {
+	for _, st := range stmts {
+		if !st.allow {
 			continue
 		}
-		actions, not := stringList(st["Action"]), false
-		patterns := actions
-		if raw, ok := st["NotAction"]; ok {
-			actions, not = stringList(raw), true
-			patterns = []string{"NotAction: " + strings.Join(actions, ", ")}
+		g := WriteGrant{Sid: st.sid, Patterns: st.actions}
+		if st.notAction {
+			g.Patterns = []string{"NotAction: " + strings.Join(st.actions, ", ")}
 		}
-		g := WriteGrant{Patterns: patterns}
 		for _, w := range writeActions {
-			if matchesAny(actions, w) != not {
+			if matchesAny(st.actions, w) != st.notAction {
 				g.Actions = append(g.Actions, w)
 			}
 		}
 		if len(g.Actions) == 0 {
 			continue
 		}
-		_ = json.Unmarshal(st["Sid"], &g.Sid)
-		if p, ok := st["Principal"]; ok {
-			g.Principal = compactJSON(p)
-		} else if p, ok := st["NotPrincipal"]; ok {
-			g.Principal = "NotPrincipal " + compactJSON(p)
+		switch {
+		case st.notPrincipal:
+			g.Principal = "NotPrincipal " + compactJSON(st.principal)
+		case st.principal != nil:
+			g.Principal = compactJSON(st.principal)
 		}
 		out = append(out, g)
 	}
-	return out
-}
-
-// WriteGrants returns the write actions WriteGrantStatements finds, all statements
-// together, sorted.
-func WriteGrants(policy string) []string {
-	granted := map[string]bool{}
-	for _, g := range WriteGrantStatements(policy) {
-		for _, a := range g.Actions {
-			granted[a] = true
-		}
-	}
-	out := make([]string, 0, len(granted))
-	for w := range granted {
-		out = append(out, w)
-	}
-	slices.Sort(out)
 	return out
 }
 
@@ -110,59 +91,16 @@ func compactJSON(raw json.RawMessage) string {
 
 // GrantsEveryone reports whether a repository policy has an Allow statement without a
 // condition whose principal is "*" (anyone, in any account), or that names its principals
-// by NotPrincipal (everyone but those).
+// by NotPrincipal (everyone but those). A Condition that tests no key is none. The policy
+// is read as WriteGrantStatements reads it.
 func GrantsEveryone(policy string) bool {
-	for _, st := range policyStatements(policy) {
-		var effect string
-		if json.Unmarshal(st["Effect"], &effect) != nil || !strings.EqualFold(effect, "Allow") || st["Condition"] != nil {
-			continue
-		}
-		if _, ok := st["NotPrincipal"]; ok {
-			return true
-		}
-		var star string
-		if json.Unmarshal(st["Principal"], &star) == nil && star == "*" {
-			return true
-		}
-		var byKind map[string]json.RawMessage
-		if json.Unmarshal(st["Principal"], &byKind) == nil && slices.Contains(stringList(byKind["AWS"]), "*") {
+	stmts, _ := readPolicy([]byte(policy))
+	for _, st := range stmts {
+		if st.allow && !st.conditional && (st.notPrincipal || st.anyone) {
 			return true
 		}
 	}
 	return false
-}
-
-// policyStatements are the statements of a policy document, each by its element names:
-// the "Statement" element exactly (a struct's field would also take "statement", the last
-// of the two winning, and read another list than AWS does), one statement or a list.
-func policyStatements(policy string) []map[string]json.RawMessage {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal([]byte(policy), &doc) != nil {
-		return nil
-	}
-	raw := doc["Statement"]
-	var stmts []map[string]json.RawMessage
-	if json.Unmarshal(raw, &stmts) != nil {
-		var one map[string]json.RawMessage
-		if json.Unmarshal(raw, &one) != nil {
-			return nil
-		}
-		stmts = []map[string]json.RawMessage{one}
-	}
-	return stmts
-}
-
-// stringList is a policy element that is one string or a list of strings.
-func stringList(raw json.RawMessage) []string {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
-	}
-	var many []string
-	if json.Unmarshal(raw, &many) == nil {
-		return many
-	}
-	return nil
 }
 
 // matchesAny reports whether one of the IAM action patterns matches action.

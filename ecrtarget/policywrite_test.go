@@ -5,6 +5,16 @@ import (
 	"testing"
 )
 
+// grantedActions are the write actions of all of a policy's WriteGrantStatements, sorted.
+func grantedActions(policy string) []string {
+	var out []string
+	for _, g := range WriteGrantStatements(policy) {
+		out = append(out, g.Actions...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 func TestWriteGrants(t *testing.T) {
 	all := slices.Clone(writeActions)
 	push := []string{"ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
@@ -18,7 +28,9 @@ func TestWriteGrants(t *testing.T) {
 		{"one statement, not a list", `{"Statement":{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage"}}`, []string{"ecr:PutImage"}},
 		{"ecr:*", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`, all},
 		{"*", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*"}]}`, all},
-		{"other case", `{"Statement":[{"Effect":"allow","Principal":"*","Action":"ECR:putimage"}]}`, []string{"ecr:PutImage"}},
+		// IAM matches action names in any case, but reads Effect as written.
+		{"action in another case", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ECR:putimage"}]}`, []string{"ecr:PutImage"}},
+		{"effect in another case (refused by LoadRepositoryPolicy)", `{"Statement":[{"Effect":"allow","Principal":"*","Action":"ecr:PutImage"}]}`, nil},
 		{"wildcards", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":["ecr:Put*","ecr:?ploadLayerPart"]}]}`,
 			[]string{"ecr:PutImage", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy", "ecr:UploadLayerPart"}},
 		{"NotAction lists pulls", `{"Statement":[{"Effect":"Allow","Principal":"*","NotAction":["ecr:BatchGetImage"]}]}`, all},
@@ -28,9 +40,11 @@ func TestWriteGrants(t *testing.T) {
 		{"another service", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject"}]}`, nil},
 		{"a bad pattern", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:[Put"}]}`, nil},
 		{"not JSON", `111122223333`, nil},
-		{"a second, lower-case statement element", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage"}],"statement":[]}`, []string{"ecr:PutImage"}},
+		// Refused by LoadRepositoryPolicy, which reads as these do (TestPolicyReadersAgree).
+		{"a second, lower-case statement element", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage"}],"statement":[]}`, nil},
+		{"only a lower-case statement element", `{"statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:PutImage"}]}`, nil},
 	} {
-		got := WriteGrants(c.policy)
+		got := grantedActions(c.policy)
 		if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
@@ -39,13 +53,18 @@ func TestWriteGrants(t *testing.T) {
 
 func TestGrantsEveryone(t *testing.T) {
 	for policy, want := range map[string]bool{
-		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`:                                                     true,
-		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage"}}`:                                   true,
-		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]}}]}`:                           true,
-		`{"Statement":[{"Effect":"allow","Principal":"*"}],"statement":[]}`:                                                       true,
-		`{"Statement":[{"Effect":"Allow","Principal":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}`:            false,
-		`{"Statement":[{"Effect":"Deny","Principal":"*"}]}`:                                                                       false,
-		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"}}]}`:                                 false,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}`:                                                           true,
+		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage"}}`:                                         true,
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]},"Action":"ecr:BatchGetImage"}]}`:    true,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}`: false,
+		// A Condition that tests no key conditions nothing.
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{}}]}`:                       true,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"StringEquals":{}}}]}`:      true,
+		`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"ecr:*"}]}`:                                       false,
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"ecr:*"}]}`: false,
+		// Refused by LoadRepositoryPolicy, so not read here either (TestPolicyReadersAgree).
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}],"statement":[]}`:                                      false,
+		`{"Statement":[{"Effect":"allow","Principal":"*","Action":"ecr:*"}]}`:                                                     false,
 		`{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"ecr:BatchGetImage"}]}`: true,
 		``: false,
 	} {

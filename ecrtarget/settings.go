@@ -63,13 +63,15 @@ func (s Settings) validate() error {
 	if err := validateTags(s.Tags, "Tags"); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidSettings, err)
 	}
+	// The policies as their files are read: what a library user sets directly is held
+	// to what the CLI's files are (and what the policy's readers read is what is set).
 	if s.RepositoryPolicy != "" {
-		if _, err := canonicalJSON(s.RepositoryPolicy); err != nil {
+		if _, err := readPolicy([]byte(s.RepositoryPolicy)); err != nil {
 			return fmt.Errorf("%w: repository policy: %v", ErrInvalidSettings, err)
 		}
 	}
 	if s.LifecyclePolicy != "" {
-		if _, err := canonicalJSON(s.LifecyclePolicy); err != nil {
+		if _, err := parseLifecyclePolicy([]byte(s.LifecyclePolicy)); err != nil {
 			return fmt.Errorf("%w: lifecycle policy: %v", ErrInvalidSettings, err)
 		}
 	}
@@ -180,14 +182,8 @@ func LoadRepositoryPolicy(path string) (string, error) {
 func parseRepositoryPolicy(data []byte) (string, error) {
 	trimmed := bytes.TrimSpace(data)
 	if bytes.HasPrefix(trimmed, []byte("{")) {
-		var doc struct {
-			Statement json.RawMessage
-		}
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return "", fmt.Errorf("policy document: %v", jsonError(data, err))
-		}
-		if len(doc.Statement) == 0 {
-			return "", fmt.Errorf("$.Statement: missing")
+		if _, err := readPolicy(data); err != nil {
+			return "", err
 		}
 		return canonicalJSON(string(trimmed))
 	}
@@ -274,6 +270,10 @@ func parseLifecyclePolicy(data []byte) (string, error) {
 	}
 	if doc == nil {
 		return "", fmt.Errorf("$: want a JSON object with rules")
+	}
+	// A key given twice: the map above kept the last, ECR may keep another.
+	if err := walkKeys(data, nil); err != nil {
+		return "", err
 	}
 	for k := range doc {
 		if k != "rules" {

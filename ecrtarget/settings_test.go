@@ -246,6 +246,9 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 		if _, err := LoadLifecyclePolicy(write(t, "lc.json", doc), 1); err != nil {
 			t.Errorf("%s: %v", doc, err)
 		}
+		if err := (Settings{LifecyclePolicy: doc}).validate(); err != nil {
+			t.Errorf("Settings with %s: %v", doc, err)
+		}
 	}
 	for _, tc := range []struct{ doc, want string }{
 		{`{"rules":[{"rulePriority":"one"}]}`, `$.rules[0].rulePriority: "one", want an integer of 1 or more`},
@@ -272,6 +275,12 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 		{`{"rules":[{"rulePriority":1,"Selection":` + untagged + `,"action":` + expire + `}]}`, `$.rules[0].Selection: unknown field`},
 		{policy(rule("2", `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5}`, expire), rule("3", untagged, expire)), `tagStatus "any" has priority 2`},
 		{`{"rules":[` + rule("1", untagged, expire) + `],"Rules":[]}`, `$.Rules: unknown field`},
+		// A key given twice: Go's decoding keeps the last, ECR may keep the first.
+		{`{"rules":[` + rule("1", untagged, expire) + `],"rules":[` + rule("1", untagged, expire) + `]}`, `$.rules: the key is given twice in one object`},
+		{`{"rules":[{"rulePriority":1,"rulePriority":2,"selection":` + untagged + `,"action":` + expire + `}]}`, `$.rules[0].rulePriority: the key is given twice`},
+		{policy(rule("1", `{"tagStatus":"tagged","tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14}`, expire)), `$.rules[0].selection.tagStatus: the key is given twice`},
+		{policy(rule("1", untagged, `{"type":"transition","type":"expire"}`)), `$.rules[0].action.type: the key is given twice`},
+		{policy(rule("1", `{"tagStatus":"untagged","t\u0061gStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":14}`, expire)), `$.rules[0].selection.tagStatus: the key is given twice`},
 		{`[]`, `lifecycle policy: `},
 		{`null`, `$: want a JSON object`},
 		{`{"rules":[1]}`, `$.rules[0]: want an object`},
@@ -290,6 +299,10 @@ func TestLifecyclePolicyChecked(t *testing.T) {
 		_, err := LoadLifecyclePolicy(p, 1)
 		if !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s:\n got %v\nwant %q", tc.doc, err, tc.want)
+		}
+		// A library user's Settings are held to the file's checks.
+		if err := (Settings{LifecyclePolicy: tc.doc}).validate(); !errors.Is(err, ErrInvalidSettings) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Settings with %s:\n got %v\nwant %q", tc.doc, err, tc.want)
 		}
 	}
 }

@@ -386,9 +386,10 @@ func TestMotoApply(t *testing.T) {
 	f.must(t, root, 3*time.Minute, "init", "-backend=false", "-input=false", "-no-color")
 	// Plans are compared with runs of white space made one space (terraform aligns the "=").
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-	// The vendor attestor key's fingerprints, as an operator may paste them from gpg (spaces,
-	// lower case), two as during a key rotation; the builds get them normalised.
-	const fprA, fprB = "0123 4567 89ab cdef 0123  4567 89ab cdef 0123 4567", "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
+	// The vendor attestor key's fingerprints, as an operator may paste them from gpg or a
+	// web page (spaces, a tab, a no-break space, lower case, a 0x prefix), two as during a
+	// key rotation; the builds get them normalised (all spellings: TestFingerprintSpellings).
+	const fprA, fprB = "0x0123 4567 89ab cdef 0123\t 4567 89ab cdef 0123\u00a04567", "89ABCDEF0123456789ABCDEF0123456789ABCDEF"
 	const wantPin = testFingerprints
 	pinVar := fmt.Sprintf(`-var=src_attestor_fingerprints=[%q, %q]`, fprA, fprB)
 	planRaw := func(vars ...string) (string, int) {

@@ -180,8 +180,9 @@ locals {
       # The trust anchor: the vendor attestor key(s) the bank got from Thought Machine.
       # src_attestor.pgp comes with the release upload; this pin does not. tmsync reads
       # it as --src-attestor-fingerprint (comma-separated); the buildspecs refuse to run
-      # without it.
-      TMSYNC_SRC_ATTESTOR_FINGERPRINT = join(",", [for f in var.src_attestor_fingerprints : upper(replace(f, " ", ""))])
+      # without it. Each in the normal form variables.tf's check reads: white space
+      # dropped, upper case, no prefix.
+      TMSYNC_SRC_ATTESTOR_FINGERPRINT = join(",", [for f in var.src_attestor_fingerprints : trimprefix(trimprefix(upper(replace(f, "/[\\t\\n\\v\\f\\r\\x{85}\\pZ]/", "")), "OPENPGP4FPR:"), "0X")])
     },
     # artifact: where the binary and scripts are, and the sha256 each must have.
     var.tmsync_install == "artifact" ? {

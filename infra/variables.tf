@@ -55,7 +55,7 @@ variable "codestar_repository_id" {
 }
 
 variable "src_attestor_fingerprints" {
-  description = "Fingerprints of the vendor attestor's OpenPGP key(s), got from Thought Machine out of band (not from the release upload): the builds accept only attestations signed by these keys (tmsync --src-attestor-fingerprint, through TMSYNC_SRC_ATTESTOR_FINGERPRINT). 40 hex digits each (64 for a v6 key); spaces and case do not matter. Two during a vendor key rotation. Required: without it, whoever uploads a release would choose the key its attestations are checked with."
+  description = "Fingerprints of the vendor attestor's OpenPGP key(s), got from Thought Machine out of band (not from the release upload): the builds accept only attestations signed by these keys (tmsync --src-attestor-fingerprint, through TMSYNC_SRC_ATTESTOR_FINGERPRINT). 40 hex digits each (64 for a v6 key); white space, case and a 0x or openpgp4fpr: prefix do not matter. Two during a vendor key rotation. Required: without it, whoever uploads a release would choose the key its attestations are checked with."
   type        = list(string)
   nullable    = false
 
@@ -63,9 +63,14 @@ variable "src_attestor_fingerprints" {
     condition     = length(var.src_attestor_fingerprints) > 0
     error_message = "src_attestor_fingerprints must name at least one fingerprint: the vendor attestor key's, from Thought Machine (docs/operations.md, \"The vendor attestor key\")."
   }
+  # What tmsync's --src-attestor-fingerprint takes (attest.CheckFingerprint), no more, no
+  # less: white space of any kind (Go's unicode.IsSpace: \t\n\v\f\r, U+0085 and the Z
+  # categories) and case ignored, then one "openpgp4fpr:" and one "0x" prefix dropped, and
+  # 40 or 64 hex digits left. main.tf passes the same normal form to the builds.
+  # TestFingerprintSpellings holds the two to one table of spellings.
   validation {
-    condition     = alltrue([for f in var.src_attestor_fingerprints : can(regex("^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$", replace(f, " ", "")))])
-    error_message = "src_attestor_fingerprints: each must be a key fingerprint of 40 hex digits (64 for a v6 key), as gpg --show-keys --with-fingerprint prints it; not a 16-digit key id, not the key itself."
+    condition     = alltrue([for f in var.src_attestor_fingerprints : can(regex("^([0-9A-F]{40}|[0-9A-F]{64})$", trimprefix(trimprefix(upper(replace(f, "/[\\t\\n\\v\\f\\r\\x{85}\\pZ]/", "")), "OPENPGP4FPR:"), "0X")))])
+    error_message = "src_attestor_fingerprints: each must be a key fingerprint of 40 hex digits (64 for a v6 key), as gpg --show-keys --with-fingerprint prints it (white space and case do not matter; a 0x or openpgp4fpr: prefix may be given); not a 16-digit key id, not the key itself."
   }
 }
 

@@ -418,7 +418,7 @@ func (r *run) attest(ctx context.Context) error {
 // run's input. One vendor image verified (a key rotation under way), or refused for any
 // other reason, leaves the verdicts to each image. nil when there is no vendor image.
 func wrongAttestorKey(todo []*item, errs []error) error {
-	reasons := map[string]bool{}
+	keyIDs := map[string]bool{}
 	vendor := 0
 	for i, it := range todo {
 		if !it.img.Vendor {
@@ -433,16 +433,16 @@ func wrongAttestorKey(todo []*item, errs []error) error {
 			if !errors.Is(re.Err, attest.ErrUnknownKey) {
 				return nil
 			}
-			// The key id, when the reason names one (a Reason is sanitized already).
-			if id, ok := strings.CutPrefix(re.Reason, attest.ErrUnknownKey.Error()+": "); ok && id != "" {
-				reasons[id] = true
+			// The key id, when the signature names one.
+			if re.KeyID != "" {
+				keyIDs["key id "+re.KeyID] = true
 			}
 		}
 	}
 	if vendor == 0 {
 		return nil
 	}
-	said := slices.Sorted(maps.Keys(reasons))
+	said := slices.Sorted(maps.Keys(keyIDs))
 	if len(said) > 3 {
 		said = append(said[:3], fmt.Sprintf("and %d more", len(said)-3))
 	}

@@ -17,10 +17,19 @@ type scanReader interface {
 	ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error)
 }
 
+// scanRunner is a scanReader that keeps what it learns within one run (*ECRTarget: that
+// ECR refused to start a scan): the scan gate reads a run's scans through scanRun's.
+type scanRunner interface {
+	scanRun() scanReader
+}
+
 // scanGate waits for the scan of every image copied or present, records the counts, and
 // fails images with findings at or above the gate's severity (WithScanGate).
 func (r *run) scanGate(ctx context.Context) {
 	t := r.target.(scanReader) // New checked it
+	if sr, ok := t.(scanRunner); ok {
+		t = sr.scanRun()
+	}
 	failOn := r.o.scanFailOn
 	limit := failOn.rank()
 	// cause "": the error's (ClassifyError).

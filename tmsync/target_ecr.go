@@ -147,15 +147,41 @@ func (t *ECRTarget) InvalidateCredentials() { t.prov.Invalidate() }
 // (verify, a second sync), and some ECR-compatible services (moto) never scan on push.
 // A scan that ECR refuses because the image was scanned already today is read as it is.
 // A start refused as access denied (a read-only role, as the pipeline's verify role is)
-// returns at once with a *ScanStartDeniedError: no scan will come to wait for.
+// returns at once with a *ScanStartDeniedError: no scan will come to wait for. Each call
+// stands alone; a run's scan gate reads through scanRun, which stops asking once refused.
 func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error) {
+	return t.scanRun().ScanFindings(ctx, repo, d, wait)
+}
+
+// scanRun implements scanRunner: the scan reads of one run.
+func (t *ECRTarget) scanRun() scanReader {
+	return &ecrScans{t: t, starts: make(chan struct{}, 1)}
+}
+
+// ecrScans reads the scans of one run's images (ECRTarget.ScanFindings). Once ECR has
+// refused to start a scan as access denied, it is not asked again in the run: the role
+// is the same for every image, so each image without a scan fails at once with the same
+// *ScanStartDeniedError instead of costing one more refused call. Safe for concurrent
+// use.
+type ecrScans struct {
+	t *ECRTarget
+	// starts is held around each StartImageScan and the reading of its answer, so that
+	// images read at once do not all ask before the first refusal is known; denied is
+	// the refusal, read and written while holding it.
+	starts chan struct{}
+	denied *ScanStartDeniedError
+}
+
+func (s *ecrScans) ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error) {
+	t := s.t
 	f, err := t.prov.ScanFindings(ctx, repo, d, 0) // one look
 	if errors.Is(err, ecrtarget.ErrScanNotComplete) {
 		var startErr error
 		if f.Status == "NOT_STARTED" {
-			startErr = t.prov.StartScan(ctx, repo, d)
-			if ClassifyError(startErr) == CauseDenied {
-				return nil, f.Status, &ScanStartDeniedError{Err: startErr}
+			startErr = s.start(ctx, repo, d)
+			var denied *ScanStartDeniedError
+			if errors.As(startErr, &denied) {
+				return nil, f.Status, denied
 			}
 		}
 		f, err = t.prov.ScanFindings(ctx, repo, d, wait)
@@ -171,6 +197,26 @@ func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Dige
 		return nil, status, err
 	}
 	return f.Counts, f.Status, nil
+}
+
+// start asks ECR to scan repo@d, unless it refused a start already in this run: then that
+// refusal, a *ScanStartDeniedError, as it is for a refusal now.
+func (s *ecrScans) start(ctx context.Context, repo string, d digest.Digest) error {
+	select {
+	case s.starts <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.starts }()
+	if s.denied != nil {
+		return s.denied
+	}
+	err := s.t.prov.StartScan(ctx, repo, d)
+	if ClassifyError(err) == CauseDenied {
+		s.denied = &ScanStartDeniedError{Err: err}
+		return s.denied
+	}
+	return err
 }
 
 // ScanStartDeniedError is an image ECR has no scan of, whose scan the target was refused

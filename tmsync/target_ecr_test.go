@@ -158,34 +158,72 @@ func TestECRScanStartDenied(t *testing.T) {
 // TestScanGateStartDenied: through the scan gate, every image a read-only role cannot
 // start the scan of fails at once, in step "scan" with CauseDenied, the step and cause
 // that the failure summary groups by, with one reason for all: a 15-minute --scan-wait is
-// not waited once per image.
+// not waited once per image. ECR is asked to start a scan once a run: after its refusal,
+// each other image still gets its one look (it may have a scan to read), and without a
+// scan fails with the same refusal. The next run asks again (the role may have changed).
 func TestScanGateStartDenied(t *testing.T) {
 	api := &ecrScanAPI{start: [2]any{400, `{"__type":"AccessDeniedException","message":"User: ` + deniedARN + ` is not authorized"}`}}
 	e, err := New(ecrScanTarget(t, api), fakeAttestorForRedact{}, WithScanGate(15*time.Minute, "CRITICAL"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := &Report{}
-	for i, repo := range []string{"mirror/a", "mirror/b", "mirror/c"} {
-		rep.Images = append(rep.Images, ImageRecord{Dest: repo + ":1", Repository: repo,
-			Digest: digest.FromString(repo).String(), Outcome: []Outcome{OutcomeCopied, OutcomePresent, OutcomeCopied}[i]})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	began := time.Now()
-	(&run{Engine: e, o: &e.opts, rep: rep}).scanGate(ctx)
-	if took := time.Since(began); took > 10*time.Second {
-		t.Fatalf("the gate took %s", took)
-	}
-	for _, im := range rep.Images {
-		if im.Outcome != OutcomeFailed || im.Step != "scan" || im.Cause != CauseDenied || im.ScanStatus != "NOT_STARTED" {
-			t.Errorf("%s: %s %s %s %q, want failed in scan, denied, NOT_STARTED", im.Dest, im.Outcome, im.Step, im.Cause, im.ScanStatus)
+	repos := []string{"mirror/a", "mirror/b", "mirror/c", "mirror/d", "mirror/e"}
+	for runs := 1; runs <= 2; runs++ {
+		rep := &Report{}
+		for i, repo := range repos {
+			rep.Images = append(rep.Images, ImageRecord{Dest: repo + ":1", Repository: repo,
+				Digest: digest.FromString(repo).String(), Outcome: []Outcome{OutcomeCopied, OutcomePresent}[i%2]})
 		}
-		if im.Reason != rep.Images[0].Reason || !strings.Contains(im.Reason, "starting one was refused") {
-			t.Errorf("%s: reason %q, want the denial, as the others", im.Dest, im.Reason)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		began := time.Now()
+		(&run{Engine: e, o: &e.opts, rep: rep}).scanGate(ctx)
+		cancel()
+		if took := time.Since(began); took > 10*time.Second {
+			t.Fatalf("the gate took %s", took)
+		}
+		for _, im := range rep.Images {
+			if im.Outcome != OutcomeFailed || im.Step != "scan" || im.Cause != CauseDenied || im.ScanStatus != "NOT_STARTED" {
+				t.Errorf("%s: %s %s %s %q, want failed in scan, denied, NOT_STARTED", im.Dest, im.Outcome, im.Step, im.Cause, im.ScanStatus)
+			}
+			if im.Reason != rep.Images[0].Reason || !strings.Contains(im.Reason, "starting one was refused") {
+				t.Errorf("%s: reason %q, want the denial, as the others", im.Dest, im.Reason)
+			}
+			if !errors.As(im.err, new(*ScanStartDeniedError)) {
+				t.Errorf("%s: %v (%T), want a *ScanStartDeniedError", im.Dest, im.err, im.err)
+			}
+		}
+		if n := api.count("StartImageScan"); n != runs {
+			t.Errorf("after %d runs of %d images: StartImageScan called %d times, want once a run", runs, len(repos), n)
+		}
+		if n := api.count("DescribeImageScanFindings"); n != runs*len(repos) {
+			t.Errorf("after %d runs of %d images: DescribeImageScanFindings called %d times, want one look an image", runs, len(repos), n)
 		}
 	}
-	if n := api.count("StartImageScan"); n != len(rep.Images) {
-		t.Errorf("StartImageScan called %d times, want once per image", n)
+}
+
+// TestScanStartDeniedConcurrent: one run's scans read at once from many goroutines ask
+// ECR to start a scan once, and every image gets the refusal.
+func TestScanStartDeniedConcurrent(t *testing.T) {
+	api := &ecrScanAPI{start: [2]any{400, `{"__type":"AccessDeniedException","message":"no"}`}}
+	scans := ecrScanTarget(t, api).scanRun()
+	const n = 16
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			repo := "mirror/" + string(rune('a'+i))
+			_, _, errs[i] = scans.ScanFindings(context.Background(), repo, digest.FromString(repo), time.Minute)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.As(err, new(*ScanStartDeniedError)) {
+			t.Errorf("image %d: %v, want a *ScanStartDeniedError", i, err)
+		}
+	}
+	if c := api.count("StartImageScan"); c != 1 {
+		t.Errorf("StartImageScan called %d times for %d images read at once, want once", c, n)
 	}
 }
