@@ -39,10 +39,10 @@ const minSecretLen = 4
 // encoders quote it (quotedForms: Go's %q, JSON without HTML escapes or with `\/`,
 // ASCII-only \u escapes), as servers and clients other than Go's write it in a URL, a
 // JSON string or an HTML page (echoForms: RFC 3986's and Python's percent-escapes,
-// System.Text.Json's "\u002B", "&amp;"...; the hex digits of a JSON \u escape, like a
-// percent-escape's, match in either case), and what a cut text kept of a form next to its
-// "..." or "…" (redactCuts). A Redactor is safe for concurrent use; its zero value redacts
-// nothing until Add is called.
+// System.Text.Json's "\u002B", "&amp;"...; the hex digits of a JSON \u escape and of an
+// HTML "&#x2B;", like a percent-escape's, match in either case), and what a cut text kept
+// of a form next to its "..." or "…" (redactCuts). A Redactor is safe for concurrent
+// use; its zero value redacts nothing until Add is called.
 type Redactor struct {
 	mu       sync.RWMutex
 	secrets  map[string]bool
@@ -57,9 +57,9 @@ type Redactor struct {
 	windows map[string]bool
 }
 
-// pattern is a form of a secret, the hex digits of its percent-escapes and JSON \u escapes
-// in upper case; fold marks the bytes of those hex digits, which match a lower-case letter
-// too.
+// pattern is a form of a secret, the hex digits of its percent-escapes, JSON \u escapes
+// and HTML hex escapes (and those escapes' 'x') in upper case; fold marks those bytes,
+// which match a lower-case letter too.
 type pattern struct {
 	s    string
 	fold []bool // nil when s has no escape
@@ -115,7 +115,7 @@ func (r *Redactor) Add(secrets ...string) {
 	for i, p := range r.patterns {
 		r.byFirst[p.s[0]] = append(r.byFirst[p.s[0]], i)
 		second := []byte{p.s[1]}
-		if p.fold != nil && p.fold[1] && 'A' <= p.s[1] && p.s[1] <= 'F' {
+		if p.fold != nil && p.fold[1] && 'A' <= p.s[1] && p.s[1] <= 'Z' {
 			second = append(second, p.s[1]+('a'-'A'))
 		}
 		for _, c := range second {
@@ -136,9 +136,11 @@ func (r *Redactor) Add(secrets ...string) {
 // with their hex digits upper-cased and marked to fold, and so the escapes within the
 // escape of a '%' ("%252f" is "%2f" escaped once more: its "2f" too); and so the four hex
 // digits of a JSON \u escape (Go writes "\u003c", .NET "\u003C"), also when its
-// backslash is percent-escaped ("%5Cu003c": a JSON text in a URL).
+// backslash is percent-escaped ("%5Cu003c": a JSON text in a URL); and so the 'x' and the
+// hex digits of an HTML hex escape (.NET writes "&#x2B;", others "&#x2b;", and HTML reads
+// "&#X2B;" too).
 func newPattern(f string) pattern {
-	if strings.IndexByte(f, '%') < 0 && !strings.Contains(f, `\u`) {
+	if strings.IndexByte(f, '%') < 0 && !strings.Contains(f, `\u`) && !strings.Contains(f, "&#") {
 		return pattern{s: f}
 	}
 	b := []byte(f)
@@ -180,6 +182,27 @@ func newPattern(f string) pattern {
 		folded = true
 		i += 4
 	}
+	for i := 0; i+4 < len(b); i++ {
+		// "&#x", one or more hex digits, ';'.
+		if b[i] != '&' || b[i+1] != '#' || b[i+2] != 'x' && b[i+2] != 'X' {
+			continue
+		}
+		end := i + 3
+		for end < len(b) && isHex(b[end]) {
+			end++
+		}
+		if end == i+3 || end == len(b) || b[end] != ';' {
+			continue
+		}
+		for k := i + 2; k < end; k++ {
+			fold[k] = true
+			if b[k] >= 'a' && b[k] <= 'z' {
+				b[k] -= 'a' - 'A'
+			}
+		}
+		folded = true
+		i = end
+	}
 	if !folded {
 		return pattern{s: f}
 	}
@@ -193,14 +216,14 @@ func (p *pattern) at(s string, i int) bool {
 	return len(s)-i >= len(p.s) && p.matches(s[i+1:i+len(p.s)], 1)
 }
 
-// matches reports whether t is p.s[i:i+len(t)], the hex digits of p's escapes in either
+// matches reports whether t is p.s[i:i+len(t)], the letters of p's escapes in either
 // case: a whole form (at) or a piece a cut kept of one (redactCuts).
 func (p *pattern) matches(t string, i int) bool {
 	if p.fold == nil {
 		return t == p.s[i:i+len(t)]
 	}
 	for j := 0; j < len(t); j++ {
-		if c := t[j]; c != p.s[i+j] && !(p.fold[i+j] && 'a' <= c && c <= 'f' && c-('a'-'A') == p.s[i+j]) {
+		if c := t[j]; c != p.s[i+j] && !(p.fold[i+j] && 'a' <= c && c <= 'z' && c-('a'-'A') == p.s[i+j]) {
 			return false
 		}
 	}

@@ -44,11 +44,12 @@ func quotedForms(s string) []string {
 
 // echoForms are the spellings of s that servers and clients other than Go's write, where
 // they differ from s and from Go's URL escapes: in a URL (urlEncoders), in a JSON string
-// (jsonEncoders; each also quoted by %q, as containers/image prints an error body) and on
-// an HTML page (htmlEscapers, of s and of its URL spellings that keep an HTML-special
-// character: '&' and '+' in a path, an apostrophe by encodeURIComponent). urls are the URL
-// spellings, texts the others. For a secret of ASCII letters, digits, '-', '_' and '.'
-// there are none.
+// (jsonEncoders; each also quoted by %q, as containers/image prints an error body, and
+// query-escaped, a JSON text in a URL: "%5Cu002B") and on an HTML page (htmlEscapers, of
+// s and of its URL spellings that keep an HTML-special character: '&' and '+' in a path,
+// a space's '+' in a query and in a form's encoding, an apostrophe by
+// encodeURIComponent). urls are the URL spellings, texts the others. For a secret of
+// ASCII letters, digits, '-', '_' and '.' there are none.
 func echoForms(s string) (urls, texts []string) {
 	seen := map[string]bool{s: true, url.QueryEscape(s): true, url.PathEscape(s): true}
 	add := func(to *[]string, f string) {
@@ -65,8 +66,13 @@ func echoForms(s string) (urls, texts []string) {
 		q := strconv.Quote(j)
 		add(&texts, j)
 		add(&texts, q[1:len(q)-1])
+		// Once, not twice more as the URL spellings are (secretForms): a JSON text in a
+		// URL in another URL's query is far-fetched, and Go's own JSON form is among those.
+		add(&texts, url.QueryEscape(j))
 	}
-	for _, f := range append([]string{s, url.PathEscape(s)}, urls...) {
+	// url.QueryEscape(s) is in seen, so not in urls: it is a base here all the same, and
+	// so are Java's and .NET's form encodings that are the same as it.
+	for _, f := range append([]string{s, url.QueryEscape(s), url.PathEscape(s)}, urls...) {
 		for _, h := range htmlEscapers {
 			add(&texts, h.Replace(f))
 		}
@@ -157,18 +163,26 @@ func jsonEscape(s, hex string, ascii bool) string {
 }
 
 // htmlEscapers are how pages that may echo a URL or a text with a secret in it (a proxy's
-// or a registry's error page, a redirect's body) escape it. Numeric escapes of every
-// other character (ESAPI's "&#x2f;") are not here: no such page in front of a registry is
-// known.
+// or a registry's error page, a redirect's body) escape it. A hex escape's digits and its
+// 'x' match in either case (newPattern): "&#x2b;" is "&#x2B;". The characters some escaper
+// writes in hex another writes in decimal: '+' (html/template), an apostrophe (Go's,
+// Java's). Numeric escapes of every other character (ESAPI's "&#x2f;") are not here: no
+// such page in front of a registry is known.
 var htmlEscapers = []*strings.Replacer{
-	// Go's html.EscapeString (html/template, http.Redirect's body), Python's markupsafe (Jinja, Flask)
+	// Go's html.EscapeString (text/template, http.Redirect's body), Python's markupsafe (Jinja, Flask)
 	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;"),
+	// Go's html/template (a page's text and its links' URLs)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;"),
 	// Python's html.escape (Werkzeug's redirect body)
 	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;"),
 	// Java's (Spring's HtmlUtils, Tomcat's error page), Squid's error pages
 	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;"),
 	// .NET's HtmlEncoder.Default (Razor pages)
 	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;", "+", "&#x2B;"),
+	// PHP's htmlspecialchars with ENT_QUOTES and HTML 4.01 (PHP 8.1's default flags)
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#039;"),
+	// PHP's htmlspecialchars with ENT_QUOTES and ENT_HTML5, ENT_XHTML or ENT_XML1
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;"),
 }
 
 // minCut is the shortest piece of a secret that redactCuts removes at a cut: shorter ones
@@ -258,14 +272,14 @@ func redactCuts(s string, forms []pattern, windows map[string]bool) string {
 	return b.String()
 }
 
-// windowKey is w, minCut bytes, with the letters a-f in upper case: the key of the
-// windows, so that a piece of a form written with its escapes' hex digits in lower case,
-// or cut inside an escape, finds its window. The piece is then compared as whole forms
-// are (pattern.matches).
+// windowKey is w, minCut bytes, with the letters a-f and x in upper case: the key of the
+// windows, so that a piece of a form written with its escapes' hex digits (or an HTML
+// escape's 'x') in lower case, or cut inside an escape, finds its window. The piece is
+// then compared as whole forms are (pattern.matches).
 func windowKey(w string) (k [minCut]byte) {
 	for i := range k {
 		c := w[i]
-		if 'a' <= c && c <= 'f' {
+		if 'a' <= c && c <= 'f' || c == 'x' {
 			c -= 'a' - 'A'
 		}
 		k[i] = c

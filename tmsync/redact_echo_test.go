@@ -2,6 +2,7 @@ package tmsync
 
 import (
 	"html"
+	htmltemplate "html/template"
 	"math/rand/v2"
 	"net/url"
 	"strconv"
@@ -39,7 +40,8 @@ func assertSpellingGone(t *testing.T, r *Redactor, name, form string) {
 // than Go's: .NET's System.Text.Json (ASP.NET Core's default: + & < > ' " ` and every
 // non-ASCII character as \u002B..., hex in upper case), Gson (< > & = ' as \u003d..., lower
 // case), Python's ensure_ascii (a surrogate pair past U+FFFF); and any of them with its hex
-// digits in the other case, or mixed. Each is removed whole, quoted by %q, and cut.
+// digits in the other case, or mixed; and each in a URL, query-escaped ("%5Cu002B"). Each
+// is removed whole, quoted by %q, and cut.
 func TestRedactorJSONEscapes(t *testing.T) {
 	for char, escapes := range map[string][]string{
 		"+": {`\u002B`, `\u002b`},
@@ -56,7 +58,10 @@ func TestRedactorJSONEscapes(t *testing.T) {
 		token := "Tm" + char + "Tok-5f2a9c81"
 		r := NewRedactor(token)
 		for _, e := range escapes {
-			assertSpellingGone(t, r, "token "+strconv.Quote(token), "Tm"+e+"Tok-5f2a9c81")
+			form := "Tm" + e + "Tok-5f2a9c81"
+			assertSpellingGone(t, r, "token "+strconv.Quote(token), form)
+			assertSpellingGone(t, r, "token "+strconv.Quote(token)+" in a URL", url.QueryEscape(form))
+			assertSpellingGone(t, r, "token "+strconv.Quote(token)+" in a URL, lower case", lowerHex(url.QueryEscape(form)))
 		}
 	}
 	// A JSON text in a URL: its escapes' backslash percent-escaped, in either case.
@@ -74,6 +79,7 @@ func TestRedactorJSONEscapes(t *testing.T) {
 		"Go":               "Tm+Tok=en\\u00261\\u003c2\\u003e3'4\\\"5`6\\\\7é-5f2a9c81",
 	} {
 		assertSpellingGone(t, r, name, form)
+		assertSpellingGone(t, r, name+" in a URL", url.QueryEscape(form))
 	}
 }
 
@@ -133,24 +139,48 @@ func TestRedactorPercentEncoders(t *testing.T) {
 
 // TestRedactorHTMLEscapes: a token on an HTML page (a proxy's or a registry's error page
 // echoing the URL, a redirect's body), in the text or in a link's URL, as Go's
-// html.EscapeString and Python's markupsafe write it (&#39; &#34;), as Python's
-// html.escape does (&quot; &#x27;), Java's and Squid's (&quot; &#39;) and .NET's
-// HtmlEncoder (&#x2B; too). Each is removed whole and cut.
+// html.EscapeString and Python's markupsafe write it (&#39; &#34;), as Go's html/template
+// does (&#43; too), Python's html.escape (&quot; &#x27;), Java's and Squid's (&quot;
+// &#39;), .NET's HtmlEncoder (&#x2B; too), PHP's htmlspecialchars (&#039;, or &apos;);
+// and a hex escape with its digits or its 'x' in the other case (&#x2b; &#X2B;). The link
+// is path-escaped ('&' and '+' stay), query-escaped or form-encoded by Java or .NET (a
+// space's '+' stays), or by encodeURIComponent (an apostrophe stays). Each is removed
+// whole and cut.
 func TestRedactorHTMLEscapes(t *testing.T) {
+	// html/template in a page's text, and in a link's URL (which it normalizes first).
+	page := htmltemplate.Must(htmltemplate.New("page").Parse(`{{.}}|<a href="/v2/{{.}}">`))
+	goTemplate := func(link bool) func(string) string {
+		return func(s string) string {
+			var b strings.Builder
+			if err := page.Execute(&b, s); err != nil {
+				t.Fatal(err)
+			}
+			text, href, _ := strings.Cut(b.String(), `|<a href="/v2/`)
+			if link {
+				return strings.TrimSuffix(href, `">`)
+			}
+			return text
+		}
+	}
 	escapers := map[string]func(string) string{
-		"Go":     html.EscapeString,
-		"Python": strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace,
-		"Java":   strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;").Replace,
-		".NET":   strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;", "+", "&#x2B;").Replace,
+		"Go":                    html.EscapeString,
+		"Go html/template":      goTemplate(false),
+		"Go html/template link": goTemplate(true),
+		"Python":                strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace,
+		"Java":                  strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;").Replace,
+		".NET":                  strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;", "+", "&#x2B;").Replace,
+		".NET lower hex":        strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;", "+", "&#x2b;").Replace,
+		".NET upper X":          strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#X27;", "+", "&#X2b;").Replace,
+		"PHP":                   strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#039;").Replace,
+		"PHP HTML5":             strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;").Replace,
 	}
 	tested := 0
-	for _, token := range []string{"Tm&Tok-5f2a9c81", "Tm<Tok>-5f2a9c81", `Tm"Tok-5f2a9c81`, "Tm'Tok-5f2a9c81", "Tm+Tok-5f2a9c81", `Tm&Tok<en>'x"y+z-5f2a9c81`} {
+	for _, token := range []string{"Tm&Tok-5f2a9c81", "Tm<Tok>-5f2a9c81", `Tm"Tok-5f2a9c81`, "Tm'Tok-5f2a9c81", "Tm+Tok-5f2a9c81",
+		`Tm&Tok<en>'x"y+z-5f2a9c81`, "pass word-5f2a9c81", `Tm&Tok<en>'x"y+z w-5f2a9c81`} {
 		r := NewRedactor(token)
-		// In the page's text, and in a link: path-escaped ('&' and '+' stay) and by
-		// encodeURIComponent (an apostrophe stays).
-		jsURI := strings.NewReplacer("&", "%26", "<", "%3C", ">", "%3E", `"`, "%22", "+", "%2B").Replace(token)
+		jsURI := strings.NewReplacer("&", "%26", "<", "%3C", ">", "%3E", `"`, "%22", "+", "%2B", " ", "%20").Replace(token)
 		for name, e := range escapers {
-			for where, plain := range map[string]string{"text": token, "path": url.PathEscape(token), "encodeURIComponent": jsURI} {
+			for where, plain := range map[string]string{"text": token, "path": url.PathEscape(token), "query": url.QueryEscape(token), "encodeURIComponent": jsURI} {
 				form := e(plain)
 				if form == plain {
 					continue
@@ -160,7 +190,7 @@ func TestRedactorHTMLEscapes(t *testing.T) {
 			}
 		}
 	}
-	if tested < 15 {
+	if tested < 100 {
 		t.Errorf("only %d HTML spellings: the test tests little", tested)
 	}
 }
@@ -188,8 +218,8 @@ func TestRedactorPlainTokenNoEchoForms(t *testing.T) {
 		}
 	}
 	for tok, limit := range map[string]int{
-		"Tm/T+k=n&a!b*c'd(e)f~g h<i>j\"k`l\\m-5f2a9c81": 160, // 108 without them, 137 with
-		redactToken: 80, // 52 without them, 63 with
+		"Tm/T+k=n&a!b*c'd(e)f~g h<i>j\"k`l\\m-5f2a9c81": 160, // 108 without them, 149 with
+		redactToken: 80, // 52 without them, 67 with
 	} {
 		if got := len(NewRedactor(tok).patterns); got > limit {
 			t.Errorf("token %q: %d patterns, more than %d", tok, got, limit)

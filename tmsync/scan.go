@@ -18,7 +18,8 @@ type scanReader interface {
 }
 
 // scanRunner is a scanReader that keeps what it learns within one run (*ECRTarget: that
-// ECR refused to start a scan): the scan gate reads a run's scans through scanRun's.
+// ECR refused to start a scan in a repository): the scan gate reads a run's scans through
+// scanRun's.
 type scanRunner interface {
 	scanRun() scanReader
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -148,27 +149,35 @@ func (t *ECRTarget) InvalidateCredentials() { t.prov.Invalidate() }
 // A scan that ECR refuses because the image was scanned already today is read as it is.
 // A start refused as access denied (a read-only role, as the pipeline's verify role is)
 // returns at once with a *ScanStartDeniedError: no scan will come to wait for. Each call
-// stands alone; a run's scan gate reads through scanRun, which stops asking once refused.
+// stands alone; a run's scan gate reads through scanRun, which stops asking for a
+// repository once refused there.
 func (t *ECRTarget) ScanFindings(ctx context.Context, repo string, d digest.Digest, wait time.Duration) (map[string]int, string, error) {
 	return t.scanRun().ScanFindings(ctx, repo, d, wait)
 }
 
 // scanRun implements scanRunner: the scan reads of one run.
 func (t *ECRTarget) scanRun() scanReader {
-	return &ecrScans{t: t, starts: make(chan struct{}, 1)}
+	return &ecrScans{t: t, repos: map[string]*repoScanStarts{}}
 }
 
 // ecrScans reads the scans of one run's images (ECRTarget.ScanFindings). Once ECR has
-// refused to start a scan as access denied, it is not asked again in the run: the role
-// is the same for every image, so each image without a scan fails at once with the same
-// *ScanStartDeniedError instead of costing one more refused call. Safe for concurrent
-// use.
+// refused to start a scan in a repository as access denied, it is not asked again for
+// that repository in the run: each other image there without a scan fails at once with
+// the same *ScanStartDeniedError instead of costing one more refused call. Another
+// repository is asked: IAM can allow ecr:StartImageScan on some repositories' ARNs and
+// not others. Safe for concurrent use.
 type ecrScans struct {
-	t *ECRTarget
-	// starts is held around each StartImageScan and the reading of its answer, so that
-	// images read at once do not all ask before the first refusal is known; denied is
-	// the refusal, read and written while holding it.
-	starts chan struct{}
+	t     *ECRTarget
+	mu    sync.Mutex // guards repos
+	repos map[string]*repoScanStarts
+}
+
+// repoScanStarts is one repository's scan starts in a run.
+type repoScanStarts struct {
+	// turn is held around each StartImageScan in the repository and the reading of its
+	// answer, so that its images read at once do not all ask before the first refusal is
+	// known; denied is the refusal, read and written while holding it.
+	turn   chan struct{}
 	denied *ScanStartDeniedError
 }
 
@@ -199,22 +208,29 @@ func (s *ecrScans) ScanFindings(ctx context.Context, repo string, d digest.Diges
 	return f.Counts, f.Status, nil
 }
 
-// start asks ECR to scan repo@d, unless it refused a start already in this run: then that
-// refusal, a *ScanStartDeniedError, as it is for a refusal now.
+// start asks ECR to scan repo@d, unless it refused a start in repo already in this run:
+// then that refusal, a *ScanStartDeniedError, as it is for a refusal now.
 func (s *ecrScans) start(ctx context.Context, repo string, d digest.Digest) error {
+	s.mu.Lock()
+	rs := s.repos[repo]
+	if rs == nil {
+		rs = &repoScanStarts{turn: make(chan struct{}, 1)}
+		s.repos[repo] = rs
+	}
+	s.mu.Unlock()
 	select {
-	case s.starts <- struct{}{}:
+	case rs.turn <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-s.starts }()
-	if s.denied != nil {
-		return s.denied
+	defer func() { <-rs.turn }()
+	if rs.denied != nil {
+		return rs.denied
 	}
 	err := s.t.prov.StartScan(ctx, repo, d)
 	if ClassifyError(err) == CauseDenied {
-		s.denied = &ScanStartDeniedError{Err: err}
-		return s.denied
+		rs.denied = &ScanStartDeniedError{Err: err}
+		return rs.denied
 	}
 	return err
 }

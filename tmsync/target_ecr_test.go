@@ -2,7 +2,9 @@ package tmsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -21,26 +23,46 @@ import (
 
 // ecrScanAPI answers the SDK's ECR requests as ECR does for an image it has no scan of
 // (DescribeImageScanFindings: ScanNotFoundException), StartImageScan with start, and
-// counts the calls by operation. It stands in for ECR below the SDK, so that the SDK's own
-// error decoding makes the errors the target sees.
+// counts the calls by operation, and by operation and repository. It stands in for ECR
+// below the SDK, so that the SDK's own error decoding makes the errors the target sees.
+// A repository in allowed takes a start (as IAM allows ecr:StartImageScan by repository
+// ARN), and the image's scan is then complete with one LOW finding.
 type ecrScanAPI struct {
-	start [2]any // StartImageScan's HTTP status and JSON body
-	mu    sync.Mutex
-	calls map[string]int
+	start   [2]any // StartImageScan's HTTP status and JSON body
+	allowed map[string]bool
+	mu      sync.Mutex
+	calls   map[string]int // by operation, and by "operation repository"
+	started map[string]bool
 }
 
 func (a *ecrScanAPI) Do(req *http.Request) (*http.Response, error) {
 	op := strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "AmazonEC2ContainerRegistry_V20150921.")
+	var in struct {
+		RepositoryName string `json:"repositoryName"`
+		ImageID        struct {
+			ImageDigest string `json:"imageDigest"`
+		} `json:"imageId"`
+	}
+	if b, err := io.ReadAll(req.Body); err != nil || json.Unmarshal(b, &in) != nil {
+		return nil, fmt.Errorf("reading the %s request: %v", op, err)
+	}
+	repo, image := in.RepositoryName, in.RepositoryName+"@"+in.ImageID.ImageDigest
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.calls == nil {
-		a.calls = map[string]int{}
+		a.calls, a.started = map[string]int{}, map[string]bool{}
 	}
 	a.calls[op]++
-	a.mu.Unlock()
+	a.calls[op+" "+repo]++
 	status, body := 400, `{"__type":"ScanNotFoundException","message":"Image scan does not exist for the image"}`
-	switch op {
-	case "DescribeImageScanFindings":
-	case "StartImageScan":
+	switch {
+	case op == "DescribeImageScanFindings" && a.started[image]:
+		status, body = 200, `{"imageScanStatus":{"status":"COMPLETE"},"imageScanFindings":{"findingSeverityCounts":{"LOW":1}}}`
+	case op == "DescribeImageScanFindings":
+	case op == "StartImageScan" && a.allowed[repo]:
+		a.started[image] = true
+		status, body = 200, `{"imageScanStatus":{"status":"IN_PROGRESS"}}`
+	case op == "StartImageScan":
 		status, body = a.start[0].(int), a.start[1].(string)
 	default:
 		status, body = 400, `{"__type":"ValidationException","message":"not in this fake: `+op+`"}`
@@ -50,10 +72,11 @@ func (a *ecrScanAPI) Do(req *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(strings.NewReader(body))}, nil
 }
 
-func (a *ecrScanAPI) count(op string) int {
+// count is the number of calls of op, in repo when one is given.
+func (a *ecrScanAPI) count(op string, repo ...string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.calls[op]
+	return a.calls[strings.Join(append([]string{op}, repo...), " ")]
 }
 
 func ecrScanTarget(t *testing.T, api *ecrScanAPI) *ECRTarget {
@@ -158,63 +181,101 @@ func TestECRScanStartDenied(t *testing.T) {
 // TestScanGateStartDenied: through the scan gate, every image a read-only role cannot
 // start the scan of fails at once, in step "scan" with CauseDenied, the step and cause
 // that the failure summary groups by, with one reason for all: a 15-minute --scan-wait is
-// not waited once per image. ECR is asked to start a scan once a run: after its refusal,
-// each other image still gets its one look (it may have a scan to read), and without a
-// scan fails with the same refusal. The next run asks again (the role may have changed).
+// not waited once per image. ECR is asked to start a scan once a repository a run: after
+// its refusal, each other image there still gets its one look (it may have a scan to
+// read), and without a scan fails with the same refusal. Another repository is asked
+// (IAM may allow ecr:StartImageScan on its ARN), and where it is allowed, its images'
+// scans are started and read. The next run asks again (the role may have changed).
 func TestScanGateStartDenied(t *testing.T) {
-	api := &ecrScanAPI{start: [2]any{400, `{"__type":"AccessDeniedException","message":"User: ` + deniedARN + ` is not authorized"}`}}
-	e, err := New(ecrScanTarget(t, api), fakeAttestorForRedact{}, WithScanGate(15*time.Minute, "CRITICAL"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos := []string{"mirror/a", "mirror/b", "mirror/c", "mirror/d", "mirror/e"}
-	for runs := 1; runs <= 2; runs++ {
-		rep := &Report{}
-		for i, repo := range repos {
-			rep.Images = append(rep.Images, ImageRecord{Dest: repo + ":1", Repository: repo,
-				Digest: digest.FromString(repo).String(), Outcome: []Outcome{OutcomeCopied, OutcomePresent}[i%2]})
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		began := time.Now()
-		(&run{Engine: e, o: &e.opts, rep: rep}).scanGate(ctx)
-		cancel()
-		if took := time.Since(began); took > 10*time.Second {
-			t.Fatalf("the gate took %s", took)
-		}
-		for _, im := range rep.Images {
-			if im.Outcome != OutcomeFailed || im.Step != "scan" || im.Cause != CauseDenied || im.ScanStatus != "NOT_STARTED" {
-				t.Errorf("%s: %s %s %s %q, want failed in scan, denied, NOT_STARTED", im.Dest, im.Outcome, im.Step, im.Cause, im.ScanStatus)
+	type image struct{ repo, tag string }
+	for _, tc := range []struct {
+		name    string
+		images  []image
+		allowed map[string]bool
+	}{
+		{"one repository", []image{{"mirror/a", "1"}, {"mirror/a", "2"}, {"mirror/a", "3"}, {"mirror/a", "4"}}, nil},
+		{"two repositories", []image{{"mirror/a", "1"}, {"mirror/b", "1"}, {"mirror/a", "2"}, {"mirror/b", "2"}, {"mirror/a", "3"}}, nil},
+		{"one of two allowed", []image{{"mirror/a", "1"}, {"mirror/b", "1"}, {"mirror/a", "2"}, {"mirror/b", "2"}}, map[string]bool{"mirror/b": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &ecrScanAPI{start: [2]any{400, `{"__type":"AccessDeniedException","message":"User: ` + deniedARN + ` is not authorized"}`},
+				allowed: tc.allowed}
+			e, err := New(ecrScanTarget(t, api), fakeAttestorForRedact{}, WithScanGate(15*time.Minute, "CRITICAL"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if im.Reason != rep.Images[0].Reason || !strings.Contains(im.Reason, "starting one was refused") {
-				t.Errorf("%s: reason %q, want the denial, as the others", im.Dest, im.Reason)
+			perRepo := map[string]int{}
+			for _, im := range tc.images {
+				perRepo[im.repo]++
 			}
-			if !errors.As(im.err, new(*ScanStartDeniedError)) {
-				t.Errorf("%s: %v (%T), want a *ScanStartDeniedError", im.Dest, im.err, im.err)
+			for runs := 1; runs <= 2; runs++ {
+				rep := &Report{}
+				for i, im := range tc.images {
+					rep.Images = append(rep.Images, ImageRecord{Dest: im.repo + ":" + im.tag, Repository: im.repo,
+						Digest: digest.FromString(im.repo + ":" + im.tag).String(), Outcome: []Outcome{OutcomeCopied, OutcomePresent}[i%2]})
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				began := time.Now()
+				(&run{Engine: e, o: &e.opts, rep: rep}).scanGate(ctx)
+				cancel()
+				if took := time.Since(began); took > 10*time.Second {
+					t.Fatalf("the gate took %s", took)
+				}
+				denial := ""
+				for _, im := range rep.Images {
+					if tc.allowed[im.Repository] {
+						if im.Outcome == OutcomeFailed || im.ScanStatus != "COMPLETE" || im.Scan["LOW"] != 1 {
+							t.Errorf("%s, in a repository where the role may start scans: %s %s %q %v (%s), want its scan started and read",
+								im.Dest, im.Outcome, im.Step, im.ScanStatus, im.Scan, im.Reason)
+						}
+						continue
+					}
+					if im.Outcome != OutcomeFailed || im.Step != "scan" || im.Cause != CauseDenied || im.ScanStatus != "NOT_STARTED" {
+						t.Errorf("%s: %s %s %s %q, want failed in scan, denied, NOT_STARTED", im.Dest, im.Outcome, im.Step, im.Cause, im.ScanStatus)
+					}
+					if denial == "" {
+						denial = im.Reason
+					}
+					if im.Reason != denial || !strings.Contains(im.Reason, "starting one was refused") {
+						t.Errorf("%s: reason %q, want the denial, as the others", im.Dest, im.Reason)
+					}
+					if !errors.As(im.err, new(*ScanStartDeniedError)) {
+						t.Errorf("%s: %v (%T), want a *ScanStartDeniedError", im.Dest, im.err, im.err)
+					}
+				}
+				for repo, n := range perRepo {
+					// Denied: asked once a repository a run, one look an image. Allowed:
+					// each image's scan started in the first run, and read after it.
+					starts, looks := runs, runs*n
+					if tc.allowed[repo] {
+						starts, looks = n, runs*n+n
+					}
+					if got := api.count("StartImageScan", repo); got != starts {
+						t.Errorf("after %d runs of %d images in %s: StartImageScan called there %d times, want %d", runs, n, repo, got, starts)
+					}
+					if got := api.count("DescribeImageScanFindings", repo); got != looks {
+						t.Errorf("after %d runs of %d images in %s: DescribeImageScanFindings called there %d times, want %d", runs, n, repo, got, looks)
+					}
+				}
 			}
-		}
-		if n := api.count("StartImageScan"); n != runs {
-			t.Errorf("after %d runs of %d images: StartImageScan called %d times, want once a run", runs, len(repos), n)
-		}
-		if n := api.count("DescribeImageScanFindings"); n != runs*len(repos) {
-			t.Errorf("after %d runs of %d images: DescribeImageScanFindings called %d times, want one look an image", runs, len(repos), n)
-		}
+		})
 	}
 }
 
 // TestScanStartDeniedConcurrent: one run's scans read at once from many goroutines ask
-// ECR to start a scan once, and every image gets the refusal.
+// ECR to start a scan once a repository, and every image gets the refusal.
 func TestScanStartDeniedConcurrent(t *testing.T) {
 	api := &ecrScanAPI{start: [2]any{400, `{"__type":"AccessDeniedException","message":"no"}`}}
 	scans := ecrScanTarget(t, api).scanRun()
-	const n = 16
+	const n, repos = 16, 2
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			repo := "mirror/" + string(rune('a'+i))
-			_, _, errs[i] = scans.ScanFindings(context.Background(), repo, digest.FromString(repo), time.Minute)
+			repo := "mirror/" + string(rune('a'+i%repos))
+			_, _, errs[i] = scans.ScanFindings(context.Background(), repo, digest.FromString(fmt.Sprint(i)), time.Minute)
 		}()
 	}
 	wg.Wait()
@@ -223,7 +284,10 @@ func TestScanStartDeniedConcurrent(t *testing.T) {
 			t.Errorf("image %d: %v, want a *ScanStartDeniedError", i, err)
 		}
 	}
-	if c := api.count("StartImageScan"); c != 1 {
-		t.Errorf("StartImageScan called %d times for %d images read at once, want once", c, n)
+	for r := range repos {
+		repo := "mirror/" + string(rune('a'+r))
+		if c := api.count("StartImageScan", repo); c != 1 {
+			t.Errorf("StartImageScan called %d times in %s for its %d images read at once, want once", c, repo, n/repos)
+		}
 	}
 }
