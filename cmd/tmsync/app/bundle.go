@@ -292,7 +292,6 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
 	defer console.finish()
 	errorLog := errorLogPath(a)
-	hardStop.arm(a, console)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
 	// The outputs first: an error log that cannot be written, or would replace an input,
 	// is not written for any refusal.
@@ -307,6 +306,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if err := errors.Join(err, outErr); err != nil {
 		return fail(err)
 	}
+	hardStop.arm(a, console) // the outputs checked (runMode)
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))
