@@ -191,19 +191,19 @@ func TestOutputsNeverReplaceInputs(t *testing.T) {
 func TestRefusalsNeverReplaceInputs(t *testing.T) {
 	dir := inputBed(t)
 	for _, c := range []struct {
-		name   string
-		env    string            // TM_TOKEN
-		config string            // TMSYNC_CONFIG
-		files  map[string]string // written for the case, removed after it
-		args   []string
-		input  string
-		want   string
-		why    string // after "--error-log INPUT: "; "it is the " if empty
+		name  string
+		env   string            // TM_TOKEN
+		vars  map[string]string // environment variables
+		files map[string]string // written for the case, removed after it
+		args  []string
+		input string
+		want  string
+		why   string // after "--error-log INPUT: "; "it is the " if empty
 	}{
 		{name: "bad value", args: []string{"sync", "--config", "c.yaml", "--error-log", "c.yaml", "--concurrency", "0"}, input: "c.yaml", want: "--concurrency 0"},
 		{name: "bad value in export", args: []string{"export", "--to", "out/b", "--since", "prev/bundle.json", "--error-log", "prev/bundle.json", "--retries", "-1"}, input: "prev/bundle.json", want: "--retries -1"},
 		{name: "config that does not read", args: []string{"plan", "--config", "bad.yaml", "--error-log", "bad.yaml"}, input: "bad.yaml", want: `no flag "no-such-key"`},
-		{name: "config from the environment", config: "bad.yaml", args: []string{"verify", "--error-log", "bad.yaml"}, input: "bad.yaml", want: `no flag "no-such-key"`},
+		{name: "config from the environment", vars: map[string]string{"TMSYNC_CONFIG": "bad.yaml"}, args: []string{"verify", "--error-log", "bad.yaml"}, input: "bad.yaml", want: `no flag "no-such-key"`},
 		{name: "flag that does not parse, config before it", args: []string{"sync", "--config", "c.yaml", "--bogus", "--error-log", "c.yaml"}, input: "c.yaml", want: "no flag --bogus"},
 		{name: "flag that does not parse, key after it", args: []string{"sync", "--bogus", "--src_attestor", "key.pgp", "--error-log", "key.pgp"}, input: "key.pgp", want: "no flag --bogus"},
 		{name: "value that does not parse", args: []string{"export", "--to", "out/b", "--attestation-bundle", "att.json", "--error-log=att.json", "--concurrency", "x"}, input: "att.json", want: `--concurrency "x"`},
@@ -211,12 +211,12 @@ func TestRefusalsNeverReplaceInputs(t *testing.T) {
 		{name: "blank token", env: "  ", args: []string{"sync", "--authfile", "auth.json", "--error-log", "auth.json"}, input: "auth.json", want: "TM_TOKEN is set but blank"},
 		// A flag that does not parse: the inputs of the environment, of the --config file,
 		// and the default files of a release folder named after the bad flag.
-		{name: "flag that does not parse, config from the environment", config: "c.yaml", args: []string{"sync", "--bogus", "--error-log", "c.yaml"}, input: "c.yaml", want: "no flag --bogus"},
+		{name: "flag that does not parse, config from the environment", vars: map[string]string{"TMSYNC_CONFIG": "c.yaml"}, args: []string{"sync", "--bogus", "--error-log", "c.yaml"}, input: "c.yaml", want: "no flag --bogus"},
 		{name: "flag that does not parse, key in the config", files: map[string]string{"c2.yaml": "src_attestor: key.pgp\n"},
 			args: []string{"sync", "--config", "c2.yaml", "--bogus", "--error-log", "key.pgp"}, input: "key.pgp", want: "no flag --bogus"},
-		{name: "flag that does not parse, key in the config from the environment", config: "c2.yaml", files: map[string]string{"c2.yaml": "src_attestor: [key.pgp]\nattestation-bundle: att.json\n"},
+		{name: "flag that does not parse, key in the config from the environment", vars: map[string]string{"TMSYNC_CONFIG": "c2.yaml"}, files: map[string]string{"c2.yaml": "src_attestor: [key.pgp]\nattestation-bundle: att.json\n"},
 			args: []string{"plan", "--bogus=1", "--error-log", "att.json"}, input: "att.json", want: "no flag --bogus"},
-		{name: "flag that does not parse in export, key in the config", config: "c2.yaml", files: map[string]string{"c2.yaml": "src_attestor: key.pgp\n"},
+		{name: "flag that does not parse in export, key in the config", vars: map[string]string{"TMSYNC_CONFIG": "c2.yaml"}, files: map[string]string{"c2.yaml": "src_attestor: key.pgp\n"},
 			args: []string{"export", "--to", "out/b", "--bogus", "--error-log", "key.pgp"}, input: "key.pgp", want: "no flag --bogus"},
 		{name: "flag that does not parse, default key in the release folder after it", files: map[string]string{"rel/src_attestor.pgp": "release key"},
 			args: []string{"sync", "--bogus", "--release-dir", "rel", "--error-log", "rel/src_attestor.pgp"}, input: "rel/src_attestor.pgp", want: "no flag --bogus"},
@@ -227,11 +227,17 @@ func TestRefusalsNeverReplaceInputs(t *testing.T) {
 		{name: "flag that does not parse, a file that is not an error log", files: map[string]string{"notes.txt": "ERROR: a line\nnot one\n"},
 			args: []string{"verify", "--bogus", "--error-log", "notes.txt"}, input: "notes.txt", want: "no flag --bogus", why: "an existing file that is not an error log (its line 2"},
 		{name: "flag that does not parse, a link", args: []string{"sync", "--bogus", "--error-log", "rel-link"}, input: "rel-link", want: "no flag --bogus", why: "it is a symbolic link"},
+		{name: "flag that does not parse, release folder in the config", files: map[string]string{"c3.yaml": "release-dir: rel\n", "rel/src_attestor.pgp": "release key"},
+			args: []string{"sync", "--bogus", "--config", "c3.yaml", "--error-log", "rel/src_attestor.pgp"}, input: "rel/src_attestor.pgp", want: "no flag --bogus"},
+		{name: "flag that does not parse, an input from its environment variable", vars: map[string]string{"TMSYNC_ATTESTATION_BUNDLE": "att.json"},
+			args: []string{"verify", "--bogus", "--error-log", "att.json"}, input: "att.json", want: "no flag --bogus"},
+		{name: "flag that does not parse, a flag given twice", args: []string{"sync", "--bogus", "--from-bundle", "bdir", "--earlier-bundle", "p.tar", "--earlier-bundle=b.tar", "--error-log", "b.tar"},
+			input: "b.tar", want: "no flag --bogus"},
 		// A --config that does not read: its keys after the bad one, or none when it is not
 		// YAML (then the error log is not written over a file that is not one).
 		{name: "config that does not read, key after the bad key", files: map[string]string{"bad2.yaml": "no-such-key: 1\nsrc_attestor: key.pgp\n"},
 			args: []string{"plan", "--config", "bad2.yaml", "--error-log", "key.pgp"}, input: "key.pgp", want: `no flag "no-such-key"`},
-		{name: "config that is not YAML", config: "bad3.yaml", files: map[string]string{"bad3.yaml": "src_attestor: key.pgp\n: [\n"},
+		{name: "config that is not YAML", vars: map[string]string{"TMSYNC_CONFIG": "bad3.yaml"}, files: map[string]string{"bad3.yaml": "src_attestor: key.pgp\n: [\n"},
 			args: []string{"sync", "--error-log", "key.pgp"}, input: "key.pgp", want: "bad3.yaml", why: "an existing file that is not an error log"},
 		// Both places of a default file hold one, and they differ: neither is replaced.
 		{name: "default key in both places, differing", files: map[string]string{"rel/src_attestor.pgp": "release key", "src_attestor.pgp": "working key"},
@@ -242,8 +248,8 @@ func TestRefusalsNeverReplaceInputs(t *testing.T) {
 			if c.env != "" {
 				t.Setenv("TM_TOKEN", c.env)
 			}
-			if c.config != "" {
-				t.Setenv("TMSYNC_CONFIG", c.config)
+			for k, v := range c.vars {
+				t.Setenv(k, v)
 			}
 			for name, content := range c.files {
 				must(t, os.WriteFile(name, []byte(content), 0o644))
