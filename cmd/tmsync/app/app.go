@@ -10,14 +10,15 @@ package app
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tmsync/tmsync/tmsync"
 )
@@ -118,14 +119,26 @@ type cmdline struct {
 // (an empty CI variable, a file of newlines) would otherwise read as "no token".
 var errTokenBlank = errors.New("TM_TOKEN is set but blank (white space only): give the vendor token, or unset TM_TOKEN")
 
-// refuse stops a run that cannot start (a bad flag, a stray argument, a bad --config) as
-// the run's own "checking flags" errors do: the error on stderr, and the error log
-// (--error-log, or sync-error.log) rewritten to say it, so that the log is empty exactly
-// when the exit status is 0. An old --report is left as it is, as those errors leave it.
-// An error log that names one of the command line's inputs is not written (refusalLog).
+// refuse stops a run that cannot start (a stray argument, a blank TM_TOKEN) as the run's
+// own "checking flags" errors do: the error on stderr, and the error log (--error-log, or
+// sync-error.log) rewritten to say it, so that the log is empty exactly when the exit
+// status is 0. An old --report is left as it is, as those errors leave it. An error log
+// that names one of the command line's inputs is not written (refusalLog).
 func (cl *cmdline) refuse(c *cli.Context, err error) error {
-	a, _ := readArgs(c, io.Discard, hasFlag(c.Command.Flags)) // as far as they read
+	a, _ := readArgs(c, io.Discard, hasFlag(c.Command.Flags))
 	return cl.refuseArgs(a, exportArgs{since: c.String("since")}, err)
+}
+
+// refuseUnread is refuse for a --config file that does not read (the command's Before):
+// the keys after the bad one were not applied, so the inputs it names are read from it
+// leniently (configLeniently), and the error log is not written over a file that is not
+// an error log either (refusalLogUnread).
+func (cl *cmdline) refuseUnread(c *cli.Context, err error) error {
+	configLeniently(c)
+	a, _ := readArgs(c, io.Discard, hasFlag(c.Command.Flags))
+	errorLog, why := refusalLogUnread(a, exportArgs{since: c.String("since")})
+	console := &Console{W: cl.stderr, Redactor: cl.red}
+	return exitCode(failStart(console, errorLog, errors.Join(err, why)))
 }
 
 // refuseArgs is refuse for the settings a (and export's x) of the command line.
@@ -146,6 +159,64 @@ func refusalLog(a Args, x exportArgs) (string, error) {
 	return errorLog, nil
 }
 
+// refusalLogUnread is refusalLog for a command line that was not read whole (a flag that
+// does not parse, a --config that does not read): its inputs are known only as far as it
+// could be read (argsAsGiven, configLeniently), so the error log is not written either
+// over an existing file that is not an error log (notAnErrorLog), which an input named
+// where it was not read (in a --config file that does not parse) would be.
+func refusalLogUnread(a Args, x exportArgs) (string, error) {
+	errorLog, why := refusalLog(a, x)
+	if why != nil {
+		return errorLog, why
+	}
+	if not := notAnErrorLog(errorLog); not != "" {
+		return "", fmt.Errorf("--error-log %s: %s; not written", errorLog, not)
+	}
+	return errorLog, nil
+}
+
+// errorLogPeek is how much of an existing file notAnErrorLog reads.
+const errorLogPeek = 64 << 10
+
+// notAnErrorLog says why the existing file path is not an error log that a refusal may
+// replace: it is not a regular file, or a line of it (in its first errorLogPeek bytes)
+// does not start with "ERROR: ", as every line of an error log does. "" when it is one
+// (an earlier run's, empty or not), or there is no such file.
+func notAnErrorLog(path string) string {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return "" // none: a new file (a path that cannot be written is said by the write)
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "it is a symbolic link, not an error log"
+	case !fi.Mode().IsRegular():
+		return "it is " + fileKind(fi.Mode()) + ", not an error log"
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("it cannot be read to see that it is an error log: %v", pathCause(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, errorLogPeek))
+	if err != nil {
+		return fmt.Sprintf("it cannot be read to see that it is an error log: %v", pathCause(err))
+	}
+	lines := strings.Split(string(data), "\n")
+	if int64(len(data)) < fi.Size() {
+		lines = lines[:len(lines)-1] // cut at the peek's end: not a whole line
+	}
+	for i, l := range lines {
+		if l == "" && i == len(lines)-1 {
+			break // after the last newline
+		}
+		if !strings.HasPrefix(l, "ERROR: ") {
+			return fmt.Sprintf("an existing file that is not an error log (its line %d does not start with \"ERROR: \"): a command line that could not be read whole does not replace it", i+1)
+		}
+	}
+	return ""
+}
+
 // runCommand gives a command that runs (sync, plan, verify, export) the error log on
 // every way its command line can fail: a flag that does not parse (printed by the
 // command's own OnUsageError if it has one), a --config that does not read, a blank
@@ -160,22 +231,10 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 	}
 	cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
 		code := printUsage(c, err, sub) // prints the error in problem's words
-		// The flags after the bad one are not parsed: the error log's path, and the
-		// inputs it may not replace, are read from the command line itself.
-		takesValue := valueFlagNames(c.App.Commands)
-		a, _ := readArgs(c, io.Discard, hasFlag(c.Command.Flags))
-		a.ErrorLog = errorLogFromArgs(cl.args, takesValue)
-		x := exportArgs{since: c.String("since")}
-		for name, p := range map[string]*string{"config": &a.Config, "src_attestor": &a.AttestorKeyFile,
-			"attestation-bundle": &a.AttestationBundle, "trg_ecr_policy_file_path": &a.PolicyPath,
-			"trg_ecr_lifecycle_file_path": &a.LifecyclePath, "trg_resource_tags_file_path": &a.TagsPath,
-			"authfile": &a.AuthFile, "bank-public-key": &a.BankPublicKey, "from-bundle": &a.FromBundle,
-			"release-dir": &a.ReleaseDir, "since": &x.since} {
-			if v := argValue(cl.args, takesValue, name); v != "" {
-				*p = v
-			}
-		}
-		errorLog, why := refusalLog(a, x)
+		// urfave/cli reads none of the flags when one does not parse: the error log's
+		// path, and the inputs it may not replace, are read from the command line itself.
+		a, x := argsAsGiven(c.Command.Flags, cl.args, valueFlagNames(c.App.Commands))
+		errorLog, why := refusalLogUnread(a, x)
 		if why != nil {
 			fmt.Fprintf(cl.stderr, "ERROR: %v\n", why)
 		}
@@ -185,7 +244,7 @@ func (cl *cmdline) runCommand(cmd *cli.Command) *cli.Command {
 	if before := cmd.Before; before != nil {
 		cmd.Before = func(c *cli.Context) error {
 			if err := before(c); err != nil {
-				return cl.refuse(c, err)
+				return cl.refuseUnread(c, err)
 			}
 			return nil
 		}
@@ -296,41 +355,41 @@ func modeCommand(mode tmsync.Mode, usage string, stdout io.Writer, cl *cmdline) 
 	})
 }
 
-// errorLogFromArgs is the error log of a command line whose flags did not parse: the
-// flags after a bad one are never read, so --error-log is looked for in the arguments
-// as given, then in TMSYNC_ERROR_LOG, then in the --config file; else sync-error.log.
-// takesValue are the names of the flags that take a value: written without "=", such a
-// flag takes the next argument, which is then never read as a flag ("--report
-// --error-log" is a report named --error-log, as the flag package reads it). A flag
-// not known here (the bad one, say) takes nothing.
-func errorLogFromArgs(args []string, takesValue map[string]bool) string {
-	flagValue := func(name string) string { return argValue(args, takesValue, name) }
-	if v := flagValue("error-log"); v != "" {
-		return v
+// argsAsGiven are the settings of a command line that urfave/cli could not read (a flag
+// that does not parse: it then reads none of the command's flags), as far as they can be
+// read, for its refusal: the error log it writes and the inputs that log may not replace.
+// Each of flags is read as a run reads it: from the arguments as given (argValues), else
+// its environment variable, else the --config file (--config or TMSYNC_CONFIG, read by
+// configLeniently), else its default; the files left at their default names are then
+// looked for in the release folder so read (readArgs, resolveDefaultFiles). takesValue
+// are the names of the flags that take a value: written without "=", such a flag takes
+// the next argument, which is then never read as a flag ("--report --error-log" is a
+// report named --error-log, as the flag package reads it). A flag not known here (the bad
+// one, say) takes nothing; a boolean flag is not read from the arguments (none names a
+// file).
+func argsAsGiven(flags []cli.Flag, args []string, takesValue map[string]bool) (Args, exportArgs) {
+	set := flag.NewFlagSet("", flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	for _, f := range flags {
+		_ = f.Apply(set) // its default, or its environment variable
 	}
-	if v := os.Getenv(envName("error-log")); v != "" {
-		return v
-	}
-	cfg := flagValue("config")
-	if cfg == "" {
-		cfg = os.Getenv(envName("config"))
-	}
-	if cfg != "" {
-		var m map[string]any
-		if data, err := os.ReadFile(cfg); err == nil && yaml.Unmarshal(data, &m) == nil {
-			if v, ok := m["error-log"].(string); ok && v != "" {
-				return v
-			}
+	for _, f := range flags {
+		for _, v := range argValues(args, takesValue, f.Names()...) {
+			_ = set.Set(f.Names()[0], v) // a value that does not parse is passed over
 		}
 	}
-	return errorLogPath(Args{})
+	c := cli.NewContext(nil, set, nil)
+	c.Command = &cli.Command{Flags: flags}
+	configLeniently(c)
+	a, _ := readArgs(c, io.Discard, hasFlag(flags))
+	return a, exportArgs{since: c.String("since")}
 }
 
-// argValue is the value of the flag name in the command line args as given (the last
-// one, as the flag package takes it), "" if it is not there; takesValue as for
-// errorLogFromArgs.
-func argValue(args []string, takesValue map[string]bool, name string) string {
-	v := ""
+// argValues are the values of the flag of names (its name and aliases) in the command line
+// args as given, in their order (the flag package takes the last one of a flag of one
+// value), none if it is not there; takesValue as for argsAsGiven.
+func argValues(args []string, takesValue map[string]bool, names ...string) []string {
+	var vs []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -342,15 +401,15 @@ func argValue(args []string, takesValue map[string]bool, name string) string {
 		n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		switch {
 		case hasVal:
-			if n == name {
-				v = val
+			if slices.Contains(names, n) {
+				vs = append(vs, val)
 			}
 		case takesValue[n] && i+1 < len(args):
-			if n == name {
-				v = args[i+1]
+			if slices.Contains(names, n) {
+				vs = append(vs, args[i+1])
 			}
 			i++ // the value of n, whatever it looks like
 		}
 	}
-	return v
+	return vs
 }

@@ -41,7 +41,11 @@ type Args struct {
 	// FromReleaseFolder: the file flags left at their default names whose file was found
 	// in the release folder only (flag name → path), not in the working folder. Only the
 	// attestor key's is read today (attestorKeyWarning).
-	FromReleaseFolder  map[string]string
+	FromReleaseFolder map[string]string
+	// DefaultPlaces: for each file flag left at its default name, the places it is looked
+	// for (the release folder, the working folder), whether a file is there or not: no
+	// output may be one of them, which a later run would read as that file (inputNamed).
+	DefaultPlaces      []output
 	KMSKey             string
 	ScanOnPush         bool
 	TagMutability      string

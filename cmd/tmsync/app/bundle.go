@@ -292,7 +292,6 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	console := newConsole(stdout, tmsync.NewRedactor(a.SrcPassword))
 	defer console.finish()
 	errorLog := errorLogPath(a)
-	hardStop.arm(a, console)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
 	// The outputs first: an error log that cannot be written, or would replace an input,
 	// is not written for any refusal.
@@ -307,6 +306,7 @@ func runExport(ctx context.Context, a Args, x exportArgs, stdout, stderr io.Writ
 	if err := errors.Join(err, outErr); err != nil {
 		return fail(err)
 	}
+	hardStop.arm(a, console) // the outputs checked (runMode)
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))
@@ -444,12 +444,12 @@ func writeOutputs(console *Console, a Args, rep *tmsync.Report, errorLog string,
 
 // sizeGrammar is how the size flags (--cache-max-bytes, --split) are written, for their
 // usage: the one grammar sizeForm reads.
-const sizeGrammar = "a whole number of bytes, or one with K, M, G or T: binary units (K, Ki, KiB and KB are 1024 bytes), any case, a space allowed before the unit (500MiB, 500 MiB, 500Mi, 2G, 2gb); no fraction, sign or exponent"
+const sizeGrammar = "a whole number of bytes, or one with K, M, G or T: binary units (K, Ki, KiB and KB are 1024 bytes), upper or lower case, a space allowed before the unit (500MiB, 500 MiB, 500Mi, 2G, 2gb); no fraction, sign or exponent"
 
-// sizeForm is a size as parseSizeOrZero reads it (upper-cased): a whole number, an
-// optional space, and an optional unit: B, or K, M, G or T alone or followed by I, IB or
-// B. 0 is a size like any other here ("0", "0Ki", "0 KiB"): whether it is allowed is the
-// flag's to say.
+// sizeForm is a size as parseSizeOrZero reads it (its ASCII letters upper-cased): a whole
+// number, an optional space, and an optional unit: B, or K, M, G or T alone or followed
+// by I, IB or B. 0 is a size like any other here ("0", "0Ki", "0 KiB"): whether it is
+// allowed is the flag's to say.
 var sizeForm = regexp.MustCompile(`^([0-9]+)\s*(?:([KMGT])(?:I?B|I)?|B)?$`)
 
 // parseSizeOrZero reads a size written as sizeGrammar says ("1048576", "100M", "4Gi",
@@ -457,7 +457,7 @@ var sizeForm = regexp.MustCompile(`^([0-9]+)\s*(?:([KMGT])(?:I?B|I)?|B)?$`)
 // exponent ("1e3") and a size past 2^62 bytes are refused; the caller names its flag.
 func parseSizeOrZero(s string) (int64, error) {
 	const want = "want " + sizeGrammar
-	m := sizeForm.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
+	m := sizeForm.FindStringSubmatch(asciiUpper(strings.TrimSpace(s)))
 	if m == nil {
 		if strings.ContainsAny(s, ".,") {
 			return 0, errors.New("whole numbers only (1536M, not 1.5G): " + want)
@@ -470,6 +470,17 @@ func parseSizeOrZero(s string) (int64, error) {
 		return 0, errors.New("too large: at most 4 EiB (2^62 bytes)")
 	}
 	return n * mult, nil
+}
+
+// asciiUpper is s with its ASCII letters in upper case and nothing else changed: the "any
+// case" of a unit is ASCII's (strings.ToUpper reads "5kıb", a dotless ı, as 5KIB).
+func asciiUpper(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, s)
 }
 
 // parseSize is parseSizeOrZero for a size that must be positive: 0 in any unit is

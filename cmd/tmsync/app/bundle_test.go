@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/urfave/cli/v2"
 )
@@ -52,10 +54,36 @@ func TestParseSize(t *testing.T) {
 		"99999999999T": "too large", "4194305T": "too large", "99999999999999999999": "too large",
 		"M": grammar, "Ki": grammar, "1X": grammar, "1 M B": grammar, "0x10": grammar,
 		"5ib": grammar, "5 I": grammar, "5i": grammar, "0i": grammar, "5KK": grammar, "5 MiBs": grammar, "5 K i": grammar,
+		// "Any case" is ASCII's: a letter that only Unicode upper-cases to one of the
+		// grammar's (the dotless ı to I) is not one; nor are other digits or the Kelvin sign.
+		"5kıb": grammar, "5Kıb": grammar, "5 KıB": grammar, "5kı": grammar, "0kıb": grammar, "5KiB": grammar, "５K": grammar, "5 K": grammar,
 	} {
 		for name, parse := range map[string]func(string) (int64, error){"parseSize": parseSize, "parseSizeOrZero": parseSizeOrZero} {
 			if got, err := parse(in); err == nil || !strings.Contains(err.Error(), why) {
 				t.Errorf("%s(%q) = %d, %v; want an error saying %q", name, in, got, err, why)
+			}
+		}
+	}
+}
+
+// TestParseSizeASCII: no letter outside ASCII reads as a unit letter, whatever Unicode
+// case mapping would make of it: each rune that upper- or lower-cases to an ASCII letter
+// is refused in every place of a unit.
+func TestParseSizeASCII(t *testing.T) {
+	var odd []rune
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if u, l := unicode.ToUpper(r), unicode.ToLower(r); u < 0x80 || l < 0x80 || unicode.SimpleFold(r) < 0x80 {
+			odd = append(odd, r)
+		}
+	}
+	if !slices.Contains(odd, 'ı') || !slices.Contains(odd, 'K') {
+		t.Fatalf("the runes case-mapped to ASCII letters: %q, want ı and the Kelvin sign among them", odd)
+	}
+	for _, r := range odd {
+		for _, f := range []string{"5%c", "5K%c", "5K%cB", "5Ki%c", "5 %ciB", "0%c"} {
+			in := fmt.Sprintf(f, r)
+			if got, err := parseSizeOrZero(in); err == nil {
+				t.Errorf("parseSizeOrZero(%q) = %d, want refused", in, got)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,6 +123,56 @@ func applyConfigSkipping(c *cli.Context, skip func(name string) bool) error {
 		}
 	}
 	return nil
+}
+
+// configLeniently sets, from c's --config file, every flag of c's command it names that
+// the command line and the environment did not, as applyConfig does, but passing over
+// what applyConfig refuses (a key that is not a flag, a value of the wrong kind: the
+// first value of a key given twice is taken) and a file that does not read: it tells a
+// refusal which files the run would read, however bad the file.
+func configLeniently(c *cli.Context) {
+	path := c.String("config")
+	if path == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return
+	}
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		var f cli.Flag
+		for _, g := range c.Command.Flags {
+			if slices.Contains(g.Names(), k.Value) {
+				f = g
+			}
+		}
+		if f == nil || k.Value == "config" || k.Value == "srcpasswd" || c.IsSet(k.Value) {
+			continue
+		}
+		var values []string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			values = []string{v.Value}
+		case yaml.SequenceNode:
+			for _, e := range v.Content {
+				values = append(values, e.Value)
+			}
+		}
+		for _, val := range values {
+			if _, ok := f.(*cli.BoolFlag); ok {
+				if w, ok := boolWords[strings.ToLower(val)]; ok {
+					val = w
+				}
+			}
+			_ = c.Set(k.Value, val)
+		}
+	}
 }
 
 // configCommand is `tmsync config show`: the settings a sync would run with, each with

@@ -437,21 +437,37 @@ func (c *Console) Printf(format string, args ...any) {
 
 // interject writes line on w, a writer other than c.W (stderr), with the status block
 // taken down first and drawn again after: on a terminal, w and c.W are one screen, and
-// the block's next redraw would otherwise wipe the line. A console held by a write that
-// does not end (a pipe nobody reads) is not waited for long: the line is then written
-// without it.
+// the block's next redraw would otherwise wipe the line. Neither side holds the other
+// for long: a console held by a write that does not end (a pipe nobody reads) is waited
+// for interjectWait at most, the line then written without it; and a w that does not
+// take the line (a stderr pipe nobody reads) holds the console interjectWait at most,
+// the block then drawn again with the line left to its write, so that the run's events
+// and its end are not held by a line on stderr.
 func (c *Console) interject(w io.Writer, line string) {
-	for deadline := time.Now().Add(200 * time.Millisecond); !c.mu.TryLock(); time.Sleep(5 * time.Millisecond) {
+	written := make(chan struct{})
+	write := func() {
+		defer close(written)
+		fmt.Fprintln(w, line)
+	}
+	for deadline := time.Now().Add(interjectWait); !c.mu.TryLock(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			fmt.Fprintln(w, line)
+			write()
 			return
 		}
 	}
 	defer c.mu.Unlock()
 	c.clearStatus()
-	fmt.Fprintln(w, line)
+	go write()
+	select {
+	case <-written:
+	case <-time.After(interjectWait):
+	}
 	c.drawStatus()
 }
+
+// interjectWait bounds each of interject's waits: for the console, and for the line's
+// write with the console held.
+const interjectWait = 200 * time.Millisecond
 
 // finish ends the status line.
 func (c *Console) finish() {

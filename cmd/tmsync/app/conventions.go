@@ -154,14 +154,31 @@ func flagField(f cli.Flag, name string) reflect.Value {
 // Every flag a command takes is in its help: none is hidden.
 var unusedIn = map[tmsync.Mode]map[string]string{
 	tmsync.ModePlan: {
-		"scan-wait":        "plan reads no scan",
-		"fail-on-severity": "plan reads no scan",
-		"dry-run":          "plan changes nothing",
+		"scan-wait":                "plan reads no scan",
+		"fail-on-severity":         "plan reads no scan",
+		"dry-run":                  "plan changes nothing",
+		"cache-dir":                "plan keeps no blob store: it reads the images' manifests only",
+		"cache-max-bytes":          "plan keeps no blob store: it reads the images' manifests only",
+		"copy-referrers":           "plan copies nothing",
+		"enable-blob-mounting":     "plan changes no account setting; it says what turning BLOB_MOUNTING on would save",
+		"throttle_ecr_creation_ms": "plan changes no repository",
 	},
 	tmsync.ModeVerify: {
-		"dry-run": "verify copies and provisions nothing, and still checks every image",
+		"dry-run":                  "verify copies and provisions nothing, and still checks every image",
+		"cache-dir":                "verify pulls no image",
+		"cache-max-bytes":          "verify pulls no image",
+		"copy-referrers":           "verify copies nothing",
+		"enable-blob-mounting":     "verify changes no account setting",
+		"throttle_ecr_creation_ms": "verify changes no repository",
+		"detailed-exitcode":        "verify has no changes to report",
 	},
 }
+
+// checkedUnused are the flags of unusedIn whose values plan and verify check all the same,
+// as sync checks them (checkArgs, the size grammar): such a value, from a script or a
+// --config file shared with sync, would stop the sync, so it stops the plan or the verify
+// of the same settings first. Their help says it.
+var checkedUnused = map[string]bool{"scan-wait": true, "fail-on-severity": true, "cache-max-bytes": true, "throttle_ecr_creation_ms": true}
 
 // modeFlags are the flags of mode, each in its help category, the help of those mode
 // does not use saying so.
@@ -171,7 +188,11 @@ func modeFlags(mode tmsync.Mode) []cli.Flag {
 		name := f.Names()[0]
 		if why := unusedIn[mode][name]; why != "" {
 			if v := flagField(f, "Usage"); v.IsValid() {
-				v.SetString(v.String() + "; " + string(mode) + ": taken, not used (" + why + ")")
+				said := "; " + string(mode) + ": taken, not used (" + why + ")"
+				if checkedUnused[name] {
+					said += ", but its value is checked as sync checks it"
+				}
+				v.SetString(v.String() + said)
 			}
 		}
 		cat := flagCategory[name]

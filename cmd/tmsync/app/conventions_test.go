@@ -103,16 +103,87 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		t.Errorf("tmsync --help does not list --help and --version:\n%s", out)
 	}
 
-	// The flags plan and verify take from sync without using them say so in their help.
+	// The flags plan and verify take from sync without using them say so in their help,
+	// and whether their values are checked all the same.
 	_, verifyHelp, _ := runCLI(t, "verify", "--help")
 	_, planHelp, _ := runCLI(t, "plan", "--help")
+	const checked = ", but its value is checked as sync checks it"
+	flagHelp := func(help, flag string) string {
+		i := strings.Index(help, "\n   "+flag+"\n")
+		if i < 0 {
+			i = strings.Index(help, "\n   "+flag+" ")
+		}
+		if i < 0 {
+			return ""
+		}
+		help = help[i+1:]
+		if j := strings.Index(help, "\n   --"); j >= 0 {
+			help = help[:j]
+		}
+		return strings.Join(strings.Fields(help), " ")
+	}
 	for _, c := range []struct{ help, flag, want string }{
-		{planHelp, "--scan-wait", "plan: taken, not used (plan reads no scan)"},
+		{planHelp, "--scan-wait", "plan: taken, not used (plan reads no scan)" + checked},
+		{planHelp, "--fail-on-severity", "plan: taken, not used (plan reads no scan)" + checked},
 		{planHelp, "--dry-run", "plan: taken, not used (plan changes nothing)"},
+		{planHelp, "--cache-dir", "plan: taken, not used (plan keeps no blob store"},
+		{planHelp, "--cache-max-bytes", "plan: taken, not used (plan keeps no blob store: it reads the images' manifests only)" + checked},
+		{planHelp, "--copy-referrers", "plan: taken, not used (plan copies nothing)"},
+		{planHelp, "--enable-blob-mounting", "plan: taken, not used (plan changes no account setting"},
+		{planHelp, "--throttle_ecr_creation_ms", "plan: taken, not used (plan changes no repository)" + checked},
 		{verifyHelp, "--dry-run", "verify: taken, not used (verify copies and provisions nothing"},
+		{verifyHelp, "--cache-dir", "verify: taken, not used (verify pulls no image)"},
+		{verifyHelp, "--cache-max-bytes", "verify: taken, not used (verify pulls no image)" + checked},
+		{verifyHelp, "--copy-referrers", "verify: taken, not used (verify copies nothing)"},
+		{verifyHelp, "--enable-blob-mounting", "verify: taken, not used (verify changes no account setting)"},
+		{verifyHelp, "--throttle_ecr_creation_ms", "verify: taken, not used (verify changes no repository)" + checked},
+		{verifyHelp, "--detailed-exitcode", "verify: taken, not used (verify has no changes to report)"},
 	} {
-		if i := strings.Index(c.help, "\n   "+c.flag); i < 0 || !strings.Contains(strings.Join(strings.Fields(c.help[i:min(len(c.help), i+600)]), " "), c.want) {
-			t.Errorf("%s's help lacks %q", c.flag, c.want)
+		if got := flagHelp(c.help, c.flag); !strings.Contains(got, c.want) {
+			t.Errorf("%s's help lacks %q:\n%s", c.flag, c.want, got)
+		}
+	}
+	// Every flag marked so, and only those: what verify and plan use is not marked (verify
+	// waits for the scans, checks the tags --prune-tags would remove).
+	for mode, help := range map[tmsync.Mode]string{tmsync.ModePlan: planHelp, tmsync.ModeVerify: verifyHelp} {
+		for _, f := range syncFlags() {
+			name := f.Names()[0]
+			got := flagHelp(help, "--"+name)
+			if why, unused := unusedIn[mode][name]; unused != strings.Contains(got, string(mode)+": taken, not used ("+why+")") ||
+				(unused && checkedUnused[name]) != strings.Contains(got, checked) {
+				t.Errorf("%s --%s: help %q; unused %v, checked %v", mode, name, got, unused, checkedUnused[name])
+			}
+		}
+	}
+	for _, name := range []string{"scan-wait", "fail-on-severity", "prune-tags", "idle-timeout"} {
+		if strings.Contains(flagHelp(verifyHelp, "--"+name), "not used") {
+			t.Errorf("verify --%s said not used: verify uses it", name)
+		}
+	}
+}
+
+// TestUnusedFlagsChecked: the flags plan and verify take without using them whose help says
+// their values are checked as sync checks them are: a value sync refuses stops a plan or
+// a verify too (exit 2, the flag named), before any network.
+func TestUnusedFlagsChecked(t *testing.T) {
+	inputBed(t)
+	for _, mode := range []string{"plan", "verify"} {
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--fail-on-severity", "HIGH"}, "--fail-on-severity needs --scan-wait"},
+			{[]string{"--fail-on-severity", "LOUD", "--scan-wait", "1m"}, `--fail-on-severity "LOUD"`},
+			{[]string{"--target", "registry", "--trg-registry", "127.0.0.1:1", "--scan-wait", "1m"}, "--scan-wait needs --target ecr"},
+			{[]string{"--scan-wait", "-1m"}, "--scan-wait -1m0s: want 0 or more"},
+			{[]string{"--cache-max-bytes", "1.5G"}, `--cache-max-bytes "1.5G"`},
+			{[]string{"--throttle_ecr_creation_ms", "-1"}, "--throttle_ecr_creation_ms -1"},
+		} {
+			args := append([]string{mode, "--release-dir", "rel", "--skip-preflight", "--error-log", "logs/e.log"}, c.args...)
+			code, out, errOut := runCLI(t, args...)
+			if code != 2 || !strings.Contains(errOut+out, c.want) {
+				t.Errorf("%q: exit %d, want 2 and %q:\n%s", args, code, c.want, out+errOut)
+			}
 		}
 	}
 }

@@ -41,6 +41,7 @@ func resolveDefaultFiles(c *cli.Context, a *Args) error {
 		if name != "src_attestor" && a.Target != "" && a.Target != "ecr" {
 			continue // the repository settings are ECR's: not read with another target
 		}
+		a.DefaultPlaces = append(a.DefaultPlaces, output{"--" + name, filepath.Join(a.ReleaseDir, *p)}, output{"--" + name, *p})
 		found, tried, onlyRelease, err := findDefaultFile(*p, a.ReleaseDir)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("--%s: %v: name the one to use with --%s", name, err, name))

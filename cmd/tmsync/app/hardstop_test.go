@@ -73,3 +73,37 @@ func TestHardStop(t *testing.T) {
 		})
 	}
 }
+
+// TestHardStopSparesRefusedOutputs: the outputs a hard stop removes (an earlier run's
+// --report and --junit) and the error log it writes are those of a run whose outputs were
+// checked: a second signal during the refusal of a --report or --junit that is the
+// --config file (before the refusal's error log is written, or when none is: its folder
+// is missing, or it is an input too) leaves the --config file as it is.
+func TestHardStopSparesRefusedOutputs(t *testing.T) {
+	dir := inputBed(t)
+	disarm := func() {
+		hardStop.mu.Lock()
+		defer hardStop.mu.Unlock()
+		hardStop.errorLog, hardStop.gates, hardStop.written, hardStop.console = "", nil, nil, nil
+	}
+	t.Cleanup(disarm)
+	for _, args := range [][]string{
+		{"sync", "--config", "c.yaml", "--report", "c.yaml", "--error-log", "nodir/e.log", "--target", "registry", "--trg-registry", "127.0.0.1:1", "--release-dir", "rel", "--skip-preflight"},
+		{"plan", "--config", "c.yaml", "--junit", "./c.yaml", "--error-log", "c.yaml", "--target", "registry", "--trg-registry", "127.0.0.1:1", "--release-dir", "rel", "--skip-preflight"},
+		{"verify", "--config", "c.yaml", "--report", "c.yaml", "--target", "registry", "--trg-registry", "127.0.0.1:1", "--release-dir", "rel", "--skip-preflight"},
+		{"export", "--to", "out/b", "--config", "c.yaml", "--report", "c.yaml", "--error-log", "nodir/e.log", "--release-dir", "rel"},
+	} {
+		disarm()
+		code, out, errOut := runCLI(t, args...)
+		if code != 2 || !strings.Contains(out+errOut, "c.yaml: it is the --config file") {
+			t.Errorf("%q: exit %d, want 2 and the refusal:\n%s", args, code, out+errOut)
+		}
+		var said strings.Builder
+		hardStop.stop(syscall.SIGINT, syscall.SIGINT, &said)
+		hardStop.writes.Unlock() // held for good by a stop: the process ends
+		if b, err := os.ReadFile(filepath.Join(dir, "c.yaml")); err != nil || string(b) != "concurrency: 4\n" {
+			t.Errorf("%q, then a second SIGINT (%q): the --config file is %q (%v), want it as it was", args, said.String(), b, err)
+			must(t, os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("concurrency: 4\n"), 0o644))
+		}
+	}
+}

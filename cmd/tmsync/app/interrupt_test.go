@@ -199,4 +199,47 @@ func TestFirstSignalSaid(t *testing.T) {
 	if took := time.Since(began); !strings.HasPrefix(late.String(), "WARNING: SIGINT received: stopping: ") || strings.Count(late.String(), "\n") != 1 || took > 2*time.Second {
 		t.Errorf("console stuck: %q after %s, want the line within a second", late.String(), took)
 	}
+
+	// A stderr nobody reads (its line's write does not end): the console is not held by
+	// it. The run's events go on, on its own writer, and it ends; the status block, taken
+	// down for the line, is drawn again.
+	var runScreen lockedBuffer
+	run := &Console{W: &runScreen, Terminal: true, Redactor: tmsync.NewRedactor("")}
+	run.Event(tmsync.Event{Kind: tmsync.EventBegin, Total: 2})
+	run.Event(tmsync.Event{Kind: tmsync.EventStart, Image: "vault/core:1"})
+	hardStop.arm(a, run)
+	stuckErr := &blockedWriter{release: make(chan struct{})}
+	defer close(stuckErr.release)
+	began = time.Now()
+	drawn = runScreen.String()
+	hardStop.firstSignal(syscall.SIGINT, stuckErr)
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("stderr stuck: the first signal took %s, want a second at most", took)
+	}
+	if said := strings.TrimPrefix(runScreen.String(), drawn); !strings.HasPrefix(said, clear) || !strings.Contains(said, "tmsync: 0/2 images done") {
+		t.Errorf("stderr stuck: the run's screen got %q, want the block cleared and drawn again", said)
+	}
+	went := make(chan struct{})
+	go func() {
+		defer close(went)
+		run.Event(tmsync.Event{Kind: tmsync.EventDone, Image: "vault/core:1", Message: "vault/core:1 copied"})
+		run.Printf("INFO: sync finished")
+		run.finish()
+	}()
+	select {
+	case <-went:
+		if got := runScreen.String(); !strings.Contains(got, "INFO: [1/2] vault/core:1 copied\n") || !strings.Contains(got, "INFO: sync finished\n") {
+			t.Errorf("the run's console after the signal:\n%q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("stderr stuck: the run's console is held by the first signal's line (events and its end wait for ever)")
+	}
+}
+
+// blockedWriter is a pipe nobody reads: a Write does not end until release is closed.
+type blockedWriter struct{ release chan struct{} }
+
+func (b *blockedWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return len(p), nil
 }

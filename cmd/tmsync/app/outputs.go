@@ -180,9 +180,10 @@ var partSuffix = regexp.MustCompile(`\.[0-9]{3,}$`)
 
 // inputNamed says, as the end of an error naming the output, which of the run's inputs
 // the file key (fileKey) is, or "": one of inputs(a) or more (a file of a bundle among
-// them: in its folder, or one of its parts), or a file in the release folder with a
-// release file's postfix (the next run would read a report written there as part of the
-// release).
+// them: in its folder, or one of its parts), a place a file flag left at its default name
+// is looked for (a.DefaultPlaces: the one not read may be read next time, or make the two
+// differ), or a file in the release folder with a release file's postfix (the next run
+// would read a report written there as part of the release).
 func inputNamed(a Args, key string, more ...output) string {
 	for _, in := range append(inputs(a), more...) {
 		if in.path == "" {
@@ -197,6 +198,11 @@ func inputNamed(a Args, key string, more ...output) string {
 			return "it is inside the " + in.flag + " folder " + ik + ": an output would change what the run reads"
 		case partSuffix.MatchString(key) && partSuffix.ReplaceAllString(key, "") == partSuffix.ReplaceAllString(ik, ""):
 			return "it is a part of the " + in.flag + " bundle " + in.path + ": an output would overwrite it"
+		}
+	}
+	for _, pl := range a.DefaultPlaces {
+		if fileKey(pl.path) == key {
+			return "it is where the " + pl.flag + " file, left at its default name, is looked for: an output there would be read as it"
 		}
 	}
 	if a.ReleaseDir != "" && filepath.Dir(key) == fileKey(a.ReleaseDir) {

@@ -182,36 +182,87 @@ func TestOutputsNeverReplaceInputs(t *testing.T) {
 // value, a --config that does not read, a flag that does not parse, a stray argument, a
 // blank TM_TOKEN) writes its error log to say so, but not when that log is one of the
 // command line's inputs: then it is printed only, with why, and the input is untouched.
+// The inputs are known however far the command line reads: a flag that does not parse
+// leaves urfave/cli reading none, so they are read as given, from the environment
+// (TMSYNC_CONFIG) and from the --config file, the default files looked for in the release
+// folder given after the bad flag; a --config that does not read is read past its bad
+// key. What cannot be read at all (a --config that is not YAML) is kept by the last rule:
+// a command line not read whole writes no error log over a file that is not one.
 func TestRefusalsNeverReplaceInputs(t *testing.T) {
 	dir := inputBed(t)
 	for _, c := range []struct {
 		name  string
-		env   string // TM_TOKEN
+		env   string            // TM_TOKEN
+		vars  map[string]string // environment variables
+		files map[string]string // written for the case, removed after it
 		args  []string
 		input string
 		want  string
+		why   string // after "--error-log INPUT: "; "it is the " if empty
 	}{
-		{"bad value", "", []string{"sync", "--config", "c.yaml", "--error-log", "c.yaml", "--concurrency", "0"}, "c.yaml", "--concurrency 0"},
-		{"bad value in export", "", []string{"export", "--to", "out/b", "--since", "prev/bundle.json", "--error-log", "prev/bundle.json", "--retries", "-1"}, "prev/bundle.json", "--retries -1"},
-		{"config that does not read", "", []string{"plan", "--config", "bad.yaml", "--error-log", "bad.yaml"}, "bad.yaml", `no flag "no-such-key"`},
-		{"config from the environment", "", []string{"verify", "--error-log", "bad.yaml"}, "bad.yaml", `no flag "no-such-key"`},
-		{"flag that does not parse, config before it", "", []string{"sync", "--config", "c.yaml", "--bogus", "--error-log", "c.yaml"}, "c.yaml", "no flag --bogus"},
-		{"flag that does not parse, key after it", "", []string{"sync", "--bogus", "--src_attestor", "key.pgp", "--error-log", "key.pgp"}, "key.pgp", "no flag --bogus"},
-		{"value that does not parse", "", []string{"export", "--to", "out/b", "--attestation-bundle", "att.json", "--error-log=att.json", "--concurrency", "x"}, "att.json", `--concurrency "x"`},
-		{"stray argument", "", []string{"sync", "--src_attestor", "key.pgp", "--error-log", "key.pgp", "stray"}, "key.pgp", "unexpected arguments"},
-		{"blank token", "  ", []string{"sync", "--authfile", "auth.json", "--error-log", "auth.json"}, "auth.json", "TM_TOKEN is set but blank"},
+		{name: "bad value", args: []string{"sync", "--config", "c.yaml", "--error-log", "c.yaml", "--concurrency", "0"}, input: "c.yaml", want: "--concurrency 0"},
+		{name: "bad value in export", args: []string{"export", "--to", "out/b", "--since", "prev/bundle.json", "--error-log", "prev/bundle.json", "--retries", "-1"}, input: "prev/bundle.json", want: "--retries -1"},
+		{name: "config that does not read", args: []string{"plan", "--config", "bad.yaml", "--error-log", "bad.yaml"}, input: "bad.yaml", want: `no flag "no-such-key"`},
+		{name: "config from the environment", vars: map[string]string{"TMSYNC_CONFIG": "bad.yaml"}, args: []string{"verify", "--error-log", "bad.yaml"}, input: "bad.yaml", want: `no flag "no-such-key"`},
+		{name: "flag that does not parse, config before it", args: []string{"sync", "--config", "c.yaml", "--bogus", "--error-log", "c.yaml"}, input: "c.yaml", want: "no flag --bogus"},
+		{name: "flag that does not parse, key after it", args: []string{"sync", "--bogus", "--src_attestor", "key.pgp", "--error-log", "key.pgp"}, input: "key.pgp", want: "no flag --bogus"},
+		{name: "value that does not parse", args: []string{"export", "--to", "out/b", "--attestation-bundle", "att.json", "--error-log=att.json", "--concurrency", "x"}, input: "att.json", want: `--concurrency "x"`},
+		{name: "stray argument", args: []string{"sync", "--src_attestor", "key.pgp", "--error-log", "key.pgp", "stray"}, input: "key.pgp", want: "unexpected arguments"},
+		{name: "blank token", env: "  ", args: []string{"sync", "--authfile", "auth.json", "--error-log", "auth.json"}, input: "auth.json", want: "TM_TOKEN is set but blank"},
+		// A flag that does not parse: the inputs of the environment, of the --config file,
+		// and the default files of a release folder named after the bad flag.
+		{name: "flag that does not parse, config from the environment", vars: map[string]string{"TMSYNC_CONFIG": "c.yaml"}, args: []string{"sync", "--bogus", "--error-log", "c.yaml"}, input: "c.yaml", want: "no flag --bogus"},
+		{name: "flag that does not parse, key in the config", files: map[string]string{"c2.yaml": "src_attestor: key.pgp\n"},
+			args: []string{"sync", "--config", "c2.yaml", "--bogus", "--error-log", "key.pgp"}, input: "key.pgp", want: "no flag --bogus"},
+		{name: "flag that does not parse, key in the config from the environment", vars: map[string]string{"TMSYNC_CONFIG": "c2.yaml"}, files: map[string]string{"c2.yaml": "src_attestor: [key.pgp]\nattestation-bundle: att.json\n"},
+			args: []string{"plan", "--bogus=1", "--error-log", "att.json"}, input: "att.json", want: "no flag --bogus"},
+		{name: "flag that does not parse in export, key in the config", vars: map[string]string{"TMSYNC_CONFIG": "c2.yaml"}, files: map[string]string{"c2.yaml": "src_attestor: key.pgp\n"},
+			args: []string{"export", "--to", "out/b", "--bogus", "--error-log", "key.pgp"}, input: "key.pgp", want: "no flag --bogus"},
+		{name: "flag that does not parse, default key in the release folder after it", files: map[string]string{"rel/src_attestor.pgp": "release key"},
+			args: []string{"sync", "--bogus", "--release-dir", "rel", "--error-log", "rel/src_attestor.pgp"}, input: "rel/src_attestor.pgp", want: "no flag --bogus"},
+		{name: "flag that does not parse, default policy file in neither place", args: []string{"sync", "--bogus", "--release-dir=rel", "--error-log", "rel/ecr_policy.json"},
+			input: "rel/ecr_policy.json", want: "no flag --bogus", why: "it is the --trg_ecr_policy_file_path file"},
+		{name: "flag that does not parse, default policy file's other place", args: []string{"sync", "--bogus", "--release-dir=rel", "--error-log", "ecr_policy.json"},
+			input: "ecr_policy.json", want: "no flag --bogus", why: "it is where the --trg_ecr_policy_file_path file, left at its default name, is looked for"},
+		{name: "flag that does not parse, a file that is not an error log", files: map[string]string{"notes.txt": "ERROR: a line\nnot one\n"},
+			args: []string{"verify", "--bogus", "--error-log", "notes.txt"}, input: "notes.txt", want: "no flag --bogus", why: "an existing file that is not an error log (its line 2"},
+		{name: "flag that does not parse, a link", args: []string{"sync", "--bogus", "--error-log", "rel-link"}, input: "rel-link", want: "no flag --bogus", why: "it is a symbolic link"},
+		{name: "flag that does not parse, release folder in the config", files: map[string]string{"c3.yaml": "release-dir: rel\n", "rel/src_attestor.pgp": "release key"},
+			args: []string{"sync", "--bogus", "--config", "c3.yaml", "--error-log", "rel/src_attestor.pgp"}, input: "rel/src_attestor.pgp", want: "no flag --bogus"},
+		{name: "flag that does not parse, an input from its environment variable", vars: map[string]string{"TMSYNC_ATTESTATION_BUNDLE": "att.json"},
+			args: []string{"verify", "--bogus", "--error-log", "att.json"}, input: "att.json", want: "no flag --bogus"},
+		{name: "flag that does not parse, a flag given twice", args: []string{"sync", "--bogus", "--from-bundle", "bdir", "--earlier-bundle", "p.tar", "--earlier-bundle=b.tar", "--error-log", "b.tar"},
+			input: "b.tar", want: "no flag --bogus"},
+		// A --config that does not read: its keys after the bad one, or none when it is not
+		// YAML (then the error log is not written over a file that is not one).
+		{name: "config that does not read, key after the bad key", files: map[string]string{"bad2.yaml": "no-such-key: 1\nsrc_attestor: key.pgp\n"},
+			args: []string{"plan", "--config", "bad2.yaml", "--error-log", "key.pgp"}, input: "key.pgp", want: `no flag "no-such-key"`},
+		{name: "config that is not YAML", vars: map[string]string{"TMSYNC_CONFIG": "bad3.yaml"}, files: map[string]string{"bad3.yaml": "src_attestor: key.pgp\n: [\n"},
+			args: []string{"sync", "--error-log", "key.pgp"}, input: "key.pgp", want: "bad3.yaml", why: "an existing file that is not an error log"},
+		// Both places of a default file hold one, and they differ: neither is replaced.
+		{name: "default key in both places, differing", files: map[string]string{"rel/src_attestor.pgp": "release key", "src_attestor.pgp": "working key"},
+			args: []string{"sync", "--release-dir", "rel", "--error-log", "rel/src_attestor.pgp"}, input: "rel/src_attestor.pgp", want: "the two differ",
+			why: "it is where the --src_attestor file, left at its default name, is looked for"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.env != "" {
 				t.Setenv("TM_TOKEN", c.env)
 			}
-			if strings.Contains(c.name, "environment") {
-				t.Setenv("TMSYNC_CONFIG", "bad.yaml")
+			for k, v := range c.vars {
+				t.Setenv(k, v)
+			}
+			for name, content := range c.files {
+				must(t, os.WriteFile(name, []byte(content), 0o644))
+				t.Cleanup(func() { os.Remove(filepath.Join(dir, name)) })
 			}
 			before := snapshot(t, dir)
 			code, out, errOut := runCLI(t, c.args...)
 			console := out + errOut
-			if want := "--error-log " + c.input + ": it is the "; code != 2 || !strings.Contains(console, c.want) || !strings.Contains(console, want) {
+			why := c.why
+			if why == "" {
+				why = "it is the "
+			}
+			if want := "--error-log " + c.input + ": " + why; code != 2 || !strings.Contains(console, c.want) || !strings.Contains(console, want) {
 				t.Errorf("exit %d, want 2, %q and %q:\n%s", code, c.want, want, console)
 			}
 			after := snapshot(t, dir)
@@ -221,13 +272,32 @@ func TestRefusalsNeverReplaceInputs(t *testing.T) {
 						t.Errorf("%s: %q, was %q", p, v, before[p])
 					}
 				}
+				for p := range before {
+					if _, ok := after[p]; !ok {
+						t.Errorf("%s removed", p)
+					}
+				}
 			}
 		})
 	}
-	// The same refusal with an error log of its own writes it.
-	code, _, _ := runCLI(t, "sync", "--config", "c.yaml", "--error-log", "logs/e.log", "--concurrency", "0")
-	if b, _ := os.ReadFile("logs/e.log"); code != 2 || !strings.Contains(string(b), "--concurrency 0") {
-		t.Errorf("exit %d, error log %q: want 2 and the refusal", code, b)
+	// The same refusals with an error log of their own write it: an earlier run's, empty
+	// or not, is replaced; so is one that is not an error log when the command line was
+	// read whole (a bad value: --error-log was meant).
+	for _, c := range []struct {
+		args      []string
+		was, want string
+	}{
+		{[]string{"sync", "--config", "c.yaml", "--error-log", "logs/e.log", "--concurrency", "0"}, "", "--concurrency 0"},
+		{[]string{"sync", "--config", "c.yaml", "--error-log", "logs/e.log", "--concurrency", "0"}, "notes\n", "--concurrency 0"},
+		{[]string{"sync", "--bogus", "--error-log", "logs/e.log"}, "", "no flag --bogus"},
+		{[]string{"sync", "--bogus", "--error-log", "logs/e.log"}, "ERROR: copy failed: vault/core:1: boom\nERROR: run interrupted", "no flag --bogus"},
+		{[]string{"plan", "--config", "bad.yaml", "--error-log", "logs/e.log"}, "ERROR: x\n", `no flag "no-such-key"`},
+	} {
+		must(t, os.WriteFile("logs/e.log", []byte(c.was), 0o644))
+		code, _, _ := runCLI(t, c.args...)
+		if b, _ := os.ReadFile("logs/e.log"); code != 2 || !strings.HasPrefix(string(b), "ERROR: could not start: ") || !strings.Contains(string(b), c.want) {
+			t.Errorf("%q over %q: exit %d, error log %q: want 2 and the refusal", c.args, c.was, code, b)
+		}
 	}
 }
 

@@ -141,7 +141,6 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 	defer console.finish()
 	console.quietSkip = mode == tmsync.ModeVerify
 	errorLog := errorLogPath(a)
-	hardStop.arm(a, console)
 	fail := func(err error) int { return failStart(console, errorLog, err) }
 	// The outputs first: an error log that cannot be written (its folder is a bad one), or
 	// would replace an input, is not written for any refusal: the error is printed only.
@@ -151,6 +150,9 @@ func runMode(ctx context.Context, mode tmsync.Mode, a Args, stdout, stderr io.Wr
 		}
 		return fail(err)
 	}
+	// Only outputs that passed are a hard stop's to remove: a --report refused for being
+	// the --config file must not be removed as an earlier run's report by a second signal.
+	hardStop.arm(a, console)
 	logger, err := newLogger(a.LogLevel, a.LogFormat, stderr, console.Redactor)
 	if err != nil {
 		return fail(startErr("checking flags", err))

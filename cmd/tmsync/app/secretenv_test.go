@@ -71,11 +71,18 @@ func TestArgSecrets(t *testing.T) {
 }
 
 func TestErrorLogFromArgs(t *testing.T) {
-	t.Setenv("TMSYNC_ERROR_LOG", "")
-	t.Setenv("TMSYNC_CONFIG", "")
+	for _, k := range []string{"TMSYNC_ERROR_LOG", "TMSYNC_CONFIG"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k) // as Run has it (unsetBlankFlagEnv)
+	}
 	takes := valueFlagNames(newApp(io.Discard, io.Discard, &cmdline{red: tmsync.NewRedactor()}).Commands)
 	if !takes["report"] || !takes["srcpasswd"] || takes["dry-run"] {
 		t.Fatalf("valueFlagNames: report %v, srcpasswd %v, dry-run %v", takes["report"], takes["srcpasswd"], takes["dry-run"])
+	}
+	flags := append(modeFlags("sync"), configFlag())
+	errorLogFromArgs := func(args []string, takes map[string]bool) string {
+		a, _ := argsAsGiven(flags, args, takes)
+		return errorLogPath(a)
 	}
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(cfg, []byte("error-log: from-config.log\n"), 0o644); err != nil {
