@@ -36,7 +36,8 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	must(t, err)
 	defer pr.Close()
 	cmd := exec.Command(os.Args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "TMSYNC_TEST_MAIN=1")
+	tmp := tempDirsEnv(t)
+	cmd.Env = append(append(os.Environ(), "TMSYNC_TEST_MAIN=1"), tmp.env()...)
 	cmd.Stdout = pw
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -115,6 +116,10 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 		t.Fatalf("the run wound down by itself after the first SIGINT (exit %d): the test did not hold it\n%s", code, stderr.String())
 	case <-time.After(1500 * time.Millisecond):
 	}
+	// The run's temporary store and blob info cache are there, to be removed by the stop.
+	if tmp.runFolders() == 0 {
+		t.Errorf("no temporary folder of the run under %s, %s: the check below proves nothing", tmp.disk, tmp.mem)
+	}
 	sentAt := time.Now()
 	must(t, cmd.Process.Signal(syscall.SIGINT))
 	select {
@@ -155,5 +160,48 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 			t.Errorf("a temporary file left: %s", e.Name())
 		}
 	}
+	// The temporary blob store and cache would be left behind (gigabytes, in a real
+	// run): the run's own clean-up did not run.
+	tmp.noRunLeft(t)
 	r.noSecrets(stderr.String())
+}
+
+// tempDirs are a child tmsync's TMPDIR and XDG_RUNTIME_DIR, new for it, so that what it
+// leaves in them can be seen.
+type tempDirs struct{ disk, mem string }
+
+func tempDirsEnv(t *testing.T) tempDirs {
+	return tempDirs{disk: t.TempDir(), mem: t.TempDir()}
+}
+
+func (d tempDirs) env() []string { return []string{"TMPDIR=" + d.disk, "XDG_RUNTIME_DIR=" + d.mem} }
+
+// runFolders counts the temporary folders of a run in them (a store, a blob info cache, a
+// bundle's extraction, or the run's folder holding them).
+func (d tempDirs) runFolders() int {
+	n := 0
+	for _, dir := range []string{d.disk, d.mem} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			for _, p := range []string{"tmsync-run-", "tmsync-blobs-", "tmsync-blob-info-", "tmsync-bundle-"} {
+				if strings.HasPrefix(e.Name(), p) {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// noRunLeft fails t when a run's temporary folder is left in them.
+func (d tempDirs) noRunLeft(t *testing.T) {
+	t.Helper()
+	if n := d.runFolders(); n > 0 {
+		for _, dir := range []string{d.disk, d.mem} {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				t.Errorf("left in %s: %s", dir, e.Name())
+			}
+		}
+	}
 }

@@ -501,7 +501,9 @@ func (r *relBed) runProcess(args []string, termAfter int) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "TMSYNC_TEST_MAIN=1")
+	tmp := tempDirsEnv(r.t)
+	cmd.Env = append(append(os.Environ(), "TMSYNC_TEST_MAIN=1"), tmp.env()...)
+	defer tmp.noRunLeft(r.t)
 	stdout, err := cmd.StdoutPipe()
 	must(r.t, err)
 	var stderr bytes.Buffer

@@ -40,15 +40,19 @@ type bundleRun struct {
 // operator's key (--src_attestor; never a key found in the bundle). Its errors are
 // *tmsync.StartError (exit 2): the bundle cannot be read, or a problem of a file every
 // image depends on. Images refused one by one are refused by the run (exit 1).
-func openBundleRun(ctx context.Context, a Args, console *Console) (*bundleRun, error) {
+func openBundleRun(ctx context.Context, a Args, console *Console, tmp string) (*bundleRun, error) {
 	verifier, err := newVerifier(attestorConfig{KeyFile: a.AttestorKeyFile, KeyTried: a.Absent["src_attestor"], Fingerprints: a.AttestorFingerprints,
 		StrictKeyExpiry: a.StrictKeyExpiry})
 	if err != nil {
 		return nil, err
 	}
 	br := &bundleRun{}
+	var opts []bundle.OpenOption
+	if tmp != "" {
+		opts = append(opts, bundle.WithTempDir(tmp))
+	}
 	open := func(p string) (*bundle.Bundle, *bundle.Summary, error) {
-		b, err := bundle.Open(ctx, p)
+		b, err := bundle.Open(ctx, p, opts...)
 		if err != nil {
 			return nil, nil, startErr("reading the bundle "+p, err)
 		}

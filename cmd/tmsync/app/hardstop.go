@@ -28,6 +28,30 @@ type hardStopState struct {
 	gates    []string        // --report, --junit: absolute
 	written  map[string]bool // absolute paths the run wrote
 	console  *Console        // the run's, for the first signal's line (nil: none yet)
+	temps    map[string]bool // the run's temporary folders (runTemps)
+}
+
+// addTemps records folders a hard stop removes (runTemps); "" is skipped.
+func (s *hardStopState) addTemps(dirs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.temps == nil {
+		s.temps = map[string]bool{}
+	}
+	for _, d := range dirs {
+		if d != "" {
+			s.temps[d] = true
+		}
+	}
+}
+
+// dropTemps forgets folders the run removes itself.
+func (s *hardStopState) dropTemps(dirs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range dirs {
+		delete(s.temps, d)
+	}
 }
 
 // arm records the outputs of the run a starts (runMode, runExport), and its console.
@@ -118,6 +142,10 @@ func (s *hardStopState) stop(first, sig os.Signal, stderr io.Writer) int {
 	}
 	s.mu.Lock()
 	errorLog, gates, written := s.errorLog, s.gates, s.written
+	var temps []string
+	for d := range s.temps {
+		temps = append(temps, d)
+	}
 	s.mu.Unlock()
 	status := Interrupt{Signal: sig}.ExitStatus()
 	what := "second " + signalName(sig)
@@ -161,6 +189,9 @@ func (s *hardStopState) stop(first, sig os.Signal, stderr io.Writer) int {
 	case <-done:
 	case <-time.After(time.Second):
 	}
+	// Last, the gate files settled: the run's temporary blob store and caches, which the
+	// run's own clean-up, not run now, would have removed.
+	removeAll(temps...)
 	return status
 }
 

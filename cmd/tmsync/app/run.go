@@ -216,32 +216,37 @@ type run struct {
 	attestor *tmsync.VendorAttestor
 	// bundle is set by --from-bundle.
 	bundle *bundleRun
+	temps  runTemps
 }
 
-// close releases what setup opened (a bundle's extraction).
+// close releases what setup opened (a bundle's extraction, the run's temporary folders).
 func (r *run) close() {
-	if r != nil && r.bundle != nil {
+	if r == nil {
+		return
+	}
+	if r.bundle != nil {
 		r.bundle.close()
 	}
+	r.temps.remove()
 }
 
 func startErr(op string, err error) error { return &tmsync.StartError{Op: op, Err: err} }
 
 // setup builds the engine from a: credentials, attestor, target.
 func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logger *slog.Logger) (_ *run, retErr error) {
-	r := &run{}
+	r := &run{temps: newRunTemps()}
+	defer func() {
+		if retErr != nil {
+			r.close()
+		}
+	}()
 	if a.FromBundle != "" {
 		// The bundle is checked before anything else: an unreadable one stops the run.
-		br, err := openBundleRun(ctx, a, console)
+		br, err := openBundleRun(ctx, a, console, r.temps.disk)
 		if err != nil {
 			return nil, err
 		}
 		r.bundle = br
-		defer func() {
-			if retErr != nil {
-				br.close()
-			}
-		}()
 	}
 	// The flags' values were checked when they were read (checkArgs): the target is ecr
 	// or registry, the scan gate's severity parses.
@@ -481,8 +486,11 @@ func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logg
 		return nil, err
 	}
 	opts = append(opts, evOpt)
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		opts = append(opts, tmsync.WithBlobInfoCacheDir(dir))
+	if r.temps.mem != "" {
+		opts = append(opts, tmsync.WithBlobInfoCacheDir(r.temps.mem))
+	}
+	if r.temps.disk != "" {
+		opts = append(opts, tmsync.WithStoreParent(r.temps.disk))
 	}
 	if r.bundle != nil {
 		// Before anything is pushed: the blobs an incremental bundle left out.
