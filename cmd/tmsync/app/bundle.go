@@ -539,8 +539,14 @@ func verifyBundle(ctx context.Context, path string, ac attestorConfig, byo tmsyn
 		fmt.Fprintf(stderr, "ERROR: %v\n", err)
 		return 2
 	}
+	// A packed bundle is extracted under a folder of the run's own, which a second signal
+	// removes with what is in it (runTemps).
+	temps := newRunTemps(tmp)
+	defer temps.remove()
 	var opts []bundle.OpenOption
-	if tmp != "" {
+	if temps.disk != "" {
+		opts = append(opts, bundle.WithTempDir(temps.disk))
+	} else if tmp != "" {
 		opts = append(opts, bundle.WithTempDir(tmp))
 	}
 	b, err := bundle.Open(ctx, path, opts...)

@@ -29,12 +29,17 @@ type hardStopState struct {
 	written  map[string]bool // absolute paths the run wrote
 	console  *Console        // the run's, for the first signal's line (nil: none yet)
 	temps    map[string]bool // the run's temporary folders (runTemps)
+	stopping bool            // a hard stop has taken the temporary folders' list
 }
 
-// addTemps records folders a hard stop removes (runTemps); "" is skipped.
-func (s *hardStopState) addTemps(dirs ...string) {
+// addTemps records folders a hard stop removes (runTemps); "" is skipped. It reports true,
+// recording nothing, when a hard stop is under way: the caller removes them itself.
+func (s *hardStopState) addTemps(dirs ...string) (stopping bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopping {
+		return true
+	}
 	if s.temps == nil {
 		s.temps = map[string]bool{}
 	}
@@ -43,6 +48,7 @@ func (s *hardStopState) addTemps(dirs ...string) {
 			s.temps[d] = true
 		}
 	}
+	return false
 }
 
 // dropTemps forgets folders the run removes itself.
@@ -142,10 +148,6 @@ func (s *hardStopState) stop(first, sig os.Signal, stderr io.Writer) int {
 	}
 	s.mu.Lock()
 	errorLog, gates, written := s.errorLog, s.gates, s.written
-	var temps []string
-	for d := range s.temps {
-		temps = append(temps, d)
-	}
 	s.mu.Unlock()
 	status := Interrupt{Signal: sig}.ExitStatus()
 	what := "second " + signalName(sig)
@@ -190,7 +192,15 @@ func (s *hardStopState) stop(first, sig os.Signal, stderr io.Writer) int {
 	case <-time.After(time.Second):
 	}
 	// Last, the gate files settled: the run's temporary blob store and caches, which the
-	// run's own clean-up, not run now, would have removed.
+	// run's own clean-up, not run now, would have removed. A run making its folders from
+	// now on removes them itself (addTemps).
+	s.mu.Lock()
+	s.stopping = true
+	var temps []string
+	for d := range s.temps {
+		temps = append(temps, d)
+	}
+	s.mu.Unlock()
 	removeAll(temps...)
 	return status
 }

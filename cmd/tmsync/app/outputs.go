@@ -168,6 +168,12 @@ func inputs(a Args) []output {
 	for _, b := range a.EarlierBundles {
 		ins = append(ins, output{"--earlier-bundle", b})
 	}
+	if a.AuthFile == "" {
+		// containers/image reads it when --authfile is not given.
+		if f := strings.TrimSpace(os.Getenv("REGISTRY_AUTH_FILE")); f != "" {
+			ins = append(ins, output{"$REGISTRY_AUTH_FILE", f})
+		}
+	}
 	return ins
 }
 

@@ -70,6 +70,25 @@ func inputBed(t *testing.T) string {
 // run is refused, exit 2, the message naming the output's flag and the input's, and
 // nothing is changed: no input is touched, and an error log that is the input is not
 // written (the refusal is printed only); any other error log says the refusal.
+// TestRegistryAuthFileIsInput: without --authfile, containers/image reads the file
+// REGISTRY_AUTH_FILE names: an output over it would replace the registry credentials.
+func TestRegistryAuthFileIsInput(t *testing.T) {
+	dir := inputBed(t)
+	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(dir, "auth.json"))
+	before := snapshot(t, dir)
+	code, out, errOut := runCLI(t, "sync", "--target", "registry", "--trg-registry", "127.0.0.1:1", "--release-dir", "rel",
+		"--skip-preflight", "--error-log", "auth.json")
+	if code != 2 || !strings.Contains(out+errOut, "--error-log auth.json: it is the $REGISTRY_AUTH_FILE file") {
+		t.Errorf("exit %d, want 2 naming $REGISTRY_AUTH_FILE:\n%s%s", code, out, errOut)
+	}
+	after := snapshot(t, dir)
+	for p, was := range before {
+		if after[p] != was {
+			t.Errorf("%s changed: %q, was %q", p, after[p], was)
+		}
+	}
+}
+
 func TestOutputsNeverReplaceInputs(t *testing.T) {
 	dir := inputBed(t)
 	errLog := filepath.Join("logs", "sync-error.log")

@@ -18,11 +18,12 @@ type runTemps struct {
 	mem  string // under XDG_RUNTIME_DIR, else /dev/shm (a tmpfs): the blob info cache
 }
 
-// newRunTemps makes the run's folders and hands them to the hard stop. A folder that
-// cannot be made is "": the engine's default is used for it.
-func newRunTemps() runTemps {
+// newRunTemps makes the run's folders and hands them to the hard stop: the disk one under
+// diskBase ("": os.TempDir()). A folder that cannot be made is "": the engine's default
+// is used for it.
+func newRunTemps(diskBase string) runTemps {
 	var t runTemps
-	if d, err := os.MkdirTemp("", "tmsync-run-"); err == nil {
+	if d, err := os.MkdirTemp(diskBase, "tmsync-run-"); err == nil {
 		t.disk = d
 	}
 	base := os.Getenv("XDG_RUNTIME_DIR")
@@ -34,7 +35,10 @@ func newRunTemps() runTemps {
 	} else {
 		t.mem = t.disk
 	}
-	hardStop.addTemps(t.disk, t.mem)
+	if hardStop.addTemps(t.disk, t.mem) {
+		removeAll(t.disk, t.mem) // a hard stop under way: it has taken its list already
+		return runTemps{}
+	}
 	return t
 }
 
@@ -45,8 +49,11 @@ func (t runTemps) remove() {
 }
 
 // removeAll removes the folders dirs ("" skipped), waiting 2 s at most: a hard stop must
-// not be held by a slow disk.
+// not be held by a slow disk. A hard stop removes them while the run's writers may still
+// be at work (a download moved into the store, a bundle's file unpacked), so a removal
+// that fails (a file made in a folder already listed) is tried again until that time.
 func removeAll(dirs ...string) {
+	deadline := time.Now().Add(hardStopWait)
 	var wg sync.WaitGroup
 	for _, d := range dirs {
 		if d == "" {
@@ -55,7 +62,9 @@ func removeAll(dirs ...string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = os.RemoveAll(d)
+			for removeTree(d) != nil && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
 		}()
 	}
 	done := make(chan struct{})
@@ -68,3 +77,6 @@ func removeAll(dirs ...string) {
 	case <-time.After(hardStopWait):
 	}
 }
+
+// removeTree is os.RemoveAll; a test makes it fail as a writer racing it does.
+var removeTree = os.RemoveAll
