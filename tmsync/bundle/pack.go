@@ -192,6 +192,15 @@ func (p *partWriter) abort() {
 
 var partRE = regexp.MustCompile(`^(.*)\.([0-9]{3,})$`)
 
+// PartBase is the packed bundle path a part of a split bundle belongs to: "b.tar" for
+// "b.tar.001" (the name --split gives its parts); ok is false when path is not so named.
+func PartBase(path string) (base string, ok bool) {
+	if m := partRE.FindStringSubmatch(path); m != nil {
+		return m[1], true
+	}
+	return "", false
+}
+
 // Parts returns the files of a packed bundle named by path: path itself when it is a
 // single tar, or every part path.NNN (path may name the base or any part), in order.
 // A gap in the numbering is ErrUnreadable naming the missing part.

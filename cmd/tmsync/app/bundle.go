@@ -541,7 +541,7 @@ func verifyBundle(ctx context.Context, path string, ac attestorConfig, byo tmsyn
 	}
 	// A packed bundle is extracted under a folder of the run's own, which a second signal
 	// removes with what is in it (runTemps).
-	temps := newRunTemps(tmp)
+	temps := newRunTemps(tmp, false)
 	defer temps.remove()
 	var opts []bundle.OpenOption
 	if temps.disk != "" {

@@ -7,11 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
 	"github.com/tmsync/tmsync/tmsync"
+	"github.com/tmsync/tmsync/tmsync/bundle"
 )
 
 // An output is a file a run writes at its end, and the flag that names it.
@@ -115,7 +115,20 @@ func checkBundleTo(a Args, x exportArgs, seen map[string]string) []error {
 
 // tarPart: the file key key is a part export's --split would write for --to to (a tar).
 func tarPart(key, to string) bool {
-	return strings.HasSuffix(to, ".tar") && partSuffix.MatchString(key) && partSuffix.ReplaceAllString(key, "") == fileKey(to)
+	return strings.HasSuffix(to, ".tar") && partOf(key, fileKey(to))
+}
+
+// partOf: the file key key is a part of a split bundle (bundle.PartBase) whose tar is
+// base, or a part of one base is also a part of.
+func partOf(key, base string) bool {
+	kb, ok := bundle.PartBase(key)
+	if !ok {
+		return false
+	}
+	if bb, ok := bundle.PartBase(base); ok {
+		base = bb
+	}
+	return kb == base
 }
 
 // bundleFolder is the folder export writes the bundle's files into for --to: the folder
@@ -181,9 +194,6 @@ func inputs(a Args) []output {
 // (every file in it is the bundle's), a tar, or split parts FILE.tar.NNN.
 var bundleInputs = map[string]bool{"--from-bundle": true, "--earlier-bundle": true, "--since": true}
 
-// partSuffix is the number a split bundle's part adds to its name (bundle.Parts).
-var partSuffix = regexp.MustCompile(`\.[0-9]{3,}$`)
-
 // inputNamed says, as the end of an error naming the output, which of the run's inputs
 // the file key (fileKey) is, or "": one of inputs(a) or more (a file of a bundle among
 // them: in its folder, or one of its parts), a place a file flag left at its default name
@@ -202,7 +212,7 @@ func inputNamed(a Args, key string, more ...output) string {
 		case !bundleInputs[in.flag]:
 		case within(key, ik):
 			return "it is inside the " + in.flag + " folder " + ik + ": an output would change what the run reads"
-		case partSuffix.MatchString(key) && partSuffix.ReplaceAllString(key, "") == partSuffix.ReplaceAllString(ik, ""):
+		case partOf(key, ik):
 			return "it is a part of the " + in.flag + " bundle " + in.path + ": an output would overwrite it"
 		}
 	}

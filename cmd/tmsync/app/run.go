@@ -234,7 +234,7 @@ func startErr(op string, err error) error { return &tmsync.StartError{Op: op, Er
 
 // setup builds the engine from a: credentials, attestor, target.
 func setup(ctx context.Context, mode tmsync.Mode, a Args, console *Console, logger *slog.Logger) (_ *run, retErr error) {
-	r := &run{temps: newRunTemps("")}
+	r := &run{temps: newRunTemps("", true)}
 	defer func() {
 		if retErr != nil {
 			r.close()

@@ -19,21 +19,24 @@ type runTemps struct {
 }
 
 // newRunTemps makes the run's folders and hands them to the hard stop: the disk one under
-// diskBase ("": os.TempDir()). A folder that cannot be made is "": the engine's default
+// diskBase ("": os.TempDir()), the memory one only withMem (a run with an engine; bundle
+// verify extracts to disk only). A folder that cannot be made is "": the engine's default
 // is used for it.
-func newRunTemps(diskBase string) runTemps {
+func newRunTemps(diskBase string, withMem bool) runTemps {
 	var t runTemps
 	if d, err := os.MkdirTemp(diskBase, "tmsync-run-"); err == nil {
 		t.disk = d
 	}
-	base := os.Getenv("XDG_RUNTIME_DIR")
-	if base == "" {
-		base = "/dev/shm"
-	}
-	if d, err := os.MkdirTemp(base, "tmsync-run-"); err == nil {
-		t.mem = d
-	} else {
-		t.mem = t.disk
+	if withMem {
+		base := os.Getenv("XDG_RUNTIME_DIR")
+		if base == "" {
+			base = "/dev/shm"
+		}
+		if d, err := os.MkdirTemp(base, "tmsync-run-"); err == nil {
+			t.mem = d
+		} else {
+			t.mem = t.disk
+		}
 	}
 	if hardStop.addTemps(t.disk, t.mem) {
 		removeAll(t.disk, t.mem) // a hard stop under way: it has taken its list already
@@ -55,10 +58,12 @@ func (t runTemps) remove() {
 func removeAll(dirs ...string) {
 	deadline := time.Now().Add(hardStopWait)
 	var wg sync.WaitGroup
+	seen := map[string]bool{"": true} // mem is disk when no tmpfs folder could be made
 	for _, d := range dirs {
-		if d == "" {
+		if seen[d] {
 			continue
 		}
+		seen[d] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

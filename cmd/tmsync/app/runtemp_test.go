@@ -48,7 +48,7 @@ func TestRunTempsAfterHardStop(t *testing.T) {
 		hardStop.stopping = saved
 		hardStop.mu.Unlock()
 	}()
-	temps := newRunTemps(base)
+	temps := newRunTemps(base, true)
 	if temps.disk != "" || temps.mem != "" {
 		t.Errorf("folders handed out after the stop: %+v", temps)
 	}
