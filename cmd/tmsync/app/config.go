@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,25 +30,45 @@ func applyConfig(c *cli.Context) error { return applyConfigSkipping(c, nil) }
 // applyConfigSkipping is applyConfig passing over the keys skip says yes to that are
 // not flags of the command (nil: none).
 func applyConfigSkipping(c *cli.Context, skip func(name string) bool) error {
+	return readConfig(c, skip, false)
+}
+
+// configLeniently sets, from c's --config file, every flag of c's command it names that
+// the command line and the environment did not, as applyConfig does, but passing over
+// what applyConfig refuses (a key that is not a flag, a value of the wrong kind: the
+// first value of a key given twice is taken) and a file that does not read: it tells a
+// refusal which files the run would read, however bad the file.
+func configLeniently(c *cli.Context) { _ = readConfig(c, nil, true) }
+
+// readConfig is applyConfigSkipping, and with lenient configLeniently: every problem
+// passed over (the key, or the value, it is in), nothing recorded for config show.
+func readConfig(c *cli.Context, skip func(name string) bool, lenient bool) error {
 	path := c.String("config")
 	if path == "" {
 		return nil
 	}
 	abs := absPath(path)
+	// fail returns err, or passes over it (nil) when lenient.
+	fail := func(err error) error {
+		if lenient {
+			return nil
+		}
+		return err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("reading --config %s: %w", abs, err)
+		return fail(fmt.Errorf("reading --config %s: %w", abs, err))
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("--config %s: %w", abs, err)
+		return fail(fmt.Errorf("--config %s: %w", abs, err))
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("--config %s:%d: want a mapping of flag names to values", abs, root.Line)
+		return fail(fmt.Errorf("--config %s:%d: want a mapping of flag names to values", abs, root.Line))
 	}
 	known := map[string]cli.Flag{}
 	var names []string
@@ -68,7 +87,10 @@ func applyConfigSkipping(c *cli.Context, skip func(name string) bool) error {
 			// file: neither value can be taken silently.
 			canon := f.Names()[0]
 			if line, dup := firstAt[canon]; dup {
-				return fmt.Errorf("--config %s:%d: %s given twice (first on line %d)", abs, k.Line, k.Value, line)
+				if err := fail(fmt.Errorf("--config %s:%d: %s given twice (first on line %d)", abs, k.Line, k.Value, line)); err != nil {
+					return err
+				}
+				continue
 			}
 			firstAt[canon] = k.Line
 		}
@@ -80,36 +102,47 @@ func applyConfigSkipping(c *cli.Context, skip func(name string) bool) error {
 			if s := suggest(k.Value, names); s != "" {
 				hint = fmt.Sprintf(" (did you mean %s?)", s)
 			}
-			return fmt.Errorf("--config %s:%d: no flag %q%s", abs, k.Line, k.Value, hint)
+			if err := fail(fmt.Errorf("--config %s:%d: no flag %q%s", abs, k.Line, k.Value, hint)); err != nil {
+				return err
+			}
+			continue
 		}
 		if k.Value == "srcpasswd" {
-			return fmt.Errorf("--config %s:%d: the vendor token does not go in a file: use TM_TOKEN or the Secrets Manager secret", abs, k.Line)
+			if err := fail(fmt.Errorf("--config %s:%d: the vendor token does not go in a file: use TM_TOKEN or the Secrets Manager secret", abs, k.Line)); err != nil {
+				return err
+			}
+			continue
 		}
 		if c.IsSet(k.Value) {
 			continue
 		}
-		if c.App.Metadata == nil {
-			c.App.Metadata = map[string]any{}
+		if !lenient {
+			if c.App.Metadata == nil {
+				c.App.Metadata = map[string]any{}
+			}
+			set, _ := c.App.Metadata["config"].(map[string]bool)
+			if set == nil {
+				set = map[string]bool{}
+				c.App.Metadata["config"] = set
+			}
+			set[k.Value] = true
 		}
-		set, _ := c.App.Metadata["config"].(map[string]bool)
-		if set == nil {
-			set = map[string]bool{}
-			c.App.Metadata["config"] = set
-		}
-		set[k.Value] = true
 		var values []string
 		switch v.Kind {
 		case yaml.ScalarNode:
 			values = []string{v.Value}
 		case yaml.SequenceNode:
-			if _, ok := f.(*cli.StringSliceFlag); !ok {
+			if _, ok := f.(*cli.StringSliceFlag); !ok && !lenient {
 				return fmt.Errorf("--config %s:%d: %s takes one value, not a list", abs, v.Line, k.Value)
 			}
 			for _, e := range v.Content {
 				values = append(values, e.Value)
 			}
 		default:
-			return fmt.Errorf("--config %s:%d: %s: want a value or a list", abs, v.Line, k.Value)
+			if err := fail(fmt.Errorf("--config %s:%d: %s: want a value or a list", abs, v.Line, k.Value)); err != nil {
+				return err
+			}
+			continue
 		}
 		for _, val := range values {
 			if _, ok := f.(*cli.BoolFlag); ok {
@@ -118,61 +151,13 @@ func applyConfigSkipping(c *cli.Context, skip func(name string) bool) error {
 				}
 			}
 			if err := c.Set(k.Value, val); err != nil {
-				return fmt.Errorf("--config %s:%d: %s: %v", abs, v.Line, k.Value, err)
+				if err := fail(fmt.Errorf("--config %s:%d: %s: %v", abs, v.Line, k.Value, err)); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
-}
-
-// configLeniently sets, from c's --config file, every flag of c's command it names that
-// the command line and the environment did not, as applyConfig does, but passing over
-// what applyConfig refuses (a key that is not a flag, a value of the wrong kind: the
-// first value of a key given twice is taken) and a file that does not read: it tells a
-// refusal which files the run would read, however bad the file.
-func configLeniently(c *cli.Context) {
-	path := c.String("config")
-	if path == "" {
-		return
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	var doc yaml.Node
-	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return
-	}
-	root := doc.Content[0]
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		var f cli.Flag
-		for _, g := range c.Command.Flags {
-			if slices.Contains(g.Names(), k.Value) {
-				f = g
-			}
-		}
-		if f == nil || k.Value == "config" || k.Value == "srcpasswd" || c.IsSet(k.Value) {
-			continue
-		}
-		var values []string
-		switch v.Kind {
-		case yaml.ScalarNode:
-			values = []string{v.Value}
-		case yaml.SequenceNode:
-			for _, e := range v.Content {
-				values = append(values, e.Value)
-			}
-		}
-		for _, val := range values {
-			if _, ok := f.(*cli.BoolFlag); ok {
-				if w, ok := boolWords[strings.ToLower(val)]; ok {
-					val = w
-				}
-			}
-			_ = c.Set(k.Value, val)
-		}
-	}
 }
 
 // configCommand is `tmsync config show`: the settings a sync would run with, each with
